@@ -1,0 +1,4 @@
+"""The data layer: schema, migrations, ingestion, identity, the Workspace.
+
+The only layer that opens DuckDB (or Spark) connections.
+"""

@@ -1,0 +1,214 @@
+"""Identity resolution: one customer across shop id, e-mail, phone and anonymous web ids.
+
+Rules, applied to every load that carries customer identifiers:
+
+1. A shop customer id is authoritative: it becomes the customer id, unless
+   it is already linked to a customer.
+2. Otherwise an e-mail (lower-cased, trimmed), then a phone (digits only)
+   already linked to a customer resolves the row; within one file, an
+   e-mail seen next to a shop id resolves e-mail-only rows to that id.
+3. Otherwise a provisional id is made from the identifier's hash:
+   ``e-<hash>`` for an e-mail, ``p-<hash>`` for a phone.
+4. When a later row shows that a provisional customer is really a shop
+   customer (same e-mail or phone next to a shop id), the provisional
+   customer is **merged** into the shop customer in every table.
+5. An anonymous web id seen next to a customer identifier is linked to that
+   customer, and earlier anonymous events are attributed to them.
+
+Every link is stored in ``identities`` with the reason it was made. E-mail
+addresses and phone numbers are stored there only as SHA-256 hashes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from regulars.data.ingest.readers import lit
+from regulars.data.schema import CUSTOMER_TABLES, TABLES
+
+PROVISIONAL = ("e-", "p-")
+
+
+@dataclass
+class IdentityResult:
+    customers_created: int = 0
+    links_created: int = 0
+    merges: list[tuple[str, str]] = field(default_factory=list)
+    conflicts: int = 0
+
+
+def normalized_hash_sql(kind: str, col: str) -> str:
+    """SQL for the stored form of an identifier: sha256 for e-mail/phone, raw otherwise."""
+    if kind in ("email", "phone"):
+        return f"sha256({col})"
+    return col
+
+
+def resolve(con, tmp: str, has: set[str], run_id: int, source: str, requires_customer: bool) -> IdentityResult:
+    """Replace ``customer_id`` in temp table *tmp* by the resolved customer id.
+
+    *has* lists which identifier columns the source provides among
+    ``customer_id`` (shop id), ``email``, ``phone`` and ``anonymous_id``.
+    Rows without any identifier keep a NULL customer id (and are rejected by
+    the caller when the table requires a customer).
+    """
+    result = IdentityResult()
+    shop = "customer_id" if "customer_id" in has else "NULL"
+    email_h = "sha256(email)" if "email" in has else "NULL"
+    phone_h = "sha256(phone)" if "phone" in has else "NULL"
+    anon = "anonymous_id" if "anonymous_id" in has else "NULL"
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _idn AS SELECT _file, _row, {shop}::VARCHAR AS shop, "
+        f"{email_h}::VARCHAR AS email_h, {phone_h}::VARCHAR AS phone_h, {anon}::VARCHAR AS anon FROM {tmp}"
+    )
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _idr AS
+        WITH batch_email AS (
+            SELECT email_h, min(shop) AS shop FROM _idn WHERE shop IS NOT NULL AND email_h IS NOT NULL GROUP BY 1),
+        batch_phone AS (
+            SELECT phone_h, min(shop) AS shop FROM _idn WHERE shop IS NOT NULL AND phone_h IS NOT NULL GROUP BY 1),
+        ids AS (SELECT kind, value, customer_id FROM identities)
+        SELECT n.*,
+            i_shop.customer_id AS via_shop, i_email.customer_id AS via_email,
+            i_phone.customer_id AS via_phone, i_anon.customer_id AS via_anon,
+            coalesce(
+                i_shop.customer_id,
+                n.shop,
+                i_email.customer_id,
+                (SELECT coalesce(s2.customer_id, be.shop) FROM batch_email be
+                   LEFT JOIN ids s2 ON s2.kind = 'shop_id' AND s2.value = be.shop WHERE be.email_h = n.email_h),
+                i_phone.customer_id,
+                (SELECT coalesce(s3.customer_id, bp.shop) FROM batch_phone bp
+                   LEFT JOIN ids s3 ON s3.kind = 'shop_id' AND s3.value = bp.shop WHERE bp.phone_h = n.phone_h),
+                i_anon.customer_id,
+                'e-' || left(n.email_h, 16),
+                'p-' || left(n.phone_h, 16)
+            ) AS cid
+        FROM _idn n
+        LEFT JOIN ids i_shop ON i_shop.kind = 'shop_id' AND i_shop.value = n.shop
+        LEFT JOIN ids i_email ON i_email.kind = 'email' AND i_email.value = n.email_h
+        LEFT JOIN ids i_phone ON i_phone.kind = 'phone' AND i_phone.value = n.phone_h
+        LEFT JOIN ids i_anon ON i_anon.kind = 'anonymous_id' AND i_anon.value = n.anon
+        """
+    )
+    # Provisional customers shown to be someone else: merge them.
+    merges = con.execute(
+        """
+        SELECT old, min(cid) FROM (
+            SELECT via_email AS old, cid FROM _idr WHERE via_email IS NOT NULL AND via_email <> cid
+            UNION ALL SELECT via_phone, cid FROM _idr WHERE via_phone IS NOT NULL AND via_phone <> cid
+            UNION ALL SELECT via_anon, cid FROM _idr WHERE via_anon IS NOT NULL AND via_anon <> cid
+        ) WHERE left(old, 2) IN ('e-', 'p-') AND left(cid, 2) NOT IN ('e-', 'p-')
+        GROUP BY old ORDER BY old
+        """
+    ).fetchall()
+    result.conflicts = con.execute(
+        """
+        SELECT count(*) FROM _idr WHERE
+            (via_email IS NOT NULL AND via_email <> cid AND left(via_email, 2) NOT IN ('e-', 'p-'))
+         OR (via_phone IS NOT NULL AND via_phone <> cid AND left(via_phone, 2) NOT IN ('e-', 'p-'))
+        """
+    ).fetchall()[0][0]
+    if merges:
+        merge(con, merges, f"same identifier seen with customer id in {source}")
+        result.merges = [(a, b) for a, b in merges]
+    # New links, one per identifier, from the first row that shows it.
+    before = con.execute("SELECT count(*) FROM identities").fetchall()[0][0]
+    for kind, col in (("shop_id", "shop"), ("email", "email_h"), ("phone", "phone_h"), ("anonymous_id", "anon")):
+        con.execute(
+            f"""
+            INSERT INTO identities
+            SELECT {lit(kind)}, {col}, arg_min(cid, _row),
+                   {lit(source)},
+                   'first seen in ' || arg_min(_file, _row) || ' row ' || min(_row)
+                   || CASE WHEN {lit(kind)} <> 'shop_id' AND bool_or(shop IS NOT NULL) THEN ' next to customer id ' || arg_min(shop, _row) ELSE '' END,
+                   now()::TIMESTAMP, {run_id}
+            FROM _idr
+            WHERE {col} IS NOT NULL AND cid IS NOT NULL
+              AND NOT EXISTS (SELECT 1 FROM identities i WHERE i.kind = {lit(kind)} AND i.value = _idr.{col})
+            GROUP BY {col}
+            """
+        )
+    result.links_created = con.execute("SELECT count(*) FROM identities").fetchall()[0][0] - before
+    con.execute(f"UPDATE {tmp} SET customer_id = r.cid FROM _idr r WHERE {tmp}._file = r._file AND {tmp}._row = r._row")
+    if not requires_customer and "anonymous_id" in has:
+        stitch_anonymous_events(con)
+    con.execute("DROP TABLE _idn; DROP TABLE _idr")
+    return result
+
+
+def ensure_customers(con, tmp: str, has: set[str], run_id: int) -> int:
+    """Create minimal customer rows for resolved ids not yet in ``customers``.
+
+    E-mail and phone from the row fill empty fields of the customer (the
+    ``customers`` table is the one place that holds them).
+    """
+    email = "email" if "email" in has else "NULL"
+    phone = "phone" if "phone" in has else "NULL"
+    before = con.execute("SELECT count(*) FROM customers").fetchall()[0][0]
+    con.execute(
+        f"""
+        INSERT INTO customers (customer_id, email, phone, _run_id)
+        SELECT customer_id, arg_min({email}, _row), arg_min({phone}, _row), {run_id}
+        FROM {tmp} t WHERE customer_id IS NOT NULL
+          AND NOT EXISTS (SELECT 1 FROM customers c WHERE c.customer_id = t.customer_id)
+        GROUP BY customer_id
+        """
+    )
+    if "email" in has or "phone" in has:
+        con.execute(
+            f"""
+            UPDATE customers SET email = coalesce(customers.email, s.email), phone = coalesce(customers.phone, s.phone)
+            FROM (SELECT customer_id, max({email}) AS email, max({phone}) AS phone FROM {tmp} GROUP BY 1) s
+            WHERE customers.customer_id = s.customer_id
+              AND ((customers.email IS NULL AND s.email IS NOT NULL) OR (customers.phone IS NULL AND s.phone IS NOT NULL))
+            """
+        )
+    return con.execute("SELECT count(*) FROM customers").fetchall()[0][0] - before
+
+
+def stitch_anonymous_events(con) -> None:
+    """Attribute anonymous events to the customer their anonymous id is now linked to."""
+    con.execute(
+        """
+        UPDATE events SET customer_id = i.customer_id
+        FROM identities i
+        WHERE events.customer_id IS NULL AND i.kind = 'anonymous_id' AND i.value = events.anonymous_id
+        """
+    )
+
+
+def merge(con, pairs: list[tuple[str, str]], why: str) -> None:
+    """Merge each customer ``old`` into ``new`` in every table, keeping the link history."""
+    con.execute("CREATE OR REPLACE TEMP TABLE _merges (old VARCHAR, new VARCHAR)")
+    con.executemany("INSERT INTO _merges VALUES (?, ?)", pairs)
+    cols = [c for c in TABLES["customers"].column_names if c not in ("customer_id", "_run_id")]
+    fill = ", ".join(f"{c} = coalesce(customers.{c}, o.{c})" for c in cols)
+    con.execute(
+        f"UPDATE customers SET {fill} FROM customers o JOIN _merges m ON o.customer_id = m.old "
+        "WHERE customers.customer_id = m.new"
+    )
+    con.execute(
+        "UPDATE customers SET customer_id = m.new FROM _merges m WHERE customers.customer_id = m.old "
+        "AND NOT EXISTS (SELECT 1 FROM customers c2 WHERE c2.customer_id = m.new)"
+    )
+    con.execute("DELETE FROM customers WHERE customer_id IN (SELECT old FROM _merges)")
+    for table in CUSTOMER_TABLES:
+        if table in ("customers", "identities"):
+            continue
+        con.execute(f"UPDATE {table} SET customer_id = m.new FROM _merges m WHERE {table}.customer_id = m.old")
+    con.execute(
+        f"UPDATE identities SET customer_id = m.new, reason = reason || '; merged from ' || m.old || ': ' || {lit(why)} "
+        "FROM _merges m WHERE identities.customer_id = m.old"
+    )
+    con.execute("DROP TABLE _merges")
+
+
+def explain(con, customer_id: str) -> list[dict]:
+    """The identifiers linked to a customer and why (hashes, never raw e-mails)."""
+    rows = con.execute(
+        "SELECT kind, value, source, reason, linked_at FROM identities WHERE customer_id = ? ORDER BY linked_at, kind",
+        [customer_id],
+    ).fetchall()
+    return [dict(zip(("kind", "value", "source", "reason", "linked_at"), r)) for r in rows]

@@ -1,0 +1,84 @@
+"""Numbered schema migrations, applied in order and recorded in ``schema_version``.
+
+Rules for adding one: append a new :class:`Migration` with the next number;
+never edit a released migration; write statements that are safe on a
+workspace created by any earlier version (``IF NOT EXISTS``).
+
+Examples
+--------
+>>> [m.version for m in MIGRATIONS][:1]
+[1]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from regulars.data.schema import TABLES, create_table_sql
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    description: str
+    statements: Callable[[], list[str]]
+
+
+def _v1() -> list[str]:
+    return [create_table_sql(t) for t in TABLES.values()] + [
+        "CREATE SEQUENCE IF NOT EXISTS ingest_run_ids START 1",
+    ]
+
+
+MIGRATIONS: list[Migration] = [
+    Migration(1, "canonical tables, ingest bookkeeping, erasure audit, demo truth", _v1),
+]
+
+LATEST = MIGRATIONS[-1].version
+
+
+def current_version(con) -> int:
+    """The schema version of an open DuckDB connection (0 for an empty file)."""
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
+    ).fetchall()[0][0]
+    if not exists:
+        return 0
+    return con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchall()[0][0]
+
+
+def migrate(con) -> list[int]:
+    """Bring the workspace schema up to :data:`LATEST`; return the versions applied.
+
+    Each migration runs in its own transaction together with its
+    ``schema_version`` row, so a crash leaves a consistent version.
+    """
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS schema_version "
+        "(version INTEGER, description VARCHAR, applied_at TIMESTAMP)"
+    )
+    have = current_version(con)
+    if have > LATEST:
+        raise RuntimeError(
+            f"this workspace has schema version {have}, newer than this regulars "
+            f"understands ({LATEST}); upgrade regulars (pip install -U regulars)"
+        )
+    applied = []
+    for m in MIGRATIONS:
+        if m.version <= have:
+            continue
+        con.execute("BEGIN TRANSACTION")
+        try:
+            for stmt in m.statements():
+                con.execute(stmt)
+            con.execute(
+                "INSERT INTO schema_version VALUES (?, ?, now()::TIMESTAMP)",
+                [m.version, m.description],
+            )
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        applied.append(m.version)
+    return applied

@@ -1,0 +1,135 @@
+"""The workspace: one DuckDB file per shop, the only place connections are opened.
+
+Examples
+--------
+>>> import tempfile, os
+>>> ws = Workspace(os.path.join(tempfile.mkdtemp(), "shop.duckdb"))
+>>> ws.schema_version
+1
+>>> ws.table("orders").count().execute()
+0
+>>> ws.close()
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import ibis
+import pandas as pd
+
+from regulars.data import migrations
+from regulars.data.schema import TABLES
+
+DEFAULT_PATH = "regulars.duckdb"
+ENV_VAR = "REGULARS_WORKSPACE"
+
+
+class WorkspaceError(Exception):
+    """A workspace cannot be opened or used as asked; the message says what to do."""
+
+
+def resolve_path(path: str | os.PathLike | None = None) -> Path:
+    """The workspace file: *path*, else ``$REGULARS_WORKSPACE``, else ``./regulars.duckdb``."""
+    return Path(path or os.environ.get(ENV_VAR) or DEFAULT_PATH)
+
+
+class Workspace:
+    """A shop's data: canonical tables in one DuckDB file, exposed as Ibis tables.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        The ``.duckdb`` file. Created (with the schema) if missing, unless
+        ``read_only``. Defaults to ``$REGULARS_WORKSPACE`` or ``./regulars.duckdb``.
+    read_only : bool
+        Open without write access (several readers may share the file).
+    memory_limit : str, optional
+        DuckDB memory limit, e.g. ``"4GB"``; larger work spills to disk.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike | None = None,
+        *,
+        read_only: bool = False,
+        memory_limit: str | None = None,
+    ) -> None:
+        self.path = resolve_path(path)
+        self.read_only = read_only
+        if read_only and not self.path.exists():
+            raise WorkspaceError(
+                f"no workspace at {self.path}; create one with `regulars demo` or "
+                f"`regulars ingest ...`, or point --workspace / ${ENV_VAR} at yours"
+            )
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        config = {"memory_limit": memory_limit} if memory_limit else {}
+        try:
+            self.con = duckdb.connect(str(self.path), read_only=read_only, config=config)
+        except duckdb.IOException as exc:
+            raise WorkspaceError(
+                f"cannot open workspace {self.path}: {exc}. Another regulars process may "
+                "be writing to it; wait for it to finish or use a copy."
+            ) from exc
+        if not read_only:
+            migrations.migrate(self.con)
+        elif migrations.current_version(self.con) < migrations.LATEST:
+            raise WorkspaceError(
+                f"workspace {self.path} has an older schema; open it once for writing "
+                "(any `regulars` command that writes, e.g. `regulars doctor`) to upgrade it"
+            )
+        self.ibis = ibis.duckdb.from_connection(self.con)
+
+    # -- reading -----------------------------------------------------------
+    @property
+    def schema_version(self) -> int:
+        return migrations.current_version(self.con)
+
+    def table(self, name: str) -> ibis.Table:
+        """A canonical (or derived) table as an Ibis table expression."""
+        if name not in TABLES and name not in self.list_tables():
+            raise WorkspaceError(f"no table {name!r}; known tables: {', '.join(sorted(TABLES))}")
+        return self.ibis.table(name)
+
+    def list_tables(self) -> list[str]:
+        return [r[0] for r in self.con.execute("SHOW TABLES").fetchall()]
+
+    def execute(self, expr: ibis.Expr) -> pd.DataFrame:
+        """Run an Ibis expression on this workspace and return a DataFrame."""
+        return self.ibis.execute(expr)
+
+    def sql(self, query: str, params: list | None = None) -> pd.DataFrame:
+        """Run SQL and return a DataFrame (writes are allowed unless read-only)."""
+        return self.con.execute(query, params or []).df()
+
+    def count(self, table: str) -> int:
+        return self.con.execute(f'SELECT count(*) FROM "{table}"').fetchall()[0][0]
+
+    # -- writing -----------------------------------------------------------
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """All-or-nothing: commit when the block ends, roll back on any error."""
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield self.con
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> "Workspace":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Workspace({str(self.path)!r})"
