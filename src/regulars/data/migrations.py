@@ -25,6 +25,12 @@ class Migration:
     statements: Callable[[], list[str]]
 
 
+def _predictions_v() -> list[str]:
+    from regulars.data.predictions_store import create_statements
+
+    return create_statements()
+
+
 def _v1() -> list[str]:
     return [create_table_sql(t) for t in TABLES.values()] + [
         "CREATE SEQUENCE IF NOT EXISTS ingest_run_ids START 1",
@@ -33,6 +39,7 @@ def _v1() -> list[str]:
 
 MIGRATIONS: list[Migration] = [
     Migration(1, "canonical tables, ingest bookkeeping, erasure audit, demo truth", _v1),
+    Migration(2, "prediction tables: customer_predictions, lead_scores, replenishments, demand_forecast, backtests", lambda: _predictions_v()),
 ]
 
 LATEST = MIGRATIONS[-1].version

@@ -122,7 +122,7 @@ def _renumber(con, tmp: str, part: str, path: str) -> None:
     if not rejected:
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE {part} AS "
-            f"SELECT *, {lit(path)} AS _file, rowid + 1 AS _row FROM {tmp}"
+            f"SELECT *, {lit(path)} AS _file, rowid - (SELECT min(rowid) FROM {tmp}) + 1 AS _row FROM {tmp}"
         )
     else:
         con.execute(
@@ -134,7 +134,7 @@ def _renumber(con, tmp: str, part: str, path: str) -> None:
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE {part} AS "
             f"SELECT t.* EXCLUDE (_g), {lit(path)} AS _file, t._g + coalesce(gaps.j, 0) AS _row "
-            f"FROM (SELECT *, rowid + 1 AS _g FROM {tmp}) t "
+            f"FROM (SELECT *, rowid - (SELECT min(rowid) FROM {tmp}) + 1 AS _g FROM {tmp}) t "
             f"ASOF LEFT JOIN (SELECT good_before + 1 AS g_from, j FROM _gaps) gaps ON t._g >= gaps.g_from "
             f"ORDER BY t._g"
         )
@@ -169,9 +169,9 @@ def _read_csv(con, part: str, path: str, parse: ParseOptions) -> list[str]:
         raise MappingError(f"{path}: cannot read as CSV: {_first_line(exc)}") from exc
     header_lines = 1 if parse.header else 0
     con.execute(
-        f"INSERT INTO _rejects SELECT {lit(path)}, line - {header_lines}, column_name, "
-        "error_type || ': ' || error_message, to_json({'line': csv_line}) "
-        "FROM _rej"
+        f"INSERT INTO _rejects SELECT {lit(path)}, line - {header_lines}, NULL, "
+        "lower(arg_min(error_type::VARCHAR, column_idx)) || ': ' || arg_min(error_message, column_idx), "
+        "to_json({'line': arg_min(csv_line, column_idx)}) FROM _rej GROUP BY line"
     )
     con.execute("DROP TABLE IF EXISTS _rej; DROP TABLE IF EXISTS _rejscan")
     cols = [r[0] for r in con.execute(f"DESCRIBE {tmp}").fetchall()]
@@ -191,7 +191,7 @@ def _read_lines(con, tmp: str, path: str, encoding: str = "utf-8") -> None:
         f"encoding = {lit(encoding)}, strict_mode = false)"
     )
     con.execute(f"ALTER TABLE {tmp} RENAME TO {tmp}_r")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {tmp} AS SELECT line, rowid + 1 AS _line FROM {tmp}_r")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {tmp} AS SELECT line, rowid - (SELECT min(rowid) FROM {tmp}_r) + 1 AS _line FROM {tmp}_r")
     con.execute(f"DROP TABLE {tmp}_r")
 
 

@@ -1,0 +1,103 @@
+"""What every CLI command shares: the workspace option, output formats, errors that say what to fix."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from collections.abc import Iterator
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from regulars.data.workspace import ENV_VAR, Workspace, WorkspaceError
+
+console = Console()
+err_console = Console(stderr=True)
+
+WorkspaceOption = typer.Option(
+    None, "--workspace", "-w", envvar=ENV_VAR,
+    help="Workspace file (default ./regulars.duckdb).", show_default=False,
+)
+FormatOption = typer.Option("table", "--format", "-f", help="table, json or csv.")
+
+
+def fail(message: str, code: int = 1) -> None:
+    """Print an error that says what to fix, and exit."""
+    err_console.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(code)
+
+
+@contextlib.contextmanager
+def open_workspace(path, read_only: bool = False) -> Iterator[Workspace]:
+    try:
+        ws = Workspace(path, read_only=read_only)
+    except WorkspaceError as exc:
+        fail(str(exc))
+    try:
+        yield ws
+    finally:
+        ws.close()
+
+
+@contextlib.contextmanager
+def progress_steps(description: str, quiet: bool = False) -> Iterator:
+    """A spinner with the current step, for long work. Yields a ``say(step)`` callback."""
+    if quiet or not sys.stderr.isatty():
+        yield lambda _step: None
+        return
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                  console=err_console, transient=True) as progress:
+        task = progress.add_task(description)
+        yield lambda step: progress.update(task, description=f"{description}: {step}")
+
+
+def _jsonable(value):
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if pd.isna(value) if not isinstance(value, (list, dict, tuple)) else False:
+        return None
+    if hasattr(value, "item"):
+        return value.item()
+    return str(value) if value.__class__.__name__ == "Decimal" else value
+
+
+def render_frame(df: pd.DataFrame, fmt: str = "table", title: str | None = None, limit: int | None = None) -> None:
+    """Print a DataFrame as a Rich table, JSON records or CSV."""
+    if fmt == "json":
+        records = [{k: _jsonable(v) for k, v in row.items()} for row in df.to_dict(orient="records")]
+        print(json.dumps(records, indent=2, default=str))
+    elif fmt == "csv":
+        df.to_csv(sys.stdout, index=False)
+    elif fmt == "table":
+        shown = df if limit is None else df.head(limit)
+        table = Table(title=title, show_lines=False)
+        for col in shown.columns:
+            table.add_column(str(col), overflow="fold")
+        for row in shown.itertuples(index=False):
+            table.add_row(*["" if _isnull(v) else _fmt(v) for v in row])
+        console.print(table)
+        if limit is not None and len(df) > limit:
+            console.print(f"[dim]… {len(df) - limit} more rows (use --limit or --format csv)[/]")
+    else:
+        fail(f"unknown format {fmt!r}; use table, json or csv")
+
+
+def _isnull(v) -> bool:
+    try:
+        return bool(pd.isna(v))
+    except (TypeError, ValueError):
+        return False
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:,.4g}" if abs(v) < 1 else f"{v:,.2f}"
+    return str(v)
+
+
+def print_json(obj) -> None:
+    print(json.dumps(obj, indent=2, default=_jsonable))

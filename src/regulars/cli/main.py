@@ -1,0 +1,255 @@
+"""`regulars`: the command-line entry point.
+
+Every command takes ``--workspace PATH`` (or ``$REGULARS_WORKSPACE``;
+default ``./regulars.duckdb``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from pathlib import Path
+
+import typer
+
+from regulars import __version__
+from regulars.cli.common import (
+    FormatOption,
+    WorkspaceOption,
+    console,
+    err_console,
+    fail,
+    open_workspace,
+    print_json,
+    progress_steps,
+    render_frame,
+)
+from regulars.data.ingest.options import MappingError
+from regulars.data.schema import KINDS
+
+app = typer.Typer(
+    name="regulars",
+    help="Customer analytics for a small shop: load your exports, see KPIs, segments and predictions.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+#: CLI modules of the other areas; each exposes ``register(app)``.
+AREAS: tuple[str, ...] = ()
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"regulars {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
+) -> None:
+    """regulars: the customer-analytics department a small shop cannot hire."""
+
+
+@app.command()
+def ingest(
+    kind: str = typer.Argument(..., help=f"What the files hold: {', '.join(KINDS)}."),
+    files: list[Path] = typer.Argument(..., help="One or more files of the same format."),
+    format: str = typer.Option(
+        None, "--format", help="csv, parquet, jsonl, or a preset: shopify, woocommerce, klaviyo, mailchimp, ga4 "
+        "(default: detected from the header and extension).",
+    ),
+    mapping: Path = typer.Option(None, "--mapping", "-m", help="TOML file mapping your columns to canonical ones."),
+    as_json: bool = typer.Option(False, "--json", help="Print a machine-readable summary."),
+    workspace: Path = WorkspaceOption,
+) -> None:
+    """Load files into the workspace (validated, idempotent, all-or-nothing).
+
+    Rows that cannot be loaded are kept in the quarantine with their reason:
+    see `regulars quarantine`.
+    """
+    from regulars.data.ingest.pipeline import ingest as run_ingest
+
+    with open_workspace(workspace) as ws:
+        try:
+            with progress_steps(f"loading {kind}", quiet=as_json) as say:
+                result = run_ingest(ws, kind, [str(f) for f in files], format=format, mapping=mapping, progress=say)
+        except MappingError as exc:
+            fail(str(exc))
+    if as_json:
+        print_json(result.as_dict())
+        return
+    console.print(
+        f"[bold]run {result.run_id}[/] ({result.format}): read {result.rows_read:,} rows, "
+        f"loaded {result.rows_loaded:,}, quarantined {result.rows_quarantined:,} in {result.seconds:.2f}s"
+    )
+    for table, counts in result.tables.items():
+        parts = ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in counts.items())
+        console.print(f"  {table}: {parts}")
+    if result.customers_created:
+        console.print(f"  customers created from this file: {result.customers_created:,}")
+    if result.customers_merged:
+        console.print(f"  provisional customers merged into shop customers: {result.customers_merged:,}")
+    for w in result.warnings:
+        console.print(f"  [yellow]warning:[/] {w}")
+    if result.rows_quarantined:
+        console.print(f"  see why with: regulars quarantine --run {result.run_id}")
+
+
+@app.command()
+def quarantine(
+    run: int = typer.Option(None, "--run", help="Only rows rejected by this ingest run."),
+    limit: int = typer.Option(50, "--limit", help="Rows to show in a table."),
+    format: str = FormatOption,
+    workspace: Path = WorkspaceOption,
+) -> None:
+    """List rejected rows: file, row number, column and reason."""
+    with open_workspace(workspace, read_only=True) as ws:
+        where, params = ("WHERE run_id = ?", [run]) if run is not None else ("", [])
+        df = ws.sql(
+            f"SELECT run_id, kind, file, row_number, column_name, reason, raw::VARCHAR AS raw FROM quarantine {where} "
+            "ORDER BY run_id, file, row_number", params,
+        )
+    if df.empty:
+        console.print("no quarantined rows" + (f" for run {run}" if run is not None else ""))
+        return
+    render_frame(df, format, title="quarantined rows", limit=limit if format == "table" else None)
+
+
+@app.command()
+def runs(
+    limit: int = typer.Option(20, "--limit"),
+    format: str = FormatOption,
+    workspace: Path = WorkspaceOption,
+) -> None:
+    """List ingest runs, newest first."""
+    with open_workspace(workspace, read_only=True) as ws:
+        df = ws.sql(
+            "SELECT run_id, kind, format, files, started_at, rows_read, rows_new, rows_updated, rows_unchanged, "
+            "rows_quarantined FROM ingest_runs ORDER BY run_id DESC LIMIT ?", [limit],
+        )
+    render_frame(df, format, title="ingest runs")
+
+
+@app.command()
+def sql(
+    query: str = typer.Argument(..., help='A read-only query, e.g. "SELECT count(*) FROM orders".'),
+    format: str = FormatOption,
+    limit: int = typer.Option(100, "--limit", help="Rows to show in a table."),
+    workspace: Path = WorkspaceOption,
+) -> None:
+    """Run a read-only SQL query on the workspace."""
+    import duckdb
+
+    with open_workspace(workspace, read_only=True) as ws:
+        try:
+            df = ws.sql(query)
+        except duckdb.Error as exc:
+            fail(f"{str(exc).splitlines()[0]} (the workspace is opened read-only; tables: {', '.join(ws.list_tables())})")
+    render_frame(df, format, limit=limit if format == "table" else None)
+
+
+@app.command()
+def forget(
+    customer: str = typer.Argument(..., help="Customer id, shop id, e-mail or phone."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    workspace: Path = WorkspaceOption,
+) -> None:
+    """Erase a customer from every table (right to erasure), with an audit record that holds no PII."""
+    from regulars.data.erasure import CustomerNotFound, forget as erase, resolve_customer
+
+    with open_workspace(workspace) as ws:
+        try:
+            cid = resolve_customer(ws.con, customer)
+        except CustomerNotFound as exc:
+            fail(str(exc))
+        if not yes:
+            if not sys.stdin.isatty():
+                fail("refusing to erase without confirmation; pass --yes")
+            typer.confirm(f"Erase customer {cid} and everything about them?", abort=True)
+        record = erase(ws, cid, requested_by="cli")
+    total = sum(record["rows_deleted"].values())
+    console.print(f"erased customer {cid}: {total} rows deleted ({json.dumps(record['rows_deleted'])}); "
+                  f"audit record {record['erasure_id']}")
+
+
+@app.command("export-customer")
+def export_customer(
+    customer: str = typer.Argument(..., help="Customer id, shop id, e-mail or phone."),
+    workspace: Path = WorkspaceOption,
+) -> None:
+    """Print everything held about one customer as JSON (right of access)."""
+    from regulars.data.erasure import CustomerNotFound, export_customer as export
+
+    with open_workspace(workspace, read_only=True) as ws:
+        try:
+            data = export(ws, customer)
+        except CustomerNotFound as exc:
+            fail(str(exc))
+    print(json.dumps(data, indent=2, default=str))
+
+
+@app.command()
+def kpis(
+    by: str = typer.Option(None, "--by", help="month, channel or cohort."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    format: str = FormatOption,
+    workspace: Path = WorkspaceOption,
+) -> None:
+    """Key numbers: customers, retention, churn, AOV, frequency, CLV, conversion, CAC, CSAT/NPS."""
+    from regulars.reports.kpis import kpis as compute
+
+    if by not in (None, "month", "channel", "cohort"):
+        fail(f"--by {by!r} unknown; use month, channel or cohort")
+    with open_workspace(workspace, read_only=True) as ws:
+        report = compute(ws, by=by)
+    if as_json or format == "json":
+        print_json(report.to_dict())
+        return
+    render_frame(report.table, format, title="KPIs" + (f" by {by}" if by else ""))
+    for note in report.notes:
+        console.print(f"[dim]note:[/] {note}")
+
+
+@app.command()
+def doctor(
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    workspace: Path = WorkspaceOption,
+) -> None:
+    """Data-quality and readiness report: what the data supports and what it lacks."""
+    from regulars.reports.doctor import doctor as examine
+    from regulars.cli.doctor_view import show
+
+    with open_workspace(workspace, read_only=True) as ws:
+        report = examine(ws)
+    if as_json:
+        print_json(report.to_dict())
+        return
+    show(report)
+
+
+@app.command()
+def demo(
+    customers: int = typer.Option(20_000, "--customers", help="How many customers the demo shop has."),
+    seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same shop)."),
+    serve: bool = typer.Option(True, "--serve/--no-serve", help="Offer to open the dashboard afterwards."),
+    keep_files: Path = typer.Option(None, "--keep-files", help="Keep the generated export files in this folder."),
+    workspace: Path = WorkspaceOption,
+) -> None:
+    """Build a realistic demo shop (loaded through the normal ingest path) and show its KPIs."""
+    from regulars.jobs.demo import run_demo
+
+    run_demo(workspace, customers=customers, seed=seed, serve=serve, keep_files=keep_files)
+
+
+def _register_areas() -> None:
+    for name in AREAS:
+        importlib.import_module(f"regulars.cli.{name}").register(app)
+
+
+_register_areas()
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

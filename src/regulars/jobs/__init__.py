@@ -1,0 +1,1 @@
+"""Jobs: long-running work that chains the layers (demo build, predictions, backtests)."""
