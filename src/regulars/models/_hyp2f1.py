@@ -4,13 +4,20 @@ The Pareto/NBD likelihood (Fader & Hardie 2005, "A note on deriving the Pareto/N
 and related expressions") only needs the special case ``c = a + 1`` with ``0 <= z < 1``.
 There every term of the power series
 
-    2F1(a, b; a + 1; z) = sum_n  a / (a + n) * (b)_n / n! * z**n
+    2F1(a, b; a + 1; z) = sum_n  t_n,   t_n = a / (a + n) * (b)_n / n! * z**n
 
-is positive, so the sum is free of cancellation, and the derivatives with respect to
-``a``, ``b`` and ``z`` are sums of the same terms with positive weights. This module sums
-the series in log space (no overflow for the large ``a``, ``b`` of heavy buyers) and
-returns the log of the function with its three derivatives, which the analytic gradient
-of the Pareto/NBD likelihood needs (``scipy.special.hyp2f1`` gives values only).
+is positive, so the sum is free of cancellation, and the derivatives are sums of the same
+terms with positive weights:
+
+    d/da log F = sum_n t_n * n / (a (a + n)) / F
+    d/db log F = sum_n t_n * (digamma(b + n) - digamma(b)) / F
+    d/dz log F = sum_n t_n * n / z / F
+
+This module sums the series in log space (no overflow for the large ``a``, ``b`` of heavy
+buyers) and returns ``log F`` with its three derivatives, which the analytic gradient of
+the Pareto/NBD likelihood needs (``scipy.special.hyp2f1`` gives values only). The series
+needs about ``40 / -log(z)`` terms, so it slows down as ``z`` approaches 1, i.e. when
+``alpha`` and ``beta`` differ by orders of magnitude.
 """
 
 from __future__ import annotations
@@ -18,28 +25,34 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from scipy.special import xlogy
 
 __all__ = ["log_hyp2f1_a_a1"]
 
-_FIRST_CHUNK = 32
 _MAX_TERMS = 2_000_000
+_TAIL_LOG_RTOL = np.log(1e-16)
 
 
-def log_hyp2f1_a_a1(a, b, z, *, rtol: float = 1e-16):
+def _terms_needed(a, b, z):
+    """Rough number of terms until the series has converged (for sizing the first chunk)."""
+    with np.errstate(divide="ignore"):
+        log_z = np.log(z)
+    peak = np.maximum(0.0, (b * z - 1) / (1 - z))  # terms grow until about here
+    return peak + (-_TAIL_LOG_RTOL + np.log1p(b)) / np.maximum(-log_z, 1e-12)
+
+
+def log_hyp2f1_a_a1(a, b, z):
     """Log of 2F1(a, b; a + 1; z) and its derivatives, for a > 0, b > 0, 0 <= z < 1.
 
     Parameters
     ----------
     a, b, z : array_like
         Broadcastable arrays.
-    rtol : float
-        Stop summing once a bound on the remaining tail is below ``rtol`` times the sum.
 
     Returns
     -------
     log_f, dlog_f_da, dlog_f_db, dlog_f_dz : ndarray
-        ``log 2F1`` and its partial derivatives, each of the broadcast shape.
+        ``log 2F1`` and its partial derivatives, each of the broadcast shape. Summation
+        stops once a geometric bound on the tail is below 1e-16 of the sum.
 
     Examples
     --------
@@ -54,54 +67,83 @@ def log_hyp2f1_a_a1(a, b, z, *, rtol: float = 1e-16):
     if np.any(a <= 0) or np.any(b <= 0) or np.any(z < 0) or np.any(z >= 1):
         raise ValueError("log_hyp2f1_a_a1 needs a > 0, b > 0 and 0 <= z < 1")
     size = a.size
-    ref = np.full(size, -np.inf)  # running log-scale of the sums below
-    s0, sa, sb, sz = (np.zeros(size) for _ in range(4))
-    log_poch = np.zeros(size)  # log((b)_n / n!) at the last summed n
-    psi_diff = np.zeros(size)  # digamma(b + n) - digamma(b) at the last summed n
-    active = np.arange(size)
-    start, chunk = 0, _FIRST_CHUNK
-    while active.size:
-        n = np.arange(start, start + chunk, dtype=float)[None, :]
-        aa, bb, zz = a[active, None], b[active, None], z[active, None]
-        step = n >= 1
-        inc_poch = np.where(step, np.log(np.where(step, bb + n - 1, 1.0)) - np.log(np.maximum(n, 1.0)), 0.0)
-        inc_psi = np.where(step, 1.0 / (bb + n - 1 + ~step), 0.0)
-        lp = log_poch[active, None] + np.cumsum(inc_poch, axis=1)
-        dpsi = psi_diff[active, None] + np.cumsum(inc_psi, axis=1)
-        base = np.log(aa) - np.log(aa + n) + lp
-        log_t = base + xlogy(n, zz)
-        log_tz = np.where(step, base + np.log(np.maximum(n, 1.0)) + xlogy(n - 1, zz), -np.inf)
-        new_ref = np.maximum(ref[active], np.maximum(log_t.max(axis=1), log_tz.max(axis=1)))
-        rescale = np.exp(ref[active] - new_ref)
+    # z == 0: F = 1, only the n = 1 term has a z-derivative.
+    log_f = np.zeros(size)
+    d_a = np.zeros(size)
+    d_b = np.zeros(size)
+    d_z = a * b / (a + 1)
+    rows = np.flatnonzero(z > 0)
+    if rows.size == 0:
+        return tuple(v.reshape(shape) for v in (log_f, d_a, d_b, d_z))
+
+    # State of the running sums of the rows still being summed (compact arrays, reindexed
+    # as rows converge). Sums are stored scaled by exp(-ref).
+    ra, rb, rz = a[rows], b[rows], z[rows]
+    log_z = np.log(rz)
+    ref = np.zeros(rows.size)  # log t_0 = 0
+    s0 = np.zeros(rows.size)
+    sa = np.zeros(rows.size)
+    sb = np.zeros(rows.size)
+    sz = np.zeros(rows.size)
+    log_poch = np.zeros(rows.size)  # log((b)_n / n!) at the last summed n
+    psi_diff = np.zeros(rows.size)  # digamma(b + n) - digamma(b) at the last summed n
+    start = 0
+    chunk = int(np.clip(np.median(_terms_needed(ra, rb, rz)), 16, 4096))
+    while rows.size:
+        n = np.arange(start, start + chunk, dtype=float)
+        aa, bb = ra[:, None], rb[:, None]
+        inv_an = 1.0 / (aa + n)
+        if start == 0:  # n = 0 contributes log((b)_0/0!) = 0 and no digamma step
+            step_b = np.concatenate([np.zeros((rows.size, 1)), bb + n[1:] - 1], axis=1)
+            inc_poch = np.log(np.where(step_b > 0, step_b, 1.0)) - np.log(np.maximum(n, 1.0))
+            inc_psi = np.where(step_b > 0, 1.0 / np.where(step_b > 0, step_b, 1.0), 0.0)
+        else:
+            bn1 = bb + (n - 1)
+            inc_poch = np.log(bn1) - np.log(n)
+            inc_psi = 1.0 / bn1
+        lp = log_poch[:, None] + np.cumsum(inc_poch, axis=1)
+        dpsi = psi_diff[:, None] + np.cumsum(inc_psi, axis=1)
+        log_t = np.log(aa * inv_an) + lp + n * log_z[:, None]
+        new_ref = np.maximum(ref, log_t.max(axis=1))
+        rescale = np.exp(ref - new_ref)
         e = np.exp(log_t - new_ref[:, None])
-        ez = np.exp(log_tz - new_ref[:, None])
-        s0[active] = s0[active] * rescale + e.sum(axis=1)
-        sa[active] = sa[active] * rescale + (e * (n / (aa * (aa + n)))).sum(axis=1)
-        sb[active] = sb[active] * rescale + (e * dpsi).sum(axis=1)
-        sz[active] = sz[active] * rescale + ez.sum(axis=1)
-        ref[active] = new_ref
-        log_poch[active] = lp[:, -1]
-        psi_diff[active] = dpsi[:, -1]
-        # Ratio of consecutive terms at the end of the chunk; once below 1 it decreases
+        s0 = s0 * rescale + e.sum(axis=1)
+        sa = sa * rescale + (e * (n * inv_an)).sum(axis=1) / ra
+        sb = sb * rescale + (e * dpsi).sum(axis=1)
+        sz = sz * rescale + (e * n).sum(axis=1) / rz
+        ref = new_ref
+        log_poch, psi_diff = lp[:, -1], dpsi[:, -1]
+        # Ratio of consecutive terms after the chunk; once below 1 it keeps decreasing
         # towards z, so the tail is bounded by a geometric series.
-        last = n[0, -1]
-        a1, b1, z1 = aa[:, 0], bb[:, 0], zz[:, 0]
-        ratio = (a1 + last) / (a1 + last + 1) * (b1 + last) / (last + 1) * z1
+        last = n[-1]
+        ratio = (ra + last) / (ra + last + 1) * (rb + last) / (last + 1) * rz
         ratio_z = ratio * (last + 2) / (last + 1)
         shrinking = ratio_z < 1
         with np.errstate(divide="ignore", invalid="ignore"):
-            tail = (e[:, -1] * (1 + dpsi[:, -1]) + ez[:, -1]) / np.where(shrinking, 1 - ratio_z, 1.0)
-        done = shrinking & (tail <= rtol * s0[active])
-        active = active[~done]
+            weight = 1 + 1 / ra + dpsi[:, -1] + (last + 1) / rz  # bounds every weight in the tail
+            tail = e[:, -1] * weight / np.where(shrinking, 1 - ratio_z, 1.0)
+        done = shrinking & (tail <= 1e-16 * s0)
+        if done.any():
+            idx = rows[done]
+            log_f[idx] = ref[done] + np.log(s0[done])
+            d_a[idx] = sa[done] / s0[done]
+            d_b[idx] = sb[done] / s0[done]
+            d_z[idx] = sz[done] / s0[done]
+            keep = ~done
+            rows = rows[keep]
+            ra, rb, rz, log_z = ra[keep], rb[keep], rz[keep], log_z[keep]
+            ref, s0, sa, sb, sz = ref[keep], s0[keep], sa[keep], sb[keep], sz[keep]
+            log_poch, psi_diff = log_poch[keep], psi_diff[keep]
         start += chunk
-        chunk = min(2 * chunk, 65_536)
-        if start >= _MAX_TERMS and active.size:
+        if rows.size:
+            chunk = int(np.clip(np.min(_terms_needed(ra, rb, rz)) - start, 2 * chunk, 65_536))
+        if start >= _MAX_TERMS and rows.size:
             warnings.warn(
-                f"2F1 series did not converge for {active.size} argument(s) after {start} terms",
+                f"2F1 series did not converge for {rows.size} argument(s) after {start} terms",
                 RuntimeWarning,
                 stacklevel=2,
             )
+            log_f[rows] = ref + np.log(s0)
+            d_a[rows], d_b[rows], d_z[rows] = sa / s0, sb / s0, sz / s0
             break
-    log_f = ref + np.log(s0)
-    out = (log_f, sa / s0, sb / s0, sz / s0)
-    return tuple(v.reshape(shape) for v in out)
+    return tuple(v.reshape(shape) for v in (log_f, d_a, d_b, d_z))

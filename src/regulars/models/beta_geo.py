@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import betaln, digamma, expit, gammaln, hyp2f1
 
-from ._base import MaximumLikelihoodModel, as_float_array, collapse_rows, validate_rfm
+from ._base import MaximumLikelihoodModel, as_factor, as_float_array, collapse_rows, validate_rfm
 
 __all__ = ["BetaGeoModel", "bg_nbd_log_likelihood"]
 
@@ -24,8 +24,9 @@ def bg_nbd_log_likelihood(params, x, tx, T, gradient=False):
     ----------
     params : array_like
         ``(r, alpha, a, b)``.
-    x, tx, T : ndarray
+    x, tx, T : ndarray or Factor
         Repeat purchases, time of the last purchase, and time observed (same time unit).
+        A :class:`~regulars.models._base.Factor` (distinct values + codes) is faster.
     gradient : bool
         Also return the derivatives with respect to ``(r, alpha, a, b)``.
 
@@ -44,22 +45,44 @@ def bg_nbd_log_likelihood(params, x, tx, T, gradient=False):
     -9.4586
     """
     r, alpha, a, b = (float(v) for v in params)
-    repeat = x > 0
-    bx1 = np.where(repeat, b + x - 1, 1.0)
-    log_alive = -(r + x) * np.log(alpha + T)
-    log_dead = np.where(repeat, np.log(a) - np.log(bx1) - (r + x) * np.log(alpha + tx), -np.inf)
-    log_mix = np.logaddexp(log_alive, log_dead)
-    ll = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + betaln(a, b + x) - betaln(a, b) + log_mix
+    x, tx, T = as_factor(x), as_factor(tx), as_factor(T)
+    xv = x.values
+    x_full = x.full
+    repeat_v = xv > 0
+    bx1_v = np.where(repeat_v, b + xv - 1, 1.0)
+    log_aT = T.expand(np.log(alpha + T.values))
+    log_atx = tx.expand(np.log(alpha + tx.values))
+    # log odds of "dropped out after the last purchase" against "still alive at T"
+    log_ratio = x.expand(np.where(repeat_v, np.log(a) - np.log(bx1_v), -np.inf))
+    log_odds_dead = log_ratio + (r + x_full) * (log_aT - log_atx)
+    softplus = np.maximum(log_odds_dead, 0.0) + np.log1p(np.exp(-np.abs(log_odds_dead)))  # log(1 + e^L)
+    per_x = gammaln(r + xv) - gammaln(r) + betaln(a, b + xv) - betaln(a, b)
+    ll = x.expand(per_x) + r * np.log(alpha) - (r + x_full) * log_aT + softplus
     if not gradient:
         return ll
-    w_alive = np.exp(log_alive - log_mix)
-    w_dead = np.exp(log_dead - log_mix)
-    d_r = digamma(r + x) - digamma(r) + np.log(alpha) - w_alive * np.log(alpha + T) - w_dead * np.log(alpha + tx)
-    d_alpha = r / alpha - (r + x) * (w_alive / (alpha + T) + w_dead / (alpha + tx))
-    psi_abx = digamma(a + b + x)
-    d_a = digamma(a + b) - psi_abx + w_dead / a
-    d_b = digamma(a + b) - digamma(b) + digamma(b + x) - psi_abx - w_dead / bx1
+    w_dead = np.exp(log_odds_dead - softplus)
+    w_alive = 1.0 - w_dead
+    psi_abx = digamma(a + b + xv)
+    d_r = x.expand(digamma(r + xv) - digamma(r)) + np.log(alpha) - w_alive * log_aT - w_dead * log_atx
+    d_alpha = r / alpha - (r + x_full) * (
+        w_alive * T.expand(1.0 / (alpha + T.values)) + w_dead * tx.expand(1.0 / (alpha + tx.values))
+    )
+    d_a = x.expand(digamma(a + b) - psi_abx) + w_dead / a
+    d_b = x.expand(digamma(a + b) - digamma(b) + digamma(b + xv) - psi_abx) - w_dead * x.expand(1.0 / bx1_v)
     return ll, np.column_stack([d_r, d_alpha, d_a, d_b])
+
+
+def _expected_repeat(r, a, b, x, z):
+    """``(a+b+x-1)/(a-1) * [1 - (1-z)**(a-1) 2F1(a+b-1-r, a-1; a+b+x-1; z)]`` (FHL eq. 9/10).
+
+    This is the Euler-transformed form of the paper's
+    ``1 - (1-z)**(r+x) 2F1(r+x, b+x; a+b+x-1; z)``. At ``a = 1`` both factors vanish; the
+    removable singularity is bridged by averaging ``a = 1 -/+ 1e-6`` within 1e-7 of it.
+    """
+    if abs(a - 1) < 1e-7:
+        return 0.5 * (_expected_repeat(r, 1 - 1e-6, b, x, z) + _expected_repeat(r, 1 + 1e-6, b, x, z))
+    bracket = 1 - (1 - z) ** (a - 1) * hyp2f1(a + b - 1 - r, a - 1, a + b + x - 1, z)
+    return (a + b + x - 1) / (a - 1) * bracket
 
 
 class BetaGeoModel(MaximumLikelihoodModel):
@@ -107,7 +130,7 @@ class BetaGeoModel(MaximumLikelihoodModel):
         return bg_nbd_log_likelihood(params, x, tx, T, gradient=gradient)
 
     def _initial_log_params(self, x, tx, T, w):
-        rate = max((w @ x) / (w @ T), 1e-6)
+        rate = max((w @ x.full) / (w @ T.full), 1e-6)
         return np.log([1.0, 1.0 / rate, 1.0, 1.0])
 
     def fit(self, frequency, recency, T, weights=None):
@@ -169,8 +192,7 @@ class BetaGeoModel(MaximumLikelihoodModel):
             raise ValueError("t must be >= 0")
         validate_rfm(x, tx, T_)
         z = t_ / (alpha + T_ + t_)
-        bracket = 1 - (1 - z) ** (a - 1) * hyp2f1(a + b - 1 - r, a - 1, a + b + x - 1, z)
-        return (a + b + x - 1) / (a - 1) * bracket * self.probability_alive(x, tx, T_)
+        return _expected_repeat(r, a, b, x, z) * self.probability_alive(x, tx, T_)
 
     def expected_purchases_new_customer(self, t):
         """E[X(t)]: expected repeat purchases of a new customer by time ``t`` (FHL eq. 9).
@@ -186,6 +208,4 @@ class BetaGeoModel(MaximumLikelihoodModel):
         t_ = np.atleast_1d(np.asarray(t, dtype=float))
         if (t_ < 0).any():
             raise ValueError("t must be >= 0")
-        z = t_ / (alpha + t_)
-        bracket = 1 - (1 - z) ** (a - 1) * hyp2f1(a + b - 1 - r, a - 1, a + b - 1, z)
-        return (a + b - 1) / (a - 1) * bracket
+        return _expected_repeat(r, a, b, np.zeros_like(t_), t_ / (alpha + t_))

