@@ -46,18 +46,24 @@ def timestamp_sql(v: str, parse: ParseOptions) -> str:
     if parse.date_format:
         formats = parse.date_format if isinstance(parse.date_format, list) else [parse.date_format]
         if any("%z" in f or "%Z" in f for f in formats):
-            return f"timezone('UTC', try_strptime({v}, {_sql_list(formats)})::TIMESTAMPTZ)"
+            return f"timezone('UTC', {_strptime_offset(v, formats)}::TIMESTAMPTZ)"
         naive = f"try_strptime({v}, {_sql_list(formats)})::TIMESTAMP"
         return _localize(naive, parse)
     naive = f"coalesce(try_cast({v} AS TIMESTAMP), try_strptime({v}, {_sql_list(DEFAULT_NAIVE_FORMATS)}))"
     with_offset = (
         f"coalesce(timezone('UTC', try_cast({v} AS TIMESTAMPTZ)), "
-        f"timezone('UTC', try_strptime({v}, {_sql_list(OFFSET_FORMATS)})::TIMESTAMPTZ))"
+        f"timezone('UTC', {_strptime_offset(v, OFFSET_FORMATS)}::TIMESTAMPTZ))"
     )
     return (
         f"CASE WHEN regexp_matches({v}, '([zZ]|[+-][0-9]{{2}}:?[0-9]{{2}})$') AND length({v}) > 10 "
         f"THEN {with_offset} ELSE {_localize(naive, parse)} END"
     )
+
+
+def _strptime_offset(v: str, formats: list[str]) -> str:
+    # One try_strptime per format: DuckDB's list form with %z accepts impossible
+    # days (2024-02-30 -> 2024-03-01) instead of failing.
+    return "coalesce(" + ", ".join(f"try_strptime({v}, {lit(f)})" for f in formats) + ")"
 
 
 def _localize(naive: str, parse: ParseOptions) -> str:
@@ -151,6 +157,8 @@ RANGE_CHECKS: dict[str, list[tuple[str, str, str]]] = {
 }
 
 EARLIEST = "1970-01-01"
+#: Columns whose dates are legitimately older than EARLIEST (people born before 1970).
+EARLIEST_BY_COLUMN = {"birth_date": "1900-01-01"}
 
 
 def column_type(table: str, col: str) -> str:
@@ -193,8 +201,9 @@ def build_typed(con, target: Target, parse: ParseOptions, out: str) -> None:
         if required:
             checks.append((f"CASE WHEN {v} IS NULL THEN {lit(label + ' is required but empty')} END", label))
         if t in ("TIMESTAMP", "DATE"):
+            earliest = EARLIEST_BY_COLUMN.get(c, EARLIEST)
             checks.append(
-                (f"CASE WHEN {q(c)} < DATE '{EARLIEST}' THEN {lit(label + ': date before ' + EARLIEST)} "
+                (f"CASE WHEN {q(c)} < DATE '{earliest}' THEN {lit(label + ': date before ' + earliest)} "
                  f"WHEN {q(c)} > now()::TIMESTAMP + INTERVAL 2 DAY THEN {lit(label + ': date in the future')} END", label)
             )
     for cond, col, reason in RANGE_CHECKS.get(target.table, []) + target.checks:
