@@ -31,6 +31,12 @@ def _predictions_v() -> list[str]:
     return create_statements()
 
 
+def _server_v() -> list[str]:
+    from regulars.data.auth import migration_statements
+
+    return migration_statements()
+
+
 def _v1() -> list[str]:
     return [create_table_sql(t) for t in TABLES.values()] + [
         "CREATE SEQUENCE IF NOT EXISTS ingest_run_ids START 1",
@@ -40,7 +46,35 @@ def _v1() -> list[str]:
 MIGRATIONS: list[Migration] = [
     Migration(1, "canonical tables, ingest bookkeeping, erasure audit, demo truth", _v1),
     Migration(2, "prediction tables: customer_predictions, lead_scores, replenishments, demand_forecast, backtests", lambda: _predictions_v()),
+    Migration(3, "server: hashed API keys, dashboard sessions, audit log, settings", lambda: _server_v()),
+    Migration(4, "segments: definitions, versions, refreshes, memberships, history, sizes", lambda: _segments_v()),
+    Migration(5, "prediction runs: readiness verdicts, summary and timings of each `regulars predict`", lambda: _prediction_runs_v()),
 ]
+
+
+def _prediction_runs_v() -> list[str]:
+    from regulars.data.predictions_store import create_run_statements
+
+    return create_run_statements()
+
+
+def _segments_v() -> list[str]:
+    """Saved segments with versions; each refresh's memberships, entry/exit history and sizes."""
+    return [
+        "CREATE TABLE IF NOT EXISTS segment_definitions (segment_id VARCHAR PRIMARY KEY, name VARCHAR, "
+        "kind VARCHAR, description VARCHAR, created_at TIMESTAMP, updated_at TIMESTAMP, deleted_at TIMESTAMP)",
+        "CREATE TABLE IF NOT EXISTS segment_versions (segment_id VARCHAR, version INTEGER, rule VARCHAR, "
+        "description VARCHAR, created_at TIMESTAMP, PRIMARY KEY (segment_id, version))",
+        "CREATE TABLE IF NOT EXISTS segment_refreshes (refresh_id BIGINT PRIMARY KEY, refreshed_at TIMESTAMP, "
+        "as_of DATE, engine VARCHAR, segments INTEGER, entered BIGINT, exited BIGINT, summary JSON)",
+        "CREATE TABLE IF NOT EXISTS segment_memberships (segment_id VARCHAR, customer_id VARCHAR, version INTEGER, "
+        "since_refresh BIGINT, since_as_of DATE)",
+        "CREATE TABLE IF NOT EXISTS segment_history (refresh_id BIGINT, segment_id VARCHAR, customer_id VARCHAR, "
+        "change VARCHAR, version INTEGER, as_of DATE)",
+        "CREATE TABLE IF NOT EXISTS segment_sizes (refresh_id BIGINT, segment_id VARCHAR, version INTEGER, "
+        "members BIGINT, revenue DECIMAL(18,2))",
+        "CREATE SEQUENCE IF NOT EXISTS segment_refresh_ids START 1",
+    ]
 
 LATEST = MIGRATIONS[-1].version
 

@@ -1,0 +1,82 @@
+"""Funnel, top paths and cart drop-off for the CLI and the dashboard.
+
+>>> sorted(FunnelReport.__dataclass_fields__)
+['abandonment', 'by', 'funnel', 'paths', 'steps', 'unit']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+
+from regulars.features import funnel as _funnel
+from regulars.features import sessions as _sessions
+
+
+@dataclass
+class FunnelReport:
+    """``funnel``: one row per group and step; ``paths``: the most common session paths;
+    ``abandonment``: where sessions (or visitors) that added to cart without buying stopped."""
+
+    steps: list[str]
+    by: str | None
+    unit: str
+    funnel: pd.DataFrame
+    paths: pd.DataFrame
+    abandonment: pd.DataFrame
+
+    def to_dict(self) -> dict:
+        def records(df: pd.DataFrame) -> list[dict]:
+            return [{k: (None if _isna(v) else (v.item() if hasattr(v, "item") else v)) for k, v in r.items()}
+                    for r in df.to_dict(orient="records")]
+
+        return {
+            "steps": self.steps,
+            "by": self.by,
+            "unit": self.unit,
+            "funnel": records(self.funnel),
+            "paths": records(self.paths),
+            "abandonment": records(self.abandonment),
+        }
+
+    def wide(self) -> pd.DataFrame:
+        """One row per group: units at each step and the overall conversion."""
+        f = self.funnel
+        if f.empty:
+            return pd.DataFrame()
+        w = f.pivot(index="group", columns="step_number", values="units")
+        w.columns = [self.steps[i - 1] for i in w.columns]
+        w.insert(0, self.unit + "s", f.groupby("group").group_units.first())
+        first, last = self.steps[0], self.steps[-1]
+        w["conversion"] = (w[last] / w[first].where(w[first] > 0)).round(4)
+        return w.sort_values(self.unit + "s", ascending=False).reset_index()
+
+
+def _isna(v) -> bool:
+    try:
+        return bool(pd.isna(v))
+    except (TypeError, ValueError):
+        return False
+
+
+def funnel_report(
+    ws,
+    steps: Sequence[str] | None = None,
+    by: str | None = None,
+    segments=None,
+    segment_column: str = "segment",
+    unit: str = "session",
+    gap_minutes: float = _sessions.DEFAULT_GAP_MINUTES,
+    session: str = "inactivity",
+    top_paths: int = 10,
+    path_steps: int = 5,
+    as_of=None,
+) -> FunnelReport:
+    """Execute the funnel (see :func:`regulars.features.funnel.funnel`), top paths and drop-off."""
+    steps = _funnel._steps(steps)
+    f = ws.execute(_funnel.funnel(ws, steps, by, segments, segment_column, unit, gap_minutes, session, as_of))
+    p = ws.execute(_sessions.top_paths(ws, top_paths, path_steps, gap_minutes, session, as_of))
+    a = ws.execute(_funnel.cart_abandonment(ws, unit=unit, gap_minutes=gap_minutes, session=session, as_of=as_of))
+    return FunnelReport(steps, by, unit, f, p.drop(columns=["purchases"], errors="ignore"), a)

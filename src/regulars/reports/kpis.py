@@ -1,0 +1,278 @@
+"""The shop's key numbers, overall or per month, acquisition channel or cohort.
+
+:func:`kpis` resolves the window (a couple of small queries: first and last
+order, the shop's purchase rhythm, which sources are loaded), builds the
+expression from :mod:`regulars.features.kpis` and executes it once. The CLI
+(``regulars kpis``), the API and the dashboard all render the same
+:class:`KpiReport`. Definitions: ``docs/kpis.md``.
+
+Examples
+--------
+>>> import tempfile, os
+>>> from regulars import Workspace
+>>> ws = Workspace(os.path.join(tempfile.mkdtemp(), "shop.duckdb"))
+>>> _ = ws.con.execute("INSERT INTO customers (customer_id) VALUES ('c1'), ('c2')")
+>>> _ = ws.con.execute(
+...     "INSERT INTO orders (order_id, customer_id, ordered_at, total) VALUES "
+...     "('o1', 'c1', '2024-01-01 10:00', 10), ('o2', 'c1', '2024-02-11 09:00', 30), "
+...     "('o3', 'c2', '2024-02-15 12:00', 20)")
+>>> report = kpis(ws, by="month", active_days=60)
+>>> report.table[["month", "customers", "new_customers", "orders", "revenue"]]
+     month  customers  new_customers  orders  revenue
+0  2024-01          1              1       1     10.0
+1  2024-02          2              1       2     50.0
+>>> report.notes[0]
+"active customers: purchased in the 60 days up to each month's last day; window set by you"
+>>> ws.close()
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from regulars.features import kpis as features
+from regulars.features.mart import to_date
+from regulars.features.sessions import trim
+
+__all__ = ["KpiReport", "kpis"]
+
+_KEY_COLUMN = {None: None, "month": "month", "channel": "channel", "cohort": "cohort"}
+_MONEY = ("revenue", "spend")  # sums of cents: rounding only removes float noise
+
+
+@dataclass
+class KpiReport:
+    """KPIs for one view of the shop.
+
+    Attributes
+    ----------
+    by : {None, "month", "channel", "cohort"}
+    start, end : date or None
+        The window (inclusive); ``None`` when the shop has no orders.
+    active_days : int or None
+        The activity window used, and ``active_days_reason`` says why.
+    table : pandas.DataFrame
+        One row (``by=None``) or one row per month / channel / cohort (first
+        column ``month``, ``channel`` or ``cohort``), then the KPI columns of
+        :data:`regulars.features.kpis.METRICS`. A KPI that cannot be computed
+        is NaN (``None`` in JSON), and :attr:`notes` says why.
+    definitions : dict
+        Column name -> definition in plain words.
+    notes : list of str
+        What the numbers rest on and what is missing ("CAC needs marketing
+        spend: none loaded ...").
+    """
+
+    by: str | None
+    start: dt.date | None
+    end: dt.date | None
+    active_days: int | None
+    table: pd.DataFrame
+    definitions: dict[str, str]
+    notes: list[str] = field(default_factory=list)
+    active_days_reason: str = ""
+    gross_margin: float | None = None
+
+    def to_dict(self) -> dict:
+        """JSON-ready: ``rows`` is a list of records, NaN becomes ``None``, dates ISO strings."""
+        rows = [{k: _plain(v) for k, v in rec.items()} for rec in self.table.to_dict(orient="records")]
+        return {
+            "by": self.by,
+            "start": self.start.isoformat() if self.start else None,
+            "end": self.end.isoformat() if self.end else None,
+            "active_days": self.active_days,
+            "active_days_reason": self.active_days_reason,
+            "gross_margin": self.gross_margin,
+            "columns": list(self.table.columns),
+            "rows": rows,
+            "definitions": dict(self.definitions),
+            "notes": list(self.notes),
+        }
+
+
+def _plain(value):
+    if value is None:
+        return None
+    if hasattr(value, "item"):  # numpy scalars
+        value = value.item()
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        return None
+    if isinstance(value, (dt.date, pd.Timestamp)):
+        return value.isoformat()
+    return value
+
+
+def _scalar(ws, expr) -> int:
+    value = ws.execute(expr)
+    return 0 if value is None or pd.isna(value) else int(value)
+
+
+def _sources(ws, end: dt.date) -> dict[str, int]:
+    """How much of each optional source exists up to *end* (small counting queries)."""
+    stop = pd.Timestamp(end + dt.timedelta(days=1))
+    e = ws.table("events")
+    e = e.filter(e.occurred_at < stop)
+    t = ws.table("tickets")
+    s = ws.table("surveys")
+    survey = trim(s.survey).lower()
+    return {
+        "events": _scalar(ws, e.count()),
+        "purchase_events": _scalar(ws, e.count(where=trim(e.event_type).lower() == "purchase")),
+        "spend": _scalar(ws, ws.table("marketing_spend").count()),
+        "csat": _scalar(ws, t.count(where=t.csat.notnull())) + _scalar(ws, s.count(where=survey == "csat")),
+        "nps": _scalar(ws, s.count(where=survey == "nps")),
+        "no_channel": _scalar(ws, trim(ws.table("customers").acquisition_channel).nullif("").isnull().sum()),
+    }
+
+
+def _empty(by: str | None, active_days: int | None, notes: list[str], margin: float | None) -> KpiReport:
+    key = _KEY_COLUMN[by]
+    cols = ([key] if key else []) + list(features.METRICS)
+    return KpiReport(by, None, None, active_days, pd.DataFrame(columns=cols),
+                     features.definitions(by, active_days or features.ACTIVE_DAYS_FALLBACK), notes,
+                     gross_margin=margin)
+
+
+def kpis(
+    ws,
+    by: str | None = None,
+    start=None,
+    end=None,
+    active_days: int | None = None,
+    *,
+    gross_margin: float | None = None,
+) -> KpiReport:
+    """Customers, activity, revenue, retention, CLV, conversion, CAC and satisfaction.
+
+    Parameters
+    ----------
+    ws : Workspace
+        Or any table provider with ``.table(name)`` and ``.execute(expr)``.
+    by : {None, "month", "channel", "cohort"}
+        ``None``: one row for the shop over the window. ``"month"``: a time
+        series of calendar months. ``"channel"``: per acquisition channel
+        (``customers.acquisition_channel``; channels with spend but no
+        customers appear too). ``"cohort"``: per first-purchase month.
+    start, end : date, datetime or ISO string, optional
+        The window, inclusive. Default: the first and the last day with an
+        order. Data after ``end`` is ignored everywhere; "to date" figures
+        (CLV, repeat rate) use all history up to ``end``.
+    active_days : int, optional
+        Activity window: a customer is active when they purchased in the
+        ``active_days`` days ending on ``end``. Default: twice the shop's
+        median time between purchase days (see
+        :func:`regulars.features.kpis.active_window`); the reason is in
+        ``report.active_days_reason``.
+    gross_margin : float, optional
+        Share of revenue kept as margin (e.g. ``0.4``) for CAC payback; the
+        schema holds no product costs, so without it payback uses revenue.
+
+    Returns
+    -------
+    KpiReport
+    """
+    if by not in features.BY:
+        raise ValueError(f"by must be one of month, channel, cohort (or None); got {by!r}")
+    if active_days is not None and int(active_days) < 1:
+        raise ValueError(f"active_days must be at least 1; got {active_days}")
+    if gross_margin is not None and not 0 < gross_margin <= 1:
+        raise ValueError(f"gross_margin must be a share in (0, 1], e.g. 0.4; got {gross_margin}")
+    start_d, end_d = to_date(start), to_date(end)
+    if start_d and end_d and start_d > end_d:
+        raise ValueError(f"start {start_d} is after end {end_d}")
+    rhythm = ws.execute(features.shop_rhythm(ws, end_d)).iloc[0]
+    if pd.isna(rhythm["first_day"]):
+        when = f" up to {end_d}" if end_d else ""
+        return _empty(by, active_days, [f"no orders{when}: load them with `regulars ingest orders FILE`"],
+                      gross_margin)
+
+    first_day, last_day = to_date(rhythm["first_day"]), to_date(rhythm["last_day"])
+    end_d = end_d or last_day
+    start_d = start_d or first_day
+    if start_d > end_d:
+        raise ValueError(f"start {start_d} is after the last order ({end_d}); pick an earlier start")
+    if active_days is None:
+        median = None if pd.isna(rhythm["median_gap_days"]) else float(rhythm["median_gap_days"])
+        active_days, reason = features.active_window(median, int(rhythm["gaps"]))
+    else:
+        active_days, reason = int(active_days), "window set by you"
+
+    src = _sources(ws, end_d)
+    plan = features.KpiPlan(
+        start=start_d,
+        end=end_d,
+        history_start=min(first_day, start_d),
+        active_days=active_days,
+        gross_margin=1.0 if gross_margin is None else float(gross_margin),
+        sessions=src["events"] > 0,
+        purchase_events=src["purchase_events"] > 0,
+        spend=src["spend"] > 0,
+        ratings=src["csat"] + src["nps"] > 0,
+    )
+    expr = features.monthly_kpis(ws, plan) if by == "month" else features.summary_kpis(ws, plan, by)
+    table = _tidy(ws.execute(expr), by)
+    notes = _notes(by, plan, reason, rhythm, src, table)
+    defs = features.definitions(by, active_days, plan.months, plan.gross_margin)
+    return KpiReport(by, start_d, end_d, active_days, table, defs, notes, reason, gross_margin)
+
+
+def _tidy(df: pd.DataFrame, by: str | None) -> pd.DataFrame:
+    key = _KEY_COLUMN[by]
+    if key is None:
+        df = df.drop(columns="key")
+    else:
+        labels = df["key"].map(features.month_label) if by in ("month", "cohort") else df["key"].astype(str)
+        df = df.drop(columns="key")
+        df.insert(0, key, labels.astype(str))
+    for col in _MONEY:
+        df[col] = df[col].astype(float).round(2)
+    return df.reset_index(drop=True)
+
+
+def _notes(by, plan: features.KpiPlan, reason: str, rhythm, src: dict, table: pd.DataFrame) -> list[str]:
+    n = plan.active_days
+    where = "each month's last day" if by == "month" else f"the end date ({plan.end})"
+    notes = [f"active customers: purchased in the {n} days up to {where}; {reason}"]
+    if int(rhythm["refunds"]):
+        notes.append(f"{int(rhythm['refunds'])} refund(s) (orders with a total below 0) reduce revenue on the day "
+                     "they happen; they are not orders and do not count for frequency")
+    if int(rhythm["excluded"]):
+        notes.append(f"{int(rhythm['excluded'])} cancelled or voided order(s) are left out of every figure")
+    if by != "month" and len(table) and int(table["retention_base"].sum()) == 0:
+        notes.append(f"retention and churn need purchases in the {n} days before the last {n} days; "
+                     "there are none, so they are empty")
+    if not plan.sessions:
+        notes.append("conversion rate needs web/app events: none loaded (`regulars ingest events FILE`)")
+    elif by in ("channel", "cohort"):
+        notes.append("conversion rate is shown overall and by month only: most sessions are anonymous, "
+                     "so they have no acquisition channel or cohort")
+    elif not plan.purchase_events:
+        notes.append("conversion rate = orders / sessions: the events have no purchase events to mark "
+                     "converting sessions")
+    if not plan.spend:
+        notes.append("CAC needs marketing spend: none loaded (`regulars ingest spend FILE`)")
+    else:
+        if plan.gross_margin == 1.0:
+            notes.append("CAC payback uses revenue, not gross margin: no product costs are loaded "
+                         "(pass gross_margin, e.g. 0.4, for a margin-based payback)")
+        if by is None:
+            notes.append("CAC here is blended: all spend / all new customers, organic ones included "
+                         "(see --by channel)")
+        if by == "channel":
+            orphan = table[(table["spend"].fillna(0) > 0) & (table["new_customers"] == 0)]["channel"].tolist()
+            if orphan:
+                notes.append(f"spend on {', '.join(orphan)} won no new customers with that acquisition channel "
+                             "in the window, so its CAC is empty (check that spend and customers use the "
+                             "same channel names)")
+    if by == "channel" and src["no_channel"]:
+        notes.append(f"{src['no_channel']} customer(s) have no acquisition channel: shown as "
+                     f"'{features.UNKNOWN_CHANNEL}'")
+    if not src["csat"]:
+        notes.append("CSAT needs tickets with a csat score or csat surveys: none loaded")
+    if not src["nps"]:
+        notes.append("NPS needs nps surveys (score 0..10): none loaded")
+    return notes

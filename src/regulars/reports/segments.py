@@ -1,0 +1,288 @@
+"""Read-side segment reports for the CLI and the dashboard: sizes, value share, members,
+entry/exit history and movement between two refreshes.
+
+All functions read what :func:`regulars.segments.membership.refresh` recorded; none
+recomputes a segment.
+
+Examples
+--------
+>>> import tempfile, os
+>>> from regulars import Workspace
+>>> ws = Workspace(os.path.join(tempfile.mkdtemp(), "shop.duckdb"))
+>>> sizes(ws).table.empty, refreshes(ws).empty
+(True, True)
+>>> ws.close()
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+__all__ = ["Movement", "Segmentation", "Sizes", "history", "lifecycle_report", "members", "movement", "refreshes",
+           "rfm_report", "segment_list", "sizes", "tiers_report"]
+
+
+@dataclass
+class Sizes:
+    """Segment sizes and value share at one refresh."""
+
+    refresh_id: int | None
+    as_of: object
+    customers: int
+    revenue: float
+    table: pd.DataFrame
+
+    def to_dict(self) -> dict:
+        return {"refresh_id": self.refresh_id, "as_of": str(self.as_of) if self.as_of else None,
+                "customers": self.customers, "revenue": self.revenue,
+                "segments": json.loads(self.table.to_json(orient="records", date_format="iso"))}
+
+
+@dataclass
+class Movement:
+    """How membership changed between two refreshes."""
+
+    from_refresh: int
+    to_refresh: int
+    table: pd.DataFrame  # per segment: before, after, entered, exited, net
+    flows: pd.DataFrame = field(default_factory=pd.DataFrame)  # family only: from_segment, to_segment, customers
+
+    def to_dict(self) -> dict:
+        return {"from_refresh": self.from_refresh, "to_refresh": self.to_refresh,
+                "segments": json.loads(self.table.to_json(orient="records")),
+                "flows": json.loads(self.flows.to_json(orient="records"))}
+
+
+def refreshes(ws, limit: int = 50) -> pd.DataFrame:
+    """Refreshes, newest first."""
+    return ws.sql("SELECT refresh_id, refreshed_at, as_of, engine, segments, entered, exited FROM segment_refreshes "
+                  "ORDER BY refresh_id DESC LIMIT ?", [int(limit)])
+
+
+def _latest(ws) -> int | None:
+    return ws.con.execute("SELECT max(refresh_id) FROM segment_refreshes").fetchall()[0][0]
+
+
+def _refresh_row(ws, refresh_id: int) -> tuple:
+    rows = ws.con.execute("SELECT as_of, summary::VARCHAR FROM segment_refreshes WHERE refresh_id = ?",
+                          [refresh_id]).fetchall()
+    if not rows:
+        raise ValueError(f"no segment refresh {refresh_id}; see `regulars segments list`")
+    return rows[0]
+
+
+def _family_filter(family: str | None) -> tuple[str, list]:
+    if not family:
+        return "", []
+    if family == "rule":
+        return " AND d.kind = 'rule'", []
+    return " AND s.segment_id LIKE ?", [f"{family}:%"]
+
+
+def sizes(ws, refresh_id: int | None = None, family: str | None = None) -> Sizes:
+    """Members, share of customers, revenue and share of revenue per segment at a refresh (default: latest).
+
+    *family* keeps one family: ``rfm``, ``lifecycle``, ``frequency``, ``spend``, ``aov``,
+    ``affinity``, ``engagement``, ``region`` or ``rule``.
+    """
+    rid = refresh_id or _latest(ws)
+    empty = pd.DataFrame(columns=["segment_id", "name", "kind", "version", "members", "member_share", "revenue",
+                                  "value_share"])
+    if rid is None:
+        return Sizes(None, None, 0, 0.0, empty)
+    as_of, summary = _refresh_row(ws, rid)
+    info = json.loads(summary or "{}")
+    customers, revenue = int(info.get("customers") or 0), float(info.get("revenue") or 0.0)
+    where, params = _family_filter(family)
+    df = ws.sql(
+        "SELECT s.segment_id, coalesce(d.name, s.segment_id) AS name, d.kind, s.version, s.members, "
+        "s.members / nullif(?, 0) AS member_share, s.revenue::DOUBLE AS revenue, "
+        "s.revenue::DOUBLE / nullif(?, 0) AS value_share "
+        "FROM segment_sizes s LEFT JOIN segment_definitions d USING (segment_id) "
+        f"WHERE s.refresh_id = ?{where} ORDER BY split_part(s.segment_id, ':', 1), s.members DESC, s.segment_id",
+        [customers, revenue, rid, *params],
+    )
+    return Sizes(rid, as_of, customers, revenue, df)
+
+
+def segment_list(ws) -> pd.DataFrame:
+    """Every live segment with its current rule version and size at the latest refresh."""
+    rid = _latest(ws) or -1
+    return ws.sql(
+        "SELECT d.segment_id, d.name, d.kind, v.version, v.rule, s.members, s.revenue::DOUBLE AS revenue, "
+        "d.description FROM segment_definitions d "
+        "LEFT JOIN (SELECT segment_id, max(version) AS version FROM segment_versions GROUP BY ALL) m USING (segment_id) "
+        "LEFT JOIN segment_versions v ON v.segment_id = m.segment_id AND v.version = m.version "
+        "LEFT JOIN segment_sizes s ON s.segment_id = d.segment_id AND s.refresh_id = ? "
+        "WHERE d.deleted_at IS NULL "
+        "ORDER BY d.kind = 'rule' DESC, split_part(d.segment_id, ':', 1), s.members DESC NULLS LAST, d.segment_id",
+        [rid],
+    )
+
+
+def members(ws, segment_id: str, limit: int = 100, offset: int = 0) -> pd.DataFrame:
+    """Current members of a segment: who, since which refresh and date, under which rule version."""
+    return ws.sql(
+        "SELECT customer_id, since_as_of, since_refresh, version FROM segment_memberships WHERE segment_id = ? "
+        "ORDER BY since_refresh, customer_id LIMIT ? OFFSET ?",
+        [segment_id, int(limit), int(offset)],
+    )
+
+
+def history(ws, segment_id: str, customer_id: str | None = None, limit: int = 1000) -> pd.DataFrame:
+    """Entries and exits of a segment (optionally one customer), newest refresh first."""
+    extra, params = (" AND h.customer_id = ?", [customer_id]) if customer_id else ("", [])
+    return ws.sql(
+        "SELECT h.refresh_id, r.refreshed_at, h.as_of, h.customer_id, h.change, h.version "
+        "FROM segment_history h LEFT JOIN segment_refreshes r USING (refresh_id) "
+        f"WHERE h.segment_id = ?{extra} ORDER BY h.refresh_id DESC, h.change, h.customer_id LIMIT ?",
+        [segment_id, *params, int(limit)],
+    )
+
+
+def _members_at(rid: int) -> str:
+    """SQL of (segment_id, customer_id) members right after refresh *rid*, rebuilt from the history."""
+    return (
+        "SELECT segment_id, customer_id FROM ("
+        "  SELECT segment_id, customer_id, arg_max(change, refresh_id) AS last_change"
+        f"  FROM segment_history WHERE refresh_id <= {int(rid)} GROUP BY ALL"
+        ") WHERE last_change = 'entered'"
+    )
+
+
+def movement(ws, from_refresh: int | None = None, to_refresh: int | None = None, family: str | None = "rfm") -> Movement:
+    """Per segment: members before and after, who entered and exited between two refreshes
+    (default: the last two). With a *family* (``rfm``, ``lifecycle``, ``frequency`` …) also the
+    flows from each segment to each other one (``(none)`` = not in the family)."""
+    ids = [r[0] for r in ws.con.execute(
+        "SELECT refresh_id FROM segment_refreshes ORDER BY refresh_id DESC LIMIT 2").fetchall()]
+    to_refresh = to_refresh or (ids[0] if ids else None)
+    from_refresh = from_refresh or (ids[1] if len(ids) > 1 else None)
+    if to_refresh is None or from_refresh is None:
+        raise ValueError("movement needs two refreshes; run `regulars segments refresh` again after new data")
+    a, b = _members_at(from_refresh), _members_at(to_refresh)
+    pattern = f"{family}:%" if family and family != "rule" else "%"
+    table = ws.sql(
+        f"WITH a AS ({a}), b AS ({b}) "
+        "SELECT coalesce(a.segment_id, b.segment_id) AS segment_id, "
+        "count(a.customer_id) AS before, count(b.customer_id) AS after, "
+        "count(*) FILTER (a.customer_id IS NULL) AS entered, count(*) FILTER (b.customer_id IS NULL) AS exited "
+        "FROM a FULL JOIN b ON a.segment_id = b.segment_id AND a.customer_id = b.customer_id "
+        "WHERE coalesce(a.segment_id, b.segment_id) LIKE ? GROUP BY 1 ORDER BY after DESC, segment_id",
+        [pattern],
+    )
+    table["net"] = table["after"] - table["before"]
+    flows = pd.DataFrame(columns=["from_segment", "to_segment", "customers"])
+    if family and family != "rule":
+        flows = ws.sql(
+            f"WITH a AS ({a}), b AS ({b}), "
+            "fa AS (SELECT customer_id, min(segment_id) AS s FROM a WHERE segment_id LIKE ? GROUP BY 1), "
+            "fb AS (SELECT customer_id, min(segment_id) AS s FROM b WHERE segment_id LIKE ? GROUP BY 1) "
+            "SELECT coalesce(fa.s, '(none)') AS from_segment, coalesce(fb.s, '(none)') AS to_segment, "
+            "count(*) AS customers FROM fa FULL JOIN fb USING (customer_id) GROUP BY ALL "
+            "ORDER BY customers DESC, from_segment, to_segment",
+            [pattern, pattern],
+        )
+    return Movement(from_refresh, to_refresh, table, flows)
+
+
+# -- live (not stored) segmentations ------------------------------------------------------
+@dataclass
+class Segmentation:
+    """A live segmentation: per-customer rows and a per-segment summary."""
+
+    as_of: object
+    engine: str
+    customers: pd.DataFrame
+    summary: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self, with_customers: bool = False) -> dict:
+        out = {"as_of": str(self.as_of), "engine": self.engine, "notes": self.notes,
+               "summary": json.loads(self.summary.to_json(orient="records"))}
+        if with_customers:
+            out["customers"] = json.loads(self.customers.to_json(orient="records", date_format="iso"))
+        return out
+
+
+def _day(df: pd.DataFrame, fallback):
+    if len(df) and "as_of" in df:
+        return pd.Timestamp(df["as_of"].iloc[0]).date()
+    return fallback
+
+
+def _summarise(df: pd.DataFrame, by: str, order: list[str] | None = None, labels: dict | None = None) -> pd.DataFrame:
+    if df.empty:
+        return pd.DataFrame(columns=[by, "customers", "customer_share"])
+    aggs = {"customers": ("customer_id", "size")}
+    for col, name in (("recency_days", "mean_recency_days"), ("days_since_last_order", "mean_days_since_last_order"),
+                      ("frequency", "mean_frequency"), ("orders", "mean_orders")):
+        if col in df:
+            aggs[name] = (col, "mean")
+    money = "monetary" if "monetary" in df else None
+    if money:
+        df = df.assign(_money=df[money].astype(float))
+        aggs["mean_monetary"] = ("_money", "mean")
+        aggs["revenue"] = ("_money", "sum")
+    out = df.groupby(by, dropna=False).agg(**aggs).reset_index()
+    out.insert(2, "customer_share", (out["customers"] / out["customers"].sum()).round(4))
+    if money:
+        total = out["revenue"].sum()
+        out["value_share"] = (out["revenue"] / total).round(4) if total else 0.0
+    if labels:
+        out.insert(1, "label", out[by].map(labels).fillna(out[by]))
+    if order:
+        rank = {k: i for i, k in enumerate(order)}
+        out = out.sort_values(by, key=lambda s: s.map(rank).fillna(len(rank))).reset_index(drop=True)
+    return out.round({c: 2 for c in out.columns if c.startswith("mean_") or c == "revenue"})
+
+
+def rfm_report(ws, as_of=None, config=None, engine: str | None = None) -> Segmentation:
+    """RFM scores per customer and the summary per named segment (computed now, not stored)."""
+    from regulars.data.engines import engine_name, open_engine
+    from regulars.segments.rfm import load_config, rfm
+
+    cfg = load_config(config)
+    with open_engine(ws, engine) as provider:
+        df = provider.execute(rfm(provider, as_of, cfg).order_by("customer_id"))
+    as_of_value = _day(df, as_of)
+    summary = _summarise(df, "segment", [s.name for s in cfg.segments] + [cfg.fallback], cfg.labels)
+    notes = [f"scores are quintiles 1-5 over {len(df):,} customers with a purchase; ties broken by customer id"]
+    if cfg.unmatched:
+        notes.append(f"{len(cfg.unmatched)} score cells match no segment and get {cfg.fallback!r}")
+    return Segmentation(as_of_value, engine_name(engine), df, summary, notes)
+
+
+def lifecycle_report(ws, as_of=None, engine: str | None = None, **overrides) -> Segmentation:
+    """Lifecycle stage per customer and counts per stage; *overrides*: ``at_risk_after_days`` …"""
+    from regulars.data.engines import engine_name, open_engine
+    from regulars.segments.lifecycle import STAGES, lifecycle, lifecycle_thresholds
+
+    with open_engine(ws, engine) as provider:
+        th = lifecycle_thresholds(provider, as_of, **{k: v for k, v in overrides.items() if v is not None})
+        df = provider.execute(lifecycle(provider, as_of, th).order_by("customer_id"))
+    summary = _summarise(df, "stage", list(STAGES))
+    return Segmentation(_day(df, as_of), engine_name(engine), df, summary,
+                        [f"thresholds: {th.describe()}"])
+
+
+def tiers_report(ws, as_of=None, config=None, engine: str | None = None) -> Segmentation:
+    """Behavioural tiers per customer and counts per tier value (long form: tier, value, customers)."""
+    from regulars.data.engines import engine_name, open_engine
+    from regulars.segments.tiers import FLAG_COLUMNS, TIER_COLUMNS, tiers
+
+    with open_engine(ws, engine) as provider:
+        df = provider.execute(tiers(provider, as_of, config).order_by("customer_id"))
+    rows = []
+    for col in TIER_COLUMNS:
+        counts = df[col].fillna("(none)").value_counts()
+        rows += [{"tier": col, "value": k, "customers": int(v)} for k, v in counts.items()]
+    for col in FLAG_COLUMNS:
+        rows.append({"tier": col, "value": "true", "customers": int(df[col].fillna(False).astype(bool).sum())})
+    summary = pd.DataFrame(rows, columns=["tier", "value", "customers"])
+    if len(df):
+        summary["customer_share"] = (summary["customers"] / len(df)).round(4)
+    return Segmentation(_day(df, as_of), engine_name(engine), df, summary)
