@@ -16,6 +16,9 @@ Tables (created by the migration that calls :func:`create_statements`):
 ``backtests``
     one row per backtest run, model and metric: the model's value, the naive baseline's,
     a plain sentence and details (e.g. reliability bins) as JSON.
+``prediction_runs``
+    one row per ``regulars predict`` run: readiness verdicts (what was refused and why),
+    the summary and timings (created by a later migration, :func:`create_run_statements`).
 
 Writing replaces the rows of the same ``as_of`` (predictions) or adds a run (backtests) in
 one transaction, so a failed run leaves the previous results in place.
@@ -129,6 +132,16 @@ TABLE_COLUMNS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
     ("backtests", BACKTESTS),
 )
 
+PREDICTION_RUNS = (
+    ("run_id", "VARCHAR"),
+    ("as_of", "DATE"),
+    ("horizon_days", "INTEGER"),
+    ("finished_at", "TIMESTAMP"),
+    ("readiness", "JSON"),  # prediction -> {status, messages}
+    ("summary", "JSON"),
+    ("timings", "JSON"),
+)
+
 #: Derived tables holding one customer's rows (for erasure and right of access).
 CUSTOMER_TABLES = ("customer_predictions", "lead_scores", "replenishments")
 
@@ -140,6 +153,12 @@ def create_statements() -> list[str]:
         body = ",\n".join(f"    {c} {t}" for c, t in columns)
         statements.append(f"CREATE TABLE IF NOT EXISTS {name} (\n{body}\n)")
     return statements
+
+
+def create_run_statements() -> list[str]:
+    """``CREATE TABLE IF NOT EXISTS prediction_runs`` (a later migration than the other tables)."""
+    body = ",\n".join(f"    {c} {t}" for c, t in PREDICTION_RUNS)
+    return [f"CREATE TABLE IF NOT EXISTS prediction_runs (\n{body}\n)"]
 
 
 def _conform(frame: pd.DataFrame, columns) -> pd.DataFrame:
@@ -185,6 +204,26 @@ def write_replenishments(ws, frame: pd.DataFrame, as_of: dt.date) -> int:
 
 def write_demand_forecast(ws, frame: pd.DataFrame, as_of: dt.date) -> int:
     return _replace(ws, "demand_forecast", DEMAND_FORECAST, frame, "as_of = ?", [as_of])
+
+
+def write_prediction_run(ws, run: dict) -> int:
+    """Record one ``regulars predict`` run (readiness verdicts, summary, timings)."""
+    return _replace(ws, "prediction_runs", PREDICTION_RUNS, pd.DataFrame([run]), "run_id = ?", [run["run_id"]])
+
+
+def read_prediction_run(ws, as_of: dt.date | None = None) -> dict | None:
+    """The latest run (of ``as_of`` when given), with its JSON columns parsed."""
+    query, params = "SELECT * FROM prediction_runs", []
+    if as_of is not None:
+        query += " WHERE as_of = ?"
+        params.append(as_of)
+    df = ws.sql(query + " ORDER BY finished_at DESC LIMIT 1", params)
+    if df.empty:
+        return None
+    row = df.iloc[0].to_dict()
+    for key in ("readiness", "summary", "timings"):
+        row[key] = json.loads(row[key]) if isinstance(row[key], str) else row[key]
+    return row
 
 
 def write_backtests(ws, frame: pd.DataFrame, run_id: str) -> int:
@@ -233,4 +272,4 @@ def read_backtests(ws, run_id: str | None = None) -> pd.DataFrame:
         if not rows:
             return pd.DataFrame(columns=[c for c, _ in BACKTESTS])
         run_id = rows[0][0]
-    return ws.sql("SELECT * FROM backtests WHERE run_id = ? ORDER BY model, metric", [run_id])
+    return ws.sql("SELECT * FROM backtests WHERE run_id = ? ORDER BY rowid", [run_id])

@@ -1,0 +1,117 @@
+"""The app factory: one FastAPI app serving the JSON API under ``/api/`` and the dashboard pages.
+
+>>> app = create_app(Settings(workspace="unused.duckdb"))   # nothing is opened until the server starts
+>>> "/api/customers/{customer_id}" in app.openapi()["paths"]
+True
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+
+from fastapi import FastAPI
+
+from regulars import __version__
+from regulars.api import errors
+from regulars.api.cache import ReportCache
+from regulars.api.middleware import ServerMiddleware
+from regulars.api.profiles import ProfileCache
+from regulars.api.security import SessionCache
+from regulars.api.settings import Settings
+from regulars.data import auth
+from regulars.data.realtime import SharedWorkspace
+
+log = logging.getLogger("regulars.server")
+
+DESCRIPTION = """
+The REST API of **regulars**: read customer profiles, segments, KPIs and predictions; post events; upload files.
+
+**Authentication.** Every route needs an API key: `Authorization: Bearer rk_…`. Create one with
+`regulars keys create --role viewer|analyst|admin` (it is printed once) or on the dashboard's Settings page.
+
+| role | can |
+|---|---|
+| viewer | read everything except personal data (names, e-mails, phones, postal codes, birth dates, free text are `"***"`) |
+| analyst | read personal data, post events, upload files |
+| admin | erase customers, export a customer's data, manage keys, change settings |
+
+**Errors** are JSON: `{"error": "not_found", "message": "…", "status": 404}`.
+**Lists** are paginated: `?limit=50&offset=0`, answering `{"total", "limit", "offset", "items"}`.
+"""
+
+TAGS = [
+    {"name": "customers", "description": "Search customers and read one customer's 360 profile; erasure."},
+    {"name": "analytics", "description": "KPIs, segments, personas, cohorts, funnel, predictions and their backtests."},
+    {"name": "data in", "description": "Post events in real time; upload export files through the ingest pipeline."},
+    {"name": "admin", "description": "Keys, settings, audit log, ingest runs and quarantine."},
+]
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app. The workspace is opened when the server starts (lifespan) and closed when it stops."""
+    settings = settings or Settings.from_env()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        shared = SharedWorkspace(settings.workspace_path, readers=settings.read_connections,
+                                 memory_limit=settings.memory_limit)
+        app.state.shared = shared
+        app.state.sessions = SessionCache(shared)
+        app.state.cache = ReportCache(shared)
+        reload_keys(app)
+        with shared.read() as ws:
+            app.state.app_settings = auth.get_settings(ws.con)
+            shared.write_transaction(auth.purge_sessions)
+        app.state.profiles = ProfileCache(shared, max_profiles=settings.max_profiles)
+        from regulars.api.refresh import install as install_refresh
+
+        refresher = install_refresh(app)
+        shared.warm(min(4, settings.read_connections))
+        if settings.warm_reports:
+            from regulars.api.views import warm
+
+            warm(app)
+        if settings.warm_profiles:
+            app.state.profiles.start_warm(shared.read)
+        log.info("serving workspace %s (%d active keys)", shared.path.name, len(app.state.keyring))
+        try:
+            yield
+        finally:
+            used = app.state.keyring.drain_last_used()
+            if used:
+                shared.submit(lambda ws: auth.touch_keys(ws.con, used))
+            refresher.stop()
+            shared.close()
+
+    app = FastAPI(
+        title="regulars",
+        version=__version__,
+        description=DESCRIPTION,
+        openapi_tags=TAGS,
+        lifespan=lifespan,
+        docs_url=None,   # Swagger UI needs a CDN; the spec is at /openapi.json and docs/api.md explains it
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.sessions = None
+    app.state.last_touch = time.monotonic()
+    app.add_middleware(ServerMiddleware)
+    errors.install(app)
+
+    from regulars.api.routes import admin, analytics, customers, data_in
+    from regulars.web import pages, static
+
+    for module in (customers, analytics, data_in, admin):
+        app.include_router(module.router, prefix="/api")
+    app.include_router(static.router)
+    app.include_router(pages.router)
+
+    return app
+
+
+def reload_keys(app: FastAPI) -> None:
+    """Reload the active keys after a change (create/revoke)."""
+    with app.state.shared.read() as ws:
+        app.state.keyring = auth.Keyring.load(ws.con)

@@ -1,0 +1,48 @@
+"""What the route modules share: read views, JSON responses, standard error documentation."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+from fastapi import Query, Request
+from fastapi.responses import Response
+
+from regulars.reports.customers import jsonable
+
+Limit = Query(50, ge=1, le=1000, description="Page size (1 to 1000).")
+Offset = Query(0, ge=0, le=100_000_000, description="Rows to skip.")
+
+
+def _err(status: int, code: str, message: str) -> dict:
+    return {"description": message, "content": {"application/json": {"example": {
+        "error": code, "message": message, "status": status}}}}
+
+
+#: Error responses every authenticated route can give.
+ERRORS = {
+    401: _err(401, "unauthenticated", "No API key, or a wrong or revoked one."),
+    403: _err(403, "forbidden", "The key's role is too low for this route."),
+    422: _err(422, "invalid", "A parameter or the body is invalid; `problems` says which and why."),
+}
+NOT_FOUND = {404: _err(404, "not_found", "No such item.")}
+
+
+def read_view(request: Request) -> Iterator:
+    """Dependency: a read view of the workspace for this request."""
+    with request.app.state.shared.read() as ws:
+        yield ws
+
+
+class JSON(Response):
+    """JSON without FastAPI's slow generic encoder (values are made JSON-ready first)."""
+
+    media_type = "application/json"
+
+    def render(self, content) -> bytes:
+        return json.dumps(jsonable(content), ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+
+
+def example(value: dict | list, description: str = "Success.") -> dict:
+    """An OpenAPI ``responses`` entry for 200 with an example body."""
+    return {200: {"description": description, "content": {"application/json": {"example": value}}}}

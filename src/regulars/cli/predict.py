@@ -1,0 +1,211 @@
+"""`regulars predict`, `regulars backtest`, `regulars customer`: predictions in the terminal.
+
+Wired by ``regulars.cli.main`` through :func:`register`.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from regulars.cli.common import (
+    WorkspaceOption,
+    console,
+    fail,
+    open_workspace,
+    print_json,
+    progress_steps,
+)
+
+_STATUS = {"ok": "[green]ok[/]", "small": "[yellow]small-data mode[/]", "warn": "[yellow]rough[/]",
+           "refused": "[red]not enough data[/]"}
+
+
+def _days(text: str) -> int:
+    """``365d``, ``52w``, ``12m``, ``1y`` or a bare number of days."""
+    m = re.fullmatch(r"\s*(\d+)\s*([dwmy]?)\s*", str(text).lower())
+    if not m:
+        raise typer.BadParameter(f"{text!r} is not a duration; use e.g. 365d, 52w, 12m or 1y")
+    n, unit = int(m.group(1)), m.group(2) or "d"
+    days = n * {"d": 1, "w": 7, "m": 30, "y": 365}[unit]
+    if days < 1:
+        raise typer.BadParameter("the horizon must be at least one day")
+    return days
+
+
+def _date(text):
+    if text is None:
+        return None
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(str(text).strip()[:10])
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a date; use YYYY-MM-DD") from None
+
+
+def _money(v) -> str:
+    return "-" if v is None else f"{v:,.0f}"
+
+
+def predict_command(
+    as_of: str = typer.Option(None, "--as-of", help="Predict as of this date (YYYY-MM-DD); default: the day after the last order."),
+    horizon: str = typer.Option("365d", "--horizon", help="Horizon of expected orders, spend and CLV, e.g. 365d, 26w, 6m."),
+    as_json: bool = typer.Option(False, "--json", help="Print a machine-readable summary."),
+    workspace: Path = WorkspaceOption,
+) -> None:
+    """Fit the models on your history and write every customer's predictions.
+
+    Writes customer_predictions (p_alive, expected orders/spend/CLV with ranges, churn risk
+    and reasons, next order date, 30-day purchase propensity), lead_scores, replenishments
+    and demand_forecast. Predictions the data cannot support are refused, with the reason.
+    """
+    from regulars.jobs.predict import predict
+    from regulars.reports.predictions import backtest_report
+
+    days = _days(horizon)
+    with open_workspace(workspace) as ws:
+        if ws.count("orders") == 0:
+            fail("no orders in this workspace; load some with `regulars ingest orders FILE` (or try `regulars demo`)")
+        with progress_steps("predicting", quiet=as_json) as say:
+            result = predict(ws, as_of=_date(as_of), horizon_days=days, progress=say)
+        report = backtest_report(ws)
+    if as_json:
+        print_json(result.to_dict())
+        return
+    s = result.summary
+    console.print(f"[bold]predictions as of {result.as_of}[/] for {s.get('customers', 0):,} customers "
+                  f"(horizon {days} days, {result.timings.get('total', 0):.1f}s)")
+    table = Table(show_header=True)
+    for col in ("prediction", "status", "headline"):
+        table.add_column(col, overflow="fold")
+    heads = {
+        "churn": (f"{s['high_churn_risk']:,} customers at high risk; average risk {100 * s['mean_churn_risk']:.0f}%"
+                  if "high_churn_risk" in s else ""),
+        "propensity": f"about {s['expected_buyers_30d']:,.0f} customers expected to buy in 30 days" if "expected_buyers_30d" in s else "",
+        "value": (f"{s['expected_orders']:,.0f} orders and CLV {_money(s['total_clv'])} expected over {days} days"
+                  if "total_clv" in s else ""),
+        "next_order": "next order dates with 80% ranges" if result.verdicts["next_order"].status != "refused" else "",
+        "leads": ", ".join(f"{v:,} {k}" for k, v in s.get("leads", {}).items()),
+        "forecast": (f"{s['forecast_orders']:,.0f} orders in the next 8 weeks; busiest: {', '.join(s['busiest_days'])}"
+                     if "forecast_orders" in s else ""),
+    }
+    for name, verdict in result.verdicts.items():
+        text = heads.get(name, "") if not verdict.refused else "; ".join(verdict.messages)
+        table.add_row(name, _STATUS.get(verdict.status, verdict.status), text)
+    console.print(table)
+    for name, verdict in result.verdicts.items():
+        if verdict.small:
+            for m in verdict.messages:
+                console.print(f"[yellow]note ({name}):[/] {m}")
+    if report.run_id is None:
+        console.print("[dim]accuracy: not backtested yet; run `regulars backtest` to see how these predictions "
+                      "would have done on your own history[/]")
+    else:
+        console.print(f"[dim]accuracy: last backtest at cutoff {report.cutoff} — see `regulars backtest --show`[/]")
+    console.print("one customer: regulars customer CUSTOMER_ID")
+
+
+def backtest_command(
+    cutoff: str = typer.Option(None, "--cutoff", help="Refit on data before this date and judge the period after "
+                               "(default: 90 days before the last order)."),
+    show: bool = typer.Option(False, "--show", help="Only show the latest stored backtest, do not run one."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    workspace: Path = WorkspaceOption,
+) -> None:
+    """How accurate would the predictions have been? Refit before a cutoff, compare with simple rules."""
+    from regulars.jobs.backtest import backtest
+    from regulars.reports.predictions import backtest_report
+
+    with open_workspace(workspace, read_only=show) as ws:
+        if not show:
+            if ws.count("orders") == 0:
+                fail("no orders in this workspace; load some with `regulars ingest orders FILE`")
+            with progress_steps("backtesting", quiet=as_json) as say:
+                backtest(ws, cutoff=_date(cutoff), progress=say)
+        report = backtest_report(ws)
+    if as_json:
+        print_json(report.to_dict())
+        return
+    if report.run_id is None:
+        console.print("no backtest yet: run `regulars backtest`")
+        return
+    console.print(f"[bold]backtest[/] {report.run_id}: models refitted on data before {report.cutoff}, "
+                  "judged on what happened after")
+    for model, info in report.models.items():
+        console.print(f"\n[bold]{model}[/] ({_STATUS.get(info['status'], info['status'])})")
+        for sentence in info["sentences"]:
+            console.print(f"  • {sentence}")
+        rows = [(k, v) for k, v in info["metrics"].items() if v["value"] is not None]
+        if rows:
+            table = Table(show_header=True, box=None, padding=(0, 2))
+            for col in ("metric", "model", "baseline", "rule"):
+                table.add_column(col)
+            for k, v in rows:
+                base = "" if v["baseline_value"] is None else f"{v['baseline_value']:.3f}"
+                table.add_row(k, f"{v['value']:.3f}", base, v["baseline"] or "")
+            console.print(table)
+
+
+def customer_command(
+    customer_id: str = typer.Argument(..., help="The customer id."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    workspace: Path = WorkspaceOption,
+) -> None:
+    """One customer's profile with predictions, reasons and how accurate each has been."""
+    from regulars.reports.predictions import CustomerNotFound, customer_predictions
+
+    with open_workspace(workspace, read_only=True) as ws:
+        try:
+            c = customer_predictions(ws, customer_id)
+        except CustomerNotFound as exc:
+            fail(str(exc))
+    if as_json:
+        print_json(c.to_dict())
+        return
+    f = c.facts
+    console.print(f"[bold]{c.customer_id}[/]: {f['orders'] or 0} order(s), revenue {_money(f['revenue'])}, "
+                  f"first {str(f['first_order_at'])[:10]}, last {str(f['last_order_at'])[:10]}")
+    for note in c.notes:
+        console.print(f"[yellow]note:[/] {note}")
+    p = c.predictions
+    if p:
+        console.print(f"as of {c.as_of}, over the next {p['horizon_days']} days:")
+        if "clv" not in c.refused and p.get("p_alive") is not None:
+            console.print(f"  still buying (p_alive): {100 * p['p_alive']:.0f}%")
+            console.print(f"  expected orders: {p['expected_orders']:.1f} (80% range {p['expected_orders_lower']:.0f}–"
+                          f"{p['expected_orders_upper']:.0f}), spend {_money(p['expected_spend'])} "
+                          f"({_money(p['expected_spend_lower'])}–{_money(p['expected_spend_upper'])})")
+            console.print(f"  CLV: {_money(p['clv'])} ({_money(p['clv_lower'])}–{_money(p['clv_upper'])})")
+            console.print(f"  next order: around {str(p['next_order_at'])[:10]} (80% range "
+                          f"{str(p['next_order_lower'])[:10]} to {str(p['next_order_upper'])[:10]}, if they come back)")
+        if p.get("churn_risk") is not None:
+            console.print(f"  churn risk (no order in 90 days): {100 * p['churn_risk']:.0f}% ({p['churn_band']})")
+            for r in c.reasons.get("churn", []):
+                console.print(f"    - {r}")
+        if p.get("propensity_30d") is not None:
+            console.print(f"  buys in the next 30 days: {100 * p['propensity_30d']:.0f}%")
+            for r in c.reasons.get("propensity", []):
+                console.print(f"    - {r}")
+    for model, messages in c.refused.items():
+        console.print(f"  [red]{model}: not shown[/] — {'; '.join(messages)}")
+    if c.lead:
+        console.print(f"  lead: [bold]{c.lead['tier']}[/] — " + "; ".join(c.lead["reasons"]))
+    if c.replenishments:
+        console.print("  re-buys:")
+        for r in c.replenishments[:5]:
+            console.print(f"    {r['product_name'] or r['product_id']}: every ~{r['typical_interval_days']:.0f} days, "
+                          f"due {str(r['due_at'])[:10]}" + (" (overdue)" if r["is_overdue"] else ""))
+    console.print("[dim]how accurate these have been:[/]")
+    for model, sentences in c.accuracy.items():
+        console.print(f"  [dim]{model}: {' '.join(sentences)}[/]")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``predict``, ``backtest`` and ``customer`` to the ``regulars`` app."""
+    app.command("predict")(predict_command)
+    app.command("backtest")(backtest_command)
+    app.command("customer")(customer_command)

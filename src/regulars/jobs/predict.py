@@ -1,0 +1,584 @@
+"""The prediction job: check readiness, fit every model on the shop's history, score, write.
+
+``predict(ws, as_of=None, horizon_days=365)`` is what ``regulars predict`` runs:
+
+1. :func:`data_stats` and :func:`~regulars.models.readiness.assess` decide, per prediction,
+   whether to refuse, run in small-data mode, or run normally.
+2. :func:`fit_models` fits, using only data before ``as_of``: BG/NBD + Gamma-Gamma (value,
+   p_alive), the churn and propensity classifiers (trained on an older snapshot, calibrated
+   on a newer one, both with outcomes known by ``as_of``), the next-order gap model, the lead
+   scorer and the demand forecaster.
+3. :func:`score_customers` builds every customer's features as of ``as_of`` and predicts.
+4. The results are written to ``customer_predictions``, ``lead_scores``,
+   ``replenishments`` and ``demand_forecast`` (:mod:`regulars.data.predictions_store`).
+
+The same :func:`fit_models` / :func:`score_customers` pair is what the backtest refits at a
+cutoff, so the numbers a backtest reports are for exactly the code that makes predictions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import time
+import uuid
+import warnings
+from dataclasses import dataclass, field
+
+import ibis
+import numpy as np
+import pandas as pd
+from scipy.stats import nbinom
+
+from regulars.data import predictions_store as store
+from regulars.models.churn import ChurnModel, activity_features, churn_labels
+from regulars.models.forecast import DemandForecaster, daily_sales, order_values
+from regulars.models.leads import LeadScorer, lead_features
+from regulars.models.next_order import (
+    NextOrderEstimator,
+    add_days,
+    gap_statistics,
+    replenishment_pairs,
+    replenishment_schedule,
+)
+from regulars.models.propensity import PurchasePropensityModel, propensity_labels
+from regulars.models.readiness import (
+    DataStats,
+    NotEnoughData,
+    Verdict,
+    assess,
+    purchases,
+)
+from regulars.models.reasons import explain_json, topic_of
+
+__all__ = [
+    "CHURN_WINDOW",
+    "MODEL_VERSIONS",
+    "PROPENSITY_WINDOW",
+    "PredictResult",
+    "data_stats",
+    "fit_models",
+    "predict",
+    "resolve_as_of",
+    "score_customers",
+]
+
+CHURN_WINDOW = 90
+PROPENSITY_WINDOW = 30
+#: Training rows per snapshot at most (customers are sampled by a hash of their id above it).
+MAX_TRAIN_CUSTOMERS = 100_000
+INTERVAL = (0.1, 0.9)  # 80 % intervals everywhere
+#: Exact TreeSHAP costs ~2 us per customer and tree on one core; above this many
+#: customer-trees the reasons use the path decomposition (see ChurnModel.contributions).
+TREESHAP_BUDGET = 6_000_000
+SCORE_CHUNK = 200_000
+
+
+def reasons_method(n_rows: int, model) -> str:
+    """``treeshap`` when it fits the budget, else ``path``."""
+    return "treeshap" if n_rows * model.booster_.num_trees() <= TREESHAP_BUDGET else "path"
+
+MODEL_VERSIONS = {
+    "value": "bgnbd+gammagamma-1",
+    "churn": "churn-lgbm-1",
+    "propensity": "propensity30-lgbm-1",
+    "next_order": "gap-lognormal+bgnbd-1",
+    "leads": "leads-1",
+    "forecast": "negbin-glm-1",
+}
+
+# Columns of the snapshot frame that are bookkeeping, not model inputs.
+_NOT_FEATURES = {
+    "customer_id", "as_of", "created_date", "first_order_date", "last_order_date", "acquisition_channel",
+    "region", "country", "city", "frequency", "recency", "T", "monetary_value", "n_gaps", "log_gap_var",
+    "log_gap_mean",
+}
+
+
+def _date(value) -> dt.date:
+    return pd.Timestamp(value).date()
+
+
+def resolve_as_of(ws, as_of=None) -> dt.date:
+    """``as_of`` as a date; by default the day after the last order."""
+    if as_of is not None:
+        return _date(as_of)
+    last = ws.con.execute("SELECT max(ordered_at) FROM orders").fetchall()[0][0]
+    return (last.date() + dt.timedelta(days=1)) if last is not None else dt.date.today()
+
+
+def data_stats(ws, as_of) -> DataStats:
+    """The counts that readiness is decided on, from purchases before ``as_of``."""
+    p = purchases(ws.table("orders"))
+    p = p.filter(p.day < ibis.literal(_date(as_of)))
+    per = p.group_by("customer_id").aggregate(days=p.day.nunique())
+    row = ws.execute(per.aggregate(customers=per.count(), repeat=(per.days > 1).sum())).iloc[0]
+    span = ws.execute(p.aggregate(first=p.day.min(), last=p.day.max(), days=p.day.nunique())).iloc[0]
+    history = 0 if pd.isna(span["first"]) else (pd.Timestamp(_date(as_of)) - pd.Timestamp(span["first"])).days
+    leads = _lead_count(ws, as_of)
+    return DataStats(customers_with_orders=int(row["customers"] or 0), repeat_customers=int(row["repeat"] or 0),
+                     history_days=int(history), days_with_orders=int(span["days"] or 0), leads=leads)
+
+
+def _lead_count(ws, as_of) -> int:
+    """People with a site visit or an e-mail open/click before ``as_of`` and no purchase."""
+    At = ibis.literal(pd.Timestamp(_date(as_of)).to_pydatetime())
+    e, m = ws.table("events"), ws.table("messages")
+    active = e.filter(e.customer_id.notnull() & (e.occurred_at < At)).select("customer_id").union(
+        m.filter(m.event_type.lower().isin(["opened", "clicked"]) & (m.occurred_at < At)).select("customer_id"))
+    p = purchases(ws.table("orders"))
+    buyers = p.filter(p.day < ibis.literal(_date(as_of))).select("customer_id").distinct()
+    return int(ws.execute(active.anti_join(buyers, "customer_id").count()))
+
+
+# -- snapshot features ----------------------------------------------------------------------
+def _mart(tables, as_of, categories):
+    try:
+        from regulars.features.mart import customer_features
+    except ImportError:  # the mart is optional: the activity features alone still work
+        return None
+    return customer_features(tables, as_of=as_of, categories=categories)
+
+
+class SampledTables:
+    """A table provider that keeps a fixed share of the customers (by a hash of their id).
+
+    Every table with a ``customer_id`` column is filtered before any feature is computed, so
+    a training snapshot of a large shop costs ``fraction`` of a full one.
+    """
+
+    def __init__(self, ws, fraction: float):
+        self.ws, self.fraction = ws, fraction
+
+    def table(self, name: str) -> ibis.Table:
+        t = self.ws.table(name)
+        if self.fraction >= 1 or "customer_id" not in t.columns:
+            return t
+        return t.filter(t.customer_id.hash().abs() % 10_000 < int(self.fraction * 10_000))
+
+
+def snapshot(ws, as_of, categories=None, fraction: float = 1.0) -> pd.DataFrame:
+    """One row per customer with a purchase before ``as_of``: features mart, activity,
+    BTYD summary (days) and gap statistics, all as of ``as_of``.
+
+    Each part runs as its own query and the parts are joined in pandas (DuckDB plans the
+    parts well one by one; a single query joining them all was 3x slower at a million rows).
+    """
+    from regulars.models.summary import summary_expression
+
+    as_of = _date(as_of)
+    tables = SampledTables(ws, fraction)
+    frame = ws.execute(activity_features(tables, as_of)).set_index("customer_id")
+    p = purchases(tables.table("orders"))
+    p = p.filter(p.day < ibis.literal(as_of))
+    parts = [
+        summary_expression(p, "customer_id", "ordered_at", "net", freq="D", observation_end=as_of - dt.timedelta(days=1)),
+        gap_statistics(tables, as_of),
+    ]
+    mart = _mart(tables, as_of, categories)
+    if mart is not None:
+        parts.append(mart.select(*[c for c in mart.columns if c not in frame.columns]))
+    for part in parts:
+        frame = frame.join(ws.execute(part).set_index("customer_id"), how="left")
+    frame = frame.reset_index()
+    for c in frame.columns:
+        if frame[c].dtype == bool or str(frame[c].dtype) == "boolean":
+            frame[c] = frame[c].astype(float)
+    if "days_since_last_order" not in frame.columns:  # without the mart
+        frame["days_since_last_order"] = frame["T"] - frame["recency"] + 1
+        frame["orders"] = frame["frequency"] + 1
+        frame["tenure_days"] = frame["T"] + 1
+    for c in ("frequency", "recency", "T", "monetary_value"):
+        frame[c] = frame[c].astype(float)
+    # parallel sums differ in the last bits from run to run; rounding makes the fits repeatable
+    floats = [c for c in frame.columns if frame[c].dtype == float]
+    frame[floats] = frame[floats].round(6)
+    return frame.set_index("customer_id").sort_index()  # DuckDB returns groups in any order
+
+
+def _feature_names(frame: pd.DataFrame) -> list[str]:
+    names = []
+    for c in frame.columns:
+        if c in _NOT_FEATURES or c in ("churned", "bought"):
+            continue
+        if pd.api.types.is_numeric_dtype(frame[c]) or str(frame[c].dtype).startswith("decimal"):
+            names.append(c)
+    return names
+
+
+def _numeric(frame: pd.DataFrame, names) -> pd.DataFrame:
+    return frame[names].apply(pd.to_numeric, errors="coerce").astype(float)
+
+
+# -- BTYD ------------------------------------------------------------------------------------
+def _fit_value_models(frame: pd.DataFrame, small: bool):
+    from regulars.models.beta_geo import BetaGeoModel
+    from regulars.models.gamma_gamma import GammaGammaModel
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        bg = BetaGeoModel(penalizer=0.001 if small else 0.0).fit(frame["frequency"], frame["recency"], frame["T"])
+        gg = GammaGammaModel(penalizer=0.001 if small else 0.0).fit(frame["frequency"], frame["monetary_value"])
+    return bg, gg
+
+
+def _add_btyd(frame: pd.DataFrame, bg, window: int) -> pd.DataFrame:
+    frame = frame.copy()
+    x, tx, T = frame["frequency"].to_numpy(), frame["recency"].to_numpy(), frame["T"].to_numpy()
+    frame["p_alive"] = bg.probability_alive(x, tx, T)
+    frame["expected_orders"] = bg.expected_purchases(float(window), x, tx, T)
+    return frame
+
+
+# -- fitting -----------------------------------------------------------------------------------
+@dataclass
+class FittedModels:
+    """Everything :func:`fit_models` learned as of ``as_of``, plus the readiness verdicts."""
+
+    as_of: dt.date
+    verdicts: dict[str, Verdict]
+    categories: list[str] | None = None
+    churn: ChurnModel | None = None
+    propensity: PurchasePropensityModel | None = None
+    leads: LeadScorer | None = None
+    forecast: DemandForecaster | None = None
+    notes: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    reasons_method: str | None = None
+
+
+#: Training snapshots sit on multiples of this many days before ``as_of``, so churn and
+#: propensity share them (one feature build serves both).
+SNAPSHOT_STEP = 90
+
+
+def training_dates(as_of: dt.date, window: int, n: int) -> list[dt.date]:
+    """The ``n`` training snapshot dates: multiples of :data:`SNAPSHOT_STEP` days before
+    ``as_of``, the first at least two windows back (its outcome ends before the calibration
+    window starts), newest first."""
+    first = SNAPSHOT_STEP * math.ceil(2 * window / SNAPSHOT_STEP)
+    return [as_of - dt.timedelta(days=first + SNAPSHOT_STEP * k) for k in range(n)]
+
+
+def _snapshot_cached(ws, t, categories, fraction, cache):
+    key = (t, fraction)
+    if cache is None:
+        return snapshot(ws, t, categories, fraction)
+    if key not in cache:
+        cache[key] = snapshot(ws, t, categories, fraction)
+    return cache[key].copy(deep=False)
+
+
+def _labelled(ws, t, window, label_fn, label, categories, fraction, cache):
+    frame = _snapshot_cached(ws, t, categories, fraction, cache)
+    if len(frame):
+        labels = ws.execute(label_fn(ws.table("orders"), t, window)).set_index("customer_id")[label]
+        frame[label] = labels.reindex(frame.index).fillna(0).astype(int)
+    return frame
+
+
+def _fit_classifier(ws, as_of, cls, window, label_fn, label, verdict, categories, fraction, first_day, cache=None):
+    small = verdict.small
+    # up to two training snapshots (one for big, sampled shops), each with a month of history before it
+    dates = [d for d in training_dates(as_of, window, 1 if fraction < 1 else 2)
+             if first_day is not None and first_day < d - dt.timedelta(days=30)] or training_dates(as_of, window, 1)
+    trains = [_labelled(ws, d, window, label_fn, label, categories, fraction, cache) for d in reversed(dates)]
+    cal = _labelled(ws, as_of - dt.timedelta(days=window), window, label_fn, label, categories, fraction, cache)
+    trains = [f for f in trains if len(f)]
+    if not trains or len(cal) == 0:
+        raise NotEnoughData(f"no customers before {dates[0]} to learn from")
+    fitted = []
+    for f in [*trains, cal]:
+        bg, _ = _fit_value_models(f, small)
+        fitted.append(_add_btyd(f, bg, window))
+    train = pd.concat(fitted[:-1])
+    cal = fitted[-1]
+    names = _feature_names(train)
+    for f, what in ((train, "training"), (cal, "calibration")):
+        counts = f[label].value_counts()
+        if counts.min() < 20 or len(counts) < 2:
+            raise NotEnoughData(f"the {what} window has {counts.to_dict()} outcomes; at least 20 of each are needed")
+    # big shops (sampled training rows): 100 trees at a larger step score twice as fast
+    big = fraction < 1
+    model = cls(window_days=window, small_data=small, n_estimators=100 if big else 200,
+                learning_rate=0.1 if big else 0.05)
+    model.fit(_numeric(train, names), train[label], _numeric(cal, names), cal[label])
+    return model
+
+
+def fit_models(ws, as_of=None, *, verdicts: dict[str, Verdict] | None = None, progress=None) -> FittedModels:
+    """Fit every model that readiness allows, on data before ``as_of``."""
+    say = progress or (lambda _s: None)
+    as_of = resolve_as_of(ws, as_of)
+    stats = data_stats(ws, as_of)
+    verdicts = verdicts or assess(stats)
+    try:
+        from regulars.features.mart import shop_categories
+
+        categories = shop_categories(ws)
+    except ImportError:
+        categories = None
+    fm = FittedModels(as_of=as_of, verdicts=verdicts, categories=categories)
+    first_day = as_of - dt.timedelta(days=stats.history_days) if stats.history_days else None
+    fraction = min(1.0, MAX_TRAIN_CUSTOMERS / max(stats.customers_with_orders, 1))
+    cache: dict = {}  # snapshots shared by the churn and propensity fits
+
+    for name, cls, window, label_fn, label in (
+        ("churn", ChurnModel, CHURN_WINDOW, churn_labels, "churned"),
+        ("propensity", PurchasePropensityModel, PROPENSITY_WINDOW, propensity_labels, "bought"),
+    ):
+        if verdicts[name].refused:
+            continue
+        say(f"fitting {name}")
+        t = time.perf_counter()
+        try:
+            setattr(fm, name, _fit_classifier(ws, as_of, cls, window, label_fn, label, verdicts[name],
+                                              categories, fraction, first_day, cache))
+        except NotEnoughData as exc:
+            verdicts[name] = Verdict(name, "refused", [str(exc)])
+        fm.timings[f"fit_{name}"] = time.perf_counter() - t
+
+    if not verdicts["leads"].refused:
+        say("fitting lead scores")
+        t = time.perf_counter()
+        earlier = as_of - dt.timedelta(days=PROPENSITY_WINDOW)
+        X = ws.execute(lead_features(ws, earlier)).set_index("customer_id")
+        y = None
+        if len(X):
+            bought = ws.execute(_converted(ws, earlier, PROPENSITY_WINDOW))
+            y = X.index.isin(set(bought["customer_id"])).astype(int)
+        fm.leads = LeadScorer().fit(X if len(X) else None, y)
+        fm.timings["fit_leads"] = time.perf_counter() - t
+
+    if not verdicts["forecast"].refused:
+        say("fitting the demand forecast")
+        t = time.perf_counter()
+        history = ws.execute(daily_sales(ws, as_of))
+        values = ws.execute(order_values(ws, as_of))["net"].to_numpy()
+        try:
+            fm.forecast = DemandForecaster().fit(history, values)
+        except NotEnoughData as exc:
+            verdicts["forecast"] = Verdict("forecast", "refused", [str(exc)])
+        fm.timings["fit_forecast"] = time.perf_counter() - t
+    return fm
+
+
+def _converted(ws, start, days) -> ibis.Table:
+    """Customers with a purchase in ``start .. start + days - 1``."""
+    p = purchases(ws.table("orders"))
+    lo, hi = _date(start), _date(start) + dt.timedelta(days=days)
+    return p.filter((p.day >= ibis.literal(lo)) & (p.day < ibis.literal(hi))).select("customer_id").distinct()
+
+
+# -- scoring -------------------------------------------------------------------------------------
+def _band(risk: np.ndarray) -> np.ndarray:
+    return np.where(np.isnan(risk), None, np.where(risk >= 0.6, "high", np.where(risk >= 0.3, "medium", "low")))
+
+
+def score_customers(ws, fm: FittedModels, horizon_days: int = 365, reasons: bool = True,
+                    progress=None) -> pd.DataFrame:
+    """Predictions for every customer with a purchase before ``fm.as_of`` (one row each)."""
+    from regulars.models.clv import customer_lifetime_value
+
+    say = progress or (lambda _s: None)
+    as_of = fm.as_of
+    say("building features")
+    t = time.perf_counter()
+    frame = snapshot(ws, as_of, fm.categories)
+    fm.timings["features"] = time.perf_counter() - t
+    out = pd.DataFrame(index=frame.index)
+    out["as_of"] = as_of
+    out["horizon_days"] = int(horizon_days)
+    out["orders_to_date"] = (frame["frequency"] + 1).astype(int)
+    out["last_order_at"] = add_days(as_of, -frame["days_since_last_order"].to_numpy(dtype=float)).to_numpy()
+    modes = {k: v.status for k, v in fm.verdicts.items()}
+    out["data_mode"] = "small" if any(s == "small" for k, s in modes.items() if k in ("churn", "value")) else "full"
+    if len(frame) == 0:
+        return out.reset_index()
+
+    value = fm.verdicts["value"]
+    if not value.refused:
+        say("value models")
+        t = time.perf_counter()
+        bg, gg = _fit_value_models(frame, value.small)
+        r, alpha = bg.params_["r"], bg.params_["alpha"]
+        x, tx, T = (frame[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T"))
+        p_alive = bg.probability_alive(x, tx, T)
+        out["p_alive"] = p_alive
+        clv = customer_lifetime_value(bg, gg, frame["frequency"], frame["recency"], frame["T"],
+                                      frame["monetary_value"], horizon_months=max(1, round(horizon_days / 30.4375)),
+                                      freq_days=1.0)
+        expected = bg.expected_purchases(float(horizon_days), x, tx, T)
+        # 80 % interval of the count: 0 with prob. 1 - p_alive, else negative binomial from the
+        # posterior purchase rate (no dropout within the horizon, so the upper end is generous)
+        size, prob = r + x, (alpha + T) / (alpha + T + horizon_days)
+        lo_q = np.clip((INTERVAL[0] - (1 - p_alive)) / np.maximum(p_alive, 1e-9), 0, 1)
+        hi_q = np.clip((INTERVAL[1] - (1 - p_alive)) / np.maximum(p_alive, 1e-9), 0, 1)
+        lower = np.where(lo_q <= 0, 0.0, nbinom.ppf(lo_q, size, prob))
+        upper = np.where(hi_q <= 0, 0.0, nbinom.ppf(hi_q, size, prob))
+        spend = clv["expected_spend"].to_numpy()
+        out["expected_orders"] = expected
+        out["expected_orders_lower"] = np.minimum(lower, expected)
+        out["expected_orders_upper"] = np.maximum(upper, expected)
+        out["expected_spend"] = expected * spend
+        out["expected_spend_lower"] = out["expected_orders_lower"] * spend
+        out["expected_spend_upper"] = out["expected_orders_upper"] * spend
+        out["clv"] = clv["clv"].to_numpy()
+        ratio = out["clv"] / np.maximum(expected * spend, 1e-9)
+        out["clv_lower"] = out["expected_spend_lower"] * ratio
+        out["clv_upper"] = out["expected_spend_upper"] * ratio
+
+        est = NextOrderEstimator().fit(frame["n_gaps"], frame["log_gap_mean"], frame["log_gap_var"])
+        q = est.quantiles((INTERVAL[0], 0.5, INTERVAL[1]), frame["n_gaps"], frame["log_gap_mean"],
+                          frame["log_gap_var"], frame["days_since_last_order"], r + x, alpha + T)
+        out["next_order_lower"] = add_days(as_of, q[0]).to_numpy()
+        out["next_order_at"] = add_days(as_of, q[1]).to_numpy()
+        out["next_order_upper"] = add_days(as_of, q[2]).to_numpy()
+        fm.timings["value"] = time.perf_counter() - t
+
+    base = frame
+    bg_features = bg if not value.refused else None
+    x, tx, T = (base[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T"))
+    for name, window in (("churn", CHURN_WINDOW), ("propensity", PROPENSITY_WINDOW)):
+        model = getattr(fm, name)
+        column = "churn_risk" if name == "churn" else "propensity_30d"
+        out[column] = np.nan
+        if model is None:
+            continue
+        say(f"scoring {name}")
+        t = time.perf_counter()
+        if bg_features is None:
+            bg_features, _ = _fit_value_models(base, fm.verdicts[name].small)
+        names = list(model.feature_names_in_)
+        # the model's inputs (one float copy), with this window's BTYD outputs
+        X = _numeric(base.reindex(columns=names), names)
+        if "p_alive" in X:
+            X["p_alive"] = bg_features.probability_alive(x, tx, T)
+        if "expected_orders" in X:
+            X["expected_orders"] = bg_features.expected_purchases(float(window), x, tx, T)
+        if not reasons:
+            out[column] = model.predict_proba(X)[:, 1]
+        else:
+            method = reasons_method(len(X), model)
+            groups = {c: topic_of(c) for c in names}
+            proba, texts = [], []
+            for start in range(0, len(X), SCORE_CHUNK):  # bounded memory for large shops
+                chunk = X.iloc[start:start + SCORE_CHUNK]
+                contrib = model.contributions(chunk, method=method, groups=groups)
+                proba.append(model.proba_from_raw(contrib.to_numpy().sum(axis=1)))
+                texts.append(explain_json(contrib, chunk).to_numpy())
+                del contrib
+            out[column] = np.concatenate(proba)
+            out["churn_reasons" if name == "churn" else "propensity_reasons"] = np.concatenate(texts)
+            fm.reasons_method = method
+        del X
+        fm.timings[f"score_{name}"] = time.perf_counter() - t
+    out["churn_band"] = _band(out["churn_risk"].to_numpy(dtype=float))
+    return out.reset_index()
+
+
+def score_leads(ws, fm: FittedModels) -> pd.DataFrame:
+    if fm.leads is None:
+        return pd.DataFrame(columns=["customer_id", "tier", "score", "reasons", "last_seen_at"])
+    X = ws.execute(lead_features(ws, fm.as_of)).set_index("customer_id")
+    if X.empty:
+        return pd.DataFrame(columns=["customer_id", "tier", "score", "reasons", "last_seen_at"])
+    scored = fm.leads.score(X)
+    scored["last_seen_at"] = X["last_seen_at"]
+    scored["as_of"] = fm.as_of
+    scored["model_version"] = f"{MODEL_VERSIONS['leads']}-{fm.leads.method_}"
+    return scored.reset_index()
+
+
+def score_replenishment(ws, as_of) -> pd.DataFrame:
+    pairs = ws.execute(replenishment_pairs(ws, as_of))
+    schedule = replenishment_schedule(pairs, as_of)
+    schedule["as_of"] = as_of
+    return schedule
+
+
+# -- the job ---------------------------------------------------------------------------------------
+@dataclass
+class PredictResult:
+    """What :func:`predict` did: readiness per prediction, rows written, a summary, timings."""
+
+    run_id: str
+    as_of: dt.date
+    horizon_days: int
+    verdicts: dict[str, Verdict]
+    rows: dict[str, int]
+    summary: dict
+    timings: dict[str, float]
+
+    def to_dict(self) -> dict:
+        return {"run_id": self.run_id, "as_of": self.as_of.isoformat(), "horizon_days": self.horizon_days,
+                "readiness": {k: v.to_dict() for k, v in self.verdicts.items()}, "rows": self.rows,
+                "summary": self.summary, "timings": {k: round(v, 3) for k, v in self.timings.items()}}
+
+
+def predict(ws, as_of=None, horizon_days: int = 365, forecast_days: int = 56, progress=None) -> PredictResult:
+    """Fit, score and write every prediction as of ``as_of`` (default: the day after the last order)."""
+    start = time.perf_counter()
+    say = progress or (lambda _s: None)
+    as_of = resolve_as_of(ws, as_of)
+    run_id = f"p-{as_of.isoformat()}-{uuid.uuid4().hex[:8]}"
+    say("checking the data")
+    fm = fit_models(ws, as_of, progress=say)
+    customers = score_customers(ws, fm, horizon_days, progress=say)
+    versions = {k: MODEL_VERSIONS[k] for k, v in fm.verdicts.items() if not v.refused and k in MODEL_VERSIONS}
+    if fm.reasons_method:
+        versions["reasons"] = fm.reasons_method
+    import json
+
+    customers["model_versions"] = json.dumps(versions)
+    customers["run_id"] = run_id
+    customers["created_at"] = pd.Timestamp.now(tz="UTC").tz_localize(None)
+    say("scoring leads, replenishment, forecast")
+    t = time.perf_counter()
+    leads = score_leads(ws, fm)
+    leads["run_id"] = run_id
+    replenish = score_replenishment(ws, as_of) if not fm.verdicts["value"].refused else pd.DataFrame()
+    replenish["run_id"] = run_id
+    forecast = fm.forecast.forecast(forecast_days, start=as_of) if fm.forecast is not None else pd.DataFrame()
+    if len(forecast):
+        forecast["as_of"] = as_of
+        forecast["model_version"] = MODEL_VERSIONS["forecast"]
+        forecast["run_id"] = run_id
+    fm.timings["leads_replenishment_forecast"] = time.perf_counter() - t
+    say("writing")
+    t = time.perf_counter()
+    rows = {
+        "customer_predictions": store.write_customer_predictions(ws, customers, as_of),
+        "lead_scores": store.write_lead_scores(ws, leads, as_of),
+        "replenishments": store.write_replenishments(ws, replenish, as_of),
+        "demand_forecast": store.write_demand_forecast(ws, forecast, as_of),
+    }
+    fm.timings["write"] = time.perf_counter() - t
+    fm.timings["total"] = time.perf_counter() - start
+    result = PredictResult(run_id, as_of, int(horizon_days), fm.verdicts, rows,
+                           _summary(customers, leads, forecast), fm.timings)
+    store.write_prediction_run(ws, {
+        "run_id": run_id, "as_of": as_of, "horizon_days": int(horizon_days),
+        "finished_at": pd.Timestamp.now(tz="UTC").tz_localize(None),
+        "readiness": {k: v.to_dict() for k, v in fm.verdicts.items()},
+        "summary": result.summary, "timings": {k: round(v, 3) for k, v in fm.timings.items()},
+    })
+    return result
+
+
+def _summary(customers: pd.DataFrame, leads: pd.DataFrame, forecast: pd.DataFrame) -> dict:
+    s: dict = {"customers": len(customers)}
+    if len(customers) and customers["churn_risk"].notna().any():
+        s["high_churn_risk"] = int((customers["churn_band"] == "high").sum())
+        s["mean_churn_risk"] = float(customers["churn_risk"].mean())
+    if len(customers) and "propensity_30d" in customers and customers["propensity_30d"].notna().any():
+        s["expected_buyers_30d"] = float(customers["propensity_30d"].sum())
+    if len(customers) and "clv" in customers and customers["clv"].notna().any():
+        s["total_clv"] = float(customers["clv"].sum())
+        s["expected_orders"] = float(customers["expected_orders"].sum())
+    if len(leads):
+        s["leads"] = {t: int((leads["tier"] == t).sum()) for t in ("hot", "warm", "cold")}
+    if len(forecast):
+        s["forecast_orders"] = float(forecast["orders"].sum())
+        s["busiest_days"] = [d.isoformat() for d in forecast.nlargest(3, "orders")["day"]]
+    return s

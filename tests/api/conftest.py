@@ -1,0 +1,64 @@
+"""One shop and one real server for the API tests (session-scoped: building it takes a few seconds)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.api.server import start
+from tests.api.shop import build_shop
+
+
+def prepare(path, segments: bool = True, predictions: bool = True) -> None:
+    """Run the segment refresh, predictions and backtest on a test shop (each when installed)."""
+    from regulars import Workspace
+
+    with Workspace(path) as ws:
+        if segments:
+            from regulars.segments.membership import refresh
+
+            refresh(ws)
+        if predictions:
+            from regulars.jobs.backtest import backtest
+            from regulars.jobs.predict import predict
+
+            predict(ws)
+            backtest(ws)
+
+
+@pytest.fixture(scope="session")
+def shop(tmp_path_factory):
+    built = build_shop(tmp_path_factory.mktemp("api-shop") / "shop.duckdb", n_customers=150)
+    prepare(built.path)
+    return built
+
+
+@pytest.fixture(scope="session")
+def server(shop):
+    running = start(shop.path)
+    running.extra["shop"] = shop
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def admin(server):
+    with server.client("admin") as c:
+        yield c
+
+
+@pytest.fixture
+def analyst(server):
+    with server.client("analyst") as c:
+        yield c
+
+
+@pytest.fixture
+def viewer(server):
+    with server.client("viewer") as c:
+        yield c
+
+
+@pytest.fixture
+def anonymous(server):
+    with server.client() as c:
+        yield c
