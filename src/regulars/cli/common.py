@@ -95,6 +95,8 @@ def _isnull(v) -> bool:
 
 def _fmt(v) -> str:
     if isinstance(v, float):
+        if v.is_integer() and abs(v) >= 1:
+            return f"{int(v):,}"
         return f"{v:,.4g}" if abs(v) < 1 else f"{v:,.2f}"
     return str(v)
 

@@ -11,6 +11,7 @@ import json
 import sys
 from pathlib import Path
 
+import pandas as pd
 import typer
 
 from regulars import __version__
@@ -37,7 +38,7 @@ app = typer.Typer(
 )
 
 #: CLI modules of the other areas; each exposes ``register(app)``.
-AREAS: tuple[str, ...] = ()
+AREAS: tuple[str, ...] = ("segments", "explore", "predict", "server")
 
 
 def _version(value: bool) -> None:
@@ -208,7 +209,10 @@ def kpis(
     if as_json or format == "json":
         print_json(report.to_dict())
         return
-    render_frame(report.table, format, title="KPIs" + (f" by {by}" if by else ""))
+    table = report.table
+    if by is None and format == "table" and len(table) == 1:
+        table = pd.DataFrame({"metric": [c.replace("_", " ") for c in table.columns], "value": table.iloc[0].tolist()})
+    render_frame(table, format, title="KPIs" + (f" by {by}" if by else ""))
     for note in report.notes:
         console.print(f"[dim]note:[/] {note}")
 
@@ -234,14 +238,61 @@ def doctor(
 def demo(
     customers: int = typer.Option(20_000, "--customers", help="How many customers the demo shop has."),
     seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same shop)."),
-    serve: bool = typer.Option(True, "--serve/--no-serve", help="Offer to open the dashboard afterwards."),
+    serve: bool = typer.Option(True, "--serve/--no-serve", help="Offer to open the dashboard afterwards (only when run in a terminal)."),
+    analyses: bool = typer.Option(True, "--analyses/--data-only", help="Also compute segments, predictions and backtests."),
     keep_files: Path = typer.Option(None, "--keep-files", help="Keep the generated export files in this folder."),
     workspace: Path = WorkspaceOption,
 ) -> None:
-    """Build a realistic demo shop (loaded through the normal ingest path) and show its KPIs."""
+    """Build a realistic demo shop (loaded through the normal ingest path), segment it, predict, backtest."""
     from regulars.jobs.demo import run_demo
 
-    run_demo(workspace, customers=customers, seed=seed, serve=serve, keep_files=keep_files)
+    if customers < 1:
+        fail("--customers must be at least 1")
+    with open_workspace(workspace) as ws:
+        with progress_steps(f"demo shop with {customers:,} customers") as say:
+            summary = run_demo(ws, customers=customers, seed=seed, keep_files=keep_files, analyses=analyses, progress=say)
+    _print_demo(summary, workspace)
+    if serve and sys.stdin.isatty() and sys.stdout.isatty():
+        from regulars.cli.server import start_server
+
+        if typer.confirm("Open the dashboard now?", default=True):
+            start_server(summary.path)
+
+
+def _print_demo(summary, workspace) -> None:
+    steps = ", ".join(f"{k} {v:.0f}s" for k, v in summary.steps.items())
+    console.print(f"[bold green]demo shop ready[/] in {summary.seconds:.0f}s ({steps}) → {summary.path}")
+    console.print("  " + ", ".join(f"{n:,} {t.replace('_', ' ')}" for t, n in summary.counts.items())
+                  + f"; {summary.quarantined:,} rows quarantined")
+    shown = list(summary.headline.items())[:8]
+    if shown:
+        console.print("  " + ", ".join(f"{k.replace('_', ' ')}: {_fmt(v)}" for k, v in shown))
+    if summary.segments:
+        s = summary.segments
+        console.print(f"  segments: {s['segments']} segments, {s['members']:,} memberships"
+                      + (f"; lifecycle {s['lifecycle']}" if s.get("lifecycle") else ""))
+    if summary.predictions:
+        p = summary.predictions["summary"]
+        parts = [f"{p['high_churn_risk']:,} customers at high churn risk"] if "high_churn_risk" in p else []
+        if "expected_buyers_30d" in p:
+            parts.append(f"about {p['expected_buyers_30d']:,.0f} expected to buy in 30 days")
+        if "total_clv" in p:
+            parts.append(f"predicted 1-year value {p['total_clv']:,.0f}")
+        console.print("  predictions: " + ("; ".join(parts) or "not enough data"))
+    for model, sentences in (summary.backtest.get("sentences") or {}).items():
+        if sentences:
+            console.print(f"  backtest {model}: {sentences[0]}")
+    where = f" --workspace {summary.path}" if workspace else ""
+    console.print(
+        f"next: [bold]regulars serve{where}[/] (dashboard), [bold]regulars kpis --by month{where}[/], "
+        f"[bold]regulars doctor{where}[/], [bold]regulars segment rfm{where}[/]"
+    )
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float) and v.is_integer() and abs(v) >= 1:
+        return f"{int(v):,}"
+    return f"{v:,.2f}" if isinstance(v, float) else f"{v:,}"
 
 
 def _register_areas() -> None:

@@ -16,6 +16,7 @@ import hashlib
 import json
 import uuid
 
+from regulars.data.identity import customer_tables
 from regulars.data.ingest.readers import q
 
 
@@ -45,17 +46,6 @@ def resolve_customer(con, ref: str) -> str:
         f"no customer matches {ref!r} (tried customer id, shop id, e-mail and phone); "
         "search with `regulars sql \"SELECT customer_id FROM customers WHERE ...\"`"
     )
-
-
-def customer_tables(con) -> list[str]:
-    """Every base table with a ``customer_id`` column (canonical and derived)."""
-    rows = con.execute(
-        "SELECT DISTINCT c.table_name FROM information_schema.columns c "
-        "JOIN information_schema.tables t USING (table_catalog, table_schema, table_name) "
-        "WHERE c.column_name = 'customer_id' AND t.table_type = 'BASE TABLE' "
-        "AND t.table_schema = 'main' ORDER BY 1"
-    ).fetchall()
-    return [r[0] for r in rows]
 
 
 def _jsonable(value):

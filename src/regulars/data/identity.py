@@ -198,11 +198,26 @@ def merge(con, pairs: list[tuple[str, str]], why: str) -> None:
         if table in ("customers", "identities"):
             continue
         con.execute(f"UPDATE {table} SET customer_id = m.new FROM _merges m WHERE {table}.customer_id = m.old")
+    # Derived tables (segments, predictions, ...) are recomputed from the canonical ones; the merged
+    # customer's rows under the old id would be stale and may collide with the new id's keys.
+    for table in sorted(set(customer_tables(con)) - set(CUSTOMER_TABLES)):
+        con.execute(f'DELETE FROM "{table}" WHERE customer_id IN (SELECT old FROM _merges)')
     con.execute(
         f"UPDATE identities SET customer_id = m.new, reason = reason || '; merged from ' || m.old || ': ' || {lit(why)} "
         "FROM _merges m WHERE identities.customer_id = m.old"
     )
     con.execute("DROP TABLE _merges")
+
+
+def customer_tables(con) -> list[str]:
+    """Every base table with a ``customer_id`` column, canonical and derived, in the main schema."""
+    rows = con.execute(
+        "SELECT DISTINCT c.table_name FROM information_schema.columns c "
+        "JOIN information_schema.tables t USING (table_catalog, table_schema, table_name) "
+        "WHERE c.column_name = 'customer_id' AND t.table_type = 'BASE TABLE' "
+        "AND t.table_schema = 'main' ORDER BY 1"
+    ).fetchall()
+    return [r[0] for r in rows]
 
 
 def explain(con, customer_id: str) -> list[dict]:

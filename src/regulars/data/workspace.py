@@ -4,8 +4,9 @@ Examples
 --------
 >>> import tempfile, os
 >>> ws = Workspace(os.path.join(tempfile.mkdtemp(), "shop.duckdb"))
->>> ws.schema_version
-1
+>>> from regulars.data import migrations
+>>> ws.schema_version == migrations.LATEST
+True
 >>> ws.table("orders").count().execute()
 0
 >>> ws.close()

@@ -1,50 +1,128 @@
-"""The demo job: build the demo shop, show what it holds, offer the dashboard."""
+"""The main job on the demo shop: build it, segment it, predict, backtest — everything the dashboard shows.
+
+The job returns a :class:`DemoSummary`; printing it is the interface's business
+(``regulars demo`` in :mod:`regulars.cli.main`).
+"""
 
 from __future__ import annotations
 
-import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from regulars.cli.common import console, open_workspace, progress_steps
+#: Tables whose row counts the summary reports.
+COUNTED_TABLES = ("customers", "orders", "order_lines", "events", "messages", "tickets", "reviews")
 
 
-def run_demo(workspace: Path | None, customers: int, seed: int, serve: bool, keep_files: Path | None) -> None:
-    """Generate the demo shop into *workspace*, load it, print headline KPIs and next steps."""
+@dataclass
+class DemoSummary:
+    """What :func:`run_demo` built and computed.
+
+    Attributes
+    ----------
+    path : Path
+        The workspace file.
+    counts : dict
+        Rows per canonical table (:data:`COUNTED_TABLES`).
+    quarantined : int
+        Input rows rejected by ingestion (0 on a healthy demo).
+    headline : dict
+        Whole-period KPIs (metric -> value).
+    steps : dict
+        Seconds per step (``build``, ``segments``, ``predict``, ``backtest``).
+    segments, predictions, backtest : dict
+        What each analysis did (``to_dict()`` of its result), or ``{"error": ...}`` when it failed.
+    """
+
+    path: Path
+    counts: dict[str, int]
+    quarantined: int
+    headline: dict
+    steps: dict[str, float] = field(default_factory=dict)
+    segments: dict = field(default_factory=dict)
+    predictions: dict = field(default_factory=dict)
+    backtest: dict = field(default_factory=dict)
+
+    @property
+    def seconds(self) -> float:
+        return sum(self.steps.values())
+
+
+def run_demo(
+    ws,
+    customers: int = 20_000,
+    seed: int = 0,
+    keep_files: Path | None = None,
+    analyses: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> DemoSummary:
+    """Build the demo shop into the open workspace *ws*; then refresh segments, predict and backtest.
+
+    Parameters
+    ----------
+    ws : regulars.Workspace
+        Opened read-write.
+    customers, seed : int
+        Size of the shop; same seed, same shop.
+    keep_files : path, optional
+        Keep the generated export files in this folder.
+    analyses : bool
+        Also run segments, predictions and the backtest (what the dashboard pages show).
+    progress : callable, optional
+        Called with the current step.
+    """
     from regulars.demo import build_demo
+    from regulars.reports.kpis import kpis
 
-    started = time.perf_counter()
-    with open_workspace(workspace) as ws:
-        with progress_steps(f"building a demo shop with {customers:,} customers") as say:
-            summary = build_demo(ws, n_customers=customers, seed=seed, progress=say, keep_files_in=keep_files)
-        path = ws.path
-        console.print(f"[bold green]demo shop ready[/] in {time.perf_counter() - started:.1f}s → {path}")
-        counts = {t: ws.count(t) for t in ("customers", "orders", "order_lines", "events", "messages", "tickets", "reviews")}
-        console.print("  " + ", ".join(f"{n:,} {t.replace('_', ' ')}" for t, n in counts.items()))
-        try:
-            from regulars.reports.kpis import kpis
-        except ImportError:  # KPIs not installed in this build
-            kpis = None
-        if kpis is not None:
-            report = kpis(ws)
-            row = report.table.iloc[0].to_dict() if len(report.table) else {}
-            shown = {k: v for k, v in row.items() if isinstance(v, (int, float)) and v == v}
-            console.print("  " + ", ".join(f"{k.replace('_', ' ')}: {v:,.2f}" if isinstance(v, float) else f"{k.replace('_', ' ')}: {v:,}" for k, v in list(shown.items())[:8]))
-    del summary
-    console.print(
-        "next: [bold]regulars kpis --by month[/], [bold]regulars doctor[/], "
-        "[bold]regulars sql \"SELECT * FROM orders LIMIT 5\"[/]" + (f" (add --workspace {path})" if workspace else "")
+    say = progress or (lambda _s: None)
+    steps: dict[str, float] = {}
+    t = time.perf_counter()
+    built = build_demo(ws, n_customers=customers, seed=seed, progress=say, keep_files_in=keep_files)
+    steps["build"] = time.perf_counter() - t
+    summary = DemoSummary(
+        path=ws.path,
+        counts={name: ws.count(name) for name in COUNTED_TABLES},
+        quarantined=int(sum(built.get("quarantined", {}).values())),
+        headline=_headline(kpis(ws)),
+        steps=steps,
     )
-    if serve and sys.stdin.isatty():
-        _offer_dashboard(path)
+    if not analyses:
+        return summary
+    summary.segments = _timed(steps, "segments", lambda: _segments(ws, say))
+    summary.predictions = _timed(steps, "predict", lambda: _predict(ws, say))
+    summary.backtest = _timed(steps, "backtest", lambda: _backtest(ws, say))
+    return summary
 
 
-def _offer_dashboard(path: Path) -> None:
+def _headline(report) -> dict:
+    if not len(report.table):
+        return {}
+    row = report.table.iloc[0].to_dict()
+    return {k: v for k, v in row.items() if isinstance(v, (int, float)) and v == v}
+
+
+def _timed(steps: dict, name: str, fn: Callable[[], dict]) -> dict:
+    t = time.perf_counter()
     try:
-        from regulars.cli.server import start_server
-    except ImportError:
-        return
-    import typer
+        return fn()
+    finally:
+        steps[name] = time.perf_counter() - t
 
-    if typer.confirm("Open the dashboard now?", default=True):
-        start_server(path)
+
+def _segments(ws, say) -> dict:
+    from regulars.segments.membership import refresh
+
+    return refresh(ws, progress=lambda s: say(f"segments: {s}")).to_dict()
+
+
+def _predict(ws, say) -> dict:
+    from regulars.jobs.predict import predict
+
+    return predict(ws, progress=lambda s: say(f"predictions: {s}")).to_dict()
+
+
+def _backtest(ws, say) -> dict:
+    from regulars.jobs.backtest import backtest
+
+    return backtest(ws, progress=lambda s: say(f"backtest: {s}")).to_dict()

@@ -73,13 +73,25 @@ def _localize(naive: str, parse: ParseOptions) -> str:
 
 
 def money_sql(v: str, parse: ParseOptions) -> str:
-    """SQL turning text like ``€1.234,50`` or ``$1,234.50`` into DECIMAL(18,2)."""
-    cleaned = f"regexp_replace({v}, '[^0-9.,+-]', '', 'g')"
-    if parse.decimal == ",":
-        cleaned = f"replace(replace({cleaned}, '.', ''), ',', '.')"
-    else:
-        cleaned = f"replace({cleaned}, ',', '')"
-    return f"coalesce(try_cast({v} AS {MONEY}), try_cast(nullif({cleaned}, '') AS {MONEY}))"
+    """SQL turning text like ``€1.234,50`` or ``$1,234.50`` into DECIMAL(18,2).
+
+    Thousands separators must group digits by three (``1,234,567.50``); anything
+    else, such as ``12,3,4``, gives NULL so that the row is quarantined rather
+    than loaded with a guessed amount.
+    """
+    group, point = (".", ",") if parse.decimal == "," else (",", ".")
+    g, p = _regex_char(group), _regex_char(point)
+    well_formed = f"^[+-]?([0-9]{{1,3}}({g}[0-9]{{3}})+|[0-9]*)({p}[0-9]+)?$"
+    stripped = f"regexp_replace({v}, '[^0-9.,+-]', '', 'g')"
+    plain = f"replace({stripped}, '{group}', '')"
+    if point == ",":
+        plain = f"replace({plain}, ',', '.')"
+    parsed = f"CASE WHEN regexp_full_match({stripped}, '{well_formed}') THEN try_cast(nullif({plain}, '') AS {MONEY}) END"
+    return parsed if point == "," else f"coalesce(try_cast({v} AS {MONEY}), {parsed})"
+
+
+def _regex_char(c: str) -> str:
+    return "\\." if c == "." else c
 
 
 def typed_sql(v: str, type_: str, parse: ParseOptions) -> str:
@@ -91,9 +103,10 @@ def typed_sql(v: str, type_: str, parse: ParseOptions) -> str:
     if type_ == MONEY:
         return money_sql(v, parse)
     if type_ in ("INTEGER", "BIGINT"):
+        whole = f"try_cast({v} AS DOUBLE)"
         return (
-            f"coalesce(try_cast({v} AS {type_}), CASE WHEN try_cast({v} AS DOUBLE) = round(try_cast({v} AS DOUBLE)) "
-            f"THEN try_cast(try_cast({v} AS DOUBLE) AS {type_}) END)"
+            f"CASE WHEN regexp_full_match(trim({v}), '[+-]?[0-9]+') THEN try_cast(trim({v}) AS {type_}) "
+            f"WHEN {whole} = round({whole}) THEN try_cast({whole} AS {type_}) END"
         )
     if type_ == "DOUBLE":
         return f"try_cast({v} AS DOUBLE)"
