@@ -257,9 +257,11 @@ def _load_target(con, target: Target, source: Source, run_id: int, result: Inges
                     "they were kept apart (see `regulars doctor`)"
                 )
         if table != "events":
+            id_columns = " / ".join(c for c in ("customer_id", "email", "phone") if c in has) or "customer_id"
             con.execute(
-                "INSERT INTO _rejects SELECT _file, _row, NULL, "
-                "'no customer identifier: the row has no customer id, e-mail or phone', NULL FROM _g WHERE customer_id IS NULL"
+                "INSERT INTO _rejects SELECT _file, _row, ?, "
+                "'no customer identifier: the row has no customer id, e-mail or phone', NULL FROM _g WHERE customer_id IS NULL",
+                [id_columns],
             )
             con.execute("DELETE FROM _g WHERE customer_id IS NULL")
 
