@@ -180,8 +180,11 @@ def column_type(table: str, col: str) -> str:
     return TABLES[table].column(col).type
 
 
-def build_typed(con, target: Target, parse: ParseOptions, out: str) -> None:
-    """Create temp table *out*: typed canonical columns, ``_file``, ``_row``, ``_reason``, ``_column``."""
+def build_typed(con, target: Target, parse: ParseOptions, out: str, keep_text: bool = False) -> None:
+    """Create temp table *out*: typed canonical columns, ``_file``, ``_row``, ``_reason``, ``_column``.
+
+    With *keep_text*, also each column's cleaned source text as ``<column>__txt``.
+    """
     table = TABLES[target.table]
     cols = list(target.exprs)
     text = ", ".join(f"nullif(trim(CAST({e} AS VARCHAR)), '') AS {q(c + '__txt')}" for c, e in target.exprs.items())
@@ -231,7 +234,7 @@ def build_typed(con, target: Target, parse: ParseOptions, out: str) -> None:
     txt_cols = ", ".join(q(c + "__txt") for c in cols)
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {out} AS "
-        f"SELECT _file, _row, {', '.join(q(c) for c in cols)}, {txt_cols}, "
+        f"SELECT _file, _row, {', '.join(q(c) for c in cols)}, {txt_cols + ', ' if keep_text else ''}"
         f"{reason_expr} AS _reason, {column_expr} AS _column FROM ("
         f"  SELECT *{', ' if reason_cols else ''}{reason_cols} FROM ("
         f"    SELECT _file, _row, {txt_cols}, {', '.join(typed)} FROM ("

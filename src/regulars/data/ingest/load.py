@@ -36,24 +36,26 @@ def upsert(con, table: str, src: str, columns: list[str], run_id: int) -> LoadCo
     on = " AND ".join(f"t.{q(k)} = s.{q(k)}" for k in key)
     s_hash = "hash(" + ", ".join(f"s.{q(c)}" for c in cols) + ")"
     t_hash = "hash(" + ", ".join(f"t.{q(c)}" for c in cols) + ")"
+    total = con.execute(f"SELECT count(*) FROM {src}").fetchall()[0][0]
+    # Only rows whose key is already stored are compared; the rest are inserted by an anti-join,
+    # so a first load never copies the source into a classification table.
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE _cls AS SELECT s.*, "
-        f"CASE WHEN t.{q(key[0])} IS NULL THEN 0 WHEN {s_hash} = {t_hash} THEN 2 ELSE 1 END AS _st "
-        f"FROM {src} s LEFT JOIN {table} t ON {on}"
+        f"CREATE OR REPLACE TEMP TABLE _changed AS SELECT s.* FROM {src} s JOIN {table} t ON {on} "
+        f"WHERE {s_hash} <> {t_hash}"
     )
-    counts = dict(con.execute("SELECT _st, count(*) FROM _cls GROUP BY _st").fetchall())
-    result = LoadCounts(counts.get(0, 0), counts.get(1, 0), counts.get(2, 0))
+    matched = con.execute(f"SELECT count(*) FROM {src} s SEMI JOIN {table} t ON {on}").fetchall()[0][0]
+    updated = con.execute("SELECT count(*) FROM _changed").fetchall()[0][0]
+    result = LoadCounts(new=total - matched, updated=updated, unchanged=matched - updated)
     col_list = ", ".join(q(c) for c in cols)
-    if result.new:
-        con.execute(
-            f"INSERT INTO {table} ({col_list}, _run_id) SELECT {col_list}, {run_id} FROM _cls WHERE _st = 0"
-        )
     if result.updated:
         sets = ", ".join(f"{q(c)} = s.{q(c)}" for c in cols if c not in key)
         on_u = " AND ".join(f"{table}.{q(k)} = s.{q(k)}" for k in key)
         con.execute(
-            f"UPDATE {table} SET {sets}{', ' if sets else ''}_run_id = {run_id} "
-            f"FROM (SELECT * FROM _cls WHERE _st = 1) s WHERE {on_u}"
+            f"UPDATE {table} SET {sets}{', ' if sets else ''}_run_id = {run_id} FROM _changed s WHERE {on_u}"
         )
-    con.execute("DROP TABLE _cls")
+    if result.new:
+        src_cols = ", ".join(f"s.{q(c)}" for c in cols)
+        where = "" if not matched else f" WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {on})"
+        con.execute(f"INSERT INTO {table} ({col_list}, _run_id) SELECT {src_cols}, {run_id} FROM {src} s{where}")
+    con.execute("DROP TABLE _changed")
     return result

@@ -6,7 +6,9 @@ row number, raw content and reason. The whole load commits or nothing does.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
 import time
 from collections.abc import Callable
@@ -23,12 +25,15 @@ from regulars.data.ingest.options import (
     ParseOptions,
     detect_format,
 )
-from regulars.data.ingest.readers import lit, q, stage
+from regulars.data.ingest.readers import unstage, lit, q, stage
 from regulars.data.schema import KINDS, TABLES
 
 Progress = Callable[[str], None]
 
 #: Load order when one source feeds several tables (parents first).
+#: DuckDB memory limit while loading: a 10M-line file loads at ~1M rows/s within it (benchmarks/ingest_bench.py).
+INGEST_MEMORY = "3GB"
+
 TABLE_ORDER = [
     "customers", "products", "campaigns", "orders", "order_lines", "events", "messages",
     "tickets", "reviews", "surveys", "consents", "marketing_spend",
@@ -186,6 +191,36 @@ def ingest(
 
     con = workspace.con
     started = time.perf_counter()
+    with memory_budget(con):
+        return _run(con, kind, paths, fmt, source, say, started)
+
+
+@contextlib.contextmanager
+def memory_budget(con):
+    """Cap DuckDB's memory while loading (staging tables spill to disk beyond it), then restore it.
+
+    The cap is ``$REGULARS_INGEST_MEMORY`` (default :data:`INGEST_MEMORY`); it only ever lowers
+    the current limit.
+    """
+    wanted = os.environ.get("REGULARS_INGEST_MEMORY", INGEST_MEMORY)
+    before = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+    con.execute("SET memory_limit = ?", [wanted])
+    lowered = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+    if _bytes(lowered) > _bytes(before):
+        con.execute("SET memory_limit = ?", [before])
+    try:
+        yield
+    finally:
+        con.execute("SET memory_limit = ?", [before])
+
+
+def _bytes(setting: str) -> float:
+    number, unit = re.fullmatch(r"\s*([\d.]+)\s*([KMGT]?i?B)\s*", setting).groups()
+    scale = {"B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}
+    return float(number) * scale[unit]
+
+
+def _run(con, kind, paths, fmt, source, say, started) -> IngestResult:
     con.execute("BEGIN TRANSACTION")
     try:
         run_id = con.execute("SELECT nextval('ingest_run_ids')").fetchall()[0][0]
@@ -210,8 +245,9 @@ def ingest(
                             "customers_created": result.customers_created}),
             ],
         )
-        for t in ("_raw", "_rejects", "_t", "_g"):
+        for t in ("_rejects", "_t", "_g"):
             con.execute(f"DROP TABLE IF EXISTS {t}")
+        unstage(con)
         say("committing")
         con.execute("COMMIT")
     except BaseException:
@@ -223,25 +259,30 @@ def ingest(
 def _load_target(con, target: Target, source: Source, run_id: int, result: IngestResult) -> None:
     table = target.table
     spec = TABLES[table]
-    build_typed(con, target, source.parse, "_t")
     cols = list(target.exprs)
     txt_cols = [q(c + "__txt") for c in cols]
     # A source without ids: derive a stable id from the row's content and its
     # occurrence among identical rows of the same file (two identical rows are
     # two transactions; reloading the file gives the same ids).
     key = spec.key[0]
-    if key not in cols and table in DERIVED_KEY_PREFIX and target.derive_key:
+    derive = key not in cols and table in DERIVED_KEY_PREFIX and target.derive_key
+    build_typed(con, target, source.parse, "_t", keep_text=derive)
+    if derive:
         content = ", ".join(f"coalesce({t}, '')" for t in txt_cols)
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE _t AS SELECT *, {lit(DERIVED_KEY_PREFIX[table])} || substr(md5(concat_ws(chr(31), {content}, "
+            f"CREATE OR REPLACE TEMP TABLE _t AS SELECT * EXCLUDE ({', '.join(txt_cols)}), "
+            f"{lit(DERIVED_KEY_PREFIX[table])} || substr(md5(concat_ws(chr(31), {content}, "
             f"row_number() OVER (PARTITION BY _file, {', '.join(txt_cols)} ORDER BY _row)::VARCHAR)), 1, 20) AS {q(key)} FROM _t"
         )
         cols.append(key)
-    con.execute(
+    rejected = con.execute(
         "INSERT INTO _rejects SELECT _file, _row, _column, _reason, NULL FROM _t WHERE _reason IS NOT NULL"
-    )
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _g AS SELECT * EXCLUDE (_reason, _column) FROM _t WHERE _reason IS NULL")
-    con.execute("DROP TABLE _t")
+    ).fetchall()[0][0]
+    if rejected:
+        con.execute("CREATE OR REPLACE TEMP TABLE _g AS SELECT * EXCLUDE (_reason, _column) FROM _t WHERE _reason IS NULL")
+        con.execute("DROP TABLE _t")
+    else:  # nothing to filter out: no copy
+        con.execute("ALTER TABLE _t RENAME TO _g")
 
     if spec.customer_column:
         has = set(cols) & {"customer_id", "email", "phone", "anonymous_id"}
@@ -337,15 +378,20 @@ def _product_stubs(con, cols: list[str], run_id: int) -> int:
     """Products named by order lines but missing from ``products`` get a row from the line."""
     if "product_id" not in cols:
         return 0
-    pick = {c: (f"arg_max({c}, _row)" if c in cols else "NULL") for c in ("sku", "product_name", "category", "unit_price")}
-    before = con.execute("SELECT count(*) FROM products").fetchall()[0][0]
     con.execute(
-        f"INSERT INTO products (product_id, sku, name, category, price, is_active, _run_id) "
-        f"SELECT product_id, {pick['sku']}, {pick['product_name']}, {pick['category']}, {pick['unit_price']}, true, {run_id} "
-        "FROM _g g WHERE product_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM products p WHERE p.product_id = g.product_id) "
-        "GROUP BY product_id"
+        "CREATE OR REPLACE TEMP TABLE _new_products AS SELECT DISTINCT product_id FROM _g "
+        "WHERE product_id IS NOT NULL EXCEPT SELECT product_id FROM products"
     )
-    return con.execute("SELECT count(*) FROM products").fetchall()[0][0] - before
+    n = con.execute("SELECT count(*) FROM _new_products").fetchall()[0][0]
+    if n:
+        pick = {c: (f"arg_max({c}, _row)" if c in cols else "NULL") for c in ("sku", "product_name", "category", "unit_price")}
+        con.execute(
+            f"INSERT INTO products (product_id, sku, name, category, price, is_active, _run_id) "
+            f"SELECT product_id, {pick['sku']}, {pick['product_name']}, {pick['category']}, {pick['unit_price']}, true, {run_id} "
+            "FROM _g g SEMI JOIN _new_products n USING (product_id) GROUP BY product_id"
+        )
+    con.execute("DROP TABLE _new_products")
+    return n
 
 
 PURPOSES = {"accepts_email": "email", "accepts_sms": "sms", "accepts_personalization": "personalization"}
@@ -392,8 +438,8 @@ def _write_quarantine(con, kind: str, columns: list[str], run_id: int, result: I
         CREATE OR REPLACE TEMP TABLE _q AS
         SELECT {run_id} AS run_id, {lit(kind)} AS kind, x._file AS file, x._row AS row_number,
                x.column_name, x.reason, coalesce(x.raw, to_json({raw_struct})::VARCHAR) AS raw
-        FROM (SELECT _file, _row, string_agg(DISTINCT column_name, ', ') AS column_name,
-                     string_agg(DISTINCT reason, '; ') AS reason, max(raw) AS raw
+        FROM (SELECT _file, _row, string_agg(DISTINCT column_name, ', ' ORDER BY column_name) AS column_name,
+                     string_agg(DISTINCT reason, '; ' ORDER BY reason) AS reason, max(raw) AS raw
               FROM _rejects GROUP BY _file, _row) x
         LEFT JOIN _raw r ON r._file = x._file AND r._row = x._row
         """

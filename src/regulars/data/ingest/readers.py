@@ -63,7 +63,7 @@ def stage(con, files: list[str], fmt: str, parse: ParseOptions) -> Staged:
     ``_row``; unreadable rows land in ``_rejects``.
     """
     _create_rejects(con)
-    con.execute("DROP TABLE IF EXISTS _raw")
+    unstage(con)
     staged = Staged(columns=[])
     parts = []
     for i, path in enumerate(files):
@@ -90,14 +90,23 @@ def stage(con, files: list[str], fmt: str, parse: ParseOptions) -> Staged:
             if c not in staged.columns:
                 staged.columns.append(c)
         parts.append(part)
-    if len(parts) == 1:
-        con.execute(f"ALTER TABLE {parts[0]} RENAME TO _raw")
-    else:
-        union = " UNION ALL BY NAME ".join(f"SELECT * FROM {p}" for p in parts)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _raw AS {union}")
-        for p in parts:
-            con.execute(f"DROP TABLE {p}")
+    union = " UNION ALL BY NAME ".join(f"SELECT * FROM {p}" for p in parts)
+    con.execute(f"CREATE OR REPLACE TEMP VIEW _raw AS {union}")
     return staged
+
+
+def unstage(con) -> None:
+    """Drop the staging view ``_raw`` and the per-file objects behind it."""
+    views = con.execute(
+        "SELECT view_name FROM duckdb_views() WHERE temporary AND (view_name = '_raw' OR view_name LIKE '\\_part%' ESCAPE '\\')"
+    ).fetchall()
+    for (name,) in views:
+        con.execute(f"DROP VIEW {q(name)}")
+    tables = con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE temporary AND (table_name = '_raw' OR table_name LIKE '\\_part%' ESCAPE '\\')"
+    ).fetchall()
+    for (name,) in tables:
+        con.execute(f"DROP TABLE {q(name)}")
 
 
 def _empty_part(con, part: str, parse: ParseOptions) -> list[str]:
@@ -110,36 +119,34 @@ def _empty_part(con, part: str, parse: ParseOptions) -> list[str]:
 
 
 def _renumber(con, tmp: str, part: str, path: str) -> None:
-    """Give each staged row its data-row number, skipping numbers of rejected rows.
+    """Make *part*: the rows of *tmp* with ``_file`` and their data-row number ``_row``.
 
     The reader keeps good rows in file order (``rowid``); the rejected rows'
     numbers are known from the reader. Good row *g* (1-based) is data row
-    ``g + j`` where *j* counts rejected rows that come before it.
+    ``g + j`` where *j* counts rejected rows that come before it. Without
+    rejected rows *part* is a view over *tmp* (no copy of the file's rows).
     """
-    rejected = con.execute(
-        "SELECT _row FROM _rejects WHERE _file = ? ORDER BY _row", [path]
-    ).fetchall()
+    first = con.execute(f"SELECT coalesce(min(rowid), 0) FROM {tmp}").fetchall()[0][0]
+    good = f"(rowid - {int(first)} + 1)"
+    rejected = con.execute("SELECT count(*) FROM _rejects WHERE _file = ?", [path]).fetchall()[0][0]
     if not rejected:
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {part} AS "
-            f"SELECT *, {lit(path)} AS _file, rowid - (SELECT min(rowid) FROM {tmp}) + 1 AS _row FROM {tmp}"
-        )
-    else:
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE _gaps AS SELECT good_before, max(j) AS j FROM ("
-            "SELECT _row - row_number() OVER (ORDER BY _row) AS good_before, "
-            "row_number() OVER (ORDER BY _row) AS j FROM _rejects WHERE _file = ?) GROUP BY good_before",
-            [path],
-        )
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {part} AS "
-            f"SELECT t.* EXCLUDE (_g), {lit(path)} AS _file, t._g + coalesce(gaps.j, 0) AS _row "
-            f"FROM (SELECT *, rowid - (SELECT min(rowid) FROM {tmp}) + 1 AS _g FROM {tmp}) t "
-            f"ASOF LEFT JOIN (SELECT good_before + 1 AS g_from, j FROM _gaps) gaps ON t._g >= gaps.g_from "
-            f"ORDER BY t._g"
-        )
-        con.execute("DROP TABLE _gaps")
-    con.execute(f"DROP TABLE {tmp}")
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {part} AS SELECT *, {lit(path)} AS _file, {good} AS _row FROM {tmp}")
+        return
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _gaps AS SELECT good_before, max(j) AS j FROM ("
+        "SELECT _row - row_number() OVER (ORDER BY _row) AS good_before, "
+        "row_number() OVER (ORDER BY _row) AS j FROM _rejects WHERE _file = ?) GROUP BY good_before",
+        [path],
+    )
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {part}_n AS "
+        f"SELECT t.* EXCLUDE (_g), {lit(path)} AS _file, t._g + coalesce(gaps.j, 0) AS _row "
+        f"FROM (SELECT *, {good} AS _g FROM {tmp}) t "
+        f"ASOF LEFT JOIN (SELECT good_before + 1 AS g_from, j FROM _gaps) gaps ON t._g >= gaps.g_from "
+        f"ORDER BY t._g"
+    )
+    con.execute("DROP TABLE _gaps")
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {part} AS SELECT * FROM {part}_n")
 
 
 def _read_csv(con, part: str, path: str, parse: ParseOptions) -> list[str]:
@@ -177,8 +184,10 @@ def _read_csv(con, part: str, path: str, parse: ParseOptions) -> list[str]:
     cols = [r[0] for r in con.execute(f"DESCRIBE {tmp}").fetchall()]
     if not parse.header and not parse.names:
         # DuckDB names headerless columns column0, column1, ...; we count from 1.
-        renames = [f"{q(c)} AS {q('column' + str(i + 1))}" for i, c in enumerate(cols)]
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {tmp} AS SELECT {', '.join(renames)} FROM {tmp}")
+        for i, c in enumerate(cols):
+            con.execute(f"ALTER TABLE {tmp} RENAME COLUMN {q(c)} TO {q('_col_' + str(i + 1))}")
+        for i in range(len(cols)):
+            con.execute(f"ALTER TABLE {tmp} RENAME COLUMN {q('_col_' + str(i + 1))} TO {q('column' + str(i + 1))}")
         cols = [f"column{i + 1}" for i in range(len(cols))]
     _renumber(con, tmp, part, path)
     return cols
