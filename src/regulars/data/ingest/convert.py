@@ -104,8 +104,9 @@ def typed_sql(v: str, type_: str, parse: ParseOptions) -> str:
         return money_sql(v, parse)
     if type_ in ("INTEGER", "BIGINT"):
         whole = f"try_cast({v} AS DOUBLE)"
+        # try_cast('1.5' AS INTEGER) rounds to 2: text with a point or exponent must be a whole number
         return (
-            f"CASE WHEN regexp_full_match(trim({v}), '[+-]?[0-9]+') THEN try_cast(trim({v}) AS {type_}) "
+            f"CASE WHEN NOT (contains({v}, '.') OR contains({v}, 'e') OR contains({v}, 'E')) THEN try_cast({v} AS {type_}) "
             f"WHEN {whole} = round({whole}) THEN try_cast({whole} AS {type_}) END"
         )
     if type_ == "DOUBLE":
