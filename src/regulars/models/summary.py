@@ -86,14 +86,15 @@ def summary_expression(
     rows = rows.filter(rows.day.notnull() & rows.customer.notnull() & (rows.day <= obs_end))
     daily = rows.group_by(["customer", "day"]).aggregate(value=rows.value.sum())
     calibration = daily.filter(daily.day <= cal_end)
-    firsts = calibration.group_by("customer").aggregate(first_day=calibration.day.min())
-    joined = calibration.join(firsts, "customer")
-    per_customer = joined.group_by("customer").aggregate(
-        first_day=joined.first_day.min(),
-        last_day=joined.day.max(),
-        purchase_days=joined.count(),
-        repeat_value=joined.value.sum(where=joined.day > joined.first_day),
+    # One pass: the repeat purchases' value is everything but the first day's (days are unique per customer).
+    per_customer = calibration.group_by("customer").aggregate(
+        first_day=calibration.day.min(),
+        last_day=calibration.day.max(),
+        purchase_days=calibration.count(),
+        all_value=calibration.value.sum(),
+        first_value=calibration.value.argmin(calibration.day),
     )
+    per_customer = per_customer.mutate(repeat_value=per_customer.all_value - per_customer.first_value)
     frequency = (per_customer.purchase_days - 1).cast("int64")
     columns = {
         "customer": per_customer.customer,
@@ -179,6 +180,5 @@ def summarize(
     expression = summary_expression(
         transactions, customer_col, time_col, value_col, freq, observation_end, calibration_end
     )
-    frame = expression.to_pandas()
-    frame = frame.set_index(customer_col).sort_index()
-    return frame
+    frame = expression.order_by(customer_col).to_pandas()
+    return frame.set_index(customer_col)
