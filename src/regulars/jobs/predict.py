@@ -168,7 +168,7 @@ def snapshot(ws, as_of, categories=None, fraction: float = 1.0) -> pd.DataFrame:
 
     as_of = _date(as_of)
     tables = SampledTables(ws, fraction)
-    frame = ws.execute(activity_features(tables, as_of)).set_index("customer_id")
+    frame = ws.frame(activity_features(tables, as_of)).set_index("customer_id")
     p = purchases(tables.table("orders"))
     p = p.filter(p.day < ibis.literal(as_of))
     parts = [
@@ -179,7 +179,7 @@ def snapshot(ws, as_of, categories=None, fraction: float = 1.0) -> pd.DataFrame:
     if mart is not None:
         parts.append(mart.select(*[c for c in mart.columns if c not in frame.columns]))
     for part in parts:
-        frame = frame.join(ws.execute(part).set_index("customer_id"), how="left")
+        frame = frame.join(ws.frame(part).set_index("customer_id"), how="left")
     frame = frame.reset_index()
     for c in frame.columns:
         if frame[c].dtype == bool or str(frame[c].dtype) == "boolean":
