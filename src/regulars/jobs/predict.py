@@ -272,7 +272,9 @@ def _snapshot_cached(ws, t, categories, fraction, cache):
 def _labelled(ws, t, window, label_fn, label, categories, fraction, cache):
     frame = _snapshot_cached(ws, t, categories, fraction, cache)
     if len(frame):
-        labels = ws.execute(label_fn(ws.table("orders"), t, window)).set_index("customer_id")[label]
+        # the same customers as the snapshot (same hash sample), not every customer of the shop
+        orders = SampledTables(ws, fraction).table("orders")
+        labels = ws.frame(label_fn(orders, t, window)).set_index("customer_id")[label]
         frame[label] = labels.reindex(frame.index).fillna(0).astype(int)
     return frame
 
@@ -342,7 +344,7 @@ def fit_models(ws, as_of=None, *, verdicts: dict[str, Verdict] | None = None, pr
         say("fitting lead scores")
         t = time.perf_counter()
         earlier = as_of - dt.timedelta(days=PROPENSITY_WINDOW)
-        X = ws.execute(lead_features(ws, earlier)).set_index("customer_id")
+        X = ws.frame(lead_features(ws, earlier)).set_index("customer_id")
         y = None
         if len(X):
             bought = ws.execute(_converted(ws, earlier, PROPENSITY_WINDOW))
@@ -480,7 +482,7 @@ def score_customers(ws, fm: FittedModels, horizon_days: int = 365, reasons: bool
 def score_leads(ws, fm: FittedModels) -> pd.DataFrame:
     if fm.leads is None:
         return pd.DataFrame(columns=["customer_id", "tier", "score", "reasons", "last_seen_at"])
-    X = ws.execute(lead_features(ws, fm.as_of)).set_index("customer_id")
+    X = ws.frame(lead_features(ws, fm.as_of)).set_index("customer_id")
     if X.empty:
         return pd.DataFrame(columns=["customer_id", "tier", "score", "reasons", "last_seen_at"])
     scored = fm.leads.score(X)
@@ -491,7 +493,7 @@ def score_leads(ws, fm: FittedModels) -> pd.DataFrame:
 
 
 def score_replenishment(ws, as_of) -> pd.DataFrame:
-    pairs = ws.execute(replenishment_pairs(ws, as_of))
+    pairs = ws.frame(replenishment_pairs(ws, as_of))
     schedule = replenishment_schedule(pairs, as_of)
     schedule["as_of"] = as_of
     return schedule

@@ -155,14 +155,14 @@ def replenishment_pairs(tables, as_of) -> ibis.Table:
     lines = tables.table("order_lines")
     lines = lines.filter(lines.product_id.notnull() & (lines.quantity > 0))
     j = lines.join(p, lines.order_id == p.order_id)
-    bought = j.group_by([j.customer_id, j.product_id]).aggregate(
-        day_count=j.day.nunique(), product_name=j.product_name.max()
-    )
-    bought = bought.filter(bought.day_count >= 3).select("customer_id", "product_id", "product_name")
-    days = j.select(j.customer_id, j.product_id, j.day).distinct()
-    days = days.join(bought, ["customer_id", "product_id"])
+    # one pass over the lines: purchase days per pair, then the pair's day count and each gap
+    # over the same partition (one sort), rather than joining the lines twice
+    days = j.group_by([j.customer_id, j.product_id, j.day]).aggregate(product_name=j.product_name.max())
+    pair = ibis.window(group_by=[days.customer_id, days.product_id])
     w = ibis.window(group_by=[days.customer_id, days.product_id], order_by=days.day)
-    days = days.mutate(gap=days.day.delta(days.day.lag().over(w), unit="day").cast("float64"))
+    days = days.mutate(day_count=days.count().over(pair),
+                       gap=days.day.delta(days.day.lag().over(w), unit="day").cast("float64"))
+    days = days.filter(days.day_count >= 3)
     agg = days.group_by(["customer_id", "product_id"]).aggregate(
         product_name=days.product_name.max(),
         times_bought=days.count(),

@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 __all__ = ["TOPICS", "explain", "explain_json", "topic_of"]
 
@@ -198,23 +200,39 @@ def _topic_contributions(contrib: pd.DataFrame) -> pd.DataFrame:
 
 
 def _ranked_sentences(contrib: pd.DataFrame, features: pd.DataFrame, top: int, min_effect: float):
-    """For each rank 0..top-1: a Series of sentences (NaN where no topic qualifies)."""
+    """For each rank 0..top-1: an Arrow string array of sentences (null where no topic qualifies).
+
+    Each topic's sentences are rendered once, for the rows that rank it anywhere in their
+    top ``top``; the ranks are then gathered from that pool with one ``take`` each.
+    """
     topic_frame = _topic_contributions(contrib)
-    features = features.loc[contrib.index]
-    topics = np.array(topic_frame.columns, dtype=object)
+    if features.index is not contrib.index and not features.index.equals(contrib.index):
+        features = features.loc[contrib.index]
+    topics = list(topic_frame.columns)
     values = topic_frame.to_numpy()
-    order = np.argsort(-values, axis=1)[:, :top]
+    n, k = len(values), min(top, len(topics))
+    order = np.argsort(-values, axis=1)[:, :k]
+    strength = np.take_along_axis(values, order, axis=1)
+    chosen = np.where(strength > min_effect, order, -1)  # (n, k) topic index, -1 for none
+    pool, offset = [], 0
+    position = np.full((n, k), -1, dtype=np.int64)  # index into the pool
+    for j, topic in enumerate(topics):
+        hit = chosen == j
+        rows = np.flatnonzero(hit.any(axis=1))
+        if not len(rows):
+            continue
+        render = _RENDER.get(topic) or _generic(topic)
+        rendered = render(features.iloc[rows])
+        pool.append(pa.array(rendered, type=pa.string(), from_pandas=True))
+        where = np.full(n, -1, dtype=np.int64)
+        where[rows] = np.arange(len(rows)) + offset
+        position[hit] = where[np.nonzero(hit)[0]]
+        offset += len(rows)
+    pool = pa.concat_arrays(pool) if pool else pa.array([], type=pa.string())
     ranks = []
-    for r in range(min(top, len(topics))):
-        chosen = order[:, r]
-        strength = values[np.arange(len(values)), chosen]
-        sentences = pd.Series(np.nan, index=contrib.index, dtype=object)
-        for j, topic in enumerate(topics):
-            rows = (chosen == j) & (strength > min_effect)
-            if rows.any():
-                render = _RENDER.get(topic) or _generic(topic)
-                sentences[rows] = render(features.loc[rows]).to_numpy()
-        ranks.append(sentences)
+    for r in range(k):
+        idx = pa.array(position[:, r], mask=position[:, r] < 0)
+        ranks.append(pool.take(idx))
     return ranks
 
 
@@ -237,20 +255,18 @@ def explain(contributions: pd.DataFrame, features: pd.DataFrame, top: int = 3, m
     ranks = _ranked_sentences(contributions, features, top, min_effect)
     if not ranks:
         return [[] for _ in range(len(contributions))]
-    stacked = np.column_stack([r.to_numpy() for r in ranks])
-    return [[s for s in row if isinstance(s, str)] for row in stacked]
+    return [[s for s in row if s is not None] for row in zip(*(r.to_pylist() for r in ranks))]
 
 
 def explain_json(contributions: pd.DataFrame, features: pd.DataFrame, top: int = 3, min_effect: float = 0.05) -> pd.Series:
     """Like :func:`explain` but as JSON array strings, built without a per-row Python loop."""
     ranks = _ranked_sentences(contributions, features, top, min_effect)
-    out = pd.Series("[", index=contributions.index, dtype=object)
-    first = pd.Series(True, index=contributions.index)
+    joined = None
     for sentences in ranks:
-        has = sentences.notna()
-        text = sentences[has].astype(str)
-        quoted = '"' + text.str.replace("\\", "\\\\", regex=False).str.replace('"', '\\"', regex=False) + '"'
-        sep = np.where(first[has], "", ", ")
-        out[has] = out[has] + sep + quoted
-        first[has] = False
-    return out + "]"
+        quoted = pc.binary_join_element_wise(
+            '"', pc.replace_substring(pc.replace_substring(sentences, "\\", "\\\\"), '"', '\\"'), '"', "")
+        joined = quoted if joined is None else pc.coalesce(
+            pc.binary_join_element_wise(joined, quoted, ", "), joined, quoted)
+    body = pc.coalesce(joined, "") if joined is not None else pa.array([""] * len(contributions))
+    text = pc.binary_join_element_wise("[", body, "]", "")
+    return pd.Series(text.to_numpy(zero_copy_only=False), index=contributions.index, dtype=object)
