@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from pathlib import Path
 
 import ibis
@@ -43,6 +44,9 @@ __all__ = [
 ]
 
 FORMAT_VERSION = 1
+#: Scoring uses every core: rows are scored independently, so (unlike training, which keeps
+#: ``n_jobs`` for repeatable sums) the result does not depend on the number of threads.
+_PREDICT_THREADS = os.cpu_count() or 1
 
 
 def _date(value) -> dt.date:
@@ -269,7 +273,7 @@ class CalibratedBoostingClassifier(ClassifierMixin, BaseEstimator):
         self.classes_ = np.array([0, 1])
         self.n_train_ = len(y)
         self.positive_rate_ = float(y.mean())
-        raw = self.booster_.predict(self._matrix(X_calibration, names), raw_score=True, num_threads=self.n_jobs)
+        raw = self.booster_.predict(self._matrix(X_calibration, names), raw_score=True, num_threads=_PREDICT_THREADS)
         self._fit_calibration(raw, y_calibration)
         return self
 
@@ -304,7 +308,7 @@ class CalibratedBoostingClassifier(ClassifierMixin, BaseEstimator):
     def decision_function(self, X: pd.DataFrame) -> np.ndarray:
         """Uncalibrated raw score (log-odds) of the trees."""
         matrix = self._check_X(X)
-        return self.booster_.predict(matrix, raw_score=True, num_threads=self.n_jobs)
+        return self.booster_.predict(matrix, raw_score=True, num_threads=_PREDICT_THREADS)
 
     def proba_from_raw(self, raw) -> np.ndarray:
         """Calibrated positive-class probability from raw scores (e.g. summed contributions)."""
@@ -340,7 +344,7 @@ class CalibratedBoostingClassifier(ClassifierMixin, BaseEstimator):
         matrix = self._check_X(X)
         names = list(self.feature_names_in_)
         if method == "treeshap":
-            contrib = self.booster_.predict(matrix, pred_contrib=True, num_threads=self.n_jobs)
+            contrib = self.booster_.predict(matrix, pred_contrib=True, num_threads=_PREDICT_THREADS)
             frame = pd.DataFrame(contrib, columns=[*names, "bias"], index=X.index)
             if groups is None:
                 return frame
@@ -358,7 +362,7 @@ class CalibratedBoostingClassifier(ClassifierMixin, BaseEstimator):
         if cache is None or cache[0] != key or cache[1] is not self.booster_:
             self._path_cache = (key, self.booster_, self._path_tables(column_of, len(columns)))
         tables, bias = self._path_cache[2]
-        leaves = self.booster_.predict(matrix, pred_leaf=True, num_threads=self.n_jobs)
+        leaves = self.booster_.predict(matrix, pred_leaf=True, num_threads=_PREDICT_THREADS)
         out = np.zeros((len(X), len(columns)), dtype=np.float64)
         for t, table in enumerate(tables):
             out += table[leaves[:, t]]

@@ -39,7 +39,8 @@ def lead_features(tables, as_of) -> ibis.Table:
     buyers = buyers.filter(buyers.day < A).select("customer_id").distinct()
 
     e = tables.table("events")
-    e = e.filter(e.customer_id.notnull() & (e.occurred_at < At))
+    # buyers are dropped before aggregating: most activity is theirs, and it is not needed
+    e = e.filter(e.customer_id.notnull() & (e.occurred_at < At)).anti_join(buyers, "customer_id")
     eday = e.occurred_at.cast("date")
     age = A.delta(eday, unit="day")
     ev = e.group_by(e.customer_id).aggregate(
@@ -52,7 +53,7 @@ def lead_features(tables, as_of) -> ibis.Table:
         checkout_30d=((age <= 30) & e.event_type.isin(["begin_checkout", "add_shipping_info", "add_payment_info"])).sum(),
     )
     m = tables.table("messages")
-    m = m.filter(m.occurred_at < At)
+    m = m.filter(m.occurred_at < At).anti_join(buyers, "customer_id")
     mage = A.delta(m.occurred_at.cast("date"), unit="day")
     kind = m.event_type.lower()
     ms = m.group_by(m.customer_id).aggregate(
@@ -62,7 +63,6 @@ def lead_features(tables, as_of) -> ibis.Table:
         clicks_30d=((mage <= 30) & (kind == "clicked")).sum(),
     )
     people = ev.select("customer_id").union(ms.filter(ms.last_message.notnull()).select("customer_id"))
-    people = people.anti_join(buyers, "customer_id")
     c = tables.table("customers").select("customer_id", "created_at", "accepts_email")
     j = people.left_join(ev, "customer_id").drop("customer_id_right")
     j = j.left_join(ms, "customer_id").drop("customer_id_right")
