@@ -207,7 +207,15 @@ def _feature_names(frame: pd.DataFrame) -> list[str]:
 
 
 def _numeric(frame: pd.DataFrame, names) -> pd.DataFrame:
-    return frame[names].apply(pd.to_numeric, errors="coerce").astype(float)
+    """The columns ``names`` as one float64 block (non-numbers become NaN)."""
+    columns = []
+    for name in names:
+        col = frame[name]
+        if not pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
+            col = pd.to_numeric(col.astype(object), errors="coerce")
+        columns.append(col.to_numpy(dtype=float, na_value=np.nan))
+    matrix = np.column_stack(columns) if columns else np.empty((len(frame), 0))
+    return pd.DataFrame(matrix, columns=list(names), index=frame.index)
 
 
 # -- BTYD ------------------------------------------------------------------------------------
@@ -373,6 +381,14 @@ def _converted(ws, start, days) -> ibis.Table:
 
 
 # -- scoring -------------------------------------------------------------------------------------
+def _nbinom_quantile(q: np.ndarray, size: np.ndarray, prob: np.ndarray) -> np.ndarray:
+    """Negative binomial quantiles, 0 where ``q <= 0`` (computed only where needed: ppf is slow)."""
+    out = np.zeros(len(q))
+    need = q > 0
+    out[need] = nbinom.ppf(q[need], size[need], prob[need])
+    return out
+
+
 def _band(risk: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(risk), None, np.where(risk >= 0.6, "high", np.where(risk >= 0.3, "medium", "low")))
 
@@ -416,8 +432,8 @@ def score_customers(ws, fm: FittedModels, horizon_days: int = 365, reasons: bool
         size, prob = r + x, (alpha + T) / (alpha + T + horizon_days)
         lo_q = np.clip((INTERVAL[0] - (1 - p_alive)) / np.maximum(p_alive, 1e-9), 0, 1)
         hi_q = np.clip((INTERVAL[1] - (1 - p_alive)) / np.maximum(p_alive, 1e-9), 0, 1)
-        lower = np.where(lo_q <= 0, 0.0, nbinom.ppf(lo_q, size, prob))
-        upper = np.where(hi_q <= 0, 0.0, nbinom.ppf(hi_q, size, prob))
+        lower = _nbinom_quantile(lo_q, size, prob)
+        upper = _nbinom_quantile(hi_q, size, prob)
         spend = clv["expected_spend"].to_numpy()
         out["expected_orders"] = expected
         out["expected_orders_lower"] = np.minimum(lower, expected)
