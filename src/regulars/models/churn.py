@@ -44,9 +44,15 @@ __all__ = [
 ]
 
 FORMAT_VERSION = 1
-#: Scoring uses every core: rows are scored independently, so (unlike training, which keeps
-#: ``n_jobs`` for repeatable sums) the result does not depend on the number of threads.
+#: Scoring many rows uses every core: rows are scored independently, so (unlike training,
+#: which keeps ``n_jobs`` for repeatable sums) the result does not depend on the number of
+#: threads. Small batches stay on one thread, where OpenMP's start-up and spinning cost more.
 _PREDICT_THREADS = os.cpu_count() or 1
+_PARALLEL_ROWS = 50_000
+
+
+def _threads(matrix: np.ndarray) -> int:
+    return _PREDICT_THREADS if len(matrix) >= _PARALLEL_ROWS else 1
 
 
 def _date(value) -> dt.date:
@@ -278,7 +284,8 @@ class CalibratedBoostingClassifier(ClassifierMixin, BaseEstimator):
         self.classes_ = np.array([0, 1])
         self.n_train_ = len(y)
         self.positive_rate_ = float(y.mean())
-        raw = self.booster_.predict(self._matrix(X_calibration, names), raw_score=True, num_threads=_PREDICT_THREADS)
+        calibration = self._matrix(X_calibration, names)
+        raw = self.booster_.predict(calibration, raw_score=True, num_threads=_threads(calibration))
         self._fit_calibration(raw, y_calibration)
         return self
 
@@ -313,7 +320,7 @@ class CalibratedBoostingClassifier(ClassifierMixin, BaseEstimator):
     def decision_function(self, X: pd.DataFrame) -> np.ndarray:
         """Uncalibrated raw score (log-odds) of the trees."""
         matrix = self._check_X(X)
-        return self.booster_.predict(matrix, raw_score=True, num_threads=_PREDICT_THREADS)
+        return self.booster_.predict(matrix, raw_score=True, num_threads=_threads(matrix))
 
     def proba_from_raw(self, raw) -> np.ndarray:
         """Calibrated positive-class probability from raw scores (e.g. summed contributions)."""
@@ -349,7 +356,7 @@ class CalibratedBoostingClassifier(ClassifierMixin, BaseEstimator):
         matrix = self._check_X(X)
         names = list(self.feature_names_in_)
         if method == "treeshap":
-            contrib = self.booster_.predict(matrix, pred_contrib=True, num_threads=_PREDICT_THREADS)
+            contrib = self.booster_.predict(matrix, pred_contrib=True, num_threads=_threads(matrix))
             frame = pd.DataFrame(contrib, columns=[*names, "bias"], index=X.index)
             if groups is None:
                 return frame
@@ -367,7 +374,7 @@ class CalibratedBoostingClassifier(ClassifierMixin, BaseEstimator):
         if cache is None or cache[0] != key or cache[1] is not self.booster_:
             self._path_cache = (key, self.booster_, self._path_tables(column_of, len(columns)))
         tables, bias = self._path_cache[2]
-        leaves = np.asfortranarray(self.booster_.predict(matrix, pred_leaf=True, num_threads=_PREDICT_THREADS))
+        leaves = np.asfortranarray(self.booster_.predict(matrix, pred_leaf=True, num_threads=_threads(matrix)))
         out = np.zeros((len(X), len(columns)), dtype=np.float64)
         # trees two at a time: a pair's table holds every leaf combination (a few hundred rows),
         # which halves the gathers, the cost here
