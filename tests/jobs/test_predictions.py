@@ -171,3 +171,19 @@ def test_small_shop_runs_in_small_data_mode_with_honest_output(tmp_path_factory)
         assert bt.statuses.get("churn") in ("warn", "refused")
     finally:
         ws.close()
+
+
+def test_money_and_flags_reach_the_classifiers_as_numbers(shop):
+    # revenue is DECIMAL in the mart and the consent flags are booleans: both must arrive as
+    # float features (a Decimal object column used to be dropped from the model silently)
+    from regulars.features.mart import customer_features
+    from regulars.jobs.predict import _feature_names, resolve_as_of, snapshot
+
+    ws, _, _ = shop
+    as_of = resolve_as_of(ws)
+    frame = snapshot(ws, as_of)
+    assert {"revenue", "aov", "accepts_email", "days_since_last_order"} <= set(_feature_names(frame))
+    assert frame["revenue"].dtype == float and frame["accepts_email"].dtype == float
+    mart = customer_features(ws, as_of=as_of)
+    expected = ws.execute(mart.filter(mart.orders > 0).revenue.sum())
+    assert frame["revenue"].sum() == pytest.approx(float(expected), rel=1e-9)
