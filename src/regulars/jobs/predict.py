@@ -31,7 +31,7 @@ import pandas as pd
 from scipy.stats import nbinom
 
 from regulars.data import predictions_store as store
-from regulars.models.churn import ChurnModel, activity_features, churn_labels
+from regulars.models.churn import ChurnModel, activity_features, churn_labels, float_matrix
 from regulars.models.forecast import DemandForecaster, daily_sales, order_values
 from regulars.models.leads import LeadScorer, lead_features
 from regulars.models.next_order import (
@@ -208,14 +208,7 @@ def _feature_names(frame: pd.DataFrame) -> list[str]:
 
 def _numeric(frame: pd.DataFrame, names) -> pd.DataFrame:
     """The columns ``names`` as one float64 block (non-numbers become NaN)."""
-    columns = []
-    for name in names:
-        col = frame[name]
-        if not pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
-            col = pd.to_numeric(col.astype(object), errors="coerce")
-        columns.append(col.to_numpy(dtype=float, na_value=np.nan))
-    matrix = np.column_stack(columns) if columns else np.empty((len(frame), 0))
-    return pd.DataFrame(matrix, columns=list(names), index=frame.index)
+    return pd.DataFrame(float_matrix(frame, names), columns=list(names), index=frame.index)
 
 
 # -- BTYD ------------------------------------------------------------------------------------

@@ -41,6 +41,7 @@ __all__ = [
     "ChurnModel",
     "activity_features",
     "churn_labels",
+    "float_matrix",
 ]
 
 FORMAT_VERSION = 1
@@ -53,6 +54,30 @@ _PARALLEL_ROWS = 50_000
 
 def _threads(matrix: np.ndarray) -> int:
     return _PREDICT_THREADS if len(matrix) >= _PARALLEL_ROWS else 1
+
+
+def float_matrix(X: pd.DataFrame, names) -> np.ndarray:
+    """The columns ``names`` of ``X`` as a float64 matrix; anything that is not a number is NaN.
+
+    Examples
+    --------
+    >>> float_matrix(pd.DataFrame({"a": [1, None], "ok": pd.array([True, None], dtype="boolean")}), ["ok", "a"])
+    array([[ 1.,  1.],
+           [nan, nan]])
+    """
+    names = list(names)
+    if not len(X):
+        return np.empty((0, len(names)))
+    sub = X if list(X.columns) == names else X[names]
+    if all(t == np.float64 for t in sub.dtypes):  # one float block: no per-column work
+        return sub.to_numpy(dtype=float)
+    columns = []
+    for name in names:
+        col = sub[name]
+        if not pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
+            col = pd.to_numeric(col.astype(object), errors="coerce")
+        columns.append(col.to_numpy(dtype=float, na_value=np.nan))
+    return np.column_stack(columns)
 
 
 def _date(value) -> dt.date:
@@ -235,16 +260,6 @@ class CalibratedBoostingClassifier(ClassifierMixin, BaseEstimator):
     def _n_rounds(self) -> int:
         return int(self.n_estimators)
 
-    @staticmethod
-    def _matrix(X: pd.DataFrame, names) -> np.ndarray:
-        if not len(X):
-            return np.empty((0, len(names)))
-        sub = X if list(X.columns) == list(names) else X[list(names)]
-        if all(t == np.float64 for t in sub.dtypes):  # e.g. the job's float block
-            return sub.to_numpy(dtype=float)
-        return np.column_stack([pd.to_numeric(sub[c], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-                                for c in names])
-
     def fit(self, X: pd.DataFrame, y, X_calibration: pd.DataFrame | None = None, y_calibration=None):
         """Fit the trees on ``(X, y)`` and the calibration on ``(X_calibration, y_calibration)``.
 
@@ -277,14 +292,14 @@ class CalibratedBoostingClassifier(ClassifierMixin, BaseEstimator):
         for name, labels in (("training", y), ("calibration", y_calibration)):
             if labels.size == 0 or labels.min() == labels.max():
                 raise NotEnoughData(f"the {name} rows hold only one outcome; both outcomes are needed to learn")
-        data = lgb.Dataset(self._matrix(X, names), label=y, feature_name=names, free_raw_data=True)
+        data = lgb.Dataset(float_matrix(X, names), label=y, feature_name=names, free_raw_data=True)
         self.booster_ = lgb.train(self._lgb_params(), data, num_boost_round=self._n_rounds())
         self.feature_names_in_ = np.array(names, dtype=object)
         self.n_features_in_ = len(names)
         self.classes_ = np.array([0, 1])
         self.n_train_ = len(y)
         self.positive_rate_ = float(y.mean())
-        calibration = self._matrix(X_calibration, names)
+        calibration = float_matrix(X_calibration, names)
         raw = self.booster_.predict(calibration, raw_score=True, num_threads=_threads(calibration))
         self._fit_calibration(raw, y_calibration)
         return self
@@ -315,7 +330,7 @@ class CalibratedBoostingClassifier(ClassifierMixin, BaseEstimator):
         missing = [c for c in self.feature_names_in_ if c not in X.columns]
         if missing:
             raise ValueError(f"X lacks the feature(s) the model was fitted on: {missing}")
-        return self._matrix(X, self.feature_names_in_)
+        return float_matrix(X, self.feature_names_in_)
 
     def decision_function(self, X: pd.DataFrame) -> np.ndarray:
         """Uncalibrated raw score (log-odds) of the trees."""
@@ -372,18 +387,19 @@ class CalibratedBoostingClassifier(ClassifierMixin, BaseEstimator):
         key = (tuple(column_of), len(columns))
         cache = getattr(self, "_path_cache", None)
         if cache is None or cache[0] != key or cache[1] is not self.booster_:
-            self._path_cache = (key, self.booster_, self._path_tables(column_of, len(columns)))
-        tables, bias = self._path_cache[2]
+            tables, bias = self._path_tables(column_of, len(columns))
+            # trees two at a time: a pair's table holds every leaf combination (a few hundred
+            # rows), which halves the gathers, the cost of this method
+            pairs = [((first[:, None, :] + second[None, :, :]).reshape(-1, len(columns)), len(second))
+                     for first, second in zip(tables[0::2], tables[1::2])]
+            self._path_cache = (key, self.booster_, (pairs, tables[-1] if len(tables) % 2 else None, bias))
+        pairs, last, bias = self._path_cache[2]
         leaves = np.asfortranarray(self.booster_.predict(matrix, pred_leaf=True, num_threads=_threads(matrix)))
         out = np.zeros((len(X), len(columns)), dtype=np.float64)
-        # trees two at a time: a pair's table holds every leaf combination (a few hundred rows),
-        # which halves the gathers, the cost here
-        for t in range(0, len(tables) - 1, 2):
-            first, second = tables[t], tables[t + 1]
-            pair = (first[:, None, :] + second[None, :, :]).reshape(-1, len(columns))
-            out += pair[leaves[:, t].astype(np.int64) * len(second) + leaves[:, t + 1]]
-        if len(tables) % 2:
-            out += tables[-1][leaves[:, -1]]
+        for i, (pair, width) in enumerate(pairs):
+            out += pair[leaves[:, 2 * i].astype(np.int64) * width + leaves[:, 2 * i + 1]]
+        if last is not None:
+            out += last[leaves[:, -1]]
         frame = pd.DataFrame(out, columns=columns, index=X.index)
         frame["bias"] = bias
         return frame

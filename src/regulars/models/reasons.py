@@ -224,9 +224,7 @@ def _ranked_sentences(contrib: pd.DataFrame, features: pd.DataFrame, top: int, m
         render = _RENDER.get(topic) or _generic(topic)
         rendered = render(features.iloc[rows])
         pool.append(pa.array(rendered, type=pa.string(), from_pandas=True))
-        where = np.full(n, -1, dtype=np.int64)
-        where[rows] = np.arange(len(rows)) + offset
-        position[hit] = where[np.nonzero(hit)[0]]
+        position[hit] = offset + np.searchsorted(rows, np.nonzero(hit)[0])
         offset += len(rows)
     pool = pa.concat_arrays(pool) if pool else pa.array([], type=pa.string())
     ranks = []
