@@ -76,9 +76,19 @@ def test_bad_configs_say_what_is_wrong(doc, message):
         load_config(doc)
 
 
-def test_cdnow_matches_independent_sql(cdnow_ws):
+class OrdersOnly:
+    """The workspace's tables without its stored order totals: RFM reads every order."""
+
+    def __init__(self, ws):
+        self.table = ws.table
+
+
+@pytest.mark.parametrize("stored", [True, False], ids=["stored-totals", "from-orders"])
+def test_cdnow_matches_independent_sql(cdnow_ws, stored):
     as_of = dt.date(1998, 7, 1)
-    ours = cdnow_ws.execute(rfm(cdnow_ws, as_of=as_of)).sort_values("customer_id").reset_index(drop=True)
+    assert cdnow_ws.order_stats(as_of) is not None  # the day after the last CDNOW order
+    tables = cdnow_ws if stored else OrdersOnly(cdnow_ws)
+    ours = cdnow_ws.execute(rfm(tables, as_of=as_of)).sort_values("customer_id").reset_index(drop=True)
     ref = cdnow_ws.sql(f"""
         WITH p AS (
             SELECT customer_id, CAST(ordered_at AS DATE) AS d, total, total - coalesce(refunded, 0) AS net
@@ -105,3 +115,32 @@ def test_cdnow_matches_independent_sql(cdnow_ws):
     assert list(ours.segment) == expected
     # the whole period's revenue is accounted for
     assert round(float(ours.monetary.astype(float).sum()), 2) == 2_500_315.63
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_quintile_scores_equal_ntile_for_any_size_and_ties(seed):
+    import ibis
+    import numpy as np
+
+    from regulars.segments.rfm import quintile_scores
+
+    rng = np.random.default_rng(seed)
+    con = ibis.duckdb.connect()
+    for n in [1, 2, 3, 4, 5, 6, 7, 11, 23, 100, 997]:
+        distinct = [1, 2, 3, n][seed % 4]  # from all tied to all different
+        data = pa_table(rng, n, distinct)
+        t = con.create_table(f"t{n}", data, overwrite=True)
+        ours = con.to_pyarrow(quintile_scores(t, {"up": ("x", False), "down": ("x", True)}, key="id")).to_pandas()
+        ref = con.raw_sql(f"SELECT id, ntile(5) OVER (ORDER BY x, id) AS up, ntile(5) OVER (ORDER BY x DESC, id) AS down "
+                          f"FROM t{n}").df()
+        got = ours.set_index("id").sort_index()
+        want = ref.set_index("id").sort_index()
+        assert (got.up.to_numpy() == want.up.to_numpy()).all(), (n, distinct)
+        assert (got.down.to_numpy() == want.down.to_numpy()).all(), (n, distinct)
+
+
+def pa_table(rng, n, distinct):
+    import pyarrow as pa
+
+    ids = [f"k{i:05d}" for i in rng.permutation(n)]
+    return pa.table({"id": ids, "x": rng.integers(0, distinct, n).astype("int64")})

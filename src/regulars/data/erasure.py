@@ -16,6 +16,7 @@ import hashlib
 import json
 import uuid
 
+from regulars.data import order_stats
 from regulars.data.identity import customer_tables
 from regulars.data.ingest.readers import q
 
@@ -145,6 +146,7 @@ def forget(workspace, ref: str, requested_by: str = "cli") -> dict:
         )
         for table in customer_tables(con):
             delete(table, "customer_id = ?", [cid])
+        order_stats.refresh(con, "SELECT NULL::VARCHAR AS customer_id WHERE false")  # record the orders left
         record = {
             "erasure_id": uuid.uuid4().hex,
             "subject_hash": hashlib.sha256(cid.encode()).hexdigest(),

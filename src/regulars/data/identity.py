@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from regulars.data import order_stats
 from regulars.data.ingest.readers import lit
 from regulars.data.schema import CUSTOMER_TABLES, TABLES
 
@@ -202,6 +203,7 @@ def merge(con, pairs: list[tuple[str, str]], why: str) -> None:
     # customer's rows under the old id would be stale and may collide with the new id's keys.
     for table in sorted(set(customer_tables(con)) - set(CUSTOMER_TABLES)):
         con.execute(f'DELETE FROM "{table}" WHERE customer_id IN (SELECT old FROM _merges)')
+    order_stats.refresh(con, "SELECT new AS customer_id FROM _merges")
     con.execute(
         f"UPDATE identities SET customer_id = m.new, reason = reason || '; merged from ' || m.old || ': ' || {lit(why)} "
         "FROM _merges m WHERE identities.customer_id = m.old"

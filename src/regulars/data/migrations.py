@@ -49,7 +49,14 @@ MIGRATIONS: list[Migration] = [
     Migration(3, "server: hashed API keys, dashboard sessions, audit log, settings", lambda: _server_v()),
     Migration(4, "segments: definitions, versions, refreshes, memberships, history, sizes", lambda: _segments_v()),
     Migration(5, "prediction runs: readiness verdicts, summary and timings of each `regulars predict`", lambda: _prediction_runs_v()),
+    Migration(6, "customer_order_stats: per-customer order totals kept current on every write to orders", lambda: _order_stats_v()),
 ]
+
+
+def _order_stats_v() -> list[str]:
+    from regulars.data.order_stats import create_statements
+
+    return create_statements()
 
 
 def _prediction_runs_v() -> list[str]:

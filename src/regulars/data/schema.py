@@ -62,6 +62,9 @@ def _c(name: str, type_: str, doc: str = "", required: bool = False) -> Column:
     return Column(name, type_, doc, required)
 
 
+#: Order statuses that do not count as a transaction (compared lower-cased).
+EXCLUDED_STATUSES = ("cancelled", "canceled", "voided", "void", "failed", "declined", "abandoned", "draft")
+
 RUN = _c("_run_id", "BIGINT", "ingest run that last wrote this row")
 
 CUSTOMERS = Table(

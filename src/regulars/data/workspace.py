@@ -15,6 +15,7 @@ True
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +24,7 @@ import duckdb
 import ibis
 import pandas as pd
 
-from regulars.data import migrations
+from regulars.data import migrations, order_stats
 from regulars.data.schema import TABLES
 
 DEFAULT_PATH = "regulars.duckdb"
@@ -96,6 +97,11 @@ class Workspace:
         if name not in TABLES and name not in self.list_tables():
             raise WorkspaceError(f"no table {name!r}; known tables: {', '.join(sorted(TABLES))}")
         return self.ibis.table(name)
+
+    def order_stats(self, as_of: dt.date) -> ibis.Table | None:
+        """The stored per-customer order totals (:mod:`regulars.data.order_stats`), or ``None``
+        when orders on or after *as_of* exist (the totals would include them)."""
+        return self.ibis.table(order_stats.TABLE) if order_stats.covers(self.con, as_of) else None
 
     def list_tables(self) -> list[str]:
         return [r[0] for r in self.con.execute("SHOW TABLES").fetchall()]

@@ -46,6 +46,8 @@ from collections.abc import Iterable, Sequence
 import ibis
 import ibis.expr.types as ir
 
+from regulars.data.schema import EXCLUDED_STATUSES
+
 __all__ = [
     "CHECKOUT_STEPS",
     "EXCLUDED_STATUSES",
@@ -65,7 +67,6 @@ __all__ = [
 MONEY = "decimal(18, 2)"
 
 #: Order statuses that are not purchases (the order did not go through).
-EXCLUDED_STATUSES = ("cancelled", "canceled", "voided", "void", "failed", "declined", "abandoned", "draft")
 
 #: Checkout funnel steps, in order; the code of a step is its position (0 = none reached).
 CHECKOUT_STEPS = ("add_to_cart", "begin_checkout", "add_shipping_info", "add_payment_info", "purchase")

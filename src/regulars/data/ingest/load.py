@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from regulars.data import order_stats
 from regulars.data.ingest.readers import q
 from regulars.data.schema import TABLES
 
@@ -46,6 +47,12 @@ def upsert(con, table: str, src: str, columns: list[str], run_id: int) -> LoadCo
     matched = con.execute(f"SELECT count(*) FROM {src} s SEMI JOIN {table} t ON {on}").fetchall()[0][0]
     updated = con.execute("SELECT count(*) FROM _changed").fetchall()[0][0]
     result = LoadCounts(new=total - matched, updated=updated, unchanged=matched - updated)
+    if table == "orders" and (result.new or result.updated):
+        # the customers of new rows, and both the old and new customer of changed rows
+        touched = [f"SELECT t.customer_id FROM {table} t JOIN _changed s ON {on}"]
+        if "customer_id" in cols:
+            touched.append(f"SELECT customer_id FROM {src}")
+        con.execute("CREATE OR REPLACE TEMP TABLE _orders_touched AS " + " UNION ALL ".join(touched))
     col_list = ", ".join(q(c) for c in cols)
     if result.updated:
         sets = ", ".join(f"{q(c)} = s.{q(c)}" for c in cols if c not in key)
@@ -58,4 +65,7 @@ def upsert(con, table: str, src: str, columns: list[str], run_id: int) -> LoadCo
         where = "" if not matched else f" WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {on})"
         con.execute(f"INSERT INTO {table} ({col_list}, _run_id) SELECT {src_cols}, {run_id} FROM {src} s{where}")
     con.execute("DROP TABLE _changed")
+    if table == "orders" and (result.new or result.updated):
+        order_stats.refresh(con, "SELECT customer_id FROM _orders_touched")
+        con.execute("DROP TABLE _orders_touched")
     return result

@@ -1,0 +1,86 @@
+"""customer_order_stats: per-customer order totals kept equal to the orders through every writer."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from regulars.data import order_stats
+from regulars.data.erasure import forget
+from regulars.data.ingest.pipeline import ingest
+from tests.data.test_ingest import write
+
+LATER = dt.date(2025, 1, 1)
+
+
+def stats(ws) -> dict:
+    rows = ws.con.execute("SELECT customer_id, last_order_date, orders, net FROM customer_order_stats").fetchall()
+    return {r[0]: tuple(r[1:]) for r in rows}
+
+
+def test_loads_reloads_merges_and_erasure_keep_the_totals_exact(workspace, tmp_path):
+    first = write(tmp_path, "o1.csv", (
+        "order_id,customer_id,ordered_at,total,status,refunded\n"
+        "A,C1,2024-03-01 10:00,20.00,paid,\n"
+        "B,C1,2024-04-02 23:30,30.00,paid,5.00\n"
+        "C,C1,2024-05-01,-4.50,refunded,\n"        # a return: net only
+        "D,C2,2024-02-01,15.00,cancelled,\n"       # never counts
+        "E,C2,2024-02-03,12.00,paid,\n"
+    ))
+    ingest(workspace, "orders", [first])
+    assert stats(workspace) == {
+        "C1": (dt.date(2024, 4, 2), 2, Decimal("40.50")),
+        "C2": (dt.date(2024, 2, 3), 1, Decimal("12.00")),
+    }
+    assert order_stats.mismatches(workspace.con) == 0
+    assert order_stats.covers(workspace.con, dt.date(2024, 5, 2))
+    assert not order_stats.covers(workspace.con, dt.date(2024, 5, 1))  # the return on 1 May would be counted
+
+    # a newer export: B moves to C2 (the old and the new owner change), E is cancelled, C3 is new
+    second = write(tmp_path, "o2.csv", (
+        "order_id,customer_id,ordered_at,total,status,refunded\n"
+        "B,C2,2024-04-02 23:30,30.00,paid,5.00\n"
+        "E,C2,2024-02-03,12.00,cancelled,\n"
+        "F,C3,2024-06-01,8.00,paid,\n"
+    ))
+    ingest(workspace, "orders", [second])
+    assert stats(workspace) == {
+        "C1": (dt.date(2024, 3, 1), 1, Decimal("15.50")),
+        "C2": (dt.date(2024, 4, 2), 1, Decimal("25.00")),
+        "C3": (dt.date(2024, 6, 1), 1, Decimal("8.00")),
+    }
+    assert order_stats.mismatches(workspace.con) == 0
+
+    # an e-mail-only buyer merged into the shop's customer record carries its orders over
+    ingest(workspace, "orders", [write(tmp_path, "o3.csv", "order_id,email,ordered_at,total\nG,ann@example.com,2024-06-02,10\n")])
+    ingest(workspace, "customers", [write(tmp_path, "c.csv", "customer_id,email\nC3,ann@example.com\n")])
+    assert stats(workspace)["C3"] == (dt.date(2024, 6, 2), 2, Decimal("18.00"))
+    assert not any(c.startswith("e-") for c in stats(workspace))
+    assert order_stats.mismatches(workspace.con) == 0
+
+    forget(workspace, "C2")
+    assert set(stats(workspace)) == {"C1", "C3"}
+    assert order_stats.covers(workspace.con, LATER)  # still usable after the erasure
+
+
+def test_orders_written_behind_regulars_back_are_detected(workspace, tmp_path):
+    ingest(workspace, "orders", [write(tmp_path, "o.csv", "order_id,customer_id,ordered_at,total\nA,C1,2024-03-01,20\n")])
+    assert order_stats.covers(workspace.con, LATER)
+    workspace.con.execute("INSERT INTO orders (order_id, customer_id, ordered_at, total) VALUES ('Z', 'C9', '2024-03-02', 1)")
+    assert not order_stats.covers(workspace.con, LATER)
+    assert workspace.order_stats(LATER) is None  # readers go back to the orders
+    assert order_stats.mismatches(workspace.con) == 1
+
+
+def test_a_failed_load_leaves_the_totals_untouched(workspace, tmp_path):
+    ingest(workspace, "orders", [write(tmp_path, "o.csv", "order_id,customer_id,ordered_at,total\nA,C1,2024-03-01,20\n")])
+    before = stats(workspace)
+    workspace.con.execute("CREATE TABLE boom AS SELECT 1")  # a name the next statement will collide with
+    try:
+        with workspace.transaction() as con:
+            con.execute("INSERT INTO orders (order_id, customer_id, ordered_at, total) VALUES ('B', 'C1', '2024-03-05', 7)")
+            order_stats.refresh(con, "SELECT 'C1' AS customer_id")
+            con.execute("CREATE TABLE boom AS SELECT 2")
+    except Exception:
+        pass
+    assert stats(workspace) == before and order_stats.covers(workspace.con, LATER)
