@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from regulars import Workspace
+from regulars.data import order_stats
 
 
 def build(path: str | Path, orders: int, customers: int, rich: bool = False, fresh: bool = False) -> Workspace:
@@ -77,6 +78,7 @@ def build(path: str | Path, orders: int, customers: int, rich: bool = False, fre
             SELECT 'v' || i, 'c' || lpad((hash(i, 50) % {customers})::VARCHAR, 8, '0'), 1 + (hash(i, 51) % 5)::INTEGER,
                    TIMESTAMP '2020-01-01' + to_days((hash(i, 52) % 1460)::INTEGER)
             FROM range({customers // 10}) r(i)""")
+    order_stats.rebuild(con)  # orders were written with SQL, not through ingestion
     con.execute("CHECKPOINT")
     print(f"built {path} ({orders:,} orders, {customers:,} customers{', rich' if rich else ''}) "
           f"in {time.perf_counter() - t:.1f}s")

@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from regulars.data import order_stats
+
 END = pd.Timestamp("2025-12-31 23:00")
 
 
@@ -68,6 +70,7 @@ def synthesize_shop(ws, n_customers: int = 5000, seed: int = 0, years: float = 3
     })
     _insert(ws, "customers", customers)
     _insert(ws, "orders", orders)
+    order_stats.rebuild(ws.con)  # written with SQL, not through ingestion: keep the stored totals current
 
     # order lines: a staple product (re-bought) on 60% of the orders of staple buyers
     n_products = 200

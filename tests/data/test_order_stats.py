@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from decimal import Decimal
 
 from regulars.data import order_stats
@@ -32,6 +33,9 @@ def test_loads_reloads_merges_and_erasure_keep_the_totals_exact(workspace, tmp_p
         "C1": (dt.date(2024, 4, 2), 2, Decimal("40.50")),
         "C2": (dt.date(2024, 2, 3), 1, Decimal("12.00")),
     }
+    summary = workspace.con.execute("SELECT first_order_date, purchase_days, purchases_net, first_day_net, n_gaps, "
+                                    "log_gap_mean, log_gap_var FROM customer_order_stats WHERE customer_id = 'C1'").fetchall()
+    assert summary == [(dt.date(2024, 3, 1), 2, Decimal("45.00"), Decimal("20.00"), 1, math.log(32), None)]
     assert order_stats.mismatches(workspace.con) == 0
     assert order_stats.covers(workspace.con, dt.date(2024, 5, 2))
     assert not order_stats.covers(workspace.con, dt.date(2024, 5, 1))  # the return on 1 May would be counted
@@ -84,3 +88,30 @@ def test_a_failed_load_leaves_the_totals_untouched(workspace, tmp_path):
     except Exception:
         pass
     assert stats(workspace) == before and order_stats.covers(workspace.con, LATER)
+
+
+def test_gap_statistics_from_the_stored_totals_equal_those_from_the_orders(workspace, tmp_path):
+    import pandas as pd
+
+    from regulars.models.next_order import gap_statistics
+
+    rows = ["order_id,customer_id,ordered_at,total,status"]
+    days = {"A": ["2024-01-01", "2024-01-03", "2024-01-03", "2024-01-10", "2024-02-20"], "B": ["2024-01-05"],
+            "C": ["2024-01-01", "2024-03-01"], "D": ["2024-01-02", "2024-01-09", "2024-01-30"]}
+    for cid, ds in days.items():
+        rows += [f"{cid}{i},{cid},{d},10.00,paid" for i, d in enumerate(ds)]
+    rows += ["X1,C,2024-02-01,99.00,cancelled", "X2,D,2024-01-20,-5.00,paid"]  # neither is a purchase day
+    ingest(workspace, "orders", [write(tmp_path, "o.csv", "\n".join(rows) + "\n")])
+
+    class OrdersOnly:
+        table = workspace.table
+
+    as_of = dt.date(2024, 6, 1)
+    assert workspace.order_stats(as_of) is not None
+    stored = workspace.frame(gap_statistics(workspace, as_of).order_by("customer_id")).set_index("customer_id")
+    scanned = workspace.frame(gap_statistics(OrdersOnly, as_of).order_by("customer_id")).set_index("customer_id")
+    pd.testing.assert_frame_equal(stored, scanned, check_exact=False, rtol=1e-12)
+    assert list(stored.index) == ["A", "C", "D"]  # B has a single purchase day: no gap
+    assert stored.loc["A", "n_gaps"] == 3  # 2, 7 and 41 days; the second 3 January order is the same day
+    assert math.isclose(stored.loc["A", "log_gap_mean"], (math.log(2) + math.log(7) + math.log(41)) / 3)
+    assert stored.loc["C", "n_gaps"] == 1 and math.isnan(stored.loc["C", "log_gap_var"])

@@ -123,3 +123,37 @@ def test_expression_is_lazy_and_portable(small):
 def test_bad_arguments(small, kwargs, message):
     with pytest.raises(ValueError, match=message):
         summarize(small, "customer_id", "ordered_at", **kwargs)
+
+
+def test_purchase_summary_from_stored_totals_equals_the_order_by_order_summary(workspace, tmp_path):
+    from regulars.data.ingest.pipeline import ingest
+    from regulars.models.summary import purchase_summary
+
+    csv = tmp_path / "orders.csv"
+    csv.write_text(
+        "order_id,customer_id,ordered_at,total,status,refunded\n"
+        "1,a,2024-01-01 09:00,10.00,paid,\n"
+        "2,a,2024-01-01 23:00,5.00,paid,\n"        # same day: one purchase of 15
+        "3,a,2024-01-04 00:30,20.00,paid,4.00\n"   # net 16
+        "4,a,2024-01-11 12:00,40.00,paid,\n"
+        "5,a,2024-01-12 12:00,-9.00,paid,\n"       # a return is not a purchase
+        "6,a,2024-01-13 12:00,70.00,cancelled,\n"  # nor is a cancelled order
+        "7,b,2024-01-05 08:00,7.00,paid,\n"
+    )
+    ingest(workspace, "orders", [csv])
+
+    class OrdersOnly:
+        table = workspace.table
+
+    as_of = dt.date(2024, 1, 16)
+    assert workspace.order_stats(as_of) is not None
+    stored = workspace.frame(purchase_summary(workspace, as_of)).set_index("customer_id").sort_index()
+    scanned = workspace.frame(purchase_summary(OrdersOnly, as_of)).set_index("customer_id").sort_index()
+    pd.testing.assert_frame_equal(stored, scanned)
+    # a: purchase days 1 Jan (15), 4 Jan (16), 11 Jan (40); observation ends 15 Jan
+    assert stored.loc["a"].tolist() == [2, 10.0, 14.0, 28.0]
+    assert stored.loc["b"].tolist() == [0, 0.0, 10.0, 0.0]
+    # before the last orders the stored totals do not hold; the orders are read instead
+    assert workspace.order_stats(dt.date(2024, 1, 5)) is None
+    early = workspace.frame(purchase_summary(workspace, dt.date(2024, 1, 5))).set_index("customer_id")
+    assert early.loc["a"].tolist() == [1, 3.0, 3.0, 16.0]

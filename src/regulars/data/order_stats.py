@@ -1,12 +1,16 @@
 """Per-customer order totals, kept current on every write to ``orders``.
 
-``customer_order_stats`` holds, per customer, what RFM needs from the whole order history
-(one row per customer instead of ten orders each), so a refresh scores customers without
-re-reading every order:
+``customer_order_stats`` holds, per customer, what RFM and the buy-till-you-die summary need
+from the whole order history (one row per customer instead of ten orders each), so a refresh
+scores customers without re-reading every order. A *purchase* is a counted row with
+``total > 0``; *net* is ``total - coalesce(refunded, 0)`` (``DECIMAL(18,2)``):
 
-- ``last_order_date``: date of the latest purchase (``total > 0``);
-- ``orders``: number of purchases;
-- ``net``: sum of ``total - coalesce(refunded, 0)`` over purchases and returns (``DECIMAL(18,2)``);
+- ``first_order_date``, ``last_order_date``: dates of the first and the latest purchase;
+- ``orders``: number of purchases; ``purchase_days``: number of distinct days with a purchase;
+- ``purchases_net``: net of the purchases; ``first_day_net``: net of the first day's purchases;
+- ``net``: net of purchases and returns (``total <= 0``) together;
+- ``n_gaps``, ``log_gap_mean``, ``log_gap_var``: number of gaps (days) between consecutive
+  purchase days, mean and sample variance of their logarithms (null without a gap);
 - ``latest_at``: latest ``ordered_at`` of any counted row (purchases and returns).
 
 Counted rows are those the features mart counts: a customer, an ``ordered_at``, and a status
@@ -29,7 +33,7 @@ import datetime as dt
 
 from regulars.data.schema import EXCLUDED_STATUSES
 
-__all__ = ["TABLE", "covers", "create_statements", "mismatches", "refresh"]
+__all__ = ["TABLE", "covers", "create_statements", "mismatches", "rebuild", "refresh"]
 
 TABLE = "customer_order_stats"
 SOURCE = "customer_order_stats_source"
@@ -40,21 +44,38 @@ _COUNTED = (
     f"customer_id IS NOT NULL AND ordered_at IS NOT NULL "
     f"AND (status IS NULL OR lower(status) NOT IN ({_STATUSES}))"
 )
-_AGGREGATE = (
-    "SELECT customer_id, CAST(max(ordered_at) FILTER (WHERE total > 0) AS DATE) AS last_order_date, "
-    "count(*) FILTER (WHERE total > 0) AS orders, CAST(sum(total - coalesce(refunded, 0)) AS DECIMAL(18,2)) AS net, "
-    f"max(ordered_at) AS latest_at FROM orders WHERE {_COUNTED}"
-)
+_COLUMNS = ("customer_id VARCHAR, first_order_date DATE, last_order_date DATE, orders BIGINT, purchase_days BIGINT, "
+            "purchases_net DECIMAL(18,2), first_day_net DECIMAL(18,2), net DECIMAL(18,2), latest_at TIMESTAMP, "
+            "n_gaps BIGINT, log_gap_mean DOUBLE, log_gap_var DOUBLE")
+
+
+def _aggregate(where: str = "") -> str:
+    """Per customer, from a per-(customer, day, purchase or not) grouping of the counted orders."""
+    money = "CAST({} AS DECIMAL(18,2))"
+    return (
+        "SELECT customer_id, min(day) FILTER (WHERE purchase) AS first_order_date, "
+        "max(day) FILTER (WHERE purchase) AS last_order_date, "
+        "CAST(coalesce(sum(n) FILTER (WHERE purchase), 0) AS BIGINT) AS orders, "
+        "count(*) FILTER (WHERE purchase) AS purchase_days, "
+        f"{money.format('sum(net) FILTER (WHERE purchase)')} AS purchases_net, "
+        f"{money.format('arg_min(net, day) FILTER (WHERE purchase)')} AS first_day_net, "
+        f"{money.format('sum(net)')} AS net, max(latest) AS latest_at, "
+        "count(gap) AS n_gaps, avg(ln(gap)) AS log_gap_mean, var_samp(ln(gap)) AS log_gap_var "
+        "FROM (SELECT *, CASE WHEN purchase THEN CAST(day - lag(day) OVER "
+        "(PARTITION BY customer_id, purchase ORDER BY day) AS DOUBLE) END AS gap "
+        "FROM (SELECT customer_id, CAST(ordered_at AS DATE) AS day, total > 0 AS purchase, count(*) AS n, "
+        "sum(total - coalesce(refunded, 0)) AS net, max(ordered_at) AS latest "
+        f"FROM orders WHERE {_COUNTED}{where} GROUP BY ALL)) GROUP BY customer_id"
+    )
 
 
 def create_statements() -> list[str]:
     """Create the table and fill it from the orders already stored (a migration)."""
     return [
-        f"CREATE TABLE IF NOT EXISTS {TABLE} (customer_id VARCHAR, last_order_date DATE, "
-        "orders BIGINT, net DECIMAL(18,2), latest_at TIMESTAMP)",
+        f"CREATE TABLE IF NOT EXISTS {TABLE} ({_COLUMNS})",
         f"CREATE TABLE IF NOT EXISTS {SOURCE} (orders_rows BIGINT, max_ordered_at TIMESTAMP)",
         f"DELETE FROM {TABLE}",
-        f"INSERT INTO {TABLE} {_AGGREGATE} GROUP BY customer_id",
+        f"INSERT INTO {TABLE} {_aggregate()}",
         *_record_source(),
     ]
 
@@ -76,14 +97,20 @@ def refresh(con, customers_sql: str) -> None:
         stored = con.execute(f"SELECT count(*) FROM {TABLE}").fetchall()[0][0]
         if touched * 2 >= stored:
             con.execute(f"DELETE FROM {TABLE}")
-            con.execute(f"INSERT INTO {TABLE} {_AGGREGATE} GROUP BY customer_id")
+            con.execute(f"INSERT INTO {TABLE} {_aggregate()}")
         else:
             con.execute(f"DELETE FROM {TABLE} WHERE customer_id IN (SELECT customer_id FROM _stats_touched)")
-            con.execute(f"INSERT INTO {TABLE} {_AGGREGATE} "
-                        "AND customer_id IN (SELECT customer_id FROM _stats_touched) GROUP BY customer_id")
+            con.execute(f"INSERT INTO {TABLE} {_aggregate(' AND customer_id IN (SELECT customer_id FROM _stats_touched)')}")
     for statement in _record_source():
         con.execute(statement)
     con.execute("DROP TABLE _stats_touched")
+
+
+def rebuild(con) -> None:
+    """Recompute every customer's totals: for code that wrote ``orders`` with plain SQL
+    (benchmark generators, migrations of other tools)."""
+    for statement in create_statements()[2:]:
+        con.execute(statement)
 
 
 def covers(con, as_of: dt.date) -> bool:
@@ -100,6 +127,6 @@ def covers(con, as_of: dt.date) -> bool:
 def mismatches(con) -> int:
     """Number of customers whose stored totals differ from a recomputation (0 when consistent)."""
     return con.execute(
-        f"SELECT count(*) FROM ((({_AGGREGATE} GROUP BY customer_id) EXCEPT ALL (SELECT * FROM {TABLE})) "
-        f"UNION ALL ((SELECT * FROM {TABLE}) EXCEPT ALL ({_AGGREGATE} GROUP BY customer_id)))"
+        f"SELECT count(*) FROM ((({_aggregate()}) EXCEPT ALL (SELECT * FROM {TABLE})) "
+        f"UNION ALL ((SELECT * FROM {TABLE}) EXCEPT ALL ({_aggregate()})))"
     ).fetchall()[0][0]

@@ -103,6 +103,14 @@ class Workspace:
         when orders on or after *as_of* exist (the totals would include them)."""
         return self.ibis.table(order_stats.TABLE) if order_stats.covers(self.con, as_of) else None
 
+    def temp_table(self, name: str, expr: ibis.Table) -> ibis.Table:
+        """Materialise *expr* once as a temporary table (private to this connection, dropped by
+        :meth:`drop_temp_table` or on close) and return it, for an input read several times."""
+        return self.ibis.create_table(name, expr, temp=True, overwrite=True)
+
+    def drop_temp_table(self, name: str) -> None:
+        self.ibis.drop_table(name, force=True)
+
     def list_tables(self) -> list[str]:
         return [r[0] for r in self.con.execute("SHOW TABLES").fetchall()]
 

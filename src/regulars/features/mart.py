@@ -260,28 +260,42 @@ def _event_features(tables, as_of: dt.date) -> ir.Table:
     e = tables.table("events")
     e = e.filter(e.customer_id.notnull(), e.occurred_at < _ts(as_of))
     step = ibis.cases(*[(e.event_type == name, i + 1) for i, name in enumerate(CHECKOUT_STEPS)], else_=0)
+    counts = e.group_by("customer_id").aggregate(
+        sessions=e.session_id.nunique(),
+        product_views=(e.event_type == "product_view").sum(),
+        cart_adds=(e.event_type == "add_to_cart").sum(),
+        searches=(e.event_type == "search").sum(),
+        checkout_step_max=step.max(),
+    )
+    # Abandonment needs sessions, but only those with a checkout step (a cart add at least):
+    # grouping just those events by session is a fraction of grouping every event.
     # Events without a session id are grouped per day for abandonment (not counted as sessions).
-    session = e.session_id.coalesce("day-" + e.occurred_at.cast("date").cast("string"))
-    e = e.mutate(_step=step, _session=session)
-    per_session = e.group_by(["customer_id", "_session"]).aggregate(
-        _real=e.session_id.notnull().any(),
-        _max_step=e._step.max(),
-        _carted=(e.event_type == "add_to_cart").any(),
-        _bought=(e.event_type == "purchase").any(),
-        _views=(e.event_type == "product_view").sum(),
-        _adds=(e.event_type == "add_to_cart").sum(),
-        _searches=(e.event_type == "search").sum(),
+    c = e.filter(e.event_type.isin(CHECKOUT_STEPS))
+    c = c.mutate(
+        _step=ibis.cases(*[(c.event_type == name, i + 1) for i, name in enumerate(CHECKOUT_STEPS)], else_=0),
+        _session=c.session_id.coalesce("day-" + c.occurred_at.cast("date").cast("string")),
+    )
+    per_session = c.group_by(["customer_id", "_session"]).aggregate(
+        _max_step=c._step.max(),
+        _carted=(c.event_type == "add_to_cart").any(),
+        _bought=(c.event_type == "purchase").any(),
     )
     s = per_session
     abandoned = s._carted & ~s._bought
-    return s.group_by("customer_id").aggregate(
-        sessions=s._real.sum(),
-        product_views=s._views.sum(),
-        cart_adds=s._adds.sum(),
-        searches=s._searches.sum(),
-        checkout_step_max=s._max_step.max(),
+    carts = s.group_by("customer_id").aggregate(
         cart_abandonments=abandoned.sum(),
         abandoned_checkout_step=s._max_step.max(where=abandoned),
+    )
+    j = counts.left_join(carts, "customer_id")
+    return j.select(
+        counts.customer_id,
+        counts.sessions,
+        counts.product_views,
+        counts.cart_adds,
+        counts.searches,
+        counts.checkout_step_max,
+        cart_abandonments=carts.cart_abandonments.fill_null(0),
+        abandoned_checkout_step=carts.abandoned_checkout_step,
     )
 
 

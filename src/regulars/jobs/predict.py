@@ -144,42 +144,54 @@ class SampledTables:
     """A table provider that keeps a fixed share of the customers (by a hash of their id).
 
     Every table with a ``customer_id`` column is filtered before any feature is computed, so
-    a training snapshot of a large shop costs ``fraction`` of a full one.
+    a training snapshot of a large shop costs ``fraction`` of a full one. With ``materialize``
+    each filtered table is stored once as a temporary table on first use, so the several
+    training snapshots and labels read the sample instead of rescanning the whole table;
+    :meth:`close` drops them.
     """
 
-    def __init__(self, ws, fraction: float):
-        self.ws, self.fraction = ws, fraction
+    def __init__(self, ws, fraction: float, materialize: bool = False):
+        self.ws, self.fraction, self.materialize = ws, fraction, materialize
+        self._stored: dict[str, ibis.Table] = {}
 
     def table(self, name: str) -> ibis.Table:
         t = self.ws.table(name)
         if self.fraction >= 1 or "customer_id" not in t.columns:
             return t
-        return t.filter(t.customer_id.hash().abs() % 10_000 < int(self.fraction * 10_000))
+        if name in self._stored:
+            return self._stored[name]
+        sample = t.filter(t.customer_id.hash().abs() % 10_000 < int(self.fraction * 10_000))
+        if self.materialize:
+            sample = self._stored[name] = self.ws.temp_table(f"_training_sample_{name}", sample)
+        return sample
+
+    def close(self) -> None:
+        for name in self._stored:
+            self.ws.drop_temp_table(f"_training_sample_{name}")
+        self._stored.clear()
 
 
-def snapshot(ws, as_of, categories=None, fraction: float = 1.0) -> pd.DataFrame:
+def snapshot(ws, as_of, categories=None, fraction: float = 1.0, tables=None) -> pd.DataFrame:
     """One row per customer with a purchase before ``as_of``: features mart, activity,
     BTYD summary (days) and gap statistics, all as of ``as_of``.
 
     Each part runs as its own query and the parts are joined in pandas (DuckDB plans the
     parts well one by one; a single query joining them all was 3x slower at a million rows).
+    The customer's BTYD summary comes from the stored order totals when they hold for ``as_of``
+    (:func:`regulars.models.summary.purchase_summary`).
     """
-    from regulars.models.summary import summary_expression
+    from regulars.models.summary import purchase_summary
 
     as_of = _date(as_of)
-    tables = SampledTables(ws, fraction)
-    frame = ws.frame(activity_features(tables, as_of)).set_index("customer_id")
-    p = purchases(tables.table("orders"))
-    p = p.filter(p.day < ibis.literal(as_of))
-    parts = [
-        summary_expression(p, "customer_id", "ordered_at", "net", freq="D", observation_end=as_of - dt.timedelta(days=1)),
-        gap_statistics(tables, as_of),
-    ]
+    tables = tables or (SampledTables(ws, fraction) if fraction < 1 else ws)
+    # each part arrives sorted by customer id: pandas then joins sorted indexes (3x faster than hashing)
+    frame = ws.frame(activity_features(tables, as_of).order_by("customer_id")).set_index("customer_id")
+    parts = [purchase_summary(tables, as_of), gap_statistics(tables, as_of)]
     mart = _mart(tables, as_of, categories)
     if mart is not None:
         parts.append(mart.select(*[c for c in mart.columns if c not in frame.columns]))
     for part in parts:
-        frame = frame.join(ws.frame(part).set_index("customer_id"), how="left")
+        frame = frame.join(ws.frame(part.order_by("customer_id")).set_index("customer_id"), how="left")
     frame = frame.reset_index()
     for c in frame.columns:
         if frame[c].dtype == bool or str(frame[c].dtype) == "boolean":
@@ -261,32 +273,34 @@ def training_dates(as_of: dt.date, window: int, n: int) -> list[dt.date]:
     return [as_of - dt.timedelta(days=first + SNAPSHOT_STEP * k) for k in range(n)]
 
 
-def _snapshot_cached(ws, t, categories, fraction, cache):
-    key = (t, fraction)
+def _snapshot_cached(ws, t, categories, sample: SampledTables, cache):
+    key = (t, sample.fraction)
     if cache is None:
-        return snapshot(ws, t, categories, fraction)
+        return snapshot(ws, t, categories, tables=sample)
     if key not in cache:
-        cache[key] = snapshot(ws, t, categories, fraction)
+        cache[key] = snapshot(ws, t, categories, tables=sample)
     return cache[key].copy(deep=False)
 
 
-def _labelled(ws, t, window, label_fn, label, categories, fraction, cache):
-    frame = _snapshot_cached(ws, t, categories, fraction, cache)
+def _labelled(ws, t, window, label_fn, label, categories, sample: SampledTables, cache):
+    frame = _snapshot_cached(ws, t, categories, sample, cache)
     if len(frame):
         # the same customers as the snapshot (same hash sample), not every customer of the shop
-        orders = SampledTables(ws, fraction).table("orders")
+        orders = sample.table("orders")
         labels = ws.frame(label_fn(orders, t, window)).set_index("customer_id")[label]
         frame[label] = labels.reindex(frame.index).fillna(0).astype(int)
     return frame
 
 
-def _fit_classifier(ws, as_of, cls, window, label_fn, label, verdict, categories, fraction, first_day, cache=None):
+def _fit_classifier(ws, as_of, cls, window, label_fn, label, verdict, categories, sample: SampledTables,
+                    first_day, cache=None):
     small = verdict.small
+    fraction = sample.fraction
     # up to two training snapshots (one for big, sampled shops), each with a month of history before it
     dates = [d for d in training_dates(as_of, window, 1 if fraction < 1 else 2)
              if first_day is not None and first_day < d - dt.timedelta(days=30)] or training_dates(as_of, window, 1)
-    trains = [_labelled(ws, d, window, label_fn, label, categories, fraction, cache) for d in reversed(dates)]
-    cal = _labelled(ws, as_of - dt.timedelta(days=window), window, label_fn, label, categories, fraction, cache)
+    trains = [_labelled(ws, d, window, label_fn, label, categories, sample, cache) for d in reversed(dates)]
+    cal = _labelled(ws, as_of - dt.timedelta(days=window), window, label_fn, label, categories, sample, cache)
     trains = [f for f in trains if len(f)]
     if not trains or len(cal) == 0:
         raise NotEnoughData(f"no customers before {dates[0]} to learn from")
@@ -325,21 +339,24 @@ def fit_models(ws, as_of=None, *, verdicts: dict[str, Verdict] | None = None, pr
     first_day = as_of - dt.timedelta(days=stats.history_days) if stats.history_days else None
     fraction = min(1.0, MAX_TRAIN_CUSTOMERS / max(stats.customers_with_orders, 1))
     cache: dict = {}  # snapshots shared by the churn and propensity fits
-
-    for name, cls, window, label_fn, label in (
-        ("churn", ChurnModel, CHURN_WINDOW, churn_labels, "churned"),
-        ("propensity", PurchasePropensityModel, PROPENSITY_WINDOW, propensity_labels, "bought"),
-    ):
-        if verdicts[name].refused:
-            continue
-        say(f"fitting {name}")
-        t = time.perf_counter()
-        try:
-            setattr(fm, name, _fit_classifier(ws, as_of, cls, window, label_fn, label, verdicts[name],
-                                              categories, fraction, first_day, cache))
-        except NotEnoughData as exc:
-            verdicts[name] = Verdict(name, "refused", [str(exc)])
-        fm.timings[f"fit_{name}"] = time.perf_counter() - t
+    sample = SampledTables(ws, fraction, materialize=True)  # read by every training snapshot and label
+    try:
+        for name, cls, window, label_fn, label in (
+            ("churn", ChurnModel, CHURN_WINDOW, churn_labels, "churned"),
+            ("propensity", PurchasePropensityModel, PROPENSITY_WINDOW, propensity_labels, "bought"),
+        ):
+            if verdicts[name].refused:
+                continue
+            say(f"fitting {name}")
+            t = time.perf_counter()
+            try:
+                setattr(fm, name, _fit_classifier(ws, as_of, cls, window, label_fn, label, verdicts[name],
+                                                  categories, sample, first_day, cache))
+            except NotEnoughData as exc:
+                verdicts[name] = Verdict(name, "refused", [str(exc)])
+            fm.timings[f"fit_{name}"] = time.perf_counter() - t
+    finally:
+        sample.close()
 
     if not verdicts["leads"].refused:
         say("fitting lead scores")

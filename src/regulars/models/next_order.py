@@ -46,8 +46,18 @@ _Z90 = 1.2815515655446004  # standard normal 90th percentile
 
 
 def gap_statistics(tables, as_of) -> ibis.Table:
-    """Per customer: ``n_gaps``, mean and variance of log gaps (days) between purchase days before ``as_of``."""
-    A = ibis.literal(pd.Timestamp(as_of).date())
+    """Per customer: ``n_gaps``, mean and variance of log gaps (days) between purchase days before ``as_of``.
+
+    Customers without a gap (one purchase day) have no row. Read from the workspace's stored
+    per-customer totals when they hold for ``as_of`` (:mod:`regulars.data.order_stats`).
+    """
+    day = pd.Timestamp(as_of).date()
+    stored = getattr(tables, "order_stats", None)
+    stats = stored(day) if stored is not None else None
+    if stats is not None:
+        s = stats.filter(stats.n_gaps > 0)
+        return s.select("customer_id", "n_gaps", "log_gap_mean", "log_gap_var")
+    A = ibis.literal(day)
     p = purchases(tables.table("orders"))
     days = p.filter(p.day < A).select("customer_id", "day").distinct()
     w = ibis.window(group_by=days.customer_id, order_by=days.day)

@@ -34,7 +34,7 @@ import datetime as dt
 import ibis
 import pandas as pd
 
-__all__ = ["summarize", "summary_expression"]
+__all__ = ["purchase_summary", "summarize", "summary_expression"]
 
 _UNIT_DAYS = {"D": 1.0, "W": 7.0}
 
@@ -124,6 +124,43 @@ def summary_expression(
         extra["duration_holdout"] = obs_end.delta(cal_end, unit="day").cast("float64") / unit
         summary = summary.mutate(**extra).drop("value_holdout")
     return summary.rename({customer_col: "customer"}) if customer_col != "customer" else summary
+
+
+def purchase_summary(tables, as_of) -> ibis.Table:
+    """The shop's BTYD summary in days as of *as_of* (an Ibis expression, not executed).
+
+    The same as ``summary_expression(purchases, "customer_id", "ordered_at", "net", freq="D",
+    observation_end=as_of - 1 day)`` over the purchases before *as_of* (orders with
+    ``total > 0`` and a counted status; ``net = total - refunded``, see
+    :func:`regulars.models.readiness.purchases`). On a workspace whose stored per-customer
+    totals (:mod:`regulars.data.order_stats`) hold for *as_of* it reads those, one row per
+    customer, instead of grouping every order by customer and day.
+
+    Returns
+    -------
+    ibis.Table
+        ``customer_id, frequency, recency, T, monetary_value`` (days, floats).
+    """
+    from regulars.models.readiness import purchases
+
+    as_of = _as_date(as_of, "as_of")
+    end = as_of - dt.timedelta(days=1)
+    stored = getattr(tables, "order_stats", None)
+    stats = stored(as_of) if stored is not None else None
+    if stats is None:
+        p = purchases(tables.table("orders"))
+        p = p.filter(p.day < ibis.literal(as_of))
+        return summary_expression(p, "customer_id", "ordered_at", "net", freq="D", observation_end=end)
+    s = stats.filter(stats.orders > 0)
+    frequency = (s.purchase_days - 1).cast("int64")
+    repeat_value = (s.purchases_net - s.first_day_net).cast("float64")
+    return s.select(
+        "customer_id",
+        frequency=frequency,
+        recency=s.last_order_date.delta(s.first_order_date, unit="day").cast("float64"),
+        T=ibis.literal(end).delta(s.first_order_date, unit="day").cast("float64"),
+        monetary_value=(repeat_value / frequency.nullif(0).cast("float64")).fill_null(0.0),
+    )
 
 
 def summarize(
