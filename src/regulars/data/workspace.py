@@ -70,6 +70,7 @@ class Workspace:
             )
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.memory_limit = memory_limit
         config = {"memory_limit": memory_limit} if memory_limit else {}
         try:
             self.con = duckdb.connect(str(self.path), read_only=read_only, config=config)
@@ -102,6 +103,22 @@ class Workspace:
         """The stored per-customer order totals (:mod:`regulars.data.order_stats`), or ``None``
         when orders on or after *as_of* exist (the totals would include them)."""
         return self.ibis.table(order_stats.TABLE) if order_stats.covers(self.con, as_of) else None
+
+    def release_memory(self) -> None:
+        """Hand DuckDB's cached table blocks back to the system between phases of a long job.
+
+        DuckDB keeps blocks it has read (and its allocator keeps freed memory) up to the
+        memory limit; a job that next works in pandas would hold both. Lowering the limit for a
+        moment evicts what is not in use; nothing is lost (blocks are re-read when needed).
+        """
+        limit = self.memory_limit or self.con.execute(
+            "SELECT value FROM duckdb_settings() WHERE name = 'memory_limit'").fetchall()[0][0]
+        try:
+            self.con.execute("SET memory_limit = '16MB'")
+        except duckdb.Error:
+            pass  # something is pinned: evicted what could be
+        finally:
+            self.con.execute(f"SET memory_limit = '{limit}'")
 
     def temp_table(self, name: str, expr: ibis.Table) -> ibis.Table:
         """Materialise *expr* once as a temporary table (private to this connection, dropped by

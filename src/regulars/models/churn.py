@@ -57,27 +57,30 @@ def _threads(matrix: np.ndarray) -> int:
 
 
 def float_matrix(X: pd.DataFrame, names) -> np.ndarray:
-    """The columns ``names`` of ``X`` as a float64 matrix; anything that is not a number is NaN.
+    """The columns ``names`` of ``X`` as a float64 matrix; anything that is not a number is NaN,
+    and so is a column ``X`` does not have. Filled column by column: no copy of ``X`` first.
 
     Examples
     --------
-    >>> float_matrix(pd.DataFrame({"a": [1, None], "ok": pd.array([True, None], dtype="boolean")}), ["ok", "a"])
-    array([[ 1.,  1.],
-           [nan, nan]])
+    >>> float_matrix(pd.DataFrame({"a": [1, None], "ok": pd.array([True, None], dtype="boolean")}), ["ok", "a", "zz"])
+    array([[ 1.,  1., nan],
+           [nan, nan, nan]])
     """
     names = list(names)
     if not len(X):
         return np.empty((0, len(names)))
-    sub = X if list(X.columns) == names else X[names]
-    if all(t == np.float64 for t in sub.dtypes):  # one float block: no per-column work
-        return sub.to_numpy(dtype=float)
-    columns = []
-    for name in names:
-        col = sub[name]
+    if list(X.columns) == names and all(t == np.float64 for t in X.dtypes):  # one float block
+        return X.to_numpy(dtype=float)
+    out = np.empty((len(X), len(names)))
+    for j, name in enumerate(names):
+        if name not in X.columns:
+            out[:, j] = np.nan
+            continue
+        col = X[name]
         if not pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
             col = pd.to_numeric(col.astype(object), errors="coerce")
-        columns.append(col.to_numpy(dtype=float, na_value=np.nan))
-    return np.column_stack(columns)
+        out[:, j] = col.to_numpy(dtype=float, na_value=np.nan)
+    return out
 
 
 def _date(value) -> dt.date:
