@@ -555,15 +555,8 @@ def predict(ws, as_of=None, horizon_days: int = 365, forecast_days: int = 56, pr
     run_id = f"p-{as_of.isoformat()}-{uuid.uuid4().hex[:8]}"
     say("checking the data")
     fm = fit_models(ws, as_of, progress=say)
-    customers = score_customers(ws, fm, horizon_days, progress=say)
-    versions = {k: MODEL_VERSIONS[k] for k, v in fm.verdicts.items() if not v.refused and k in MODEL_VERSIONS}
-    if fm.reasons_method:
-        versions["reasons"] = fm.reasons_method
-    import json
-
-    customers["model_versions"] = json.dumps(versions)
-    customers["run_id"] = run_id
-    customers["created_at"] = pd.Timestamp.now(tz="UTC").tz_localize(None)
+    # The query-heavy scores first, while DuckDB's cache is warm; the customer scores then
+    # release it before their numpy work (see score_customers).
     say("scoring leads, replenishment, forecast")
     t = time.perf_counter()
     leads = score_leads(ws, fm)
@@ -576,6 +569,15 @@ def predict(ws, as_of=None, horizon_days: int = 365, forecast_days: int = 56, pr
         forecast["model_version"] = MODEL_VERSIONS["forecast"]
         forecast["run_id"] = run_id
     fm.timings["leads_replenishment_forecast"] = time.perf_counter() - t
+    customers = score_customers(ws, fm, horizon_days, progress=say)
+    versions = {k: MODEL_VERSIONS[k] for k, v in fm.verdicts.items() if not v.refused and k in MODEL_VERSIONS}
+    if fm.reasons_method:
+        versions["reasons"] = fm.reasons_method
+    import json
+
+    customers["model_versions"] = json.dumps(versions)
+    customers["run_id"] = run_id
+    customers["created_at"] = pd.Timestamp.now(tz="UTC").tz_localize(None)
     say("writing")
     t = time.perf_counter()
     rows = {
