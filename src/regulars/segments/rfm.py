@@ -17,7 +17,9 @@ the value (recency descending, so the longest-ago buyers get 1; frequency and
 monetary ascending) and then by ``customer_id``, and cut into five groups whose
 sizes differ by at most one. So two customers with the same frequency can get
 different F scores at a group boundary, always the same way on every engine.
-(``ibis.ntile`` counts from 0; we add 1.)
+The first ``n % 5`` groups hold one customer more, as with ``ntile``. Recency,
+frequency and spend come from the workspace's stored per-customer order totals
+when they hold for ``as_of`` (:mod:`regulars.data.order_stats`).
 
 Named segments come from a score grid in TOML (:data:`DEFAULT_CONFIG`, editable
 and renamable, see ``docs/segments.md``): the first segment whose ``r``/``f``/``m``
