@@ -146,7 +146,7 @@ def forget(workspace, ref: str, requested_by: str = "cli") -> dict:
         )
         for table in customer_tables(con):
             delete(table, "customer_id = ?", [cid])
-        order_stats.refresh(con, "SELECT NULL::VARCHAR AS customer_id WHERE false")  # record the orders left
+        order_stats.mark_current(con)  # the customer's totals went with the rest
         record = {
             "erasure_id": uuid.uuid4().hex,
             "subject_hash": hashlib.sha256(cid.encode()).hexdigest(),

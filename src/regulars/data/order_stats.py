@@ -33,7 +33,7 @@ import datetime as dt
 
 from regulars.data.schema import EXCLUDED_STATUSES
 
-__all__ = ["TABLE", "covers", "create_statements", "mismatches", "rebuild", "refresh"]
+__all__ = ["TABLE", "covers", "create_statements", "mark_current", "mismatches", "rebuild", "refresh"]
 
 TABLE = "customer_order_stats"
 SOURCE = "customer_order_stats_source"
@@ -101,9 +101,15 @@ def refresh(con, customers_sql: str) -> None:
         else:
             con.execute(f"DELETE FROM {TABLE} WHERE customer_id IN (SELECT customer_id FROM _stats_touched)")
             con.execute(f"INSERT INTO {TABLE} {_aggregate(' AND customer_id IN (SELECT customer_id FROM _stats_touched)')}")
+    mark_current(con)
+    con.execute("DROP TABLE _stats_touched")
+
+
+def mark_current(con) -> None:
+    """Record ``orders`` as it is now, for a writer that removed a customer's orders together
+    with the customer's row of totals (erasure): the other customers' totals still hold."""
     for statement in _record_source():
         con.execute(statement)
-    con.execute("DROP TABLE _stats_touched")
 
 
 def rebuild(con) -> None:
