@@ -32,6 +32,8 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr, ndtri
 
+from regulars.data.order_stats import stored_totals
+
 from .readiness import purchases
 
 __all__ = [
@@ -52,8 +54,7 @@ def gap_statistics(tables, as_of) -> ibis.Table:
     per-customer totals when they hold for ``as_of`` (:mod:`regulars.data.order_stats`).
     """
     day = pd.Timestamp(as_of).date()
-    stored = getattr(tables, "order_stats", None)
-    stats = stored(day) if stored is not None else None
+    stats = stored_totals(tables, day)
     if stats is not None:
         s = stats.filter(stats.n_gaps > 0)
         return s.select("customer_id", "n_gaps", "log_gap_mean", "log_gap_var")

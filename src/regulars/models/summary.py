@@ -34,6 +34,8 @@ import datetime as dt
 import ibis
 import pandas as pd
 
+from regulars.data.order_stats import stored_totals
+
 __all__ = ["purchase_summary", "summarize", "summary_expression"]
 
 _UNIT_DAYS = {"D": 1.0, "W": 7.0}
@@ -145,8 +147,7 @@ def purchase_summary(tables, as_of) -> ibis.Table:
 
     as_of = _as_date(as_of, "as_of")
     end = as_of - dt.timedelta(days=1)
-    stored = getattr(tables, "order_stats", None)
-    stats = stored(as_of) if stored is not None else None
+    stats = stored_totals(tables, as_of)
     if stats is None:
         p = purchases(tables.table("orders"))
         p = p.filter(p.day < ibis.literal(as_of))

@@ -48,6 +48,7 @@ from pathlib import Path
 import ibis
 import ibis.expr.types as ir
 
+from regulars.data.order_stats import stored_totals
 from regulars.features.mart import MONEY, purchases, resolve_as_of
 
 __all__ = ["DEFAULT_CONFIG", "RFMConfig", "RFMConfigError", "RFMSegment", "load_config", "rfm"]
@@ -174,8 +175,7 @@ def rfm_values(tables, as_of: dt.date) -> ir.Table:
     Read from the workspace's stored per-customer totals when they hold for *as_of* (no order
     on or after it), else computed from the orders; both give the same values.
     """
-    stored = getattr(tables, "order_stats", None)
-    stats = stored(as_of) if stored is not None else None
+    stats = stored_totals(tables, as_of)
     if stats is not None:
         g = stats.filter(stats.orders > 0).select(
             "customer_id", "last_order_date", frequency=stats.orders, monetary=stats.net
