@@ -187,3 +187,25 @@ def test_money_and_flags_reach_the_classifiers_as_numbers(shop):
     mart = customer_features(ws, as_of=as_of)
     expected = ws.execute(mart.filter(mart.orders > 0).revenue.sum())
     assert frame["revenue"].sum() == pytest.approx(float(expected), rel=1e-9)
+
+
+def test_count_intervals_are_scipys_negative_binomial_quantiles():
+    """The summed-pmf quantiles agree with ``nbinom.ppf`` everywhere: small and huge counts,
+    quantiles next to a cdf step, and rows the sum hands over to scipy (``pmf(0)`` underflows,
+    or more than ``max_steps`` terms)."""
+    import numpy as np
+    from scipy.stats import nbinom
+
+    from regulars.jobs.predict import _nbinom_quantile
+
+    rng = np.random.default_rng(7)
+    n = 20_000
+    size = np.concatenate([0.2 + rng.negative_binomial(0.3, 0.05, n), [2000.0, 5.0, 0.25]])
+    prob = np.concatenate([rng.uniform(0.05, 0.999, n), [0.01, 0.5, 0.9]])
+    q = np.concatenate([rng.uniform(-0.2, 1.0, n), [0.5, 0.0, 0.999999]])
+    # a quantile exactly on a cdf step: the least k with cdf(k) >= q is k itself
+    q[:200] = nbinom.cdf(3, size[:200], prob[:200])
+    expected = np.where(q > 0, nbinom.ppf(np.clip(q, 1e-300, 1), size, prob), 0.0)
+    got = _nbinom_quantile(q, size, prob, max_steps=40)
+    assert (got > 40).any() and (got <= 3).any()
+    assert np.array_equal(got, expected)
