@@ -115,3 +115,21 @@ def test_gap_statistics_from_the_stored_totals_equal_those_from_the_orders(works
     assert stored.loc["A", "n_gaps"] == 3  # 2, 7 and 41 days; the second 3 January order is the same day
     assert math.isclose(stored.loc["A", "log_gap_mean"], (math.log(2) + math.log(7) + math.log(41)) / 3)
     assert stored.loc["C", "n_gaps"] == 1 and math.isnan(stored.loc["C", "log_gap_var"])
+
+
+def test_readiness_counts_from_the_stored_totals_equal_those_from_the_orders(workspace, tmp_path, monkeypatch):
+    from regulars.jobs.predict import data_stats
+
+    rows = ["order_id,customer_id,ordered_at,total,status"]
+    days = {"A": ["2024-01-01", "2024-01-03", "2024-01-03"], "B": ["2024-01-05", "2024-01-05"],
+            "C": ["2024-01-01", "2024-03-01"]}
+    for cid, ds in days.items():
+        rows += [f"{cid}{i},{cid},{d},10.00,paid" for i, d in enumerate(ds)]
+    rows += ["X1,B,2024-02-01,99.00,cancelled", "X2,E,2024-01-20,-5.00,paid"]  # E has only a return
+    ingest(workspace, "orders", [write(tmp_path, "o.csv", "\n".join(rows) + "\n")])
+    as_of = dt.date(2024, 6, 1)
+    assert workspace.order_stats(as_of) is not None
+    stored = data_stats(workspace, as_of)
+    monkeypatch.setattr(workspace, "order_stats", lambda _as_of: None)
+    assert data_stats(workspace, as_of) == stored
+    assert (stored.customers_with_orders, stored.repeat_customers, stored.days_with_orders) == (3, 2, 4)

@@ -39,7 +39,7 @@ from regulars.jobs.predict import (
     CHURN_WINDOW,
     MODEL_VERSIONS,
     PROPENSITY_WINDOW,
-    _converted,
+    converted,
     fit_models,
     resolve_as_of,
     score_customers,
@@ -461,7 +461,7 @@ def _judge_leads(ws, rows, fm, cutoff, available):
         rows.add("leads", "readiness", None, sentence="too few leads at the cutoff to judge lead tiers", status="refused")
         return
     tiers = fm.leads.score(X)["tier"]
-    bought = X.index.isin(set(ws.execute(_converted(ws, cutoff, PROPENSITY_WINDOW))["customer_id"]))
+    bought = converted(ws, X.index, cutoff, PROPENSITY_WINDOW)
     rates = {t: (int(bought[(tiers == t).to_numpy()].sum()), int((tiers == t).sum())) for t in ("hot", "warm", "cold")}
     recent = pd.to_numeric(X["days_since_last_visit"], errors="coerce").fillna(1e9).to_numpy() <= 7
     rule_rate = float(bought[recent].mean()) if recent.any() else float("nan")

@@ -28,9 +28,12 @@ from dataclasses import dataclass, field
 import ibis
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from scipy.stats import nbinom
 
 from regulars.data import predictions_store as store
+from regulars.data.order_stats import stored_totals
 from regulars.models.churn import ChurnModel, activity_features, churn_labels, float_matrix
 from regulars.models.forecast import DemandForecaster, daily_sales, order_values
 from regulars.models.leads import LeadScorer, lead_features
@@ -111,9 +114,13 @@ def data_stats(ws, as_of) -> DataStats:
     """The counts that readiness is decided on, from purchases before ``as_of``."""
     p = purchases(ws.table("orders"))
     p = p.filter(p.day < ibis.literal(_date(as_of)))
-    per = p.group_by("customer_id").aggregate(days=p.day.nunique())
+    stored = stored_totals(ws, _date(as_of))  # one row per customer instead of every order
+    if stored is not None:
+        per = stored.filter(stored.orders > 0).select("customer_id", days="purchase_days")
+    else:
+        per = p.group_by("customer_id").aggregate(days=p.day.nunique())
     row = ws.execute(per.aggregate(customers=per.count(), repeat=(per.days > 1).sum())).iloc[0]
-    span = ws.execute(p.aggregate(first=p.day.min(), last=p.day.max(), days=p.day.nunique())).iloc[0]
+    span = ws.execute(p.aggregate(first=p.day.min(), days=p.day.nunique())).iloc[0]
     history = 0 if pd.isna(span["first"]) else (pd.Timestamp(_date(as_of)) - pd.Timestamp(span["first"])).days
     leads = _lead_count(ws, as_of)
     return DataStats(customers_with_orders=int(row["customers"] or 0), repeat_customers=int(row["repeat"] or 0),
@@ -367,8 +374,7 @@ def fit_models(ws, as_of=None, *, verdicts: dict[str, Verdict] | None = None, pr
         X = ws.frame(lead_features(ws, earlier)).set_index("customer_id")
         y = None
         if len(X):
-            bought = ws.execute(_converted(ws, earlier, PROPENSITY_WINDOW))
-            y = X.index.isin(set(bought["customer_id"])).astype(int)
+            y = converted(ws, X.index, earlier, PROPENSITY_WINDOW).astype(int)
         fm.leads = LeadScorer().fit(X if len(X) else None, y)
         fm.timings["fit_leads"] = time.perf_counter() - t
 
@@ -390,6 +396,18 @@ def _converted(ws, start, days) -> ibis.Table:
     p = purchases(ws.table("orders"))
     lo, hi = _date(start), _date(start) + dt.timedelta(days=days)
     return p.filter((p.day >= ibis.literal(lo)) & (p.day < ibis.literal(hi))).select("customer_id").distinct()
+
+
+def converted(ws, customer_ids, start, days) -> np.ndarray:
+    """For each of ``customer_ids``: whether they made a purchase in ``start .. start + days - 1``.
+
+    The membership test runs in Arrow (``pandas.Index.isin`` on a million string ids takes
+    over a second; this a tenth of that).
+    """
+    bought = ws.frame(_converted(ws, start, days))["customer_id"]
+    ids = pa.array(pd.Series(customer_ids, copy=False), from_pandas=True)
+    values = pa.array(bought, from_pandas=True).cast(ids.type)
+    return pc.is_in(ids, value_set=values).to_numpy(zero_copy_only=False)
 
 
 # -- scoring -------------------------------------------------------------------------------------
