@@ -2,19 +2,22 @@
 
 Usage::
 
-    python benchmarks/predict_bench.py [--customers 1000000] [--workspace /tmp/bench.duckdb] [--demo]
+    python benchmarks/predict_bench.py [--customers 1000000] [--workspace /tmp/bench.duckdb] [--demo] [--repeat 3]
 
 The shop is the vectorised synthetic one (``benchmarks/predict_synth.py``) unless ``--demo`` asks
 for the demo generator. It is built once and reused. The prediction runs in a child process so
 that its peak memory (``ru_maxrss`` of that child) excludes building the shop. The reference run,
 in a child of its own, reads the orders table into pandas once: the floor of what any Python
-analysis of these orders costs; the prediction is printed as a ratio of it.
+analysis of these orders costs; the prediction is printed as a ratio of it. With ``--repeat N``
+the reference and the prediction alternate N times (each prediction in a fresh process) and
+every run is printed with the median and the slowest: on a shared machine one run says little.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 import time
@@ -89,21 +92,32 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--workspace", type=Path, default=None)
     parser.add_argument("--demo", action="store_true", help="build the shop with regulars.demo instead")
+    parser.add_argument("--repeat", type=int, default=1, help="alternate reference and prediction this many times")
     parser.add_argument("--memory-limit", default="2GB", help="DuckDB memory limit inside the run")
     args = parser.parse_args()
     path = args.workspace or Path(f"/tmp/regulars-predict-bench-{args.customers}.duckdb")
     if not path.exists():
         print(f"building a shop of {args.customers:,} customers at {path} ...", file=sys.stderr)
         print(f"built in {build(path, args.customers, args.demo):.1f}s", file=sys.stderr)
-    reference = run_child(REFERENCE, path, args.memory_limit)
-    figures = run_child(CHILD, path, args.memory_limit)
+    runs = []
+    for _ in range(args.repeat):
+        reference = run_child(REFERENCE, path, args.memory_limit)
+        figures = run_child(CHILD, path, args.memory_limit)
+        runs.append((reference, figures))
     print(f"customers: {args.customers:,}  orders: {reference['orders']:,}")
-    print(f"regulars predict: {figures['predict_s']:.1f} s (target <= 60 s), peak memory "
-          f"{figures['peak_gb']:.2f} GB (target <= 4 GB)")
-    print(f"reference (read the orders into pandas once, its own process): {reference['reference_s']:.2f} s, "
-          f"{reference['peak_gb']:.2f} GB -> predict is {figures['predict_s'] / reference['reference_s']:.1f}x "
-          f"the time and {figures['peak_gb'] / reference['peak_gb']:.1f}x the memory of the reference")
-    print("steps:", ", ".join(f"{k} {v:.1f}s" for k, v in figures["timings"].items()))
+    for i, (reference, figures) in enumerate(runs, 1):
+        label = f"run {i}/{len(runs)}: " if len(runs) > 1 else ""
+        print(f"{label}regulars predict: {figures['predict_s']:.1f} s (target <= 60 s), peak memory "
+              f"{figures['peak_gb']:.2f} GB (target <= 4 GB)")
+        print(f"  reference (read the orders into pandas once, its own process): {reference['reference_s']:.2f} s, "
+              f"{reference['peak_gb']:.2f} GB -> predict is {figures['predict_s'] / reference['reference_s']:.1f}x "
+              f"the time and {figures['peak_gb'] / reference['peak_gb']:.1f}x the memory of the reference")
+        print("  steps:", ", ".join(f"{k} {v:.1f}s" for k, v in figures["timings"].items()))
+    if len(runs) > 1:
+        seconds = sorted(f["predict_s"] for _, f in runs)
+        peaks = [f["peak_gb"] for _, f in runs]
+        print(f"predict over {len(runs)} runs: median {statistics.median(seconds):.1f} s, slowest {seconds[-1]:.1f} s; "
+              f"peak memory at most {max(peaks):.2f} GB")
     print("rows:", figures["rows"], "readiness:", figures["readiness"])
 
 
