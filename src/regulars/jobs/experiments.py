@@ -119,7 +119,7 @@ def assign_customers(ws, experiment: str, customer_ids, *, source: str = "journe
     """Each customer's arm in *experiment*, recording the new ones in the log (one transaction).
 
     Returns ``customer_id, arm, new`` in the order given; customers that are not known to the
-    workspace get ``arm = None`` and are not recorded. This is the function a journey calls to
+    workspace get a missing ``arm`` and are not recorded. This is the function a journey calls to
     decide its holdout (``source="journey"``, ``source_ref`` = the journey's name).
     """
     ids = pd.Series(list(dict.fromkeys(str(c) for c in customer_ids)), dtype="string")
@@ -164,7 +164,8 @@ def upload_assignments(ws, experiment: str, path: str | Path) -> store.RecordRes
     frame["row"] = np.arange(2, len(frame) + 2)  # file line numbers (line 1 is the header)
     rejected = pd.DataFrame(columns=["row", "customer_id", "arm", "reason"])
     if "assigned_at" in frame:
-        parsed = pd.to_datetime(frame["assigned_at"].replace("", None), errors="coerce", utc=True).dt.tz_localize(None)
+        parsed = pd.to_datetime(frame["assigned_at"].replace("", None), errors="coerce", utc=True,
+                                format="mixed").dt.tz_localize(None)
         bad = frame["assigned_at"].ne("") & parsed.isna()
         rejected = frame.loc[bad, ["row", "customer_id", "arm"]].assign(reason="assigned_at is not a date/time")
         frame = frame.loc[~bad].assign(assigned_at=parsed[~bad])
