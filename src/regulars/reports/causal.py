@@ -72,7 +72,7 @@ def did_report(ws, treated_segment: str, change_date, comparison_segment: str | 
     if comparison_segment:
         comparison, c_name = _members(ws, comparison_segment)
     else:
-        p = purchases(ws, start)
+        p = purchases(ws, change)
         comparison = p.select("customer_id").distinct().anti_join(treated, "customer_id")
         c_name = "customers outside it who had bought before"
     t_ids = ws.execute(treated.distinct())["customer_id"]
