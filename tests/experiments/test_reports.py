@@ -87,6 +87,9 @@ def test_assign_customers_is_deterministic_and_logs_the_source(shop):
     assert dict(zip(again.customer_id, again.arm)) == dict(zip(first.customer_id[:2], first.arm[:2]))
     log = ws.sql("SELECT source, source_ref FROM experiment_assignments WHERE experiment_id = 'journey-holdout'")
     assert set(log.source) == {"journey"} and set(log.source_ref) == {"cart_abandonment"}
+    listed = rep.experiment_list(ws).set_index("experiment_id")
+    assert listed.loc["journey-holdout", "arms"] == "control 20% / reminder 80%"
+    assert listed.loc["journey-holdout", "customers"] == 2 and listed.loc["journey-holdout", "action"] == "cart_reminder"
 
 
 def test_upload_keeps_every_row_accounted_for_and_is_idempotent(shop, tmp_path):

@@ -48,7 +48,7 @@ from regulars.experiments.estimates import Difference, bootstrap_difference, rat
 from regulars.experiments.sequential import always_valid_p, confidence_sequence, mixture_variance
 from regulars.experiments.srm import SampleRatio, sample_ratio_check
 
-__all__ = ["ArmSummary", "Comparison", "ExperimentResult", "analyse", "sentence"]
+__all__ = ["ArmSummary", "Comparison", "ExperimentResult", "analyse", "chance", "sentence"]
 
 NOTHING_ARMS = ("control", "holdout", "hold-out", "nothing", "none", "no_action")
 
@@ -135,7 +135,20 @@ def sentence(arm: str, control: str, estimate: float, interval: tuple[float, flo
     lo, hi = interval
     span = f"between {'-' if lo < 0 else ''}{_money(lo, currency)} and {'-' if hi < 0 else ''}{_money(hi, currency)}"
     return (f"'{arm}' brought in {_money(estimate, currency)} per customer {more} than {against}, {span}; "
-            f"{p_positive:.0%} chance it is positive.")
+            f"{chance(p_positive)} chance it is positive.")
+
+
+def chance(p: float) -> str:
+    """A probability as a shop owner reads it, never a false certainty.
+
+    >>> chance(0.9412), chance(0.9999), chance(0.00001)
+    ('94%', 'over 99%', 'under 1%')
+    """
+    if p > 0.99:
+        return "over 99%"
+    if p < 0.01:
+        return "under 1%"
+    return f"{p:.0%}"
 
 
 def _check(frame: pd.DataFrame, control: str, shares: dict[str, float]) -> None:

@@ -18,7 +18,7 @@ Examples
 >>> p.n_per_arm
 [3835, 3835]
 >>> print(p.sentence)
-To detect +2.0 points of conversion (10.0% -> 12.0%) with 80% power at 5% significance you need 3,835 customers per arm (7,670 in all); your at-risk segment has 1,200: run it for 18 weeks (about 450 customers a week) or accept ±5.4 points.
+To detect +2.0 points of conversion (10.0% -> 12.0%) with 80% power at 5% significance you need 3,835 customers per arm (7,670 in all); your at-risk segment has 1,200: run it for 15 weeks (about 450 customers join it a week) or accept ±5.4 points.
 """
 
 from __future__ import annotations
@@ -87,19 +87,20 @@ def _arms(n_per_arm: list[int], available: int | None, shares: list[float]) -> t
 
 
 def _weeks(total: int, available: int | None, weekly_inflow: float | None) -> int | None:
+    """Weeks until the customers there now plus those entering reach *total*."""
     if available is None or available >= total or not weekly_inflow or weekly_inflow <= 0:
         return None
-    return int(math.ceil(total / weekly_inflow))
+    return int(math.ceil((total - available) / weekly_inflow))
 
 
 def _tail(total: int, available: int | None, weeks: int | None, weekly_inflow, population: str, detect: str) -> str:
     if available is None:
         return "."
     if available >= total:
-        return f"; {population} has {available:,}: enough."
+        return f"; {population} has {available:,} customers: enough."
     if weeks is not None:
-        return (f"; {population} has {available:,}: run it for {weeks} weeks (about {weekly_inflow:,.0f} customers a week) "
-                f"or accept ±{detect}.")
+        return (f"; {population} has {available:,}: run it for {weeks} weeks (about {weekly_inflow:,.0f} customers join "
+                f"it a week) or accept ±{detect}.")
     return f"; {population} has {available:,} and is not growing: accept ±{detect} or widen the audience."
 
 

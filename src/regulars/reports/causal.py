@@ -159,15 +159,21 @@ class UpliftReport:
     baseline_scores: dict           # same for ranking by likelihood to buy (a response model)
     curve: dict                     # fraction targeted -> incremental responses, model and random
     top_share_gain: float           # share of all incremental responses reached by targeting the top 30 %
+    qini_gap_se: float              # bootstrap standard error of (model - baseline) Qini on the held-out customers
     features: list[str] = field(default_factory=list)
 
     @property
+    def better(self) -> bool:
+        """The model's Qini beats the likely-to-buy ranking by more than two bootstrap standard errors."""
+        return self.scores["qini"] - self.baseline_scores["qini"] > 2 * self.qini_gap_se
+
+    @property
     def sentence(self) -> str:
-        better = self.scores["qini"] > self.baseline_scores["qini"]
         return (f"On customers held out of training, ranking by predicted uplift scores a Qini of {self.scores['qini']:.2f} "
-                f"against {self.baseline_scores['qini']:.2f} for ranking by likelihood to buy ("
-                + ("the uplift model finds the persuadable better" if better else
-                   "the uplift model is not better here: target by the simple rule or gather more data") + ").")
+                f"against {self.baseline_scores['qini']:.2f} for ranking by likelihood to buy (give or take "
+                f"{2 * self.qini_gap_se:.2f}): "
+                + ("the uplift model finds the persuadable better." if self.better else
+                   "no clear difference, so target by the simple rule or gather more data."))
 
     def to_dict(self) -> dict:
         return {**asdict(self), "sentence": self.sentence}
@@ -201,9 +207,20 @@ def uplift_report(ws, name: str, learner: str = "x", outcome: str = "binary", te
                     n_jobs=1, verbose=-1).fit(matrix[~test], y[~test] if outcome != "binary" else y[~test].astype(int))
     base = response.predict_proba(matrix[test])[:, 1] if outcome == "binary" else response.predict(matrix[test])
     x, q = qini_curve(y[test], t[test], score)
+    gap_se = _qini_gap_se(y[test], t[test], score, base, rng)
     pick = np.linspace(0, len(x) - 1, min(len(x), 51)).astype(int)
     top = q[int(0.3 * (len(q) - 1))] / q[-1] if q[-1] > 0 else float("nan")
     return UpliftReport(exp["experiment_id"], learner, outcome, int((~test).sum()), int(test.sum()),
                         uplift_scores(y[test], t[test], score), uplift_scores(y[test], t[test], base),
                         {"x": x[pick].tolist(), "model": q[pick].tolist(), "random": (x[pick] * q[-1]).tolist()},
-                        float(top), cols)
+                        float(top), gap_se, cols)
+
+
+def _qini_gap_se(y, t, score, base, rng, resamples: int = 100, cap: int = 20_000) -> float:
+    """Bootstrap standard error of qini(score) - qini(base) over the held-out customers."""
+    n = min(len(y), cap)
+    gaps = []
+    for _ in range(resamples):
+        i = rng.integers(0, len(y), n)
+        gaps.append(uplift_scores(y[i], t[i], score[i])["qini"] - uplift_scores(y[i], t[i], base[i])["qini"])
+    return float(np.std(gaps, ddof=1))

@@ -38,8 +38,12 @@ __all__ = ["BanditReport", "ExperimentReport", "analyze", "bandit_report", "expe
 
 
 def experiment_list(ws) -> pd.DataFrame:
-    """Every experiment: id, name, kind, status, action, segment, arms, dates, customers assigned."""
-    return store.list_experiments(ws.con)
+    """Every experiment: id, name, kind, status, arms and shares, action, segment, dates, customers assigned."""
+    df = store.list_experiments(ws.con)
+    df["arms"] = [" / ".join(f"{a['name']} {a['share']:.0%}" for a in json.loads(v)) for v in df["arms"]]
+    df["starts_at"] = pd.to_datetime(df["starts_at"]).dt.date
+    return df[["experiment_id", "name", "kind", "status", "arms", "customers", "starts_at", "planned_end", "window_days",
+               "action", "segment_id"]]
 
 
 def _public(exp: dict) -> dict:
@@ -106,7 +110,7 @@ def analyze(ws, name: str, as_of=None, window_days: int | None = None, n_resampl
 
 def _audience(ws, segment: str | None):
     if not segment:
-        return ws.table("customers"), None, "your customers"
+        return ws.table("customers"), None, "the shop"
     from regulars.segments.membership import get_segment
 
     seg = get_segment(ws, segment)
