@@ -41,7 +41,8 @@ def experiment_list(ws) -> pd.DataFrame:
     """Every experiment: id, name, kind, status, arms and shares, action, segment, dates, customers assigned."""
     df = store.list_experiments(ws.con)
     df["arms"] = [" / ".join(f"{a['name']} {a['share']:.0%}" for a in json.loads(v)) for v in df["arms"]]
-    df["starts_at"] = pd.to_datetime(df["starts_at"]).dt.date
+    df["starts_at"] = [str(v)[:10] for v in df["starts_at"]]
+    df["planned_end"] = [None if pd.isna(v) else str(v)[:10] for v in df["planned_end"]]
     return df[["experiment_id", "name", "kind", "status", "arms", "customers", "starts_at", "planned_end", "window_days",
                "action", "segment_id"]]
 
