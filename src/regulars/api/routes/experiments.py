@@ -68,7 +68,8 @@ def list_experiments(request: Request, principal: Principal = Depends(require("v
 )
 def get_plan(request: Request, principal: Principal = Depends(require("viewer")), ws=Depends(read_view),
              metric: Literal["conversion", "revenue"] = Query("conversion"),
-             lift: float | None = Query(None, gt=-1, lt=1), effect: float | None = Query(None),
+             lift: float | None = Query(None, gt=-1, lt=1, allow_inf_nan=False),
+             effect: float | None = Query(None, allow_inf_nan=False),
              segment: str | None = Query(None, max_length=200), window_days: int = Query(30, ge=1, le=730),
              treatment_share: float = Query(0.5, gt=0, lt=1)):
     return JSON(views.plan(request, ws, metric, lift, effect, segment, window_days, treatment_share))
