@@ -1,4 +1,4 @@
-"""The experiments API routes and the Experiments page on a real server (and Chromium)."""
+"""The experiments API routes on a real server (the page is tested in tests/web/test_experiments_page.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from tests.experiments.shop import experiment_shop
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def exp_server(tmp_path_factory):
     path = tmp_path_factory.mktemp("exp-api") / "shop.duckdb"
     ws, _ = experiment_shop(path, n=5000, lift=0.06, seed=31)
     ws.close()
@@ -18,8 +18,8 @@ def server(tmp_path_factory):
     running.stop()
 
 
-def test_viewer_reads_the_analysis_without_personal_data(server):
-    with server.client("viewer") as c:
+def test_viewer_reads_the_analysis_without_personal_data(exp_server):
+    with exp_server.client("viewer") as c:
         listed = c.get("/api/experiments").json()
         assert [e["experiment_id"] for e in listed["items"]] == ["spring-offer"]
         r = c.get("/api/experiments/spring-offer/analysis")
@@ -33,8 +33,8 @@ def test_viewer_reads_the_analysis_without_personal_data(server):
         assert c.post("/api/experiments", json={"name": "x"}).status_code == 403   # viewers cannot write
 
 
-def test_analyst_creates_and_assigns_through_the_api(server):
-    with server.client("analyst") as c:
+def test_analyst_creates_and_assigns_through_the_api(exp_server):
+    with exp_server.client("analyst") as c:
         r = c.post("/api/experiments", json={"name": "Api holdout", "arms": "control:0.2,email:0.8", "action": "win_back"})
         assert r.status_code == 201 and r.json()["experiment_id"] == "api-holdout"
         bad = c.post("/api/experiments", json={"name": "Bad", "arms": "control:0.9,email:0.8"})
@@ -49,23 +49,3 @@ def test_analyst_creates_and_assigns_through_the_api(server):
         assert rec["recorded"] == 1 and rec["rejected"] == 1
         listed = c.get("/api/experiments").json()["items"]        # the cache was cleared by the write
         assert {e["experiment_id"]: e["customers"] for e in listed}["api-holdout"] == 3
-
-
-@pytest.mark.slow
-def test_experiments_page_draws_its_charts_for_a_viewer(server, browser):
-    from tests.web.conftest import settle, sign_in
-
-    context, page, errors = sign_in(browser, server, "viewer")
-    try:
-        page.get_by_role("link", name="Experiments").click()
-        page.wait_for_url(server.base_url + "/experiments")
-        page.get_by_role("link", name="Spring offer").click()
-        page.wait_for_url(server.base_url + "/experiments?id=spring-offer")
-        settle(page)
-        text = page.inner_text("main") if page.query_selector("main") else page.inner_text("body")
-        assert "brought in" in text and "EUR" in text
-        assert page.locator("[data-chart][data-drawn='1']").count() == 2
-        assert "c000" not in page.content()
-        assert not errors
-    finally:
-        context.close()

@@ -1,3 +1,0 @@
-"""Fixtures shared with the dashboard tests."""
-
-from tests.web.conftest import browser  # noqa: F401  (Debian Chromium through Playwright)
