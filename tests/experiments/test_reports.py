@@ -127,13 +127,17 @@ def test_stratified_creation_balances_every_segment(tmp_path):
     ws.con.register("_m", pd.DataFrame({"customer_id": truth["ids"],
                                         "segment_id": np.where(truth["loyal"], "rfm:loyal", "rfm:new")}))
     ws.con.execute("INSERT INTO segment_memberships SELECT segment_id, customer_id, 1, 1, DATE '2024-03-01' FROM _m")
-    out = create_experiment(ws, "Stratified", "control:0.5,offer:0.5", everyone=True, stratify_by="rfm")
+    out = create_experiment(ws, "Stratified", "control:0.5,offer:0.5", everyone=True, stratify_by="rfm", starts_at=START)
     split = ws.sql("SELECT stratum, arm, count(*) AS n FROM experiment_assignments WHERE experiment_id = 'stratified' "
                    "GROUP BY ALL ORDER BY ALL")
     for _, g in split.groupby("stratum"):
         assert abs(g.n.iloc[0] - g.n.iloc[1]) <= 1
     segment = create_experiment(ws, "Loyal only", "control:0.5,offer:0.5", segment="Loyal")
+    by = rep.analyze(ws, "Plain", as_of=AS_OF, by_segment="rfm").result.comparisons[0].by_stratum
+    strat = rep.analyze(ws, "Stratified", as_of=AS_OF).result.comparisons[0].by_stratum
     ws.close()
+    assert {r["stratum"] for r in by} == {"Loyal", "New"} == {r["stratum"] for r in strat}
+    assert sum(r["treatment"] + r["control"] for r in by) == 3000
     assert out["customers"] == 3000 and segment["customers"] == int(truth["loyal"].sum())
 
 

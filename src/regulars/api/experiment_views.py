@@ -39,11 +39,12 @@ def experiment_list(request: Request, ws) -> dict:
     return _cached(request, ws, ("list",), lambda w: {"items": report(w).to_dict(orient="records")})
 
 
-def analysis(request: Request, ws, experiment: str, as_of: dt.date | None = None, window_days: int | None = None) -> dict:
+def analysis(request: Request, ws, experiment: str, as_of: dt.date | None = None, window_days: int | None = None,
+             by_segment: str | None = None) -> dict:
     from regulars.reports.experiments import analyze
 
-    return _cached(request, ws, ("analysis", experiment, as_of, window_days),
-                   lambda w: analyze(w, experiment, as_of=as_of, window_days=window_days).to_dict())
+    return _cached(request, ws, ("analysis", experiment, as_of, window_days, by_segment),
+                   lambda w: analyze(w, experiment, as_of=as_of, window_days=window_days, by_segment=by_segment).to_dict())
 
 
 def plan(request: Request, ws, metric: str, lift: float | None, effect: float | None, segment: str | None,

@@ -182,6 +182,8 @@ def analyze_cmd(
     as_of: str = AsOfOption,
     window: int = typer.Option(None, "--window", help="Outcome window in days (default: the experiment's)."),
     resamples: int = typer.Option(500, "--resamples", help="Bootstrap resamples for revenue."),
+    by_segment: str = typer.Option(None, "--by-segment", help="Also show the effect within each segment of this family "
+                                   "(rfm, lifecycle, ...)."),
     format: str = FormatOption,
     workspace: Path = WorkspaceOption,
 ) -> None:
@@ -192,7 +194,7 @@ def analyze_cmd(
     with open_workspace(workspace, read_only=True) as ws, progress_steps("analysing") as say:
         say("reading outcomes")
         try:
-            report = analyze(ws, name, _date(as_of, "--as-of"), window, resamples)
+            report = analyze(ws, name, _date(as_of, "--as-of"), window, resamples, by_segment=by_segment)
         except _errors() as exc:
             fail(str(exc))
     if format == "json":

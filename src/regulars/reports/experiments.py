@@ -77,9 +77,13 @@ def _outcomes(ws, exp: dict, as_of: dt.date, window_days: int) -> pd.DataFrame:
 
 
 def analyze(ws, name: str, as_of=None, window_days: int | None = None, n_resamples: int = 500,
-            seed: int = 0) -> ExperimentReport:
+            seed: int = 0, by_segment: str | None = None) -> ExperimentReport:
     """Analyse *name* with every customer whose window (default: the experiment's) is over by *as_of*
-    (default: the day after the latest data)."""
+    (default: the day after the latest data).
+
+    Effects per segment are given for a stratified experiment (its strata), or with *by_segment*
+    (a segment family such as ``rfm`` or ``lifecycle``: each customer's current segment in it).
+    """
     exp = store.get(ws.con, name)
     as_of = resolve_as_of(ws, as_of)
     window = int(window_days or exp["window_days"])
@@ -90,7 +94,11 @@ def analyze(ws, name: str, as_of=None, window_days: int | None = None, n_resampl
         notes.append(f"{pending:,} assigned customers are still inside their {window}-day window and are not counted yet")
     if exp["pre_days"] == 0 and len(frame):
         frame = frame.drop(columns="pre_revenue")
-    if not exp["stratify_by"]:
+    if by_segment:
+        strata = store.audience(ws.con, None, by_segment)
+        frame = frame.drop(columns="stratum").merge(strata, on="customer_id", how="left")
+        frame["stratum"] = frame["stratum"].fillna("(none)")
+    elif not exp["stratify_by"]:
         frame = frame.drop(columns="stratum")
     shares = {a["name"]: a["share"] for a in exp["arms"]}
     if exp["kind"] == "bandit":

@@ -84,8 +84,10 @@ def get_plan(request: Request, principal: Principal = Depends(require("viewer"))
 )
 def get_analysis(request: Request, principal: Principal = Depends(require("viewer")), ws=Depends(read_view),
                  experiment_id: str = Path(..., max_length=200), as_of: dt.date | None = Query(None),
-                 window_days: int | None = Query(None, ge=1, le=730)):
-    return JSON(views.analysis(request, ws, experiment_id, as_of, window_days))
+                 window_days: int | None = Query(None, ge=1, le=730),
+                 by_segment: str | None = Query(None, max_length=40, description="Effects within each segment of this "
+                                                "family (rfm, lifecycle, ...).")):
+    return JSON(views.analysis(request, ws, experiment_id, as_of, window_days, by_segment))
 
 
 @router.get("/experiments/{experiment_id}/bandit", summary="A bandit's variants, regret and next shares",
