@@ -27,6 +27,7 @@ import pandas as pd
 from regulars.data import experiments_store as store
 from regulars.experiments.analysis import ExperimentResult, analyse
 from regulars.experiments.bandit import RegretReport, regret_report
+from regulars.experiments.bayes import rate_posteriors
 from regulars.experiments.estimates import rate_difference
 from regulars.experiments.power import Plan, plan_mean, plan_rate
 from regulars.experiments.uplift import ActionUplift, ResponseUplift, response_uplift
@@ -208,8 +209,6 @@ def measured_uplift(ws, as_of=None) -> list[ActionUplift]:
             continue
         conv = frame["converted"].astype(bool)
         d = rate_difference(int(conv[treated].sum()), n_t, int(conv[~treated].sum()), n_c)
-        from regulars.experiments.bayes import rate_posteriors
-
         p = rate_posteriors([int(conv[~treated].sum()), int(conv[treated].sum())], [n_c, n_t]).p_beats_first[1]
         out.append(ActionUplift(exp["action"], exp["experiment_id"], d.estimate, d.lower, d.upper, n_t, n_c, p, str(as_of)))
     return out
