@@ -50,6 +50,8 @@ from regulars.experiments.srm import SampleRatio, sample_ratio_check
 
 __all__ = ["ArmSummary", "Comparison", "ExperimentResult", "analyse", "chance", "sentence"]
 
+#: Below this many buyers in an arm, revenue intervals are flagged as rough.
+FEW_BUYERS = 50
 NOTHING_ARMS = ("control", "holdout", "hold-out", "nothing", "none", "no_action")
 
 
@@ -202,6 +204,11 @@ def analyse(frame: pd.DataFrame, control: str, shares: dict[str, float], *, conf
                                if has_pre and n else None))
     if counts[names.index(control)] < 2 or sum(c >= 2 for c in counts) < 2:
         raise ValueError("not enough customers yet: every compared arm needs at least 2 customers whose window is over")
+    buyers = {a.arm: int(round(a.conversion * a.customers)) for a in arms if a.customers}
+    few = [f"{a} ({b})" for a, b in buyers.items() if b < FEW_BUYERS]
+    if few:
+        warnings.append(f"few buyers so far in {', '.join(few)}: with skewed revenue the intervals are rough until each arm "
+                        f"has about {FEW_BUYERS} buyers")
     headline = adjusted if adjusted is not None else rev
     means = [float(headline[m].mean()) if n else 0.0 for m, n in zip(masks, counts)]
     ses = [float(headline[m].std(ddof=1) / np.sqrt(n)) if n > 1 else float("inf") for m, n in zip(masks, counts)]
