@@ -44,6 +44,12 @@ ROLES = {
     ("get", "/api/workspace"): "viewer",
     ("get", "/api/ingest/runs"): "viewer",
     ("get", "/api/ingest/quarantine"): "viewer",
+    ("get", "/api/experiments"): "viewer",
+    ("get", "/api/experiments/plan"): "viewer",
+    ("get", "/api/experiments/{experiment_id}/analysis"): "viewer",
+    ("get", "/api/experiments/{experiment_id}/bandit"): "viewer",
+    ("post", "/api/experiments"): "analyst",
+    ("post", "/api/experiments/{experiment_id}/assignments"): "analyst",
 }
 
 
@@ -61,6 +67,7 @@ def request_for(server, method: str, path: str, *, harmless: bool) -> dict:
         "segment_id": "engagement:product_viewer",
         "key_id": "no-such-key",
         "kind": "spend",
+        "experiment_id": "no-such-experiment",
     }
     url = path.format(**values)
     kw: dict = {}

@@ -46,6 +46,7 @@ TAGS = [
     {"name": "analytics", "description": "KPIs, segments, personas, cohorts, funnel, predictions and their backtests."},
     {"name": "data in", "description": "Post events in real time; upload export files through the ingest pipeline."},
     {"name": "admin", "description": "Keys, settings, audit log, ingest runs and quarantine."},
+    {"name": "experiments", "description": "A/B tests and holdouts: create, assign, analyse in money, plan, bandits."},
 ]
 
 
@@ -100,13 +101,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(ServerMiddleware)
     errors.install(app)
 
-    from regulars.api.routes import admin, analytics, customers, data_in
+    from regulars.api.routes import admin, analytics, customers, data_in, experiments
+    from regulars.web import experiments as experiments_page
     from regulars.web import pages, static
 
-    for module in (customers, analytics, data_in, admin):
+    for module in (customers, analytics, data_in, admin, experiments):
         app.include_router(module.router, prefix="/api")
     app.include_router(static.router)
     app.include_router(pages.router)
+    app.include_router(experiments_page.router)
 
     return app
 

@@ -50,7 +50,14 @@ MIGRATIONS: list[Migration] = [
     Migration(4, "segments: definitions, versions, refreshes, memberships, history, sizes", lambda: _segments_v()),
     Migration(5, "prediction runs: readiness verdicts, summary and timings of each `regulars predict`", lambda: _prediction_runs_v()),
     Migration(6, "customer_order_stats: per-customer order totals kept current on every write to orders", lambda: _order_stats_v()),
+    Migration(7, "experiments: definitions, assignment log, bandit allocations", lambda: _experiments_v()),
 ]
+
+
+def _experiments_v() -> list[str]:
+    from regulars.data.experiments_store import create_statements
+
+    return create_statements()
 
 
 def _order_stats_v() -> list[str]:

@@ -16,6 +16,7 @@ NAV = [
     ("/cohorts", "Cohorts", "viewer"),
     ("/funnel", "Funnel", "viewer"),
     ("/predictions", "Predictions", "viewer"),
+    ("/experiments", "Experiments", "viewer"),
     ("/data", "Data", "viewer"),
     ("/settings", "Settings", "admin"),
 ]
