@@ -46,6 +46,11 @@ def shop_path(tmp_path_factory):
                     "now()::TIMESTAMP, 0)", [hashlib.sha256(b"12015550916").hexdigest(), LEGACY])
         con.execute("INSERT INTO events (event_id, customer_id, event_type, occurred_at, search_query) "
                     "VALUES ('ev-legacy', ?, 'search', '2024-02-02', 'Zelda again')", [LEGACY])
+        # someone else typed her e-mail in a search, another customer's ticket quotes her phone
+        con.execute("INSERT INTO events (event_id, customer_id, event_type, occurred_at, search_query) "
+                    "VALUES ('ev-other', 'C0003', 'search', '2024-02-03', 'who is ZELDA.QUUX@example.org?')")
+        con.execute("INSERT INTO tickets (ticket_id, customer_id, opened_at, body) VALUES "
+                    "('T-other', 'C0004', '2024-02-04', 'my neighbour (tel. 001 201-555-0916) took my parcel')")
         from regulars.segments.membership import refresh
 
         refresh(ws)
@@ -76,6 +81,12 @@ def test_erasure_through_the_server_is_complete_leaves_no_bytes_and_sticks(serve
         assert record["rows_deleted"]["quarantine"] >= 4  # ragged line, bad JSON, padded e-mail, formatted phone
         assert record["identifiers_suppressed"] >= 4
         assert not planted.leaks(r.text) and planted.CID not in r.text
+        assert record["text_redacted"] == {"events": 1, "tickets": 1}
+        with server.shared.read() as ws:
+            assert ws.con.execute("SELECT search_query FROM events WHERE event_id = 'ev-other'").fetchall() == [
+                ("who is [erased]?",)]
+            assert ws.con.execute("SELECT body FROM tickets WHERE ticket_id = 'T-other'").fetchall() == [
+                ("my neighbour (tel. [erased]) took my parcel",)]
 
         assert file_leaks(shop_path) == []
 

@@ -149,31 +149,69 @@ def phone_pattern(key: str) -> str:
     return r"(^|[^0-9])((\+|00)[\s().\-]*)?" + body + r"($|[^0-9])"
 
 
+#: Another customer's own e-mail and phone are theirs even when the erased person shares them (a family
+#: address): those customers are reported as ``sharing_customers``, not rewritten.
+OWN_IDENTIFIERS = {("customers", "email"), ("customers", "phone"), ("identities", "value")}
+#: Columns that hold codes, not text anyone types (ids are erased with their rows, by id).
+CODE_COLUMNS = {"channel", "status", "currency", "kind", "purpose", "survey", "format", "role", "action", "engine",
+                "change", "latent_type", "churn_band", "data_mode"}
+
+
 def text_columns(con) -> list[tuple[str, str, str]]:
-    """(table, column, type) of every VARCHAR and JSON column of the workspace's own tables."""
+    """(table, column, type) of the VARCHAR and JSON columns that may hold typed text (not ids or codes)."""
     return [tuple(r) for r in con.execute(
         "SELECT c.table_name, c.column_name, c.data_type FROM information_schema.columns c "
         "JOIN information_schema.tables t USING (table_catalog, table_schema, table_name) "
         "WHERE t.table_type = 'BASE TABLE' AND t.table_schema = 'main' AND c.data_type IN ('VARCHAR', 'JSON') "
-        "AND t.table_catalog = current_database() ORDER BY 1, 2").fetchall() if r[0] not in NOT_SCANNED]
+        "AND t.table_catalog = current_database() ORDER BY 1, 2").fetchall()
+        if r[0] not in NOT_SCANNED and not r[1].endswith(("_id", "_type", "_hash")) and r[1] not in CODE_COLUMNS
+        and (r[0], r[1]) not in OWN_IDENTIFIERS]
 
 
 def redact_mentions(con, person: Person) -> dict[str, int]:
-    """Replace the person's e-mails and phones inside any remaining text by ``[erased]``; rows per table."""
-    patterns = [("(?i)" + re.escape(e), e) for e in sorted(person.emails)]
-    patterns += [(phone_pattern(k), None) for k in sorted({phone_key(ph) for ph in person.phones} - {None})]
-    changed: dict[str, int] = {}
+    """Replace the person's e-mails and phones inside any remaining text by ``[erased]``; rows per table.
+
+    One scan per table finds which columns mention them (an e-mail by a case-insensitive substring test,
+    a phone by its last four digits and then its pattern); only rows that do are rewritten.
+    """
+    tests = []  # (pattern, replacement, cheap test on lower(text))
+    for e in sorted(person.emails):
+        tests.append(("(?i)" + re.escape(e), "[erased]", f"contains(lower(x), {_lit(e)})"))
+    for k in sorted({phone_key(ph) for ph in person.phones} - {None}):
+        pattern = phone_pattern(k)
+        tests.append((pattern, r"\1[erased]\4", f"contains(x, {_lit(k[-4:])}) AND regexp_matches(x, {_lit(pattern)})"))
+    if not tests:
+        return {}
+    by_table: dict[str, list[tuple[str, str]]] = {}
     for table, column, type_ in text_columns(con):
-        col = f'"{column}"' + ("::VARCHAR" if type_ == "JSON" else "")
-        for pattern, like in patterns:
-            lit = "'" + pattern.replace("'", "''") + "'"
-            where = (f"contains(lower({col}), '{like.replace(chr(39), chr(39) * 2)}')" if like
-                     else f"regexp_matches({col}, {lit})")
-            n = con.execute(f'SELECT count(*) FROM "{table}" WHERE {where}').fetchall()[0][0]
+        by_table.setdefault(table, []).append((column, type_))
+    changed: dict[str, int] = {}
+    for table, columns in by_table.items():
+        conds = {}
+        for column, type_ in columns:
+            text = f'"{column}"' + ("::VARCHAR" if type_ == "JSON" else "")
+            conds[column] = " OR ".join(f"({_on(cheap, text)})" for _p, _r, cheap in tests)
+        counts = con.execute(f'SELECT {", ".join(f"count(*) FILTER (WHERE {c})" for c in conds.values())} '
+                             f'FROM "{table}"').fetchall()[0]
+        for (column, type_), n in zip(columns, counts):
             if not n:
                 continue
-            repl = "'[erased]'" if like else r"'\1[erased]\4'"
-            new = f"regexp_replace({col}, {lit}, {repl}, 'g')" + ("::JSON" if type_ == "JSON" else "")
-            con.execute(f'UPDATE "{table}" SET "{column}" = {new} WHERE {where}')
+            text = f'"{column}"' + ("::VARCHAR" if type_ == "JSON" else "")
+            new = text
+            for pattern, repl, _cheap in tests:
+                new = f"regexp_replace({new}, {_lit(pattern)}, {_lit(repl)}, 'g')"
+            if type_ == "JSON":
+                new += "::JSON"
+            con.execute(f'UPDATE "{table}" SET "{column}" = {new} WHERE {conds[column]}')
             changed[table] = changed.get(table, 0) + n
     return changed
+
+
+def _lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _on(test: str, text: str) -> str:
+    """*test*, written over ``x``, applied to the SQL expression *text*."""
+    return test.replace("lower(x)", f"lower({text})").replace("contains(x,", f"contains({text},") \
+        .replace("regexp_matches(x,", f"regexp_matches({text},")
