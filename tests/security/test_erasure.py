@@ -76,6 +76,9 @@ def test_erasure_through_the_server_is_complete_leaves_no_bytes_and_sticks(serve
 
         r = admin.delete(f"/api/customers/{planted.CID}")
         assert r.status_code == 200, r.text
+        assert file_leaks(shop_path) == []
+        assert not planted.leaks(analyst.get("/api/ingest/quarantine", params={"limit": 500}).text)
+        assert analyst.get(f"/api/customers/{LEGACY}").status_code == 404
         record = r.json()
         assert record["customers_erased"] == 2  # her, and the provisional customer made from her phone
         assert record["rows_deleted"]["quarantine"] >= 4  # ragged line, bad JSON, padded e-mail, formatted phone
@@ -131,6 +134,24 @@ def test_erasure_through_the_server_is_complete_leaves_no_bytes_and_sticks(serve
         assert up.json()["rows_quarantined"] == 1  # only her ragged line, for its own reason
         assert analyst.get(f"/api/customers/{planted.CID}").status_code == 200
         assert "suppression.lift" in admin.get("/api/audit").text
+
+
+def test_reloading_her_exports_after_erasure_brings_nothing_back(tmp_path):
+    """Issue 13 #2 on its own, through the Python API: forget, then load the same files again."""
+    from regulars.data.erasure import forget
+    from regulars.data.ingest.pipeline import ingest
+
+    shop = build_shop(tmp_path / "shop.duckdb", n_customers=8)
+    found = planted.plant(shop.path, tmp_path / "planted")
+    with Workspace(shop.path) as ws:
+        forget(ws, planted.EMAIL)
+        for kind, paths in found.items():
+            ingest(ws, kind, paths)
+        assert ws.con.execute("SELECT count(*) FROM customers WHERE customer_id = ?", [planted.CID]).fetchall() == [(0,)]
+        assert ws.con.execute("SELECT count(*) FROM orders WHERE order_id LIKE 'OZ-%'").fetchall() == [(0,)]
+        raw = ws.con.execute("SELECT raw::VARCHAR, reason FROM quarantine").fetchall()
+    assert not planted.leaks(str(raw))
+    assert sum(reason == "erased customer" for _raw, reason in raw) >= 16
 
 
 def test_the_audit_record_holds_no_reversible_hash(server):

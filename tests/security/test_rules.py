@@ -13,10 +13,12 @@ import pytest
 
 from regulars import Workspace
 from regulars.segments.membership import create_segment, refresh
-from regulars.segments.rules import MAX_CONDITIONS, RuleError
+from regulars.segments import rules
+from regulars.segments.rules import RuleError
 from tests.api.server import start
 from tests.api.shop import build_shop
 
+MAX_CONDITIONS = getattr(rules, "MAX_CONDITIONS", 200)
 HOSTILE = {
     "int_below_int64": "days_since_last_order > -9223372036854775809",
     "int_above_int64": "orders < 99999999999999999999",

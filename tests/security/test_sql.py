@@ -18,7 +18,6 @@ from typer.testing import CliRunner
 
 from regulars import Workspace
 from regulars.cli.main import app
-from regulars.data import sandbox
 from tests.api.shop import build_shop
 
 REPO = Path(__file__).resolve().parents[2]
@@ -118,6 +117,8 @@ def test_read_only_queries_still_work(shop):
 
 def test_refusals_are_decided_by_the_parser_not_by_text():
     """A keyword inside a string or a comment is not a statement; a statement in lower case is."""
+    from regulars.data import sandbox
+
     assert sandbox.check("SELECT 'COPY x TO y; ATTACH' AS words -- DELETE FROM orders")
     for query in ("copy orders to 'x.csv'", "/* hello */ attach 'x.duckdb'", "  set threads=1"):
         with pytest.raises(sandbox.SqlRefused):

@@ -16,7 +16,8 @@ customer ids. This upgrade, run once in the migration's transaction:
 3. two links that now hold the same identifier: the earliest is kept; a provisional
    customer behind a later one is merged into the earlier one's customer;
 4. drops the reversible hash from past erasure audit records and replaces the
-   ``sha256:`` targets of the audit log by keyed ones.
+   ``sha256:`` targets of the audit log by keyed ones;
+5. keeps only the file name where link reasons and consent sources named a file with its folder.
 
 Phone links the customer's stored phone cannot prove (a second phone) keep the old
 normalisation; such a phone written with ``+`` or ``00`` in a new file creates a new
@@ -58,6 +59,11 @@ def upgrade(con) -> None:
     _apply_ids(con)
     _dedupe_links(con)
     con.execute("UPDATE erasures SET subject_hash = NULL WHERE subject_hash IS NOT NULL")
+    # file names only, never the folders of the machine that loaded them
+    con.execute("UPDATE identities SET reason = regexp_replace(reason, '^first seen in [^;]*[/\\\\]', 'first seen in ') "
+                "WHERE regexp_matches(reason, '^first seen in [^;]*[/\\\\]')")
+    con.execute("UPDATE consents SET source = 'customers file ' || parse_filename(substr(source, 16)) "
+                "WHERE source LIKE 'customers file %' AND regexp_matches(source, '[/\\\\]')")
     if con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'audit_log'").fetchall()[0][0]:
         con.execute(
             f"UPDATE audit_log SET target = 'hmac:' || {hasher.sql_of_sha256('substr(target, 8)')} "

@@ -30,11 +30,11 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-import hashlib
 import json
 import math
 from dataclasses import dataclass, field
 
+from regulars.data.identity import lookup_value, normalize_email
 from regulars.data.schema import PII_COLUMNS
 
 MASK = "***"
@@ -209,7 +209,7 @@ def list_customers(
                 "lower(concat_ws(' ', c.first_name, c.last_name)) LIKE ? ESCAPE '\\'",
                 "c.customer_id IN (SELECT customer_id FROM identities WHERE kind = 'email' AND value = ?)",
             ]
-            params += [text.lower(), like, like, hashlib.sha256(text.lower().encode()).hexdigest()]
+            params += [normalize_email(text) or text.lower(), like, like, lookup_value(ws.con, "email", text)]
         elif "@" in text:
             notes.append("searching by e-mail needs the analyst role; searched customer ids only")
         where.append("(" + " OR ".join(conds) + ")")
