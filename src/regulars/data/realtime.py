@@ -50,7 +50,7 @@ from dataclasses import dataclass, field
 import ibis
 import pyarrow as pa
 
-from regulars.data import fastlane, identity, scrub, suppression
+from regulars.data import fastlane, identity, suppression
 from regulars.data.event_input import (  # noqa: F401 - re-exported: the events path starts there
     _ARROW, EVENT_COLUMNS, IDENTIFIERS, EventError, EventsWrite, normalize_event,
 )
@@ -125,6 +125,7 @@ class SharedWorkspace:
         self._fast_lock = threading.Lock()
         self._fast_con = None
         self._long_job = False  # the writer is running a job other than events (fast lane allowed)
+        self._drain_queued = False
         self._jobs: queue.Queue = queue.Queue()
         self._listeners: list[Callable[[Workspace, set[str]], None]] = []
         self._commit_hooks: list[Callable[[set[str]], None]] = []
@@ -429,13 +430,16 @@ class SharedWorkspace:
                 hook(set(out["customers"]))
             except Exception as exc:  # noqa: BLE001 - the events are committed whatever a hook does
                 log.error("commit hook %s failed: %s", getattr(hook, "__name__", hook), type(exc).__name__)
-        self.submit(self._drain_deferred)
+        if not self._drain_queued:  # one replay job at a time is enough: it takes every deferred event
+            self._drain_queued = True
+            self.submit(self._drain_deferred)
         return EventsWrite(accepted=out["accepted"], new=out["new"], duplicates=out["duplicates"],
                            suppressed=out["suppressed"], customers=out["customers"], run_id=run_id,
                            committed_at=time.time())
 
     def _drain_deferred(self, ws) -> int:
         """Replay fast-lane events through the normal path (links, new customers, merges, segments)."""
+        self._drain_queued = False
         done = 0
         while deferred := fastlane.pending(ws.con):
             job = _Job(None, Future(), [normalize_event(ev, i) for i, (_s, ev) in enumerate(deferred)])
