@@ -1,4 +1,4 @@
-"""Upgrade a workspace made before keyed hashes (schema 7): no bare SHA-256 of personal data is left.
+"""Upgrade a workspace made before keyed hashes (the privacy migration): no bare SHA-256 of personal data is left.
 
 Before, e-mail and phone links in ``identities`` held ``sha256(value)``, provisional
 customers were ``e-``/``p-`` + the first 16 characters of that hash (anyone could

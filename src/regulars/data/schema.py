@@ -344,7 +344,7 @@ ERASURES = Table(
     (
         _c("erasure_id", "VARCHAR", "", True),
         _c("erased_at", "TIMESTAMP", "", True),
-        _c("subject_hash", "VARCHAR", "no longer kept (NULL since schema 7: a hash of a customer id can be reversed by guessing)"),
+        _c("subject_hash", "VARCHAR", "no longer kept (NULL since the privacy migration: a hash of a customer id can be reversed by guessing)"),
         _c("rows_deleted", "JSON", "table -> number of rows deleted"),
         _c("requested_by", "VARCHAR"),
     ),
