@@ -50,6 +50,8 @@ ROLES = {
     ("get", "/api/experiments/{experiment_id}/bandit"): "viewer",
     ("post", "/api/experiments"): "analyst",
     ("post", "/api/experiments/{experiment_id}/assignments"): "analyst",
+    ("get", "/api/suppressions"): "admin",
+    ("delete", "/api/suppressions/{erasure_id}"): "admin",
 }
 
 
@@ -66,6 +68,7 @@ def request_for(server, method: str, path: str, *, harmless: bool) -> dict:
         "customer_id": "nobody-at-all" if harmless and method == "delete" else shop.best_customer,
         "segment_id": "engagement:product_viewer",
         "key_id": "no-such-key",
+        "erasure_id": "no-such-erasure",
         "kind": "spend",
         "experiment_id": "no-such-experiment",
     }

@@ -33,9 +33,9 @@ The REST API of **regulars**: read customer profiles, segments, KPIs and predict
 
 | role | can |
 |---|---|
-| viewer | read everything except personal data (names, e-mails, phones, postal codes, birth dates, free text are `"***"`) |
+| viewer | read everything except personal data (names, e-mails, phones, postal codes, birth dates, free text, search queries, page URLs and event properties are `"***"`) |
 | analyst | read personal data, post events, upload files |
-| admin | erase customers, export a customer's data, manage keys, change settings |
+| admin | erase customers, export a customer's data, lift erasure suppressions, manage keys, change settings |
 
 **Errors** are JSON: `{"error": "not_found", "message": "…", "status": 404}`.
 **Lists** are paginated: `?limit=50&offset=0`, answering `{"total", "limit", "offset", "items"}`.
@@ -59,6 +59,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         shared = SharedWorkspace(settings.workspace_path, readers=settings.read_connections,
                                  memory_limit=settings.memory_limit)
         app.state.shared = shared
+        from regulars.api.routes.data_in import clean_stale_uploads
+
+        if clean_stale_uploads(shared.path):
+            log.info("removed upload folders left by an interrupted server")
         app.state.sessions = SessionCache(shared)
         app.state.cache = ReportCache(shared)
         reload_keys(app)
@@ -101,11 +105,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(ServerMiddleware)
     errors.install(app)
 
-    from regulars.api.routes import admin, analytics, customers, data_in, experiments
+    from regulars.api.routes import admin, analytics, customers, data_in, experiments, privacy
     from regulars.web import experiments as experiments_page
     from regulars.web import pages, static
 
-    for module in (customers, analytics, data_in, admin, experiments):
+    for module in (customers, analytics, data_in, admin, experiments, privacy):
         app.include_router(module.router, prefix="/api")
     app.include_router(static.router)
     app.include_router(pages.router)

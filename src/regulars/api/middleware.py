@@ -1,12 +1,21 @@
-"""Access log without personal data, security headers, and a clean 500 for unexpected errors.
+r"""Access log without personal data, security headers, and a clean 500 for unexpected errors.
 
 The access log line is ``METHOD /path STATUS ms key=<key id>``: never the
 query string (searches may hold e-mails), and e-mail-like or phone-like text
 in the path is replaced by ``[redacted]``. Unexpected errors are logged with
 their type and the route, not their message (database errors may quote values).
 
+Nothing logged can forge a log line: control characters (line breaks, NUL, escape
+sequences) and Unicode line separators in any message are written as ``\xNN`` or
+``\uNNNN`` escapes (:func:`log_safe`), and traceback lines are indented.
+
+Every response that is not a static asset carries ``Cache-Control: no-store``: pages
+and JSON may hold personal data and must not stay in a browser's or a proxy's cache.
+
 >>> redact("/api/customers/ann@example.com?q=+33 6 12 34 56 78")
 '/api/customers/[redacted]?q=[redacted]'
+>>> print(log_safe("/api/x\n2025-01-01 INFO regulars.access: DELETE\x00"))
+/api/x\x0a2025-01-01 INFO regulars.access: DELETE\x00
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ import logging
 import re
 import time
 import traceback
+import unicodedata
 import uuid
 
 log = logging.getLogger("regulars.server")
@@ -34,6 +44,16 @@ SECURITY_HEADERS = [
 ]
 
 
+def _escape(ch: str) -> str:
+    code = ord(ch)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def log_safe(text: str) -> str:
+    """*text* with every control, format and line/paragraph separator character escaped (one log line)."""
+    return "".join(_escape(ch) if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch for ch in str(text))
+
+
 def redact(text: str) -> str:
     """Replace e-mail-like and phone-like text (``+`` then digits) by ``[redacted]``."""
     return _PHONE.sub("[redacted]", _EMAIL.sub("[redacted]", text))
@@ -47,9 +67,10 @@ class RedactFilter(logging.Filter):
             message = record.getMessage()
         except Exception:  # noqa: BLE001 - a bad format string must not break logging
             message = str(record.msg)
-        record.msg, record.args = redact(message), None
+        record.msg, record.args = log_safe(redact(message)), None
         if record.exc_info:
-            record.exc_text = redact("".join(traceback.format_exception(*record.exc_info)))
+            lines = "".join(traceback.format_exception(*record.exc_info)).splitlines()
+            record.exc_text = "\n".join("    " + log_safe(redact(line)) for line in lines)
             record.exc_info = None
         return True
 
@@ -89,7 +110,7 @@ class ServerMiddleware:
                 headers = list(message.get("headers", []))
                 present = {k.lower() for k, _ in headers}
                 headers += [(k, v) for k, v in SECURITY_HEADERS if k not in present]
-                if scope["path"].startswith("/api/") and b"cache-control" not in present:
+                if b"cache-control" not in present:  # static assets set their own
                     headers.append((b"cache-control", b"no-store"))
                 message = {**message, "headers": headers}
             await send(message)
@@ -100,8 +121,8 @@ class ServerMiddleware:
             await self.app(scope, receive, send_wrapped)
         except Exception as exc:  # noqa: BLE001 - last line of defence
             ref = uuid.uuid4().hex[:12]
-            log.error("unhandled %s on %s %s (ref %s)", type(exc).__name__, scope["method"],
-                      redact(scope["path"]), ref)
+            log.error("unhandled %s on %s %s (ref %s)", type(exc).__name__, log_safe(scope["method"]),
+                      log_safe(redact(scope["path"])), ref)
             log.debug("traceback for ref %s", ref, exc_info=True)
             if not status["sent"]:
                 body = json.dumps({"error": "internal_error", "status": 500,
@@ -113,8 +134,8 @@ class ServerMiddleware:
             state = scope.get("state") or {}
             principal = state.get("principal")
             ms = (time.perf_counter() - started) * 1000
-            access.info("%s %s %s %.1fms key=%s", scope["method"], redact(scope["path"]), status["code"], ms,
-                        principal.key_id if principal else "-")
+            access.info("%s %s %s %.1fms key=%s", log_safe(scope["method"]), log_safe(redact(scope["path"])),
+                        status["code"], ms, principal.key_id if principal else "-")
 
     @staticmethod
     async def _gate(scope, send) -> bool:

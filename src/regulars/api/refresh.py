@@ -136,10 +136,17 @@ class RealtimeSegments:
                         continue
                     sql = self._sql(("rule", as_of, cats, sid, version),
                                     lambda: mart.filter(compile_rule(rule, mart)).select("customer_id"))
-                except RuleError:
+                    found = {(sid, r[0]) for r in con.execute(sql).fetchall()}
+                except (RuleError, RecursionError, TypeError, ValueError, OverflowError) as exc:
+                    log.warning("rule segment %s skipped in the real-time refresh: %s", sid, type(exc).__name__)
+                    continue  # one bad saved rule never stops the others
+                except Exception as exc:  # noqa: BLE001 - e.g. the database refusing the rule's SQL
+                    if type(exc).__module__.split(".")[0] not in ("duckdb", "_duckdb"):
+                        raise
+                    log.warning("rule segment %s skipped in the real-time refresh: %s", sid, type(exc).__name__)
                     continue
                 decided.add(sid)
-                members |= {(sid, r[0]) for r in con.execute(sql).fetchall()}
+                members |= found
         revenue = {r[0]: float(r[1] or 0) for r in con.execute("SELECT customer_id, revenue FROM _rt_mart").fetchall()}
         return decided, members, revenue
 
@@ -174,8 +181,9 @@ def apply_memberships(ws, ids: list[str], decided: set[str], members: set[tuple[
         con.executemany("INSERT INTO segment_history VALUES (?, ?, ?, ?, ?, ?)", rows)
         for s, c in exited:
             con.execute("DELETE FROM segment_memberships WHERE segment_id = ? AND customer_id = ?", [s, c])
-        con.executemany("INSERT INTO segment_memberships VALUES (?, ?, ?, ?, ?)",
-                        [(s, c, versions.get(s, 0), rid, today) for s, c in sorted(entered)])
+        if entered:  # executemany with no rows fails (and rolled the exits back)
+            con.executemany("INSERT INTO segment_memberships VALUES (?, ?, ?, ?, ?)",
+                            [(s, c, versions.get(s, 0), rid, today) for s, c in sorted(entered)])
         # Sizes at this refresh: the previous ones, moved by who entered and exited.
         delta: dict[str, list[float]] = {}
         for s, c in entered:
@@ -289,6 +297,7 @@ class Refresher:
         self.profiles = profiles
         self.cache = cache
         self._segments: RealtimeSegments | None = None
+        self._segments_lock = threading.Lock()  # its read view is closed before the workspace file is rewritten
         self.last: dict = {}
         # Segments: every touched customer, in rounds at most every 0.2 s (bursts coalesce).
         self._segment_worker = _Worker("regulars-segments", self._segments_round, min_interval=0.2)
@@ -315,8 +324,7 @@ class Refresher:
     def stop(self) -> None:
         self._segment_worker.stop()
         self._profile_worker.stop()
-        if self._segments is not None:
-            self._segments.view.close()
+        self.close_view()
 
     def _segments_round(self, ids: list[str]) -> None:
         from regulars.data.realtime import ReadView
@@ -324,9 +332,11 @@ class Refresher:
         if self.shared.closing:
             return
         started = time.perf_counter()
-        if self._segments is None:
-            self._segments = RealtimeSegments(ReadView(self.shared.workspace))
-        changed = self._update_segments(ids)
+        with self._segments_lock:
+            if self._segments is None:
+                self._segments = RealtimeSegments(ReadView(self.shared.workspace))
+            computed = self._compute(ids)
+        changed = self._apply(ids, computed)
         for fn in REFRESHERS:
             self.shared.write(lambda ws, fn=fn: fn(ws, ids))
         if changed:
@@ -341,13 +351,22 @@ class Refresher:
         with self.shared.read() as ws:
             self.profiles.rebuild(ws, ids)
 
-    def _update_segments(self, ids: list[str]) -> int:
+    def close_view(self) -> None:
+        """Before an exclusive write (the workspace file is rewritten): drop the read view; made afresh later."""
+        with self._segments_lock:
+            if self._segments is not None:
+                self._segments.view.close()
+                self._segments = None
+
+    def _compute(self, ids: list[str]):
         try:
-            computed = self._segments.compute(ids)
+            return self._segments.compute(ids)
         except Exception as exc:  # noqa: BLE001 - e.g. segments not installed or no refresh yet
             if type(exc).__name__ not in ("CatalogException",):
                 log.warning("event-driven segments skipped: %s", type(exc).__name__)
-            return 0
+            return None
+
+    def _apply(self, ids: list[str], computed) -> int:
         if computed is None:
             return 0
         decided, members, revenue = computed
@@ -361,5 +380,6 @@ def install(app) -> Refresher:
     refresher = Refresher(shared, app.state.profiles, app.state.cache)
     shared.on_commit(app.state.profiles.invalidate)
     shared.on_events(refresher.submit)
+    shared.on_reopen(refresher.close_view)
     app.state.refresher = refresher
     return refresher

@@ -142,10 +142,9 @@ def segment_members(request: Request, ws, segment_id: str, limit: int = 50, offs
 
 
 def segment_members_csv(request: Request, ws, segment_id: str, include_pii: bool = False) -> tuple[str, str]:
-    """Every member as CSV (personal fields masked unless *include_pii*), and a file name."""
-    import csv
-    import io
-
+    """Every member as CSV (personal fields masked unless *include_pii*; no cell a spreadsheet would
+    evaluate, see :mod:`regulars.reports.csv_safe`), and a file name."""
+    from regulars.reports.csv_safe import write_csv
     from regulars.reports.customers import list_customers, resolve_segment
 
     sid = resolve_segment(ws, segment_id)
@@ -154,13 +153,8 @@ def segment_members_csv(request: Request, ws, segment_id: str, include_pii: bool
     page = list_customers(ws, segment=sid, limit=100_000, offset=0, sort="revenue", include_pii=include_pii)
     columns = ["customer_id", "email", "phone", "first_name", "last_name", "city", "country", "accepts_email",
                "accepts_sms", "accepts_personalization", "orders", "revenue", "first_order_at", "last_order_at"]
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    for item in page.items:
-        writer.writerow({k: ("" if item.get(k) is None else item.get(k)) for k in columns})
     name = "segment-" + "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in sid)
-    return out.getvalue(), name
+    return write_csv(page.items, columns), name
 
 
 def refresh_segments(request: Request) -> dict:

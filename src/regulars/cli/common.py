@@ -70,8 +70,10 @@ def render_frame(df: pd.DataFrame, fmt: str = "table", title: str | None = None,
     if fmt == "json":
         records = [{k: _jsonable(v) for k, v in row.items()} for row in df.to_dict(orient="records")]
         print(json.dumps(records, indent=2, default=str))
-    elif fmt == "csv":
-        df.to_csv(sys.stdout, index=False)
+    elif fmt == "csv":  # no cell a spreadsheet would evaluate (CSV injection)
+        from regulars.reports.csv_safe import LINE_END, safe_frame
+
+        safe_frame(df).to_csv(sys.stdout, index=False, lineterminator=LINE_END)
     elif fmt == "table":
         shown = df if limit is None else df.head(limit)
         table = Table(title=title, show_lines=False)

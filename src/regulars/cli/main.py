@@ -38,7 +38,7 @@ app = typer.Typer(
 )
 
 #: CLI modules of the other areas; each exposes ``register(app)``.
-AREAS: tuple[str, ...] = ("segments", "explore", "predict", "server", "experiments")
+AREAS: tuple[str, ...] = ("segments", "explore", "predict", "server", "experiments", "privacy")
 
 
 def _version(value: bool) -> None:
@@ -136,19 +136,39 @@ def runs(
 
 @app.command()
 def sql(
-    query: str = typer.Argument(..., help='A read-only query, e.g. "SELECT count(*) FROM orders".'),
+    query: str = typer.Argument(..., help='One read-only query, e.g. "SELECT count(*) FROM orders".'),
     format: str = FormatOption,
     limit: int = typer.Option(100, "--limit", help="Rows to show in a table."),
     workspace: Path = WorkspaceOption,
 ) -> None:
-    """Run a read-only SQL query on the workspace."""
+    """Run one read-only query on the workspace (SELECT, WITH, EXPLAIN, DESCRIBE, SHOW, SUMMARIZE).
+
+    Nothing else runs: no COPY/EXPORT, no SET, no ATTACH, no files read or written.
+    """
     import duckdb
 
-    with open_workspace(workspace, read_only=True) as ws:
-        try:
-            df = ws.sql(query)
-        except duckdb.Error as exc:
-            fail(f"{str(exc).splitlines()[0]} (the workspace is opened read-only; tables: {', '.join(ws.list_tables())})")
+    from regulars.data import sandbox
+    from regulars.data.workspace import resolve_path
+
+    path = resolve_path(workspace)
+    try:
+        statement = sandbox.check(query)
+        with sandbox.connect(path) as con:
+            if not sandbox.schema_is_current(con):
+                fail(f"workspace {path} has an older schema; open it once for writing (e.g. `regulars doctor`)")
+            tables = [r[0] for r in con.execute("SHOW TABLES").fetchall()]
+            try:
+                df = con.execute(statement).df()
+            except duckdb.Error as exc:
+                fail(f"{str(exc).splitlines()[0]} (queries are read-only and cannot touch files; "
+                     f"tables: {', '.join(t for t in tables if t not in sandbox.FORBIDDEN_TABLES)})")
+    except sandbox.SqlRefused as exc:
+        fail(str(exc))
+    except FileNotFoundError:
+        fail(f"no workspace at {path}; create one with `regulars demo` or `regulars ingest ...`")
+    except duckdb.IOException as exc:
+        fail(f"cannot open workspace {path}: {str(exc).splitlines()[0]}. Another regulars process may be "
+             "writing to it; wait for it to finish or use a copy.")
     render_frame(df, format, limit=limit if format == "table" else None)
 
 
@@ -158,7 +178,12 @@ def forget(
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
     workspace: Path = WorkspaceOption,
 ) -> None:
-    """Erase a customer from every table (right to erasure), with an audit record that holds no PII."""
+    """Erase a customer everywhere (right to erasure); they stay out of future loads; an audit record holds no PII.
+
+    Also erases the provisional customers made from their e-mails and phones, quarantined rows holding
+    their identifiers, and mentions in other rows' text; then rewrites the workspace file so no deleted
+    byte remains. `regulars suppressions lift` lets them load again.
+    """
     from regulars.data.erasure import CustomerNotFound, forget as erase, resolve_customer
 
     with open_workspace(workspace) as ws:
@@ -170,10 +195,20 @@ def forget(
             if not sys.stdin.isatty():
                 fail("refusing to erase without confirmation; pass --yes")
             typer.confirm(f"Erase customer {cid} and everything about them?", abort=True)
-        record = erase(ws, cid, requested_by="cli")
+        with progress_steps(f"erasing customer {cid}") as say:
+            say("deleting and rewriting the workspace file")
+            record = erase(ws, cid, requested_by="cli")
     total = sum(record["rows_deleted"].values())
     console.print(f"erased customer {cid}: {total} rows deleted ({json.dumps(record['rows_deleted'])}); "
+                  f"{record['identifiers_suppressed']} identifier(s) kept out of future loads; "
                   f"audit record {record['erasure_id']}")
+    if record["customers_erased"] > 1:
+        console.print(f"  with {record['customers_erased'] - 1} provisional customer(s) made from their e-mail or phone")
+    if record["text_redacted"]:
+        console.print(f"  mentions replaced by [erased] in: {json.dumps(record['text_redacted'])}")
+    if record["sharing_customers"]:
+        console.print(f"  [yellow]note:[/] {', '.join(record['sharing_customers'])} share(s) an e-mail or phone with "
+                      "them and was not erased; erase it too if it is the same person")
 
 
 @app.command("export-customer")

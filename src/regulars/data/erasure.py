@@ -1,23 +1,33 @@
 """Right of access and right to erasure.
 
-``export_customer`` returns everything held about one customer;
-``forget`` deletes the customer from every table that references them —
-canonical, derived (any table with a ``customer_id`` column, so tables added
-later are covered without changes here), their order lines, their anonymous
-web events, and quarantined raw rows that carry their identifiers — in one
-transaction, and records an audit row that holds no PII.
+``export_customer`` returns everything held about one customer; ``forget`` erases them:
+
+1. **every row that carries the person** (:mod:`regulars.data.erasure_scan`): their rows in
+   every table with a ``customer_id`` column (canonical and derived, so tables added later
+   are covered), their order lines, the events of their anonymous web ids, the provisional
+   customers made from one of their e-mails or phones (however written), quarantined raw
+   text holding any of their identifiers (ragged lines, bad JSON, padded e-mails, formatted
+   phones), events deferred while an upload ran; mentions of their e-mails and phones in
+   other rows' free text become ``[erased]``;
+2. **it sticks**: the keyed hashes of their identifiers go to the suppression list
+   (:mod:`regulars.data.suppression`), so re-loading the same export does not bring them back;
+3. **an audit record** (``erasures``) says when, by whom and how many rows per table — no
+   identifier and no hash of one;
+4. **no bytes are left in the file**: the workspace file is rewritten with the live data
+   only and swapped in atomically (:mod:`regulars.data.scrub`).
+
+Steps 1–3 are one transaction.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import decimal
-import hashlib
 import json
 import uuid
 
-from regulars.data import order_stats
-from regulars.data.identity import customer_tables
+from regulars.data import erasure_scan, fastlane, keyed, order_stats, scrub, suppression
+from regulars.data.identity import customer_tables, lookup_value, normalize_email, normalize_phone
 from regulars.data.ingest.readers import q
 
 
@@ -26,20 +36,19 @@ class CustomerNotFound(LookupError):
 
 
 def resolve_customer(con, ref: str) -> str:
-    """The customer id for *ref*: a customer id, a shop id, an e-mail or a phone number."""
+    """The customer id for *ref*: a customer id, a shop id, an e-mail or a phone number (written any way)."""
     ref = ref.strip()
     hit = con.execute("SELECT customer_id FROM customers WHERE customer_id = ?", [ref]).fetchall()
     if hit:
         return hit[0][0]
     candidates = [("shop_id", ref)]
-    if "@" in ref:
-        candidates.append(("email", hashlib.sha256(ref.lower().encode()).hexdigest()))
-    digits = "".join(ch for ch in ref if ch.isdigit() or ch == "+")
-    if len([c for c in digits if c.isdigit()]) >= 6:
-        candidates.append(("phone", hashlib.sha256(digits.encode()).hexdigest()))
-    for kind, value in candidates:
+    if normalize_email(ref):
+        candidates.append(("email", ref))
+    elif "@" not in ref and normalize_phone(ref) and sum(ch.isdigit() for ch in ref) >= 6:
+        candidates.append(("phone", ref))
+    for kind, text in candidates:
         hit = con.execute(
-            "SELECT customer_id FROM identities WHERE kind = ? AND value = ?", [kind, value]
+            "SELECT customer_id FROM identities WHERE kind = ? AND value = ?", [kind, lookup_value(con, kind, text)]
         ).fetchall()
         if hit:
             return hit[0][0]
@@ -69,7 +78,7 @@ def export_customer(workspace, ref: str) -> dict:
     """Everything held about one customer, table by table (right of access).
 
     E-mail addresses and phone numbers appear as stored: in ``customers`` in
-    clear, in ``identities`` as hashes.
+    clear, in ``identities`` as keyed hashes.
     """
     con = workspace.con
     cid = resolve_customer(con, ref)
@@ -88,28 +97,24 @@ def export_customer(workspace, ref: str) -> dict:
     return out
 
 
-def _identifier_values(con, cid: str) -> dict[str, list[str]]:
-    row = con.execute("SELECT email, phone FROM customers WHERE customer_id = ?", [cid]).fetchall()
-    email, phone = (row[0] if row else (None, None))
-    shop_ids = [r[0] for r in con.execute(
-        "SELECT value FROM identities WHERE customer_id = ? AND kind = 'shop_id'", [cid]).fetchall()]
-    anon = [r[0] for r in con.execute(
-        "SELECT value FROM identities WHERE customer_id = ? AND kind = 'anonymous_id'", [cid]).fetchall()]
-    return {
-        "anywhere": [v for v in (email, phone) if v],
-        "id_columns": sorted(set(shop_ids + [cid])),
-        "anonymous": anon,
-    }
+def forget(workspace, ref: str, requested_by: str = "cli", rewrite: bool = True) -> dict:
+    """Erase a customer everywhere, in one transaction, then rewrite the file; return the audit record.
 
-
-def forget(workspace, ref: str, requested_by: str = "cli") -> dict:
-    """Erase a customer from every table, in one transaction; return the audit record.
+    Parameters
+    ----------
+    workspace : Workspace
+        Written to; with *rewrite* its connection is replaced (no other cursor of it may be open).
+    ref : customer id, shop id, e-mail or phone
+    rewrite : rewrite the workspace file so that no deleted bytes remain (leave False only when the
+        caller rewrites it later, e.g. after several erasures)
 
     Returns
     -------
     dict
-        ``erasure_id``, ``subject_hash`` (sha256 of the customer id) and
-        ``rows_deleted`` per table. No PII.
+        ``erasure_id``, ``rows_deleted`` per table, ``customers_erased`` (the customer and provisional
+        customers with their identifiers), ``identifiers_suppressed``, ``text_redacted`` (rows per table
+        whose free text mentioned them) and ``sharing_customers``: other shop customers with one of
+        their e-mails or phones, not erased (erase them too if they are the same person). No PII.
     """
     con = workspace.con
     cid = resolve_customer(con, ref)
@@ -121,40 +126,33 @@ def forget(workspace, ref: str, requested_by: str = "cli") -> dict:
             con.execute(f"DELETE FROM {q(table)} WHERE {where}", params)
             deleted[table] = deleted.get(table, 0) + n
 
+    erasure_id = uuid.uuid4().hex
     with workspace.transaction():
-        ids = _identifier_values(con, cid)
-        delete("order_lines", "order_id IN (SELECT order_id FROM orders WHERE customer_id = ?)", [cid])
-        if ids["anonymous"]:
-            marks = ", ".join("?" for _ in ids["anonymous"])
-            delete("events", f"anonymous_id IN ({marks})", ids["anonymous"])
-        # Rejected rows keep raw text: drop those that carry this customer's identifiers.
-        values = ids["anywhere"]
-        if values:
-            marks = ", ".join("?" for _ in values)
-            delete(
-                "quarantine",
-                f"EXISTS (SELECT 1 FROM unnest(json_extract_string(raw, '$.*')) AS v(x) WHERE lower(x) IN ({marks}))",
-                [v.lower() for v in values],
-            )
-        id_marks = ", ".join("?" for _ in ids["id_columns"])
-        delete(
-            "quarantine",
-            "EXISTS (SELECT 1 FROM unnest(json_keys(raw)) AS k(name) "
-            "WHERE (lower(k.name) LIKE '%customer%' OR lower(k.name) LIKE '%user%') "
-            f"AND json_extract_string(raw, '$.\"' || replace(k.name, '\"', '\\\"') || '\"') IN ({id_marks}))",
-            ids["id_columns"],
-        )
+        hasher = keyed.for_connection(con)
+        person = erasure_scan.gather(con, hasher, cid, ref)
+        ids = sorted(person.customer_ids)
+        in_ids = "IN (SELECT unnest(?::VARCHAR[]))"
+        delete("order_lines", f"order_id IN (SELECT order_id FROM orders WHERE customer_id {in_ids})", [ids])
+        if person.anonymous_ids:
+            delete("events", f"anonymous_id {in_ids}", [sorted(person.anonymous_ids)])
+        for table, column in (("quarantine", "raw"), (fastlane.TABLE, "event")):
+            matches = erasure_scan.raw_matches_sql(person, hasher, table, column)
+            delete(table, f"rowid IN ({matches})", [])
         for table in customer_tables(con):
-            delete(table, "customer_id = ?", [cid])
-        order_stats.mark_current(con)  # the customer's totals went with the rest
-        record = {
-            "erasure_id": uuid.uuid4().hex,
-            "subject_hash": hashlib.sha256(cid.encode()).hexdigest(),
-            "rows_deleted": deleted,
-        }
+            delete(table, f"customer_id {in_ids}", [ids])
+        redacted = erasure_scan.redact_mentions(con, person)
+        order_stats.mark_current(con)  # the customers' totals went with the rest
+        suppressed = suppression.add(
+            con, erasure_id,
+            {"email": sorted(person.emails), "phone": sorted(person.phones), "shop_id": sorted(person.shop_ids),
+             "anonymous_id": sorted(person.anonymous_ids)},
+            hashed={"email": sorted(person.email_hashes), "phone": sorted(person.phone_hashes)})
         con.execute(
-            "INSERT INTO erasures VALUES (?, now()::TIMESTAMP, ?, ?, ?)",
-            [record["erasure_id"], record["subject_hash"], json.dumps(deleted), requested_by],
+            "INSERT INTO erasures (erasure_id, erased_at, subject_hash, rows_deleted, requested_by) "
+            "VALUES (?, now()::TIMESTAMP, NULL, ?, ?)",
+            [erasure_id, json.dumps(deleted), requested_by],
         )
-    con.execute("CHECKPOINT")
-    return record
+    if rewrite:
+        scrub.rewrite(workspace)
+    return {"erasure_id": erasure_id, "rows_deleted": deleted, "customers_erased": len(ids),
+            "identifiers_suppressed": suppressed, "text_redacted": redacted, "sharing_customers": person.sharing}

@@ -4,30 +4,38 @@ Rules, applied to every load that carries customer identifiers:
 
 1. A shop customer id is authoritative: it becomes the customer id, unless
    it is already linked to a customer.
-2. Otherwise an e-mail (lower-cased, trimmed), then a phone (digits only)
-   already linked to a customer resolves the row; within one file, an
-   e-mail seen next to a shop id resolves e-mail-only rows to that id.
-3. Otherwise a provisional id is made from the identifier's hash:
-   ``e-<hash>`` for an e-mail, ``p-<hash>`` for a phone.
+2. Otherwise an e-mail, then a phone (both normalised by
+   :mod:`regulars.data.normalize`, the same on every path) already linked to a
+   customer resolves the row; within one file, an e-mail seen next to a shop id
+   resolves e-mail-only rows to that id.
+3. Otherwise a provisional id is made from the identifier's keyed hash
+   (:mod:`regulars.data.keyed`): ``e-<hash>`` for an e-mail, ``p-<hash>`` for a
+   phone. Without the workspace's secret nobody can tell whose it is, so an id
+   shown to a viewer is no proof that someone is a customer.
 4. When a later row shows that a provisional customer is really a shop
    customer (same e-mail or phone next to a shop id), the provisional
    customer is **merged** into the shop customer in every table.
 5. An anonymous web id seen next to a customer identifier is linked to that
    customer, and earlier anonymous events are attributed to them.
 
-Every link is stored in ``identities`` with the reason it was made. E-mail
-addresses and phone numbers are stored there only as SHA-256 hashes.
+Every link is stored in ``identities`` with the reason it was made (naming the
+file, never the folder it was in). E-mail addresses and phone numbers are
+stored there only as keyed hashes (:func:`fingerprint`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from regulars.data import order_stats
+from regulars.data import keyed, order_stats
 from regulars.data.ingest.readers import lit
+from regulars.data.normalize import (  # noqa: F401 - the normalisation, re-exported for every path
+    email_sql, normalize_email, normalize_phone, phone_key, phone_key_sql, phone_sql,
+)
 from regulars.data.schema import CUSTOMER_TABLES, TABLES
 
 PROVISIONAL = ("e-", "p-")
+HASHED_KINDS = ("email", "phone")
 
 
 @dataclass
@@ -38,11 +46,44 @@ class IdentityResult:
     conflicts: int = 0
 
 
-def normalized_hash_sql(kind: str, col: str) -> str:
-    """SQL for the stored form of an identifier: sha256 for e-mail/phone, raw otherwise."""
-    if kind in ("email", "phone"):
-        return f"sha256({col})"
+def normalized_hash_sql(kind: str, col: str, hasher: keyed.Keyed) -> str:
+    """SQL for the stored form of an identifier held (normalised) in *col*: a keyed hash for e-mail
+    and phone, the value itself otherwise."""
+    if kind == "email":
+        return hasher.sql(col)
+    if kind == "phone":
+        return hasher.sql(phone_key_sql(col))
     return col
+
+
+def fingerprint(hasher: keyed.Keyed, kind: str, text: str | None) -> str | None:
+    """The keyed hash of an identifier written any way (an e-mail, a phone, a shop or anonymous id).
+
+    For e-mail and phone this is the value stored in ``identities``; ids are hashed as written
+    (trimmed). None when *text* is not a valid identifier of that kind.
+
+    >>> h = keyed.Keyed(bytes(range(32)))
+    >>> fingerprint(h, "phone", "+1 (201) 555-0916") == fingerprint(h, "phone", "001 201 555 0916")
+    True
+    >>> fingerprint(h, "email", " Ann@Example.com ") == fingerprint(h, "email", "ann@example.com")
+    True
+    """
+    if text is None:
+        return None
+    if kind == "email":
+        value = normalize_email(text)
+    elif kind == "phone":
+        value = phone_key(normalize_phone(text))
+    else:
+        value = str(text).strip(" ") or None  # as DuckDB's trim() on loaded ids
+    return hasher.hash(value) if value else None
+
+
+def lookup_value(con, kind: str, text: str) -> str | None:
+    """What ``identities.value`` holds for the identifier *text* of *kind* (for searches)."""
+    if kind in HASHED_KINDS:
+        return fingerprint(keyed.for_connection(con), kind, text)
+    return str(text).strip(" ") or None
 
 
 def resolve(con, tmp: str, has: set[str], run_id: int, source: str, requires_customer: bool) -> IdentityResult:
@@ -54,9 +95,10 @@ def resolve(con, tmp: str, has: set[str], run_id: int, source: str, requires_cus
     the caller when the table requires a customer).
     """
     result = IdentityResult()
+    hasher = keyed.for_connection(con)
     shop = "customer_id" if "customer_id" in has else "NULL"
-    email_h = "sha256(email)" if "email" in has else "NULL"
-    phone_h = "sha256(phone)" if "phone" in has else "NULL"
+    email_h = normalized_hash_sql("email", "email", hasher) if "email" in has else "NULL"
+    phone_h = normalized_hash_sql("phone", "phone", hasher) if "phone" in has else "NULL"
     anon = "anonymous_id" if "anonymous_id" in has else "NULL"
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE _idn AS SELECT _file, _row, {shop}::VARCHAR AS shop, "
@@ -122,7 +164,7 @@ def resolve(con, tmp: str, has: set[str], run_id: int, source: str, requires_cus
             INSERT INTO identities
             SELECT {lit(kind)}, {col}, arg_min(cid, _row),
                    {lit(source)},
-                   'first seen in ' || arg_min(_file, _row) || ' row ' || min(_row)
+                   'first seen in ' || parse_filename(arg_min(_file, _row)) || ' row ' || min(_row)
                    || CASE WHEN {lit(kind)} <> 'shop_id' AND bool_or(shop IS NOT NULL) THEN ' next to customer id ' || arg_min(shop, _row) ELSE '' END,
                    now()::TIMESTAMP, {run_id}
             FROM _idr

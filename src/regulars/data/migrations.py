@@ -20,9 +20,11 @@ from regulars.data.schema import TABLES, create_table_sql
 
 @dataclass(frozen=True)
 class Migration:
+    """``statements()`` returns SQL strings, or callables ``fn(con)`` for steps SQL alone cannot say."""
+
     version: int
     description: str
-    statements: Callable[[], list[str]]
+    statements: Callable[[], list]
 
 
 def _predictions_v() -> list[str]:
@@ -51,6 +53,8 @@ MIGRATIONS: list[Migration] = [
     Migration(5, "prediction runs: readiness verdicts, summary and timings of each `regulars predict`", lambda: _prediction_runs_v()),
     Migration(6, "customer_order_stats: per-customer order totals kept current on every write to orders", lambda: _order_stats_v()),
     Migration(7, "experiments: definitions, assignment log, bandit allocations", lambda: _experiments_v()),
+    Migration(8, "privacy: workspace secret, keyed identity hashes and provisional ids, erasure suppression list, "
+                 "events deferred during uploads", lambda: _privacy_v()),
 ]
 
 
@@ -58,6 +62,14 @@ def _experiments_v() -> list[str]:
     from regulars.data.experiments_store import create_statements
 
     return create_statements()
+
+
+def _privacy_v() -> list:
+    from regulars.data import keyed, rekey, suppression
+    from regulars.data.fastlane import create_statements as deferred_events
+
+    return (keyed.create_statements() + suppression.create_statements() + deferred_events()
+            + ["ALTER TABLE erasures ADD COLUMN IF NOT EXISTS file_rewritten_at TIMESTAMP", rekey.upgrade])
 
 
 def _order_stats_v() -> list[str]:
@@ -126,7 +138,7 @@ def migrate(con) -> list[int]:
         con.execute("BEGIN TRANSACTION")
         try:
             for stmt in m.statements():
-                con.execute(stmt)
+                stmt(con) if callable(stmt) else con.execute(stmt)
             con.execute(
                 "INSERT INTO schema_version VALUES (?, ?, now()::TIMESTAMP)",
                 [m.version, m.description],

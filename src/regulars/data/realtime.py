@@ -37,149 +37,30 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import hashlib
-import json
+import itertools
 import logging
 import queue
-import re
 import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 
 import ibis
 import pyarrow as pa
 
-from regulars.data import identity
+from regulars.data import fastlane, identity, suppression
+from regulars.data.event_input import (  # noqa: F401 - re-exported: the events path starts there
+    _ARROW, EVENT_COLUMNS, IDENTIFIERS, EventError, EventsWrite, normalize_event,
+)
 from regulars.data.ingest.load import upsert
-from regulars.data.schema import TABLES
 from regulars.data.workspace import Workspace, WorkspaceError
 
 log = logging.getLogger("regulars.realtime")
 
-IDENTIFIERS = ("customer_id", "email", "phone", "anonymous_id")
-TEXT_FIELDS = ("event_id", "customer_id", "anonymous_id", "session_id", "event_type", "page_url",
-               "product_id", "search_query", "traffic_source")
-EVENT_COLUMNS = [c for c in TABLES["events"].column_names if c != "_run_id"]
-EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-EARLIEST = dt.datetime(1970, 1, 1)
-
-_ARROW = pa.schema(
-    [("_file", pa.string()), ("_row", pa.int64()), ("_seq", pa.int64()), ("email", pa.string()), ("phone", pa.string())]
-    + [(c, pa.timestamp("us") if c == "occurred_at" else pa.string()) for c in EVENT_COLUMNS]
-)
-
-
-class EventError(ValueError):
-    """An event is invalid; ``index`` is its position in the batch, ``field`` the field at fault."""
-
-    def __init__(self, index: int, field_name: str | None, message: str):
-        self.index, self.field = index, field_name
-        where = f"event {index}" + (f", {field_name}" if field_name else "")
-        super().__init__(f"{where}: {message}")
-
-
-def _utc_naive(value: dt.datetime) -> dt.datetime:
-    if value.tzinfo is not None:
-        value = value.astimezone(dt.UTC).replace(tzinfo=None)
-    return value
-
-
-def _clean_text(text: str) -> bool:
-    if "\x00" in text:
-        return False
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def normalize_event(event: dict, index: int = 0, now: dt.datetime | None = None) -> dict:
-    """Check one event and bring it to the stored form (UTC time, cleaned identifiers, an id).
-
-    Raises :class:`EventError` naming the field at fault.
-
-    >>> e = normalize_event({"email": " Ann@Example.COM ", "event_type": "page_view",
-    ...                      "occurred_at": dt.datetime(2024, 1, 1, 12, tzinfo=dt.timezone(dt.timedelta(hours=2)))})
-    >>> e["email"], e["occurred_at"], e["event_id"][:2]
-    ('ann@example.com', datetime.datetime(2024, 1, 1, 10, 0), 'v-')
-    """
-    now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    out: dict = {}
-    for name in TEXT_FIELDS + ("email", "phone"):
-        v = event.get(name)
-        if v is not None and not isinstance(v, str):
-            v = str(v)
-        v = v.strip() if v is not None else None
-        if v and not _clean_text(v):
-            raise EventError(index, name, "holds a NUL character or invalid Unicode")
-        out[name] = v or None
-    if not out["event_type"]:
-        raise EventError(index, "event_type", "is required (e.g. page_view, add_to_cart, purchase)")
-    email = (out.pop("email") or "").lower() or None
-    if email is not None and not EMAIL_RE.match(email):
-        raise EventError(index, "email", "is not an e-mail address")
-    phone = out.pop("phone")
-    if phone:
-        phone = re.sub(r"[^0-9+]", "", str(phone))
-        if len(re.sub(r"[^0-9]", "", phone)) < 6:
-            raise EventError(index, "phone", "needs at least 6 digits")
-    out["email"], out["phone"] = email, phone or None
-    if not any(out[k] for k in IDENTIFIERS):
-        raise EventError(index, None, "needs customer_id, email, phone or anonymous_id to know whose event it is")
-    at = event.get("occurred_at")
-    if at is None:
-        at = now
-    elif isinstance(at, str):
-        try:
-            at = dt.datetime.fromisoformat(at.replace("Z", "+00:00"))
-        except ValueError:
-            raise EventError(index, "occurred_at", f"cannot read {at[:40]!r} as an ISO 8601 date/time") from None
-    elif not isinstance(at, dt.datetime):
-        raise EventError(index, "occurred_at", "must be an ISO 8601 date/time")
-    try:
-        at = _utc_naive(at)
-    except (OverflowError, ValueError):
-        raise EventError(index, "occurred_at", "is out of range") from None
-    if at < EARLIEST or at > now + dt.timedelta(days=2):
-        raise EventError(index, "occurred_at", "must be after 1970 and not more than 2 days in the future")
-    out["occurred_at"] = at
-    props = event.get("properties")
-    if props is not None and not isinstance(props, dict):
-        raise EventError(index, "properties", "must be a JSON object")
-    if props:
-        try:
-            text = json.dumps(props, sort_keys=True, default=str, ensure_ascii=False, allow_nan=False)
-        except ValueError:
-            raise EventError(index, "properties", "numbers must be finite (no NaN or Infinity)") from None
-        if not _clean_text(text) or len(text) > 100_000:
-            raise EventError(index, "properties", "must be valid Unicode text without NUL, under 100 kB")
-        out["properties"] = text
-    else:
-        out["properties"] = None
-    if not out["event_id"]:
-        content = json.dumps({k: out[k] for k in sorted(out) if k != "event_id"}, default=str, sort_keys=True)
-        out["event_id"] = "v-" + hashlib.sha256(content.encode()).hexdigest()[:20]
-    return out
-
-
-@dataclass
-class EventsWrite:
-    """What one call to :meth:`SharedWorkspace.post_events` did."""
-
-    accepted: int = 0
-    new: int = 0
-    duplicates: int = 0
-    customers: list[str] = field(default_factory=list)
-    customers_created: int = 0
-    run_id: int | None = None
-    committed_at: float = 0.0
-
-    def as_dict(self) -> dict:
-        return {"accepted": self.accepted, "new": self.new, "duplicates": self.duplicates,
-                "customers": self.customers, "customers_created": self.customers_created, "run_id": self.run_id}
+#: Posted events wait this long for the writer; if it is still busy with a long job they take the fast lane.
+FAST_LANE_AFTER = 0.3
 
 
 class ReadView(Workspace):
@@ -205,6 +86,12 @@ class _Job:
     fn: Callable[[Workspace], object] | None
     future: Future
     events: list[dict] | None = None
+    exclusive: bool = False
+    _claim: threading.Lock = field(default_factory=threading.Lock)
+
+    def claim(self) -> bool:
+        """True for the one caller (the writer or the fast lane) that gets to carry out this job."""
+        return self._claim.acquire(blocking=False)
 
 
 _STOP = object()
@@ -218,6 +105,12 @@ class SharedWorkspace:
     path : path to the ``.duckdb`` file (created and migrated when needed)
     readers : how many read views to keep (more are made when all are busy)
     refresh_interval : seconds between listener calls while events keep arriving
+
+    Posted events that find the writer busy with a long job for more than
+    :data:`FAST_LANE_AFTER` seconds are written on the fast lane (:mod:`regulars.data.fastlane`).
+    An *exclusive* write (:meth:`write` with ``exclusive=True``, e.g. an erasure that rewrites
+    the file) waits for reads in progress, holds new ones back, and may replace the
+    workspace's connection; read views are made afresh afterwards.
     """
 
     def __init__(self, path, *, readers: int = 8, memory_limit: str | None = None, refresh_interval: float = 0.25):
@@ -226,6 +119,13 @@ class SharedWorkspace:
         self._readers_max = readers
         self._pool: list[ReadView] = []
         self._pool_lock = threading.Lock()
+        self._gate = threading.Condition(self._pool_lock)
+        self._swapping = False
+        self._reopen_hooks: list[Callable[[], None]] = []
+        self._fast_lock = threading.Lock()
+        self._fast_con = None
+        self._long_job = False  # the writer is running a job other than events (fast lane allowed)
+        self._drain_queued = False
         self._jobs: queue.Queue = queue.Queue()
         self._listeners: list[Callable[[Workspace, set[str]], None]] = []
         self._commit_hooks: list[Callable[[set[str]], None]] = []
@@ -233,7 +133,8 @@ class SharedWorkspace:
         self._refresh_interval = refresh_interval
         self._last_refresh = 0.0
         self._events_run: int | None = None
-        self._seq = 0
+        self._run_lock = threading.Lock()
+        self._batches = itertools.count(fastlane.next_batch(self.workspace.con))  # thread-safe in CPython
         self._idle = threading.Event()
         self._idle.set()
         self._pending = 0
@@ -247,6 +148,8 @@ class SharedWorkspace:
         self._busy: set[ReadView] = set()
         self._thread = threading.Thread(target=self._run, name="regulars-writer", daemon=True)
         self._thread.start()
+        if fastlane.pending(self.workspace.con, limit=1):  # left by a crash: replay them first
+            self.submit(self._drain_deferred)
 
     # -- reading --------------------------------------------------------------
     @property
@@ -258,6 +161,8 @@ class SharedWorkspace:
     def read(self) -> Iterator[ReadView]:
         """Lend a read view for the duration of a request."""
         with self._pool_lock:
+            while self._swapping and not self._closing:
+                self._gate.wait()
             if self._closing:
                 raise WorkspaceError("the server is shutting down")
             view = self._pool.pop() if self._pool else None
@@ -272,9 +177,11 @@ class SharedWorkspace:
             with self._pool_lock:
                 self._active_reads -= 1
                 self._busy.discard(view)
-                keep = view is not None and not self._closing and len(self._pool) < self._readers_max
+                keep = (view is not None and not self._closing and not self._swapping
+                        and len(self._pool) < self._readers_max)
                 if keep:
                     self._pool.append(view)
+                self._gate.notify_all()
             if view is not None and not keep:
                 view.close()
 
@@ -285,13 +192,17 @@ class SharedWorkspace:
             self._pool.extend(views[: max(0, self._readers_max - len(self._pool))])
 
     # -- writing --------------------------------------------------------------
-    def submit(self, fn: Callable[[Workspace], object]) -> Future:
-        """Queue *fn(workspace)* for the writer thread; return its future."""
-        return self._enqueue(_Job(fn, Future()))
+    def submit(self, fn: Callable[[Workspace], object], exclusive: bool = False) -> Future:
+        """Queue *fn(workspace)* for the writer thread; return its future (see the class for *exclusive*)."""
+        return self._enqueue(_Job(fn, Future(), exclusive=exclusive)).future
 
-    def write(self, fn: Callable[[Workspace], object], timeout: float | None = 600) -> object:
+    def write(self, fn: Callable[[Workspace], object], timeout: float | None = 600, exclusive: bool = False) -> object:
         """Run *fn(workspace)* on the writer thread and return its result (or raise its error)."""
-        return self.submit(fn).result(timeout)
+        return self.submit(fn, exclusive).result(timeout)
+
+    def on_reopen(self, hook: Callable[[], None]) -> None:
+        """Call *hook()* before an exclusive write: close any view of your own (it is made afresh later)."""
+        self._reopen_hooks.append(hook)
 
     def write_transaction(self, fn: Callable[[object], object], timeout: float | None = 600) -> object:
         """Like :meth:`write`, with *fn(con)* inside one transaction."""
@@ -309,7 +220,14 @@ class SharedWorkspace:
         clean = [normalize_event(e, i, now) for i, e in enumerate(events)]
         if not clean:
             return EventsWrite()
-        return self._enqueue(_Job(None, Future(), clean)).result(timeout)
+        job = self._enqueue(_Job(None, Future(), clean))
+        try:
+            return job.future.result(FAST_LANE_AFTER)
+        except FutureTimeout:
+            if self._long_job and job.claim():
+                self._done(1)
+                return self._fast_write(clean)
+        return job.future.result(timeout)
 
     def on_events(self, listener: Callable[[Workspace, set[str]], None]) -> None:
         """Call *listener(workspace, customer_ids)* on the writer thread after events commit."""
@@ -332,8 +250,13 @@ class SharedWorkspace:
             return
         with self._pool_lock:
             self._closing = True
+            self._gate.notify_all()
         self._jobs.put(_STOP)
         self._thread.join()
+        with self._fast_lock:
+            if self._fast_con is not None:
+                self._fast_con.close()
+                self._fast_con = None
         deadline = time.monotonic() + timeout
         while self._active_reads and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -353,14 +276,14 @@ class SharedWorkspace:
         self.workspace.close()
 
     # -- the writer thread ----------------------------------------------------
-    def _enqueue(self, job: _Job) -> Future:
+    def _enqueue(self, job: _Job) -> _Job:
         if self._closed:
             raise WorkspaceError("the workspace is closed")
         with self._pending_lock:
             self._pending += 1
             self._idle.clear()
         self._jobs.put(job)
-        return job.future
+        return job
 
     def _done(self, n: int) -> None:
         with self._pending_lock:
@@ -383,7 +306,7 @@ class SharedWorkspace:
                 self._refresh()
                 return
             if job.events is not None:
-                batch = [job]
+                batch = [job] if job.claim() else []  # an unclaimed job went the fast lane
                 rows = len(job.events)
                 while rows < 50_000:
                     try:
@@ -391,25 +314,64 @@ class SharedWorkspace:
                     except queue.Empty:
                         break
                     if nxt is not _STOP and nxt.events is not None:
-                        batch.append(nxt)
-                        rows += len(nxt.events)
+                        if nxt.claim():
+                            batch.append(nxt)
+                            rows += len(nxt.events)
                     else:
                         carry.append(nxt)
                         break
-                self._write_events(batch)
-                self._done(len(batch))
+                if batch:
+                    self._write_events(batch)
+                    self._done(len(batch))
             else:
-                try:
-                    result = job.fn(self.workspace)
-                except BaseException as exc:  # handed to the caller
-                    self.version += 1
-                    job.future.set_exception(exc)
-                else:
-                    self.version += 1
-                    job.future.set_result(result)
+                self._run_job(job)
                 self._done(1)
             if self._dirty and (self._jobs.empty() or time.monotonic() - self._last_refresh > self._refresh_interval):
                 self._refresh()
+
+    def _run_job(self, job: _Job) -> None:
+        if job.exclusive:
+            self._hold_reads()
+        else:
+            self._long_job = True
+        try:
+            result = job.fn(self.workspace)
+        except BaseException as exc:  # handed to the caller
+            job.future.set_exception(exc)
+        else:
+            job.future.set_result(result)
+        finally:
+            self._long_job = False
+            self.version += 1
+            if job.exclusive:
+                with self._pool_lock:
+                    self._swapping = False
+                    self._gate.notify_all()
+
+    def _hold_reads(self) -> None:
+        """Before an exclusive write: no new reads, reads in progress finished, every cursor closed."""
+        with self._pool_lock:
+            self._swapping = True
+            for patience in (30, 30):
+                deadline = time.monotonic() + patience
+                while self._active_reads and time.monotonic() < deadline:
+                    self._gate.wait(0.1)
+                if not self._active_reads:
+                    break
+                for view in list(self._busy):  # a long report: stop its query
+                    view.con.interrupt()
+            pool, self._pool = self._pool, []
+        for view in pool:
+            view.close()
+        for hook in self._reopen_hooks:
+            try:
+                hook()
+            except Exception as exc:  # noqa: BLE001 - a hook failing must not block the write
+                log.error("reopen hook %s failed: %s", getattr(hook, "__name__", hook), type(exc).__name__)
+        with self._fast_lock:
+            if self._fast_con is not None:
+                self._fast_con.close()
+                self._fast_con = None
 
     def _refresh(self) -> None:
         if not self._dirty:
@@ -432,16 +394,17 @@ class SharedWorkspace:
             if self._pending == 0 and not self._dirty:
                 self._idle.set()
 
+    def _rows(self, events: list[dict], batch: int, prefix: str = "api") -> list[dict]:
+        return [{**ev, "_file": f"{prefix}#{batch}", "_row": i, "_seq": batch * 1_000_000 + i}
+                for i, ev in enumerate(events, start=1)]
+
     def _write_events(self, jobs: list[_Job]) -> None:
-        con = self.workspace.con
         rows = []
         for job in jobs:
-            self._seq += 1
-            for i, ev in enumerate(job.events, start=1):
-                rows.append({**ev, "_file": f"api#{self._seq}", "_row": i, "_seq": self._seq * 1_000_000 + i})
-            job.seq = self._seq
+            job.seq = next(self._batches)
+            rows += self._rows(job.events, job.seq)
         try:
-            results = self._insert_events(con, rows, jobs)
+            results = self._insert_events(self.workspace.con, rows, jobs)
         except BaseException as exc:
             for job in jobs:
                 job.future.set_exception(exc)
@@ -452,16 +415,51 @@ class SharedWorkspace:
             res.committed_at = committed
             job.future.set_result(res)
 
-    def _insert_events(self, con, rows: list[dict], jobs: list[_Job]) -> list[EventsWrite]:
+    def _fast_write(self, events: list[dict]) -> EventsWrite:
+        """Append *events* on the fast lane (the writer is busy with a long job); see :mod:`regulars.data.fastlane`."""
+        batch = next(self._batches)
+        rows = self._rows(events, batch)
+        with self._fast_lock:
+            if self._fast_con is None:
+                self._fast_con = self.workspace.con.cursor()
+            run_id = self._run_id()
+            out = fastlane.write(self._fast_con, rows, pa.Table.from_pylist(rows, schema=_ARROW), EVENT_COLUMNS, run_id)
+        self.version += 1
+        for hook in self._commit_hooks:
+            try:
+                hook(set(out["customers"]))
+            except Exception as exc:  # noqa: BLE001 - the events are committed whatever a hook does
+                log.error("commit hook %s failed: %s", getattr(hook, "__name__", hook), type(exc).__name__)
+        if not self._drain_queued:  # one replay job at a time is enough: it takes every deferred event
+            self._drain_queued = True
+            self.submit(self._drain_deferred)
+        return EventsWrite(accepted=out["accepted"], new=out["new"], duplicates=out["duplicates"],
+                           suppressed=out["suppressed"], customers=out["customers"], run_id=run_id,
+                           committed_at=time.time())
+
+    def _drain_deferred(self, ws) -> int:
+        """Replay fast-lane events through the normal path (links, new customers, merges, segments)."""
+        self._drain_queued = False
+        done = 0
+        while deferred := fastlane.pending(ws.con):
+            job = _Job(None, Future(), [normalize_event(ev, i) for i, (_s, ev) in enumerate(deferred)])
+            job.seq = next(self._batches)
+            self._insert_events(ws.con, self._rows(job.events, job.seq, "deferred"), [job],
+                                deferred=[s for s, _ev in deferred])
+            done += len(deferred)
+        return done
+
+    def _insert_events(self, con, rows: list[dict], jobs: list[_Job], deferred: list[int] | None = None) -> list[EventsWrite]:
         has = {c for c in IDENTIFIERS if any(r[c] for r in rows)}
+        run_id = self._run_id()
         con.execute("BEGIN TRANSACTION")
         try:
-            run_id = self._run_id(con)
             con.register("_rt_arrow", pa.Table.from_pylist(rows, schema=_ARROW))
             con.execute(
                 "CREATE OR REPLACE TEMP TABLE _rt AS SELECT * REPLACE (properties::JSON AS properties) FROM _rt_arrow"
             )
             con.unregister("_rt_arrow")
+            suppressed = suppression.quarantine_events(con, "_rt", has, run_id)
             before = con.execute("SELECT count(*) FROM customers").fetchall()[0][0]
             resolved = identity.resolve(con, "_rt", has, run_id, "events posted to the API", False)
             identity.ensure_customers(con, "_rt", has & {"email", "phone"}, run_id)
@@ -473,30 +471,31 @@ class SharedWorkspace:
                 "NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = _rt.event_id) AS _new FROM _rt"
             )
             per_file = {
-                f: (n, cust)
-                for f, n, cust in con.execute(
-                    "SELECT _file, count(*) FILTER (WHERE _kept AND _new), "
+                f: (n, kept, cust)
+                for f, n, kept, cust in con.execute(
+                    "SELECT _file, count(*) FILTER (WHERE _kept AND _new), count(*), "
                     "list(DISTINCT customer_id ORDER BY customer_id) FILTER (WHERE customer_id IS NOT NULL) "
                     "FROM _rt GROUP BY _file"
                 ).fetchall()
             }
             con.execute("DELETE FROM _rt WHERE NOT _kept")
             counts = upsert(con, "events", "_rt", EVENT_COLUMNS, run_id)
-            con.execute(
-                "UPDATE ingest_runs SET finished_at = now()::TIMESTAMP, rows_read = rows_read + ?, "
-                "rows_new = rows_new + ?, rows_updated = rows_updated + ?, rows_unchanged = rows_unchanged + ? "
-                "WHERE run_id = ?",
-                [len(rows), counts.new, counts.updated, counts.unchanged, run_id],
-            )
+            if deferred is None:
+                con.execute(
+                    "UPDATE ingest_runs SET finished_at = now()::TIMESTAMP, rows_read = rows_read + ?, "
+                    "rows_new = rows_new + ?, rows_updated = rows_updated + ?, rows_unchanged = rows_unchanged + ?, "
+                    "rows_quarantined = rows_quarantined + ? WHERE run_id = ?",
+                    [len(rows), counts.new, counts.updated, counts.unchanged, suppressed, run_id],
+                )
+            else:  # counted by the fast lane
+                fastlane.forget(con, deferred)
             affected = {r[0] for r in con.execute("SELECT DISTINCT customer_id FROM _rt WHERE customer_id IS NOT NULL").fetchall()}
             affected |= {old for old, _new in resolved.merges}  # provisional customers merged away
             con.execute("DROP TABLE _rt")
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
-            self._events_run = None if self._events_run_fresh else self._events_run
             raise
-        self._events_run_fresh = False
         for hook in self._commit_hooks:
             try:
                 hook(affected)
@@ -505,24 +504,31 @@ class SharedWorkspace:
         self._dirty |= affected
         out = []
         for job in jobs:
-            new, customers = per_file.get(f"api#{job.seq}", (0, []))
+            new, kept, customers = per_file.get(f"api#{job.seq}", (0, 0, []))
             out.append(EventsWrite(
-                accepted=len(job.events), new=new, duplicates=len(job.events) - new,
+                accepted=len(job.events), new=new, duplicates=kept - new, suppressed=len(job.events) - kept,
                 customers=list(customers or []), customers_created=created if len(jobs) == 1 else 0, run_id=run_id,
             ))
         return out
 
-    _events_run_fresh = False
+    def _run_id(self) -> int:
+        """One ``ingest_runs`` row (kind events, format api) per server start, counts kept up to date.
 
-    def _run_id(self, con) -> int:
-        """One ``ingest_runs`` row (kind events, format api) per server start, counts kept up to date."""
-        if self._events_run is None:
-            run_id = con.execute("SELECT nextval('ingest_run_ids')").fetchall()[0][0]
-            con.execute(
-                "INSERT INTO ingest_runs VALUES (?, 'events', 'api', '[\"POST /api/events\"]', now()::TIMESTAMP, "
-                "now()::TIMESTAMP, 0, 0, 0, 0, 0, '{\"source\": \"events posted to the API\"}')",
-                [run_id],
-            )
-            self._events_run = run_id
-            self._events_run_fresh = True
+        Made in a transaction of its own (an append), so the writer and the fast lane share it.
+        """
+        with self._run_lock:
+            if self._events_run is None:
+                con = self.workspace.con.cursor()
+                try:
+                    con.execute("BEGIN TRANSACTION")
+                    run_id = con.execute("SELECT nextval('ingest_run_ids')").fetchall()[0][0]
+                    con.execute(
+                        "INSERT INTO ingest_runs VALUES (?, 'events', 'api', '[\"POST /api/events\"]', now()::TIMESTAMP, "
+                        "now()::TIMESTAMP, 0, 0, 0, 0, 0, '{\"source\": \"events posted to the API\"}')",
+                        [run_id],
+                    )
+                    con.execute("COMMIT")
+                finally:
+                    con.close()
+                self._events_run = run_id
         return self._events_run

@@ -8,7 +8,7 @@ Every input format is mapped onto these tables. Conventions:
 - ``_run_id`` on a loaded row is the ingest run that last wrote it;
 - PII lives only in the columns listed in :data:`PII_COLUMNS`, so access
   control and erasure have one place to look. Identifiers such as e-mail
-  addresses are stored hashed in ``identities``.
+  addresses are stored as keyed hashes in ``identities``.
 
 Examples
 --------
@@ -71,9 +71,9 @@ CUSTOMERS = Table(
     "customers",
     "one row per customer (after identity resolution)",
     (
-        _c("customer_id", "VARCHAR", "the shop's customer id, or e-/p- + hash when only an e-mail/phone is known", True),
-        _c("email", "VARCHAR", "PII; lower-cased and trimmed"),
-        _c("phone", "VARCHAR", "PII; digits with optional leading +"),
+        _c("customer_id", "VARCHAR", "the shop's customer id, or e-/p- + keyed hash when only an e-mail/phone is known", True),
+        _c("email", "VARCHAR", "PII; lower-cased and trimmed (data/normalize.py)"),
+        _c("phone", "VARCHAR", "PII; digits, with a leading + when written internationally (data/normalize.py)"),
         _c("first_name", "VARCHAR", "PII"),
         _c("last_name", "VARCHAR", "PII"),
         _c("created_at", "TIMESTAMP", "when the customer account was created"),
@@ -98,7 +98,7 @@ IDENTITIES = Table(
     "one row per identifier known for a customer (shop id, e-mail, phone, anonymous web id)",
     (
         _c("kind", "VARCHAR", "shop_id | email | phone | anonymous_id", True),
-        _c("value", "VARCHAR", "the identifier; e-mail and phone are stored as sha256 of the normalised value", True),
+        _c("value", "VARCHAR", "the identifier; e-mail and phone as a keyed hash of the normalised value (data/keyed.py)", True),
         _c("customer_id", "VARCHAR", "the customer this identifier belongs to", True),
         _c("source", "VARCHAR", "which load first linked it (kind and file)"),
         _c("reason", "VARCHAR", "why the link was made, in words"),
@@ -344,7 +344,7 @@ ERASURES = Table(
     (
         _c("erasure_id", "VARCHAR", "", True),
         _c("erased_at", "TIMESTAMP", "", True),
-        _c("subject_hash", "VARCHAR", "sha256 of the customer id, to prove the request was honoured"),
+        _c("subject_hash", "VARCHAR", "no longer kept (NULL since the privacy migration: a hash of a customer id can be reversed by guessing)"),
         _c("rows_deleted", "JSON", "table -> number of rows deleted"),
         _c("requested_by", "VARCHAR"),
     ),

@@ -24,7 +24,7 @@ import duckdb
 import ibis
 import pandas as pd
 
-from regulars.data import migrations, order_stats
+from regulars.data import migrations, order_stats, scrub
 from regulars.data.schema import TABLES
 
 DEFAULT_PATH = "regulars.duckdb"
@@ -81,6 +81,9 @@ class Workspace:
             ) from exc
         if not read_only:
             migrations.migrate(self.con)
+            scrub.discard_leftover(self.path)
+            if scrub.pending(self.con):  # an erasure whose file rewrite was interrupted
+                scrub.rewrite(self)
         elif migrations.current_version(self.con) < migrations.LATEST:
             raise WorkspaceError(
                 f"workspace {self.path} has an older schema; open it once for writing "

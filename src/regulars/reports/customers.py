@@ -1,10 +1,14 @@
 """Customers: search and list them, and one customer's whole story (the 360 profile).
 
 Both functions read the canonical tables (and derived ones when present:
-segment memberships, predictions). With ``include_pii=False`` personal data
-is masked at the source: names, e-mails, phones, postal codes, birth dates,
-hashed e-mail/phone identifiers and free text (ticket, review and survey
-text) come back as ``"***"``, so no rendering can leak them.
+segment memberships, predictions). With ``include_pii=False`` (viewers) the
+profile is **allow-listed**: each section keeps only the fields in
+:data:`VIEWER_FIELDS` (dates, amounts, types, product ids, …) and every other
+field — names, e-mails, phones, postal codes, birth dates, identity values,
+free text (search queries, page URLs, event properties, ticket, review and
+survey text, discount codes, tags) — comes back as ``"***"``; the timeline is
+rebuilt from the masked sections. A field added to a table later is masked
+until someone decides it is safe to show, so no rendering can leak it.
 
 Examples
 --------
@@ -26,14 +30,29 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-import hashlib
 import json
 import math
 from dataclasses import dataclass, field
 
+from regulars.data.identity import lookup_value, normalize_email
 from regulars.data.schema import PII_COLUMNS
 
 MASK = "***"
+#: What a viewer sees of each profile section (every other field is masked).
+VIEWER_FIELDS: dict[str, frozenset[str]] = {k: frozenset(v) for k, v in {
+    "customer": ("customer_id", "created_at", "city", "region", "country", "acquisition_channel",
+                 "accepts_email", "accepts_sms", "accepts_personalization"),
+    "identities": ("kind", "source", "linked_at"),
+    "consents": ("purpose", "is_granted", "recorded_at"),
+    "orders": ("order_id", "customer_id", "ordered_at", "status", "currency", "subtotal", "discount", "shipping",
+               "tax", "total", "refunded", "channel", "location", "lines"),
+    "lines": ("line_number", "product_id", "sku", "product_name", "category", "quantity", "unit_price", "discount"),
+    "events": ("occurred_at", "event_type", "product_id", "customer_id"),
+    "engagement": ("message_id", "campaign_id", "channel", "event_type", "occurred_at", "campaign", "customer_id"),
+    "tickets": ("ticket_id", "customer_id", "opened_at", "closed_at", "channel", "csat"),
+    "reviews": ("review_id", "customer_id", "product_id", "rating", "created_at"),
+    "surveys": ("response_id", "customer_id", "survey", "score", "answered_at"),
+}.items()}
 #: Field names that hold personal data wherever they appear in a report.
 PII_FIELDS = frozenset({c for cols in PII_COLUMNS.values() for c in cols} | {"name_display", "raw"})
 #: Identity kinds whose stored value is a hash of personal data.
@@ -190,7 +209,7 @@ def list_customers(
                 "lower(concat_ws(' ', c.first_name, c.last_name)) LIKE ? ESCAPE '\\'",
                 "c.customer_id IN (SELECT customer_id FROM identities WHERE kind = 'email' AND value = ?)",
             ]
-            params += [text.lower(), like, like, hashlib.sha256(text.lower().encode()).hexdigest()]
+            params += [normalize_email(text) or text.lower(), like, like, lookup_value(ws.con, "email", text)]
         elif "@" in text:
             notes.append("searching by e-mail needs the analyst role; searched customer ids only")
         where.append("(" + " OR ".join(conds) + ")")
@@ -385,17 +404,36 @@ def customer_profiles(
     return out
 
 
+def allow(record: dict, fields: frozenset[str]) -> dict:
+    """*record* with every field outside *fields* masked (missing values stay None)."""
+    return {k: (v if k in fields or v is None else MASK) for k, v in record.items()}
+
+
 def mask_profile(profile: CustomerProfile) -> CustomerProfile:
-    """The same profile with personal data replaced by ``"***"`` (what viewers see)."""
-    sections = dict(profile.sections)
-    if "identities" in sections:
-        sections["identities"] = [{**i, "value": MASK} if i["kind"] in HASHED_KINDS else i
-                                  for i in sections["identities"]]
+    """The same profile as a viewer may see it: each section allow-listed, the timeline rebuilt from them."""
+    s = dict(profile.sections)
+    if "identities" in s:
+        s["identities"] = [{**allow(i, VIEWER_FIELDS["identities"]),
+                            "value": i["value"] if i.get("kind") == "shop_id" else MASK} for i in s["identities"]]
+    if "consents" in s:
+        s["consents"] = {**s["consents"], "history": [allow(c, VIEWER_FIELDS["consents"])
+                                                      for c in s["consents"].get("history", [])]}
+    if "orders" in s:
+        items = [{**allow(o, VIEWER_FIELDS["orders"]),
+                  "lines": [allow(ln, VIEWER_FIELDS["lines"]) for ln in o.get("lines", [])]}
+                 for o in s["orders"]["items"]]
+        s["orders"] = {**s["orders"], "items": items}
+    if "events" in s:
+        s["events"] = {**s["events"], "items": [allow(e, VIEWER_FIELDS["events"]) for e in s["events"]["items"]]}
+    if "engagement" in s:
+        s["engagement"] = {**s["engagement"], "items": [allow(m, VIEWER_FIELDS["engagement"])
+                                                        for m in s["engagement"].get("items", [])]}
     for name in ("tickets", "reviews", "surveys"):
-        if name in sections:
-            sections[name] = [mask(r, False) for r in sections[name]]
-    return CustomerProfile(profile.customer_id, mask(profile.customer, False), profile.summary, sections,
-                           profile.timeline, True)
+        if name in s:
+            s[name] = [allow(r, VIEWER_FIELDS[name]) for r in s[name]]
+    timeline = _timeline(s, len(profile.timeline)) if profile.timeline else []
+    return CustomerProfile(profile.customer_id, allow(profile.customer, VIEWER_FIELDS["customer"]), profile.summary,
+                           s, timeline, True)
 
 
 def mask_profile_dict(doc: dict) -> dict:

@@ -349,7 +349,8 @@ def _shared_identifier(ws, column: str, noun: str, nouns: str) -> Finding:
     examples = []
     if count:
         top = ws.execute(g.order_by([ibis.desc("n"), "value_hash"]).limit(EXAMPLES))
-        examples = [{f"{column}_hash": r.value_hash[:12], "customers": sorted(r.ids)} for r in top.itertuples()]
+        # no fingerprint of the shared value: a bare hash of an e-mail can be reversed by guessing
+        examples = [{"customers": sorted(r.ids)} for r in top.itertuples()]
     message = (f"{count:,} {noun if count == 1 else nouns} belong{'s' if count == 1 else ''} to several customers "
                f"({rows:,} customers): the same person under "
                "different shop ids, or a shared address (identity resolution keeps shop ids apart)"
@@ -469,7 +470,8 @@ def _ingest_runs(ws) -> list[dict]:
         seconds = (finished - started).total_seconds() if started is not None and finished is not None else None
         out.append({
             "run_id": _int(row["run_id"]), "kind": row.get("kind"), "format": row.get("format"),
-            "files": list(files or []), "started_at": _iso(started), "seconds": seconds,
+            "files": [str(f).replace("\\", "/").rsplit("/", 1)[-1] for f in files or []],  # names, not folders
+            "started_at": _iso(started), "seconds": seconds,
             **{k: _int(row.get(k)) for k in ("rows_read", "rows_new", "rows_updated", "rows_unchanged",
                                               "rows_quarantined")},
             "warnings": list((summary or {}).get("warnings") or []),
@@ -629,7 +631,7 @@ def doctor(ws) -> DoctorReport:
     DoctorReport
     """
     return DoctorReport(
-        workspace=str(getattr(ws, "path", "")),
+        workspace=getattr(getattr(ws, "path", None), "name", ""),  # the file's name, never the server's folders
         tables=_tables(ws),
         duplicates={
             "orders": _duplicate_orders(ws),

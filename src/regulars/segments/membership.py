@@ -231,22 +231,47 @@ def refresh(
             say("tiers")
             tier_table = tiers(ws, as_of, tiers_config, categories=categories, mart=mart)
             parts += [ws.ibis.table("_seg_engine"), tier_memberships(tier_table)]
-        for seg in _rule_segments(ws):
-            try:
-                keep = mart.filter(compile_rule(seg["rule"], mart))
-            except RuleError as exc:
-                errors[seg["segment_id"]] = str(exc)
-                continue
-            parts.append(keep.select(segment_id=ibis.literal(seg["segment_id"]), customer_id=keep.customer_id))
+        rule_parts = _rule_parts(ws, mart, errors)
         say("memberships")
-        if parts:
-            new = ibis.union(*parts, distinct=True)
-        else:
-            new = mart.select(segment_id=ibis.literal("", "string"), customer_id=mart.customer_id).limit(0)
-        materialize(ws, ws, new, "_seg_new")
+        try:
+            _union_into(ws, mart, parts + list(rule_parts.values()))
+        except Exception:  # a saved rule the database cannot run: find it, leave it out, keep the others
+            if not rule_parts:
+                raise
+            for sid, part in list(rule_parts.items()):
+                try:
+                    ws.con.execute(f"SELECT count(*) FROM ({ibis.to_sql(part, dialect='duckdb')})").fetchall()
+                except Exception as exc:  # noqa: BLE001 - recorded as this segment's error
+                    errors[sid] = f"the rule cannot be evaluated ({type(exc).__name__}); save a new version of it"
+                    del rule_parts[sid]
+            _union_into(ws, mart, parts + list(rule_parts.values()))
         return _record(ws, as_of, engine, rfm_cfg, builtin, errors, th, started)
     finally:
         drop_temp(ws, *_TEMP)
+
+
+def _rule_parts(ws, mart, errors: dict[str, str]) -> dict[str, ir.Table]:
+    """Each saved rule's members as an expression; a rule that does not compile goes to *errors* instead."""
+    out = {}
+    for seg in _rule_segments(ws):
+        try:
+            keep = mart.filter(compile_rule(seg["rule"], mart))
+            part = keep.select(segment_id=ibis.literal(seg["segment_id"]), customer_id=keep.customer_id)
+            ibis.to_sql(part, dialect="duckdb")  # compile now: a rule saved before validation may not
+        except (RuleError, RecursionError, TypeError, ValueError, OverflowError) as exc:
+            errors[seg["segment_id"]] = str(exc) if isinstance(exc, RuleError) else \
+                f"the rule cannot be evaluated ({type(exc).__name__}); save a new version of it"
+            continue
+        out[seg["segment_id"]] = part
+    return out
+
+
+def _union_into(ws, mart, parts: list) -> None:
+    if parts:
+        new = ibis.union(*parts, distinct=True)
+    else:
+        new = mart.select(segment_id=ibis.literal("", "string"), customer_id=mart.customer_id).limit(0)
+    materialize(ws, ws, new, "_seg_new")
 
 
 def _record(ws, as_of, engine, rfm_cfg, builtin, errors, th, started) -> RefreshResult:

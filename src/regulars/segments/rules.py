@@ -18,6 +18,10 @@ A rule is a small boolean language over the columns of the customer features mar
 Keywords are case-insensitive. A comparison with a missing value (null) is false, and so is
 its ``not``: ``not (aov > 50)`` does not select customers without orders.
 
+Limits, checked when a rule is saved (so a saved rule can always run): at most
+:data:`MAX_RULE_LENGTH` characters, :data:`MAX_DEPTH` levels of parentheses and ``not``,
+:data:`MAX_CONDITIONS` conditions, and numbers within ±:data:`MAX_NUMBER`.
+
 The rule is tokenised and parsed by the small recursive-descent parser below; nothing is
 ever passed to ``eval``. Errors say where: position, the rule with a caret under the bad
 token, and the closest known column names.
@@ -40,7 +44,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
-import functools
+import math
 import operator
 import re
 from dataclasses import dataclass
@@ -54,6 +58,10 @@ KEYWORDS = {"and", "or", "not", "in", "is", "null", "true", "false"}
 COMPARISONS = {"=": operator.eq, "==": operator.eq, "!=": operator.ne, "<>": operator.ne,
                "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 MAX_RULE_LENGTH = 4000
+MAX_DEPTH = 32
+MAX_CONDITIONS = 200
+#: Largest magnitude of a number in a rule (a quadrillion: above any count, amount or day count).
+MAX_NUMBER = 10**15
 
 _TOKEN = re.compile(r"""
     (?P<ws>\s+)
@@ -195,6 +203,13 @@ class _Parser:
         self.rule, self.columns = rule, columns
         self.tokens = tokenize(rule)
         self.i = 0
+        self.depth = 0
+        self.conditions = 0
+
+    def nest(self, at: Token) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise self.error(f"the rule nests too deeply (more than {MAX_DEPTH} levels of parentheses or 'not')", at)
 
     @property
     def tok(self) -> Token:
@@ -239,15 +254,25 @@ class _Parser:
         return items[0] if len(items) == 1 else BoolOp("and", tuple(items))
 
     def not_expr(self):
+        at = self.tok
         if self.take("keyword", "not"):
-            return Not(self.not_expr())
+            self.nest(at)
+            node = Not(self.not_expr())
+            self.depth -= 1
+            return node
         return self.primary()
 
     def primary(self):
+        at = self.tok
         if self.take("punct", "("):
+            self.nest(at)
             node = self.or_expr()
             self.expect("punct", ")", "')' to close the parenthesis")
+            self.depth -= 1
             return node
+        self.conditions += 1
+        if self.conditions > MAX_CONDITIONS:
+            raise self.error(f"the rule has more than {MAX_CONDITIONS} conditions; split it into several segments", at)
         left = self.value()
         t = self.tok
         if t.kind == "op":
@@ -289,7 +314,11 @@ class _Parser:
             return Column(t.text, t.pos)
         if t.kind in ("number", "string"):
             self.i += 1
-            return Literal(t.value, t.pos, t.text)
+            value = t.value
+            if t.kind == "number" and not (math.isfinite(value) and abs(value) <= MAX_NUMBER):
+                raise self.error(f"the number {t.text} is out of range: numbers in a rule must be between "
+                                 f"-{MAX_NUMBER:,} and {MAX_NUMBER:,}", t)
+            return Literal(value, t.pos, t.text)
         if t.kind == "keyword" and t.text in ("true", "false", "null"):
             self.i += 1
             return Literal({"true": True, "false": False, "null": None}[t.text], t.pos, t.text)
@@ -408,7 +437,7 @@ def _to_ibis(node, t: ir.Table, schema: dict[str, str]) -> ir.BooleanValue:
 
     if isinstance(node, BoolOp):
         parts = [_to_ibis(i, t, schema) for i in node.items]
-        return functools.reduce(operator.and_ if node.op == "and" else operator.or_, parts)
+        return _balanced(operator.and_ if node.op == "and" else operator.or_, parts)
     if isinstance(node, Not):
         return ~_to_ibis(node.item, t, schema)
     if isinstance(node, Truthy):
@@ -430,6 +459,14 @@ def _to_ibis(node, t: ir.Table, schema: dict[str, str]) -> ir.BooleanValue:
             right = right.cast("date") if isinstance(node.right, Column) else right
         return COMPARISONS[node.op](left, right)
     raise TypeError(f"unknown node {node!r}")  # pragma: no cover
+
+
+def _balanced(op, parts: list):
+    """``op`` over *parts* as a balanced tree (depth log2 n, not n: long rules compile without deep recursion)."""
+    if len(parts) == 1:
+        return parts[0]
+    mid = len(parts) // 2
+    return op(_balanced(op, parts[:mid]), _balanced(op, parts[mid:]))
 
 
 def compile_rule(rule: str, table: ir.Table) -> ir.BooleanValue:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import re
 import shutil
 import tempfile
 from pathlib import Path as FsPath
@@ -128,7 +130,7 @@ def run_upload(request: Request, principal: Principal, kind: str, files: list[Up
     if not files:
         raise ApiError(422, "no file uploaded; send one or more files in the `files` field")
     budget = request.app.state.settings.max_upload_mb * 1024 * 1024
-    folder = FsPath(tempfile.mkdtemp(prefix="regulars-upload-"))
+    folder = FsPath(tempfile.mkdtemp(prefix=upload_prefix(request.app.state.shared.path)))
     try:
         paths, used = [], 0
         for i, f in enumerate(files):
@@ -156,12 +158,13 @@ def run_upload(request: Request, principal: Principal, kind: str, files: list[Up
 
         try:
             result = request.app.state.shared.write(run)
-        except (MappingError, ValueError, UnicodeError) as exc:
-            raise ApiError(422, f"cannot load these files: {_first_line(exc)}") from None
+        except (MappingError, ValueError, UnicodeError, RecursionError) as exc:
+            raise ApiError(422, f"cannot load these files: {_first_line(exc, folder)}") from None
         except Exception as exc:  # the database refusing the file (not a server fault)
             if type(exc).__module__.split(".")[0] not in ("duckdb", "_duckdb"):
                 raise
-            raise ApiError(422, f"cannot read these files as {format or 'detected format'}: {_first_line(exc)}") from None
+            raise ApiError(422, f"cannot read these files as {format or 'detected format'}: "
+                                f"{_first_line(exc, folder)}") from None
         from regulars.api.routes.customers import forget_derived
 
         forget_derived(request.app)
@@ -172,8 +175,32 @@ def run_upload(request: Request, principal: Principal, kind: str, files: list[Up
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).splitlines() or [type(exc).__name__])[0][:300]
+def upload_prefix(workspace: FsPath) -> str:
+    """Name prefix of this workspace's upload folders in the temporary directory (one per server)."""
+    return "regulars-upload-" + hashlib.sha256(str(FsPath(workspace).resolve()).encode()).hexdigest()[:12] + "-"
+
+
+def clean_stale_uploads(workspace: FsPath) -> int:
+    """Remove upload folders an interrupted server left behind (called at start-up); return how many.
+
+    Only this workspace's folders: another server on this machine serves another workspace.
+    """
+    removed = 0
+    for folder in FsPath(tempfile.gettempdir()).glob(upload_prefix(workspace) + "*"):
+        if folder.is_dir():
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
+    return removed
+
+
+def _hide(message: str, folder: FsPath) -> str:
+    """*message* without the server's temporary folder (file names only)."""
+    return re.sub(re.escape(str(folder)) + r"[/\\](\d\d[/\\])?", "", message)
+
+
+def _first_line(exc: BaseException, folder: FsPath | None = None) -> str:
+    line = (str(exc).splitlines() or [type(exc).__name__])[0]
+    return (_hide(line, folder) if folder else line)[:300]
 
 
 def _safe_name(name: str | None, default: str) -> str:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from regulars.data.ingest.options import ParseOptions
 from regulars.data.ingest.readers import lit, q
+from regulars.data.normalize import email_sql, phone_sql
 from regulars.data.schema import MONEY, TABLES
 
 #: Naive formats tried after DuckDB's ISO-8601 cast (unambiguous ones only:
@@ -196,9 +197,9 @@ def build_typed(con, target: Target, parse: ParseOptions, out: str, keep_text: b
         t = column_type(target.table, c)
         expr = typed_sql(v, t, parse)
         if c == "email":
-            expr = f"CASE WHEN regexp_matches(lower({v}), '^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$') THEN lower({v}) END"
+            expr = email_sql(v)
         elif c == "phone":
-            expr = f"CASE WHEN length(regexp_replace({v}, '[^0-9]', '', 'g')) >= 6 THEN regexp_replace({v}, '[^0-9+]', '', 'g') END"
+            expr = phone_sql(v)
         typed.append(f"{expr} AS {q(c)}")
     checks: list[tuple[str, str]] = []  # (sql producing reason or NULL, source label)
     for c in cols:

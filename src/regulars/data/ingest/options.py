@@ -62,6 +62,10 @@ class ParseOptions:
                 f"{where}: unknown option(s) {', '.join(sorted(unknown))}; "
                 f"known: {', '.join(sorted(known))}"
             )
+        for name, value in d.items():
+            if not isinstance(value, (str, bool, list)) or (isinstance(value, list) and not all(
+                    isinstance(v, str) for v in value)):
+                raise MappingError(f"{where}: {name} must be text, true/false or a list of text, not {value!r:.60}")
         opts = cls(**d)
         if opts.delimiter in ("\\t", "tab"):
             opts.delimiter = "\t"
@@ -87,6 +91,11 @@ class Mapping:
             doc = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise MappingError(f"{where}: not valid TOML: {exc}") from exc
+        except RecursionError:  # arrays or tables nested thousands deep
+            raise MappingError(f"{where}: not a mapping file (values nested too deeply)") from None
+        for section in ("columns", "parse"):
+            if not isinstance(doc.get(section, {}), dict):
+                raise MappingError(f"{where}: [{section}] must be a table of name = value lines")
         unknown = set(doc) - {"kind", "format", "columns", "parse"}
         if unknown:
             raise MappingError(

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from regulars.data import identity
+from regulars.data import identity, suppression
 from regulars.data.ingest.convert import DERIVED_KEY_PREFIX, Target, build_typed
 from regulars.data.ingest.load import upsert
 from regulars.data.ingest.options import (
@@ -233,6 +233,7 @@ def _run(con, kind, paths, fmt, source, say, started) -> IngestResult:
             say(f"validating and loading {target.table}")
             _load_target(con, target, source, run_id, result)
         say("recording rejected rows")
+        suppression.reject_erased_rows(con)
         _write_quarantine(con, kind, staged.columns, run_id, result)
         result.rows_loaded = result.rows_read - result.rows_quarantined
         result.seconds = round(time.perf_counter() - started, 3)
@@ -275,6 +276,8 @@ def _load_target(con, target: Target, source: Source, run_id: int, result: Inges
             f"row_number() OVER (PARTITION BY _file, {', '.join(txt_cols)} ORDER BY _row)::VARCHAR)), 1, 20) AS {q(key)} FROM _t"
         )
         cols.append(key)
+    # an erased person stays erased: their rows (valid or not) are set aside before anything else
+    suppression.drop_erased_rows(con, "_t", set(cols) & {"customer_id", "email", "phone", "anonymous_id"})
     rejected = con.execute(
         "INSERT INTO _rejects SELECT _file, _row, _column, _reason, NULL FROM _t WHERE _reason IS NOT NULL"
     ).fetchall()[0][0]
@@ -408,7 +411,7 @@ def _record_consents_from_customers(con, cols: list[str], run_id: int) -> None:
         con.execute(
             f"""
             INSERT INTO consents
-            SELECT g.customer_id, {lit(purpose)}, g.{col}, now()::TIMESTAMP, 'customers file ' || g._file, {run_id}
+            SELECT g.customer_id, {lit(purpose)}, g.{col}, now()::TIMESTAMP, 'customers file ' || parse_filename(g._file), {run_id}
             FROM _g g
             WHERE g.{col} IS NOT NULL AND g.{col} IS DISTINCT FROM (
                 SELECT arg_max(c.is_granted, c.recorded_at) FROM consents c
