@@ -58,8 +58,7 @@ def recommend_command(
         k = k or 10
         with open_workspace(workspace, read_only=True) as ws:
             covered = _stored_covers(ws, k, day)
-            frame = report.all_recommendations(ws, k=k, as_of=day) if covered else None
-        if frame is None:
+        if not covered:
             from regulars.jobs.recommend import recommend
 
             with open_workspace(workspace) as ws:
@@ -67,7 +66,14 @@ def recommend_command(
                     fail("no orders in this workspace; load some with `regulars ingest orders FILE`")
                 with progress_steps("recommending", quiet=format != "table") as say:
                     recommend(ws, as_of=day, k=max(k, 10), progress=say)
-                frame = report.all_recommendations(ws, k=k, as_of=day)
+        with open_workspace(workspace, read_only=True) as ws:
+            if format == "csv" and Path("/dev/stdout").exists():
+                from regulars.data import recommend_store as store
+
+                sys.stdout.flush()
+                store.export_recommendations_csv(ws, "/dev/stdout", k, day)  # DuckDB writes it, fast
+                return
+            frame = report.all_recommendations(ws, k=k, as_of=day)
         render_frame(frame, format, title=f"top {k} per customer", limit=50 if format == "table" else None)
         return
     k = k or 5

@@ -161,6 +161,21 @@ def read_recommendations(ws, customer_id: str | None = None, as_of: dt.date | No
     return ws.sql(query + " ORDER BY customer_id, rank", params)
 
 
+def export_recommendations_csv(ws, path: str, k: int, as_of: dt.date | None = None) -> int:
+    """Write every customer's top ``k`` as CSV (``customer_id, rank, product_id, product_name, score, reason``)
+    to ``path`` with DuckDB's own writer (a million customers in seconds); return the rows written."""
+    as_of = as_of or latest_as_of(ws, "recommendations")
+    if as_of is None:
+        return 0
+    n = ws.con.execute("SELECT count(*) FROM recommendations WHERE as_of = ? AND rank <= ?", [as_of, int(k)]).fetchall()[0][0]
+    day = pd.Timestamp(as_of).date().isoformat()
+    ws.con.execute(
+        "COPY (SELECT customer_id, rank, product_id, product_name, score, reason FROM recommendations "
+        f"WHERE as_of = DATE '{day}' AND rank <= {int(k)} ORDER BY customer_id, rank) "
+        f"TO '{path}' (HEADER, DELIMITER ',')")
+    return int(n)
+
+
 def read_pairs(ws, product_id: str | None = None, as_of: dt.date | None = None, limit: int | None = None,
                min_lift: float | None = None) -> pd.DataFrame:
     """Stored bought-together rules (latest ``as_of``), by lift; one product's when given, with names."""
