@@ -255,8 +255,14 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=30.0)
     ap.add_argument("--skip-api", action="store_true")
     ap.add_argument("--mlxtend", action="store_true")
+    ap.add_argument("--only-api", action="store_true", help="Only the API latency (on a shop already built and run).")
     args = ap.parse_args()
     path = Path(args.workspace)
+    if args.only_api:
+        print(f"load: {os.getloadavg()}")
+        print(f"API one customer's recommendations at {args.rate:.0f} req/s for {args.duration:.0f}s: "
+              f"{json.dumps(api_p99(path, args.rate, args.duration))} [target p99 <= 50 ms]; load {os.getloadavg()}")
+        return
     if not path.exists():
         build(path, args.customers)
         predict(path)

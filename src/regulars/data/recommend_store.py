@@ -279,12 +279,26 @@ def current_personalization(ws, customer_id: str) -> bool:
 ITEM_FIELDS = ("rank", "product_id", "product_name", "score", "reason", "source", "is_personal")
 
 
-def customer_offer(ws, customer_id: str, as_of: dt.date | None, k: int) -> tuple[bool, bool, list[dict]]:
+def opted_out_customers(ws) -> frozenset:
+    """Customers who refuse personalisation now (latest decision in ``consents``, else their flag)."""
+    rows = ws.con.execute(
+        "WITH latest AS (SELECT customer_id, arg_max(is_granted, (recorded_at, is_granted)) AS granted "
+        "FROM consents WHERE purpose = 'personalization' GROUP BY customer_id) "
+        "SELECT c.customer_id FROM customers c LEFT JOIN latest l USING (customer_id) "
+        "WHERE NOT coalesce(l.granted, c.accepts_personalization, true)").fetchall()
+    return frozenset(r[0] for r in rows)
+
+
+def customer_offer(ws, customer_id: str, as_of: dt.date | None, k: int,
+                   opted_out: frozenset | None = None) -> tuple[bool, bool, list[dict]]:
     """Whether the customer exists, her consent to personalisation now (latest decision, else her flag,
-    else yes) and her stored top ``k`` of ``as_of``, in two point queries (for the API)."""
+    else yes) and her stored top ``k`` of ``as_of``. With ``opted_out`` (from :func:`opted_out_customers`,
+    which a server caches) a customer with stored recommendations costs one point query."""
     items = [] if as_of is None else [dict(zip(ITEM_FIELDS, r)) for r in ws.con.execute(
         f"SELECT {', '.join(ITEM_FIELDS)} FROM recommendations WHERE as_of = ? AND customer_id = ? AND rank <= ? "
         "ORDER BY rank", [as_of, customer_id, int(k)]).fetchall()]
+    if items and opted_out is not None:
+        return True, customer_id not in opted_out, items
     rows = ws.con.execute(
         "SELECT (SELECT is_granted FROM consents WHERE customer_id = $1 AND purpose = 'personalization' "
         "ORDER BY recorded_at DESC, is_granted DESC LIMIT 1), "

@@ -62,16 +62,17 @@ def _best_sellers(run: dict | None, k: int, note: str) -> list[dict]:
             for i in items[:k]]
 
 
-def customer_recommendations(ws, customer_id: str, k: int = 5, run: dict | None = None) -> CustomerRecommendations:
-    """The customer's stored top ``k`` (see the module docstring); ``run`` is the latest run when the caller
-    already holds it (the server caches it)."""
+def customer_recommendations(ws, customer_id: str, k: int = 5, run: dict | None = None,
+                             opted_out: frozenset | None = None) -> CustomerRecommendations:
+    """The customer's stored top ``k`` (see the module docstring). A server passes what it caches per
+    data version: ``run`` (the latest run) and ``opted_out`` (:func:`~regulars.data.recommend_store.opted_out_customers`)."""
     run = run if run is not None else store.read_run(ws)
     as_of = pd.Timestamp(run["as_of"]).date() if run else None
-    exists, personal, items = store.customer_offer(ws, customer_id, as_of, k)
+    exists, personal, items = store.customer_offer(ws, customer_id, as_of, k, opted_out)
     if exists and not items and run is not None:
         fresh = store.read_run(ws)  # the caller's run may predate a new one
         if fresh is not None and fresh["run_id"] != run["run_id"]:
-            return customer_recommendations(ws, customer_id, k, fresh)
+            return customer_recommendations(ws, customer_id, k, fresh, opted_out)
     if not exists:
         raise CustomerNotFound(f"no customer {customer_id!r}")
     if run is None:

@@ -20,6 +20,15 @@ from regulars.reports import recommend as report
 router = APIRouter(tags=["recommendations"])
 
 
+def opted_out(request: Request, ws) -> frozenset:
+    """Customers who refuse personalisation, through the report cache (read again after every write: an
+    opt-out posted to the server reaches the next answers)."""
+    from regulars.data import recommend_store as store
+
+    return request.app.state.cache.get(("recommend_opted_out",), lambda w: {"ids": store.opted_out_customers(w)},
+                                       ws)["ids"]
+
+
 def latest_run(request: Request, ws) -> dict | None:
     """The latest recommendation run, through the report cache (read again after every write)."""
     from regulars.data import recommend_store as store
@@ -57,7 +66,8 @@ def get_recommendations(request: Request, principal: Principal = Depends(require
                         customer_id: str = Path(..., min_length=1, max_length=200),
                         k: int = Query(5, ge=1, le=50, description="How many products.")):
     try:
-        return JSON(report.customer_recommendations(ws, customer_id, k=k, run=latest_run(request, ws)).to_dict())
+        return JSON(report.customer_recommendations(ws, customer_id, k=k, run=latest_run(request, ws),
+                                                    opted_out=opted_out(request, ws)).to_dict())
     except report.CustomerNotFound:
         raise ApiError(404, f"no customer {customer_id!r}") from None
 
