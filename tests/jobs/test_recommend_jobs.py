@@ -177,3 +177,20 @@ def test_erasure_removes_the_customers_recommendations_and_actions(tmp_path):
         record = forget(ws, "c0", requested_by="test")
         assert record["rows_deleted"]["recommendations"] == 3 and record["rows_deleted"]["next_actions"] == 1
         assert store.read_recommendations(ws, "c0").empty and store.read_next_actions(ws, customer_id="c0").empty
+
+
+def test_csv_exports_cannot_carry_a_formula(tmp_path):
+    from regulars.reports.csv_safe import FORMULA_START
+
+    assert store.FORMULA_START == FORMULA_START  # the SQL writer applies the same rule
+    with _shop(tmp_path / "shop.duckdb") as ws:
+        ws.con.execute("UPDATE products SET name = '=HYPERLINK(\"http://x\")' WHERE product_id = 'beans'")
+        ws.con.execute("UPDATE customers SET first_name = '@SUM(1+1)' WHERE customer_id = 'c0'")
+        recommend(ws, as_of=AS_OF, k=3, evaluate_if_missing=False)
+        next_actions(ws, as_of=AS_OF)
+        out = tmp_path / "recs.csv"
+        store.export_recommendations_csv(ws, str(out), 3)
+        text = out.read_text()
+        assert "'=HYPERLINK" in text and ",=HYPERLINK" not in text and '"=HYPERLINK' not in text
+        actions = report.next_actions_csv(ws, include_pii=True)
+        assert "'@SUM(1+1)" in actions and ",@SUM" not in actions

@@ -161,16 +161,28 @@ def read_recommendations(ws, customer_id: str | None = None, as_of: dt.date | No
     return ws.sql(query + " ORDER BY customer_id, rank", params)
 
 
+#: Text that a spreadsheet would evaluate (the same rule as ``regulars.reports.csv_safe``; a test keeps them equal).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
+def _safe_text(column: str) -> str:
+    """SQL for ``column`` with a leading apostrophe when it starts like a formula (CSV injection)."""
+    starts = " OR ".join(f"starts_with({column}, chr({ord(c)}))" for c in FORMULA_START)
+    return f"CASE WHEN {starts} THEN chr(39) || {column} ELSE {column} END AS {column}"
+
+
 def export_recommendations_csv(ws, path: str, k: int, as_of: dt.date | None = None) -> int:
     """Write every customer's top ``k`` as CSV (``customer_id, rank, product_id, product_name, score, reason``)
-    to ``path`` with DuckDB's own writer (a million customers in seconds); return the rows written."""
+    to ``path`` with DuckDB's own writer (a million customers in seconds), every text cell safe to open in a
+    spreadsheet; return the rows written."""
     as_of = as_of or latest_as_of(ws, "recommendations")
     if as_of is None:
         return 0
     n = ws.con.execute("SELECT count(*) FROM recommendations WHERE as_of = ? AND rank <= ?", [as_of, int(k)]).fetchall()[0][0]
     day = pd.Timestamp(as_of).date().isoformat()
     ws.con.execute(
-        "COPY (SELECT customer_id, rank, product_id, product_name, score, reason FROM recommendations "
+        f"COPY (SELECT {_safe_text('customer_id')}, rank, {_safe_text('product_id')}, {_safe_text('product_name')}, "
+        f"score, {_safe_text('reason')} FROM recommendations "
         f"WHERE as_of = DATE '{day}' AND rank <= {int(k)} ORDER BY customer_id, rank) "
         f"TO '{path}' (HEADER, DELIMITER ',')")
     return int(n)

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from regulars.data import recommend_store as store
+from regulars.reports.csv_safe import LINE_END, safe_frame
 from regulars.reports.customers import CustomerNotFound, jsonable, resolve_segment
 
 __all__ = ["CustomerNotFound", "ProductNotFound", "all_recommendations", "bought_together", "customer_recommendations",
@@ -206,7 +207,7 @@ def next_actions_csv(ws, action: str | None = None, segment: str | None = None, 
         frame = frame.merge(store.contact_names(ws, frame["customer_id"]), on="customer_id", how="left")
         columns = ["customer_id", "first_name", "last_name", "email", "phone", *columns[1:]]
     out = io.StringIO()
-    frame[columns].to_csv(out, index=False, quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
+    safe_frame(frame[columns]).to_csv(out, index=False, quoting=csv.QUOTE_MINIMAL, lineterminator=LINE_END)
     return out.getvalue()
 
 
