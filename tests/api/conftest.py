@@ -23,6 +23,12 @@ def prepare(path, segments: bool = True, predictions: bool = True) -> None:
 
             predict(ws)
             backtest(ws)
+            from regulars.jobs.next_actions import next_actions
+            from regulars.jobs.recommend import recommend
+            from regulars.jobs.recommend_eval import evaluate
+
+            evaluate(ws)
+            next_actions(ws, as_of=recommend(ws).as_of)
 
 
 @pytest.fixture(scope="session")

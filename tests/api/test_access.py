@@ -52,6 +52,12 @@ ROLES = {
     ("post", "/api/experiments/{experiment_id}/assignments"): "analyst",
     ("get", "/api/suppressions"): "admin",
     ("delete", "/api/suppressions/{erasure_id}"): "admin",
+    ("get", "/api/customers/{customer_id}/recommendations"): "viewer",
+    ("get", "/api/products"): "viewer",
+    ("get", "/api/products/{product_id}/bought-together"): "viewer",
+    ("get", "/api/next-actions"): "viewer",
+    ("get", "/api/recommendations/evaluation"): "viewer",
+    ("get", "/api/kpis/segments"): "viewer",
 }
 
 
@@ -71,6 +77,7 @@ def request_for(server, method: str, path: str, *, harmless: bool) -> dict:
         "erasure_id": "no-such-erasure",
         "kind": "spend",
         "experiment_id": "no-such-experiment",
+        "product_id": "P01",
     }
     url = path.format(**values)
     kw: dict = {}

@@ -47,6 +47,7 @@ TAGS = [
     {"name": "data in", "description": "Post events in real time; upload export files through the ingest pipeline."},
     {"name": "admin", "description": "Keys, settings, audit log, ingest runs and quarantine."},
     {"name": "experiments", "description": "A/B tests and holdouts: create, assign, analyse in money, plan, bandits."},
+    {"name": "recommendations", "description": "What to offer each customer, bought-together pairs, next best actions."},
 ]
 
 
@@ -105,11 +106,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(ServerMiddleware)
     errors.install(app)
 
-    from regulars.api.routes import admin, analytics, customers, data_in, experiments, privacy
+    from regulars.api.routes import admin, analytics, customers, data_in, experiments, privacy, recommend
     from regulars.web import experiments as experiments_page
     from regulars.web import pages, static
 
-    for module in (customers, analytics, data_in, admin, experiments, privacy):
+    for module in (customers, analytics, data_in, admin, experiments, privacy, recommend):
         app.include_router(module.router, prefix="/api")
     app.include_router(static.router)
     app.include_router(pages.router)

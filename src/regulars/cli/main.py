@@ -38,7 +38,7 @@ app = typer.Typer(
 )
 
 #: CLI modules of the other areas; each exposes ``register(app)``.
-AREAS: tuple[str, ...] = ("segments", "explore", "predict", "server", "experiments", "privacy")
+AREAS: tuple[str, ...] = ("segments", "explore", "predict", "server", "experiments", "privacy", "recommend")
 
 
 def _version(value: bool) -> None:
@@ -229,16 +229,26 @@ def export_customer(
 
 @app.command()
 def kpis(
-    by: str = typer.Option(None, "--by", help="month, channel or cohort."),
+    by: str = typer.Option(None, "--by", help="month, channel, cohort or segment (then a segment kind)."),
+    kind: str = typer.Argument(None, help="With --by segment: rfm, lifecycle, frequency, spend, aov, clv, affinity, "
+                               "region, engagement, behaviour or rule.", show_default=False),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     format: str = FormatOption,
     workspace: Path = WorkspaceOption,
 ) -> None:
-    """Key numbers: customers, retention, churn, AOV, frequency, CLV, conversion, CAC, CSAT/NPS."""
+    """Key numbers: customers, retention, churn, AOV, frequency, CLV, conversion, CAC, CSAT/NPS.
+
+    `regulars kpis --by segment rfm` shows KPIs and predicted value per segment of a kind.
+    """
     from regulars.reports.kpis import kpis as compute
 
+    if by == "segment":
+        _segment_kpis(kind or "rfm", as_json, format, workspace)
+        return
+    if kind is not None:
+        fail(f"unexpected {kind!r}: a segment kind goes with --by segment")
     if by not in (None, "month", "channel", "cohort"):
-        fail(f"--by {by!r} unknown; use month, channel or cohort")
+        fail(f"--by {by!r} unknown; use month, channel, cohort or segment")
     with open_workspace(workspace, read_only=True) as ws:
         report = compute(ws, by=by)
     if as_json or format == "json":
@@ -248,6 +258,22 @@ def kpis(
     if by is None and format == "table" and len(table) == 1:
         table = pd.DataFrame({"metric": [c.replace("_", " ") for c in table.columns], "value": table.iloc[0].tolist()})
     render_frame(table, format, title="KPIs" + (f" by {by}" if by else ""))
+    for note in report.notes:
+        console.print(f"[dim]note:[/] {note}")
+
+
+def _segment_kpis(kind: str, as_json: bool, format: str, workspace) -> None:
+    from regulars.reports.segment_kpis import segment_kpis
+
+    with open_workspace(workspace, read_only=True) as ws:
+        try:
+            report = segment_kpis(ws, kind)
+        except ValueError as exc:
+            fail(str(exc))
+    if as_json or format == "json":
+        print_json(report.to_dict())
+        return
+    render_frame(report.table, format, title=f"KPIs by {kind} segment ({report.start} to {report.end})")
     for note in report.notes:
         console.print(f"[dim]note:[/] {note}")
 
@@ -317,9 +343,16 @@ def _print_demo(summary, workspace) -> None:
     for model, sentences in (summary.backtest.get("sentences") or {}).items():
         if sentences:
             console.print(f"  backtest {model}: {sentences[0]}")
+    offers = summary.recommendations or {}
+    for sentence in ((offers.get("evaluation") or {}).get("sentences") or [])[:2]:
+        console.print(f"  recommendations: {sentence}")
+    if offers.get("next_actions"):
+        counts = offers["next_actions"]["counts"]
+        console.print("  next best actions: " + ", ".join(f"{n:,} {a.replace('_', ' ')}" for a, n in counts.items()))
     where = f" --workspace {summary.path}" if workspace else ""
     console.print(
-        f"next: [bold]regulars serve{where}[/] (dashboard), [bold]regulars kpis --by month{where}[/], "
+        f"next: [bold]regulars serve{where}[/] (dashboard), [bold]regulars next-actions{where}[/], "
+        f"[bold]regulars kpis --by month{where}[/], "
         f"[bold]regulars doctor{where}[/], [bold]regulars segment rfm{where}[/]"
     )
 

@@ -72,9 +72,10 @@ def predict_command(
             fail("no orders in this workspace; load some with `regulars ingest orders FILE` (or try `regulars demo`)")
         with progress_steps("predicting", quiet=as_json) as say:
             result = predict(ws, as_of=_date(as_of), horizon_days=days, progress=say)
+            offers = recommend_and_decide(ws, result.as_of, say)
         report = backtest_report(ws)
     if as_json:
-        print_json(result.to_dict())
+        print_json({**result.to_dict(), "recommendations": offers})
         return
     s = result.summary
     console.print(f"[bold]predictions as of {result.as_of}[/] for {s.get('customers', 0):,} customers "
@@ -106,7 +107,30 @@ def predict_command(
                       "would have done on your own history[/]")
     else:
         console.print(f"[dim]accuracy: last backtest at cutoff {report.cutoff} — see `regulars backtest --show`[/]")
-    console.print("one customer: regulars customer CUSTOMER_ID")
+    if "error" in offers:
+        console.print(f"[yellow]recommendations:[/] {offers['error']}")
+    else:
+        rec, nba = offers["recommendations"], offers["next_actions"]
+        acting = sum(n for a, n in nba["counts"].items() if a != "do_nothing")
+        console.print(f"recommendations: top {offers['k']} for {rec['customers']:,} customers ({rec['served']}: "
+                      f"{rec['served_reason']}); next best action for {acting:,} customers, "
+                      f"do nothing for {nba['counts'].get('do_nothing', 0):,}")
+    console.print("one customer: regulars customer CUSTOMER_ID; what to offer: regulars recommend CUSTOMER_ID; "
+                  "next actions: regulars next-actions")
+
+
+def recommend_and_decide(ws, as_of, say, k: int = 10) -> dict:
+    """After the predictions: fit the recommenders, recommend for everyone, choose next actions."""
+    from regulars.jobs.next_actions import next_actions
+    from regulars.jobs.recommend import recommend
+    from regulars.recommend.actions import CatalogueError
+
+    try:
+        rec = recommend(ws, as_of=as_of, k=k, progress=lambda s_: say(f"recommendations: {s_}"))
+        nba = next_actions(ws, as_of=as_of, progress=lambda s_: say(f"next actions: {s_}"))
+    except (CatalogueError, ValueError) as exc:
+        return {"error": str(exc).splitlines()[0]}
+    return {"k": k, "recommendations": rec.to_dict(), "next_actions": nba.to_dict()}
 
 
 def backtest_command(
@@ -118,17 +142,21 @@ def backtest_command(
 ) -> None:
     """How accurate would the predictions have been? Refit before a cutoff, compare with simple rules."""
     from regulars.jobs.backtest import backtest
+    from regulars.jobs.recommend_eval import evaluate
     from regulars.reports.predictions import backtest_report
+    from regulars.reports.recommend import evaluation_report
 
     with open_workspace(workspace, read_only=show) as ws:
         if not show:
             if ws.count("orders") == 0:
                 fail("no orders in this workspace; load some with `regulars ingest orders FILE`")
             with progress_steps("backtesting", quiet=as_json) as say:
-                backtest(ws, cutoff=_date(cutoff), progress=say)
+                result = backtest(ws, cutoff=_date(cutoff), progress=say)
+                evaluate(ws, cutoff=result.cutoff, progress=lambda s_: say(f"recommendations: {s_}"))
         report = backtest_report(ws)
+        offers = evaluation_report(ws)
     if as_json:
-        print_json(report.to_dict())
+        print_json({**report.to_dict(), "recommendations": offers})
         return
     if report.run_id is None:
         console.print("no backtest yet: run `regulars backtest`")
@@ -148,6 +176,23 @@ def backtest_command(
                 base = "" if v["baseline_value"] is None else f"{v['baseline_value']:.3f}"
                 table.add_row(k, f"{v['value']:.3f}", base, v["baseline"] or "")
             console.print(table)
+    _print_evaluation(offers)
+
+
+def _print_evaluation(offers: dict) -> None:
+    console.print(f"\n[bold]recommendations[/] (what customers bought in the {offers.get('horizon_days', '?')} days "
+                  f"after {offers.get('cutoff', '?')}, against the best-sellers list)")
+    for sentence in offers.get("sentences") or offers.get("notes", []):
+        console.print(f"  • {sentence}")
+    hybrid = (offers.get("metrics") or {}).get("hybrid")
+    if hybrid:
+        table = Table(show_header=True, box=None, padding=(0, 2))
+        for col in ("metric", "recommendations", "best-sellers"):
+            table.add_column(col)
+        for name, v in hybrid.items():
+            table.add_row(f"{name}@{offers['k']}" if name in ("precision", "recall", "ndcg", "hit_rate") else name,
+                          f"{v['value']:.3f}", "" if v["popularity"] is None else f"{v['popularity']:.3f}")
+        console.print(table)
 
 
 def customer_command(

@@ -55,6 +55,8 @@ MIGRATIONS: list[Migration] = [
     Migration(7, "experiments: definitions, assignment log, bandit allocations", lambda: _experiments_v()),
     Migration(8, "privacy: workspace secret, keyed identity hashes and provisional ids, erasure suppression list, "
                  "events deferred during uploads", lambda: _privacy_v()),
+    Migration(9, "recommendations, bought-together pairs, next best actions, their runs and evaluations, action uplift",
+              lambda: _recommend_v()),
 ]
 
 
@@ -70,6 +72,12 @@ def _privacy_v() -> list:
 
     return (keyed.create_statements() + suppression.create_statements() + deferred_events()
             + ["ALTER TABLE erasures ADD COLUMN IF NOT EXISTS file_rewritten_at TIMESTAMP", rekey.upgrade])
+
+
+def _recommend_v() -> list[str]:
+    from regulars.data.recommend_store import create_statements
+
+    return create_statements()
 
 
 def _order_stats_v() -> list[str]:

@@ -79,6 +79,9 @@ class Workspace:
                 f"cannot open workspace {self.path}: {exc}. Another regulars process may "
                 "be writing to it; wait for it to finish or use a copy."
             ) from exc
+        # DuckDB draws its own progress bar on stdout for queries over 2 s, which would corrupt
+        # `--format csv` output piped to a file; the CLI shows its own progress on stderr
+        self.con.execute("SET enable_progress_bar = false")
         if not read_only:
             migrations.migrate(self.con)
             scrub.discard_leftover(self.path)

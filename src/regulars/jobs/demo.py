@@ -30,8 +30,8 @@ class DemoSummary:
     headline : dict
         Whole-period KPIs (metric -> value).
     steps : dict
-        Seconds per step (``build``, ``segments``, ``predict``, ``backtest``).
-    segments, predictions, backtest : dict
+        Seconds per step (``build``, ``segments``, ``predict``, ``backtest``, ``recommend``).
+    segments, predictions, backtest, recommendations : dict
         What each analysis did (``to_dict()`` of its result), or ``{"error": ...}`` when it failed.
     """
 
@@ -43,6 +43,7 @@ class DemoSummary:
     segments: dict = field(default_factory=dict)
     predictions: dict = field(default_factory=dict)
     backtest: dict = field(default_factory=dict)
+    recommendations: dict = field(default_factory=dict)
 
     @property
     def seconds(self) -> float:
@@ -92,6 +93,7 @@ def run_demo(
     summary.segments = _timed(steps, "segments", lambda: _segments(ws, say))
     summary.predictions = _timed(steps, "predict", lambda: _predict(ws, say))
     summary.backtest = _timed(steps, "backtest", lambda: _backtest(ws, say))
+    summary.recommendations = _timed(steps, "recommend", lambda: _recommend(ws, say))
     return summary
 
 
@@ -126,3 +128,16 @@ def _backtest(ws, say) -> dict:
     from regulars.jobs.backtest import backtest
 
     return backtest(ws, progress=lambda s: say(f"backtest: {s}")).to_dict()
+
+
+def _recommend(ws, say) -> dict:
+    """Evaluate the recommenders at the backtest's cutoff, then recommend and choose next actions."""
+    from regulars.jobs.next_actions import next_actions
+    from regulars.jobs.recommend import recommend
+    from regulars.jobs.recommend_eval import evaluate
+    from regulars.jobs.predict import resolve_as_of
+
+    evaluation = evaluate(ws, progress=lambda s: say(f"recommendations: {s}"))
+    rec = recommend(ws, as_of=resolve_as_of(ws), progress=lambda s: say(f"recommendations: {s}"))
+    nba = next_actions(ws, as_of=rec.as_of, progress=lambda s: say(f"next actions: {s}"))
+    return {"evaluation": evaluation.to_dict(), "recommendations": rec.to_dict(), "next_actions": nba.to_dict()}

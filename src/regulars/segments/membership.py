@@ -9,8 +9,10 @@
   revenue (``segment_sizes``). One transaction: a failed refresh changes nothing.
 
 Built-in segment ids: ``rfm:<segment>``, ``lifecycle:<stage>``, ``frequency:<tier>``,
-``spend:<tier>``, ``aov:<tier>``, ``affinity:<category slug>``, ``behaviour:discount_driven``,
-``engagement:<flag>`` and ``region:<region, lower case>``. Rule segments use the slug of their
+``spend:<tier>``, ``aov:<tier>``, ``clv:<tier>`` (predicted CLV, once ``regulars predict`` ran),
+``affinity:<category slug>``, ``behaviour:discount_driven``, ``engagement:<flag>`` and
+``region:<region, lower case>``. Rules may also use the stored predictions and recommendations
+(:mod:`regulars.features.predicted`: ``churn_risk > 0.5 and clv > 200``). Rule segments use the slug of their
 name (``Coffee lovers`` -> ``coffee_lovers``).
 """
 
@@ -27,6 +29,7 @@ import ibis.expr.types as ir
 
 from regulars.data.engines import drop_temp, engine_name, materialize, open_engine
 from regulars.features.mart import category_slug, customer_features, resolve_as_of, shop_categories
+from regulars.features.predicted import PREDICTION_COLUMNS, with_predictions
 from regulars.segments.lifecycle import STAGES, lifecycle, lifecycle_thresholds
 from regulars.segments.rfm import load_config as load_rfm_config
 from regulars.segments.rfm import rfm
@@ -85,7 +88,7 @@ def mart_schema(tables, categories=None) -> dict[str, str]:
     """Column -> type of the mart for this shop (what rules may use)."""
     cats = shop_categories(tables) if categories is None else categories
     expr = customer_features(tables, as_of=dt.date(2000, 1, 1), categories=cats)
-    return {k: str(v) for k, v in expr.schema().items()}
+    return {**{k: str(v) for k, v in expr.schema().items()}, **PREDICTION_COLUMNS}
 
 
 def _now() -> dt.datetime:
@@ -178,7 +181,7 @@ def tier_memberships(tier_table: ir.Table) -> ir.Table:
 def _builtin_ids(rfm_cfg) -> list[str]:
     ids = [f"rfm:{s.name}" for s in rfm_cfg.segments] + [f"lifecycle:{s}" for s in STAGES]
     ids += [f"frequency:{v}" for v in ("high", "medium", "low", "one_time")]
-    ids += [f"{fam}:{v}" for fam in ("spend", "aov") for v in ("high", "medium", "low")]
+    ids += [f"{fam}:{v}" for fam in ("spend", "aov", "clv") for v in ("high", "medium", "low")]
     return ids + list(ENGAGEMENT_FLAGS.values())
 
 
@@ -191,6 +194,8 @@ def _label(sid: str, rfm_cfg) -> tuple[str, str, str]:
     words = value.replace("_", " ")
     if family == "affinity":
         return f"{words.capitalize()} buyers", kind, f"at least half of their spend is on {words}"
+    if family == "clv":
+        return f"Predicted CLV: {words}", kind, "by predicted lifetime value: top 20% high, next 30% medium"
     title = {"aov": "AOV", "lifecycle": "Lifecycle", "frequency": "Frequency", "spend": "Spend",
              "engagement": "Engagement", "behaviour": "Behaviour", "region": "Region"}.get(family, family)
     return f"{title}: {words}", kind, ""
@@ -231,6 +236,10 @@ def refresh(
             say("tiers")
             tier_table = tiers(ws, as_of, tiers_config, categories=categories, mart=mart)
             parts += [ws.ibis.table("_seg_engine"), tier_memberships(tier_table)]
+        mart = with_predictions(mart, ws, as_of)
+        if builtin:
+            clv = mart.filter(mart.clv_tier.notnull())
+            parts.append(clv.select(segment_id="clv:" + clv.clv_tier, customer_id=clv.customer_id))
         rule_parts = _rule_parts(ws, mart, errors)
         say("memberships")
         try:

@@ -13,7 +13,9 @@ A rule is a small boolean language over the columns of the customer features mar
   ``"string"``), ``true``/``false``, or another column; dates are written as
   ``'YYYY-MM-DD'`` strings;
 - ``column in [v1, v2, ...]``, ``column not in [...]``, ``column is null``, ``column is not null``;
-- a boolean column on its own (``accepts_email``).
+- a boolean column on its own (``accepts_email``);
+- ``today``, optionally ``+`` or ``-`` a number of days, for a date (``next_order_at < today + 7``):
+  the as-of date of the table (its ``as_of`` column), else the current date.
 
 Keywords are case-insensitive. A comparison with a missing value (null) is false, and so is
 its ``not``: ``not (aov > 50)`` does not select customers without orders.
@@ -54,7 +56,7 @@ import ibis.expr.types as ir
 
 __all__ = ["RuleError", "compile_rule", "parse", "rule_columns", "validate"]
 
-KEYWORDS = {"and", "or", "not", "in", "is", "null", "true", "false"}
+KEYWORDS = {"and", "or", "not", "in", "is", "null", "true", "false", "today"}
 COMPARISONS = {"=": operator.eq, "==": operator.eq, "!=": operator.ne, "<>": operator.ne,
                "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 MAX_RULE_LENGTH = 4000
@@ -68,6 +70,7 @@ _TOKEN = re.compile(r"""
   | (?P<number>-?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?)
   | (?P<string>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")
   | (?P<op>==|!=|<>|<=|>=|=|<|>)
+  | (?P<sign>[+-])
   | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
   | (?P<punct>[()\[\],])
 """, re.VERBOSE)
@@ -322,6 +325,16 @@ class _Parser:
         if t.kind == "keyword" and t.text in ("true", "false", "null"):
             self.i += 1
             return Literal({"true": True, "false": False, "null": None}[t.text], t.pos, t.text)
+        if t.kind == "keyword" and t.text == "today":
+            self.i += 1
+            sign, days = self.take("sign"), 0
+            if sign is not None:
+                n = self.take("number")
+                if n is None or not isinstance(n.value, int):
+                    raise self.error(f"expected a whole number of days after 'today {sign.text}'")
+                days = n.value if sign.text == "+" else -n.value
+            return Literal(_Today(days), t.pos, self.rule[t.pos:self.tokens[self.i - 1].pos
+                                                           + len(self.tokens[self.i - 1].text)])
         found = "the end of the rule" if t.kind == "end" else repr(t.text)
         raise self.error(f"expected a column or a value, found {found}")
 
@@ -371,13 +384,20 @@ class _Parser:
             "number": isinstance(v, (int, float)) and not isinstance(v, bool),
             "string": isinstance(v, str),
             "boolean": isinstance(v, bool),
-            "date": isinstance(v, str) and _is_date(v),
+            "date": isinstance(v, _Today) or (isinstance(v, str) and _is_date(v)),
         }.get(fam, True)
         if not ok:
             example = {"number": "a number like 3 or 0.5", "string": "a quoted string like 'north'",
                        "boolean": "true or false", "date": "a date like '2024-01-31'"}[fam]
             raise RuleError(f"{col.name} is a {fam} column: expected {example}, found {lit.text}",
                             self.rule, lit.pos, len(lit.text))
+
+
+@dataclass(frozen=True)
+class _Today:
+    """``today`` plus ``days`` (the table's ``as_of`` date when it has one)."""
+
+    days: int = 0
 
 
 def _family(dtype: str) -> str:
@@ -428,6 +448,9 @@ def _to_ibis(node, t: ir.Table, schema: dict[str, str]) -> ir.BooleanValue:
     def operand(x, other):
         if isinstance(x, Column):
             return t[x.name]
+        if isinstance(x.value, _Today):
+            base = t["as_of"].cast("date") if "as_of" in schema else ibis.today()
+            return base + ibis.interval(days=x.value.days)
         other_type = schema.get(other.name) if isinstance(other, Column) else None
         if other_type and _family(other_type) == "date":
             return ibis.date(dt.date.fromisoformat(x.value))

@@ -17,6 +17,8 @@ NAV = [
     ("/funnel", "Funnel", "viewer"),
     ("/predictions", "Predictions", "viewer"),
     ("/experiments", "Experiments", "viewer"),
+    ("/products", "Products", "viewer"),
+    ("/actions", "Actions", "viewer"),
     ("/data", "Data", "viewer"),
     ("/settings", "Settings", "admin"),
 ]

@@ -37,10 +37,14 @@ def customer_page(request: Request, customer_id: str, principal: Principal = Dep
             accuracy = {m: info.get("sentences") or [] for m, info in models.items()}
         except ApiError:
             pass
-    return page(request, f"Customer {customer_id}", render(p, principal, accuracy), principal=principal)
+    from regulars.reports.recommend import customer_recommendations
+
+    offers = customer_recommendations(ws, customer_id, k=5).to_dict()
+    return page(request, f"Customer {customer_id}", render(p, principal, accuracy, offers), principal=principal)
 
 
-def render(p: dict, principal: Principal, accuracy: dict[str, list[str]] | None = None) -> HTML:
+def render(p: dict, principal: Principal, accuracy: dict[str, list[str]] | None = None,
+           offers: dict | None = None) -> HTML:
     c, s = p["customer"], p["summary"]
     name = " ".join(x for x in (c.get("first_name"), c.get("last_name")) if x) or p["customer_id"]
     parts: list = [el("p", el("a", "← Customers", href="/customers")),
@@ -65,6 +69,10 @@ def render(p: dict, principal: Principal, accuracy: dict[str, list[str]] | None 
         side.append(_segments(p["segments"]))
     if pred:
         side.append(_predictions(pred, accuracy or {}))
+    if offers is not None:
+        from regulars.web.recommend import offer_section
+
+        side.append(offer_section(offers))
     if p.get("consents"):
         cur = p["consents"]["current"]
         side.append(el("section", el("h2", "Consent"),
