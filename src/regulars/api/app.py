@@ -47,6 +47,8 @@ TAGS = [
     {"name": "data in", "description": "Post events in real time; upload export files through the ingest pipeline."},
     {"name": "admin", "description": "Keys, settings, audit log, ingest runs and quarantine."},
     {"name": "experiments", "description": "A/B tests and holdouts: create, assign, analyse in money, plan, bandits."},
+    {"name": "activation", "description": "Journeys (approval, results, send log), audience exports, webhooks, "
+                                          "the Monday report, alerts and activation settings."},
 ]
 
 
@@ -73,6 +75,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         from regulars.api.refresh import install as install_refresh
 
         refresher = install_refresh(app)
+        from regulars.api.activation_runner import install as install_activation, uninstall as stop_activation
+
+        install_activation(app)
         shared.warm(min(4, settings.read_connections))
         if settings.warm_reports:
             from regulars.api.views import warm
@@ -87,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             used = app.state.keyring.drain_last_used()
             if used:
                 shared.submit(lambda ws: auth.touch_keys(ws.con, used))
+            stop_activation(app)
             refresher.stop()
             shared.close()
 
@@ -105,11 +111,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(ServerMiddleware)
     errors.install(app)
 
-    from regulars.api.routes import admin, analytics, customers, data_in, experiments, privacy
+    from regulars.api.routes import activation, admin, analytics, customers, data_in, experiments, privacy
     from regulars.web import experiments as experiments_page
     from regulars.web import pages, static
 
-    for module in (customers, analytics, data_in, admin, experiments, privacy):
+    for module in (customers, analytics, data_in, admin, experiments, privacy, activation):
         app.include_router(module.router, prefix="/api")
     app.include_router(static.router)
     app.include_router(pages.router)

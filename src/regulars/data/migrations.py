@@ -55,6 +55,7 @@ MIGRATIONS: list[Migration] = [
     Migration(7, "experiments: definitions, assignment log, bandit allocations", lambda: _experiments_v()),
     Migration(8, "privacy: workspace secret, keyed identity hashes and provisional ids, erasure suppression list, "
                  "events deferred during uploads", lambda: _privacy_v()),
+    Migration(9, "activation: journeys, enrollments, send log, webhooks, audiences, schedules, alerts", lambda: _activation_v()),
 ]
 
 
@@ -70,6 +71,10 @@ def _privacy_v() -> list:
 
     return (keyed.create_statements() + suppression.create_statements() + deferred_events()
             + ["ALTER TABLE erasures ADD COLUMN IF NOT EXISTS file_rewritten_at TIMESTAMP", rekey.upgrade])
+def _activation_v() -> list[str]:
+    from regulars.data.activation_schema import create_statements
+
+    return create_statements()
 
 
 def _order_stats_v() -> list[str]:

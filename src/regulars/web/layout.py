@@ -17,6 +17,7 @@ NAV = [
     ("/funnel", "Funnel", "viewer"),
     ("/predictions", "Predictions", "viewer"),
     ("/experiments", "Experiments", "viewer"),
+    ("/journeys", "Journeys", "viewer"),
     ("/data", "Data", "viewer"),
     ("/settings", "Settings", "admin"),
 ]
