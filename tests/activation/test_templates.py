@@ -189,7 +189,12 @@ def test_holdout_is_close_to_ten_percent_stable_and_gets_nothing(tmp_path):
         assert len(smtp.inbox.messages) == len(ids) - len(held)
         withheld = set(ws.sql("SELECT customer_id FROM journey_sends WHERE status = 'withheld'")["customer_id"])
         assert withheld == held
-        logged = dict(ws.sql("SELECT customer_id, arm FROM holdout_assignments").values.tolist())
-        assert logged == arms
+        logged = ws.sql("SELECT customer_id, arm, source, source_ref FROM experiment_assignments "
+                        "WHERE experiment_id = 'journey-cart_abandonment'")
+        assert dict(logged[["customer_id", "arm"]].values.tolist()) == arms     # logged in the experiments store
+        assert set(logged["source"]) == {"journey"} and set(logged["source_ref"]) == {"cart_abandonment"}
+        from regulars.data.experiments_store import get
+
+        assert get(ws.con, "journey-cart_abandonment")["control_arm"] == "holdout"
     shares = [holdout.assign("any_journey", f"C{i}", 0.10) for i in range(50_000)]
     assert abs(shares.count("holdout") / 50_000 - 0.10) < 0.005

@@ -17,8 +17,6 @@ Created by one migration (:func:`create_statements`). Grain and keys:
     idempotency key): written *before* anything leaves, then updated with the outcome
     (sent, skipped with the reason, failed, withheld for the holdout, queued for a webhook, claimed
     while being handed to the mail server).
-``holdout_assignments``
-    one row per (journey, customer) arm assignment (until the experiments store takes over).
 ``webhook_subscriptions`` / ``webhook_deliveries`` / ``webhook_attempts``
     who wants which topics; one row per message to deliver (key ``delivery_id``, sent as
     the idempotency key); one row per HTTP attempt (the delivery log).
@@ -31,7 +29,8 @@ Created by one migration (:func:`create_statements`). Grain and keys:
 ``activation_watermarks``
     how far the runner has read other tables (segment refreshes, ingest runs, predictions).
 
-Every table holding a ``customer_id`` is reached by erasure and identity merges
+Holdout assignments are logged in the experiments store (``experiment_assignments``, one
+experiment ``journey-<id>`` per journey, source ``journey``). Every table holding a ``customer_id`` is reached by erasure and identity merges
 automatically (:func:`regulars.data.identity.customer_tables`).
 
 >>> any("journey_sends" in s for s in create_statements())
@@ -57,8 +56,6 @@ def create_statements() -> list[str]:
         "journey_id VARCHAR, customer_id VARCHAR, step INTEGER, step_name VARCHAR, channel VARCHAR, status VARCHAR, "
         "reason VARCHAR, due_at TIMESTAMP, decided_at TIMESTAMP, sent_at TIMESTAMP, batch_id BIGINT, seq BIGINT, "
         "detail JSON)",
-        "CREATE TABLE IF NOT EXISTS holdout_assignments (journey_id VARCHAR, customer_id VARCHAR, arm VARCHAR, "
-        "bucket DOUBLE, holdout_share DOUBLE, assigned_at TIMESTAMP)",
         "CREATE TABLE IF NOT EXISTS webhook_subscriptions (subscription_id VARCHAR PRIMARY KEY, name VARCHAR, "
         "url VARCHAR, secret VARCHAR, topics JSON, filters JSON, max_attempts INTEGER, is_active BOOLEAN, "
         "created_at TIMESTAMP, created_by VARCHAR)",

@@ -48,26 +48,48 @@ def write_settings(ws, values: dict[str, object], by: str) -> None:
         ws.con.execute("INSERT INTO app_settings VALUES (?, ?, ?, ?)", [PREFIX + name, json.dumps(value), now, by])
 
 
-# -- holdout assignments -------------------------------------------------------------------------------
-def record_assignments(ws, rows: list[dict]) -> None:
-    """Keep each (journey, customer) arm assignment: ``{journey_id, customer_id, arm, bucket, holdout_share}``.
+# -- holdout assignments (logged in the experiments store) -----------------------------------------------
+def holdout_experiment_id(journey_id: str) -> str:
+    return f"journey-{journey_id}"[:60]
 
-    The one place assignments are logged: when the experiments store lands, this function hands
-    them to it instead.
-    """
+
+def logged_arms(ws, journey_id: str, customer_ids: list[str]) -> dict[str, str]:
+    """Arms already in the assignment log of the journey's holdout experiment (they never change)."""
+    from regulars.data import experiments_store
+
+    exp_id = holdout_experiment_id(journey_id)
+    if not ws.con.execute("SELECT count(*) FROM experiments WHERE experiment_id = ?", [exp_id]).fetchall()[0][0]:
+        return {}
+    found = experiments_store.assignments(ws.con, exp_id, customer_ids)
+    return dict(zip(found["customer_id"].astype(str), found["arm"].astype(str)))
+
+
+def record_assignments(ws, journey_id: str, journey_name: str, holdout_share: float, window_days: int,
+                       rows: list[dict]) -> None:
+    """Log journey arm assignments (``{customer_id, arm, assigned_at}``) in the experiments store: one
+    experiment per journey (``journey-<id>``, arms ``treatment`` and ``holdout``, control ``holdout``),
+    created on first use, source ``journey``. Customers already logged keep their arm."""
     if not rows:
         return
-    schema = pa.schema([("journey_id", pa.string()), ("customer_id", pa.string()), ("arm", pa.string()),
-                        ("bucket", pa.float64()), ("holdout_share", pa.float64()), ("assigned_at", pa.timestamp("us"))])
-    now = _now()
-    table = pa.Table.from_pylist([{**r, "assigned_at": now} for r in rows], schema=schema)
-    ws.con.register("_assign_arrow", table)
+    import pandas as pd
+
+    from regulars.data import experiments_store
+
+    exp_id = holdout_experiment_id(journey_id)
+    con = ws.con
+    if not con.execute("SELECT count(*) FROM experiments WHERE experiment_id = ?", [exp_id]).fetchall()[0][0]:
+        experiments_store.create(con, {
+            "experiment_id": exp_id, "name": f"Journey holdout: {journey_name}"[:200],
+            "description": f"the control group of journey {journey_id}; arms decided by regulars.activation.holdout",
+            "arms": [{"name": "treatment", "share": 1 - holdout_share}, {"name": "holdout", "share": holdout_share}],
+            "control_arm": "holdout", "salt": f"journey/{journey_id}", "window_days": max(1, int(window_days)),
+            "starts_at": min(r["assigned_at"] for r in rows)})
+    frame = pd.DataFrame([{"customer_id": r["customer_id"], "arm": r["arm"], "assigned_at": r["assigned_at"]}
+                          for r in rows])
     try:
-        ws.con.execute("INSERT INTO holdout_assignments SELECT a.* FROM _assign_arrow a WHERE NOT EXISTS ("
-                       "SELECT 1 FROM holdout_assignments h WHERE h.journey_id = a.journey_id "
-                       "AND h.customer_id = a.customer_id)")
-    finally:
-        ws.con.unregister("_assign_arrow")
+        experiments_store.insert_assignments(con, exp_id, frame, source="journey", source_ref=journey_id)
+    except experiments_store.ExperimentError:
+        pass  # someone stopped the holdout experiment: the journey goes on, its arms stay in journey_enrollments
 
 
 # -- audiences -------------------------------------------------------------------------------------------

@@ -76,21 +76,21 @@ def running(ws) -> dict[str, Loaded]:
 
 
 # -- 1. enroll -----------------------------------------------------------------------------------
-def _enrollments(loaded: Loaded, candidates: list[dict], now: dt.datetime) -> tuple[list[dict], list[dict]]:
+def _enrollments(ws, loaded: Loaded, candidates: list[dict], now: dt.datetime) -> tuple[list[dict], list[dict]]:
     j = loaded.journey
+    logged = activation_store.logged_arms(ws, j.journey_id, [c["customer_id"] for c in candidates]) if candidates else {}
     rows, assignments = [], []
     for c in candidates:
         cid = c["customer_id"]
-        b = holdout.bucket(j.journey_id, cid)
-        arm = "holdout" if b < j.holdout else "treatment"
+        arm = logged.get(cid) or holdout.assign(j.journey_id, cid, j.holdout)
         ctx = {k: c[k] for k in ("product_id", "order_id", "due_products") if c.get(k) is not None}
         entered = c["entered_at"]
         rows.append({"enrollment_id": _key(j.journey_id, cid, c["trigger_key"]), "journey_id": j.journey_id,
                      "version": loaded.version, "customer_id": cid, "arm": arm, "trigger_key": str(c["trigger_key"]),
                      "entered_at": entered, "enrolled_at": now, "status": "active", "next_step": 0,
                      "next_due_at": entered + j.steps[0].after, "context": json.dumps(ctx, default=str)})
-        assignments.append({"journey_id": j.journey_id, "customer_id": cid, "arm": arm, "bucket": b,
-                            "holdout_share": j.holdout})
+        if cid not in logged:
+            assignments.append({"customer_id": cid, "arm": arm, "assigned_at": entered})
     return rows, assignments
 
 
@@ -137,10 +137,11 @@ def enroll(ws, now: dt.datetime, settings: dict, customer_ids: list[str] | None 
     for jid, loaded in journeys.items():
         before = dict(loaded.watermarks)
         candidates = _candidates(ws, loaded, now, tz, customer_ids)
-        rows, assignments = _enrollments(loaded, candidates, now)
+        rows, assignments = _enrollments(ws, loaded, candidates, now)
         added = journey_store.insert_enrollments(ws, rows)
         if added:
-            activation_store.record_assignments(ws, assignments)
+            activation_store.record_assignments(ws, jid, loaded.journey.name, loaded.journey.holdout,
+                                                int(loaded.journey.conversion_window.days), assignments)
         if loaded.watermarks != before:
             journey_store.set_watermarks(ws, jid, loaded.watermarks)
         if added:
