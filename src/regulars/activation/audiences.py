@@ -34,11 +34,11 @@ import io
 import re
 import unicodedata
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pyarrow as pa
 
-from regulars.activation.csv_safety import safe_cell
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -158,8 +158,10 @@ def _row(fmt: str, r: dict, sms_ok: bool) -> list[str] | None:
             _hash((r["country"] or "").strip().lower()[:2] or None)]
 
 
-def build(customers: pa.Table, fmt: str, source: str, respect_consent: bool = True) -> AudienceFile:
-    """The audience file for *customers* (rows of :func:`regulars.data.activation_store.audience_customers`)."""
+def build(customers: pa.Table, fmt: str, source: str, respect_consent: bool = True, *,
+          cell: Callable[[object], str]) -> AudienceFile:
+    """The audience file for *customers* (rows of :func:`regulars.data.activation_store.audience_customers`);
+    every cell goes through *cell*, the product's CSV-injection guard (:func:`regulars.jobs.activation_admin.export_cell`)."""
     if fmt not in FORMATS:
         raise AudienceError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
     channel, header, _ = FORMATS[fmt]
@@ -188,7 +190,7 @@ def build(customers: pa.Table, fmt: str, source: str, respect_consent: bool = Tr
         sms_ok = (not respect_consent) or r.get("accepts_sms") is True
         if channel == "email" and r.get("phone") and not sms_ok:
             phones_dropped += 1
-        writer.writerow([safe_cell(v) for v in _row(fmt, r, sms_ok)])
+        writer.writerow([cell(v) for v in _row(fmt, r, sms_ok)])
         rows += 1
     notes = []
     if phones_dropped:

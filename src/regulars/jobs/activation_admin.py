@@ -8,11 +8,28 @@ version, and saving a new version makes it a draft again.
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlparse
 
 from regulars.activation import audiences, settings as activation_settings, webhooks
 from regulars.activation.definitions import JourneyError, parse, template_text
 from regulars.data import activation_store, auth, journey_store, webhook_store
+from regulars.reports.csv_safe import safe_cell
+
+_E164 = re.compile(r"^\+\d{8,15}$")
+
+
+def export_cell(value) -> str:
+    """A cell of an audience file, neutralised by the product's CSV-injection guard
+    (:func:`regulars.reports.csv_safe.safe_cell`) — except an E.164 phone number (``+`` and 8 to 15 digits,
+    written by :func:`regulars.activation.audiences.e164`), which must keep its ``+`` for Klaviyo and
+    Mailchimp and cannot run anything (a spreadsheet reads it as a number).
+
+    >>> [export_cell(v) for v in ("=HYPERLINK(1)", "+4915112345678", "+49 151 1234", None)]
+    ["'=HYPERLINK(1)", '+4915112345678', "'+49 151 1234", '']
+    """
+    text = "" if value is None else str(value)
+    return text if _E164.match(text) else safe_cell(text)
 
 
 class ActivationError(ValueError):
@@ -84,7 +101,8 @@ def export_audience(ws, source: str, fmt: str, actor: str, role: str, respect_co
         raise ActivationError(f"unknown format {fmt!r}; use one of {', '.join(audiences.FORMATS)}")
     if not activation_store.source_exists(ws, source):
         raise ActivationError(f"no segment or audience {source!r}; see `regulars audiences list`", 404)
-    file = audiences.build(activation_store.audience_customers(ws, source), fmt, source, respect_consent)
+    file = audiences.build(activation_store.audience_customers(ws, source), fmt, source, respect_consent,
+                           cell=export_cell)
     summary = file.summary()
     _audit(ws, actor, role, "audience.export", source,
            {"format": fmt, "rows": file.rows, "left_out": summary["left_out_total"], "consent_filter": respect_consent})

@@ -105,7 +105,9 @@ def run_export(db, config: dict, now: dt.datetime, settings: dict) -> dict:
     from regulars.jobs.monday_report import report_folder
 
     table = db.read(lambda ws: activation_store.audience_customers(ws, config["source"]))
-    file = build(table, config["format"], config["source"])
+    from regulars.jobs.activation_admin import export_cell
+
+    file = build(table, config["format"], config["source"], cell=export_cell)
     out = file.summary()
     if config.get("folder"):
         folder = Path(config["folder"])
