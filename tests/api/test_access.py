@@ -58,6 +58,26 @@ ROLES = {
     ("get", "/api/next-actions"): "viewer",
     ("get", "/api/recommendations/evaluation"): "viewer",
     ("get", "/api/kpis/segments"): "viewer",
+    # activation (docs/activation.md)
+    ("get", "/api/journeys"): "viewer",
+    ("get", "/api/journeys/{journey_id}"): "viewer",
+    ("put", "/api/journeys/{journey_id}"): "admin",
+    ("post", "/api/journeys/{journey_id}/approve"): "admin",
+    ("post", "/api/journeys/{journey_id}/pause"): "admin",
+    ("get", "/api/journeys/{journey_id}/log"): "viewer",
+    ("post", "/api/activation/run"): "admin",
+    ("get", "/api/audiences"): "viewer",
+    ("get", "/api/audiences/export"): "analyst",
+    ("get", "/api/webhooks"): "admin",
+    ("post", "/api/webhooks"): "admin",
+    ("delete", "/api/webhooks/{subscription_id}"): "admin",
+    ("get", "/api/webhooks/deliveries"): "admin",
+    ("post", "/api/webhooks/deliveries/{delivery_id}/retry"): "admin",
+    ("get", "/api/reports/monday"): "viewer",
+    ("get", "/api/alerts"): "viewer",
+    ("get", "/api/activation/settings"): "admin",
+    ("put", "/api/activation/settings"): "admin",
+    ("get", "/api/activation/schedules"): "admin",
 }
 
 
@@ -78,6 +98,9 @@ def request_for(server, method: str, path: str, *, harmless: bool) -> dict:
         "kind": "spend",
         "experiment_id": "no-such-experiment",
         "product_id": "P01",
+        "journey_id": "no-such-journey",
+        "subscription_id": "no-such-subscription",
+        "delivery_id": "no-such-delivery",
     }
     url = path.format(**values)
     kw: dict = {}
@@ -85,8 +108,10 @@ def request_for(server, method: str, path: str, *, harmless: bool) -> dict:
         kw["json"] = {"customer_id": "access-test", "event_type": "page_view", "page_url": "/access"}
     elif (method, path) == ("post", "/api/keys"):
         kw["json"] = {"role": "viewer", "name": "access test"}
-    elif (method, path) == ("put", "/api/settings"):
+    elif (method, path) in (("put", "/api/settings"), ("put", "/api/activation/settings")):
         kw["json"] = {}
+    elif (method, path) == ("get", "/api/audiences/export"):
+        kw["params"] = {"source": "all", "format": "klaviyo"}
     elif (method, path) == ("post", "/api/ingest/{kind}"):
         kw["files"] = {"files": ("spend.csv", b"spent_on,channel,amount\n2024-01-01,organic,1.00\n", "text/csv")}
     return {"url": url, **kw}

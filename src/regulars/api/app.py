@@ -48,6 +48,8 @@ TAGS = [
     {"name": "admin", "description": "Keys, settings, audit log, ingest runs and quarantine."},
     {"name": "experiments", "description": "A/B tests and holdouts: create, assign, analyse in money, plan, bandits."},
     {"name": "recommendations", "description": "What to offer each customer, bought-together pairs, next best actions."},
+    {"name": "activation", "description": "Journeys (approval, results, send log), audience exports, webhooks, "
+                                          "the Monday report, alerts and activation settings."},
 ]
 
 
@@ -74,6 +76,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         from regulars.api.refresh import install as install_refresh
 
         refresher = install_refresh(app)
+        from regulars.api.activation_runner import install as install_activation, uninstall as stop_activation
+
+        install_activation(app)
         shared.warm(min(4, settings.read_connections))
         if settings.warm_reports:
             from regulars.api.views import warm
@@ -88,6 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             used = app.state.keyring.drain_last_used()
             if used:
                 shared.submit(lambda ws: auth.touch_keys(ws.con, used))
+            stop_activation(app)
             refresher.stop()
             shared.close()
 
@@ -106,11 +112,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(ServerMiddleware)
     errors.install(app)
 
-    from regulars.api.routes import admin, analytics, customers, data_in, experiments, privacy, recommend
+    from regulars.api.routes import activation, admin, analytics, customers, data_in, experiments, privacy, recommend
     from regulars.web import experiments as experiments_page
     from regulars.web import pages, static
 
-    for module in (customers, analytics, data_in, admin, experiments, privacy, recommend):
+    for module in (customers, analytics, data_in, admin, experiments, privacy, recommend, activation):
         app.include_router(module.router, prefix="/api")
     app.include_router(static.router)
     app.include_router(pages.router)

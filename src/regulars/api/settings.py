@@ -37,6 +37,7 @@ class Settings:
     warm_reports : compute the dashboard's reports in the background at start, so first page loads are fast
     warm_profiles : build customer profiles in the background at start (most recently active first)
     max_profiles : how many customer profiles to keep ready in memory (about 4 kB each)
+    run_activation : run journeys, webhooks, scheduled reports and alerts in the background
     """
 
     workspace: Path | str | None = None
@@ -51,6 +52,7 @@ class Settings:
     warm_reports: bool = True
     warm_profiles: bool = True
     max_profiles: int = 50_000
+    run_activation: bool = True
 
     @property
     def workspace_path(self) -> Path:
@@ -67,7 +69,7 @@ class Settings:
                 continue
             if f.name in ("port", "read_connections", "max_upload_mb", "max_events_per_request", "max_profiles"):
                 values[f.name] = int(raw)
-            elif f.name in ("secure_cookies", "warm_reports", "warm_profiles"):
+            elif f.name in ("secure_cookies", "warm_reports", "warm_profiles", "run_activation"):
                 values[f.name] = raw.strip().lower() in ("1", "true", "yes", "on")
             else:
                 values[f.name] = raw

@@ -38,7 +38,7 @@ app = typer.Typer(
 )
 
 #: CLI modules of the other areas; each exposes ``register(app)``.
-AREAS: tuple[str, ...] = ("segments", "explore", "predict", "server", "experiments", "privacy", "recommend")
+AREAS: tuple[str, ...] = ("segments", "explore", "predict", "server", "experiments", "privacy", "recommend", "activation")
 
 
 def _version(value: bool) -> None:

@@ -57,6 +57,7 @@ MIGRATIONS: list[Migration] = [
                  "events deferred during uploads", lambda: _privacy_v()),
     Migration(9, "recommendations, bought-together pairs, next best actions, their runs and evaluations, action uplift",
               lambda: _recommend_v()),
+    Migration(10, "activation: journeys, enrollments, send log, webhooks, audiences, schedules, alerts", lambda: _activation_v()),
 ]
 
 
@@ -72,6 +73,10 @@ def _privacy_v() -> list:
 
     return (keyed.create_statements() + suppression.create_statements() + deferred_events()
             + ["ALTER TABLE erasures ADD COLUMN IF NOT EXISTS file_rewritten_at TIMESTAMP", rekey.upgrade])
+def _activation_v() -> list[str]:
+    from regulars.data.activation_schema import create_statements
+
+    return create_statements()
 
 
 def _recommend_v() -> list[str]:

@@ -250,6 +250,12 @@ def _persona_cards(personas: dict) -> HTML:
     return join([note, el("div", *cards, class_="persona-cards")])
 
 
+def export_buttons(principal: Principal, source: str) -> HTML:
+    from regulars.web.activation import export_buttons as buttons
+
+    return buttons(principal, source)
+
+
 @router.get("/segments/{segment_id}", response_class=HTMLResponse)
 def segment_page(request: Request, segment_id: str, principal: Principal = Depends(require_page("viewer")),
                  ws=Depends(read_view), offset: int = Query(0, ge=0, le=100_000_000)):
@@ -275,6 +281,7 @@ def segment_page(request: Request, segment_id: str, principal: Principal = Depen
         el("p", seg.get("description") or "", class_="lead"),
         el("p", el("a", "Download members (CSV)", href=f"/api/segments/{quote(segment_id, safe='')}/members?format=csv",
                    class_="button secondary", download=True)),
+        export_buttons(principal, seg.get("segment_id") or segment_id),
         table(members["items"], cols, caption=f"{members['total']:,} members"),
         pager(f"/segments/{quote(segment_id, safe='')}", members["total"], limit, offset),
     ])

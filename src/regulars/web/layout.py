@@ -19,6 +19,7 @@ NAV = [
     ("/experiments", "Experiments", "viewer"),
     ("/products", "Products", "viewer"),
     ("/actions", "Actions", "viewer"),
+    ("/journeys", "Journeys", "viewer"),
     ("/data", "Data", "viewer"),
     ("/settings", "Settings", "admin"),
 ]
