@@ -76,3 +76,40 @@ def test_evaluation_and_segment_kpis(viewer):
     kpis = viewer.get("/api/kpis/segments", params={"kind": "rfm"}).json()
     assert kpis["rows"] and {"segment", "customers", "revenue", "predicted_clv"} <= set(kpis["columns"])
     assert viewer.get("/api/kpis/segments", params={"kind": "bogus"}).status_code == 422
+
+
+
+def test_a_messages_recommendations_are_the_stored_ones_and_best_sellers_otherwise(tmp_path):
+    """The journeys' ``${recommendations}`` slot: a customer's stored names; the best-sellers for a customer
+    who refuses personalisation and for one new since the run; nothing before the first run."""
+    import datetime as dt
+    import json
+
+    import pandas as pd
+
+    from regulars import Workspace
+    from regulars.data.ingest.pipeline import ingest
+    from regulars.jobs.journeys import _message_values
+    from regulars.reports.recommend import message_recommendations
+
+    people = tmp_path / "customers.csv"
+    people.write_text("customer_id,email,accepts_personalization\nA,a@example.com,true\nB,b@example.com,false\n")
+    as_of = dt.date(2024, 6, 1)
+    own = ["Espresso beans", "Milk jug", "Filter papers"]
+    best = [{"rank": r, "product_id": f"P{r}", "product_name": f"Best {r}", "score": 1.0 / r, "reason": "a best-seller"}
+            for r in (1, 2, 3)]
+    rows = [{"customer_id": cid, "as_of": as_of, "rank": r + 1, "product_id": f"X{r}", "product_name": name,
+             "score": 0.5, "reason": "bought with your usual", "source": "item_knn", "is_personal": True,
+             "served": "hybrid", "model_version": "t", "run_id": "r1"} for cid in ("A", "B") for r, name in enumerate(own)]
+    run = {"run_id": "r1", "as_of": as_of, "served": "hybrid", "served_reason": "", "customers": 2, "rows": 6,
+           "model_version": "t", "summary": {"best_sellers": best}, "timings": {}}
+    with Workspace(tmp_path / "shop.duckdb") as ws:
+        ingest(ws, "customers", [str(people)])
+        assert message_recommendations(ws, ["A"]) == {}  # before the first run: the line is left out
+        store.write_recommendations(ws, pd.DataFrame(rows), pd.DataFrame(columns=[c for c, _ in store.PRODUCT_PAIRS]),
+                                    {**run, "summary": json.dumps(run["summary"]), "timings": "{}"})
+        names = message_recommendations(ws, ["A", "B", "NEW"])
+        values = _message_values(ws, [{"customer_id": "A", "send_key": "k1", "context": "{}"}], {"shop_name": "T"},
+                                 dt.datetime(2024, 6, 2))
+    assert names == {"A": own, "B": ["Best 1", "Best 2", "Best 3"], "NEW": ["Best 1", "Best 2", "Best 3"]}
+    assert values["k1"]["values"]["recommendations"] == "Espresso beans, Milk jug, Filter papers"

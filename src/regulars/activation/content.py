@@ -2,9 +2,8 @@
 ``${social_proof}``, ``${recommendations}``, ``${due_products}``, ``${order_products}``.
 
 A placeholder with nothing to say becomes empty (a line left holding nothing is dropped), so a
-template never shows ``${...}`` to a customer. ``${recommendations}`` is filled by the provider
-registered with :func:`set_recommendations` (the recommendations package, when installed);
-without one the slot stays empty.
+template never shows ``${...}`` to a customer. ``${recommendations}`` holds the names of the
+customer's stored recommendations (see :func:`regulars.reports.recommend.message_recommendations`).
 
 >>> msg = render_email("Hi ${first_name}", "Hello ${first_name},\\n${recommendations}\\nBye", {"first_name": "Ann"})
 >>> msg.subject, msg.text
@@ -19,28 +18,10 @@ from __future__ import annotations
 
 import html
 import string
-from collections.abc import Callable
 from dataclasses import dataclass
 
-#: ``fn(customer_ids) -> {customer_id: [product name, ...]}``; None when no recommender is installed.
-_RECOMMENDATIONS: Callable[[list[str]], dict[str, list[str]]] | None = None
 FIELDS = ("first_name", "shop_name", "cart_products", "social_proof", "recommendations", "due_products",
           "order_products")
-
-
-def set_recommendations(provider: Callable[[list[str]], dict[str, list[str]]] | None) -> None:
-    """Register where ``${recommendations}`` comes from (``None`` switches it off)."""
-    global _RECOMMENDATIONS
-    _RECOMMENDATIONS = provider
-
-
-def recommendations_for(customer_ids: list[str]) -> dict[str, list[str]]:
-    if _RECOMMENDATIONS is None or not customer_ids:
-        return {}
-    try:
-        return _RECOMMENDATIONS(list(customer_ids)) or {}
-    except Exception:  # noqa: BLE001 - a message goes out without the optional block rather than not at all
-        return {}
 
 
 @dataclass(frozen=True)

@@ -321,6 +321,13 @@ def customer_offer(ws, customer_id: str, as_of: dt.date | None, k: int,
     return exists, bool(personal), items
 
 
+def top_product_names(ws, customer_ids: list[str], as_of: dt.date, k: int) -> pd.DataFrame:
+    """``customer_id, rank, product_name, is_personal`` of the stored top ``k`` of ``as_of`` for *customer_ids*."""
+    return ws.sql("SELECT customer_id, rank, coalesce(product_name, product_id) AS product_name, is_personal "
+                  "FROM recommendations WHERE as_of = ? AND rank <= ? AND customer_id IN (SELECT unnest(?::VARCHAR[])) "
+                  "ORDER BY customer_id, rank", [as_of, int(k), list(customer_ids)])
+
+
 def product_info(ws, product_id: str) -> dict | None:
     """One product of the catalogue or of the order lines: id, name, category, price, is_active."""
     rows = ws.sql(

@@ -31,6 +31,7 @@ from regulars.activation.schedule import local, to_utc
 from regulars.activation.settings import quiet_hours
 from regulars.data import activation_store, journey_store, webhook_store
 from regulars.data.send_journal import SendJournal
+from regulars.reports.recommend import message_recommendations
 
 INTERRUPTED = ("interrupted while being handed to the mail server (runner stopped); sent again with the same "
                "Message-ID")
@@ -334,7 +335,7 @@ def _message_values(ws, claimed: list[dict], settings: dict, now: dt.datetime) -
     orders = sorted({x["order_id"] for x in contexts.values() if x.get("order_id")})
     bought = journey_store.order_product_names(ws, orders) if orders else {}
     best = journey_store.best_sellers(ws, now - dt.timedelta(days=30))
-    recs = content.recommendations_for(ids)
+    recs = message_recommendations(ws, ids)
     out = {}
     for c in claimed:
         ctx = contexts[c["send_key"]]

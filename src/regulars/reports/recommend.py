@@ -94,6 +94,21 @@ def customer_recommendations(ws, customer_id: str, k: int = 5, run: dict | None 
     return CustomerRecommendations(customer_id, as_of, run["served"], is_personal, [jsonable(i) for i in items], notes)
 
 
+def message_recommendations(ws, customer_ids: list[str], k: int = 3) -> dict[str, list[str]]:
+    """Product names for a message's ``${recommendations}``, per customer: the stored top ``k`` of the
+    latest run, the shop's best-sellers for customers who refuse personalisation now or are new since
+    that run, nothing at all before the first run (the message then leaves the line out)."""
+    run = store.read_run(ws)
+    if run is None or not customer_ids:
+        return {}
+    as_of = pd.Timestamp(run["as_of"]).date()
+    opted_out = store.opted_out_customers(ws)
+    stored = store.top_product_names(ws, customer_ids, as_of, k)
+    personal = {cid: list(g["product_name"]) for cid, g in stored.groupby("customer_id", sort=False)}
+    popular = [i.get("product_name") or i.get("product_id") for i in _best_sellers(run, k, "")]
+    return {cid: (popular if cid in opted_out else personal.get(cid, popular)) for cid in customer_ids}
+
+
 def all_recommendations(ws, k: int = 10, as_of=None) -> pd.DataFrame:
     """Every customer's stored top ``k``: ``customer_id, rank, product_id, product_name, score, reason``."""
     recs = store.read_recommendations(ws, as_of=None if as_of is None else pd.Timestamp(as_of).date(), k=k)
