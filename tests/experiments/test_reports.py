@@ -191,3 +191,35 @@ def test_clear_errors(shop):
         create_experiment(ws, "Bad", "control:0.5,offer:0.6")
     with pytest.raises(ExperimentError, match="already exists"):
         create_experiment(ws, "Spring offer", "control:0.5,offer:0.5")
+
+
+def test_next_best_action_uses_the_uplift_an_experiment_measured(shop):
+    """The bridge from experiments to next best action: an experiment on an action replaces its prior;
+    an uplift recorded by hand in ``action_uplift`` still takes precedence over it."""
+    from regulars.data import recommend_store
+    from regulars.jobs.next_actions import uplift_source
+    from regulars.recommend.actions import ActionCatalogue
+
+    ws, truth = shop
+    catalogue = ActionCatalogue.from_dict({"costs": {"email": 0.1}, "action": [
+        {"id": "spring_offer", "label": "Spring offer", "eligibility": "orders >= 0", "channels": ["email"],
+         "response": "purchase", "value": "basket", "uplift": 0.10},
+        {"id": "welcome", "label": "Welcome", "eligibility": "orders >= 0", "channels": ["email"],
+         "response": "purchase", "value": "basket", "uplift": 0.02}]})
+    frame = pd.DataFrame({"customer_id": ["c000001", "c000002"]})
+    ws.con.execute("UPDATE experiments SET action = 'spring_offer' WHERE experiment_id = 'spring-offer'")
+    try:
+        source = uplift_source(ws, catalogue, AS_OF)
+        offer, why = source.lookup(catalogue.actions[0], frame)
+        welcome, why_welcome = source.lookup(catalogue.actions[1], frame)
+        recommend_store.record_uplift(ws, "spring_offer", 0.2, "hand-entered test")
+        by_hand, _ = uplift_source(ws, catalogue, AS_OF).lookup(catalogue.actions[0], frame)
+    finally:
+        ws.con.execute("UPDATE experiments SET action = NULL WHERE experiment_id = 'spring-offer'")
+        ws.con.execute("DELETE FROM action_uplift WHERE action = 'spring_offer'")
+    measured = rep.response_uplift_for(ws, {"spring_offer": 0.10}, 1, AS_OF)  # the action is gone again: prior
+    assert measured["spring_offer"].source == "prior"
+    assert offer[0] != 0.10 and abs(offer[0] - truth["lift"]) < 0.03
+    assert why[0].startswith("measured") and "experiment spring-offer" in why[0]
+    assert welcome[0] == 0.02 and why_welcome[0].startswith("prior")
+    assert by_hand[0] == 0.2

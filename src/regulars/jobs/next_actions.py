@@ -6,8 +6,12 @@ decision frame as of ``as_of`` (:mod:`regulars.features.next_action`, with one e
 column per action compiled from its rule), chooses with
 :func:`regulars.recommend.actions.choose_actions` and writes ``next_actions``.
 
-The response uplift of each action comes from the ``action_uplift`` table when something (an
-experiment) measured it there, else from the catalogue's prior; pass ``uplift=`` any
+The response uplift of each action comes, in this order of precedence: from the ``action_uplift``
+table (recorded with :func:`~regulars.data.recommend_store.record_uplift`, optionally per segment);
+from an experiment whose ``action`` is the action's id and that has at least
+:data:`MIN_EXPERIMENT_CUSTOMERS` customers in its treated arms and its control, with their windows
+over by ``as_of`` (:func:`regulars.reports.experiments.response_uplift_for`; an action that did
+worse than doing nothing counts as no uplift); else from the catalogue's prior. Pass ``uplift=`` any
 :class:`~regulars.recommend.actions.UpliftSource` to plug in another source.
 """
 
@@ -37,6 +41,8 @@ from regulars.segments.rules import rule_columns
 __all__ = ["MODEL_VERSION", "NextActionsResult", "catalogue_path", "load_catalogue", "next_actions"]
 
 MODEL_VERSION = "nba-1"
+#: Customers needed in both the treated arms and the control before an experiment replaces a prior.
+MIN_EXPERIMENT_CUSTOMERS = 1000
 
 
 def catalogue_path(ws, path=None) -> Path | None:
@@ -71,9 +77,19 @@ class NextActionsResult:
                 "timings": {k: round(v, 3) for k, v in self.timings.items()}}
 
 
-def uplift_source(ws, catalogue: ActionCatalogue):
-    """Measured uplift from ``action_uplift`` where present (per segment when given), else the prior."""
+def uplift_source(ws, catalogue: ActionCatalogue, as_of: dt.date | None = None):
+    """Measured uplift (``action_uplift``, then experiments, see the module docstring), else the prior."""
+    from regulars.reports.experiments import response_uplift_for
+
     measured = store.read_action_uplift(ws)
+    priors = {a.id: a.uplift for a in catalogue.actions}
+    tested = [r for r in response_uplift_for(ws, priors, MIN_EXPERIMENT_CUSTOMERS, as_of).values()
+              if r.source == "measured" and r.action in priors]
+    if tested:
+        found = pd.DataFrame([{"action": r.action, "segment_id": None, "uplift": min(max(r.uplift, 0.0), 1.0),
+                               "source": f"experiment {r.experiment_id}, 95% CI {100 * r.lower:+.1f} to "
+                                         f"{100 * r.upper:+.1f} points"} for r in tested])
+        measured = pd.concat([found, measured[found.columns]], ignore_index=True) if len(measured) else found
     if measured.empty:
         return PriorUplift()
     segments = [s for s in measured["segment_id"].dropna().unique()]
@@ -104,7 +120,7 @@ def next_actions(ws, as_of=None, catalogue=None, uplift=None, progress=None, wri
     timings["frame"] = time.perf_counter() - t
     say(f"choosing for {len(frame):,} customers")
     t = time.perf_counter()
-    chosen = choose_actions(frame, cat, uplift or uplift_source(ws, cat), as_of)
+    chosen = choose_actions(frame, cat, uplift or uplift_source(ws, cat, as_of), as_of)
     timings["choose"] = time.perf_counter() - t
     run_id = f"a-{as_of.isoformat()}-{uuid.uuid4().hex[:8]}"
     chosen["as_of"] = as_of

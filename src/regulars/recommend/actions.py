@@ -193,7 +193,7 @@ class MeasuredUplift:
         uplift, source = self.fallback.lookup(action, frame)
         rows = self.measured[self.measured["action"] == action.id]
         ids = frame["customer_id"]
-        for r in rows.sort_values("segment_id", na_position="first").to_dict(orient="records"):
+        for r in rows.sort_values("segment_id", na_position="first", kind="stable").to_dict(orient="records"):
             seg = r.get("segment_id")
             if seg is None or (isinstance(seg, float) and np.isnan(seg)):
                 hit = np.ones(len(frame), dtype=bool)
