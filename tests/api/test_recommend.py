@@ -113,3 +113,18 @@ def test_a_messages_recommendations_are_the_stored_ones_and_best_sellers_otherwi
                                  dt.datetime(2024, 6, 2))
     assert names == {"A": own, "B": ["Best 1", "Best 2", "Best 3"], "NEW": ["Best 1", "Best 2", "Best 3"]}
     assert values["k1"]["values"]["recommendations"] == "Espresso beans, Milk jug, Filter papers"
+
+
+def test_the_monday_report_lists_the_next_best_actions(server):
+    from regulars.jobs.monday_report import render_html
+    from regulars.reports.monday import monday_report
+
+    with server.shared.read() as ws:
+        stored = store.read_next_actions(ws)
+        report = monday_report(ws).to_dict()
+    acting = stored[stored["action"] != "do_nothing"]
+    assert acting.shape[0], "the test shop has customers with an action"
+    got = {a["action_id"]: a["customers"] for a in report["next_actions"]}
+    assert got == acting["action"].value_counts().to_dict()
+    html = render_html(report)
+    assert "Next best actions" in html and report["next_actions"][0]["action"] in html

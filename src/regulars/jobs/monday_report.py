@@ -91,8 +91,11 @@ def render_body(r: dict) -> str:
         parts.append(_table(["Action", "Customers", "Expected value"],
                             [[_e(a["action"]), f"{a['customers']:,}", _fmt(a.get("expected_value"), "money")]
                              for a in r["next_actions"]], {1, 2}))
+        parts.append('<p class="muted">Who gets what: <code>regulars next-actions</code> or the Next actions page.</p>')
+    elif r.get("next_actions") == []:
+        parts.append('<p class="muted">No action is worth its cost for any customer this week.</p>')
     else:
-        parts.append('<p class="muted">Not available in this installation (recommendations are not installed).</p>')
+        parts.append('<p class="muted">No next best actions yet: <code>regulars predict</code> computes them.</p>')
     parts.append("<h2>Journeys</h2>")
     if r["journeys"]:
         rows = []

@@ -133,6 +133,7 @@ def monday_report(ws, as_of=None, shop_name: str = "My shop", top: int = 10) -> 
         detail = journey_detail(ws, item["journey_id"], now=dt.datetime.combine(as_of, dt.time()))
         journeys.append({"journey_id": item["journey_id"], "name": item["name"], "running": item["running"],
                          **(detail["results"] or {})})
+    next_actions = _next_actions(ws, notes)
     start_dt = dt.datetime.combine(week_start, dt.time())
     alerts = [a for a in activation_store.alert_history(ws, 200) if a["fired_at"] and a["fired_at"] >= start_dt]
     q = activation_store.quarantined_since(ws, start_dt)
@@ -145,4 +146,17 @@ def monday_report(ws, as_of=None, shop_name: str = "My shop", top: int = 10) -> 
     if failed:
         problems.append(f"{len(failed)} scheduled job run(s) failed: " + ", ".join(sorted({f['kind'] for f in failed})))
     return MondayReport(shop_name, as_of, week_start, week_end, kpis, segments, at_risk, journeys, alerts, problems,
-                        None, notes)
+                        next_actions, notes)
+
+
+def _next_actions(ws, notes: list[str]) -> list[dict] | None:
+    """Customers and expected value per recommended action of the latest next-action run (not "do nothing")."""
+    from regulars.reports.recommend import next_actions_report
+
+    report = next_actions_report(ws, limit=0)
+    if report.as_of is None:
+        notes.append("no next best actions yet: `regulars predict` computes them")
+        return None
+    return [{"action": a["label"], "action_id": a["action"], "customers": a["customers"],
+             "expected_value": a["expected_value"], "channels": a["channels"], "as_of": report.as_of}
+            for a in report.actions if a["action"] != "do_nothing"]
