@@ -19,6 +19,15 @@ def stats(ws) -> dict:
     return {r[0]: tuple(r[1:]) for r in rows}
 
 
+def exported(path, when: str):
+    """Give a file the modification time of an export made at *when* (UTC)."""
+    import os
+
+    stamp = dt.datetime.fromisoformat(when).replace(tzinfo=dt.UTC).timestamp()
+    os.utime(path, (stamp, stamp))
+    return path
+
+
 def test_loads_reloads_merges_and_erasure_keep_the_totals_exact(workspace, tmp_path):
     first = write(tmp_path, "o1.csv", (
         "order_id,customer_id,ordered_at,total,status,refunded\n"
@@ -28,7 +37,7 @@ def test_loads_reloads_merges_and_erasure_keep_the_totals_exact(workspace, tmp_p
         "D,C2,2024-02-01,15.00,cancelled,\n"       # never counts
         "E,C2,2024-02-03,12.00,paid,\n"
     ))
-    ingest(workspace, "orders", [first])
+    ingest(workspace, "orders", [exported(first, "2024-05-01 12:00")])  # B's refund is known from the export
     assert stats(workspace) == {
         "C1": (dt.date(2024, 4, 2), 2, Decimal("40.50")),
         "C2": (dt.date(2024, 2, 3), 1, Decimal("12.00")),
@@ -39,6 +48,9 @@ def test_loads_reloads_merges_and_erasure_keep_the_totals_exact(workspace, tmp_p
     assert order_stats.mismatches(workspace.con) == 0
     assert order_stats.covers(workspace.con, dt.date(2024, 5, 2))
     assert not order_stats.covers(workspace.con, dt.date(2024, 5, 1))  # the return on 1 May would be counted
+    refunds = workspace.con.execute("SELECT order_id, refunded_at, cancelled_at FROM orders WHERE order_id IN ('B', 'D') "
+                                    "ORDER BY 1").fetchall()
+    assert refunds == [("B", dt.datetime(2024, 5, 1, 12), None), ("D", None, None)]  # D: cancelled from the start
 
     # a newer export: B moves to C2 (the old and the new owner change), E is cancelled, C3 is new
     second = write(tmp_path, "o2.csv", (
@@ -47,7 +59,7 @@ def test_loads_reloads_merges_and_erasure_keep_the_totals_exact(workspace, tmp_p
         "E,C2,2024-02-03,12.00,cancelled,\n"
         "F,C3,2024-06-01,8.00,paid,\n"
     ))
-    ingest(workspace, "orders", [second])
+    ingest(workspace, "orders", [exported(second, "2024-06-15 08:00")])
     assert stats(workspace) == {
         "C1": (dt.date(2024, 3, 1), 1, Decimal("15.50")),
         "C2": (dt.date(2024, 4, 2), 1, Decimal("25.00")),

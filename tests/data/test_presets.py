@@ -184,10 +184,11 @@ def test_shopify_customers(workspace):
     ws = workspace
     res = ingest(ws, "customers", [SHOPIFY_CUSTOMERS])
     assert res.format == "shopify"
-    assert (res.rows_read, res.rows_quarantined, res.tables["customers"]["new"]) == (5, 1, 4)
-    q = quarantined(ws)
-    assert list(q) == [4]
-    assert 'column "Email": cannot read "ivan.petrov(at)example.com"' in q[4]
+    # A malformed e-mail does not reject the customer: the value is dropped with a field warning.
+    assert (res.rows_read, res.rows_quarantined, res.tables["customers"]["new"], res.field_warnings) == (5, 0, 5, 1)
+    warned = rows(ws, "SELECT row_number, value, reason, customer_id FROM ingest_warnings")
+    assert warned == [(4, "ivan.petrov(at)example.com",
+                       'column "Email": cannot read "ivan.petrov(at)example.com" as an e-mail address', "7001004")]
 
     got = {r[0]: r[1:] for r in rows(
         ws, "SELECT customer_id, email, phone, city, region, country, postal_code, accepts_email, accepts_sms, tags FROM customers"
@@ -198,10 +199,11 @@ def test_shopify_customers(workspace):
     assert got["7001003"][0] == "hank.olsen@example.com"  # lower-cased and trimmed
     assert got["7001003"][6:8] == (True, None)  # SMS never stated
     assert got["7001005"][1] == "+16045550177"  # from Default Address Phone when Phone is empty
-    # Consent history: 4 e-mail decisions and 3 SMS decisions (Hank stated none for SMS).
-    assert dict(rows(ws, "SELECT purpose, count(*) FROM consents GROUP BY 1")) == {"email": 4, "sms": 3}
+    # Consent history: 5 e-mail decisions and 4 SMS decisions (Hank stated none for SMS).
+    assert dict(rows(ws, "SELECT purpose, count(*) FROM consents GROUP BY 1")) == {"email": 5, "sms": 4}
 
-    assert_reload_changes_nothing(ws, "customers", SHOPIFY_CUSTOMERS, expected_unchanged=4)
+    assert rows(ws, "SELECT email, first_name FROM customers WHERE customer_id = '7001004'") == [(None, "Ivan")]
+    assert_reload_changes_nothing(ws, "customers", SHOPIFY_CUSTOMERS, expected_unchanged=5)
 
 
 def test_shopify_customers_older_layout(workspace, tmp_path):
@@ -229,8 +231,8 @@ def test_one_customer_across_the_orders_and_customers_exports(workspace, first):
     if first == "customers":
         loads.reverse()
     results = [ingest(ws, kind, [path]) for kind, path in loads]
-    # 6 customers from the orders + 4 from the customers file - Alice, who is in both.
-    assert one(ws, "SELECT count(*) FROM customers") == 9
+    # 6 customers from the orders + 5 from the customers file - Alice, who is in both.
+    assert one(ws, "SELECT count(*) FROM customers") == 10
     assert rows(ws, "SELECT customer_id FROM customers WHERE email = 'alice@example.com'") == [("7001001",)]
     assert rows(ws, "SELECT DISTINCT customer_id FROM orders WHERE order_id IN ('#1001', '#1005')") == [("7001001",)]
     assert one(ws, "SELECT count(*) FROM identities WHERE customer_id LIKE 'e-%' AND customer_id NOT IN (SELECT customer_id FROM customers)") == 0

@@ -45,6 +45,9 @@ KEY_PREFIX = "rk"
 SETTINGS: dict[str, tuple[object, str]] = {
     "shop_name": ("My shop", "name shown in the dashboard header"),
     "session_hours": (12.0, "how long a dashboard sign-in lasts, in hours (0.25 to 720)"),
+    "timezone": ("UTC", "the shop's time zone (IANA name, e.g. Europe/Paris): days, weeks and months in reports "
+                        "group by it, and file times without an offset are read in it"),
+    "currency": (None, "the shop's currency (ISO 4217 code, e.g. EUR)"),
 }
 
 
@@ -307,6 +310,20 @@ def validate_setting(name: str, value: object) -> object:
         if not 0.25 <= hours <= 720:
             raise AuthError("session_hours must be between 0.25 and 720")
         return hours
+    if name == "timezone":
+        from regulars.data.ingest.options import MappingError, check_timezone
+
+        try:
+            return check_timezone(str(value), "timezone")
+        except MappingError as exc:
+            raise AuthError(str(exc)) from None
+    if name == "currency":
+        from regulars.data.ingest.money import currency_code
+
+        code = currency_code(str(value))
+        if code is None:
+            raise AuthError(f"currency {value!r} is not an ISO 4217 code such as EUR or USD")
+        return code
     return value  # pragma: no cover
 
 

@@ -40,7 +40,7 @@ def _server_v() -> list[str]:
 
 
 def _v1() -> list[str]:
-    return [create_table_sql(t) for t in TABLES.values()] + [
+    return [create_table_sql(t, original=True) for t in TABLES.values() if not t.later] + [
         "CREATE SEQUENCE IF NOT EXISTS ingest_run_ids START 1",
     ]
 
@@ -58,6 +58,8 @@ MIGRATIONS: list[Migration] = [
     Migration(9, "recommendations, bought-together pairs, next best actions, their runs and evaluations, action uplift",
               lambda: _recommend_v()),
     Migration(10, "activation: journeys, enrollments, send log, webhooks, audiences, schedules, alerts", lambda: _activation_v()),
+    Migration(11, "guest orders, dated refunds and cancellations (orders.refunded_at, orders.cancelled_at), "
+               "ingest_warnings", lambda: _nothing_lost_v()),
 ]
 
 
@@ -73,6 +75,8 @@ def _privacy_v() -> list:
 
     return (keyed.create_statements() + suppression.create_statements() + deferred_events()
             + ["ALTER TABLE erasures ADD COLUMN IF NOT EXISTS file_rewritten_at TIMESTAMP", rekey.upgrade])
+
+
 def _activation_v() -> list[str]:
     from regulars.data.activation_schema import create_statements
 
@@ -85,10 +89,28 @@ def _recommend_v() -> list[str]:
     return create_statements()
 
 
-def _order_stats_v() -> list[str]:
+def _nothing_lost_v() -> list[str]:
+    """Orders may have no customer (guests); refunds and cancellations carry their own dates;
+    values a load dropped from a row it kept are listed in ``ingest_warnings``.
+
+    Existing refunds and cancellations get no date (NULL): they count as known from the start,
+    as before. Statuses are stored trimmed and lower-cased from now on.
+    """
     from regulars.data.order_stats import create_statements
 
-    return create_statements()
+    return [
+        "ALTER TABLE orders ADD COLUMN IF NOT EXISTS refunded_at TIMESTAMP",
+        "ALTER TABLE orders ADD COLUMN IF NOT EXISTS cancelled_at TIMESTAMP",
+        "UPDATE orders SET status = lower(trim(status)) WHERE status IS DISTINCT FROM lower(trim(status))",
+        create_table_sql(TABLES["ingest_warnings"]),
+        *create_statements(),  # the stored totals under the current definition of a purchase
+    ]
+
+
+def _order_stats_v() -> list[str]:
+    from regulars.data.order_stats import create_statements_v6
+
+    return create_statements_v6()
 
 
 def _prediction_runs_v() -> list[str]:

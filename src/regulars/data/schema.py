@@ -33,6 +33,8 @@ class Column:
     type: str
     doc: str = ""
     required: bool = False
+    #: Added by a later migration (not by the first one, which creates the original tables).
+    later: bool = False
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,8 @@ class Table:
     customer_column: str | None = "customer_id"
     time_column: str | None = None
     extra_columns: tuple[Column, ...] = field(default=())
+    #: Created by a later migration (not by the first one).
+    later: bool = False
 
     @property
     def column_names(self) -> list[str]:
@@ -58,12 +62,24 @@ class Table:
         raise KeyError(name)
 
 
-def _c(name: str, type_: str, doc: str = "", required: bool = False) -> Column:
-    return Column(name, type_, doc, required)
+def _c(name: str, type_: str, doc: str = "", required: bool = False, later: bool = False) -> Column:
+    return Column(name, type_, doc, required, later)
 
 
+#: Statuses of an order that was placed and later called off (compared lower-cased): it counted
+#: until ``cancelled_at``.
+CANCELLED_STATUSES = ("cancelled", "canceled", "voided", "void")
+#: Statuses of an order that never was a sale (payment failed, cart abandoned, draft).
+NEVER_SOLD_STATUSES = ("failed", "declined", "abandoned", "draft")
 #: Order statuses that do not count as a transaction (compared lower-cased).
-EXCLUDED_STATUSES = ("cancelled", "canceled", "voided", "void", "failed", "declined", "abandoned", "draft")
+EXCLUDED_STATUSES = CANCELLED_STATUSES + NEVER_SOLD_STATUSES
+
+#: Largest amount accepted in a money column (absolute value; larger ones are quarantined).
+#: DECIMAL(18,2) holds 10^16, so a customer's total stays exact over ten million such orders.
+MAX_AMOUNT = 10**9
+#: Largest quantity accepted on an order line (absolute value): quantity x unit price stays
+#: within DECIMAL(18,2).
+MAX_QUANTITY = 10**6
 
 RUN = _c("_run_id", "BIGINT", "ingest run that last wrote this row")
 
@@ -127,10 +143,11 @@ PRODUCTS = Table(
 
 ORDERS = Table(
     "orders",
-    "one row per order (a refund-only transaction is an order with a negative total)",
+    "one row per order (a refund-only transaction, such as a credit note, is an order with a negative total)",
     (
         _c("order_id", "VARCHAR", "the source's order id, or o- + hash of the row when it has none", True),
-        _c("customer_id", "VARCHAR", "", True),
+        _c("customer_id", "VARCHAR", "NULL for a guest order (walk-in, guest checkout): counted in shop-level "
+           "figures (revenue, orders, forecast, baskets), skipped by customer-level ones"),
         _c("ordered_at", "TIMESTAMP", "", True),
         _c("status", "VARCHAR", "paid | pending | refunded | partially_refunded | cancelled | ..."),
         _c("currency", "VARCHAR"),
@@ -144,6 +161,12 @@ ORDERS = Table(
         _c("location", "VARCHAR"),
         _c("discount_code", "VARCHAR"),
         RUN,
+        _c("refunded_at", "TIMESTAMP", "when the refund happened (UTC): the source's refund date, else the time "
+           "of the export that first showed it (the file's modification time); NULL when nothing was refunded. "
+           "Before this time the order's net revenue is its total.", later=True),
+        _c("cancelled_at", "TIMESTAMP", "when the order was cancelled or voided (UTC): the source's date, else "
+           "the time of the export that first showed it; NULL when it was not. Before this time the order "
+           "counts as placed.", later=True),
     ),
     key=("order_id",),
     time_column="ordered_at",
@@ -338,6 +361,24 @@ QUARANTINE = Table(
     customer_column=None,
 )
 
+INGEST_WARNINGS = Table(
+    "ingest_warnings",
+    "one row per value a load dropped from a row it still loaded (a junk phone, a malformed e-mail, "
+    "an unreadable optional date): the row loaded without it",
+    (
+        _c("run_id", "BIGINT", "", True),
+        _c("kind", "VARCHAR"),
+        _c("file", "VARCHAR"),
+        _c("row_number", "BIGINT", "1-based data row in the file (the header is not counted)"),
+        _c("column_name", "VARCHAR", "the source column whose value was dropped"),
+        _c("value", "VARCHAR", "the dropped value (may be personal data)"),
+        _c("reason", "VARCHAR"),
+        _c("customer_id", "VARCHAR", "the customer of the row, when it has one (erasure and merges follow it)"),
+    ),
+    key=("run_id", "file", "row_number", "column_name"),
+    later=True,
+)
+
 ERASURES = Table(
     "erasures",
     "one row per right-to-erasure request carried out (holds no PII)",
@@ -389,6 +430,7 @@ TABLES: dict[str, Table] = {
         CONSENTS,
         INGEST_RUNS,
         QUARANTINE,
+        INGEST_WARNINGS,
         ERASURES,
         DEMO_TRUTH,
     )
@@ -421,11 +463,16 @@ PII_COLUMNS: dict[str, tuple[str, ...]] = {
 CUSTOMER_TABLES = [t.name for t in TABLES.values() if t.customer_column]
 
 
-def create_table_sql(table: Table) -> str:
+def create_table_sql(table: Table, original: bool = False) -> str:
     """The ``CREATE TABLE`` statement for a canonical table.
+
+    With *original*, only the columns the first migration created (later ones are added by
+    their own migration, so that every workspace ends up with the same column order).
 
     >>> print(create_table_sql(TABLES["marketing_spend"]).splitlines()[0])
     CREATE TABLE IF NOT EXISTS marketing_spend (
+    >>> "refunded_at" in create_table_sql(TABLES["orders"], original=True)
+    False
     """
-    cols = ",\n".join(f"    {c.name} {c.type}" for c in table.columns)
+    cols = ",\n".join(f"    {c.name} {c.type}" for c in table.columns if not (original and c.later))
     return f"CREATE TABLE IF NOT EXISTS {table.name} (\n{cols}\n)"

@@ -144,7 +144,8 @@ def reject_erased_rows(con) -> None:
         con.execute(f"INSERT INTO _erased SELECT _file, _row FROM _rejects WHERE rowid IN ({lines}) "
                     "EXCEPT SELECT _file, _row FROM _erased")
     con.execute("DELETE FROM _rejects WHERE (_file, _row) IN (SELECT _file, _row FROM _erased)")
-    con.execute(f"INSERT INTO _rejects SELECT _file, _row, NULL, '{REASON}', '{PLACEHOLDER}' FROM _erased")
+    con.execute(f"INSERT INTO _rejects (_file, _row, column_name, reason, raw) "
+                f"SELECT _file, _row, NULL, '{REASON}', '{PLACEHOLDER}' FROM _erased")
     con.execute("DROP TABLE _erased")
 
 

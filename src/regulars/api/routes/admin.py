@@ -96,7 +96,8 @@ def drop_key(request: Request, principal: Principal, key_id: str) -> dict:
 
 
 # -- settings and audit -----------------------------------------------------------
-SETTINGS_EXAMPLE = {"shop_name": "Rosie's Bakery", "session_hours": 12.0}
+SETTINGS_EXAMPLE = {"shop_name": "Rosie's Bakery", "session_hours": 12.0, "timezone": "Europe/Paris",
+                    "currency": "EUR"}
 
 
 @router.get("/settings", summary="Server settings", responses={**ERRORS, **example(SETTINGS_EXAMPLE)})
@@ -108,6 +109,8 @@ class SettingsIn(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [SETTINGS_EXAMPLE]})
     shop_name: str | None = Field(None, min_length=1, max_length=80)
     session_hours: float | None = Field(None, ge=0.25, le=720)
+    timezone: str | None = Field(None, min_length=1, max_length=64, description="IANA time zone, e.g. Europe/Paris")
+    currency: str | None = Field(None, min_length=3, max_length=3, description="ISO 4217 code, e.g. EUR")
 
 
 @router.put("/settings", summary="Change server settings (admin)", responses={**ERRORS, **example(SETTINGS_EXAMPLE)})

@@ -15,9 +15,13 @@ A mapping file is TOML::
     header = false               # without a header, columns are column1, column2, ...
     names = ["master_id", "date", "cds", "dollar_value"]   # or name them yourself
     date_format = "%Y%m%d"       # strptime format, or a list of them
-    timezone = "Europe/Paris"    # zone of timestamps that carry no offset (default UTC)
-    decimal = ","                # decimal separator of money columns (default ".")
+    timezone = "Europe/Paris"    # zone of timestamps that carry no offset (default: the shop's)
+    decimal = ","                # decimal separator of amounts (default "." or, in a semicolon file, ",")
+    thousands = "."              # thousands separator ("" for none; default: the other of , and .)
+    negative_parentheses = true  # (12.50) is -12.50 (accounting style; default false: rejected)
     currency = "EUR"             # fills orders.currency when the file has none
+    encoding = "cp1252"          # text encoding (default: UTF-8, else Windows-1252 detected)
+    cancellation_prefix = "C"    # order lines: order ids starting with it are credit notes
 
 Examples
 --------
@@ -29,6 +33,7 @@ Examples
 from __future__ import annotations
 
 import tomllib
+import zoneinfo
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -43,15 +48,37 @@ class MappingError(ValueError):
 
 @dataclass
 class ParseOptions:
+    """How to read a file (the ``[parse]`` table of a mapping); ``None`` means "work it out".
+
+    ``timezone`` None is the shop's time zone; ``decimal`` None is ``"."`` (``","`` in a
+    semicolon-separated file); ``thousands`` None is the other of ``,`` and ``.``;
+    ``encoding`` None is UTF-8 (Windows-1252 when the file is not UTF-8 but reads as it).
+    """
+
     delimiter: str | None = None
     header: bool = True
     names: list[str] | None = None
     date_format: str | list[str] | None = None
-    timezone: str = "UTC"
-    decimal: str = "."
+    timezone: str | None = None
+    decimal: str | None = None
+    thousands: str | None = None
+    negative_parentheses: bool = False
     currency: str | None = None
-    encoding: str = "utf-8"
+    encoding: str | None = None
     quote: str | None = None
+    cancellation_prefix: str | None = None
+
+    @property
+    def point(self) -> str:
+        """The decimal separator in force."""
+        return self.decimal or "."
+
+    @property
+    def group(self) -> str:
+        """The thousands separator in force (``""``: none)."""
+        if self.thousands is not None:
+            return self.thousands
+        return "." if self.point == "," else ","
 
     @classmethod
     def from_dict(cls, d: dict, where: str = "[parse]") -> "ParseOptions":
@@ -69,9 +96,42 @@ class ParseOptions:
         opts = cls(**d)
         if opts.delimiter in ("\\t", "tab"):
             opts.delimiter = "\t"
-        if opts.decimal not in (".", ","):
+        if opts.decimal not in (None, ".", ","):
             raise MappingError(f'{where}: decimal must be "." or ",", not {opts.decimal!r}')
+        if opts.thousands not in (None, "", ",", ".", " ", "'"):
+            raise MappingError(f'{where}: thousands must be ",", ".", " ", "\'" or "" (none), not {opts.thousands!r}')
+        if opts.thousands and opts.thousands == opts.point:
+            raise MappingError(f"{where}: thousands and decimal separators must differ (both {opts.point!r})")
+        if not isinstance(opts.negative_parentheses, bool):
+            raise MappingError(f"{where}: negative_parentheses must be true or false")
+        if opts.timezone is not None:
+            opts.timezone = check_timezone(opts.timezone, where)
+        if opts.currency is not None:
+            from regulars.data.ingest.money import currency_code
+
+            code = currency_code(opts.currency)
+            if code is None:
+                raise MappingError(f"{where}: currency {opts.currency!r} is not an ISO 4217 code such as EUR or USD")
+            opts.currency = code
         return opts
+
+
+def check_timezone(name: str, where: str = "time zone") -> str:
+    """*name* when it is an IANA time zone (``Europe/Paris``), else a :class:`MappingError`.
+
+    >>> check_timezone("Europe/Paris")
+    'Europe/Paris'
+    """
+    text = str(name).strip()
+    if text.upper() in ("UTC", "Z", "GMT"):
+        return "UTC"
+    try:
+        zoneinfo.ZoneInfo(text)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise MappingError(
+            f"{where}: {name!r} is not a time zone; use an IANA name such as Europe/Paris, America/New_York or UTC"
+        ) from None
+    return text
 
 
 @dataclass
@@ -133,6 +193,10 @@ class Mapping:
     def check_columns(self, table: str) -> None:
         """Fail when a mapped canonical column does not exist in *table*."""
         known = set(TABLES[table].column_names) | IDENTITY_INPUTS
+        if table == "order_lines":  # a line-level file may name its orders' fields (see ingest.rollup)
+            from regulars.data.ingest.rollup import ORDER_FIELDS
+
+            known |= set(ORDER_FIELDS)
         for canon in self.columns:
             if canon not in known:
                 raise MappingError(

@@ -1,12 +1,22 @@
 """Extract -> validate -> resolve customers -> load, as one transaction.
 
 Every input row ends up either loaded or in ``quarantine`` with its file,
-row number, raw content and reason. The whole load commits or nothing does.
+row number, raw content and reason, and the load checks it before it commits
+(:mod:`regulars.data.ingest.accounting`): rows read = loaded + quarantined.
+The whole load commits or nothing does.
+
+DuckDB 2.0.0 loses the rows of an ``INSERT`` of a row group or more (122,880
+rows) into a table that an earlier, empty ``INSERT ... SELECT`` of the same
+transaction touched, when insertion order is preserved (it counts them but
+scans return none; fixed in DuckDB 2.0.1). A load runs with insertion order
+off, which avoids that code path, and turns it back on only where a file's
+order numbers its rows (:mod:`regulars.data.ingest.readers`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import re
@@ -15,9 +25,10 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from regulars.data import identity, suppression
-from regulars.data.ingest.convert import DERIVED_KEY_PREFIX, Target, build_typed
-from regulars.data.ingest.load import upsert
+from regulars.data import shop, suppression
+from regulars.data.ingest import fieldwarnings, orders, quarantine
+from regulars.data.ingest.accounting import Ledger, LoadInvariantError
+from regulars.data.ingest.convert import DERIVED_KEY_PREFIX, Target
 from regulars.data.ingest.options import (
     IDENTITY_INPUTS,
     Mapping,
@@ -25,8 +36,12 @@ from regulars.data.ingest.options import (
     ParseOptions,
     detect_format,
 )
-from regulars.data.ingest.readers import unstage, lit, q, stage
+from regulars.data.ingest.readers import Staged, lit, q, stage, unstage
+from regulars.data.ingest.rollup import ORDER_FIELDS
+from regulars.data.ingest.targets import LoadContext, load_target
 from regulars.data.schema import KINDS, TABLES
+
+__all__ = ["IngestResult", "LoadInvariantError", "MappingError", "Source", "generic_source", "ingest"]
 
 Progress = Callable[[str], None]
 
@@ -57,6 +72,8 @@ class IngestResult:
     tables: dict[str, dict[str, int]] = field(default_factory=dict)
     customers_created: int = 0
     customers_merged: int = 0
+    guest_orders: int = 0
+    field_warnings: int = 0
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -99,6 +116,8 @@ def generic_source(kind: str, fmt: str, mapping: Mapping | None) -> Source:
                 chosen[canon] = actual
         else:
             known = set(TABLES[table].column_names) | IDENTITY_INPUTS
+            if table == "order_lines":
+                known |= set(ORDER_FIELDS)
             chosen = {_norm(c): c for c in columns if _norm(c) in known and _norm(c) != "_run_id"}
         exprs = {canon: q(src) for canon, src in chosen.items()}
         labels = {canon: f'column "{src}"' + ("" if _norm(src) == canon else f" ({canon})") for canon, src in chosen.items()}
@@ -108,7 +127,13 @@ def generic_source(kind: str, fmt: str, mapping: Mapping | None) -> Source:
         if table == "orders" and parse.currency and "currency" not in exprs:
             exprs["currency"] = lit(parse.currency)
         _require(table, exprs, columns, mapping)
-        return [Target(table, exprs, labels)]
+        foreign = {}
+        if table == "order_lines" and "ordered_at" in exprs:  # the lines name their orders: roll them up
+            foreign = {c: "orders" for c in exprs if c in ORDER_FIELDS or c in IDENTITY_INPUTS}
+            if parse.currency and "currency" not in exprs:
+                exprs["currency"] = lit(parse.currency)
+                foreign["currency"] = "orders"
+        return [Target(table, exprs, labels, foreign=foreign)]
 
     return Source(f"generic {fmt}", fmt, parse, targets)
 
@@ -119,7 +144,8 @@ def _require(table: str, exprs: dict[str, str], columns: list[str], mapping: Map
     if spec.customer_column:
         optional.add("customer_id")
     missing = [c.name for c in spec.columns if c.required and c.name not in exprs and c.name not in optional]
-    if spec.customer_column and table not in ("events",) and not (set(exprs) & {"customer_id", "email", "phone"}):
+    # Orders without any customer column are guest orders (a till that records no customer).
+    if spec.customer_column and table not in ("events", "orders") and not (set(exprs) & {"customer_id", "email", "phone"}):
         missing.append("customer_id (or email, or phone)")
     if missing:
         how = (
@@ -200,18 +226,22 @@ def memory_budget(con):
     """Cap DuckDB's memory while loading (staging tables spill to disk beyond it), then restore it.
 
     The cap is ``$REGULARS_INGEST_MEMORY`` (default :data:`INGEST_MEMORY`); it only ever lowers
-    the current limit.
+    the current limit. Insertion order is off for the load's connection (see the module docstring;
+    it also lowers memory).
     """
     wanted = os.environ.get("REGULARS_INGEST_MEMORY", INGEST_MEMORY)
     before = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+    order = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
     con.execute("SET memory_limit = ?", [wanted])
     lowered = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
     if _bytes(lowered) > _bytes(before):
         con.execute("SET memory_limit = ?", [before])
+    con.execute("SET SESSION preserve_insertion_order = false")
     try:
         yield
     finally:
         con.execute("SET memory_limit = ?", [before])
+        con.execute(f"SET SESSION preserve_insertion_order = {'true' if order else 'false'}")
 
 
 def _bytes(setting: str) -> float:
@@ -220,244 +250,101 @@ def _bytes(setting: str) -> float:
     return float(number) * scale[unit]
 
 
+def effective_parse(parse: ParseOptions, staged: Staged, shop_timezone: str) -> ParseOptions:
+    """*parse* with what it leaves open settled: the time zone (the shop's) and the decimal
+    separator (``,`` in semicolon-separated files)."""
+    return dataclasses.replace(
+        parse,
+        timezone=parse.timezone or shop_timezone,
+        decimal=parse.decimal or staged.decimal,
+    )
+
+
+def check_duplicate_columns(targets: list[Target], staged: Staged) -> None:
+    """A column name the file's header repeats cannot be used: which one was meant?"""
+    for name, positions in staged.duplicated().items():
+        used = [t.table for t in targets if any(q(name) in e for e in t.exprs.values())]
+        if used:
+            where = ", ".join(str(p) for p in positions)
+            raise MappingError(
+                f'the file has {len(positions)} columns named "{name}" (columns {where}) and {used[0]} would use it: '
+                f'rename them in the file, or map the one you mean by its position, "{name} (2)" for the second, '
+                "in a mapping's [columns]"
+            )
+
+
 def _run(con, kind, paths, fmt, source, say, started) -> IngestResult:
+    # Files are read into temp tables before the transaction: DuckDB aborts a transaction at the
+    # first failed statement, and the fast CSV reader is allowed to fail (the file is then
+    # rewritten row by row). Temp tables never reach the workspace file.
+    say(f"reading {len(paths)} file(s)")
+    try:
+        staged = stage(con, paths, source.format, source.parse)
+    except BaseException:
+        _drop_staging(con)
+        raise
     con.execute("BEGIN TRANSACTION")
     try:
         run_id = con.execute("SELECT nextval('ingest_run_ids')").fetchall()[0][0]
         result = IngestResult(run_id=run_id, kind=kind, format=fmt, files=paths)
-        say(f"reading {len(paths)} file(s)")
-        staged = stage(con, paths, source.format, source.parse)
         result.rows_read = staged.rows_read
+        result.warnings.extend(staged.warnings)
+        parse = effective_parse(source.parse, staged, shop.timezone(con))
         targets = sorted(source.targets(staged.columns), key=lambda t: TABLE_ORDER.index(t.table))
+        check_duplicate_columns(targets, staged)
+        ledger = Ledger(run_id)
+        ctx = LoadContext(con, run_id, kind, parse, ledger, result)
+        fieldwarnings.create(con)
+        orders.exported_at_table(con, paths)
         for target in targets:
             say(f"validating and loading {target.table}")
-            _load_target(con, target, source, run_id, result)
+            load_target(ctx, target)
         say("recording rejected rows")
-        suppression.reject_erased_rows(con)
-        _write_quarantine(con, kind, staged.columns, run_id, result)
-        result.rows_loaded = result.rows_read - result.rows_quarantined
+        suppression.reject_erased_rows(con)  # an erased person's rows: one reason, no content
+        result.rows_quarantined = quarantine.rejected(con)
+        result.rows_loaded = ledger.close(con, result.rows_read, result.rows_quarantined)
+        quarantine.write(con, kind, staged.columns, run_id, result.rows_quarantined)
+        result.field_warnings = fieldwarnings.count(con)
+        fieldwarnings.write(con, run_id, kind)
+        if result.field_warnings:
+            result.warnings.append(
+                f"{result.field_warnings:,} value(s) could not be read and were left out of rows that loaded "
+                f"(a junk phone, a malformed e-mail ...): see `regulars quarantine --warnings --run {run_id}`"
+            )
+        shop.settle(con, timezone=source.parse.timezone, currency=_currency(con, kind))
         result.seconds = round(time.perf_counter() - started, 3)
         con.execute(
-            "INSERT INTO ingest_runs VALUES (?, ?, ?, ?, now()::TIMESTAMP - to_microseconds(?::BIGINT), now()::TIMESTAMP, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO ingest_runs VALUES (?, ?, ?, ?, now()::TIMESTAMP - to_microseconds(?::BIGINT), "
+            "now()::TIMESTAMP, ?, ?, ?, ?, ?, ?)",
             [
                 run_id, kind, fmt, json.dumps(paths), int(result.seconds * 1e6), result.rows_read,
                 result.rows_new, result.rows_updated, result.rows_unchanged, result.rows_quarantined,
                 json.dumps({"tables": result.tables, "warnings": result.warnings,
-                            "customers_created": result.customers_created}),
+                            "customers_created": result.customers_created, "rows_loaded": result.rows_loaded,
+                            "guest_orders": result.guest_orders, "field_warnings": result.field_warnings}),
             ],
         )
-        for t in ("_rejects", "_t", "_g"):
-            con.execute(f"DROP TABLE IF EXISTS {t}")
-        unstage(con)
         say("committing")
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
+    finally:
+        staged.cleanup()
+        _drop_staging(con)
     return result
 
 
-def _load_target(con, target: Target, source: Source, run_id: int, result: IngestResult) -> None:
-    table = target.table
-    spec = TABLES[table]
-    cols = list(target.exprs)
-    txt_cols = [q(c + "__txt") for c in cols]
-    # A source without ids: derive a stable id from the row's content and its
-    # occurrence among identical rows of the same file (two identical rows are
-    # two transactions; reloading the file gives the same ids).
-    key = spec.key[0]
-    derive = key not in cols and table in DERIVED_KEY_PREFIX and target.derive_key
-    build_typed(con, target, source.parse, "_t", keep_text=derive)
-    if derive:
-        content = ", ".join(f"coalesce({t}, '')" for t in txt_cols)
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE _t AS SELECT * EXCLUDE ({', '.join(txt_cols)}), "
-            f"{lit(DERIVED_KEY_PREFIX[table])} || substr(md5(concat_ws(chr(31), {content}, "
-            f"row_number() OVER (PARTITION BY _file, {', '.join(txt_cols)} ORDER BY _row)::VARCHAR)), 1, 20) AS {q(key)} FROM _t"
-        )
-        cols.append(key)
-    # an erased person stays erased: their rows (valid or not) are set aside before anything else
-    suppression.drop_erased_rows(con, "_t", set(cols) & {"customer_id", "email", "phone", "anonymous_id"})
-    rejected = con.execute(
-        "INSERT INTO _rejects SELECT _file, _row, _column, _reason, NULL FROM _t WHERE _reason IS NOT NULL"
-    ).fetchall()[0][0]
-    if rejected:
-        con.execute("CREATE OR REPLACE TEMP TABLE _g AS SELECT * EXCLUDE (_reason, _column) FROM _t WHERE _reason IS NULL")
-        con.execute("DROP TABLE _t")
-    else:  # nothing to filter out: no copy
-        con.execute("ALTER TABLE _t RENAME TO _g")
-
-    if spec.customer_column:
-        has = set(cols) & {"customer_id", "email", "phone", "anonymous_id"}
-        if "customer_id" not in cols:
-            con.execute("ALTER TABLE _g ADD COLUMN customer_id VARCHAR")
-            cols.append("customer_id")
-        if has:
-            res = identity.resolve(con, "_g", has, run_id, f"{table} load (run {run_id})", table != "events")
-            result.customers_merged += len(res.merges)
-            if res.conflicts:
-                result.warnings.append(
-                    f"{res.conflicts} row(s) carry an e-mail or phone already linked to a different shop customer; "
-                    "they were kept apart (see `regulars doctor`)"
-                )
-        if table != "events":
-            id_columns = " / ".join(c for c in ("customer_id", "email", "phone") if c in has) or "customer_id"
-            con.execute(
-                "INSERT INTO _rejects SELECT _file, _row, ?, "
-                "'no customer identifier: the row has no customer id, e-mail or phone', NULL FROM _g WHERE customer_id IS NULL",
-                [id_columns],
-            )
-            con.execute("DELETE FROM _g WHERE customer_id IS NULL")
-
-    _reject_duplicate_keys(con, table, cols)
-    if table == "order_lines":
-        _check_orders_exist(con)
-        result.tables.setdefault("products", {}).setdefault("stubs_created", 0)
-        result.tables["products"]["stubs_created"] += _product_stubs(con, cols, run_id)
-    if table == "messages" and "campaign_id" in cols:
-        con.execute(
-            f"INSERT INTO campaigns (campaign_id, name, channel, sent_at, _run_id) "
-            f"SELECT campaign_id, campaign_id, {'any_value(channel)' if 'channel' in cols else 'NULL'}, min(occurred_at), {run_id} "
-            "FROM _g g WHERE campaign_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM campaigns c WHERE c.campaign_id = g.campaign_id) "
-            "GROUP BY campaign_id"
-        )
-    if spec.customer_column and table != "customers":
-        ident = set(cols) & {"email", "phone"}
-        result.customers_created += identity.ensure_customers(con, "_g", ident, run_id)
-
-    load_cols = [c for c in cols if c in spec.column_names]
-    counts = upsert(con, table, "_g", load_cols, run_id)
-    if table == "customers":
-        _record_consents_from_customers(con, cols, run_id)
-    if table == "consents":
-        _apply_latest_consents(con)
-    if table == "events" and "anonymous_id" in cols:
-        identity.stitch_anonymous_events(con)
-    result.tables.setdefault(table, {}).update(counts.as_dict())
-    result.rows_new += counts.new
-    result.rows_updated += counts.updated
-    result.rows_unchanged += counts.unchanged
-    con.execute("DROP TABLE _g")
+def _drop_staging(con) -> None:
+    for t in ("_rejects", "_t", "_g", "_warns", "_exported", "_erased"):
+        con.execute(f"DROP TABLE IF EXISTS {t}")
+    unstage(con)
 
 
-def _reject_duplicate_keys(con, table: str, cols: list[str]) -> None:
-    """Within one load, a key seen twice keeps its last row; earlier rows are quarantined."""
-    key = [k for k in TABLES[table].key if k in cols]
-    if not key:
-        return
-    keys = ", ".join(q(k) for k in key)
-    # Equal keys hash equally: no repeated hash means no repeated key (a collision only costs the exact pass).
-    if not con.execute(f"SELECT count(*) - count(DISTINCT hash({keys})) FROM _g").fetchall()[0][0]:
-        return
-    shown = " || ', ' || ".join(f"{lit(k + '=')} || coalesce(CAST({q(k)} AS VARCHAR), '')" for k in key)
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE _dups AS
-        SELECT _file, _row, {shown} AS k,
-               last_value(_file || ' row ' || _row) OVER w AS winner,
-               row_number() OVER w AS pos, count(*) OVER (PARTITION BY {keys}) AS n
-        FROM _g WINDOW w AS (PARTITION BY {keys} ORDER BY _file, _row ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
-        """
-    )
-    con.execute(
-        f"INSERT INTO _rejects SELECT _file, _row, {lit(key[0])}, "
-        "'duplicate key ' || k || ': a later row (' || winner || ') was loaded instead', NULL "
-        "FROM _dups WHERE n > 1 AND pos < n"
-    )
-    con.execute("DELETE FROM _g USING _dups d WHERE _g._file = d._file AND _g._row = d._row AND d.n > 1 AND d.pos < d.n")
-    con.execute("DROP TABLE _dups")
-
-
-def _check_orders_exist(con) -> None:
-    missing = con.execute("SELECT count(*) FROM _g g ANTI JOIN orders o ON o.order_id = g.order_id").fetchall()[0][0]
-    if not missing:
-        return
-    con.execute(
-        "INSERT INTO _rejects SELECT _file, _row, 'order_id', "
-        "'order ' || order_id || ' is not loaded: load the orders file first (or its row was rejected, see the quarantine)', NULL "
-        "FROM _g g WHERE NOT EXISTS (SELECT 1 FROM orders o WHERE o.order_id = g.order_id)"
-    )
-    con.execute("DELETE FROM _g WHERE NOT EXISTS (SELECT 1 FROM orders o WHERE o.order_id = _g.order_id)")
-
-
-def _product_stubs(con, cols: list[str], run_id: int) -> int:
-    """Products named by order lines but missing from ``products`` get a row from the line."""
-    if "product_id" not in cols:
-        return 0
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE _new_products AS SELECT DISTINCT product_id FROM _g "
-        "WHERE product_id IS NOT NULL EXCEPT SELECT product_id FROM products"
-    )
-    n = con.execute("SELECT count(*) FROM _new_products").fetchall()[0][0]
-    if n:
-        pick = {c: (f"arg_max({c}, _row)" if c in cols else "NULL") for c in ("sku", "product_name", "category", "unit_price")}
-        con.execute(
-            f"INSERT INTO products (product_id, sku, name, category, price, is_active, _run_id) "
-            f"SELECT product_id, {pick['sku']}, {pick['product_name']}, {pick['category']}, {pick['unit_price']}, true, {run_id} "
-            "FROM _g g SEMI JOIN _new_products n USING (product_id) GROUP BY product_id"
-        )
-    con.execute("DROP TABLE _new_products")
-    return n
-
-
-PURPOSES = {"accepts_email": "email", "accepts_sms": "sms", "accepts_personalization": "personalization"}
-
-
-def _record_consents_from_customers(con, cols: list[str], run_id: int) -> None:
-    """A customers file states consent: keep it in the consent history when it changed."""
-    for col, purpose in PURPOSES.items():
-        if col not in cols:
-            continue
-        con.execute(
-            f"""
-            INSERT INTO consents
-            SELECT g.customer_id, {lit(purpose)}, g.{col}, now()::TIMESTAMP, 'customers file ' || parse_filename(g._file), {run_id}
-            FROM _g g
-            WHERE g.{col} IS NOT NULL AND g.{col} IS DISTINCT FROM (
-                SELECT arg_max(c.is_granted, c.recorded_at) FROM consents c
-                WHERE c.customer_id = g.customer_id AND c.purpose = {lit(purpose)})
-            """
-        )
-
-
-def _apply_latest_consents(con) -> None:
-    """The customers table holds the current consent per purpose: the latest decision."""
-    for col, purpose in PURPOSES.items():
-        con.execute(
-            f"""
-            UPDATE customers SET {col} = l.is_granted
-            FROM (SELECT customer_id, arg_max(is_granted, recorded_at) AS is_granted FROM consents
-                  WHERE purpose = {lit(purpose)} GROUP BY 1) l
-            WHERE customers.customer_id = l.customer_id AND customers.{col} IS DISTINCT FROM l.is_granted
-            """
-        )
-
-
-def _write_quarantine(con, kind: str, columns: list[str], run_id: int, result: IngestResult) -> None:
-    n = con.execute("SELECT count(*) FROM (SELECT DISTINCT _file, _row FROM _rejects)").fetchall()[0][0]
-    result.rows_quarantined = n
-    if not n:
-        return
-    raw_struct = "{" + ", ".join(f"{lit(c)}: r.{q(c)}" for c in columns) + "}" if columns else "{}"
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE _q AS
-        SELECT {run_id} AS run_id, {lit(kind)} AS kind, x._file AS file, x._row AS row_number,
-               x.column_name, x.reason, coalesce(x.raw, to_json({raw_struct})::VARCHAR) AS raw
-        FROM (SELECT _file, _row, string_agg(DISTINCT column_name, ', ' ORDER BY column_name) AS column_name,
-                     string_agg(DISTINCT reason, '; ' ORDER BY reason) AS reason, max(raw) AS raw
-              FROM _rejects GROUP BY _file, _row) x
-        LEFT JOIN _raw r ON r._file = x._file AND r._row = x._row
-        """
-    )
-    con.execute(
-        """
-        INSERT INTO quarantine
-        SELECT run_id, kind, file, row_number, column_name, reason, raw::JSON, md5(raw) FROM _q
-        WHERE NOT EXISTS (
-            SELECT 1 FROM quarantine o WHERE o.kind = _q.kind AND o.row_number = _q.row_number
-              AND o.raw_hash = md5(_q.raw) AND parse_filename(o.file) = parse_filename(_q.file)
-              AND o.reason = _q.reason)
-        """
-    )
-    con.execute("DROP TABLE _q")
+def _currency(con, kind: str) -> str | None:
+    """The most common currency of the orders, for the shop's currency setting."""
+    if kind not in ("orders", "order-lines"):
+        return None
+    rows = con.execute("SELECT currency FROM orders WHERE currency IS NOT NULL GROUP BY 1 "
+                       "ORDER BY count(*) DESC, 1 LIMIT 1").fetchall()
+    return rows[0][0] if rows else None

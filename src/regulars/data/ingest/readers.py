@@ -3,16 +3,23 @@
 Everything is read as text (``VARCHAR``) so that no value is lost or guessed
 before validation; each staged row keeps its file and 1-based data-row
 number (the header is not counted). Rows the reader cannot split into
-columns (wrong number of fields, broken quotes, invalid UTF-8, invalid JSON)
-go straight to the ``_rejects`` staging table with their reason.
+columns (wrong number of fields, broken quotes, text that is not in the file's
+encoding, invalid JSON) go straight to the ``_rejects`` staging table with their
+reason. CSV files are looked at first (:mod:`regulars.data.ingest.csvfile`): a
+clean one goes straight to DuckDB's fast reader, a messy one is rewritten row
+by row into clean CSV first.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from regulars.data.ingest import csvfile
 from regulars.data.ingest.options import MappingError, ParseOptions
 
 UNIT_SEPARATOR = "\x1f"  # a byte no text export uses: lets the CSV reader return whole lines
@@ -25,10 +32,37 @@ class Staged:
     columns: list[str]
     rows_per_file: dict[str, int] = field(default_factory=dict)
     rejected_per_file: dict[str, int] = field(default_factory=dict)
+    layouts: dict[str, csvfile.CsvLayout] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    _scratch: str | None = None
 
     @property
     def rows_read(self) -> int:
         return sum(self.rows_per_file.values()) + sum(self.rejected_per_file.values())
+
+    @property
+    def decimal(self) -> str | None:
+        """The decimal separator the CSV files suggest (``,`` when every one is semicolon-separated)."""
+        guesses = {layout.decimal for layout in self.layouts.values()}
+        return guesses.pop() if len(guesses) == 1 else None
+
+    def duplicated(self) -> dict[str, list[int]]:
+        """Column name -> positions, for names a file's header repeats."""
+        out: dict[str, list[int]] = {}
+        for layout in self.layouts.values():
+            out.update(layout.duplicates)
+        return out
+
+    def scratch(self) -> str:
+        """A folder for files rewritten while staging (removed by :meth:`cleanup`)."""
+        if self._scratch is None:
+            self._scratch = tempfile.mkdtemp(prefix="regulars-ingest-")
+        return self._scratch
+
+    def cleanup(self) -> None:
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None
 
 
 def q(name: str) -> str:
@@ -52,7 +86,7 @@ def lit(value: str) -> str:
 def _create_rejects(con) -> None:
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _rejects "
-        "(_file VARCHAR, _row BIGINT, column_name VARCHAR, reason VARCHAR, raw VARCHAR)"
+        "(_file VARCHAR, _row BIGINT, column_name VARCHAR, reason VARCHAR, raw VARCHAR, _target VARCHAR)"
     )
 
 
@@ -66,33 +100,40 @@ def stage(con, files: list[str], fmt: str, parse: ParseOptions) -> Staged:
     unstage(con)
     staged = Staged(columns=[])
     parts = []
-    for i, path in enumerate(files):
-        if not Path(path).exists():
-            raise MappingError(f"file not found: {path}")
-        part = f"_part{i}"
-        if os.path.getsize(path) == 0:
-            cols = _empty_part(con, part, parse)
-        elif fmt == "csv" and parse.delimiter == "whitespace":
-            cols = _read_split_lines(con, part, path, parse)
-        elif fmt == "csv":
-            cols = _read_csv(con, part, path, parse)
-        elif fmt == "jsonl":
-            cols = _read_jsonl(con, part, path)
-        elif fmt == "parquet":
-            cols = _read_parquet(con, part, path)
-        else:
-            raise MappingError(f"unknown format {fmt!r}; use csv, parquet or jsonl")
-        staged.rows_per_file[path] = con.execute(f"SELECT count(*) FROM {part}").fetchall()[0][0]
-        staged.rejected_per_file[path] = con.execute(
-            "SELECT count(*) FROM _rejects WHERE _file = ?", [path]
-        ).fetchall()[0][0]
-        for c in cols:
-            if c not in staged.columns:
-                staged.columns.append(c)
-        parts.append(part)
+    try:
+        for i, path in enumerate(files):
+            parts.append(_stage_one(con, staged, i, path, fmt, parse))
+    finally:
+        staged.cleanup()  # rewritten files are in DuckDB's temp tables by now
     union = " UNION ALL BY NAME ".join(f"SELECT * FROM {p}" for p in parts)
     con.execute(f"CREATE OR REPLACE TEMP VIEW _raw AS {union}")
     return staged
+
+
+def _stage_one(con, staged: Staged, i: int, path: str, fmt: str, parse: ParseOptions) -> str:
+    if not Path(path).exists():
+        raise MappingError(f"file not found: {path}")
+    part = f"_part{i}"
+    if os.path.getsize(path) == 0:
+        cols = _empty_part(con, part, parse)
+    elif fmt == "csv" and parse.delimiter == "whitespace":
+        cols = _read_split_lines(con, part, path, parse)
+    elif fmt == "csv":
+        cols = _read_csv(con, part, path, parse, staged)
+    elif fmt == "jsonl":
+        cols = _read_jsonl(con, part, path)
+    elif fmt == "parquet":
+        cols = _read_parquet(con, part, path)
+    else:
+        raise MappingError(f"unknown format {fmt!r}; use csv, parquet or jsonl")
+    staged.rows_per_file[path] = con.execute(f"SELECT count(*) FROM {part}").fetchall()[0][0]
+    staged.rejected_per_file[path] = con.execute(
+        "SELECT count(*) FROM _rejects WHERE _file = ?", [path]
+    ).fetchall()[0][0]
+    for c in cols:
+        if c not in staged.columns:
+            staged.columns.append(c)
+    return part
 
 
 def unstage(con) -> None:
@@ -118,82 +159,105 @@ def _empty_part(con, part: str, parse: ParseOptions) -> list[str]:
     return cols
 
 
-def _renumber(con, tmp: str, part: str, path: str) -> None:
-    """Make *part*: the rows of *tmp* with ``_file`` and their data-row number ``_row``.
+def _read_csv(con, part: str, path: str, parse: ParseOptions, staged: Staged) -> list[str]:
+    """A CSV file: straight into DuckDB when it is clean, else through :func:`csvfile.rewrite`.
 
-    The reader keeps good rows in file order (``rowid``); the rejected rows'
-    numbers are known from the reader. Good row *g* (1-based) is data row
-    ``g + j`` where *j* counts rejected rows that come before it. Without
-    rejected rows *part* is a view over *tmp* (no copy of the file's rows).
+    Good rows keep their data-row number: the fast path numbers them by position (DuckDB keeps
+    a file's order when it copies it into a table with insertion order preserved); the rewrite
+    writes each row's number beside it.
     """
-    first = con.execute(f"SELECT coalesce(min(rowid), 0) FROM {tmp}").fetchall()[0][0]
-    good = f"(rowid - {int(first)} + 1)"
-    rejected = con.execute("SELECT count(*) FROM _rejects WHERE _file = ?", [path]).fetchall()[0][0]
-    if not rejected:
-        con.execute(f"CREATE OR REPLACE TEMP VIEW {part} AS SELECT *, {lit(path)} AS _file, {good} AS _row FROM {tmp}")
-        return
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE _gaps AS SELECT good_before, max(j) AS j FROM ("
-        "SELECT _row - row_number() OVER (ORDER BY _row) AS good_before, "
-        "row_number() OVER (ORDER BY _row) AS j FROM _rejects WHERE _file = ?) GROUP BY good_before",
-        [path],
-    )
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {part}_n AS "
-        f"SELECT t.* EXCLUDE (_g), {lit(path)} AS _file, t._g + coalesce(gaps.j, 0) AS _row "
-        f"FROM (SELECT *, {good} AS _g FROM {tmp}) t "
-        f"ASOF LEFT JOIN (SELECT good_before + 1 AS g_from, j FROM _gaps) gaps ON t._g >= gaps.g_from "
-        f"ORDER BY t._g"
-    )
-    con.execute("DROP TABLE _gaps")
-    con.execute(f"CREATE OR REPLACE TEMP VIEW {part} AS SELECT * FROM {part}_n")
-
-
-def _read_csv(con, part: str, path: str, parse: ParseOptions) -> list[str]:
-    opts = [
-        "all_varchar = true",
-        f"header = {'true' if parse.header else 'false'}",
-        "store_rejects = true",
-        "rejects_table = '_rej'",
-        "rejects_scan = '_rejscan'",
-        f"encoding = {lit(parse.encoding)}",
-        "null_padding = false",
-        "sample_size = 20480",
-    ]
-    if parse.delimiter:
-        opts.append(f"delim = {lit(parse.delimiter)}")
-    if parse.quote is not None:
-        opts.append(f"quote = {lit(parse.quote)}")
-    if parse.names:
-        opts.append("names = [" + ", ".join(lit(n) for n in parse.names) + "]")
-    con.execute("DROP TABLE IF EXISTS _rej; DROP TABLE IF EXISTS _rejscan")
+    layout = csvfile.inspect(path, parse)
+    staged.layouts[path] = layout
+    for w in layout.warnings:
+        if w not in staged.warnings:
+            staged.warnings.append(w)
+    if not layout.columns:
+        return _empty_part(con, part, parse)
     tmp = part + "_tmp"
-    try:
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {tmp} AS SELECT * FROM read_csv({lit(path)}, {', '.join(opts)})"
-        )
-    except Exception as exc:  # the sniffer or the whole file failed: nothing was read
-        raise MappingError(f"{path}: cannot read as CSV: {_first_line(exc)}") from exc
-    header_lines = 1 if parse.header else 0
+    if not layout.rewrite:
+        try:
+            _read_clean(con, tmp, path, layout)
+        except Exception as exc:  # DuckDB's reader stopped at a row: read the file row by row instead
+            if not _is_reader_error(exc):
+                raise
+            layout.rewrite, layout.why_rewrite = True, _first_line(exc)
+    if not layout.rewrite:
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {part} AS SELECT *, {lit(path)} AS _file, "
+                    f"rowid - (SELECT coalesce(min(rowid), 0) FROM {tmp}) + 1 AS _row FROM {tmp}")
+        return list(layout.columns)
+    clean = os.path.join(staged.scratch(), f"{part}.csv")
+    bad = os.path.join(staged.scratch(), f"{part}_rejects.csv")
+    csvfile.rewrite(layout, clean, bad)
+    columns = {"_row": "BIGINT", **{c: "VARCHAR" for c in layout.columns}}
+    quoted = "delim = ',', quote = '\"', escape = '\"', auto_detect = false, header = false, strict_mode = true"
     con.execute(
-        f"INSERT INTO _rejects SELECT {lit(path)}, line - {header_lines}, NULL, "
-        "lower(arg_min(error_type::VARCHAR, column_idx)) || ': ' || arg_min(error_message, column_idx), "
-        "to_json({'line': arg_min(csv_line, column_idx)}) FROM _rej GROUP BY line"
+        f"CREATE OR REPLACE TEMP TABLE {tmp} AS SELECT * FROM read_csv({lit(clean)}, {quoted}, "
+        f"columns = {_struct(columns)}, max_line_size = {MAX_LINE})"
     )
-    con.execute("DROP TABLE IF EXISTS _rej; DROP TABLE IF EXISTS _rejscan")
-    cols = [r[0] for r in con.execute(f"DESCRIBE {tmp}").fetchall()]
-    if not parse.header and not parse.names:
-        # DuckDB names headerless columns column0, column1, ...; we count from 1.
-        for i, c in enumerate(cols):
-            con.execute(f"ALTER TABLE {tmp} RENAME COLUMN {q(c)} TO {q('_col_' + str(i + 1))}")
-        for i in range(len(cols)):
-            con.execute(f"ALTER TABLE {tmp} RENAME COLUMN {q('_col_' + str(i + 1))} TO {q('column' + str(i + 1))}")
-        cols = [f"column{i + 1}" for i in range(len(cols))]
-    _renumber(con, tmp, part, path)
-    return cols
+    con.execute(
+        f"INSERT INTO _rejects (_file, _row, column_name, reason, raw) SELECT {lit(path)}, _row, NULL, reason, to_json({{'line': raw}})::VARCHAR "
+        f"FROM read_csv({lit(bad)}, {quoted}, columns = {{'_row': 'BIGINT', 'reason': 'VARCHAR', 'raw': 'VARCHAR'}}, "
+        f"max_line_size = {MAX_LINE})"
+    )
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {part} AS SELECT * EXCLUDE (_row), {lit(path)} AS _file, _row FROM {tmp}")
+    os.remove(clean)
+    os.remove(bad)
+    return list(layout.columns)
+
+
+#: Longest physical line DuckDB's reader accepts (bytes); longer rows go through the rewrite.
+MAX_LINE = 32 * 1024 * 1024
+
+
+def _struct(columns: dict[str, str]) -> str:
+    return "{" + ", ".join(f"{lit(c)}: {lit(t)}" for c, t in columns.items()) + "}"
+
+
+def _read_clean(con, tmp: str, path: str, layout: csvfile.CsvLayout) -> None:
+    """DuckDB's parallel reader with the dialect settled by :func:`csvfile.inspect` (no sniffing),
+    strict: a row it cannot read stops it (the caller then rewrites the file)."""
+    opts = [
+        "auto_detect = false",
+        f"header = {'true' if layout.header else 'false'}",
+        f"columns = {_struct({c: 'VARCHAR' for c in layout.columns})}",
+        f"delim = {lit(layout.delimiter)}",
+        f"quote = {lit(layout.quote)}",
+        f"escape = {lit(layout.quote)}",
+        "encoding = 'utf-8'",
+        "null_padding = false",
+        "strict_mode = true",
+        f"max_line_size = {MAX_LINE}",
+    ]
+    with file_order(con):  # row numbers come from the order kept
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {tmp} AS SELECT * FROM read_csv({lit(path)}, {', '.join(opts)})")
+
+
+@contextlib.contextmanager
+def file_order(con):
+    """Keep a file's row order when copying it into a table (``rowid`` then numbers the rows),
+    whatever the connection's setting (a load turns it off; see the pipeline)."""
+    before = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
+    con.execute("SET SESSION preserve_insertion_order = true")
+    try:
+        yield
+    finally:
+        con.execute(f"SET SESSION preserve_insertion_order = {'true' if before else 'false'}")
+
+
+def _is_reader_error(exc: BaseException) -> bool:
+    import duckdb
+
+    if isinstance(exc, (duckdb.OutOfMemoryException, duckdb.InterruptException)):
+        return False
+    return isinstance(exc, duckdb.Error)
 
 
 def _read_lines(con, tmp: str, path: str, encoding: str = "utf-8") -> None:
+    with file_order(con):
+        _read_lines_in_order(con, tmp, path, encoding)
+
+
+def _read_lines_in_order(con, tmp: str, path: str, encoding: str) -> None:
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {tmp} AS SELECT line FROM read_csv({lit(path)}, "
         f"columns = {{'line': 'VARCHAR'}}, delim = chr(31), quote = '', escape = '', header = false, "
@@ -210,7 +274,7 @@ def _read_split_lines(con, part: str, path: str, parse: ParseOptions) -> list[st
     Data-row numbers count the non-blank lines after the header.
     """
     tmp = part + "_lines"
-    _read_lines(con, tmp, path, parse.encoding)
+    _read_lines(con, tmp, path, parse.encoding or "utf-8")
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {tmp}_f AS SELECT line, "
         f"regexp_split_to_array(trim(line, E' \\t\\r'), '[ \\t]+') AS f, "
@@ -231,7 +295,7 @@ def _read_split_lines(con, part: str, path: str, parse: ParseOptions) -> list[st
         cols = [f"column{i + 1}" for i in range(width)]
     n = len(cols)
     con.execute(
-        f"INSERT INTO _rejects SELECT {lit(path)}, _r, NULL, "
+        f"INSERT INTO _rejects (_file, _row, column_name, reason, raw) SELECT {lit(path)}, _r, NULL, "
         f"'expected {n} fields separated by whitespace, found ' || len(f), to_json({{'line': line}}) "
         f"FROM {tmp}_f WHERE _r > 0 AND len(f) <> {n}"
     )
@@ -255,7 +319,7 @@ def _read_jsonl(con, part: str, path: str) -> list[str]:
     )
     con.execute(f"DROP TABLE {tmp}")
     con.execute(
-        f"INSERT INTO _rejects SELECT {lit(path)}, _r, NULL, "
+        f"INSERT INTO _rejects (_file, _row, column_name, reason, raw) SELECT {lit(path)}, _r, NULL, "
         "CASE WHEN json_valid(line) THEN 'each line must hold one JSON object' ELSE 'not valid JSON' END, "
         f"to_json({{'line': line}}) FROM {tmp}_n WHERE NOT _ok"
     )

@@ -13,7 +13,8 @@ an explicit opt-in ("Subscribed to Email Marketing") adds a granted one.
 
 from __future__ import annotations
 
-from regulars.data.ingest.convert import Target, timestamp_sql
+from regulars.data.ingest.convert import Target
+from regulars.data.ingest.values import timestamp_sql
 from regulars.data.ingest.options import ParseOptions
 from regulars.data.ingest.readers import lit
 from regulars.data.presets import register

@@ -1,0 +1,161 @@
+"""Line-level files become orders: one row per item (order id, date, customer, product, quantity,
+unit price) rolled up into the order it belongs to.
+
+Used by ``regulars ingest order-lines FILE --mapping M.toml`` when the mapping names the order's
+fields (at least ``ordered_at``; usually also ``customer_id``, ``email`` or ``phone``). For each
+order id:
+
+- ``total`` = Σ quantity × unit price − Σ line discount + shipping + tax (the order-level columns
+  that are mapped, taken from the order's first line), unless the file maps the order's own
+  ``total``; ``subtotal`` = Σ quantity × unit price;
+- ``ordered_at`` = the earliest line's; the other order fields (status, currency, channel ...) come
+  from the order's first line;
+- one customer per order: an order whose lines name two different customers is quarantined whole,
+  with the reason; lines without any identifier make a **guest** order;
+- an order is loaded whole or not at all: when one of its lines is rejected, its other lines are
+  quarantined too ("the whole order is kept out"), so no order is counted with part of its lines;
+- **credit notes**: an order id starting with ``[parse] cancellation_prefix`` (``C`` in many
+  retail exports) is a credit note: its quantities are negative (made so if written positive),
+  so it becomes a dated return (an order with a negative total) of its customer, reducing net
+  revenue on its own date. Negative quantities on an ordinary order reduce that order's total.
+
+Every line counts in the load's invariant: it is loaded as a line, and its order is new,
+updated, unchanged or has the line *merged* into it (the order's first line counts as the
+order, the others as merged).
+"""
+
+from __future__ import annotations
+
+from regulars.data import identity
+from regulars.data.ingest import fieldwarnings, orders
+from regulars.data.ingest.accounting import reject
+from regulars.data.ingest.convert import Target
+from regulars.data.ingest.readers import lit, q
+from regulars.data.schema import MAX_AMOUNT, TABLES
+
+#: Order-level columns an order-lines mapping may name (besides the identity inputs).
+ORDER_FIELDS = ("customer_id", "ordered_at", "status", "currency", "shipping", "tax", "total", "refunded",
+                "refunded_at", "cancelled_at", "channel", "location", "discount_code")
+IDENTIFIERS = ("customer_id", "email", "phone")
+
+
+def is_rollup(target: Target) -> bool:
+    """An order-lines target that names its orders' fields (at least ``ordered_at``)."""
+    return target.table == "order_lines" and target.foreign.get("ordered_at") == "orders"
+
+
+def load(ctx, target: Target) -> None:
+    """Load the lines of *target* and the orders they make (see the module docstring)."""
+    from regulars.data.ingest.targets import product_stubs, reject_duplicate_keys, split_rejects, typed, write
+
+    con = ctx.con
+    name = ctx.name("order_lines")
+    cols = typed(ctx, target, name)
+    lines = ctx.ledger.enter(name, "order_lines", con.execute("SELECT count(*) FROM _t").fetchall()[0][0], True)
+    con.execute("CREATE OR REPLACE TEMP TABLE _bad_orders AS SELECT DISTINCT order_id, min(_row) AS first_bad "
+                "FROM _t WHERE _reason IS NOT NULL AND order_id IS NOT NULL GROUP BY order_id")
+    split_rejects(con, name)
+    prefix = ctx.parse.cancellation_prefix
+    if prefix:
+        con.execute(f"UPDATE _g SET quantity = -abs(quantity) WHERE starts_with(order_id, {lit(prefix)}) AND quantity > 0")
+    reject_duplicate_keys(ctx, name, "order_lines", cols)
+    _keep_orders_whole(con, name, "_bad_orders", "has a line that could not be loaded (row {first_bad}): the whole "
+                       "order is kept out so that it is not counted with part of its lines")
+    has = [c for c in IDENTIFIERS if c in cols]
+    _customers(ctx, name, has)
+    _rollup(con, cols)
+    _keep_orders_whole(con, name, "_big_orders", f"adds up to more than {MAX_AMOUNT:,} either way, the largest "
+                       "amount accepted: the whole order is kept out")
+    con.execute("DELETE FROM _og WHERE order_id IN (SELECT order_id FROM _big_orders)")
+    order_cols = ["order_id", "customer_id", "ordered_at", "subtotal", "total"] + [
+        c for c in ORDER_FIELDS if c in cols and c not in ("customer_id", "ordered_at", "total")]
+    order_cols = orders.prepare(con, order_cols, table="_og")
+    ident = {c for c in ("email", "phone") if c in cols}
+    ctx.result.customers_created += identity.ensure_customers(con, "_og", ident, ctx.run_id)
+    con.execute(
+        "UPDATE _warns SET customer_id = o.customer_id FROM _g g JOIN _og o USING (order_id) "
+        "WHERE _warns._file = g._file AND _warns._row = g._row AND _warns.customer_id IS NULL"
+    )
+    kept = con.execute("SELECT count(*) FROM _g").fetchall()[0][0]
+    n_orders = con.execute("SELECT count(*) FROM _og").fetchall()[0][0]
+    made = ctx.ledger.enter(f"{name}:orders", "orders", kept, covering=False)
+    write(ctx, "orders", "_og", order_cols, made, merged=kept - n_orders)
+    ctx.result.guest_orders += orders.guest_count(con, "_og")
+    ctx.result.tables.setdefault("products", {}).setdefault("stubs_created", 0)
+    ctx.result.tables["products"]["stubs_created"] += product_stubs(con, cols, ctx.run_id)
+    line_cols = [c for c in cols if c in TABLES["order_lines"].column_names]
+    write(ctx, "order_lines", "_g", line_cols, lines)
+    for t in ("_g", "_og", "_bad_orders", "_big_orders"):
+        con.execute(f"DROP TABLE IF EXISTS {t}")
+    ctx.ledger.close_target(con, made)
+    ctx.ledger.close_target(con, lines)
+
+
+def _keep_orders_whole(con, name: str, bad: str, why: str) -> None:
+    """Reject the remaining lines of the orders listed in temp table *bad* (``order_id`` ...)."""
+    if not con.execute(f"SELECT count(*) FROM {bad}").fetchall()[0][0]:
+        return
+    reason = "'order ' || g.order_id || ' " + why.replace("'", "''").replace("{first_bad}", "' || b.first_bad || '") + "'"
+    reject(con, name, f"FROM _g g JOIN {bad} b USING (order_id)", "order_id", reason)
+    con.execute(f"DELETE FROM _g WHERE order_id IN (SELECT order_id FROM {bad})")
+
+
+def _customers(ctx, name: str, has: list[str]) -> None:
+    """One customer per order: resolve each order's identifiers; orders naming two customers
+    are quarantined whole; orders without any identifier are guests."""
+    con = ctx.con
+    ids = ", ".join(q(c) for c in has)
+    if not has:
+        con.execute("CREATE OR REPLACE TEMP TABLE _oi AS SELECT DISTINCT order_id, NULL::VARCHAR AS customer_id FROM _g")
+        ctx.result.warnings.append(
+            "the file names no customer (no customer id, e-mail or phone column is mapped): every order "
+            "loaded as a guest order, counted in shop totals but not in customer analyses"
+        )
+    else:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _oi AS SELECT order_id, {ids}, min(_file) AS _file, min(_row) AS _row "
+                    f"FROM _g GROUP BY order_id, {ids}")
+        if "customer_id" not in has:
+            con.execute("ALTER TABLE _oi ADD COLUMN customer_id VARCHAR")
+        res = identity.resolve(con, "_oi", set(has), ctx.run_id, f"order lines load (run {ctx.run_id})", True)
+        ctx.result.customers_merged += len(res.merges)
+        if res.conflicts:
+            ctx.result.warnings.append(
+                f"{res.conflicts} order(s) carry an e-mail or phone already linked to a different customer; "
+                "they were kept apart (see `regulars doctor`)"
+            )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _bad_orders AS SELECT order_id, string_agg(DISTINCT customer_id, ', ' "
+        "ORDER BY customer_id) AS first_bad FROM _oi GROUP BY order_id HAVING count(DISTINCT customer_id) > 1"
+    )
+    _keep_orders_whole(con, name, "_bad_orders", "names more than one customer ({first_bad}): an order belongs to "
+                       "one customer, so the whole order is kept out")
+
+
+def _rollup(con, cols: list[str]) -> None:
+    """``_og``: one row per order from its lines (see the module docstring)."""
+    first = {c: f"arg_min({q(c)}, _row)" for c in ORDER_FIELDS if c in cols and c not in ("customer_id", "ordered_at")}
+    total = ("sum(CAST(quantity AS DECIMAL(38,2)) * unit_price) - sum(coalesce(discount, 0))"
+             if "discount" in cols else "sum(CAST(quantity AS DECIMAL(38,2)) * unit_price)")
+    extra = [f"coalesce({first[c]}, 0)" for c in ("shipping", "tax") if c in first]
+    computed = " + ".join([total] + extra)
+    order_total = f"coalesce({first.pop('total')}, {computed})" if "total" in first else computed
+    others = "".join(f", {expr} AS {q(c)}" for c, expr in first.items())
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _og AS
+        SELECT g.order_id, any_value(o.customer_id) AS customer_id, min(g.ordered_at) AS ordered_at,
+               sum(CAST(g.quantity AS DECIMAL(38,2)) * g.unit_price) AS _subtotal, {order_total} AS _total{others},
+               arg_min(g._file, g._row) AS _file, min(g._row) AS _row
+               {', ' + ', '.join(f'arg_min(g.{q(c)}, g._row) AS {q(c)}' for c in ('email', 'phone') if c in cols) if {'email', 'phone'} & set(cols) else ''}
+        FROM _g g LEFT JOIN (SELECT order_id, max(customer_id) AS customer_id FROM _oi GROUP BY order_id) o USING (order_id)
+        GROUP BY g.order_id
+        """
+    )
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _big_orders AS SELECT order_id, NULL AS first_bad FROM _og "
+                f"WHERE abs(_total) > {MAX_AMOUNT} OR abs(_subtotal) > {MAX_AMOUNT}")
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _og AS SELECT * EXCLUDE (_subtotal, _total), "
+        f"CASE WHEN abs(_subtotal) <= {MAX_AMOUNT} THEN CAST(_subtotal AS DECIMAL(18,2)) END AS subtotal, "
+        f"CASE WHEN abs(_total) <= {MAX_AMOUNT} THEN CAST(_total AS DECIMAL(18,2)) END AS total FROM _og"
+    )
+    con.execute("DROP TABLE _oi")
