@@ -87,13 +87,17 @@ def money_sql(v: str, parse: ParseOptions) -> str:
 
 def parsed_sql(v: str, parse: ParseOptions) -> str:
     """SQL: the number text *v* states under *parse*, as ``DECIMAL(38,4)`` (no range check;
-    NULL when it is not an amount). Plain numbers take a fast path; the rest one regex."""
+    NULL when it is not an amount). Plain numbers take a fast path; the rest one regex.
+
+    The regex's groups are used inside a lambda over a one-element list so that the regex is
+    written once: repeated, DuckDB would compute it for every row, plain ones included.
+    """
     plain = "^[+-]?[0-9]+(\\.[0-9]+)?$" if parse.point == "." else "^[+-]?[0-9]+(,[0-9]+)?$"
     pattern = amount_pattern(parse).replace("'", "''")
     parts = f"regexp_extract({v}, '{pattern}', ['open', 's1', 'm1', 's2', 'num', 'm2', 'close'])"
 
     def p(name: str) -> str:
-        return f"struct_extract({parts}, '{name}')"
+        return f"p.{name}"
 
     digits = p("num")
     if parse.group == " ":
@@ -102,21 +106,23 @@ def parsed_sql(v: str, parse: ParseOptions) -> str:
         digits = f"replace({digits}, '{parse.group}', '')"
     if parse.point != ".":
         digits = f"replace({digits}, '{parse.point}', '.')"
-    negative = f"({p('s1')} = '-' OR {p('s2')} = '-' OR {p('open')} = '(')"
     codes = ", ".join(f"'{c}'" for c in sorted(ISO_4217))
 
     def real_mark(name: str) -> str:
         return f"({p(name)} = '' OR NOT regexp_full_match({p(name)}, '[A-Za-z]{{3}}') OR upper({p(name)}) IN ({codes}))"
 
     valid = (
-        f"({p('num')} <> '' AND {real_mark('m1')} AND {real_mark('m2')} AND ({p('open')} = '') = ({p('close')} = '') AND ({p('s1')} = '' OR {p('s2')} = '') "
+        f"({p('num')} <> '' AND {real_mark('m1')} AND {real_mark('m2')} AND "
+        f"({p('open')} = '') = ({p('close')} = '') AND ({p('s1')} = '' OR {p('s2')} = '') "
         f"AND ({p('m1')} = '' OR {p('m2')} = '') AND NOT ({p('open')} <> '' AND ({p('s1')} <> '' OR {p('s2')} <> ''))"
         + ("" if parse.negative_parentheses else f" AND {p('open')} = ''") + ")"
     )
+    negative = f"({p('s1')} = '-' OR {p('s2')} = '-' OR {p('open')} = '(')"
     value = f"CASE WHEN {negative} THEN -1 ELSE 1 END * try_cast({digits} AS DECIMAL(38,4))"
+    slow = f"list_transform([{parts}], lambda p: CASE WHEN {valid} THEN {value} END)[1]"
     fast_text = v if parse.point == "." else f"replace({v}, ',', '.')"
     return (f"CASE WHEN regexp_full_match({v}, '{plain}') THEN try_cast({fast_text} AS DECIMAL(38,4)) "
-            f"WHEN {valid} THEN {value} END")
+            f"ELSE {slow} END")
 
 
 def expected(parse: ParseOptions) -> str:

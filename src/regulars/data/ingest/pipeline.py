@@ -232,16 +232,19 @@ def memory_budget(con):
     wanted = os.environ.get("REGULARS_INGEST_MEMORY", INGEST_MEMORY)
     before = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
     order = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
+    bar = con.execute("SELECT current_setting('enable_progress_bar')").fetchall()[0][0]
     con.execute("SET memory_limit = ?", [wanted])
     lowered = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
     if _bytes(lowered) > _bytes(before):
         con.execute("SET memory_limit = ?", [before])
     con.execute("SET SESSION preserve_insertion_order = false")
+    con.execute("SET enable_progress_bar = false")  # the caller shows its own progress
     try:
         yield
     finally:
         con.execute("SET memory_limit = ?", [before])
         con.execute(f"SET SESSION preserve_insertion_order = {'true' if order else 'false'}")
+        con.execute(f"SET enable_progress_bar = {'true' if bar else 'false'}")
 
 
 def _bytes(setting: str) -> float:
