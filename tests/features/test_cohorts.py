@@ -6,7 +6,7 @@ The shop (monthly periods, data ends in April 2024):
 order  customer    date    what
 =====  ==========  ======  ===============================================
 o1     c1          01-05   100, full price, shoes
-o2     c1          02-10   50, code SALE, 10 refunded later -> net 40
+o2     c1          02-10   50, code SALE, 10 refunded on 02-20 -> net 40
 o3     c1          04-01   30
 o4     c2          01-20   80 with 10 discount: bags 40 + hats 2 x 25 -> hats
 o5     c2          01-25   20 (same month as the first order)
@@ -29,17 +29,17 @@ from regulars.data.ingest.pipeline import ingest
 from regulars.features import cohorts
 from regulars.reports.cohorts import cohort_matrix
 
-ORDERS = """order_id,customer_id,ordered_at,status,total,refunded,discount,discount_code
-o1,c1,2024-01-05 10:00:00,paid,100.00,,0,
-o2,c1,2024-02-10 10:00:00,partially_refunded,50.00,10.00,0,SALE
-o3,c1,2024-04-01 09:00:00,paid,30.00,,,
-o4,c2,2024-01-20 10:00:00,paid,80.00,,10.00,
-o5,c2,2024-01-25 10:00:00,paid,20.00,,,
-o6,c3,2024-02-03 10:00:00,paid,60.00,,,
-o7,c3,2024-03-15 10:00:00,refunded,-20.00,,,
-o8,c3,2024-03-20 10:00:00,cancelled,100.00,,,
-o9,c4,2024-02-28 23:59:00,paid,40.00,,,
-o10,c4,2024-04-30 12:00:00,paid,40.00,,,
+ORDERS = """order_id,customer_id,ordered_at,status,total,refunded,discount,discount_code,refunded_at
+o1,c1,2024-01-05 10:00:00,paid,100.00,,0,,
+o2,c1,2024-02-10 10:00:00,partially_refunded,50.00,10.00,0,SALE,2024-02-20 09:00:00
+o3,c1,2024-04-01 09:00:00,paid,30.00,,,,
+o4,c2,2024-01-20 10:00:00,paid,80.00,,10.00,,
+o5,c2,2024-01-25 10:00:00,paid,20.00,,,,
+o6,c3,2024-02-03 10:00:00,paid,60.00,,,,
+o7,c3,2024-03-15 10:00:00,refunded,-20.00,,,,
+o8,c3,2024-03-20 10:00:00,cancelled,100.00,,,,
+o9,c4,2024-02-28 23:59:00,paid,40.00,,,,
+o10,c4,2024-04-30 12:00:00,paid,40.00,,,,
 """
 
 LINES = """order_id,line_number,product_id,category,quantity,unit_price,discount

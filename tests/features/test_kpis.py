@@ -10,7 +10,7 @@ Orders (net = total - refunded):
     o02 c1 2024-02-10   50.00          o10 c5 2024-04-12  20.00
     o03 c1 2024-03-15   70.00          o11 c6 2024-02-28  90.00
     o04 c2 2024-01-20   40.00          o12 c6 2024-04-25  45.00
-    o05 c2 2024-03-02   60.00 ref 10   o13 c7 2024-04-05  25.00
+    o05 c2 2024-03-02   60.00 ref 10   o13 c7 2024-04-05  25.00   (o05's refund on 2024-03-06)
     o06 c3 2024-02-05  200.00          o14 c7 2024-04-05  35.00 (same day as o13)
     o07 c3 2024-02-20  -50.00 refund   o15 c8 2024-04-30  10.00
     o08 c4 2024-03-10   30.00          o16 c4 2024-04-01  99.00 cancelled (counts nowhere)
@@ -48,23 +48,23 @@ c7,c7@example.com,organic,2024-01-07
 c8,c8@example.com,,2024-01-08
 """
 
-ORDERS = """order_id,customer_id,ordered_at,status,total,refunded
-o01,c1,2024-01-05 10:00:00,paid,100.00,
-o02,c1,2024-02-10 11:00:00,paid,50.00,
-o03,c1,2024-03-15 12:00:00,paid,70.00,
-o04,c2,2024-01-20 09:30:00,paid,40.00,
-o05,c2,2024-03-02 16:00:00,partially_refunded,60.00,10.00
-o06,c3,2024-02-05 08:00:00,paid,200.00,
-o07,c3,2024-02-20 13:00:00,paid,-50.00,
-o08,c4,2024-03-10 19:00:00,paid,30.00,
-o09,c5,2024-01-10 10:00:00,paid,80.00,
-o10,c5,2024-04-12 10:00:00,paid,20.00,
-o11,c6,2024-02-28 23:00:00,paid,90.00,
-o12,c6,2024-04-25 07:00:00,paid,45.00,
-o13,c7,2024-04-05 10:00:00,paid,25.00,
-o14,c7,2024-04-05 18:00:00,paid,35.00,
-o15,c8,2024-04-30 21:00:00,paid,10.00,
-o16,c4,2024-04-01 12:00:00,cancelled,99.00,
+ORDERS = """order_id,customer_id,ordered_at,status,total,refunded,refunded_at
+o01,c1,2024-01-05 10:00:00,paid,100.00,,
+o02,c1,2024-02-10 11:00:00,paid,50.00,,
+o03,c1,2024-03-15 12:00:00,paid,70.00,,
+o04,c2,2024-01-20 09:30:00,paid,40.00,,
+o05,c2,2024-03-02 16:00:00,partially_refunded,60.00,10.00,2024-03-06 09:00:00
+o06,c3,2024-02-05 08:00:00,paid,200.00,,
+o07,c3,2024-02-20 13:00:00,paid,-50.00,,
+o08,c4,2024-03-10 19:00:00,paid,30.00,,
+o09,c5,2024-01-10 10:00:00,paid,80.00,,
+o10,c5,2024-04-12 10:00:00,paid,20.00,,
+o11,c6,2024-02-28 23:00:00,paid,90.00,,
+o12,c6,2024-04-25 07:00:00,paid,45.00,,
+o13,c7,2024-04-05 10:00:00,paid,25.00,,
+o14,c7,2024-04-05 18:00:00,paid,35.00,,
+o15,c8,2024-04-30 21:00:00,paid,10.00,,
+o16,c4,2024-04-01 12:00:00,cancelled,99.00,,
 """
 
 # Sessions are a visitor's events with no 30-minute gap (as in the funnel): seven, because a2
@@ -182,7 +182,9 @@ def test_overall(shop):
         # the window is all history: everyone is new, nobody returning
         "new_customers": 8,
         "returning_customers": 0,
-        "refunds": 1,
+        "refunds": 2,  # the return o07 and o05's refund
+        "refund_amount": 60.00,
+        "guest_orders": 0, "guest_revenue": 0.0,
         # sessions: a1, a2 (twice), a3, a4, a5, a6; a1's and a4's have a purchase event
         "sessions": 7,
         "conversion_rate": 2 / 7,
@@ -199,7 +201,7 @@ def test_overall(shop):
     })
     assert set(report.definitions) == set(features.METRICS)
     assert any("blended" in n for n in report.notes)
-    assert any("1 refund(s)" in n for n in report.notes)
+    assert any("2 refund(s)" in n for n in report.notes)
     assert any("1 cancelled" in n for n in report.notes)
 
 
@@ -235,7 +237,7 @@ def test_by_month(shop):
     check(t.loc["2024-03"].to_dict(), {
         "customers": 3, "new_customers": 1, "returning_customers": 2,  # c1, c2 back; c4 new
         "active_customers": 6,  # bought 2024-01-08..03-31: all but c7, c8 (c5 on 01-10)
-        "orders": 3, "refunds": 0, "revenue": 150,  # 70 + (60 - 10) + 30
+        "orders": 3, "refunds": 1, "revenue": 150,  # 70 + (60 - 10 refunded on 03-06) + 30
         "average_order_value": 50, "purchase_frequency": 1.0,
         "repeat_purchase_rate": 2 / 3,  # c1 (3), c2 (2); c4 (1)
         "retention_base": 3, "retention_rate": 1 / 3, "churn_rate": 2 / 3,  # of c1, c3, c6 only c1
@@ -267,7 +269,7 @@ def test_by_channel(shop):
     assert list(t.index) == ["organic", "paid_search", "social", "unknown"]
     check(t.loc["paid_search"].to_dict(), {
         "customers": 4, "active_customers": 3,  # c3 is not active
-        "orders": 7, "refunds": 1, "revenue": 490,  # 220 + 90 + 150 + 30
+        "orders": 7, "refunds": 2, "revenue": 490,  # 220 + 90 + 150 + 30; o07's return and o05's refund
         "average_order_value": 70, "purchase_frequency": 7 / 4,
         "repeat_purchase_rate": 2 / 4,  # c1, c2
         "retention_base": 3, "retention_rate": 2 / 3, "churn_rate": 1 / 3,  # c1, c2, c3 -> c1, c2
@@ -307,7 +309,7 @@ def test_by_cohort(shop):
     t = kpis(shop, by="cohort").table.set_index("cohort")
     assert list(t.index) == ["2024-01", "2024-02", "2024-03", "2024-04"]
     check(t.loc["2024-01"].to_dict(), {  # c1, c2, c5
-        "customers": 3, "active_customers": 3, "orders": 7, "refunds": 0, "revenue": 410,  # 220 + 90 + 100
+        "customers": 3, "active_customers": 3, "orders": 7, "refunds": 1, "revenue": 410,  # 220 + 90 + 100; o05's refund
         "average_order_value": 410 / 7, "purchase_frequency": 7 / 3, "repeat_purchase_rate": 1.0,
         "retention_base": 3, "retention_rate": 1.0, "churn_rate": 0.0,
         "clv_historical": 410 / 3, "new_customers": 3,
@@ -341,8 +343,8 @@ def test_window_from_march(shop):
     check(report.table.iloc[0].to_dict(), {
         # bought 03-01..04-30: c1, c2, c4, c5, c6, c7, c8; first purchase in it: c4, c7, c8
         "customers": 7, "new_customers": 3, "returning_customers": 4,
-        "orders": 8, "refunds": 0,
-        "revenue": 285,  # 70 + 50 + 30 + 20 + 45 + 25 + 35 + 10 (the February refund is outside)
+        "orders": 8, "refunds": 1,  # o05's refund on 03-06 (the February return is outside)
+        "revenue": 285,  # 70 + 50 + 30 + 20 + 45 + 25 + 35 + 10
         "average_order_value": 285 / 8, "purchase_frequency": 8 / 7,
         "repeat_purchase_rate": 5 / 7,  # c1, c2, c5, c6, c7 have two purchases to date
         "clv_historical": (220 + 90 + 30 + 100 + 135 + 60 + 10) / 7,  # their revenue to date

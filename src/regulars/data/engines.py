@@ -93,10 +93,11 @@ def spark_session(cores: int = 2):
 class SparkTables:
     """The workspace's tables as Ibis tables on a local Spark session (a table provider)."""
 
-    def __init__(self, con, folder: str, names: list[str]) -> None:
+    def __init__(self, con, folder: str, names: list[str], timezone: str = "UTC") -> None:
         self.ibis = con
         self.folder = folder
         self.names = names
+        self.timezone = timezone  # the workspace's shop time zone
 
     def table(self, name: str) -> ibis.Table:
         if name not in self.names:
@@ -149,7 +150,7 @@ def spark_tables(ws, tables: list[str] | None = None, cores: int = 2) -> Iterato
             path = os.path.join(folder, f"{name}.parquet")
             _export(ws, name, path)
             con.read_parquet(path, table_name=name)
-        yield SparkTables(con, folder, names)
+        yield SparkTables(con, folder, names, ws.timezone)
     finally:
         for name in names:
             with contextlib.suppress(Exception):

@@ -1,22 +1,33 @@
 """Identity resolution: one customer across shop id, e-mail, phone and anonymous web ids.
 
-Rules, applied to every load that carries customer identifiers:
+Rules, applied to every load that carries customer identifiers. Identifiers
+rank by strength: **shop customer id > e-mail > phone > anonymous web id**; a
+weaker identifier never overrides a stronger one on the same row.
 
 1. A shop customer id is authoritative: it becomes the customer id, unless
    it is already linked to a customer.
-2. Otherwise an e-mail, then a phone (both normalised by
+2. Otherwise an e-mail (both e-mail and phone are normalised by
    :mod:`regulars.data.normalize`, the same on every path) already linked to a
    customer resolves the row; within one file, an e-mail seen next to a shop id
    resolves e-mail-only rows to that id.
-3. Otherwise a provisional id is made from the identifier's keyed hash
+3. A phone resolves a row only when the row has **no e-mail**: families and
+   shops share phones, so two people with different e-mails who share a phone
+   stay two customers. A phone-only row goes to the phone's customer, or
+   (within one file) to the one shop id the phone is seen next to.
+4. Otherwise a provisional id is made from the identifier's keyed hash
    (:mod:`regulars.data.keyed`): ``e-<hash>`` for an e-mail, ``p-<hash>`` for a
    phone. Without the workspace's secret nobody can tell whose it is, so an id
    shown to a viewer is no proof that someone is a customer.
-4. When a later row shows that a provisional customer is really a shop
-   customer (same e-mail or phone next to a shop id), the provisional
-   customer is **merged** into the shop customer in every table.
-5. An anonymous web id seen next to a customer identifier is linked to that
+5. When a later row shows that a provisional customer is really a shop
+   customer, the provisional customer is **merged** into the shop customer in
+   every table: an ``e-`` customer when its e-mail appears next to the shop id,
+   a phone-only ``p-`` customer when its phone does. A shared phone never
+   merges a customer who has an e-mail.
+6. An anonymous web id seen next to a customer identifier is linked to that
    customer, and earlier anonymous events are attributed to them.
+
+Ids that arrive as floats (``17850.0`` from Parquet or a spreadsheet) are
+read as ``17850`` before any of this (:mod:`regulars.data.ingest.values`).
 
 Every link is stored in ``identities`` with the reason it was made (naming the
 file, never the folder it was in). E-mail addresses and phone numbers are
@@ -110,7 +121,8 @@ def resolve(con, tmp: str, has: set[str], run_id: int, source: str, requires_cus
         WITH batch_email AS (
             SELECT email_h, min(shop) AS shop FROM _idn WHERE shop IS NOT NULL AND email_h IS NOT NULL GROUP BY 1),
         batch_phone AS (
-            SELECT phone_h, min(shop) AS shop FROM _idn WHERE shop IS NOT NULL AND phone_h IS NOT NULL GROUP BY 1),
+            SELECT phone_h, min(shop) AS shop FROM _idn WHERE shop IS NOT NULL AND phone_h IS NOT NULL GROUP BY 1
+            HAVING count(DISTINCT shop) = 1),
         ids AS (SELECT kind, value, customer_id FROM identities)
         SELECT n.*,
             i_shop.customer_id AS via_shop, i_email.customer_id AS via_email,
@@ -121,9 +133,10 @@ def resolve(con, tmp: str, has: set[str], run_id: int, source: str, requires_cus
                 i_email.customer_id,
                 (SELECT coalesce(s2.customer_id, be.shop) FROM batch_email be
                    LEFT JOIN ids s2 ON s2.kind = 'shop_id' AND s2.value = be.shop WHERE be.email_h = n.email_h),
-                i_phone.customer_id,
-                (SELECT coalesce(s3.customer_id, bp.shop) FROM batch_phone bp
-                   LEFT JOIN ids s3 ON s3.kind = 'shop_id' AND s3.value = bp.shop WHERE bp.phone_h = n.phone_h),
+                CASE WHEN n.email_h IS NULL THEN i_phone.customer_id END,
+                CASE WHEN n.email_h IS NULL THEN
+                    (SELECT coalesce(s3.customer_id, bp.shop) FROM batch_phone bp
+                       LEFT JOIN ids s3 ON s3.kind = 'shop_id' AND s3.value = bp.shop WHERE bp.phone_h = n.phone_h) END,
                 i_anon.customer_id,
                 'e-' || left(n.email_h, 16),
                 'p-' || left(n.phone_h, 16)
@@ -140,7 +153,7 @@ def resolve(con, tmp: str, has: set[str], run_id: int, source: str, requires_cus
         """
         SELECT old, min(cid) FROM (
             SELECT via_email AS old, cid FROM _idr WHERE via_email IS NOT NULL AND via_email <> cid
-            UNION ALL SELECT via_phone, cid FROM _idr WHERE via_phone IS NOT NULL AND via_phone <> cid
+            UNION ALL SELECT via_phone, cid FROM _idr WHERE via_phone IS NOT NULL AND via_phone <> cid AND left(via_phone, 2) = 'p-'
             UNION ALL SELECT via_anon, cid FROM _idr WHERE via_anon IS NOT NULL AND via_anon <> cid
         ) WHERE left(old, 2) IN ('e-', 'p-') AND left(cid, 2) NOT IN ('e-', 'p-')
         GROUP BY old ORDER BY old

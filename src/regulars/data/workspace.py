@@ -24,7 +24,7 @@ import duckdb
 import ibis
 import pandas as pd
 
-from regulars.data import migrations, order_stats, scrub
+from regulars.data import migrations, order_stats, scrub, shop
 from regulars.data.schema import TABLES
 
 DEFAULT_PATH = "regulars.duckdb"
@@ -104,6 +104,11 @@ class Workspace:
         if name not in TABLES and name not in self.list_tables():
             raise WorkspaceError(f"no table {name!r}; known tables: {', '.join(sorted(TABLES))}")
         return self.ibis.table(name)
+
+    @property
+    def timezone(self) -> str:
+        """The shop's time zone (:mod:`regulars.data.shop`): reports group days and months by it."""
+        return shop.timezone(self.con)
 
     def order_stats(self, as_of: dt.date) -> ibis.Table | None:
         """The stored per-customer order totals (:mod:`regulars.data.order_stats`), or ``None``

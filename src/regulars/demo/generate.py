@@ -58,6 +58,7 @@ ORDERS_SCHEMA = pa.schema([
     ("currency", pa.string()), ("subtotal", pa.decimal128(18, 2)), ("discount", pa.decimal128(18, 2)),
     ("shipping", pa.decimal128(18, 2)), ("tax", pa.decimal128(18, 2)), ("total", pa.decimal128(18, 2)),
     ("refunded", pa.decimal128(18, 2)), ("channel", pa.string()), ("location", pa.string()), ("discount_code", pa.string()),
+    ("refunded_at", pa.timestamp("s")),
 ])
 LINES_SCHEMA = pa.schema([
     ("order_id", pa.string()), ("line_number", pa.int64()), ("product_id", pa.string()), ("sku", pa.string()),
@@ -275,6 +276,7 @@ def _write_orders(path, cal: Calendar, o: purchases.Orders, codes, customer_ids,
             "channel": coded(o.channel[i], purchases.ORDER_CHANNELS),
             "location": coded(loc, locations),
             "discount_code": coded(o.code[i], codes, mask=o.code[i] < 0),
+            "refunded_at": timestamps(cal.to_utc(np.maximum(o.refunded_t[i], 0)), mask=o.refunded_t[i] < 0),
         })
     sink.close()
     return sink.rows

@@ -56,6 +56,7 @@ class Orders:
     tax: np.ndarray
     total: np.ndarray
     refunded: np.ndarray  # cents, -1 = none
+    refunded_t: np.ndarray  # local seconds of the refund, -1 = none
     is_return: np.ndarray
     number: np.ndarray  # 0-based rank by time: the order id
 
@@ -304,7 +305,8 @@ def _totals(pop, cust, t, channel, store, code, lines: Lines) -> Orders:
     return Orders(
         cust=cust, t=t, channel=channel, store=store, code=code, status=np.zeros(n, dtype=np.int64),
         subtotal=subtotal, discount=discount, shipping=shipping, tax=tax, total=total,
-        refunded=np.full(n, -1, dtype=np.int64), is_return=np.zeros(n, dtype=bool), number=np.zeros(n, dtype=np.int64),
+        refunded=np.full(n, -1, dtype=np.int64), refunded_t=np.full(n, -1, dtype=np.int64),
+        is_return=np.zeros(n, dtype=bool), number=np.zeros(n, dtype=np.int64),
     )
 
 
@@ -327,6 +329,10 @@ def _refunds(rng, cal: Calendar, pop: Population, o: Orders, lines: Lines) -> No
     value = lines.quantity * lines.unit - lines.discount
     o.refunded[partial] = value[pick[partial]]
     o.status[partial] = PARTIAL
+    # the refund comes 2 to 12 days after the order, never after the end of the period (spread by
+    # position rather than drawn, so that the rest of the shop stays what the seed makes it)
+    when = o.t + (2 + np.arange(n) % 11) * DAY
+    o.refunded_t[refund] = np.minimum(when, cal.end - HOUR)[refund]
 
 
 def _returns(rng, cal: Calendar, pop: Population, o: Orders, lines: Lines):
@@ -351,7 +357,8 @@ def _returns(rng, cal: Calendar, pop: Population, o: Orders, lines: Lines):
         cust=o.cust[src], t=np.floor(when[src] / DAY) * DAY + np.clip(o.t[src] % DAY, 0, DAY - 1), channel=o.channel[src],
         store=o.store[src], code=np.full(k, -1), status=np.full(k, RETURNED), subtotal=subtotal,
         discount=np.zeros(k, dtype=np.int64), shipping=np.zeros(k, dtype=np.int64), tax=tax, total=subtotal + tax,
-        refunded=np.full(k, -1, dtype=np.int64), is_return=np.ones(k, dtype=bool), number=np.zeros(k, dtype=np.int64),
+        refunded=np.full(k, -1, dtype=np.int64), refunded_t=np.full(k, -1, dtype=np.int64),
+        is_return=np.ones(k, dtype=bool), number=np.zeros(k, dtype=np.int64),
     )
     ret.t = np.minimum(ret.t, cal.end - 1.0)
     merged = Orders(**{f: np.concatenate([getattr(o, f), getattr(ret, f)]) for f in vars(o)})

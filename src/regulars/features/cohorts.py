@@ -6,15 +6,16 @@ divisions are guarded with ``nullif`` and every window has a tie-breaker).
 
 Definitions
 -----------
-- As in the features mart, only orders **strictly before** ``as_of`` count, and a
-  **purchase** is an order with ``total > 0`` whose status is not one of
-  :data:`~regulars.features.mart.EXCLUDED_STATUSES`. A customer's **first order** is their earliest purchase
-  (ties broken by ``order_id``); the customer is acquired in that order's period.
+- As in the features mart, only orders **strictly before** ``as_of`` count (in the shop's
+  days: its time zone), and a **purchase** is that of :mod:`regulars.data.purchases` as of
+  then (``total > 0``, not cancelled, not fully refunded). Guest orders (no customer) are in
+  no cohort. A customer's **first order** is their earliest purchase (ties broken by
+  ``order_id``); the customer is acquired in that order's period.
 - **Period k** of a customer is the calendar month (or ISO week, Monday first) that lies k
   periods after the period of their first order. Customer ``c`` is **active** in period k
   when they make a purchase in it (period 0 is always active).
-- **Net revenue** of a transaction is ``total - coalesce(refunded, 0)``; returns (negative
-  totals) count against the period in which they happen.
+- **Net revenue** moves on the day money moves: an order's total in its period, a refund's
+  amount against the period in which it happened, as do returns (negative totals).
 - Only **complete** periods are shown: the last one is the period before the one that
   contains ``as_of`` (by default ``as_of`` is the day after the latest order), so a
   half-finished month does not look like a drop in retention.
@@ -46,7 +47,8 @@ import datetime as dt
 import ibis
 import ibis.expr.types as ir
 
-from regulars.features.mart import EXCLUDED_STATUSES, to_date
+from regulars.features.kpis import dated_orders, order_facts
+from regulars.features.mart import to_date
 from regulars.features.sessions import trim
 
 
@@ -86,25 +88,29 @@ def period_label(index: ir.IntegerValue, by: str = "month") -> ir.StringValue:
     return (ibis.date(_EPOCH_MONDAY) + (index * 7).as_interval("D")).strftime("%Y-%m-%d")
 
 
-def transactions(tables, as_of=None) -> ir.Table:
-    """Orders that count (not cancelled), strictly before *as_of*, with net revenue.
-
-    Adds ``order_date`` (date), ``net_revenue`` (float) and ``is_purchase`` (``total > 0``).
-    """
-    o = tables.table("orders")
-    status = trim(o.status).lower()
-    o = o.filter(status.isnull() | ~status.isin(EXCLUDED_STATUSES))
+def _end(as_of) -> dt.date | None:
     as_of = to_date(as_of)
-    if as_of is not None:
-        o = o.filter(o.ordered_at.cast("date") < ibis.date(as_of))
+    return None if as_of is None else as_of - dt.timedelta(days=1)
+
+
+def transactions(tables, as_of=None, timezone: str | None = None) -> ir.Table:
+    """Customers' orders that count (not cancelled), placed before *as_of* (the shop's days).
+
+    The orders' columns plus ``order_date`` (the shop's date), ``net_revenue`` (float: total
+    minus what was refunded before *as_of*) and ``is_purchase`` (:mod:`regulars.data.purchases`).
+    """
+    end = _end(as_of)
+    o = dated_orders(tables, end, timezone)
+    o = o.filter(o.customer_id.notnull())
+    if end is not None:
+        o = o.filter(o.day <= ibis.date(end))
     return o.mutate(
-        order_date=o.ordered_at.cast("date"),
-        net_revenue=(o.total - o.refunded.coalesce(0)).cast("float64"),
-        is_purchase=o.total > 0,
-    )
+        order_date=o.day,
+        net_revenue=(o.total - o.refunded_by_end).cast("float64"),
+    ).drop("day", "refund_day", "refunded_by_end")
 
 
-def first_orders(tables, as_of=None) -> ir.Table:
+def first_orders(tables, as_of=None, timezone: str | None = None) -> ir.Table:
     """One row per customer with a purchase: their first order and what it looked like.
 
     Columns: ``customer_id, first_order_id, first_ordered_at, first_order_date,
@@ -112,7 +118,7 @@ def first_orders(tables, as_of=None) -> ir.Table:
     ``first_category`` (the category with the largest line value in that order; ties by
     name; :data:`UNKNOWN_CATEGORY` when the order has no categorised lines).
     """
-    t = transactions(tables, as_of)
+    t = transactions(tables, as_of, timezone)
     p = t.filter(t.is_purchase)
     w = ibis.window(group_by=p.customer_id, order_by=[p.ordered_at, p.order_id])
     first = p.mutate(_rn=ibis.row_number().over(w)).filter(lambda x: x._rn == 0)
@@ -153,10 +159,11 @@ def first_orders(tables, as_of=None) -> ir.Table:
     )
 
 
-def cohort_members(tables, by: str = "month", kind: str = "acquisition", as_of=None) -> ir.Table:
+def cohort_members(tables, by: str = "month", kind: str = "acquisition", as_of=None,
+                   timezone: str | None = None) -> ir.Table:
     """One row per acquired customer: ``customer_id, cohort, first_period``."""
     _check("kind", kind, KINDS)
-    f = first_orders(tables, as_of)
+    f = first_orders(tables, as_of, timezone)
     first_period = period_index(f.first_order_date, by)
     if kind == "acquisition":
         cohort = period_label(first_period, by)
@@ -167,16 +174,19 @@ def cohort_members(tables, by: str = "month", kind: str = "acquisition", as_of=N
     return f.select("customer_id", cohort=cohort, first_period=first_period)
 
 
-def _last_period(tables, by: str, as_of) -> ir.IntegerValue:
-    """The last complete period: the one before the period that contains *as_of*."""
+def _last_period(tables, by: str, as_of, timezone: str | None) -> ir.IntegerValue:
+    """The last complete period: the one before the period that contains *as_of* (by default
+    the day after the latest order or refund)."""
     as_of = to_date(as_of)
     if as_of is not None:
         return period_index(ibis.date(as_of), by) - 1
-    t = transactions(tables)
-    return period_index(t.order_date.max() + ibis.interval(days=1), by) - 1
+    f = order_facts(tables, None, timezone)
+    f = f.filter(~f.is_guest)
+    return period_index(f.day.max() + ibis.interval(days=1), by) - 1
 
 
-def retention(tables, by: str = "month", kind: str = "acquisition", as_of=None) -> ir.Table:
+def retention(tables, by: str = "month", kind: str = "acquisition", as_of=None,
+              timezone: str | None = None) -> ir.Table:
     """Customer- and revenue-retention matrices in long form.
 
     Parameters
@@ -190,6 +200,8 @@ def retention(tables, by: str = "month", kind: str = "acquisition", as_of=None) 
     as_of : date or str, optional
         Only orders strictly before this day count; the last period shown is the last one
         that ended before it (default: the day after the latest order).
+    timezone : str, optional
+        The shop's time zone: days, weeks and months are its own (default UTC).
 
     Returns
     -------
@@ -200,16 +212,17 @@ def retention(tables, by: str = "month", kind: str = "acquisition", as_of=None) 
         (cohort, period) pairs appear.
     """
     _check("by", by, PERIODS)
-    members = cohort_members(tables, by, kind, as_of)
-    last = _last_period(tables, by, as_of)
+    members = cohort_members(tables, by, kind, as_of, timezone)
+    last = _last_period(tables, by, as_of, timezone)
 
-    t = transactions(tables, as_of)
-    t = t.join(members, "customer_id")
-    t = t.mutate(period=period_index(t.order_date, by) - t.first_period)
+    # money moves on its own day (a refund in the period it happened); activity is purchases
+    t = order_facts(tables, _end(as_of), timezone)
+    t = t.filter(~t.is_guest).join(members, "customer_id")
+    t = t.mutate(period=period_index(t.day, by) - t.first_period)
     t = t.filter(t.period >= 0)
     activity = t.group_by(["cohort", "period"]).aggregate(
         active_customers=t.customer_id.nunique(where=t.is_purchase),
-        net_revenue=t.net_revenue.sum(),
+        net_revenue=t.net.sum(),
     )
 
     sizes = members.group_by(["cohort", "first_period"]).aggregate(n=members.customer_id.count())

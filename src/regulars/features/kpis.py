@@ -11,13 +11,20 @@ first, see :class:`KpiPlan`).
 Definitions shared by every KPI (``docs/kpis.md`` has each metric in words
 and as a formula):
 
-- A **purchase** is an order with ``total > 0`` whose status is not one of
-  :data:`~regulars.features.mart.EXCLUDED_STATUSES` (cancelled, voided ...).
-  Excluded orders count nowhere.
-- A **refund** is a transaction with ``total < 0`` (a return). It is not a
-  purchase (it does not count as an order or for frequency) but it reduces
-  revenue on the day it happens. An order with ``total = 0`` is neither.
-- **Net revenue** of a transaction is ``total - coalesce(refunded, 0)``.
+- A **purchase** is that of :mod:`regulars.data.purchases` as of the end of
+  the window: an order with ``total > 0``, not cancelled, not fully refunded.
+  Cancelled, failed and draft orders count nowhere.
+- **Revenue** moves on the day money moves: an order adds its ``total`` on the
+  day it is placed, a refund takes its amount back on the day it happens
+  (``refunded_at``; the order's day when the refund has no date). A **return**
+  (a transaction with ``total < 0``, such as a credit note) takes money back on
+  its own day. So net revenue over all time is ``total - refunded``.
+- **Refunds** counts both: returns, and refunds of orders.
+- **Guest orders** (no customer) count in ``orders``, ``revenue`` and
+  ``average_order_value``, and on their own in ``guest_orders`` and
+  ``guest_revenue``; customer-level figures (customers, frequency, retention,
+  CLV, CAC payback) leave them out.
+- Days, weeks and months are the shop's (its time zone, ``plan.timezone``).
 - A customer's **cohort** is the calendar month of their first purchase;
   their **channel** is ``customers.acquisition_channel`` (lower-cased;
   ``unknown`` when empty).
@@ -50,19 +57,23 @@ from dataclasses import dataclass
 import ibis
 import ibis.expr.types as ir
 
+from regulars.data.schema import CANCELLED_STATUSES, NEVER_SOLD_STATUSES
 from regulars.features.mart import EXCLUDED_STATUSES
 from regulars.features.sessions import DEFAULT_GAP_MINUTES, sessions, trim
+from regulars.features.timezones import local_time
 
 __all__ = [
     "ACTIVE_DAYS_BOUNDS",
     "ACTIVE_DAYS_FALLBACK",
     "ACTIVE_WINDOW_MULTIPLE",
     "BY",
+    "GUEST_CHANNEL",
     "METRICS",
     "MIN_GAPS_FOR_WINDOW",
     "UNKNOWN_CHANNEL",
     "KpiPlan",
     "active_window",
+    "dated_orders",
     "definitions",
     "month_index",
     "month_label",
@@ -89,6 +100,8 @@ ACTIVE_DAYS_BOUNDS = (14, 365)
 
 #: Channel label for customers with no acquisition channel.
 UNKNOWN_CHANNEL = "unknown"
+#: Channel label of guest orders (no customer, so no acquisition channel).
+GUEST_CHANNEL = "(guest orders)"
 
 #: The KPI columns, in the order reports show them.
 METRICS = (
@@ -96,6 +109,8 @@ METRICS = (
     "active_customers",
     "orders",
     "revenue",
+    "guest_orders",
+    "guest_revenue",
     "average_order_value",
     "purchase_frequency",
     "repeat_purchase_rate",
@@ -105,6 +120,7 @@ METRICS = (
     "new_customers",
     "returning_customers",
     "refunds",
+    "refund_amount",
     "retention_base",
     "sessions",
     "conversion_rate",
@@ -118,7 +134,7 @@ METRICS = (
 )
 
 _COUNTS = (
-    "customers", "active_customers", "orders", "new_customers", "returning_customers",
+    "customers", "active_customers", "orders", "guest_orders", "new_customers", "returning_customers",
     "refunds", "retention_base", "sessions", "csat_responses", "nps_responses",
 )
 
@@ -147,6 +163,8 @@ class KpiPlan:
         orders divided by sessions.
     spend, ratings : bool
         Include marketing spend (CAC) and CSAT/NPS.
+    timezone : str
+        The shop's time zone: days and months are its own (default UTC).
 
     Examples
     --------
@@ -164,6 +182,7 @@ class KpiPlan:
     purchase_events: bool = True
     spend: bool = False
     ratings: bool = False
+    timezone: str = "UTC"
 
     def __post_init__(self) -> None:
         if self.start > self.end:
@@ -245,74 +264,121 @@ def _channel(value: ir.StringValue) -> ir.StringValue:
 
 # -- building blocks -------------------------------------------------------------
 
-def order_facts(tables, end: dt.date | None = None) -> ir.Table:
-    """Transactions that count, up to *end* (inclusive), one row per order.
+def order_facts(tables, end: dt.date | None = None, timezone: str | None = None,
+                since: dt.date | None = None) -> ir.Table:
+    """The money that moved, up to *end* (inclusive, in the shop's days): one row per counted
+    order on the day it was placed, and one per refund on the day it happened.
 
-    Columns: ``order_id, customer_id, day`` (date), ``month`` (index),
-    ``net`` (float), ``is_purchase``, ``is_refund``. Orders with an
-    excluded status (cancelled, voided ...) or no customer are left out.
+    Columns: ``order_id, customer_id, day`` (local date), ``month`` (index), ``net`` (float:
+    the order's total, or minus the refunded amount), ``is_purchase`` (an order with
+    ``total > 0`` not fully refunded by *end*), ``is_refund`` (a return, ``total < 0``, or a
+    refund row), ``is_guest`` (no customer). Cancelled, failed and draft orders are left out.
+    *since* only bounds the time-zone table (the first day of data).
 
     >>> orders = ibis.table({"order_id": "string", "customer_id": "string", "ordered_at": "timestamp",
-    ...                      "status": "string", "total": "decimal(18, 2)", "refunded": "decimal(18, 2)"},
+    ...                      "status": "string", "total": "decimal(18, 2)", "refunded": "decimal(18, 2)",
+    ...                      "refunded_at": "timestamp", "cancelled_at": "timestamp"},
     ...                     name="orders")
     >>> class Tables:  # any object with .table(name) is a table provider
     ...     def table(self, name):
     ...         return orders
     >>> order_facts(Tables()).columns
-    ('order_id', 'customer_id', 'day', 'month', 'net', 'is_purchase', 'is_refund')
+    ('order_id', 'customer_id', 'day', 'month', 'net', 'is_purchase', 'is_refund', 'is_guest')
     """
-    o = tables.table("orders")
-    status = trim(o.status).lower()
-    keep = [o.customer_id.notnull(), status.isnull() | ~status.isin(EXCLUDED_STATUSES)]
+    o = dated_orders(tables, end, timezone, since)
+    sales = o.select(
+        "order_id", "customer_id", day=o.day, net=_f(o.total), is_purchase=o.is_purchase, is_refund=o.total < 0,
+    )
+    refunds = o.filter(o.refunded.coalesce(0) != 0).select(
+        "order_id", "customer_id", day=o.refund_day, net=-_f(o.refunded),
+        is_purchase=ibis.literal(False), is_refund=ibis.literal(True),
+    )
+    facts = sales.union(refunds)
     if end is not None:
-        keep.append(o.ordered_at < _ts(end + dt.timedelta(days=1)))
-    o = o.filter(*keep)
-    day = o.ordered_at.cast("date")
-    return o.select(
-        "order_id",
-        "customer_id",
-        day=day,
-        month=month_index(day),
-        net=_f(o.total - o.refunded.coalesce(0)),
-        is_purchase=o.total > 0,
-        is_refund=o.total < 0,
+        facts = facts.filter(facts.day <= _date(end))
+    return facts.select(
+        "order_id", "customer_id", "day",
+        month=month_index(facts.day),
+        net=facts.net,
+        is_purchase=facts.is_purchase,
+        is_refund=facts.is_refund,
+        is_guest=facts.customer_id.isnull(),
     )
 
 
-def purchase_gaps(tables, end: dt.date | None = None) -> ir.Table:
+def dated_orders(tables, end: dt.date | None = None, timezone: str | None = None,
+                 since: dt.date | None = None) -> ir.Table:
+    """The orders that count up to *end* (the shop's days, inclusive), in the shop's time zone.
+
+    The rules of :mod:`regulars.data.purchases` with the window's end as the as-of moment, in
+    local days: cancelled, failed and draft orders are left out (a cancellation after *end* is
+    not known yet). Adds ``day`` (local date placed), ``refund_day`` (local date of the refund,
+    the order's day when the refund has no date), ``refunded_by_end`` (the amount refunded by
+    *end*) and ``is_purchase`` (``total > 0`` and not fully refunded by *end*). Orders placed after
+    *end* are not filtered out here (callers filter on ``day``).
+    """
+    o = tables.table("orders")
+    first = since or dt.date(1970, 1, 1)
+    last = end or dt.date.today()
+
+    def local_day(ts):
+        return local_time(ts, timezone, first, last).cast("date")
+
+    status = o.status.lower()
+    sold = status.isnull() | ~status.isin(NEVER_SOLD_STATUSES)
+    by_status = (o.cancelled_at.isnull() & status.notnull() & status.isin(CANCELLED_STATUSES)).fill_null(False)
+    dated = o.cancelled_at.notnull()
+    if end is not None:
+        dated = dated & (local_day(o.cancelled_at) <= _date(end))
+    o = o.filter(o.ordered_at.notnull(), sold, ~(dated.fill_null(False) | by_status))
+    refund_day = local_day(o.refunded_at.coalesce(o.ordered_at))
+    refunded = o.refunded.coalesce(0)
+    if end is not None:
+        refunded = ibis.ifelse(refund_day <= _date(end), refunded, 0)
+    return o.mutate(
+        day=local_day(o.ordered_at), refund_day=refund_day, refunded_by_end=refunded,
+        is_purchase=(o.total > 0) & ((o.total - refunded) > 0),
+    )
+
+
+def purchase_gaps(tables, end: dt.date | None = None, timezone: str | None = None) -> ir.Table:
     """Days between a customer's consecutive purchase **days** (same-day orders are one visit).
 
     Columns: ``customer_id, day, gap_days``; the first purchase day of each
-    customer has no gap and is left out.
+    customer has no gap and is left out (so are guest orders).
     """
-    p = order_facts(tables, end)
-    p = p.filter(p.is_purchase).select("customer_id", "day").distinct()
+    p = order_facts(tables, end, timezone)
+    p = p.filter(p.is_purchase, ~p.is_guest).select("customer_id", "day").distinct()
     w = ibis.window(group_by=p.customer_id, order_by=[p.day])  # (customer, day) is unique
     gaps = p.mutate(gap_days=p.day.delta(p.day.lag().over(w), unit="day"))
     return gaps.filter(gaps.gap_days.notnull())
 
 
-def shop_rhythm(tables, end: dt.date | None = None) -> ir.Table:
+def shop_rhythm(tables, end: dt.date | None = None, timezone: str | None = None) -> ir.Table:
     """One row of facts that resolve a :class:`KpiPlan`.
 
-    Columns: ``first_day, last_day`` (first and last counted transaction),
-    ``purchases, refunds, excluded`` (orders left out for their status),
+    Columns: ``first_day, last_day`` (first and last day money moved: orders and refunds),
+    ``purchases, refunds, excluded`` (orders left out: cancelled, failed, draft ...),
+    ``guest_purchases, guest_revenue, revenue`` (to say how much customer analyses skip),
     ``gaps`` (repeat purchase days) and ``median_gap_days``.
     """
     o = tables.table("orders")
     if end is not None:
-        o = o.filter(o.ordered_at < _ts(end + dt.timedelta(days=1)))
+        o = o.filter(o.ordered_at < _ts(end + dt.timedelta(days=2)))  # a day of margin for the time zone
     status = trim(o.status).lower()
-    excluded = status.notnull() & status.isin(EXCLUDED_STATUSES)
-    f = order_facts(tables, end)
+    excluded = (status.notnull() & status.isin(EXCLUDED_STATUSES)) | o.cancelled_at.notnull()
+    f = order_facts(tables, end, timezone)
     counts = f.aggregate(
         first_day=f.day.min(),
         last_day=f.day.max(),
         purchases=f.is_purchase.cast("int64").sum().coalesce(0),
         refunds=f.is_refund.cast("int64").sum().coalesce(0),
+        guest_purchases=(f.is_purchase & f.is_guest).cast("int64").sum().coalesce(0),
+        guest_revenue=f.net.sum(where=f.is_guest).coalesce(0.0),
+        revenue=f.net.sum().coalesce(0.0),
     )
-    left_out = o.aggregate(excluded=o.count(where=excluded))
-    g = purchase_gaps(tables, end)
+    left_out = o.aggregate(excluded=o.count(where=excluded.fill_null(False)))
+    g = purchase_gaps(tables, end, timezone)
     gaps = g.aggregate(gaps=g.count(), median_gap_days=_f(g.gap_days).median())
     return counts.cross_join(left_out).cross_join(gaps)
 
@@ -342,9 +408,14 @@ def active_window(median_gap_days: float | None, gaps: int) -> tuple[int, str]:
 
 # -- pieces keyed by a group ------------------------------------------------------
 
+def _facts(tables, plan: KpiPlan) -> ir.Table:
+    return order_facts(tables, plan.end, plan.timezone, plan.history_start)
+
+
 def _customer_facts(tables, plan: KpiPlan) -> ir.Table:
-    """One row per customer with a purchase up to ``end``."""
-    o = order_facts(tables, plan.end)
+    """One row per customer with a purchase up to ``end`` (guest orders have no customer)."""
+    o = _facts(tables, plan)
+    o = o.filter(~o.is_guest)
     p = o.filter(o.is_purchase)
     in_prev = (p.day >= _date(plan.previous_from)) & (p.day <= _date(plan.previous_to))
     in_cur = p.day >= _date(plan.current_from)
@@ -374,7 +445,7 @@ def _with_key(t: ir.Table, tables, plan: KpiPlan, by: str | None) -> ir.Table:
     keys = _customer_keys(tables, plan, by)
     if by == "channel":
         j = _left(t, keys, "customer_id")
-        return j.mutate(key=j.key.coalesce(UNKNOWN_CHANNEL))
+        return j.mutate(key=ibis.ifelse(j.customer_id.isnull(), GUEST_CHANNEL, j.key.coalesce(UNKNOWN_CHANNEL)))
     return t.join(keys, "customer_id")
 
 
@@ -401,13 +472,24 @@ def _core(tables, plan: KpiPlan, by: str | None) -> ir.Table:
 
 
 def _window_orders(tables, plan: KpiPlan, by: str | None) -> ir.Table:
-    o = order_facts(tables, plan.end)
+    o = _facts(tables, plan)
     o = o.filter(o.day >= _date(plan.start))
     o = _with_key(o, tables, plan, by)
-    return o.group_by("key").aggregate(
+    return o.group_by("key").aggregate(**_money_counts(o))
+
+
+def _money_counts(o: ir.Table) -> dict:
+    """Orders, refunds and revenue of facts *o* (guests included), with the guests' and the
+    customers' share apart."""
+    return dict(
         orders=o.count(where=o.is_purchase),
+        customer_orders=o.count(where=o.is_purchase & ~o.is_guest),
+        guest_orders=o.count(where=o.is_purchase & o.is_guest),
         refunds=o.count(where=o.is_refund),
+        refund_amount=-o.net.sum(where=o.is_refund),
         revenue=o.net.sum(),
+        guest_revenue=o.net.sum(where=o.is_guest),
+        customer_revenue=o.net.sum(where=~o.is_guest),
     )
 
 
@@ -457,6 +539,7 @@ def _finish(t: ir.Table, plan: KpiPlan, months_per_row: int) -> dict[str, ir.Val
 
     customers, orders = count("customers"), count("orders")
     revenue = _f(t.revenue).coalesce(0.0)
+    customer_revenue = _f(t.customer_revenue).coalesce(0.0) if "customer_revenue" in t.columns else revenue
     retention = _ratio(count("retained"), count("retention_base"))
     null = ibis.null("float64")
     cols: dict[str, ir.Value] = {
@@ -464,8 +547,10 @@ def _finish(t: ir.Table, plan: KpiPlan, months_per_row: int) -> dict[str, ir.Val
         "active_customers": count("active_customers"),
         "orders": orders,
         "revenue": revenue,
+        "guest_orders": count("guest_orders"),
+        "guest_revenue": _f(t.guest_revenue).coalesce(0.0) if "guest_revenue" in t.columns else ibis.literal(0.0),
         "average_order_value": _ratio(revenue, orders),
-        "purchase_frequency": _ratio(orders, customers),
+        "purchase_frequency": _ratio(count("customer_orders"), customers),
         "repeat_purchase_rate": _ratio(count("repeat_customers"), customers),
         "retention_rate": retention,
         "churn_rate": 1.0 - retention,
@@ -473,6 +558,7 @@ def _finish(t: ir.Table, plan: KpiPlan, months_per_row: int) -> dict[str, ir.Val
         "new_customers": count("new_customers"),
         "returning_customers": customers - count("new_customers"),
         "refunds": count("refunds"),
+        "refund_amount": _f(t.refund_amount).coalesce(0.0) if "refund_amount" in t.columns else ibis.literal(0.0),
         "retention_base": count("retention_base"),
     }
     if plan.sessions and "sessions" in t.columns:
@@ -486,7 +572,7 @@ def _finish(t: ir.Table, plan: KpiPlan, months_per_row: int) -> dict[str, ir.Val
     if plan.spend:
         spend = _f(t.spend)
         cac = _ratio(spend, cols["new_customers"])
-        monthly = _ratio(revenue, customers) / months_per_row * plan.gross_margin
+        monthly = _ratio(customer_revenue, customers) / months_per_row * plan.gross_margin
         cols["spend"] = spend
         cols["cac"] = cac
         cols["cac_payback_months"] = ibis.ifelse(monthly > 0, cac / monthly, null)
@@ -578,11 +664,9 @@ def monthly_kpis(tables, plan: KpiPlan) -> ir.Table:
         ``key`` (month index) then :data:`METRICS`; built, not executed.
     """
     spine = _month_spine(plan)
-    o = order_facts(tables, plan.end)
-    orders = o.group_by(key=o.month).aggregate(
-        orders=o.count(where=o.is_purchase), refunds=o.count(where=o.is_refund), revenue=o.net.sum()
-    )
-    p = o.filter(o.is_purchase)
+    o = _facts(tables, plan)
+    orders = o.group_by(key=o.month).aggregate(**_money_counts(o))
+    p = o.filter(o.is_purchase, ~o.is_guest)
     cm = p.group_by(["customer_id", "month"]).aggregate(n=p.count())
     w = ibis.window(group_by=cm.customer_id, order_by=[cm.month], rows=(None, 0))  # (customer, month) unique
     cm = cm.mutate(cum_n=cm.n.sum().over(w))
@@ -618,7 +702,7 @@ def monthly_kpis(tables, plan: KpiPlan) -> ir.Table:
         t = _left(t, piece, "key")
     cumulative = ibis.cumulative_window(order_by="key")  # one row per month: deterministic
     t = t.mutate(
-        clv_revenue=_f(t.revenue).coalesce(0.0).sum().over(cumulative),
+        clv_revenue=_f(t.customer_revenue).coalesce(0.0).sum().over(cumulative),
         clv_customers=t.new_customers.coalesce(0).sum().over(cumulative),
     )
     t = t.select(key=t.key, **_finish(t, plan, 1))
@@ -652,17 +736,23 @@ def definitions(by: str | None, active_days: int, months: int | None = None, gro
     return {
         "customers": f"distinct customers with at least one purchase in the {period}",
         "active_customers": active,
-        "orders": f"purchases in the {period} (orders with total > 0, not cancelled); refunds are not orders",
-        "revenue": f"net revenue in the {period}: sum of total - refunded, refunds (negative totals) included",
-        "average_order_value": "revenue / orders",
-        "purchase_frequency": "orders / customers",
+        "orders": f"purchases in the {period}, guest orders included (orders with total > 0, not cancelled, not "
+                  "fully refunded); refunds are not orders",
+        "revenue": f"net revenue in the {period}, guest orders included: totals of the orders placed in it, minus "
+                   "refunds and returns made in it",
+        "guest_orders": f"purchases in the {period} with no customer (walk-ins, guest checkouts)",
+        "guest_revenue": f"net revenue in the {period} from guest orders",
+        "average_order_value": "revenue / orders (guest orders included)",
+        "purchase_frequency": "customers' orders / customers (guest orders left out)",
         "repeat_purchase_rate": "share of the customers with at least two purchases to date",
         "retention_rate": retention,
         "churn_rate": f"1 - retention rate: share of the {base} who did not purchase again",
         "clv_historical": clv,
         "new_customers": f"customers whose first purchase ever was in the {period}",
         "returning_customers": f"customers who purchased in the {period} and had purchased before it",
-        "refunds": f"refund transactions (total < 0) in the {period}",
+        "refunds": f"refunds in the {period}: returns (transactions with total < 0) and refunds of orders, "
+                   "each on the day it happened",
+        "refund_amount": f"money given back in the {period} (returns and refunds, a positive number)",
         "retention_base": base,
         "sessions": f"web/app sessions that began in the {period}: a visitor's events with no gap of more "
                     f"than {DEFAULT_GAP_MINUTES} minutes (as in the funnel)",
@@ -670,7 +760,8 @@ def definitions(by: str | None, active_days: int, months: int | None = None, gro
                            "(orders / sessions when the events have no purchase events)",
         "spend": f"marketing spend in the {period}",
         "cac": "customer acquisition cost: spend / new customers",
-        "cac_payback_months": f"months to earn back the CAC: cac / ({per_month}, using {margin})",
+        "cac_payback_months": f"months to earn back the CAC: cac / ({per_month}, using {margin}; "
+                              "customers' revenue only)",
         "csat": "share of CSAT ratings (tickets and csat surveys, 1..5) that are 4 or 5",
         "csat_responses": "CSAT ratings counted",
         "nps": "net promoter score: % promoters (9-10) - % detractors (0-6) of NPS answers, -100..100",

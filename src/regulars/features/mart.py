@@ -12,10 +12,11 @@ Rules that hold for every column
   timestamp on that date is already "after"). Without ``as_of`` the mart is
   computed as of the day after the latest order, event or message
   (:func:`resolve_as_of`), so every row of data counts.
-- A **purchase** is an order with ``total > 0`` whose status is not one of
-  :data:`EXCLUDED_STATUSES`; a **return** is a transaction with ``total < 0``.
-- **Net revenue** of a transaction is ``total - coalesce(refunded, 0)``;
-  returns count negative.
+- A **purchase**, a **return** and **net revenue** are those of
+  :mod:`regulars.data.purchases` as of ``as_of``: an order with ``total > 0``,
+  not cancelled by then and not fully refunded by then; a return has
+  ``total < 0``; net revenue is ``total`` minus what was refunded before
+  ``as_of``. Guest orders (no customer) are not in the mart.
 - Day differences are taken between **dates** (timestamps cast to date first).
 - Category shares need the shop's categories *before* the expression is built
   (so its columns are static): pass ``categories=`` (see
@@ -46,6 +47,7 @@ from collections.abc import Iterable, Sequence
 import ibis
 import ibis.expr.types as ir
 
+from regulars.data import purchases as rules
 from regulars.data.schema import EXCLUDED_STATUSES
 
 __all__ = [
@@ -117,7 +119,8 @@ def _scalar(expr) -> object:
 
 
 def resolve_as_of(tables, as_of=None) -> dt.date:
-    """``as_of`` as a date; by default the day after the latest order, event or message.
+    """``as_of`` as a date; by default the day after the latest order, refund, cancellation, event
+    or message.
 
     This runs one small query when ``as_of`` is None (and returns today for an
     empty shop).
@@ -125,7 +128,8 @@ def resolve_as_of(tables, as_of=None) -> dt.date:
     if as_of is not None:
         return to_date(as_of)
     latest = []
-    for name, col in (("orders", "ordered_at"), ("events", "occurred_at"), ("messages", "occurred_at")):
+    for name, col in (("orders", "ordered_at"), ("orders", "refunded_at"), ("orders", "cancelled_at"),
+                      ("events", "occurred_at"), ("messages", "occurred_at")):
         value = _scalar(tables.table(name)[col].max())
         if value is not None:
             latest.append(to_date(value))
@@ -171,17 +175,15 @@ def category_groups(categories: Iterable[str]) -> dict[str, list[str]]:
 
 
 def purchases(tables, as_of: dt.date) -> ir.Table:
-    """Transactions before *as_of* that count: not cancelled, with ``net`` and ``order_date``."""
+    """A customer's transactions before *as_of* that count (:mod:`regulars.data.purchases`), with
+    ``net`` (as of *as_of*), ``order_date``, ``is_purchase`` and ``is_return``; no guest orders."""
     o = tables.table("orders")
-    status = o.status.lower()
-    o = o.filter(
-        o.ordered_at < _ts(as_of),
-        o.customer_id.notnull(),
-        status.isnull() | ~status.isin(EXCLUDED_STATUSES),
-    )
+    o = o.filter(rules.counted(o, as_of), o.customer_id.notnull())
     return o.mutate(
-        net=(o.total - o.refunded.coalesce(0)),
+        net=rules.net(o, as_of),
         order_date=o.ordered_at.cast("date"),
+        is_purchase=rules.is_purchase(o, as_of),
+        is_return=o.total < 0,
     )
 
 
@@ -220,16 +222,16 @@ def order_summary(tables, as_of: dt.date) -> ir.Table:
     (the purchase day before the last one).
     """
     t = purchases(tables, as_of)
-    purchase_date = ibis.cases((t.total > 0, t.order_date), else_=ibis.null("date"))
+    purchase_date = ibis.cases((t.is_purchase, t.order_date), else_=ibis.null("date"))
     # The latest purchase day per customer, beside every row, gives the previous purchase day in the same pass.
     t = t.mutate(_last=purchase_date.max().over(ibis.window(group_by=t.customer_id)))
-    is_purchase = t.total > 0
+    is_purchase = t.is_purchase
     has_discount = (t.discount.coalesce(0) > 0) | (t.discount_code.notnull() & (t.discount_code.strip() != ""))
     g = t.group_by("customer_id").aggregate(
         first_order_date=t.ordered_at.min(where=is_purchase).cast("date"),
         last_order_date=t.ordered_at.max(where=is_purchase).cast("date"),
         orders=t.count(where=is_purchase),
-        returns=t.count(where=t.total < 0),
+        returns=t.count(where=t.is_return),
         revenue=t.net.sum(),
         purchase_total=t.total.sum(where=is_purchase),
         discount_total=t.discount.coalesce(0).sum(where=is_purchase),
@@ -246,7 +248,7 @@ def _line_features(tables, as_of: dt.date, categories: Sequence[str]) -> ir.Tabl
         return None
     lines = _line_categories(tables)
     orders = purchases(tables, as_of)
-    orders = orders.filter(orders.total > 0).select("order_id", "customer_id")
+    orders = orders.filter(orders.is_purchase).select("order_id", "customer_id")
     lines = lines.filter(lines.quantity > 0)
     j = lines.join(orders, "order_id")
     value = j.quantity * j.unit_price - j.line_discount.coalesce(0)

@@ -38,9 +38,10 @@ __all__ = ["DemandForecaster", "daily_sales", "weekday_profile"]
 
 def daily_sales(tables, as_of) -> ibis.Table:
     """``day, orders, revenue`` for every day with a purchase before ``as_of`` (days without
-    purchases are absent: :meth:`DemandForecaster.fit` fills them with zeros)."""
+    purchases are absent: :meth:`DemandForecaster.fit` fills them with zeros). Guest orders
+    count: the forecast is of the shop's orders, not its known customers'."""
     A = ibis.literal(pd.Timestamp(as_of).date())
-    p = purchases(tables.table("orders"))
+    p = purchases(tables.table("orders"), as_of=pd.Timestamp(as_of).date(), customers_only=False)
     p = p.filter(p.day < A)
     return p.group_by("day").aggregate(orders=p.count(), revenue=p.net.sum())
 
@@ -48,7 +49,7 @@ def daily_sales(tables, as_of) -> ibis.Table:
 def order_values(tables, as_of, days: int = 90) -> ibis.Table:
     """Net values of the purchases in the ``days`` before ``as_of`` (for revenue simulation)."""
     A = pd.Timestamp(as_of).date()
-    p = purchases(tables.table("orders"))
+    p = purchases(tables.table("orders"), as_of=A, customers_only=False)
     p = p.filter((p.day < ibis.literal(A)) & (p.day >= ibis.literal(A - dt.timedelta(days=days))))
     return p.select("net")
 

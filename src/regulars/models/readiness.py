@@ -191,17 +191,22 @@ def assess(stats: DataStats, minimums: Minimums | None = None) -> dict[str, Verd
     return out
 
 
-def purchases(orders: ibis.Table) -> ibis.Table:
+def purchases(orders: ibis.Table, as_of=None, customers_only: bool = True) -> ibis.Table:
     """The orders that count as purchases, as in the customer features mart.
 
-    A purchase has ``total > 0`` and a status that is not one of the mart's
-    ``EXCLUDED_STATUSES`` (cancelled, voided, failed, ...). Returns ``customer_id, order_id,
-    ordered_at, day (date), net`` where ``net = total - coalesce(refunded, 0)`` (a fully
-    refunded order is still a visit, with net value 0).
+    The definition is :mod:`regulars.data.purchases`: ``total > 0``, not cancelled, not fully
+    refunded (as of *as_of* when given: refunds and cancellations dated later are not known
+    yet, and orders placed on or after it are left out). Returns ``customer_id, order_id,
+    ordered_at, day (date), net`` where ``net = total - refunded`` (as of *as_of*). Guest orders
+    (no customer) are left out unless *customers_only* is False (shop-level figures such as the
+    demand forecast count them).
     """
-    net = (orders.total - orders.refunded.fill_null(0)).cast("float64")
-    status = orders.status.lower()
-    keep = (orders.total > 0) & (status.isnull() | ~status.isin(EXCLUDED_STATUSES)) & orders.customer_id.notnull()
+    from regulars.data import purchases as rules
+
+    net = rules.net(orders, as_of).cast("float64")
+    keep = rules.is_purchase(orders, as_of)
+    if customers_only:
+        keep = keep & orders.customer_id.notnull()
     return orders.filter(keep).select(
         customer_id=orders.customer_id,
         order_id=orders.order_id,

@@ -132,9 +132,8 @@ def purchase_summary(tables, as_of) -> ibis.Table:
     """The shop's BTYD summary in days as of *as_of* (an Ibis expression, not executed).
 
     The same as ``summary_expression(purchases, "customer_id", "ordered_at", "net", freq="D",
-    observation_end=as_of - 1 day)`` over the purchases before *as_of* (orders with
-    ``total > 0`` and a counted status; ``net = total - refunded``, see
-    :func:`regulars.models.readiness.purchases`). On a workspace whose stored per-customer
+    observation_end=as_of - 1 day)`` over the purchases before *as_of* (as of *as_of*, see
+    :func:`regulars.models.readiness.purchases` and :mod:`regulars.data.purchases`). On a workspace whose stored per-customer
     totals (:mod:`regulars.data.order_stats`) hold for *as_of* it reads those, one row per
     customer, instead of grouping every order by customer and day.
 
@@ -149,8 +148,7 @@ def purchase_summary(tables, as_of) -> ibis.Table:
     end = as_of - dt.timedelta(days=1)
     stats = stored_totals(tables, as_of)
     if stats is None:
-        p = purchases(tables.table("orders"))
-        p = p.filter(p.day < ibis.literal(as_of))
+        p = purchases(tables.table("orders"), as_of=as_of)
         return summary_expression(p, "customer_id", "ordered_at", "net", freq="D", observation_end=end)
     s = stats.filter(stats.orders > 0)
     frequency = (s.purchase_days - 1).cast("int64")

@@ -6,7 +6,7 @@ True
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -30,6 +30,7 @@ class CohortMatrix:
     matrix: pd.DataFrame
     sizes: pd.Series
     long: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         """Plain lists (``None`` for unobservable cells), for JSON and Plotly heatmaps."""
@@ -42,6 +43,7 @@ class CohortMatrix:
             "periods": [int(p) for p in self.matrix.columns],
             "sizes": [int(s) for s in self.sizes.reindex(self.matrix.index).fillna(0)],
             "values": values,
+            "notes": list(self.notes),
         }
 
     def table(self, max_periods: int | None = 12) -> pd.DataFrame:
@@ -66,11 +68,17 @@ def cohort_matrix(ws, by: str = "month", kind: str = "acquisition", metric: str 
     """
     if metric not in _METRIC_COLUMN:
         raise ValueError(f"metric must be one of {', '.join(_METRIC_COLUMN)}; got {metric!r}")
-    long = ws.execute(_cohorts.retention(ws, by=by, kind=kind, as_of=as_of))
+    from regulars.reports.kpis import guest_note, _timezone
+
+    timezone = _timezone(ws)
+    long = ws.execute(_cohorts.retention(ws, by=by, kind=kind, as_of=as_of, timezone=timezone))
+    notes = [n for n in (guest_note(ws, as_of),) if n]
+    if timezone != "UTC":
+        notes.append(f"{'weeks' if by == 'week' else 'months'} are the shop's, in {timezone}")
     value = _METRIC_COLUMN[metric]
     if long.empty:
         empty = pd.DataFrame(dtype=float)
-        return CohortMatrix(by, kind, metric, empty, pd.Series(dtype="int64"), long)
+        return CohortMatrix(by, kind, metric, empty, pd.Series(dtype="int64"), long, notes)
     long["period"] = long["period"].astype(int)
     matrix = long.pivot(index="cohort", columns="period", values=value).astype(float)
     periods = list(range(int(long["period"].max()) + 1))
@@ -80,4 +88,4 @@ def cohort_matrix(ws, by: str = "month", kind: str = "acquisition", metric: str 
     sizes = long[long["period"] == 0].set_index("cohort")["cohort_customers"].astype(int).sort_index()
     sizes.index.name = None
     matrix = matrix.replace([np.inf, -np.inf], np.nan)
-    return CohortMatrix(by, kind, metric, matrix, sizes, long)
+    return CohortMatrix(by, kind, metric, matrix, sizes, long, notes)

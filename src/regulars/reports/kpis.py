@@ -41,7 +41,7 @@ from regulars.features.sessions import trim
 __all__ = ["KpiReport", "kpis"]
 
 _KEY_COLUMN = {None: None, "month": "month", "channel": "channel", "cohort": "cohort"}
-_MONEY = ("revenue", "spend")  # sums of cents: rounding only removes float noise
+_MONEY = ("revenue", "guest_revenue", "refund_amount", "spend")  # sums of cents: rounding only removes float noise
 
 
 @dataclass
@@ -184,7 +184,8 @@ def kpis(
     start_d, end_d = to_date(start), to_date(end)
     if start_d and end_d and start_d > end_d:
         raise ValueError(f"start {start_d} is after end {end_d}")
-    rhythm = ws.execute(features.shop_rhythm(ws, end_d)).iloc[0]
+    timezone = _timezone(ws)
+    rhythm = ws.execute(features.shop_rhythm(ws, end_d, timezone)).iloc[0]
     if pd.isna(rhythm["first_day"]):
         when = f" up to {end_d}" if end_d else ""
         return _empty(by, active_days, [f"no orders{when}: load them with `regulars ingest orders FILE`"],
@@ -212,12 +213,45 @@ def kpis(
         purchase_events=src["purchase_events"] > 0,
         spend=src["spend"] > 0,
         ratings=src["csat"] + src["nps"] > 0,
+        timezone=timezone,
     )
     expr = features.monthly_kpis(ws, plan) if by == "month" else features.summary_kpis(ws, plan, by)
     table = _tidy(ws.execute(expr), by)
     notes = _notes(by, plan, reason, rhythm, src, table)
     defs = features.definitions(by, active_days, plan.months, plan.gross_margin)
     return KpiReport(by, start_d, end_d, active_days, table, defs, notes, reason, gross_margin)
+
+
+def _timezone(ws) -> str:
+    """The shop's time zone (a workspace setting, also carried by the Spark provider; UTC for
+    other table providers)."""
+    return getattr(ws, "timezone", None) or "UTC"
+
+
+def guest_note(ws, as_of=None) -> str | None:
+    """How much of the shop's revenue customer-level analyses skip (guest orders), up to
+    *as_of* (exclusive; default all): one query. None when there are no guest orders."""
+    from regulars.features.mart import to_date
+
+    as_of = to_date(as_of)
+    end = None if as_of is None else as_of - dt.timedelta(days=1)
+    rhythm = ws.execute(features.shop_rhythm(ws, end, _timezone(ws))).iloc[0]
+    if pd.isna(rhythm["first_day"]):
+        return None
+    return guest_share_note(float(rhythm["guest_revenue"]), float(rhythm["revenue"]), int(rhythm["guest_purchases"]))
+
+
+def guest_share_note(guest_revenue: float, revenue: float, guest_orders: int) -> str | None:
+    """The sentence saying how much customer-level analyses leave out, or None without guests.
+
+    >>> guest_share_note(230.0, 1000.0, 12)
+    '23% of revenue (12 guest orders) is from guest orders, with no customer: it counts in revenue, orders and the forecast, not in customer analyses (RFM, CLV, churn, cohorts)'
+    """
+    if not guest_orders and not guest_revenue:
+        return None
+    share = (guest_revenue / revenue) if revenue else 0.0
+    return (f"{share:.0%} of revenue ({guest_orders:,} guest orders) is from guest orders, with no customer: it "
+            "counts in revenue, orders and the forecast, not in customer analyses (RFM, CLV, churn, cohorts)")
 
 
 def _tidy(df: pd.DataFrame, by: str | None) -> pd.DataFrame:
@@ -237,9 +271,15 @@ def _notes(by, plan: features.KpiPlan, reason: str, rhythm, src: dict, table: pd
     n = plan.active_days
     where = "each month's last day" if by == "month" else f"the end date ({plan.end})"
     notes = [f"active customers: purchased in the {n} days up to {where}; {reason}"]
+    if plan.timezone != "UTC":
+        notes.append(f"days and months are the shop's, in {plan.timezone}")
+    guests = guest_share_note(float(rhythm["guest_revenue"]), float(rhythm["revenue"]), int(rhythm["guest_purchases"]))
+    if guests:
+        notes.append(guests)
     if int(rhythm["refunds"]):
-        notes.append(f"{int(rhythm['refunds'])} refund(s) (orders with a total below 0) reduce revenue on the day "
-                     "they happen; they are not orders and do not count for frequency")
+        notes.append(f"{int(rhythm['refunds'])} refund(s) (returns and refunds of orders) reduce revenue on the day "
+                     "they happen (the export's date when it gives none); they are not orders and do not count for "
+                     "frequency, and a fully refunded order is not an order")
     if int(rhythm["excluded"]):
         notes.append(f"{int(rhythm['excluded'])} cancelled or voided order(s) are left out of every figure")
     if by != "month" and len(table) and int(table["retention_base"].sum()) == 0:

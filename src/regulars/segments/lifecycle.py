@@ -80,7 +80,7 @@ class Thresholds:
 def inter_purchase_gaps(tables, as_of: dt.date) -> ir.Table:
     """One row per repeat purchase day: ``customer_id, gap_days`` since the previous purchase day."""
     p = purchases(tables, as_of)
-    days = p.filter(p.total > 0).select("customer_id", "order_date").distinct()
+    days = p.filter(p.is_purchase).select("customer_id", "order_date").distinct()
     w = ibis.window(group_by=days.customer_id, order_by=days.order_date)
     days = days.mutate(prev=days.order_date.lag().over(w))
     days = days.filter(days.prev.notnull())

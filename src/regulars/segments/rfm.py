@@ -4,7 +4,8 @@ Definitions (``as_of`` is a date; only transactions strictly before it count)
 ------------------------------------------------------------------------------
 - **recency_days**: days from the date of the last purchase to ``as_of``
   (a purchase yesterday gives 1).
-- **frequency**: number of distinct purchases (orders with ``total > 0``, not cancelled).
+- **frequency**: number of purchases (orders with ``total > 0``, not cancelled, not fully refunded;
+  :mod:`regulars.data.purchases`).
 - **monetary**: net spend, ``sum(total - refunded)`` over purchases and returns, in money
   rounded to cents (``DECIMAL(18,2)``) before scoring.
 - Only customers with at least one purchase are scored.
@@ -182,7 +183,7 @@ def rfm_values(tables, as_of: dt.date) -> ir.Table:
         )
         return g.mutate(recency_days=ibis.date(as_of).delta(g.last_order_date, unit="day").cast("int64"))
     t = purchases(tables, as_of)
-    is_purchase = t.total > 0
+    is_purchase = t.is_purchase
     g = t.group_by("customer_id").aggregate(
         # the date of the latest timestamp is the latest date: one cast per customer, not per order
         last_order_date=t.ordered_at.max(where=is_purchase).cast("date"),
