@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from regulars import Workspace
 from regulars.cli.predict import register
 from regulars.data import predictions_store as store
+from regulars.data.purchases import purchase_sql
 from regulars.jobs.backtest import backtest
 from regulars.jobs.predict import predict
 from regulars.reports.predictions import (
@@ -80,7 +81,7 @@ def test_value_and_forecast_backtests_are_reported_against_their_rules(shop):
 def test_every_customer_gets_a_prediction_row(shop):
     ws, _, prediction = shop
     preds = store.read_customer_predictions(ws)
-    buyers = ws.sql("SELECT count(DISTINCT customer_id) AS n FROM orders WHERE total > 0")["n"].iloc[0]
+    buyers = ws.sql(f"SELECT count(DISTINCT customer_id) AS n FROM orders WHERE {purchase_sql()}")["n"].iloc[0]
     assert len(preds) == buyers == prediction.rows["customer_predictions"]
     assert preds["churn_risk"].between(0, 1).all() and preds["propensity_30d"].between(0, 1).all()
     assert (preds["expected_orders_lower"] <= preds["expected_orders"]).all()
@@ -95,7 +96,8 @@ def test_reasons_quote_the_customers_real_numbers(shop):
     ws, _, _ = shop
     preds = store.read_customer_predictions(ws).set_index("customer_id")
     as_of = pd.Timestamp(preds["as_of"].iloc[0])
-    last_order = ws.sql("SELECT customer_id, max(ordered_at)::DATE AS d FROM orders WHERE total > 0 GROUP BY 1").set_index("customer_id")["d"]
+    last_order = ws.sql(f"SELECT customer_id, max(ordered_at)::DATE AS d FROM orders WHERE {purchase_sql()} "
+                        "GROUP BY 1").set_index("customer_id")["d"]
     last_open = ws.sql("SELECT customer_id, max(occurred_at)::DATE AS d FROM messages "
                        "WHERE event_type IN ('opened', 'clicked') GROUP BY 1").set_index("customer_id")["d"]
     last_visit = ws.sql("SELECT customer_id, max(occurred_at)::DATE AS d FROM events "

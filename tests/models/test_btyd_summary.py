@@ -131,14 +131,14 @@ def test_purchase_summary_from_stored_totals_equals_the_order_by_order_summary(w
 
     csv = tmp_path / "orders.csv"
     csv.write_text(
-        "order_id,customer_id,ordered_at,total,status,refunded\n"
-        "1,a,2024-01-01 09:00,10.00,paid,\n"
-        "2,a,2024-01-01 23:00,5.00,paid,\n"        # same day: one purchase of 15
-        "3,a,2024-01-04 00:30,20.00,paid,4.00\n"   # net 16
-        "4,a,2024-01-11 12:00,40.00,paid,\n"
-        "5,a,2024-01-12 12:00,-9.00,paid,\n"       # a return is not a purchase
-        "6,a,2024-01-13 12:00,70.00,cancelled,\n"  # nor is a cancelled order
-        "7,b,2024-01-05 08:00,7.00,paid,\n"
+        "order_id,customer_id,ordered_at,total,status,refunded,refunded_at\n"
+        "1,a,2024-01-01 09:00,10.00,paid,,\n"
+        "2,a,2024-01-01 23:00,5.00,paid,,\n"        # same day: one purchase of 15
+        "3,a,2024-01-04 00:30,20.00,paid,4.00,2024-01-04 12:00\n"   # net 16 (refunded the same day)
+        "4,a,2024-01-11 12:00,40.00,paid,,\n"
+        "5,a,2024-01-12 12:00,-9.00,paid,,\n"       # a return is not a purchase
+        "6,a,2024-01-13 12:00,70.00,cancelled,,\n"  # nor is a cancelled order
+        "7,b,2024-01-05 08:00,7.00,paid,,\n"
     )
     ingest(workspace, "orders", [csv])
 

@@ -38,7 +38,8 @@ app = typer.Typer(
 )
 
 #: CLI modules of the other areas; each exposes ``register(app)``.
-AREAS: tuple[str, ...] = ("segments", "explore", "predict", "server", "experiments", "privacy", "recommend", "activation")
+AREAS: tuple[str, ...] = ("segments", "explore", "predict", "server", "experiments", "privacy", "recommend", "activation",
+                          "settings")
 
 
 def _version(value: bool) -> None:
@@ -71,13 +72,13 @@ def ingest(
     Rows that cannot be loaded are kept in the quarantine with their reason:
     see `regulars quarantine`.
     """
-    from regulars.data.ingest.pipeline import ingest as run_ingest
+    from regulars.data.ingest.pipeline import LoadInvariantError, ingest as run_ingest
 
     with open_workspace(workspace) as ws:
         try:
             with progress_steps(f"loading {kind}", quiet=as_json) as say:
                 result = run_ingest(ws, kind, [str(f) for f in files], format=format, mapping=mapping, progress=say)
-        except MappingError as exc:
+        except (MappingError, LoadInvariantError) as exc:
             fail(str(exc))
     if as_json:
         print_json(result.as_dict())
@@ -93,6 +94,9 @@ def ingest(
         console.print(f"  customers created from this file: {result.customers_created:,}")
     if result.customers_merged:
         console.print(f"  provisional customers merged into shop customers: {result.customers_merged:,}")
+    if result.guest_orders:
+        console.print(f"  guest orders (no customer; counted in shop totals, not in customer analyses): "
+                      f"{result.guest_orders:,}")
     for w in result.warnings:
         console.print(f"  [yellow]warning:[/] {w}")
     if result.rows_quarantined:
@@ -102,21 +106,27 @@ def ingest(
 @app.command()
 def quarantine(
     run: int = typer.Option(None, "--run", help="Only rows rejected by this ingest run."),
+    warnings: bool = typer.Option(False, "--warnings", help="List the values dropped from rows that loaded "
+                                  "(a junk phone, a malformed e-mail ...) instead of the rejected rows."),
     limit: int = typer.Option(50, "--limit", help="Rows to show in a table."),
     format: str = FormatOption,
     workspace: Path = WorkspaceOption,
 ) -> None:
-    """List rejected rows: file, row number, column and reason."""
+    """List rejected rows (file, row number, column and reason), or with --warnings the dropped values."""
+    from regulars.reports.data_admin import field_warnings, quarantine as rejected
+
     with open_workspace(workspace, read_only=True) as ws:
-        where, params = ("WHERE run_id = ?", [run]) if run is not None else ("", [])
-        df = ws.sql(
-            f"SELECT run_id, kind, file, row_number, column_name, reason, raw::VARCHAR AS raw FROM quarantine {where} "
-            "ORDER BY run_id, file, row_number", params,
-        )
+        page = (field_warnings if warnings else rejected)(ws, run_id=run, limit=100_000 if format != "table" else limit)
+    df = pd.DataFrame(page.items)
+    what = "field warnings" if warnings else "quarantined rows"
     if df.empty:
-        console.print("no quarantined rows" + (f" for run {run}" if run is not None else ""))
+        console.print(f"no {what}" + (f" for run {run}" if run is not None else ""))
         return
-    render_frame(df, format, title="quarantined rows", limit=limit if format == "table" else None)
+    if "raw" in df.columns:
+        df["raw"] = df["raw"].map(lambda r: r if isinstance(r, str) or r is None else json.dumps(r))
+    render_frame(df, format, title=what)
+    if format == "table" and page.total > len(df):
+        console.print(f"[dim]… {page.total - len(df):,} more (use --limit or --format csv)[/]")
 
 
 @app.command()

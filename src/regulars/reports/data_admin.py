@@ -54,7 +54,7 @@ def quarantine(
     The raw row is personal data (it may hold e-mails and names): it is
     masked unless *include_pii*.
     """
-    limit, offset = max(1, min(int(limit), 500)), max(0, int(offset))
+    limit, offset = max(1, min(int(limit), 100_000)), max(0, int(offset))
     where, params = [], []
     if run_id is not None:
         where.append("run_id = ?")
@@ -82,6 +82,39 @@ def quarantine(
         elif it["raw"] is not None:
             it["raw"] = MASK
     notes = [f"{n:,} row(s): {reason if include_pii else hide_values(reason)}" for reason, n in by_reason]
+    return Page(total, limit, offset, items, notes)
+
+
+def field_warnings(
+    ws, *, run_id: int | None = None, kind: str | None = None, limit: int = 50, offset: int = 0,
+    include_pii: bool = True,
+) -> Page:
+    """Values a load dropped from rows it kept (file, row, column, value, reason), newest run first.
+
+    The value may be personal data (a malformed e-mail): it is masked unless *include_pii*.
+    """
+    limit, offset = max(1, min(int(limit), 100_000)), max(0, int(offset))
+    where, params = [], []
+    if run_id is not None:
+        where.append("run_id = ?")
+        params.append(int(run_id))
+    if kind:
+        where.append("kind = ?")
+        params.append(kind)
+    clause = ("WHERE " + " AND ".join(where)) if where else ""
+    total = ws.con.execute(f"SELECT count(*) FROM ingest_warnings {clause}", params).fetchall()[0][0]
+    items = _rows(ws.con, f"""
+        SELECT run_id, kind, file, row_number, column_name, value, reason FROM ingest_warnings {clause}
+        ORDER BY run_id DESC, file, row_number, column_name LIMIT ? OFFSET ?""", params + [limit, offset])
+    by_column = ws.con.execute(
+        f"SELECT column_name, count(*) FROM ingest_warnings {clause} GROUP BY 1 ORDER BY 2 DESC LIMIT 10", params
+    ).fetchall()
+    for it in items:
+        it["file"] = str(it["file"] or "").replace("\\", "/").rsplit("/", 1)[-1]
+        if not include_pii:
+            it["value"] = MASK
+            it["reason"] = hide_values(it["reason"])
+    notes = [f"{n:,} value(s) dropped from {col}" for col, n in by_column]
     return Page(total, limit, offset, items, notes)
 
 

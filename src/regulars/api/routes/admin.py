@@ -169,3 +169,21 @@ def quarantine(principal: Principal = Depends(require("viewer")), ws=Depends(rea
     page = data_admin.quarantine(ws, run_id=run_id, kind=kind, limit=limit, offset=offset,
                                  include_pii=principal.sees_pii)
     return JSON(page.to_dict())
+
+
+@router.get("/ingest/warnings", summary="Values dropped from rows that loaded (field-level warnings)",
+            description="A junk phone, a malformed e-mail or an unreadable optional date is left out of its row, "
+            "which still loads; each such value is listed with its file, row, column and reason. The value is "
+            "shown to analysts and admins only (it may be personal data).",
+            responses={**ERRORS, **example({"total": 1, "limit": 50, "offset": 0,
+                                            "notes": ["1 value(s) dropped from column \"Phone\""],
+                                            "items": [{"run_id": 3, "kind": "orders", "file": "orders.csv",
+                                                       "row_number": 8, "column_name": "column \"Phone\"",
+                                                       "value": "***",
+                                                       "reason": "column \"Phone\": cannot read \"…\" as a phone number"}]})})
+def warnings(principal: Principal = Depends(require("viewer")), ws=Depends(read_view),
+             run_id: int | None = Query(None, ge=0, le=2**62), kind: Literal[tuple(KINDS)] | None = Query(None),  # type: ignore[valid-type]
+             limit: int = Limit, offset: int = Offset):
+    page = data_admin.field_warnings(ws, run_id=run_id, kind=kind, limit=limit, offset=offset,
+                                     include_pii=principal.sees_pii)
+    return JSON(page.to_dict())

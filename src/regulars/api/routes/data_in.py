@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import re
 import shutil
 import tempfile
+import threading
 from pathlib import Path as FsPath
 from typing import Any, Literal
 
@@ -105,7 +107,8 @@ UPLOAD_EXAMPLE = {"run_id": 7, "kind": "orders", "format": "shopify", "files": [
     description="Multipart upload of one or more files of one kind and format. The load is validated, "
     "idempotent and all-or-nothing; rejected rows go to the quarantine. Answers with the load summary. "
     "Needs analyst.",
-    responses={**ERRORS, **example(UPLOAD_EXAMPLE), 413: {"description": "Upload too large."}},
+    responses={**ERRORS, **example(UPLOAD_EXAMPLE), 413: {"description": "Upload too large."},
+               503: {"description": "Too many uploads waiting to be loaded; try again later."}},
 )
 def upload(
     request: Request,
@@ -121,14 +124,42 @@ def upload(
 
 def run_upload(request: Request, principal: Principal, kind: str, files: list[UploadFile], format: str | None,
                mapping: UploadFile | None) -> dict:
-    """Save the uploads to a temporary folder and ingest them through the writer (shared with the Data page)."""
-    from regulars.data.ingest.pipeline import ingest
+    """Save the uploads to a temporary folder and ingest them through the writer (shared with the Data page).
 
+    Loads run one at a time on the server's single writer; at most :data:`MAX_UPLOADS_IN_FLIGHT`
+    uploads are received or waiting at once (HTTP 503 beyond).
+    """
     if kind not in KINDS:
         raise ApiError(422, f"unknown kind {kind!r}; one of {', '.join(KINDS)}")
     files = [f for f in files if getattr(f, "filename", None) is not None]
     if not files:
         raise ApiError(422, "no file uploaded; send one or more files in the `files` field")
+    with _upload_slot(request):
+        return _save_and_load(request, principal, kind, files, format, mapping)
+
+
+#: Uploads received or waiting for the writer at once; more are refused until one finishes.
+#: Loads run one at a time on the writer (each within the ingest memory budget), so waiting uploads
+#: cost disk, not memory.
+MAX_UPLOADS_IN_FLIGHT = 4
+_in_flight = threading.BoundedSemaphore(MAX_UPLOADS_IN_FLIGHT)
+
+
+@contextlib.contextmanager
+def _upload_slot(request: Request):
+    if not _in_flight.acquire(blocking=False):
+        raise ApiError(503, f"{MAX_UPLOADS_IN_FLIGHT} uploads are already being loaded, one after the other; "
+                            "try again when one has finished")
+    try:
+        yield
+    finally:
+        _in_flight.release()
+
+
+def _save_and_load(request: Request, principal: Principal, kind: str, files: list[UploadFile], format: str | None,
+                   mapping: UploadFile | None) -> dict:
+    from regulars.data.ingest.pipeline import LoadInvariantError, ingest
+
     budget = request.app.state.settings.max_upload_mb * 1024 * 1024
     folder = FsPath(tempfile.mkdtemp(prefix=upload_prefix(request.app.state.shared.path)))
     try:
@@ -157,7 +188,10 @@ def run_upload(request: Request, principal: Principal, kind: str, files: list[Up
             return result
 
         try:
-            result = request.app.state.shared.write(run)
+            # no time limit: the files must stay until the writer has loaded them (loads queue)
+            result = request.app.state.shared.write(run, timeout=None)
+        except LoadInvariantError as exc:
+            raise ApiError(500, _first_line(exc, folder)) from None
         except (MappingError, ValueError, UnicodeError, RecursionError) as exc:
             raise ApiError(422, f"cannot load these files: {_first_line(exc, folder)}") from None
         except Exception as exc:  # the database refusing the file (not a server fault)

@@ -33,6 +33,7 @@ import csv
 import gzip
 import io
 import os
+import re
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -300,8 +301,12 @@ def _open_text(path: str, encoding: str):
     return io.TextIOWrapper(binary, encoding=codec, errors="surrogateescape", newline="")
 
 
+_SURROGATE = re.compile("[\udc80-\udcff]")
+
+
 def _has_surrogates(values) -> bool:
-    return any(any("\udc80" <= ch <= "\udcff" for ch in v) for v in values)
+    """True when a value holds bytes that did not decode (kept as surrogates by the reader)."""
+    return _SURROGATE.search("".join(values)) is not None
 
 
 def _raw(lines: list[str]) -> str:

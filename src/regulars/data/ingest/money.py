@@ -126,10 +126,11 @@ def parsed_sql(v: str, parse: ParseOptions) -> str:
 
 
 def expected(parse: ParseOptions) -> str:
-    """The reason's words for what an amount should look like under *parse*."""
+    """The reason's words for what an amount should look like under *parse* (no semicolon: reasons
+    of one row are joined with "; ")."""
     point, group = parse.point, parse.group
     example = f"1{group}234{point}50" if group else f"1234{point}50"
-    how = f'decimal "{point}", thousands {chr(34) + group + chr(34) if group else "none"}'
-    neg = "; (12.50) for minus needs [parse] negative_parentheses = true" if not parse.negative_parentheses else ""
-    return (f"an amount such as {example} or -12{point}50 ({how}; set [parse] decimal/thousands{neg}), "
-            f"at most {MAX_AMOUNT:,} either way")
+    how = f'decimal "{point}", thousands ' + (f'"{group}"' if group else "none")
+    neg = "" if parse.negative_parentheses else ", or negative_parentheses = true for (12.50)"
+    return (f"an amount such as {example} or -12{point}50 ({how}), at most {MAX_AMOUNT:,} either way "
+            f"(set [parse] decimal, thousands{neg})")

@@ -24,14 +24,18 @@ def write(con, kind: str, columns: list[str], run_id: int, n: int) -> None:
     if not n:
         return
     raw_struct = "{" + ", ".join(f"{lit(c)}: left(r.{q(c)}, {MAX_RAW})" for c in columns) + "}" if columns else "{}"
-    # Most rows have one reason: plain aggregates for all, the joined text only where there are several.
-    con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE _rq AS
-        SELECT _file, _row, count(*) AS n, min(column_name) AS column_name, min(reason) AS reason, max(raw) AS raw
-        FROM (SELECT DISTINCT _file, _row, column_name, reason, raw FROM _rejects) GROUP BY _file, _row
-        """
-    )
+    # Most rows have one reason: no aggregation when none has several, else plain aggregates for
+    # all and the joined text only where there are several.
+    if con.execute("SELECT count(*) FROM _rejects").fetchall()[0][0] == n:
+        con.execute("CREATE OR REPLACE TEMP TABLE _rq AS SELECT _file, _row, 1 AS n, column_name, reason, raw FROM _rejects")
+    else:
+        con.execute(
+            """
+            CREATE OR REPLACE TEMP TABLE _rq AS
+            SELECT _file, _row, count(*) AS n, min(column_name) AS column_name, min(reason) AS reason, max(raw) AS raw
+            FROM (SELECT DISTINCT _file, _row, column_name, reason, raw FROM _rejects) GROUP BY _file, _row
+            """
+        )
     con.execute(
         """
         UPDATE _rq SET column_name = m.column_name, reason = m.reason FROM (
@@ -45,8 +49,8 @@ def write(con, kind: str, columns: list[str], run_id: int, n: int) -> None:
         f"""
         CREATE OR REPLACE TEMP TABLE _q AS
         SELECT {int(run_id)} AS run_id, {lit(kind)} AS kind, x._file AS file, x._row AS row_number,
-               x.column_name, x.reason, raw, md5(raw) AS raw_hash, parse_filename(x._file) AS file_name
-        FROM (SELECT x.* EXCLUDE (raw), coalesce(x.raw, to_json({raw_struct})::VARCHAR) AS raw
+               x.column_name, x.reason, raw, md5(raw::VARCHAR) AS raw_hash, parse_filename(x._file) AS file_name
+        FROM (SELECT x.* EXCLUDE (raw), coalesce(x.raw::JSON, to_json({raw_struct})) AS raw
               FROM _rq x LEFT JOIN _raw r ON r._file = x._file AND r._row = x._row) x
         """
     )
@@ -63,7 +67,7 @@ def write(con, kind: str, columns: list[str], run_id: int, n: int) -> None:
         )
     fresh = con.execute("SELECT count(*) FROM _q").fetchall()[0][0]
     inserted = con.execute(
-        "INSERT INTO quarantine SELECT run_id, kind, file, row_number, column_name, reason, raw::JSON, raw_hash FROM _q"
+        "INSERT INTO quarantine SELECT run_id, kind, file, row_number, column_name, reason, raw, raw_hash FROM _q"
     ).fetchall()[0][0]
     stored = con.execute(
         f"SELECT count(*) FROM quarantine WHERE run_id = {int(run_id)} AND row_number IS NOT NULL"

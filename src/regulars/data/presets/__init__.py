@@ -59,21 +59,26 @@ def detect_preset(path: str, kind: str) -> Preset | None:
 
 
 def _header(path: str) -> set[str]:
-    import csv
+    """The file's column names: a CSV header as the loader reads it (delimiter, BOM and encoding
+    worked out), or the keys of a JSON-lines file's first object."""
     import json
 
+    from regulars.data.ingest import csvfile
+
     try:
-        with open(path, encoding="utf-8-sig", newline="") as fh:
-            first = fh.readline()
-    except (OSError, UnicodeDecodeError):
+        with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:
+            first = fh.readline().strip()
+    except OSError:
         return set()
-    first = first.strip()
     if first.startswith("{"):
         try:
             return set(json.loads(first))
         except ValueError:
             return set()
-    return {c.strip() for c in next(csv.reader([first]), [])}
+    try:
+        return set(csvfile.inspect(path, ParseOptions()).columns)
+    except (MappingError, OSError):
+        return set()
 
 
 def _load_builtin() -> None:

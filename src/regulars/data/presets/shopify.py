@@ -118,6 +118,7 @@ def _orders(columns: list[str]) -> list[Target]:
         "tax": (h.col("Taxes"), h.label("Taxes")),
         "total": (total, h.label("Total")),
         "refunded": (h.col("Refunded Amount"), h.label("Refunded Amount")),
+        "cancelled_at": (cancelled, 'column "Cancelled at"') if cancelled else (None, ""),
         "channel": (case_map(source, CHANNELS) if source else None, 'column "Source" (channel)'),
         "location": (h.col("Location"), h.label("Location")),
         "discount_code": (h.col("Discount Code"), h.label("Discount Code")),
