@@ -148,6 +148,15 @@ def resolve(con, tmp: str, has: set[str], run_id: int, source: str, requires_cus
         LEFT JOIN ids i_anon ON i_anon.kind = 'anonymous_id' AND i_anon.value = n.anon
         """
     )
+    # A phone-only row goes to the customer the same file shows with that phone (as a later file would).
+    con.execute(
+        """
+        UPDATE _idr SET cid = f.cid FROM (
+            SELECT phone_h, arg_min(cid, _row) AS cid FROM _idr
+            WHERE phone_h IS NOT NULL AND cid IS NOT NULL AND left(cid, 2) <> 'p-' GROUP BY phone_h) f
+        WHERE _idr.phone_h = f.phone_h AND _idr.email_h IS NULL AND _idr.shop IS NULL AND _idr.via_phone IS NULL
+        """
+    )
     # Provisional customers shown to be someone else: merge them.
     merges = con.execute(
         """

@@ -97,6 +97,10 @@ EARLIEST = "1970-01-01"
 EARLIEST_BY_COLUMN = {"birth_date": "1900-01-01"}
 
 
+#: Characters trimmed from both ends of every value: spaces, tabs and line breaks.
+_EDGES = "' ' || chr(9) || chr(10) || chr(13)"
+
+
 def column_type(target: Target, col: str) -> str:
     spec = target.spec(col)
     if col in ("email", "phone", "anonymous_id") and col not in spec.column_names:
@@ -137,7 +141,7 @@ def build_typed(con, target: Target, parse: ParseOptions, out: str, keep_text: b
     source text as ``<column>__txt``.
     """
     cols = list(target.exprs)
-    text = ", ".join(f"nullif(trim(CAST({e} AS VARCHAR)), '') AS {q(c + '__txt')}" for c, e in target.exprs.items())
+    text = ", ".join(f"nullif(trim(CAST({e} AS VARCHAR), {_EDGES}), '') AS {q(c + '__txt')}" for c, e in target.exprs.items())
     where = f" WHERE {target.where}" if target.where else ""
     parsed, typed = [], []
     for c in cols:

@@ -49,6 +49,8 @@ MAX_RAW_CHARS = 20_000
 #: Refuse a file when at least this share of the sampled rows cannot be read.
 JUNK_SHARE = 0.5
 DELIMITERS = (",", ";", "\t", "|")
+#: Control characters that do not occur in text files (tab, line feed and carriage return do).
+_CONTROL = tuple(chr(c) for c in range(32) if c not in (9, 10, 13)) + ("\x7f",)
 _NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 
 #: ``[parse] encoding`` spellings -> Python codec.
@@ -136,12 +138,9 @@ def _encoding(parts: list[bytes], parse: ParseOptions, path: str, layout: CsvLay
         if i > 0:
             while text and (text[0] & 0xC0) == 0x80:  # a sample may start inside a character
                 text = text[1:]
-        try:
-            decoded = text.decode("utf-8")
-        except UnicodeDecodeError:
-            invalid += 1
-            continue
-        multibyte += any(ord(ch) > 127 for ch in decoded)
+        decoded = text.decode("utf-8", errors="replace")
+        invalid += decoded.count("\ufffd")
+        multibyte += sum(1 for ch in decoded if ord(ch) > 127 and ch != "\ufffd")
     if invalid and not multibyte:
         try:
             for part in parts:
@@ -256,6 +255,10 @@ def _unique(columns: list[str], layout: CsvLayout) -> list[str]:
 
 
 def _check_readable(layout: CsvLayout, head: list[list[str]], texts: list[str], name: str) -> None:
+    binary = sum(text.count(ch) for text in texts for ch in _CONTROL)
+    if binary > 0.01 * max(1, sum(len(t) for t in texts)):
+        raise MappingError(f"{name} is not a CSV text file: it holds binary data (control characters such as NUL); "
+                           "export it again as CSV, or check that this is the file you meant")
     width = len(layout.columns)
     sampled = head[1 if layout.header else 0:]
     for text in texts[1:]:

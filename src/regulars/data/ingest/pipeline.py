@@ -111,7 +111,7 @@ def generic_source(kind: str, fmt: str, mapping: Mapping | None) -> Source:
                 if actual is None:
                     raise MappingError(
                         f"{mapping.path or 'mapping'}: [columns] {canon} = {src!r}, but the file has no "
-                        f"column {src!r}; its columns are: {', '.join(columns)}"
+                        f"column {src!r}; its columns are: {', '.join(columns)}{_delimiter_hint(columns)}"
                     )
                 chosen[canon] = actual
         else:
@@ -136,6 +136,17 @@ def generic_source(kind: str, fmt: str, mapping: Mapping | None) -> Source:
         return [Target(table, exprs, labels, foreign=foreign)]
 
     return Source(f"generic {fmt}", fmt, parse, targets)
+
+
+def _delimiter_hint(columns: list[str]) -> str:
+    """A hint when a file read as one column looks separated by another character."""
+    if len(columns) != 1:
+        return ""
+    for d, name in ((",", "comma"), (";", "semicolon"), ("\t", "tab"), ("|", "pipe")):
+        if d in columns[0]:
+            shown = "\\t" if d == "\t" else d
+            return f' (the file looks {name}-separated: set [parse] delimiter = "{shown}")'
+    return ""
 
 
 def _require(table: str, exprs: dict[str, str], columns: list[str], mapping: Mapping | None) -> None:
