@@ -79,3 +79,14 @@ def test_a_phone_only_customer_merges_into_the_shop_customer_with_that_phone(wor
     (tmp_path / "c.csv").write_text("customer_id,phone\nC9,+44 7700 900123\n")
     assert ingest(workspace, "customers", [tmp_path / "c.csv"]).customers_merged == 1
     assert workspace.con.execute("SELECT customer_id FROM orders").fetchall() == [("C9",)]
+
+
+def test_a_known_phone_does_not_pull_a_new_email_into_its_customer(workspace, tmp_path):
+    (tmp_path / "a.csv").write_text("order_id,email,phone,ordered_at,total\nA,ann@example.com,0612345678,2024-01-01,10\n")
+    ingest(workspace, "orders", [tmp_path / "a.csv"])
+    (tmp_path / "b.csv").write_text("order_id,email,phone,ordered_at,total\nB,bob@example.com,0612345678,2024-01-02,20\n")
+    ingest(workspace, "orders", [tmp_path / "b.csv"])
+    owners = dict(workspace.con.execute("SELECT order_id, customer_id FROM orders").fetchall())
+    assert owners["A"] != owners["B"]
+    emails = dict(workspace.con.execute("SELECT customer_id, email FROM customers").fetchall())
+    assert emails[owners["B"]] == "bob@example.com" and emails[owners["A"]] == "ann@example.com"
