@@ -118,8 +118,8 @@ def resolve(con, tmp: str, has: set[str], run_id: int, source: str, requires_cus
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE _idr AS
-        WITH batch_email AS (
-            SELECT email_h, min(shop) AS shop FROM _idn WHERE shop IS NOT NULL AND email_h IS NOT NULL GROUP BY 1),
+        WITH batch_email AS (  -- the first shop id seen with the e-mail: the one it gets linked to
+            SELECT email_h, arg_min(shop, _row) AS shop FROM _idn WHERE shop IS NOT NULL AND email_h IS NOT NULL GROUP BY 1),
         batch_phone AS (
             SELECT phone_h, min(shop) AS shop FROM _idn WHERE shop IS NOT NULL AND phone_h IS NOT NULL GROUP BY 1
             HAVING count(DISTINCT shop) = 1),

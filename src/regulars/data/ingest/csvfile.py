@@ -256,7 +256,7 @@ def _unique(columns: list[str], layout: CsvLayout) -> list[str]:
 
 def _check_readable(layout: CsvLayout, head: list[list[str]], texts: list[str], name: str) -> None:
     binary = sum(text.count(ch) for text in texts for ch in _CONTROL)
-    if binary > 0.01 * max(1, sum(len(t) for t in texts)):
+    if binary >= 32 and binary > 0.01 * sum(len(t) for t in texts):
         raise MappingError(f"{name} is not a CSV text file: it holds binary data (control characters such as NUL); "
                            "export it again as CSV, or check that this is the file you meant")
     width = len(layout.columns)

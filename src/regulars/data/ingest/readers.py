@@ -189,7 +189,9 @@ def _read_csv(con, part: str, path: str, parse: ParseOptions, staged: Staged) ->
     bad = os.path.join(staged.scratch(), f"{part}_rejects.csv")
     csvfile.rewrite(layout, clean, bad)
     columns = {"_row": "BIGINT", **{c: "VARCHAR" for c in layout.columns}}
-    quoted = "delim = ',', quote = '\"', escape = '\"', auto_detect = false, header = false, strict_mode = true"
+    # the rewrite ends every row with LF; a value may hold a lone CR, so the line ending is stated
+    quoted = ("delim = ',', quote = '\"', escape = '\"', auto_detect = false, header = false, strict_mode = true, "
+              "new_line = '\\n'")
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {tmp} AS SELECT * FROM read_csv({lit(clean)}, {quoted}, "
         f"columns = {_struct(columns)}, max_line_size = {MAX_LINE})"

@@ -85,30 +85,40 @@ def load_target(ctx: LoadContext, target: Target) -> None:
 
 
 def typed(ctx: LoadContext, target: Target, name: str) -> list[str]:
-    """Build ``_t`` (typed rows with reasons); derive stable ids for a source without them."""
+    """Build ``_t`` (typed rows with reasons); derive stable ids for rows without one."""
     con, table = ctx.con, target.table
     spec = TABLES[table]
     cols = list(target.exprs)
-    txt_cols = [q(c + "__txt") for c in cols]
-    # A source without ids: derive a stable id from the row's content and its
-    # occurrence among identical rows of the same file (two identical rows are
-    # two transactions; reloading the file gives the same ids).
     key = spec.key[0]
-    derive = key not in cols and table in DERIVED_KEY_PREFIX and target.derive_key
+    derivable = table in DERIVED_KEY_PREFIX and target.derive_key
+    derive = derivable and key not in cols
     warns = build_typed(con, target, ctx.parse, "_t", keep_text=derive)
+    if derivable and not derive and con.execute(
+            f"SELECT count(*) FROM _t WHERE {q(key)} IS NULL AND _reason IS NULL").fetchall()[0][0]:
+        # the file has an id column, empty on some rows: those rows get a derived id too
+        warns = build_typed(con, target, ctx.parse, "_t", keep_text=True)
+        fieldwarnings.collect(con, "_t", warns)
+        _derive_key(con, table, key, [q(c + "__txt") for c in cols], only_missing=True)
+        return cols
     fieldwarnings.collect(con, "_t", warns)
     if derive:
-        content = ", ".join(f"coalesce({t}, '')" for t in txt_cols)
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE _t AS SELECT * EXCLUDE ({', '.join(txt_cols)}), "
-            f"{lit(DERIVED_KEY_PREFIX[table])} || substr(md5(concat_ws(chr(31), {content}, "
-            f"row_number() OVER (PARTITION BY _file, {', '.join(txt_cols)} ORDER BY _row)::VARCHAR)), 1, 20) AS {q(key)} FROM _t"
-        )
+        _derive_key(con, table, key, [q(c + "__txt") for c in cols], only_missing=False)
         cols.append(key)
     # an erased person stays erased: their rows (valid or not) are set aside before anything else;
     # the pipeline quarantines them (without content) before the load is counted
     suppression.drop_erased_rows(con, "_t", set(cols) & {"customer_id", "email", "phone", "anonymous_id"})
     return cols
+
+
+def _derive_key(con, table: str, key: str, txt_cols: list[str], only_missing: bool) -> None:
+    """A stable id from the row's content and its occurrence among identical rows of the same file
+    (two identical rows are two transactions; reloading the file gives the same ids)."""
+    content = ", ".join(f"coalesce({t}, '')" for t in txt_cols)
+    derived = (f"{lit(DERIVED_KEY_PREFIX[table])} || substr(md5(concat_ws(chr(31), {content}, "
+               f"row_number() OVER (PARTITION BY _file, {', '.join(txt_cols)} ORDER BY _row)::VARCHAR)), 1, 20)")
+    value = f"coalesce({q(key)}, {derived})" if only_missing else derived
+    keep = f"* EXCLUDE ({', '.join(txt_cols)}{', ' + q(key) if only_missing else ''})"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _t AS SELECT {keep}, {value} AS {q(key)} FROM _t")
 
 
 def split_rejects(con, name: str) -> int:
