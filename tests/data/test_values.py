@@ -86,16 +86,17 @@ def test_identifiers_with_control_characters_are_rejected(workspace, tmp_path):
     text = ('order_id,customer_id,ordered_at,total,currency\n'
             'A\x00,C1,2024-01-01,1,EUR\n'
             '"B\nX",C2,2024-01-01,1,EUR\n'
-            'C,"C3\t",2024-01-01,1,usd\n'
+            'C,"C3\t",2024-01-01,1,EUR\n'
             'D,C4,2024-01-01,1,<b>X</b>\n'
-            'E,C5,2024-01-01,1," eur "\n')
+            'E,C5,2024-01-01,1," usd "\n')
     result = load(workspace, tmp_path, "o.csv", text)
     reasons = quarantined(workspace, result.run_id)
-    assert set(reasons) == {1, 2}
+    assert set(reasons) == {1, 2, 3}
     assert all("an identifier cannot hold a control character" in r for r in reasons.values())
-    # a trailing tab is trimmed like any surrounding space; currencies are ISO codes, upper-cased
+    assert '"C3?"' in reasons[3]  # the value is shown with the control character replaced
+    # currencies are ISO codes, upper-cased; anything else is dropped with a warning
     got = dict(workspace.con.execute("SELECT order_id, currency FROM orders").fetchall())
-    assert got == {"C": "USD", "D": None, "E": "EUR"}
+    assert got == {"D": None, "E": "USD"}
     warned = workspace.sql("SELECT row_number, value, reason FROM ingest_warnings").values.tolist()
     assert warned == [[4, "<b>X</b>", 'column "currency": cannot read "<b>X</b>" as an ISO 4217 currency code such as EUR or USD']]
 

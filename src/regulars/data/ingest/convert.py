@@ -97,10 +97,6 @@ EARLIEST = "1970-01-01"
 EARLIEST_BY_COLUMN = {"birth_date": "1900-01-01"}
 
 
-#: Characters trimmed from both ends of every value: spaces, tabs and line breaks.
-_EDGES = "' ' || chr(9) || chr(10) || chr(13)"
-
-
 def column_type(target: Target, col: str) -> str:
     spec = target.spec(col)
     if col in ("email", "phone", "anonymous_id") and col not in spec.column_names:
@@ -141,7 +137,7 @@ def build_typed(con, target: Target, parse: ParseOptions, out: str, keep_text: b
     source text as ``<column>__txt``.
     """
     cols = list(target.exprs)
-    text = ", ".join(f"nullif(trim(CAST({e} AS VARCHAR), {_EDGES}), '') AS {q(c + '__txt')}" for c, e in target.exprs.items())
+    text = ", ".join(f"nullif(trim(CAST({e} AS VARCHAR)), '') AS {q(c + '__txt')}" for c, e in target.exprs.items())
     where = f" WHERE {target.where}" if target.where else ""
     parsed, typed = [], []
     for c in cols:
@@ -164,6 +160,11 @@ def build_typed(con, target: Target, parse: ParseOptions, out: str, keep_text: b
         else:
             expr = typed_sql(v, t, parse)
         typed.append(f"{expr} AS {q(c)}")
+    # One test per row for control characters in any identifier (they are rare): each identifier
+    # is looked at on its own only in the rows that have one.
+    ids = [q(c + "__txt") for c in cols if column_type(target, c) == "VARCHAR" and _is_identifier(c)]
+    if ids:
+        typed.append(f"coalesce({has_control_sql('concat(' + ', '.join(ids) + ')')}, false) AS _ctl")
 
     rejects: list[tuple[str, str]] = []        # (sql producing reason or NULL, source label)
     warns: list[tuple[str, str, str]] = []     # (sql producing reason or NULL, column, source label)
@@ -189,7 +190,7 @@ def build_typed(con, target: Target, parse: ParseOptions, out: str, keep_text: b
             problem(c, f"CASE WHEN {v} IS NOT NULL AND {q(c)} IS NULL THEN {lit(label + ': cannot read ')} || "
                        f"'\"' || left({v}, 60) || '\"' || {lit(' as ' + what)} END", label, hard)
         elif _is_identifier(c):
-            problem(c, f"CASE WHEN {has_control_sql(v)} THEN {lit(label + ': an identifier cannot hold a control character')} "
+            problem(c, f"CASE WHEN _ctl AND {has_control_sql(v)} THEN {lit(label + ': an identifier cannot hold a control character')} "
                        f"|| ' (NUL, newline or tab) in \"' || left(regexp_replace({v}, '[\\x00-\\x1f\\x7f]', '?', 'g'), 60) "
                        "|| '\"' END", label, True)
         if required:

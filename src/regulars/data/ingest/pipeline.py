@@ -76,6 +76,8 @@ class IngestResult:
     field_warnings: int = 0
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    #: seconds by phase: read, validate, customers, rollup, write, invariant, quarantine, commit
+    timings: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -292,15 +294,18 @@ def _run(con, kind, paths, fmt, source, say, started) -> IngestResult:
     # first failed statement, and the fast CSV reader is allowed to fail (the file is then
     # rewritten row by row). Temp tables never reach the workspace file.
     say(f"reading {len(paths)} file(s)")
+    t0 = time.perf_counter()
     try:
         staged = stage(con, paths, source.format, source.parse)
     except BaseException:
         _drop_staging(con)
         raise
+    read_seconds = round(time.perf_counter() - t0, 3)
     con.execute("BEGIN TRANSACTION")
     try:
         run_id = con.execute("SELECT nextval('ingest_run_ids')").fetchall()[0][0]
         result = IngestResult(run_id=run_id, kind=kind, format=fmt, files=paths)
+        result.timings["read"] = read_seconds
         result.rows_read = staged.rows_read
         result.warnings.extend(staged.warnings)
         parse = effective_parse(source.parse, staged, shop.timezone(con))
@@ -314,12 +319,14 @@ def _run(con, kind, paths, fmt, source, say, started) -> IngestResult:
             say(f"validating and loading {target.table}")
             load_target(ctx, target)
         say("recording rejected rows")
-        suppression.reject_erased_rows(con)  # an erased person's rows: one reason, no content
-        result.rows_quarantined = quarantine.rejected(con)
-        result.rows_loaded = ledger.close(con, result.rows_read, result.rows_quarantined)
-        quarantine.write(con, kind, staged.columns, run_id, result.rows_quarantined)
-        result.field_warnings = fieldwarnings.count(con)
-        fieldwarnings.write(con, run_id, kind)
+        with ctx.phase("invariant"):
+            suppression.reject_erased_rows(con)  # an erased person's rows: one reason, no content
+            result.rows_quarantined = quarantine.rejected(con)
+            result.rows_loaded = ledger.close(con, result.rows_read, result.rows_quarantined)
+        with ctx.phase("quarantine"):
+            quarantine.write(con, kind, staged.columns, run_id, result.rows_quarantined)
+            result.field_warnings = fieldwarnings.count(con)
+            fieldwarnings.write(con, run_id, kind)
         if result.field_warnings:
             result.warnings.append(
                 f"{result.field_warnings:,} value(s) could not be read and were left out of rows that loaded "
@@ -335,11 +342,13 @@ def _run(con, kind, paths, fmt, source, say, started) -> IngestResult:
                 result.rows_new, result.rows_updated, result.rows_unchanged, result.rows_quarantined,
                 json.dumps({"tables": result.tables, "warnings": result.warnings,
                             "customers_created": result.customers_created, "rows_loaded": result.rows_loaded,
-                            "guest_orders": result.guest_orders, "field_warnings": result.field_warnings}),
+                            "guest_orders": result.guest_orders, "field_warnings": result.field_warnings,
+                            "timings": result.timings}),
             ],
         )
         say("committing")
-        con.execute("COMMIT")
+        with ctx.phase("commit"):
+            con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise

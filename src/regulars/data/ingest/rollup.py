@@ -50,45 +50,54 @@ def load(ctx, target: Target) -> None:
 
     con = ctx.con
     name = ctx.name("order_lines")
-    cols = typed(ctx, target, name)
-    lines = ctx.ledger.enter(name, "order_lines", con.execute("SELECT count(*) FROM _t").fetchall()[0][0], True)
-    con.execute("CREATE OR REPLACE TEMP TABLE _bad_orders AS SELECT DISTINCT order_id, min(_row) AS first_bad "
-                "FROM _t WHERE _reason IS NOT NULL AND order_id IS NOT NULL GROUP BY order_id")
-    split_rejects(con, name)
-    prefix = ctx.parse.cancellation_prefix
-    if prefix:
-        con.execute(f"UPDATE _g SET quantity = -abs(quantity) WHERE starts_with(order_id, {lit(prefix)}) AND quantity > 0")
-    reject_duplicate_keys(ctx, name, "order_lines", cols)
-    _keep_orders_whole(con, name, "_bad_orders", "has a line that could not be loaded (row {first_bad}): the whole "
-                       "order is kept out so that it is not counted with part of its lines")
-    has = [c for c in IDENTIFIERS if c in cols]
-    _customers(ctx, name, has)
-    _rollup(con, cols)
-    _keep_orders_whole(con, name, "_big_orders", f"adds up to more than {MAX_AMOUNT:,} either way, the largest "
-                       "amount accepted: the whole order is kept out")
-    con.execute("DELETE FROM _og WHERE order_id IN (SELECT order_id FROM _big_orders)")
-    order_cols = ["order_id", "customer_id", "ordered_at", "subtotal", "total"] + [
-        c for c in ORDER_FIELDS if c in cols and c not in ("customer_id", "ordered_at", "total")]
-    order_cols = orders.prepare(con, order_cols, table="_og")
-    ident = {c for c in ("email", "phone") if c in cols}
-    ctx.result.customers_created += identity.ensure_customers(con, "_og", ident, ctx.run_id)
-    con.execute(
-        "UPDATE _warns SET customer_id = o.customer_id FROM _g g JOIN _og o USING (order_id) "
-        "WHERE _warns._file = g._file AND _warns._row = g._row AND _warns.customer_id IS NULL"
-    )
-    kept = con.execute("SELECT count(*) FROM _g").fetchall()[0][0]
-    n_orders = con.execute("SELECT count(*) FROM _og").fetchall()[0][0]
-    made = ctx.ledger.enter(f"{name}:orders", "orders", kept, covering=False)
-    write(ctx, "orders", "_og", order_cols, made, merged=kept - n_orders)
-    ctx.result.guest_orders += orders.guest_count(con, "_og")
-    ctx.result.tables.setdefault("products", {}).setdefault("stubs_created", 0)
-    ctx.result.tables["products"]["stubs_created"] += product_stubs(con, cols, ctx.run_id)
-    line_cols = [c for c in cols if c in TABLES["order_lines"].column_names]
-    write(ctx, "order_lines", "_g", line_cols, lines)
-    for t in ("_g", "_og", "_bad_orders", "_big_orders"):
-        con.execute(f"DROP TABLE IF EXISTS {t}")
-    ctx.ledger.close_target(con, made)
-    ctx.ledger.close_target(con, lines)
+    with ctx.phase("validate"):
+        cols = typed(ctx, target, name)
+        lines = ctx.ledger.enter(name, "order_lines", con.execute("SELECT count(*) FROM _t").fetchall()[0][0], True)
+        con.execute("CREATE OR REPLACE TEMP TABLE _bad_orders AS SELECT DISTINCT order_id, min(_row) AS first_bad "
+                    "FROM _t WHERE _reason IS NOT NULL AND order_id IS NOT NULL GROUP BY order_id")
+        split_rejects(con, name)
+        prefix = ctx.parse.cancellation_prefix
+        if prefix:
+            con.execute(f"UPDATE _g SET quantity = -abs(quantity) WHERE starts_with(order_id, {lit(prefix)}) "
+                        "AND quantity > 0")
+        reject_duplicate_keys(ctx, name, "order_lines", cols)
+    with ctx.phase("rollup"):
+        _keep_orders_whole(con, name, "_bad_orders", "has a line that could not be loaded (row {first_bad}): the "
+                           "whole order is kept out so that it is not counted with part of its lines")
+    with ctx.phase("customers"):
+        has = [c for c in IDENTIFIERS if c in cols]
+        _customers(ctx, name, has)
+    with ctx.phase("rollup"):
+        _rollup(con, cols)
+        _keep_orders_whole(con, name, "_big_orders", f"adds up to more than {MAX_AMOUNT:,} either way, the largest "
+                           "amount accepted: the whole order is kept out")
+        con.execute("DELETE FROM _og WHERE order_id IN (SELECT order_id FROM _big_orders)")
+        order_cols = ["order_id", "customer_id", "ordered_at", "subtotal", "total"] + [
+            c for c in ORDER_FIELDS if c in cols and c not in ("customer_id", "ordered_at", "total")]
+        order_cols = orders.prepare(con, order_cols, table="_og")
+    with ctx.phase("customers"):
+        ident = {c for c in ("email", "phone") if c in cols}
+        ctx.result.customers_created += identity.ensure_customers(con, "_og", ident, ctx.run_id)
+        con.execute(
+            "UPDATE _warns SET customer_id = o.customer_id FROM _g g JOIN _og o USING (order_id) "
+            "WHERE _warns._file = g._file AND _warns._row = g._row AND _warns.customer_id IS NULL"
+        )
+    with ctx.phase("rollup"):
+        kept = con.execute("SELECT count(*) FROM _g").fetchall()[0][0]
+        n_orders = con.execute("SELECT count(*) FROM _og").fetchall()[0][0]
+        made = ctx.ledger.enter(f"{name}:orders", "orders", kept, covering=False)
+        write(ctx, "orders", "_og", order_cols, made, merged=kept - n_orders)
+        ctx.result.guest_orders += orders.guest_count(con, "_og")
+    with ctx.phase("write"):
+        ctx.result.tables.setdefault("products", {}).setdefault("stubs_created", 0)
+        ctx.result.tables["products"]["stubs_created"] += product_stubs(con, cols, ctx.run_id)
+        line_cols = [c for c in cols if c in TABLES["order_lines"].column_names]
+        write(ctx, "order_lines", "_g", line_cols, lines)
+        for t in ("_g", "_og", "_bad_orders", "_big_orders"):
+            con.execute(f"DROP TABLE IF EXISTS {t}")
+    with ctx.phase("invariant"):
+        ctx.ledger.close_target(con, made)
+        ctx.ledger.close_target(con, lines)
 
 
 def _keep_orders_whole(con, name: str, bad: str, why: str) -> None:

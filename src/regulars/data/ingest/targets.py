@@ -9,6 +9,8 @@ dates, the upsert itself (read back to check it), and the target's line in the l
 
 from __future__ import annotations
 
+import contextlib
+import time
 from dataclasses import dataclass, field
 
 from regulars.data import identity, suppression
@@ -33,6 +35,16 @@ class LoadContext:
     result: object  # IngestResult
     names: dict[str, int] = field(default_factory=dict)
 
+    @contextlib.contextmanager
+    def phase(self, name: str):
+        """Add the time spent in the block to ``result.timings[name]`` (seconds)."""
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            timings = self.result.timings
+            timings[name] = round(timings.get(name, 0.0) + time.perf_counter() - start, 3)
+
     def name(self, table: str) -> str:
         n = self.names[table] = self.names.get(table, 0) + 1
         return table if n == 1 else f"{table}#{n}"
@@ -48,13 +60,16 @@ def load_target(ctx: LoadContext, target: Target) -> None:
     con, table = ctx.con, target.table
     spec = TABLES[table]
     name = ctx.name(table)
-    cols = typed(ctx, target, name)
-    count = ctx.ledger.enter(name, table, con.execute("SELECT count(*) FROM _t").fetchall()[0][0],
-                             covering=target.where is None)
-    split_rejects(con, name)
+    with ctx.phase("validate"):
+        cols = typed(ctx, target, name)
+        count = ctx.ledger.enter(name, table, con.execute("SELECT count(*) FROM _t").fetchall()[0][0],
+                                 covering=target.where is None)
+        split_rejects(con, name)
     if spec.customer_column:
-        cols = resolve_customers(ctx, name, table, cols)
-    reject_duplicate_keys(ctx, name, table, cols)
+        with ctx.phase("customers"):
+            cols = resolve_customers(ctx, name, table, cols)
+    with ctx.phase("validate"):
+        reject_duplicate_keys(ctx, name, table, cols)
     if table == "order_lines":
         check_orders_exist(con, name)
         ctx.result.tables.setdefault("products", {}).setdefault("stubs_created", 0)
@@ -73,7 +88,8 @@ def load_target(ctx: LoadContext, target: Target) -> None:
         ctx.result.customers_created += identity.ensure_customers(con, "_g", ident, ctx.run_id)
     if spec.customer_column:
         fieldwarnings.attach_customers(con, "_g")
-    write(ctx, table, "_g", cols, count)
+    with ctx.phase("write"):
+        write(ctx, table, "_g", cols, count)
     if table == "customers":
         record_consents_from_customers(con, cols, ctx.run_id)
     if table == "consents":
@@ -81,7 +97,8 @@ def load_target(ctx: LoadContext, target: Target) -> None:
     if table == "events" and "anonymous_id" in cols:
         identity.stitch_anonymous_events(con)
     con.execute("DROP TABLE _g")
-    ctx.ledger.close_target(con, count)
+    with ctx.phase("invariant"):
+        ctx.ledger.close_target(con, count)
 
 
 def typed(ctx: LoadContext, target: Target, name: str) -> list[str]:
@@ -237,9 +254,11 @@ def write(ctx: LoadContext, table: str, src: str, cols: list[str], count: Target
     """Upsert *src* into *table*, check the written rows are there, and record the counts."""
     spec = TABLES[table]
     load_cols = [c for c in cols if c in spec.column_names]
-    before = written(ctx.con, table, ctx.run_id)
+    with ctx.phase("invariant"):
+        before = written(ctx.con, table, ctx.run_id)
     counts = upsert(ctx.con, table, src, load_cols, ctx.run_id)
-    check_written(ctx.con, table, ctx.run_id, before, counts.new + counts.updated)
+    with ctx.phase("invariant"):
+        check_written(ctx.con, table, ctx.run_id, before, counts.new + counts.updated)
     count.new, count.updated, count.unchanged, count.merged = counts.new, counts.updated, counts.unchanged, merged
     shown = counts.as_dict()
     if merged:

@@ -133,7 +133,8 @@ def date_sql(v: str, parse: ParseOptions) -> str:
 
 def id_sql(v: str) -> str:
     """SQL for an identifier: a whole number written as a float (``17850.0``) loses its ``.0``."""
-    return f"CASE WHEN regexp_full_match({v}, '-?[0-9]+\\.0+') THEN regexp_replace({v}, '\\.0+$', '') ELSE {v} END"
+    return (f"CASE WHEN contains({v}, '.') AND regexp_full_match({v}, '-?[0-9]+\\.0+') "
+            f"THEN regexp_replace({v}, '\\.0+$', '') ELSE {v} END")
 
 
 def has_control_sql(v: str) -> str:
