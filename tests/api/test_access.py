@@ -44,6 +44,7 @@ ROLES = {
     ("get", "/api/workspace"): "viewer",
     ("get", "/api/ingest/runs"): "viewer",
     ("get", "/api/ingest/quarantine"): "viewer",
+    ("get", "/api/ingest/warnings"): "viewer",
     ("get", "/api/experiments"): "viewer",
     ("get", "/api/experiments/plan"): "viewer",
     ("get", "/api/experiments/{experiment_id}/analysis"): "viewer",
@@ -166,7 +167,7 @@ def test_viewers_never_see_personal_data_on_any_route(server):
         variants = [req]
         if path == "/api/customers":
             variants += [{"url": path, "params": {"limit": 1000}}, {"url": path, "params": {"q": "example.com"}}]
-        if path == "/api/ingest/quarantine":
+        if path in ("/api/ingest/quarantine", "/api/ingest/warnings"):
             variants.append({"url": path, "params": {"limit": 500}})
         if path.endswith("/members"):
             variants.append({**req, "params": {"format": "csv"}})

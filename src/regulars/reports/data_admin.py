@@ -55,14 +55,7 @@ def quarantine(
     masked unless *include_pii*.
     """
     limit, offset = max(1, min(int(limit), 100_000)), max(0, int(offset))
-    where, params = [], []
-    if run_id is not None:
-        where.append("run_id = ?")
-        params.append(int(run_id))
-    if kind:
-        where.append("kind = ?")
-        params.append(kind)
-    clause = ("WHERE " + " AND ".join(where)) if where else ""
+    clause, params = _by_run_and_kind(run_id, kind)
     total = ws.con.execute(f"SELECT count(*) FROM quarantine {clause}", params).fetchall()[0][0]
     items = _rows(ws.con, f"""
         SELECT run_id, kind, file, row_number, column_name, reason, raw::VARCHAR AS raw FROM quarantine {clause}
@@ -94,14 +87,7 @@ def field_warnings(
     The value may be personal data (a malformed e-mail): it is masked unless *include_pii*.
     """
     limit, offset = max(1, min(int(limit), 100_000)), max(0, int(offset))
-    where, params = [], []
-    if run_id is not None:
-        where.append("run_id = ?")
-        params.append(int(run_id))
-    if kind:
-        where.append("kind = ?")
-        params.append(kind)
-    clause = ("WHERE " + " AND ".join(where)) if where else ""
+    clause, params = _by_run_and_kind(run_id, kind)
     total = ws.con.execute(f"SELECT count(*) FROM ingest_warnings {clause}", params).fetchall()[0][0]
     items = _rows(ws.con, f"""
         SELECT run_id, kind, file, row_number, column_name, value, reason FROM ingest_warnings {clause}
@@ -116,6 +102,18 @@ def field_warnings(
             it["reason"] = hide_values(it["reason"])
     notes = [f"{n:,} value(s) dropped from {col}" for col, n in by_column]
     return Page(total, limit, offset, items, notes)
+
+
+def _by_run_and_kind(run_id: int | None, kind: str | None) -> tuple[str, list]:
+    """A ``WHERE`` clause (or nothing) and its parameters for an optional run and kind."""
+    where, params = [], []
+    if run_id is not None:
+        where.append("run_id = ?")
+        params.append(int(run_id))
+    if kind:
+        where.append("kind = ?")
+        params.append(kind)
+    return ("WHERE " + " AND ".join(where)) if where else "", params
 
 
 _QUOTED_VALUE = re.compile(r'(cannot read )".*?"( as )')

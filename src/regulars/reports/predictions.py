@@ -143,6 +143,11 @@ def predictions_summary(ws, as_of=None, top: int = 10) -> PredictionsSummary:
     readiness = run.get("readiness") or {}
     preds = store.read_customer_predictions(ws, as_of)
     notes = [m for v in readiness.values() for m in v.get("messages", [])]
+    from regulars.reports.kpis import guest_note
+
+    guests = guest_note(ws, as_of)
+    if guests:
+        notes.append(guests.replace("not in customer analyses", "not in the customer predictions"))
     counts: dict = {"customers": len(preds)}
     at_risk, buyers = [], []
     if len(preds) and preds["churn_risk"].notna().any():

@@ -253,6 +253,11 @@ def rfm_report(ws, as_of=None, config=None, engine: str | None = None) -> Segmen
     notes = [f"scores are quintiles 1-5 over {len(df):,} customers with a purchase; ties broken by customer id"]
     if cfg.unmatched:
         notes.append(f"{len(cfg.unmatched)} score cells match no segment and get {cfg.fallback!r}")
+    from regulars.reports.kpis import guest_note
+
+    guests = guest_note(ws, as_of)
+    if guests:
+        notes.append(guests)
     return Segmentation(as_of_value, engine_name(engine), df, summary, notes)
 
 
