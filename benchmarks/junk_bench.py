@@ -34,10 +34,11 @@ sys.path.insert(0, str(REPO))
 
 from tests.data.junk import junk_csv, ragged_csv  # noqa: E402
 
-CLI = ("import resource, runpy, sys\n"
+CLI = ("import runpy, sys\n"
        "sys.argv = ['regulars'] + sys.argv[1:]\n"
        "try:\n    runpy.run_module('regulars.cli.main', run_name='__main__')\n"
-       "finally:\n    print('PEAK', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024, file=sys.stderr)\n")
+       "finally:\n    hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM:')][0]\n"
+       "    print('PEAK', int(hwm.split()[1]) // 1024, file=sys.stderr)\n")
 
 PANDAS = """
 import resource, sys, time

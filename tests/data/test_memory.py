@@ -29,10 +29,12 @@ BOUND_MB = 1100
 
 def _peak_of_child(args: list[str], env: dict) -> tuple[int, str]:
     """Run the CLI in a child process; return its peak RSS (MB) and its output."""
-    code = ("import resource, runpy, sys\n"
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent (pytest) into the child
+    code = ("import runpy, sys\n"
             "sys.argv = ['regulars'] + sys.argv[1:]\n"
             "try:\n    runpy.run_module('regulars.cli.main', run_name='__main__')\n"
-            "finally:\n    print('PEAK', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024, file=sys.stderr)\n")
+            "finally:\n    hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM:')][0]\n"
+            "    print('PEAK', int(hwm.split()[1]) // 1024, file=sys.stderr)\n")
     out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, timeout=600)
     peak = int(out.stderr.split("PEAK")[-1].split()[0])
     return peak, out.stdout + out.stderr

@@ -116,7 +116,7 @@ def _by_run_and_kind(run_id: int | None, kind: str | None) -> tuple[str, list]:
     return ("WHERE " + " AND ".join(where)) if where else "", params
 
 
-_QUOTED_VALUE = re.compile(r'(cannot read )".*?"( as )')
+_QUOTED = re.compile(r'columns? "[^"]*"|"[^"]*"')
 
 
 def hide_values(reason: str | None) -> str | None:
@@ -124,8 +124,12 @@ def hide_values(reason: str | None) -> str | None:
 
     >>> hide_values('column "email": cannot read "ann@@x.org" as an e-mail address')
     'column "email": cannot read "…" as an e-mail address'
+    >>> hide_values('column "id": an identifier cannot hold a control character (NUL, newline or tab) in "C3?"')
+    'column "id": an identifier cannot hold a control character (NUL, newline or tab) in "…"'
     """
-    return _QUOTED_VALUE.sub(r'\1"…"\2', reason) if reason else reason
+    if not reason:
+        return reason
+    return _QUOTED.sub(lambda m: m.group(0) if m.group(0).startswith("column") else '"…"', reason)
 
 
 def workspace_overview(ws) -> dict:
