@@ -116,6 +116,16 @@ def test_customer_analyses_skip_guests(till):
     assert ws.con.execute("SELECT count(*) FROM customer_order_stats").fetchall() == [(2,)]
 
 
+def test_guest_baskets_count_in_basket_analysis(till):
+    """Bought-together pairs come from every basket: a walk-in's mug and cake are a pair too."""
+    ws, _, _ = till
+    from regulars.features.recommend import basket_lines
+
+    lines = ws.execute(basket_lines(ws, dt.date(2024, 5, 1)))
+    baskets = lines.groupby("basket").product_id.apply(lambda p: "".join(sorted(p))).tolist()
+    assert sorted(baskets) == ["A", "AB", "AC", "B", "C"]  # 1006's pen was returned: only the mug
+
+
 def test_an_order_is_loaded_whole_or_not_at_all(workspace, tmp_path):
     (tmp_path / "m.toml").write_text(MAPPING)
     (tmp_path / "bad.csv").write_text(

@@ -67,11 +67,12 @@ def _ts(value) -> ir.TimestampScalar:
     return ibis.timestamp(dt.datetime(d.year, d.month, d.day))
 
 
-def purchase_lines(tables, as_of, since=None) -> ir.Table:
+def purchase_lines(tables, as_of, since=None, customers_only: bool = True) -> ir.Table:
     """Lines of purchases (``models.readiness.purchases``) before ``as_of`` (and on or after
     ``since``) with a product and a positive quantity: ``customer_id, order_id, day, product_id,
-    quantity, product_name, category``."""
-    p = purchases(tables.table("orders"))
+    quantity, product_name, category``. Guest orders (no customer) only when *customers_only*
+    is False: a basket is a basket, whoever bought it."""
+    p = purchases(tables.table("orders"), customers_only=customers_only)
     p = p.filter(p.day < _day(as_of))
     if since is not None:
         p = p.filter(p.day >= _day(since))
@@ -134,8 +135,8 @@ def interactions(tables, as_of, since=None, events_since=None) -> ir.Table:
 
 def basket_lines(tables, as_of, since=None) -> ir.Table:
     """One row per purchase x product before ``as_of``: ``basket`` (a 64-bit hash of the order
-    id) and ``product_id``."""
-    lines = purchase_lines(tables, as_of, since)
+    id) and ``product_id``; guest orders count (they are baskets too)."""
+    lines = purchase_lines(tables, as_of, since, customers_only=False)
     return lines.select(basket=lines.order_id.hash(), product_id=lines.product_id).distinct()
 
 
