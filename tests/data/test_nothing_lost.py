@@ -18,7 +18,6 @@ import duckdb
 import pytest
 
 from regulars import Workspace
-from regulars.data.ingest.accounting import Ledger, LoadInvariantError, check_written
 from regulars.data.ingest.pipeline import ingest
 
 MAPPING = """
@@ -129,6 +128,8 @@ def test_every_run_records_loaded_and_quarantined_rows(workspace, tmp_path):
 
 
 def test_a_target_that_does_not_add_up_is_refused(workspace):
+    from regulars.data.ingest.accounting import Ledger, LoadInvariantError
+
     con = workspace.con
     con.execute("CREATE TEMP TABLE _rejects (_file VARCHAR, _row BIGINT, column_name VARCHAR, reason VARCHAR, "
                 "raw VARCHAR, _target VARCHAR)")
@@ -146,6 +147,8 @@ def test_a_target_that_does_not_add_up_is_refused(workspace):
 
 
 def test_rows_reported_as_written_must_be_in_the_table(workspace, tmp_path):
+    from regulars.data.ingest.accounting import LoadInvariantError, check_written
+
     path = tmp_path / "o.csv"
     path.write_text("order_id,customer_id,ordered_at,total\nA,C1,2024-01-01,5\nB,C2,2024-01-02,6\n")
     result = ingest(workspace, "orders", [path])
@@ -167,3 +170,27 @@ def test_a_failed_check_rolls_the_whole_load_back(workspace, tmp_path):
         ingest(workspace, "orders", [bad])
     assert (workspace.sql("SELECT count(*) FROM orders").iloc[0, 0], workspace.count("ingest_runs")) == before
     assert not workspace.sql("SELECT * FROM duckdb_tables() WHERE temporary").shape[0]  # no staging left over
+
+
+def test_a_row_that_goes_missing_mid_load_rolls_the_load_back(workspace, tmp_path, monkeypatch):
+    """Defect 2: when a step loses a row, the load does not commit; the error names the counts."""
+    from regulars.data.ingest import orders as order_steps
+
+    path = tmp_path / "o.csv"
+    path.write_text("order_id,customer_id,ordered_at,total\nA,C1,2024-01-01,5\n")
+    ingest(workspace, "orders", [path])
+    before = workspace.sql("SELECT count(*) FROM orders").iloc[0, 0], workspace.count("ingest_runs")
+    prepare = order_steps.prepare
+
+    def losing_one_row(con, cols):
+        cols = prepare(con, cols)
+        con.execute("DELETE FROM _g WHERE order_id = 'C'")  # a bug that drops a row silently
+        return cols
+
+    monkeypatch.setattr(order_steps, "prepare", losing_one_row)
+    path.write_text("order_id,customer_id,ordered_at,total\nB,C2,2024-01-02,6\nC,C3,2024-01-03,7\n")
+    with pytest.raises(Exception, match=r"load rolled back, nothing was written: 2 rows entered orders .*"
+                                         r"\(\+1 unaccounted for\)"):
+        ingest(workspace, "orders", [path])
+    assert (workspace.sql("SELECT count(*) FROM orders").iloc[0, 0], workspace.count("ingest_runs")) == before
+    assert workspace.count("customers") == 1  # nothing of the failed load stayed
