@@ -181,3 +181,22 @@ def test_a_fully_refunded_order_is_not_a_purchase_anywhere(workspace, tmp_path):
     assert dict(zip(early.customer_id, early.orders)) == {"C1": 1, "C2": 1}  # C's refund had not happened yet
     late = workspace.execute(customer_features(workspace, as_of=dt.date(2024, 3, 2), categories=[]))
     assert dict(zip(late.customer_id, late.orders)) == {"C1": 1, "C2": 0}
+
+
+def test_the_weekly_report_counts_orders_and_revenue_by_the_same_rules(workspace, tmp_path):
+    """The Monday report and alerts (activation) use the one definition: a fully refunded order is
+    not an order, a cancelled one (dated, whatever its status says) is not revenue, guests count."""
+    (tmp_path / "o.csv").write_text(
+        "order_id,customer_id,ordered_at,total,status,refunded,cancelled_at\n"
+        "A,C1,2024-01-05 10:00,30.00,paid,5.00,\n"
+        "B,,2024-01-05 11:00,12.00,paid,,\n"                      # a guest
+        "C,C2,2024-01-06 10:00,20.00,refunded,,\n"                 # refunded in full
+        "D,C3,2024-01-06 12:00,40.00,paid,,2024-01-06 13:00\n"    # cancelled, status not updated
+    )
+    ingest(workspace, "orders", [tmp_path / "o.csv"])
+    from regulars.data import activation_store
+
+    week = dt.datetime(2024, 1, 1), dt.datetime(2024, 1, 8)
+    assert activation_store.net_revenue(workspace, *week) == 37.0  # 30 - 5 + 12 + (20 - 20)
+    assert activation_store.traffic(workspace, *week)["orders"] == 2
+    assert float(kpis(workspace).table.iloc[0].revenue) == 37.0

@@ -21,6 +21,7 @@ import json
 
 import pyarrow as pa
 
+from regulars.data import purchases
 from regulars.data.activation_schema import records, where
 
 PREFIX = "activation."
@@ -194,13 +195,13 @@ def alert_history(ws, limit: int = 50) -> list[dict]:
 
 
 # -- metrics the alerts and the weekly report watch --------------------------------------------------------------
-_COUNTED = ("coalesce(lower(status), '') NOT IN ('cancelled', 'canceled', 'voided', 'void', 'failed', 'declined', "
-            "'abandoned', 'draft')")
+# the one definition of a counted order, a purchase and net revenue (data/purchases.py)
+_COUNTED = purchases.counted_sql()
 
 
 def net_revenue(ws, start: dt.datetime, end: dt.datetime) -> float:
     """Net revenue (total - refunded) of orders in ``[start, end)``, guests included."""
-    return float(ws.con.execute(f"SELECT coalesce(sum(total - coalesce(refunded, 0)), 0)::DOUBLE FROM orders "
+    return float(ws.con.execute(f"SELECT coalesce(sum({purchases.net_sql()}), 0)::DOUBLE FROM orders "
                                 f"WHERE ordered_at >= ? AND ordered_at < ? AND {_COUNTED}", [start, end]).fetchall()[0][0])
 
 
@@ -232,8 +233,8 @@ def traffic(ws, start: dt.datetime, end: dt.datetime) -> dict:
         "count(DISTINCT coalesce(session_id, coalesce(customer_id, anonymous_id) || '/' || occurred_at::DATE)) "
         "FILTER (WHERE event_type = 'purchase') FROM events WHERE occurred_at >= ? AND occurred_at < ?",
         [start, end]).fetchall()[0]
-    orders = ws.con.execute(f"SELECT count(*) FROM orders WHERE ordered_at >= ? AND ordered_at < ? AND total > 0 "
-                            f"AND {_COUNTED}", [start, end]).fetchall()[0][0]
+    orders = ws.con.execute(f"SELECT count(*) FROM orders WHERE ordered_at >= ? AND ordered_at < ? "
+                            f"AND {purchases.purchase_sql()}", [start, end]).fetchall()[0][0]
     return {"sessions": int(row[0]), "purchase_sessions": int(row[1]), "orders": int(orders)}
 
 
