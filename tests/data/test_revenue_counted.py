@@ -126,6 +126,16 @@ def test_guest_baskets_count_in_basket_analysis(till):
     assert sorted(baskets) == ["A", "AB", "AC", "B", "C"]  # 1006's pen was returned: only the mug
 
 
+def test_the_demand_forecast_learns_from_guest_orders(till):
+    ws, _, _ = till
+    from regulars.models.forecast import daily_sales
+
+    days = ws.execute(daily_sales(ws, dt.date(2024, 5, 1)))
+    days = days.set_index(days.day.astype(str).str[:10]).sort_index()
+    assert days.index.tolist() == ["2024-03-01", "2024-03-02", "2024-03-05", "2024-04-02", "2024-04-03"]
+    assert days.loc["2024-03-02", "revenue"] == 11.0 and days.orders.sum() == 5  # 1002 and 1005 are guests
+
+
 def test_an_order_is_loaded_whole_or_not_at_all(workspace, tmp_path):
     (tmp_path / "m.toml").write_text(MAPPING)
     (tmp_path / "bad.csv").write_text(
