@@ -116,7 +116,8 @@ def test_roles_approval_and_exports_over_the_api(server):
         assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
         summary = json.loads(r.headers["x-regulars-export"])
         assert summary["rows"] == len(r.text.strip().splitlines()) - 1
-        assert summary["rows"] + summary["left_out_total"] == 150
+        # 150 customers and C9999, whose broken e-mail is dropped with a field warning (issue 12) rather than the customer
+        assert summary["rows"] + summary["left_out_total"] == 151
         detail = viewer.get("/api/journeys/cart_abandonment").json()
         assert detail["results"]["treated"] > 0 and detail["results"]["holdout"] > 0
         sub = admin.post("/api/webhooks", json={"name": "gateway", "url": "http://127.0.0.1:9/hook",
