@@ -48,3 +48,16 @@ def _readiness(report: DoctorReport) -> Table:
     for r in report.readiness:
         table.add_row(r.title, _STATUS_STYLE.get(r.status, r.status), r.minimum, r.have, r.load or ("" if r.status == "ok" else r.reason))
     return table
+
+
+def show_engine(check) -> None:
+    """Print which engine was checked, what it is connected to, and the row counts on both sides."""
+    style = "green" if check.ok else "red"
+    console.print(f"[bold]engine:[/] {check.engine}")
+    for sentence in check.sentences():
+        console.print(f"  [{style}]{sentence}[/]")
+    if check.settings:
+        sources = check.settings.get("from", {})
+        shown = {k: v for k, v in check.settings.items() if k != "from" and v not in (None, {}, "")}
+        for key, value in shown.items():
+            console.print(f"  {key.replace('_', ' ')}: {value} [dim]({sources.get(key, 'default')})[/]")

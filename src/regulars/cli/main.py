@@ -15,6 +15,7 @@ import pandas as pd
 import typer
 
 from regulars import __version__
+from regulars.cli.engine_opts import EngineOption, engine_tables
 from regulars.cli.common import (
     FormatOption,
     WorkspaceOption,
@@ -244,11 +245,13 @@ def kpis(
                                "region, engagement, behaviour or rule.", show_default=False),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     format: str = FormatOption,
+    engine: str = EngineOption,
     workspace: Path = WorkspaceOption,
 ) -> None:
     """Key numbers: customers, retention, churn, AOV, frequency, CLV, conversion, CAC, CSAT/NPS.
 
-    `regulars kpis --by segment rfm` shows KPIs and predicted value per segment of a kind.
+    `regulars kpis --by segment rfm` shows KPIs and predicted value per segment of a kind
+    (from the stored segments and predictions, so always read from the workspace).
     """
     from regulars.reports.kpis import kpis as compute
 
@@ -259,8 +262,8 @@ def kpis(
         fail(f"unexpected {kind!r}: a segment kind goes with --by segment")
     if by not in (None, "month", "channel", "cohort"):
         fail(f"--by {by!r} unknown; use month, channel, cohort or segment")
-    with open_workspace(workspace, read_only=True) as ws:
-        report = compute(ws, by=by)
+    with open_workspace(workspace, read_only=True) as ws, engine_tables(ws, engine) as tables:
+        report = compute(tables, by=by)
     if as_json or format == "json":
         print_json(report.to_dict())
         return
@@ -291,18 +294,31 @@ def _segment_kpis(kind: str, as_json: bool, format: str, workspace) -> None:
 @app.command()
 def doctor(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    engine: str = typer.Option(None, "--engine", help="Also check this engine: duckdb or spark (says what Spark "
+                               "is connected to). Default: only when REGULARS_ENGINE or regulars.toml chooses one."),
     workspace: Path = WorkspaceOption,
 ) -> None:
     """Data-quality and readiness report: what the data supports and what it lacks."""
+    from regulars.cli.doctor_view import show, show_engine
+    from regulars.data.engines import EngineError, engine_name
     from regulars.reports.doctor import doctor as examine
-    from regulars.cli.doctor_view import show
+    from regulars.reports.engine_check import engine_check
 
     with open_workspace(workspace, read_only=True) as ws:
         report = examine(ws)
+        check = None
+        try:
+            if engine or engine_name(None, workspace=ws.path) != "duckdb":
+                with progress_steps("checking the engine", quiet=as_json):
+                    check = engine_check(ws, engine)
+        except EngineError as exc:
+            fail(str(exc))
     if as_json:
-        print_json(report.to_dict())
+        print_json({**report.to_dict(), **({"engine": check.to_dict()} if check else {})})
         return
     show(report)
+    if check:
+        show_engine(check)
 
 
 @app.command()
