@@ -26,3 +26,17 @@ def engine_tables(ws, engine: str | None) -> Iterator:
             yield tables
     except EngineError as exc:
         fail(str(exc))
+
+
+@contextlib.contextmanager
+def engine_workspace_or_fail(ws, engine: str | None) -> Iterator:
+    """The workspace with its reads on *engine* (:func:`regulars.data.engine_workspace.engine_workspace`),
+    for jobs that also write; engine problems end the command with their message."""
+    from regulars.data.engine_workspace import engine_workspace
+    from regulars.data.engines import EngineError
+
+    try:
+        with engine_workspace(ws, engine) as reads:
+            yield reads
+    except EngineError as exc:
+        fail(str(exc))

@@ -11,6 +11,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from regulars.cli.engine_opts import EngineOption, engine_workspace_or_fail
 from regulars.cli.common import (
     WorkspaceOption,
     console,
@@ -55,9 +56,14 @@ def predict_command(
     as_of: str = typer.Option(None, "--as-of", help="Predict as of this date (YYYY-MM-DD); default: the day after the last order."),
     horizon: str = typer.Option("365d", "--horizon", help="Horizon of expected orders, spend and CLV, e.g. 365d, 26w, 6m."),
     as_json: bool = typer.Option(False, "--json", help="Print a machine-readable summary."),
+    engine: str = EngineOption,
     workspace: Path = WorkspaceOption,
 ) -> None:
     """Fit the models on your history and write every customer's predictions.
+
+    With --engine spark the data preparation (training snapshots, labels, BTYD summaries,
+    scoring features) runs on Spark; models fit and score here; results are written to the
+    workspace. Recommendations and next actions run on the workspace.
 
     Writes customer_predictions (p_alive, expected orders/spend/CLV with ranges, churn risk
     and reasons, next order date, 30-day purchase propensity), lead_scores, replenishments
@@ -70,8 +76,8 @@ def predict_command(
     with open_workspace(workspace) as ws:
         if ws.count("orders") == 0:
             fail("no orders in this workspace; load some with `regulars ingest orders FILE` (or try `regulars demo`)")
-        with progress_steps("predicting", quiet=as_json) as say:
-            result = predict(ws, as_of=_date(as_of), horizon_days=days, progress=say)
+        with progress_steps("predicting", quiet=as_json) as say, engine_workspace_or_fail(ws, engine) as reads:
+            result = predict(reads, as_of=_date(as_of), horizon_days=days, progress=say)
             offers = recommend_and_decide(ws, result.as_of, say)
         report = backtest_report(ws)
     if as_json:
@@ -138,9 +144,14 @@ def backtest_command(
                                "(default: 90 days before the last order)."),
     show: bool = typer.Option(False, "--show", help="Only show the latest stored backtest, do not run one."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    engine: str = EngineOption,
     workspace: Path = WorkspaceOption,
 ) -> None:
-    """How accurate would the predictions have been? Refit before a cutoff, compare with simple rules."""
+    """How accurate would the predictions have been? Refit before a cutoff, compare with simple rules.
+
+    With --engine spark the data preparation runs on Spark (as for `regulars predict`); the
+    recommendation evaluation runs on the workspace.
+    """
     from regulars.jobs.backtest import backtest
     from regulars.jobs.recommend_eval import evaluate
     from regulars.reports.predictions import backtest_report
@@ -151,7 +162,8 @@ def backtest_command(
             if ws.count("orders") == 0:
                 fail("no orders in this workspace; load some with `regulars ingest orders FILE`")
             with progress_steps("backtesting", quiet=as_json) as say:
-                result = backtest(ws, cutoff=_date(cutoff), progress=say)
+                with engine_workspace_or_fail(ws, engine) as reads:
+                    result = backtest(reads, cutoff=_date(cutoff), progress=say)
                 evaluate(ws, cutoff=result.cutoff, progress=lambda s_: say(f"recommendations: {s_}"))
         report = backtest_report(ws)
         offers = evaluation_report(ws)
