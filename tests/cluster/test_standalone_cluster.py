@@ -2,8 +2,9 @@
 
 The master is configuration: the same code runs on ``local[N]`` or on the cluster, chosen by
 ``REGULARS_SPARK_MASTER`` (environment) or ``[spark] master`` in ``regulars.toml``; the results
-must equal DuckDB's. Slow (a cluster and a JVM per command start): about 1–3 minutes on the
-shared 2-core machine, most of it JVM start-up and executor registration.
+must equal DuckDB's. Slow (a cluster and a JVM per command start): 18 minutes measured on the
+shared 2-core machine at a load average of 16–22 (with four parity cases; now two); the time
+goes to JVM start-up, executor registration and Spark planning and running many small jobs.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ def run(*args, env, timeout=600):
 
 def test_features_and_segments_on_the_cluster_equal_duckdb(cluster, shop):
     settings = spark_settings(env={"REGULARS_SPARK_MASTER": cluster.master_url, **SMALL}, path=None)
-    wanted = {"mart", "rfm", "lifecycle", "tiers"}
+    wanted = {"mart", "rfm"}  # lifecycle, tiers, cohorts, funnels: tests/parity on local[N], the same code path
     try:
         with Workspace(shop, read_only=True) as shop, spark_tables(shop, settings=settings) as spark:
             for name, build, keys in [c for c in CASES if c[0] in wanted]:
