@@ -134,3 +134,19 @@ def test_settings_file_beside_the_workspace_chooses_spark(twin, monkeypatch):
     with Workspace(twin[0]) as ws, engine_workspace(ws) as reads:
         assert isinstance(reads, EngineWorkspace)
         assert reads.provider.session.conf.get("spark.sql.shuffle.partitions") == "3"
+
+
+def test_training_sample_is_kept_on_the_engine_and_dropped(twin):
+    """Above 200,000 buyers `predict` fits on a hash sample kept as a temporary table: on Spark a cached view."""
+    from regulars.jobs.predict import SampledTables
+
+    with Workspace(twin[1]) as ws, engine_workspace(ws, "spark") as reads:
+        sample = SampledTables(reads, 0.5, materialize=True)
+        first = reads.execute(sample.table("orders").count())
+        again = reads.execute(sample.table("orders").count())  # the stored sample, read a second time
+        total = reads.execute(reads.table("orders").count())
+        assert first == again and 0 < first < total
+        catalog = reads.provider.session.catalog
+        assert catalog.tableExists("_training_sample_orders") and catalog.isCached("_training_sample_orders")
+        sample.close()
+        assert not catalog.tableExists("_training_sample_orders")

@@ -51,11 +51,16 @@ class EngineWorkspace:
         return None
 
     def temp_table(self, name: str, expr: ibis.Table) -> ibis.Table:
-        """Compute *expr* once on the engine and keep it (cached) for the reads that follow."""
-        return self.ibis.create_view(name, expr.cache(), overwrite=True)
+        """Keep *expr* as a temporary view on the engine, cached there after its first read."""
+        view = self.ibis.create_view(name, expr, overwrite=True)
+        self.provider.session.catalog.cacheTable(name)
+        return view
 
     def drop_temp_table(self, name: str) -> None:
-        self.ibis.drop_view(name, force=True)
+        catalog = self.provider.session.catalog
+        if catalog.tableExists(name):
+            catalog.uncacheTable(name)
+            catalog.dropTempView(name)
 
     def release_memory(self) -> None:
         self.ws.release_memory()
