@@ -40,8 +40,7 @@ from regulars.data.spark_config import EngineError, SparkSettings, engine_from_f
 from regulars.data.spark_session import SPARK_CONF, session_for
 
 __all__ = ["ENGINES", "ENV_VAR", "SPARK_CONF", "EngineError", "SparkTables", "drop_temp", "duckdb_description",
-           "engine_name",
-           "materialize", "open_engine", "spark_session", "spark_tables"]
+           "engine_name", "materialize", "open_engine", "spark_session", "spark_tables"]
 
 ENGINES = ("duckdb", "spark")
 ENV_VAR = "REGULARS_ENGINE"
