@@ -109,7 +109,7 @@ def test_engine_flags_on_the_commands(twin):
     spark = runner.invoke(app, ["kpis", "--by", "channel", "--json", "--engine", "spark", "--workspace", str(twin[0])])
     assert duck.exit_code == 0 and spark.exit_code == 0, spark.output
     a, b = json.loads(duck.stdout), json.loads(spark.stdout)
-    assert [r["acquisition_channel"] for r in a["rows"]] == [r["acquisition_channel"] for r in b["rows"]]
+    assert [r["channel"] for r in a["rows"]] == [r["channel"] for r in b["rows"]]
     assert np.allclose([r["revenue"] for r in a["rows"]], [r["revenue"] for r in b["rows"]])
 
     doctor = runner.invoke(app, ["doctor", "--json", "--engine", "spark", "--workspace", str(twin[0])])
