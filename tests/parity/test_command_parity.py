@@ -120,7 +120,7 @@ def test_engine_flags_on_the_commands(twin):
 
     bad = runner.invoke(app, ["kpis", "--engine", "spark", "--workspace", str(twin[0])],
                         env={"REGULARS_SPARK_MASTER": "spark//nowhere"})
-    assert bad.exit_code == 1 and "is not local[N], spark://host:port" in bad.output
+    assert bad.exit_code == 1 and "is not local[N], spark://host:port" in " ".join(bad.output.split())
     for command in ("predict", "backtest"):
         assert "--engine" in runner.invoke(app, [command, "--help"]).output
 
