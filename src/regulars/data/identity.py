@@ -263,9 +263,10 @@ def merge(con, pairs: list[tuple[str, str]], why: str) -> None:
         if table in ("customers", "identities"):
             continue
         con.execute(f"UPDATE {table} SET customer_id = m.new FROM _merges m WHERE {table}.customer_id = m.old")
+    _move_history(con)
     # Derived tables (segments, predictions, ...) are recomputed from the canonical ones; the merged
     # customer's rows under the old id would be stale and may collide with the new id's keys.
-    for table in sorted(set(customer_tables(con)) - set(CUSTOMER_TABLES)):
+    for table in sorted(set(customer_tables(con)) - set(CUSTOMER_TABLES) - set(HISTORY_TABLES)):
         con.execute(f'DELETE FROM "{table}" WHERE customer_id IN (SELECT old FROM _merges)')
     order_stats.refresh(con, "SELECT new AS customer_id FROM _merges")
     con.execute(
@@ -273,6 +274,30 @@ def merge(con, pairs: list[tuple[str, str]], why: str) -> None:
         "FROM _merges m WHERE identities.customer_id = m.old"
     )
     con.execute("DROP TABLE _merges")
+
+
+#: Records of what happened to a customer (experiment arms, journey enrolments and sends, audience
+#: adds, webhook deliveries, segment entries and exits): they follow a merge to the surviving id,
+#: because they cannot be recomputed; losing them would let a journey message the person again or
+#: drop them from an experiment's analysis. Per experiment the person keeps their first arm.
+HISTORY_TABLES = ("experiment_assignments", "journey_enrollments", "journey_sends", "audience_members",
+                  "webhook_deliveries", "segment_history")
+
+
+def _move_history(con) -> None:
+    present = set(customer_tables(con))
+    if "experiment_assignments" in present:
+        con.execute(
+            "DELETE FROM experiment_assignments a USING ("
+            "  SELECT experiment_id, customer_id, assigned_at, recorded_at, row_number() OVER ("
+            "    PARTITION BY experiment_id, coalesce(m.new, x.customer_id) ORDER BY assigned_at, recorded_at, arm) AS k "
+            "  FROM experiment_assignments x LEFT JOIN _merges m ON x.customer_id = m.old "
+            "  WHERE x.customer_id IN (SELECT old FROM _merges UNION SELECT new FROM _merges)) d "
+            "WHERE d.k > 1 AND a.experiment_id = d.experiment_id AND a.customer_id = d.customer_id "
+            "AND a.assigned_at IS NOT DISTINCT FROM d.assigned_at AND a.recorded_at IS NOT DISTINCT FROM d.recorded_at")
+    for table in HISTORY_TABLES:
+        if table in present:
+            con.execute(f'UPDATE "{table}" SET customer_id = m.new FROM _merges m WHERE "{table}".customer_id = m.old')
 
 
 def customer_tables(con) -> list[str]:
