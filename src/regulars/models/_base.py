@@ -23,6 +23,11 @@ from sklearn.utils.validation import check_is_fitted
 FORMAT_VERSION = 1
 _LOG_BOUND = 30.0  # |log parameter| bound: keeps exp() finite during line searches
 _WARM_START_ROWS = 20_000  # above this many distinct rows, start from a fit on a subset
+#: A parameter beyond exp(+-11.5) (1e5 or 1e-5) sits on the edge of the parameter space.
+BOUNDARY_LOG = 11.5
+#: A standard deviation of a log-parameter above this (its 95% interval spans more than a
+#: factor of e^4 ~ 55 either way) means the data cannot pin that parameter down.
+MAX_LOG_SD = 2.0
 
 
 def as_float_array(values, name: str) -> np.ndarray:
@@ -272,6 +277,10 @@ class MaximumLikelihoodModel(BaseEstimator):
             self.covariance_ = np.linalg.pinv(total_hessian)
         se = params * np.sqrt(np.clip(np.diag(self.covariance_), 0, None))
         self.standard_errors_ = {name: float(v) for name, v in zip(self._param_names, se)}
+        self.boundary_ = self._boundary(log_params)
+        log_sd = np.sqrt(np.diag(self.covariance_)) if np.all(np.diag(self.covariance_) >= 0) else np.full(len(params), np.inf)
+        self.weakly_identified_ = [name for name, sd in zip(self._param_names, log_sd)
+                                   if not np.isfinite(sd) or sd > MAX_LOG_SD]
         if not self.converged_:
             warnings.warn(
                 f"{type(self).__name__} did not converge: largest gradient component "
@@ -280,6 +289,33 @@ class MaximumLikelihoodModel(BaseEstimator):
                 stacklevel=3,
             )
         return self
+
+    def _boundary(self, log_params) -> list[str]:
+        """Names of the parameters whose estimate lies on the edge of the parameter space."""
+        return [name for name, v in zip(self._param_names, log_params) if abs(v) >= BOUNDARY_LOG]
+
+    def fit_problems(self) -> list[str]:
+        """What is wrong with the fit, in plain words (empty when nothing is).
+
+        A parameter on the boundary (e.g. the BG/NBD's ``a`` near 0: nobody ever stops
+        buying) or one the data cannot pin down (a huge standard error of its logarithm, a
+        flat or singular likelihood) makes the model's statements about that part of
+        behaviour arbitrary; :mod:`regulars.jobs.value` does not choose such a fit.
+        """
+        check_is_fitted(self, "params_")
+        name = type(self).__name__
+        problems = []
+        if getattr(self, "boundary_", []):
+            shown = ", ".join(f"{p} = {self.params_[p]:.3g}" for p in self.boundary_)
+            problems.append(f"{name} ended on the edge of its parameter space ({shown}): the data do not "
+                            "support the behaviour those parameters describe")
+        weak = [p for p in getattr(self, "weakly_identified_", []) if p not in getattr(self, "boundary_", [])]
+        if weak:
+            problems.append(f"{name} cannot pin down {', '.join(weak)} (standard errors larger than the values "
+                            "themselves by a wide margin): the fit is not identified by these data")
+        if not getattr(self, "converged_", True):
+            problems.append(f"{name} did not converge")
+        return problems
 
     def _hessian(self, log_params, grad, data, weights) -> np.ndarray:
         """Hessian of the (penalised) mean objective: forward differences of the gradient.
@@ -329,7 +365,8 @@ class MaximumLikelihoodModel(BaseEstimator):
         return clone
 
     # -- persistence ----------------------------------------------------------------------
-    _fitted_attributes = ("params_", "log_likelihood_", "standard_errors_", "n_customers_", "converged_", "n_iter_")
+    _fitted_attributes = ("params_", "log_likelihood_", "standard_errors_", "n_customers_", "converged_", "n_iter_",
+                          "boundary_", "weakly_identified_")
 
     def save(self, path) -> None:
         """Write hyperparameters and fitted parameters to a JSON file at ``path``."""
