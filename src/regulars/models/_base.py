@@ -294,7 +294,7 @@ class MaximumLikelihoodModel(BaseEstimator):
         """Names of the parameters whose estimate lies on the edge of the parameter space."""
         return [name for name, v in zip(self._param_names, log_params) if abs(v) >= BOUNDARY_LOG]
 
-    def fit_problems(self) -> list[str]:
+    def fit_problems(self, name: str | None = None) -> list[str]:
         """What is wrong with the fit, in plain words (empty when nothing is).
 
         A parameter on the boundary (e.g. the BG/NBD's ``a`` near 0: nobody ever stops
@@ -303,16 +303,16 @@ class MaximumLikelihoodModel(BaseEstimator):
         behaviour arbitrary; :mod:`regulars.jobs.value` does not choose such a fit.
         """
         check_is_fitted(self, "params_")
-        name = type(self).__name__
+        name = name or type(self).__name__
         problems = []
         if getattr(self, "boundary_", []):
             shown = ", ".join(f"{p} = {self.params_[p]:.3g}" for p in self.boundary_)
-            problems.append(f"{name} ended on the edge of its parameter space ({shown}): the data do not "
-                            "support the behaviour those parameters describe")
+            problems.append(f"{name}'s fit ended on the edge of its parameter space ({shown}), where the behaviour "
+                            "those parameters describe is not supported by the data")
         weak = [p for p in getattr(self, "weakly_identified_", []) if p not in getattr(self, "boundary_", [])]
         if weak:
-            problems.append(f"{name} cannot pin down {', '.join(weak)} (standard errors larger than the values "
-                            "themselves by a wide margin): the fit is not identified by these data")
+            problems.append(f"the data cannot pin down {name}'s {', '.join(weak)} (the 95% interval spans more than "
+                            "a factor of 50): the fit is not identified")
         if not getattr(self, "converged_", True):
             problems.append(f"{name} did not converge")
         return problems

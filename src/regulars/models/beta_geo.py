@@ -10,11 +10,12 @@ after every repeat purchase she drops out with probability ``p ~ Beta(a, b)``.
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import betainc, betaln, digamma, expit, gammaln, hyp2f1
+from scipy.special import betaln, digamma, expit, gammaln, hyp2f1
 
 from ._base import MaximumLikelihoodModel, as_factor, as_float_array, collapse_rows, validate_rfm
+from .intervals import NBMixture
 
-__all__ = ["BetaGeoModel", "beta_geometric_count_sf", "bg_nbd_log_likelihood"]
+__all__ = ["BetaGeoModel", "beta_geometric_distribution", "bg_nbd_log_likelihood"]
 
 
 def bg_nbd_log_likelihood(params, x, tx, T, gradient=False):
@@ -85,8 +86,8 @@ def _expected_repeat(r, a, b, x, z):
     return (a + b + x - 1) / (a - 1) * bracket
 
 
-def beta_geometric_count_sf(n, t, r, alpha, a, b_alive, p_alive, x, T):
-    """``P(N(t) >= n | history)``: the chance of at least ``n`` purchases in the next ``t``.
+def beta_geometric_distribution(t, r, alpha, a, b_alive, p_alive, x, T) -> NBMixture:
+    """The predictive distribution of the purchases ``N`` in the next ``t``, given the history.
 
     Given alive, the purchase rate has the posterior ``Gamma(r + x, alpha + T)`` and the
     dropout probability ``Beta(a, b_alive)`` (``b + x`` for the BG/NBD, ``b + x + 1`` for the
@@ -100,15 +101,13 @@ def beta_geometric_count_sf(n, t, r, alpha, a, b_alive, p_alive, x, T):
 
     Examples
     --------
-    >>> sf = beta_geometric_count_sf(np.arange(0, 4), 39.0, 0.243, 4.414, 0.793, 2.426 + 2, 1.0, 2.0, 38.86)
-    >>> [round(float(v), 3) for v in sf]
+    >>> d = beta_geometric_distribution(39.0, 0.243, 4.414, 0.793, 2.426 + 2, 1.0, 2.0, 38.86)
+    >>> [round(float(d.sf(n)[0]), 3) for n in range(4)]
     [1.0, 0.763, 0.434, 0.236]
     """
-    n, t, b_alive, p_alive, x, T = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (n, t, b_alive, p_alive, x, T)))
+    x, T, b_alive, p_alive = np.broadcast_arrays(*(np.atleast_1d(np.asarray(v, dtype=float)) for v in (x, T, b_alive, p_alive)))
     q = (alpha + T) / (alpha + T + t)
-    safe = np.maximum(n, 1.0)
-    tail = betainc(safe, r + x, 1.0 - q) * np.exp(betaln(a, b_alive + safe - 1) - betaln(a, b_alive))
-    return np.where(n <= 0, 1.0, p_alive * tail)
+    return NBMixture(r + x, q[:, None], p_alive[:, None], a, b_alive)
 
 
 class BetaGeoModel(MaximumLikelihoodModel):
@@ -222,7 +221,7 @@ class BetaGeoModel(MaximumLikelihoodModel):
 
     def count_sf(self, n, t, frequency, recency, T):
         """``P(N(t) >= n | x, t_x, T)``: chance of at least ``n`` purchases in the next ``t``
-        (see :func:`beta_geometric_count_sf`); the predictive distribution behind the ranges.
+        (see :func:`beta_geometric_distribution`); the predictive distribution behind the ranges.
 
         Examples
         --------
@@ -232,9 +231,14 @@ class BetaGeoModel(MaximumLikelihoodModel):
         >>> round(float(sf.sum()), 3)  # the expectation, 1.226
         1.226
         """
+        return self.count_distribution(t, frequency, recency, T).sf(n)
+
+    def count_distribution(self, t, frequency, recency, T) -> NBMixture:
+        """The predictive distribution of the purchases in the next ``t`` (see
+        :func:`beta_geometric_distribution`), one row per customer."""
         r, alpha, a, b = self._params_array()
         x, tx, T = np.broadcast_arrays(*(np.atleast_1d(np.asarray(v, dtype=float)) for v in (frequency, recency, T)))
-        return beta_geometric_count_sf(n, t, r, alpha, a, b + x, self.probability_alive(x, tx, T), x, T)
+        return beta_geometric_distribution(float(t), r, alpha, a, b + x, self.probability_alive(x, tx, T), x, T)
 
     def expected_purchases_new_customer(self, t):
         """E[X(t)]: expected repeat purchases of a new customer by time ``t`` (FHL eq. 9).

@@ -34,11 +34,107 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+from scipy.special import betainc, betaln
 
-__all__ = ["conformal_levels", "count_pit", "count_quantiles", "count_log_score"]
+__all__ = ["NBMixture", "conformal_levels", "count_pit", "count_quantiles", "count_log_score"]
 
 #: Counts are searched up to this many purchases (2**20; far beyond any shop's horizon).
 _MAX_COUNT = 1 << 20
+
+
+class NBMixture:
+    """A predictive count distribution: ``P(N >= n) = R(n) * sum_j w_j P(NB(k, q_j) >= n)`` for
+    ``n >= 1``, with ``R(n) = B(a, b + n - 1) / B(a, b)`` (or 1), per row.
+
+    Every transaction model here has this form: the BG/NBD and MBG/NBD with one component (the
+    chance of being alive as its weight) and the beta factor for dropping out after each
+    purchase; the Pareto/NBD as a quadrature mixture over the remaining lifetime.
+
+    Parameters
+    ----------
+    k : array of shape (rows,)
+        Negative binomial size (``r + x``).
+    q : array of shape (rows, components)
+        Negative binomial success probabilities (``(alpha+T)/(alpha+T+u)``).
+    w : array of shape (rows, components)
+        Component weights (summing to the chance of being alive).
+    a, b : array of shape (rows,), optional
+        The dropout posterior ``Beta(a, b)``: surviving ``n - 1`` more purchases.
+
+    Examples
+    --------
+    >>> d = NBMixture(np.array([2.0]), np.array([[0.5]]), np.array([[1.0]]))
+    >>> [round(float(d.sf(np.array([n]))[0]), 4) for n in range(4)]  # NB(2, 1/2) tail
+    [1.0, 0.75, 0.5, 0.3125]
+    >>> d.quantiles([0.1, 0.5, 0.9]).ravel().tolist()  # scipy.stats.nbinom.ppf gives the same
+    [0.0, 1.0, 5.0]
+    """
+
+    def __init__(self, k, q, w, a=None, b=None):
+        self.k = np.asarray(k, dtype=float)
+        self.q = np.atleast_2d(np.asarray(q, dtype=float))
+        self.w = np.atleast_2d(np.asarray(w, dtype=float))
+        self.a = None if a is None else np.broadcast_to(np.asarray(a, dtype=float), self.k.shape)
+        self.b = None if b is None else np.asarray(b, dtype=float)
+
+    @property
+    def size(self) -> int:
+        return self.k.size
+
+    def sf(self, n, rows=None) -> np.ndarray:
+        """``P(N >= n)`` for one ``n`` per row (of ``rows``, default every row); a single row
+        takes any number of counts."""
+        n = np.asarray(n, dtype=float)
+        if rows is None and self.size == 1 and n.size > 1:
+            rows = np.zeros(n.size, dtype=np.int64)
+        rows = slice(None) if rows is None else rows
+        n = np.broadcast_to(n, self.k[rows].shape)
+        safe = np.maximum(n, 1.0)
+        tail = (self.w[rows] * betainc(safe[:, None], self.k[rows][:, None], 1.0 - self.q[rows])).sum(axis=1)
+        if self.a is not None:
+            a, b = self.a[rows], self.b[rows]
+            tail = tail * np.exp(betaln(a, b + safe - 1) - betaln(a, b))
+        return np.where(n <= 0, 1.0, tail)
+
+    def quantiles(self, levels, max_steps: int = 4000) -> np.ndarray:
+        """``Q(tau)`` (least ``n`` with ``P(N <= n) >= tau``) for each level, shape (levels, rows).
+
+        The tail is walked upwards from 0 with the negative binomial pmf recurrence, each row
+        only as far as its highest quantile; rows the walk cannot settle (``P(NB = 0)``
+        underflowing for very heavy buyers, or more than ``max_steps`` purchases) are bisected
+        with :meth:`sf`.
+        """
+        levels = np.asarray(levels, dtype=float)
+        target = 1.0 - np.clip(levels, 0.0, 1.0 - 1e-12)  # settled at n once P(N >= n + 1) <= target
+        out = np.full((levels.size, self.size), -1.0)
+        out[levels <= 0] = 0.0
+        with np.errstate(divide="ignore", under="ignore"):
+            log_pmf = self.k[:, None] * np.log(self.q)
+        pmf = np.exp(log_pmf)
+        walkable = np.all((pmf > 1e-280) | (self.w == 0), axis=1)
+        rows = np.flatnonzero(walkable)
+        surv = np.ones((rows.size, self.q.shape[1]))
+        pmf, w, fail, k = pmf[rows], self.w[rows], 1.0 - self.q[rows], self.k[rows]
+        ratio = np.ones(rows.size)  # R(n + 1)
+        n = 0
+        while rows.size and n < max_steps:
+            surv = surv - pmf  # P(NB >= n + 1)
+            sf = ratio * (w * np.maximum(surv, 0.0)).sum(axis=1)
+            fresh = (out[:, rows] < 0) & (sf[None, :] <= target[:, None])
+            out[:, rows] = np.where(fresh, float(n), out[:, rows])
+            pmf = pmf * ((n + k) / (n + 1))[:, None] * fail
+            if self.a is not None:
+                b = self.b[rows]
+                ratio = ratio * (b + n) / (self.a[rows] + b + n)
+            n += 1
+            keep = (out[:, rows] < 0).any(axis=0)
+            rows, surv, pmf, w, fail, k, ratio = rows[keep], surv[keep], pmf[keep], w[keep], fail[keep], k[keep], ratio[keep]
+        rest = np.flatnonzero((out < 0).any(axis=0))
+        for i in np.flatnonzero(levels > 0):
+            todo = rest[out[i, rest] < 0]
+            if todo.size:
+                out[i, todo] = count_quantiles(lambda m, r=todo: self.sf(m, r), levels[i], todo.size)
+        return out
 
 
 def count_quantiles(sf: Callable[[np.ndarray], np.ndarray], q, n_rows: int) -> np.ndarray:

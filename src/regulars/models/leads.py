@@ -62,7 +62,8 @@ def lead_features(tables, as_of) -> ibis.Table:
         opens_30d=((mage <= 30) & (kind == "opened")).sum(),
         clicks_30d=((mage <= 30) & (kind == "clicked")).sum(),
     )
-    people = ev.select("customer_id").union(ms.filter(ms.last_message.notnull()).select("customer_id"))
+    # one row per person: an Ibis union keeps duplicates unless told otherwise
+    people = ev.select("customer_id").union(ms.filter(ms.last_message.notnull()).select("customer_id"), distinct=True)
     c = tables.table("customers").select("customer_id", "created_at", "accepts_email")
     j = people.left_join(ev, "customer_id").drop("customer_id_right")
     j = j.left_join(ms, "customer_id").drop("customer_id_right")

@@ -21,7 +21,8 @@ import numpy as np
 from scipy.special import betaln, digamma, expit, gammaln
 
 from ._base import MaximumLikelihoodModel, as_factor, as_float_array, collapse_rows, validate_rfm
-from .beta_geo import _expected_repeat, beta_geometric_count_sf
+from .beta_geo import _expected_repeat, beta_geometric_distribution
+from .intervals import NBMixture
 
 __all__ = ["ModifiedBetaGeoModel", "mbg_nbd_log_likelihood"]
 
@@ -164,9 +165,13 @@ class ModifiedBetaGeoModel(MaximumLikelihoodModel):
         >>> bool(abs(sf.sum() - model.expected_purchases(39, 2, 30.43, 38.86)[0]) < 1e-6)
         True
         """
+        return self.count_distribution(t, frequency, recency, T).sf(n)
+
+    def count_distribution(self, t, frequency, recency, T) -> NBMixture:
+        """The predictive distribution of the purchases in the next ``t``, one row per customer."""
         r, alpha, a, b = self._params_array()
         x, tx, T = np.broadcast_arrays(*(np.atleast_1d(np.asarray(v, dtype=float)) for v in (frequency, recency, T)))
-        return beta_geometric_count_sf(n, t, r, alpha, a, b + x + 1, self.probability_alive(x, tx, T), x, T)
+        return beta_geometric_distribution(float(t), r, alpha, a, b + x + 1, self.probability_alive(x, tx, T), x, T)
 
     def expected_purchases_new_customer(self, t):
         """E[X(t)] = b/(a-1) [1 - (alpha/(alpha+t))^r 2F1(r, b+1; a+b; t/(alpha+t))] (eq. 7)."""

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.special import betainc, digamma, gammaln
+from scipy.special import digamma, gammaln
 
 from ._base import Factor, MaximumLikelihoodModel, as_factor, as_float_array, collapse_rows, validate_rfm
 from ._hyp2f1 import log_hyp2f1_a_a1
+from .intervals import NBMixture
 
 __all__ = ["ParetoNBDModel", "pareto_nbd_log_likelihood"]
 
@@ -299,12 +300,6 @@ class ParetoNBDModel(MaximumLikelihoodModel):
     def count_sf(self, n, t, frequency, recency, T):
         """``P(N(t) >= n | x, t_x, T)``: chance of at least ``n`` purchases in the next ``t``.
 
-        Given alive at ``T``, the rate is ``Gamma(r + x, alpha + T)`` and the remaining lifetime
-        ``tau`` is Lomax, ``P(tau > u) = ((beta + T) / (beta + T + u))**s`` (independent); she
-        buys ``Poisson(lambda * min(tau, t))`` times, a negative binomial given ``tau``. The
-        integral over ``tau < t`` is taken in the lifetime's probability scale with 24-point
-        Gauss-Legendre quadrature.
-
         Examples
         --------
         >>> model = ParetoNBDModel()
@@ -313,23 +308,28 @@ class ParetoNBDModel(MaximumLikelihoodModel):
         >>> bool(abs(sf.sum() - model.expected_purchases(39, 2, 30.43, 38.86)[0]) < 1e-5)
         True
         """
+        return self.count_distribution(t, frequency, recency, T).sf(n)
+
+    def count_distribution(self, t, frequency, recency, T) -> NBMixture:
+        """The predictive distribution of the purchases in the next ``t``, one row per customer.
+
+        Given alive at ``T``, the rate is ``Gamma(r + x, alpha + T)`` and the remaining lifetime
+        ``tau`` is Lomax, ``P(tau > u) = ((beta + T) / (beta + T + u))**s`` (independent); she
+        buys ``Poisson(lambda * min(tau, t))`` times, a negative binomial given ``tau``. So the
+        distribution is a mixture of negative binomials over ``tau``: one component for
+        ``tau >= t`` and a 24-point Gauss-Legendre quadrature in the lifetime's probability
+        scale for ``tau < t``.
+        """
         r, alpha, s, beta = self._params_array()
         x, tx, T = np.broadcast_arrays(*(np.atleast_1d(np.asarray(v, dtype=float)) for v in (frequency, recency, T)))
+        t = float(t)
         alive = self.probability_alive(x, tx, T)
-        n, t, x, T, alive = (np.asarray(v, dtype=float) for v in np.broadcast_arrays(n, t, x, T, alive))
-        safe = np.maximum(n, 1.0)[..., None]
-        k = (r + x)[..., None]
-
-        def tail(u):  # P(NB(r + x, (alpha+T)/(alpha+T+u)) >= n)
-            return betainc(safe, k, u / (alpha + T[..., None] + u))
-
         lived = 1.0 - ((beta + T) / (beta + T + t)) ** s  # P(tau < t)
         nodes, weights = self._QUADRATURE
-        v = lived[..., None] * (nodes + 1.0) / 2.0
-        u = (beta + T)[..., None] * ((1.0 - v) ** (-1.0 / s) - 1.0)
-        integral = (tail(u) * weights).sum(axis=-1) * lived / 2.0
-        sf = alive * ((1.0 - lived) * tail(t[..., None])[..., 0] + integral)
-        return np.where(n <= 0, 1.0, sf)
+        v = lived[:, None] * (nodes + 1.0) / 2.0
+        u = np.concatenate([np.full((x.size, 1), t), (beta + T)[:, None] * ((1.0 - v) ** (-1.0 / s) - 1.0)], axis=1)
+        w = np.concatenate([(1.0 - lived)[:, None], lived[:, None] * weights / 2.0], axis=1) * alive[:, None]
+        return NBMixture(r + x, (alpha + T)[:, None] / ((alpha + T)[:, None] + u), w)
 
     def expected_purchases_new_customer(self, t):
         """E[X(t)] = r beta / (alpha (s - 1)) * [1 - (beta / (beta + t))**(s - 1)].

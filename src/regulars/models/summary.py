@@ -36,7 +36,7 @@ import pandas as pd
 
 from regulars.data.order_stats import stored_totals
 
-__all__ = ["purchase_summary", "summarize", "summary_expression"]
+__all__ = ["purchase_outcomes", "purchase_summary", "summarize", "summary_expression"]
 
 _UNIT_DAYS = {"D": 1.0, "W": 7.0}
 
@@ -161,6 +161,35 @@ def purchase_summary(tables, as_of) -> ibis.Table:
         recency=s.last_order_date.delta(s.first_order_date, unit="day").cast("float64"),
         T=ibis.literal(end).delta(s.first_order_date, unit="day").cast("float64"),
         monetary_value=(repeat_value / frequency.nullif(0).cast("float64")).fill_null(0.0),
+    )
+
+
+def purchase_outcomes(tables, start, days: int, discount_rate_monthly: float = 0.01) -> ibis.Table:
+    """What each customer bought in the ``days`` days from ``start`` (an Ibis expression).
+
+    The outcome a value prediction made as of ``start`` over ``days`` is judged on, counted
+    the way the models count: purchase days (orders of one day are one purchase), their net
+    value, that value discounted like the CLV (a purchase on day ``k`` after ``start`` falls in
+    month ``floor(k / 30.4375) + 1`` and is divided by ``(1 + d)**month``), and the first
+    purchase day. Only customers with a purchase in the window have a row.
+
+    Returns
+    -------
+    ibis.Table
+        ``customer_id, orders, spend, discounted, first_day``.
+    """
+    from regulars.models.readiness import purchases
+
+    start = _as_date(start, "start")
+    end = start + dt.timedelta(days=int(days))
+    p = purchases(tables.table("orders"))
+    p = p.filter((p.day >= ibis.literal(start)) & (p.day < ibis.literal(end)))
+    d = p.group_by(["customer_id", "day"]).aggregate(net=p.net.sum())
+    month = (d.day.delta(ibis.literal(start), unit="day").cast("float64") / (365.25 / 12)).floor() + 1
+    factor = (ibis.literal(1.0 + discount_rate_monthly).ln() * -month).exp()
+    d = d.mutate(_disc=d.net * factor)
+    return d.group_by("customer_id").aggregate(
+        orders=d.count(), spend=d.net.sum(), discounted=d._disc.sum(), first_day=d.day.min()
     )
 
 
