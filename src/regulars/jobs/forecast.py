@@ -1,12 +1,16 @@
 """Which demand forecast to serve: the model, or "repeat last week" when that has done better.
 
-``fit_forecast(ws, as_of)`` keeps the last :data:`HOLDOUT_DAYS` before ``as_of`` aside, fits the
-negative binomial demand model (:class:`~regulars.models.forecast.DemandForecaster`) and the
-seasonal naive rule (:class:`~regulars.models.naive_forecast.SeasonalNaiveForecaster`) on the
-days before them, and compares their weekly totals with what happened (mean absolute
-percentage error per week, the figure the backtest reports). The winner's 80 % ranges are
-calibrated on the same held-out weeks (conformal levels), it is refitted on everything before
-``as_of``, and a sentence says which forecast is served and why.
+``fit_forecast(ws, as_of)`` replays the forecast from up to :data:`ORIGINS` earlier dates, 8 weeks
+apart (``as_of - 56``, ``as_of - 112``, ...; rolling-origin evaluation, Hyndman &
+Athanasopoulos 2021, section 5.10): each time the negative binomial demand model
+(:class:`~regulars.models.forecast.DemandForecaster`) and the seasonal naive rule
+(:class:`~regulars.models.naive_forecast.SeasonalNaiveForecaster`) are fitted on the days
+before that date and compared with the next 8 weeks on their weekly totals (mean absolute
+percentage error per week, the figure the backtest reports). The forecaster with the lower
+error over all replayed weeks is served; its 80 % ranges are calibrated on the same days
+(conformal levels, pooled over the origins: eight weeks alone are too few days to set a
+coverage), it is refitted on everything before ``as_of``, and a sentence says which forecast
+is served and why.
 """
 
 from __future__ import annotations
@@ -17,13 +21,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from regulars.models.forecast import DemandForecaster, daily_sales, order_values
+from regulars.models.forecast import DemandForecaster, daily_sales, draw_levels, order_values
 from regulars.models.naive_forecast import SeasonalNaiveForecaster
 from regulars.models.readiness import NotEnoughData
 
 __all__ = ["FORECASTERS", "HOLDOUT_DAYS", "ForecastChoice", "fit_forecast", "weekly_error"]
 
 HOLDOUT_DAYS = 56
+ORIGINS = 3
 FORECASTERS = {"model": ("the demand model", DemandForecaster),
                "naive": ("'repeat last week'", SeasonalNaiveForecaster)}
 
@@ -79,35 +84,43 @@ def fit_forecast(ws, as_of, tables=None) -> ForecastChoice:
     as_of = pd.Timestamp(as_of).date()
     history = ws.execute(daily_sales(tables, as_of))
     values = ws.execute(order_values(tables, as_of))["net"].to_numpy()
-    start = as_of - dt.timedelta(days=HOLDOUT_DAYS)
-    before = history[pd.to_datetime(history["day"]) < pd.Timestamp(start)]
-    actual = actual_days(history, start, HOLDOUT_DAYS)
-    errors, early = {}, {}
-    for key in FORECASTERS:
-        try:
-            early[key] = _fit(key, before, values)
-        except (NotEnoughData, ValueError, np.linalg.LinAlgError):
-            continue
-        errors[key] = weekly_error(early[key].forecast(HOLDOUT_DAYS, start=start)["orders"], actual["orders"])
+    replays: dict[str, list] = {k: [] for k in FORECASTERS}  # (weekly error, draws, actual)
+    for i in range(1, ORIGINS + 1):
+        start = as_of - dt.timedelta(days=HOLDOUT_DAYS * i)
+        before = history[pd.to_datetime(history["day"]) < pd.Timestamp(start)]
+        actual = actual_days(history, start, HOLDOUT_DAYS)
+        for key in FORECASTERS:
+            try:
+                early = _fit(key, before, values)
+            except (NotEnoughData, ValueError, np.linalg.LinAlgError):
+                continue
+            days, expected, counts, revenue = early.draws(HOLDOUT_DAYS, start)
+            replays[key].append((weekly_error(expected, actual["orders"]), counts, revenue, actual))
+    # compare on the origins both could be replayed from
+    both = min(len(replays["model"]), len(replays["naive"]))
+    errors = {k: float(np.mean([r[0] for r in v[:both]])) for k, v in replays.items() if both}
+    first = as_of - dt.timedelta(days=HOLDOUT_DAYS * max(both, 1))
     if errors:
         key = min(errors, key=lambda k: (errors[k], k != "model"))
-        other = [k for k in errors if k != key]
-        sentence = (f"{FORECASTERS[key][0].capitalize()} is served: over the {HOLDOUT_DAYS} days from {start} its weekly "
-                    f"totals were off by {100 * errors[key]:.0f}% on average")
-        sentence += (f", against {100 * errors[other[0]]:.0f}% for {FORECASTERS[other[0]][0]}." if other else
-                     f" ({FORECASTERS[[k for k in FORECASTERS if k != key][0]][0]} could not be fitted then).")
-        calibrated = early[key].calibrate(actual, start)
+        other = next(k for k in errors if k != key)
+        sentence = (f"{FORECASTERS[key][0].capitalize()} is served: replayed from {both} dates since {first}, its "
+                    f"weekly totals were off by {100 * errors[key]:.0f}% on average, against {100 * errors[other]:.0f}% "
+                    f"for {FORECASTERS[other][0]}.")
     else:
-        key, calibrated = "model", None
-        sentence = ("The demand model is served without a comparison: the history before the last "
-                    f"{HOLDOUT_DAYS} days is too short to check it against 'repeat last week'.")
+        key = "model" if replays["model"] else "naive"
+        sentence = (f"{FORECASTERS[key][0].capitalize()} is served without a comparison: the history is too short to "
+                    "replay both forecasts on earlier weeks.")
+    calibrated = replays[key]
     try:
         model = _fit(key, history, values)
     except (NotEnoughData, ValueError, np.linalg.LinAlgError):
         key = "naive" if key == "model" else "model"
         model = _fit(key, history, values)  # raises NotEnoughData when neither fits
         sentence += f" It could not be fitted on the full history, so {FORECASTERS[key][0]} is served."
-        calibrated = None
-    if calibrated is not None:
-        model.levels_, model.revenue_levels_ = calibrated.levels_, calibrated.revenue_levels_
+        calibrated = replays[key]
+    if calibrated:
+        counts = np.concatenate([r[1] for r in calibrated], axis=1)
+        revenue = np.concatenate([r[2] for r in calibrated], axis=1)
+        actual = pd.concat([r[3] for r in calibrated], ignore_index=True)
+        model.levels_, model.revenue_levels_ = draw_levels(counts, revenue, actual, model.interval)
     return ForecastChoice(key, model, errors, sentence)

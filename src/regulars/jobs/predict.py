@@ -390,8 +390,10 @@ def _band(risk: np.ndarray) -> np.ndarray:
 
 
 def score_customers(ws, fm: FittedModels, horizon_days: int = 365, reasons: bool = True,
-                    progress=None) -> pd.DataFrame:
-    """Predictions for every customer with a purchase before ``fm.as_of`` (one row each)."""
+                    progress=None, value: bool = True) -> pd.DataFrame:
+    """Predictions for every customer with a purchase before ``fm.as_of`` (one row each).
+
+    ``value=False`` skips the value models (the backtest judges them at their own cutoff)."""
     say = progress or (lambda _s: None)
     as_of = fm.as_of
     say("building features")
@@ -409,10 +411,10 @@ def score_customers(ws, fm: FittedModels, horizon_days: int = 365, reasons: bool
     if len(frame) == 0:
         return out.reset_index()
 
-    value = fm.verdicts["value"]
-    if not value.refused:
+    verdict = fm.verdicts["value"]
+    if value and not verdict.refused:
         t = time.perf_counter()
-        fm.value = fit_value(ws, as_of, horizon_days, frame, value.small, first_day=fm.first_day, progress=say)
+        fm.value = fit_value(ws, as_of, horizon_days, frame, verdict.small, first_day=fm.first_day, progress=say)
         say(f"scoring with {fm.value.name}")
         scored = score_value(fm.value, frame)
         for column in scored.columns:
@@ -453,7 +455,7 @@ def score_customers(ws, fm: FittedModels, horizon_days: int = 365, reasons: bool
                 chunk = X.iloc[start:start + SCORE_CHUNK]
                 contrib = model.contributions(chunk, method=method, groups=groups)
                 proba.append(model.proba_from_raw(contrib.to_numpy().sum(axis=1)))
-                texts.append(explain_json(contrib, chunk).to_numpy())
+                texts.append(explain_json(contrib, chunk, noun="risk" if name == "churn" else "chance").to_numpy())
                 del contrib
             out[column] = np.concatenate(proba)
             out["churn_reasons" if name == "churn" else "propensity_reasons"] = np.concatenate(texts)

@@ -305,17 +305,27 @@ class MaximumLikelihoodModel(BaseEstimator):
         check_is_fitted(self, "params_")
         name = name or type(self).__name__
         problems = []
-        if getattr(self, "boundary_", []):
-            shown = ", ".join(f"{p} = {self.params_[p]:.3g}" for p in self.boundary_)
-            problems.append(f"{name}'s fit ended on the edge of its parameter space ({shown}), where the behaviour "
-                            "those parameters describe is not supported by the data")
-        weak = [p for p in getattr(self, "weakly_identified_", []) if p not in getattr(self, "boundary_", [])]
-        if weak:
-            problems.append(f"the data cannot pin down {name}'s {', '.join(weak)} (the 95% interval spans more than "
-                            "a factor of 50): the fit is not identified")
-        if not getattr(self, "converged_", True):
-            problems.append(f"{name} did not converge")
+        boundary = getattr(self, "boundary_", [])
+        if boundary:
+            shown = ", ".join(f"{p} = {self.params_[p]:.3g}" for p in boundary)
+            meaning = self._boundary_meaning(boundary)
+            problems.append(f"{name}'s fit ended on the edge of its parameter space ({shown}"
+                            + (f": {meaning}" if meaning else "") + "), a degenerate fit")
+        else:  # at a boundary the curvature, and so every standard error, is meaningless
+            weak = getattr(self, "weakly_identified_", [])
+            if weak:
+                problems.append(f"the data cannot pin down {name}'s {', '.join(weak)} (the 95% interval spans more "
+                                "than a factor of 50): the fit is not identified")
+            if not getattr(self, "converged_", True):
+                problems.append(f"{name} did not converge")
         return problems
+
+    #: ``(parameter, high?) -> what that edge means``, in words (subclasses fill it).
+    _BOUNDARY_WORDS: dict[tuple[str, bool], str] = {}
+
+    def _boundary_meaning(self, boundary: list[str]) -> str:
+        words = [self._BOUNDARY_WORDS.get((p, self.params_[p] > 1)) for p in boundary]
+        return "; ".join(dict.fromkeys(w for w in words if w))
 
     def _hessian(self, log_params, grad, data, weights) -> np.ndarray:
         """Hessian of the (penalised) mean objective: forward differences of the gradient.

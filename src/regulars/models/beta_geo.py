@@ -82,7 +82,8 @@ def _expected_repeat(r, a, b, x, z):
     """
     if abs(a - 1) < 1e-7:
         return 0.5 * (_expected_repeat(r, 1 - 1e-6, b, x, z) + _expected_repeat(r, 1 + 1e-6, b, x, z))
-    bracket = 1 - (1 - z) ** (a - 1) * hyp2f1(a + b - 1 - r, a - 1, a + b + x - 1, z)
+    with np.errstate(invalid="ignore", over="ignore"):  # overflow is caught by the callers (non-finite)
+        bracket = 1 - (1 - z) ** (a - 1) * hyp2f1(a + b - 1 - r, a - 1, a + b + x - 1, z)
     return (a + b + x - 1) / (a - 1) * bracket
 
 
@@ -105,7 +106,8 @@ def beta_geometric_distribution(t, r, alpha, a, b_alive, p_alive, x, T) -> NBMix
     >>> [round(float(d.sf(n)[0]), 3) for n in range(4)]
     [1.0, 0.763, 0.434, 0.236]
     """
-    x, T, b_alive, p_alive = np.broadcast_arrays(*(np.atleast_1d(np.asarray(v, dtype=float)) for v in (x, T, b_alive, p_alive)))
+    x, T, b_alive, p_alive, t = np.broadcast_arrays(*(np.atleast_1d(np.asarray(v, dtype=float))
+                                                      for v in (x, T, b_alive, p_alive, t)))
     q = (alpha + T) / (alpha + T + t)
     return NBMixture(r + x, q[:, None], p_alive[:, None], a, b_alive)
 
@@ -149,6 +151,13 @@ class BetaGeoModel(MaximumLikelihoodModel):
     """
 
     _param_names = ("r", "alpha", "a", "b")
+    _BOUNDARY_WORDS = {
+        ("a", False): "nobody would ever stop buying",
+        ("a", True): "every customer would have the same chance of stopping after a purchase",
+        ("b", True): "every customer would have the same chance of stopping after a purchase",
+        ("r", True): "every customer would buy at the same rate",
+        ("alpha", True): "every customer would buy at the same rate",
+    }
 
     @staticmethod
     def _log_likelihood(params, x, tx, T, gradient=False):
@@ -217,7 +226,11 @@ class BetaGeoModel(MaximumLikelihoodModel):
             raise ValueError("t must be >= 0")
         validate_rfm(x, tx, T_)
         z = t_ / (alpha + T_ + t_)
-        return _expected_repeat(r, a, b, x, z) * self.probability_alive(x, tx, T_)
+        out = _expected_repeat(r, a, b, x, z) * self.probability_alive(x, tx, T_)
+        bad = ~np.isfinite(out)
+        if bad.any():  # the 2F1 form overflows at degenerate fits (a, b in the millions): sum the tail
+            out[bad] = self.count_distribution(t_[bad], x[bad], tx[bad], T_[bad]).mean()
+        return out
 
     def count_sf(self, n, t, frequency, recency, T):
         """``P(N(t) >= n | x, t_x, T)``: chance of at least ``n`` purchases in the next ``t``
@@ -238,7 +251,7 @@ class BetaGeoModel(MaximumLikelihoodModel):
         :func:`beta_geometric_distribution`), one row per customer."""
         r, alpha, a, b = self._params_array()
         x, tx, T = np.broadcast_arrays(*(np.atleast_1d(np.asarray(v, dtype=float)) for v in (frequency, recency, T)))
-        return beta_geometric_distribution(float(t), r, alpha, a, b + x, self.probability_alive(x, tx, T), x, T)
+        return beta_geometric_distribution(np.asarray(t, dtype=float), r, alpha, a, b + x, self.probability_alive(x, tx, T), x, T)
 
     def expected_purchases_new_customer(self, t):
         """E[X(t)]: expected repeat purchases of a new customer by time ``t`` (FHL eq. 9).

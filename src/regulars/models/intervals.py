@@ -96,6 +96,38 @@ class NBMixture:
             tail = tail * np.exp(betaln(a, b + safe - 1) - betaln(a, b))
         return np.where(n <= 0, 1.0, tail)
 
+    def mean(self, max_steps: int = 100_000) -> np.ndarray:
+        """``E[N] = sum over n >= 1 of P(N >= n)``, walked upwards (used where a model's closed
+        form overflows, e.g. at a degenerate fit); NaN where ``P(NB = 0)`` underflows.
+
+        Examples
+        --------
+        >>> round(float(NBMixture(np.array([2.0]), np.array([[0.5]]), np.array([[1.0]])).mean()[0]), 6)  # k(1-q)/q
+        2.0
+        """
+        with np.errstate(divide="ignore", under="ignore"):
+            pmf = np.exp(self.k[:, None] * np.log(self.q))
+        total = np.zeros(self.size)
+        rows = np.flatnonzero(np.all((pmf > 1e-280) | (self.w == 0), axis=1))
+        total[np.setdiff1d(np.arange(self.size), rows)] = np.nan
+        surv = np.ones((rows.size, self.q.shape[1]))
+        pmf, w, fail, k = pmf[rows], self.w[rows], 1.0 - self.q[rows], self.k[rows]
+        ratio = np.ones(rows.size)
+        n = 0
+        while rows.size and n < max_steps:
+            surv = surv - pmf
+            sf = ratio * (w * np.maximum(surv, 0.0)).sum(axis=1)
+            total[rows] += sf
+            pmf = pmf * ((n + k) / (n + 1))[:, None] * fail
+            if self.a is not None:
+                b = self.b[rows]
+                ratio = ratio * (b + n) / (self.a[rows] + b + n)
+            n += 1
+            keep = sf > 1e-13 * np.maximum(total[rows], 1e-300)
+            rows, surv, pmf, w, fail, k, ratio = rows[keep], surv[keep], pmf[keep], w[keep], fail[keep], k[keep], ratio[keep]
+        total[rows] = np.nan
+        return total
+
     def quantiles(self, levels, max_steps: int = 4000) -> np.ndarray:
         """``Q(tau)`` (least ``n`` with ``P(N <= n) >= tau``) for each level, shape (levels, rows).
 

@@ -107,6 +107,13 @@ class ModifiedBetaGeoModel(MaximumLikelihoodModel):
     """
 
     _param_names = ("r", "alpha", "a", "b")
+    _BOUNDARY_WORDS = {
+        ("a", False): "nobody would ever stop buying",
+        ("a", True): "every customer would have the same chance of stopping after a purchase",
+        ("b", True): "every customer would have the same chance of stopping after a purchase",
+        ("r", True): "every customer would buy at the same rate",
+        ("alpha", True): "every customer would buy at the same rate",
+    }
     #: Extra purchase the dropout process has survived: the first one.
     _survived_first = 1
 
@@ -151,7 +158,11 @@ class ModifiedBetaGeoModel(MaximumLikelihoodModel):
             raise ValueError("t must be >= 0")
         validate_rfm(x, tx, T_)
         z = t_ / (alpha + T_ + t_)
-        return _expected_repeat(r, a, b + 1, x, z) * self.probability_alive(x, tx, T_)
+        out = _expected_repeat(r, a, b + 1, x, z) * self.probability_alive(x, tx, T_)
+        bad = ~np.isfinite(out)
+        if bad.any():  # the 2F1 form overflows at degenerate fits (a, b in the millions): sum the tail
+            out[bad] = self.count_distribution(t_[bad], x[bad], tx[bad], T_[bad]).mean()
+        return out
 
     def count_sf(self, n, t, frequency, recency, T):
         """``P(N(t) >= n | x, t_x, T)``: as for the BG/NBD, with the dropout posterior
@@ -171,7 +182,7 @@ class ModifiedBetaGeoModel(MaximumLikelihoodModel):
         """The predictive distribution of the purchases in the next ``t``, one row per customer."""
         r, alpha, a, b = self._params_array()
         x, tx, T = np.broadcast_arrays(*(np.atleast_1d(np.asarray(v, dtype=float)) for v in (frequency, recency, T)))
-        return beta_geometric_distribution(float(t), r, alpha, a, b + x + 1, self.probability_alive(x, tx, T), x, T)
+        return beta_geometric_distribution(np.asarray(t, dtype=float), r, alpha, a, b + x + 1, self.probability_alive(x, tx, T), x, T)
 
     def expected_purchases_new_customer(self, t):
         """E[X(t)] = b/(a-1) [1 - (alpha/(alpha+t))^r 2F1(r, b+1; a+b; t/(alpha+t))] (eq. 7)."""

@@ -240,6 +240,13 @@ class ParetoNBDModel(MaximumLikelihoodModel):
     """
 
     _param_names = ("r", "alpha", "s", "beta")
+    _BOUNDARY_WORDS = {
+        ("s", False): "nobody would ever stop buying",
+        ("beta", True): "customers would (almost) never stop buying, or all at the same rate",
+        ("s", True): "every customer would have the same lifetime risk",
+        ("r", True): "every customer would buy at the same rate",
+        ("alpha", True): "every customer would buy at the same rate",
+    }
     @staticmethod
     def _log_likelihood(params, x, tx, T, gradient=False):
         return pareto_nbd_log_likelihood(params, x, tx, T, gradient=gradient)
