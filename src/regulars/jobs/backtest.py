@@ -42,6 +42,7 @@ import pandas as pd
 
 from regulars.data import predictions_store as store
 from regulars.jobs.backtest_value import judge_forecast, judge_value, value_window
+from regulars.jobs.tables import as_known_on
 from regulars.jobs.predict import (
     CHURN_WINDOW,
     MODEL_VERSIONS,
@@ -365,7 +366,7 @@ def _judge_leads(ws, rows, fm, cutoff, available):
         rows.add("leads", "readiness", None, sentence="less than 30 days after the cutoff to judge lead tiers",
                  status="refused")
         return
-    X = ws.execute(lead_features(ws, cutoff)).set_index("customer_id")
+    X = ws.execute(lead_features(as_known_on(ws, cutoff), cutoff)).set_index("customer_id")
     if len(X) < 10:
         rows.add("leads", "readiness", None, sentence="too few leads at the cutoff to judge lead tiers", status="refused")
         return

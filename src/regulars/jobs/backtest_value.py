@@ -28,6 +28,7 @@ import ibis
 import numpy as np
 import pandas as pd
 
+from regulars.jobs.tables import as_known_on
 from regulars.jobs.forecast import FORECASTERS, HOLDOUT_DAYS, actual_days, fit_forecast, weekly_error
 from regulars.jobs.value import COVERAGE, MIN_FIT_DAYS, fit_value, score_value, value_frame
 from regulars.models.forecast import daily_sales
@@ -122,7 +123,7 @@ def judge_value(ws, rows, value_verdict, end: dt.date, horizon: int, first_day, 
         rows.add("next_order", "readiness", None, sentence=msg, status="refused", cutoff=start)
         return
     say(f"refitting the value models on data before {start}")
-    frame = value_frame(ws, tables, start)
+    frame = value_frame(ws, as_known_on(ws, start, tables), start)
     vm = fit_value(ws, start, days, frame, value_verdict.small, first_day=first_day, tables=tables)
     scored = score_value(vm, frame)
     actual = ws.frame(purchase_outcomes(ws, start, days)).set_index("customer_id").reindex(frame.index)
@@ -134,7 +135,7 @@ def judge_value(ws, rows, value_verdict, end: dt.date, horizon: int, first_day, 
               "status": status, "cutoff": start}
     rows.add("clv", "model_choice", vm.candidates.get(vm.key, {}).get("log_score"), None, None,
              vm.sentence, details={"model": vm.name, "candidates": vm.candidates, "levels": vm.levels}, **common)
-    pace = pace_baseline(ws, tables, start, days).reindex(frame.index).fillna(0.0)
+    pace = pace_baseline(ws, as_known_on(ws, start, tables), start, days).reindex(frame.index).fillna(0.0)
     y_orders, y_spend = actual["orders"].to_numpy(), actual["spend"].to_numpy()
     pred_orders, pred_spend = scored["expected_orders"].to_numpy(), scored["expected_spend"].to_numpy()
 
@@ -207,7 +208,7 @@ def _judge_next_order(rows, vm, frame, scored, actual, start, days, shown, commo
     first = pd.to_datetime(actual["first_day"][back]).to_numpy()
     pred = pd.to_datetime(scored["next_order_at"][back]).to_numpy()
     lo, hi = (pd.to_datetime(scored[c][back]).to_numpy() for c in ("next_order_lower", "next_order_upper"))
-    median = _median_gaps(ws, tables, start).reindex(frame.index)
+    median = _median_gaps(ws, as_known_on(ws, start, tables), start).reindex(frame.index)
     shop_gap = float(np.nanmedian(median.to_numpy())) if median.notna().any() else 30.0
     last = pd.Timestamp(start) - pd.to_timedelta(frame["days_since_last_order"].to_numpy(dtype=float), unit="D")
     rule = last + pd.to_timedelta(median.fillna(shop_gap).to_numpy(), unit="D")

@@ -28,7 +28,9 @@ from regulars.models.readiness import NotEnoughData
 __all__ = ["FORECASTERS", "HOLDOUT_DAYS", "ForecastChoice", "fit_forecast", "weekly_error"]
 
 HOLDOUT_DAYS = 56
-ORIGINS = 3
+ORIGINS = 6
+#: Days between replay origins (their 8-week windows overlap when shorter than HOLDOUT_DAYS).
+SPACING = 28
 FORECASTERS = {"model": ("the demand model", DemandForecaster),
                "naive": ("'repeat last week'", SeasonalNaiveForecaster)}
 
@@ -86,7 +88,7 @@ def fit_forecast(ws, as_of, tables=None) -> ForecastChoice:
     values = ws.execute(order_values(tables, as_of))["net"].to_numpy()
     replays: dict[str, list] = {k: [] for k in FORECASTERS}  # (weekly error, draws, actual)
     for i in range(1, ORIGINS + 1):
-        start = as_of - dt.timedelta(days=HOLDOUT_DAYS * i)
+        start = as_of - dt.timedelta(days=HOLDOUT_DAYS + SPACING * (i - 1))
         before = history[pd.to_datetime(history["day"]) < pd.Timestamp(start)]
         actual = actual_days(history, start, HOLDOUT_DAYS)
         for key in FORECASTERS:
@@ -99,7 +101,7 @@ def fit_forecast(ws, as_of, tables=None) -> ForecastChoice:
     # compare on the origins both could be replayed from
     both = min(len(replays["model"]), len(replays["naive"]))
     errors = {k: float(np.mean([r[0] for r in v[:both]])) for k, v in replays.items() if both}
-    first = as_of - dt.timedelta(days=HOLDOUT_DAYS * max(both, 1))
+    first = as_of - dt.timedelta(days=HOLDOUT_DAYS + SPACING * (max(both, 1) - 1))
     if errors:
         key = min(errors, key=lambda k: (errors[k], k != "model"))
         other = next(k for k in errors if k != key)

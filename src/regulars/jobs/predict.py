@@ -50,7 +50,7 @@ from regulars.models.readiness import (
     purchases,
 )
 from regulars.models.reasons import explain_json, topic_of
-from regulars.jobs.tables import SampledTables
+from regulars.jobs.tables import SampledTables, as_known_on
 from regulars.jobs.forecast import ForecastChoice, fit_forecast
 from regulars.jobs.value import ValueModels, fit_value, score_value
 
@@ -132,9 +132,10 @@ def data_stats(ws, as_of) -> DataStats:
 
 
 def _lead_count(ws, as_of) -> int:
-    """People with a site visit or an e-mail open/click before ``as_of`` and no purchase."""
+    """People known on ``as_of`` with a site visit or an e-mail open/click before it and no purchase."""
     At = ibis.literal(pd.Timestamp(_date(as_of)).to_pydatetime())
-    e, m = ws.table("events"), ws.table("messages")
+    known = as_known_on(ws, _date(as_of))
+    e, m = known.table("events"), known.table("messages")
     active = e.filter(e.customer_id.notnull() & (e.occurred_at < At)).select("customer_id").union(
         m.filter(m.event_type.lower().isin(["opened", "clicked"]) & (m.occurred_at < At)).select("customer_id"),
         distinct=True)  # people, not their events
@@ -164,7 +165,7 @@ def snapshot(ws, as_of, categories=None, fraction: float = 1.0, tables=None) -> 
     from regulars.models.summary import purchase_summary
 
     as_of = _date(as_of)
-    tables = tables or (SampledTables(ws, fraction) if fraction < 1 else ws)
+    tables = as_known_on(ws, as_of, tables or (SampledTables(ws, fraction) if fraction < 1 else ws))
     # The narrow parts arrive sorted by customer id: pandas then joins sorted indexes, 3x faster
     # than hashing strings. The wide mart is not sorted: DuckDB would hold all of it (~0.4 GB at
     # a million customers) to sort it, for a 0.2 s gain.
@@ -316,7 +317,7 @@ def fit_models(ws, as_of=None, *, verdicts: dict[str, Verdict] | None = None, pr
     try:
         from regulars.features.mart import shop_categories
 
-        categories = shop_categories(ws)
+        categories = shop_categories(ws, as_of=as_of)
     except ImportError:
         categories = None
     first_day = as_of - dt.timedelta(days=stats.history_days) if stats.history_days else None
@@ -346,7 +347,7 @@ def fit_models(ws, as_of=None, *, verdicts: dict[str, Verdict] | None = None, pr
         say("fitting lead scores")
         t = time.perf_counter()
         earlier = as_of - dt.timedelta(days=PROPENSITY_WINDOW)
-        X = ws.frame(lead_features(ws, earlier)).set_index("customer_id")
+        X = ws.frame(lead_features(as_known_on(ws, earlier), earlier)).set_index("customer_id")
         y = None
         if len(X):
             y = converted(ws, X.index, earlier, PROPENSITY_WINDOW).astype(int)
@@ -469,7 +470,7 @@ def score_customers(ws, fm: FittedModels, horizon_days: int = 365, reasons: bool
 def score_leads(ws, fm: FittedModels) -> pd.DataFrame:
     if fm.leads is None:
         return pd.DataFrame(columns=["customer_id", "tier", "score", "reasons", "last_seen_at"])
-    X = ws.frame(lead_features(ws, fm.as_of)).set_index("customer_id")
+    X = ws.frame(lead_features(as_known_on(ws, fm.as_of), fm.as_of)).set_index("customer_id")
     if X.empty:
         return pd.DataFrame(columns=["customer_id", "tier", "score", "reasons", "last_seen_at"])
     scored = fm.leads.score(X)

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from regulars.jobs.tables import SampledTables
+from regulars.jobs.tables import SampledTables, as_known_on
 from regulars.models.beta_geo import BetaGeoModel
 from regulars.models.clv import customer_lifetime_value
 from regulars.models.gamma_gamma import GammaGammaModel
@@ -222,7 +222,7 @@ def fit_value(ws, as_of, horizon_days: int, frame: pd.DataFrame, small: bool = F
     """
     say = progress or (lambda _s: None)
     as_of, horizon = _date(as_of), int(horizon_days)
-    tables = tables or ws
+    tables = tables if tables is not None else ws
     window = _calibration_window(as_of, horizon, first_day)
     notes: list[str] = []
     candidates: dict[str, dict] = {}
@@ -232,7 +232,7 @@ def fit_value(ws, as_of, horizon_days: int, frame: pd.DataFrame, small: bool = F
     if window >= MIN_CALIBRATION_DAYS:
         say("choosing and calibrating the value models")
         start = as_of - dt.timedelta(days=window)
-        cal = _calibration_frame(ws, tables, start, window)
+        cal = _calibration_frame(ws, as_known_on(ws, start, tables), start, window)
         calibration.update(cutoff=start.isoformat(), customers=len(cal))
         if window < horizon:
             notes.append(f"ranges were calibrated on {window} days (the history is too short for the {horizon}-day "
