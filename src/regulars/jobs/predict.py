@@ -547,8 +547,13 @@ def predict(ws, as_of=None, horizon_days: int = 365, forecast_days: int = 56, pr
     }
     fm.timings["write"] = time.perf_counter() - t
     fm.timings["total"] = time.perf_counter() - start
-    result = PredictResult(run_id, as_of, int(horizon_days), fm.verdicts, rows,
-                           _summary(customers, leads, forecast), fm.timings)
+    summary = _summary(customers, leads, forecast)
+    if fm.value is not None:
+        summary["value_model"] = {"model": fm.value.name, "sentence": fm.value.sentence, "notes": fm.value.notes,
+                                  "calibration": fm.value.calibration}
+    if fm.forecast_choice is not None:
+        summary["forecast_model"] = fm.forecast_choice.to_dict()
+    result = PredictResult(run_id, as_of, int(horizon_days), fm.verdicts, rows, summary, fm.timings)
     store.write_prediction_run(ws, {
         "run_id": run_id, "as_of": as_of, "horizon_days": int(horizon_days),
         "finished_at": pd.Timestamp.now(tz="UTC").tz_localize(None),

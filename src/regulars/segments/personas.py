@@ -282,9 +282,12 @@ def persona_cards(
             traits.append("has never bought")
             candidates = [f for f in order.index if f in ("web_engagement", "email_engagement")]
         elif c == NO_NET_SPEND:
-            kept_nothing = float(revenue[members].clip(upper=0).sum())
-            traits.append("bought, but every purchase was returned, refunded or free (or only returns of earlier "
-                          "purchases are on record)" + (f": {-kept_nothing:,.2f} refunded in all" if kept_nothing < 0 else ""))
+            refunded = -float(revenue[members].clip(upper=0).sum())
+            orders = float(pd.to_numeric(mart.loc[members, "orders"], errors="coerce").fillna(0).mean()) \
+                if "orders" in mart.columns else 0.0
+            traits.append(f"kept nothing they bought: {orders:.1f} purchase(s) each on average, every one returned, "
+                          "refunded or free, or only returns of earlier purchases on record"
+                          + (f" ({refunded:,.2f} refunded beyond what was bought here)" if refunded > 0 else ""))
             candidates = [f for f in order.index if f in ("web_engagement", "email_engagement", "frequency")]
         else:
             candidates = list(order.index)
