@@ -243,6 +243,7 @@ class FittedModels:
     reasons_method: str | None = None
     value: ValueModels | None = None
     first_day: dt.date | None = None
+    inputs: dict = field(default_factory=dict)
 
 
 #: Training snapshots sit on multiples of this many days before ``as_of``, so churn and
@@ -278,7 +279,7 @@ def _labelled(ws, t, window, label_fn, label, categories, sample: SampledTables,
 
 
 def _fit_classifier(ws, as_of, cls, window, label_fn, label, verdict, categories, sample: SampledTables,
-                    first_day, cache=None):
+                    first_day, cache=None, inputs: dict | None = None):
     small = verdict.small
     fraction = sample.fraction
     # up to two training snapshots (one for big, sampled shops), each with a month of history before it
@@ -305,11 +306,18 @@ def _fit_classifier(ws, as_of, cls, window, label_fn, label, verdict, categories
     model = cls(window_days=window, small_data=small, n_estimators=100 if big else 200,
                 learning_rate=0.1 if big else 0.05)
     model.fit(_numeric(train, names), train[label], _numeric(cal, names), cal[label])
+    if inputs is not None:
+        inputs[label] = {"train": train[[*names, label]], "calibration": cal[[*names, label]]}
     return model
 
 
-def fit_models(ws, as_of=None, *, verdicts: dict[str, Verdict] | None = None, progress=None) -> FittedModels:
-    """Fit every model that readiness allows, on data before ``as_of``."""
+def fit_models(ws, as_of=None, *, verdicts: dict[str, Verdict] | None = None, progress=None,
+               keep_inputs: bool = False) -> FittedModels:
+    """Fit every model that readiness allows, on data before ``as_of``.
+
+    With ``keep_inputs``, ``fm.inputs`` holds what each model was fitted on (the training and
+    calibration frames of the classifiers, the leads' features and outcomes, the daily sales):
+    what a point-in-time rebuild must reproduce exactly."""
     say = progress or (lambda _s: None)
     as_of = resolve_as_of(ws, as_of)
     stats = data_stats(ws, as_of)
@@ -336,7 +344,8 @@ def fit_models(ws, as_of=None, *, verdicts: dict[str, Verdict] | None = None, pr
             t = time.perf_counter()
             try:
                 setattr(fm, name, _fit_classifier(ws, as_of, cls, window, label_fn, label, verdicts[name],
-                                                  categories, sample, first_day, cache))
+                                                  categories, sample, first_day, cache,
+                                                  fm.inputs if keep_inputs else None))
             except NotEnoughData as exc:
                 verdicts[name] = Verdict(name, "refused", [str(exc)])
             fm.timings[f"fit_{name}"] = time.perf_counter() - t
@@ -352,6 +361,9 @@ def fit_models(ws, as_of=None, *, verdicts: dict[str, Verdict] | None = None, pr
         if len(X):
             y = converted(ws, X.index, earlier, PROPENSITY_WINDOW).astype(int)
         fm.leads = LeadScorer().fit(X if len(X) else None, y)
+        if keep_inputs:
+            fm.inputs["leads"] = {"features": X.sort_index(),
+                                  "bought": pd.Series(y, index=X.index, dtype="float").sort_index()}
         fm.timings["fit_leads"] = time.perf_counter() - t
 
     if not verdicts["forecast"].refused:

@@ -61,6 +61,7 @@ class PointInTime:
       (the visitor was anonymous then). Events that carried their own customer identifier keep it.
     * **current consent flags.** ``customers.accepts_*`` hold today's consent; in the past only
       the consent history (``consents`` up to ``as_of``) counts, so the flags read as unknown.
+      An account created on or after ``as_of`` has no creation date yet.
     * **satisfaction scores given later.** A ticket's ``csat`` counts once it is closed.
 
     For the present nothing is hidden: every link and flag known now describes now. (Refund and
@@ -87,8 +88,12 @@ class PointInTime:
         if name == "events":
             return self._events(t)
         if name == "customers":
-            return t.mutate(**{c: ibis.null("boolean") for c in ("accepts_email", "accepts_sms",
-                                                                 "accepts_personalization") if c in t.columns})
+            hidden = {c: ibis.null("boolean") for c in ("accepts_email", "accepts_sms", "accepts_personalization")
+                      if c in t.columns}
+            if "created_at" in t.columns:  # an account opened later did not exist yet
+                hidden["created_at"] = ibis.cases((t.created_at < _ts(self.as_of), t.created_at),
+                                                  else_=ibis.null("timestamp"))
+            return t.mutate(**hidden)
         if name == "tickets":
             closed = t.closed_at.coalesce(t.opened_at) < _ts(self.as_of)
             return t.mutate(csat=ibis.cases((closed, t.csat), else_=ibis.null("int32")),
