@@ -48,6 +48,14 @@ def _as_date(value, name: str) -> dt.date:
         raise ValueError(f"{name} must be a date, got {value!r}") from error
 
 
+def _check(columns, customer_col: str, time_col: str, value_col: str | None, freq: str) -> None:
+    if freq not in _UNIT_DAYS:
+        raise ValueError(f"freq must be 'D' (days) or 'W' (weeks), got {freq!r}")
+    missing = [c for c in (customer_col, time_col, value_col) if c is not None and c not in columns]
+    if missing:
+        raise ValueError(f"transactions has no column(s) {missing}; it has {list(columns)}")
+
+
 def summary_expression(
     transactions,
     customer_col: str,
@@ -62,12 +70,8 @@ def summary_expression(
     Parameters are those of :func:`summarize`; the result has a ``customer_col`` column
     instead of an index and is not sorted.
     """
-    if freq not in _UNIT_DAYS:
-        raise ValueError(f"freq must be 'D' (days) or 'W' (weeks), got {freq!r}")
     table = ibis.memtable(transactions) if isinstance(transactions, pd.DataFrame) else transactions
-    missing = [c for c in (customer_col, time_col, value_col) if c is not None and c not in table.columns]
-    if missing:
-        raise ValueError(f"transactions has no column(s) {missing}; it has {list(table.columns)}")
+    _check(table.columns, customer_col, time_col, value_col, freq)
     unit = _UNIT_DAYS[freq]
 
     day = table[time_col].cast("date")
@@ -209,7 +213,9 @@ def summarize(
     Parameters
     ----------
     transactions : ibis.Table or pandas.DataFrame
-        One row per transaction; a DataFrame is wrapped with ``ibis.memtable``.
+        One row per transaction. A table is summarised by its engine (DuckDB, Spark); a
+        DataFrame in memory by a few numpy passes (:mod:`regulars.models.summary_frame`), with
+        the same result.
     customer_col, time_col : str
         Customer key and transaction timestamp (or date) columns.
     value_col : str, optional
@@ -244,6 +250,16 @@ def summarize(
     a                    1      1.0  1.285714            20.0                  1                    40.0          0.714286
     b                    0      0.0  0.000000             0.0                  0                     0.0          0.714286
     """
+    if isinstance(transactions, pd.DataFrame):  # in memory already: numpy passes, no engine round trip
+        from .summary_frame import summarize_frame
+
+        _check(transactions.columns, customer_col, time_col, value_col, freq)
+        obs = _as_date(observation_end, "observation_end") if observation_end is not None else None
+        cal = _as_date(calibration_end, "calibration_end") if calibration_end is not None else None
+        if cal is not None and obs is not None and cal > obs:
+            raise ValueError(f"calibration_end {cal} is after observation_end {observation_end}")
+        return summarize_frame(transactions, customer_col, time_col, value_col, _UNIT_DAYS[freq], obs, cal,
+                               with_holdout=calibration_end is not None)
     expression = summary_expression(
         transactions, customer_col, time_col, value_col, freq, observation_end, calibration_end
     )
