@@ -50,7 +50,7 @@ from regulars.models.readiness import (
     purchases,
 )
 from regulars.models.reasons import explain_json, topic_of
-from regulars.jobs.tables import SampledTables, as_known_on
+from regulars.jobs.tables import SampledTables, as_known_on, present_day
 from regulars.jobs.forecast import ForecastChoice, fit_forecast
 from regulars.jobs.value import ValueModels, fit_value, score_value
 
@@ -325,7 +325,8 @@ def fit_models(ws, as_of=None, *, verdicts: dict[str, Verdict] | None = None, pr
     try:
         from regulars.features.mart import shop_categories
 
-        categories = shop_categories(ws, as_of=as_of)
+        present = present_day(ws)  # categories of later orders only matter for an earlier as_of
+        categories = shop_categories(ws, as_of=as_of if present is not None and as_of < present else None)
     except ImportError:
         categories = None
     first_day = as_of - dt.timedelta(days=stats.history_days) if stats.history_days else None

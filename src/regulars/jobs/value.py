@@ -216,7 +216,7 @@ def fit_value(ws, as_of, horizon_days: int, frame: pd.DataFrame, small: bool = F
     if window >= MIN_CALIBRATION_DAYS:
         say("choosing and calibrating the value models")
         start = as_of - dt.timedelta(days=window)
-        cal = _calibration_frame(ws, as_known_on(ws, start, tables), start, window)
+        cal = _calibration_frame(ws, as_known_on(ws, start, tables), start, window, len(frame))
         calibration.update(cutoff=start.isoformat(), customers=len(cal))
         if window < horizon:
             notes.append(f"ranges were calibrated on {window} days (the history is too short for the {horizon}-day "
@@ -259,11 +259,12 @@ def fit_value(ws, as_of, horizon_days: int, frame: pd.DataFrame, small: bool = F
                        sentence, notes)
 
 
-def _calibration_frame(ws, tables, start: dt.date, window: int) -> pd.DataFrame:
-    """The summary as of ``start`` of a hash sample of customers, with what they did in the window."""
-    summary = purchase_summary(tables, start)
-    n = int(ws.frame(summary.aggregate(n=summary.count()))["n"].iloc[0])
-    fraction = min(1.0, MAX_CALIBRATION_CUSTOMERS / max(n, 1))
+def _calibration_frame(ws, tables, start: dt.date, window: int, customers: int) -> pd.DataFrame:
+    """The summary as of ``start`` of a hash sample of customers, with what they did in the window.
+
+    ``customers`` (those with a purchase before ``as_of``, at least as many as before ``start``)
+    sizes the sample without a query."""
+    fraction = min(1.0, MAX_CALIBRATION_CUSTOMERS / max(customers, 1))
     sample = SampledTables(tables, fraction) if fraction < 1 else tables
     frame = value_frame(ws, sample, start)
     outcome = ws.frame(purchase_outcomes(sample, start, window, DISCOUNT_MONTHLY)).set_index("customer_id")
