@@ -403,3 +403,41 @@ class MaximumLikelihoodModel(BaseEstimator):
             setattr(model, name, value)
         model.covariance_ = np.asarray(state["covariance_"], dtype=float)
         return model
+
+
+class TransactionModel(MaximumLikelihoodModel):
+    """A BTYD transaction model fitted on (frequency, recency, T): the shared ``fit``,
+    ``log_likelihood`` and ``count_sf`` (subclasses give ``_log_likelihood`` and
+    ``count_distribution``)."""
+
+    def fit(self, frequency, recency, T, weights=None):
+        """Fit on one row per customer (or per group of identical customers with ``weights``).
+
+        Parameters
+        ----------
+        frequency : array_like
+            Number of repeat purchases ``x`` (whole numbers >= 0).
+        recency : array_like
+            Time from first to last purchase ``t_x`` (0 when ``x`` is 0).
+        T : array_like
+            Time from first purchase to the end of the observation period, same unit.
+        weights : array_like, optional
+            Number of customers each row stands for.
+
+        Returns
+        -------
+        self
+        """
+        x, tx, t, w = validate_rfm(frequency, recency, T, weights)
+        data, w = collapse_rows((x, tx, t), w)
+        return self._fit_arrays(data, w)
+
+    def log_likelihood(self, frequency, recency, T):
+        """Per-customer log-likelihood under the fitted parameters."""
+        x, tx, t, _ = validate_rfm(frequency, recency, T)
+        return self._log_likelihood(self._params_array(), x, tx, t)
+
+    def count_sf(self, n, t, frequency, recency, T):
+        """``P(N(t) >= n | x, t_x, T)``: chance of at least ``n`` purchases in the next ``t``,
+        from :meth:`count_distribution` (the predictive distribution behind the ranges)."""
+        return self.count_distribution(t, frequency, recency, T).sf(n)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import betaln, digamma, expit, gammaln, hyp2f1
 
-from ._base import MaximumLikelihoodModel, as_factor, as_float_array, collapse_rows, validate_rfm
+from ._base import TransactionModel, as_factor, as_float_array, validate_rfm
 from .intervals import NBMixture
 
 __all__ = ["BetaGeoModel", "beta_geometric_distribution", "bg_nbd_log_likelihood"]
@@ -112,7 +112,7 @@ def beta_geometric_distribution(t, r, alpha, a, b_alive, p_alive, x, T) -> NBMix
     return NBMixture(r + x, q[:, None], p_alive[:, None], a, b_alive)
 
 
-class BetaGeoModel(MaximumLikelihoodModel):
+class BetaGeoModel(TransactionModel):
     """BG/NBD model fitted by maximum likelihood (Fader, Hardie & Lee 2005).
 
     Parameters
@@ -167,33 +167,6 @@ class BetaGeoModel(MaximumLikelihoodModel):
         rate = max((w @ x.full) / (w @ T.full), 1e-6)
         return np.log([1.0, 1.0 / rate, 1.0, 1.0])
 
-    def fit(self, frequency, recency, T, weights=None):
-        """Fit on one row per customer (or per group of identical customers with ``weights``).
-
-        Parameters
-        ----------
-        frequency : array_like
-            Number of repeat purchases ``x`` (whole numbers >= 0).
-        recency : array_like
-            Time from first to last purchase ``t_x`` (0 when ``x`` is 0).
-        T : array_like
-            Time from first purchase to the end of the observation period, same unit.
-        weights : array_like, optional
-            Number of customers each row stands for.
-
-        Returns
-        -------
-        self
-        """
-        x, tx, t, w = validate_rfm(frequency, recency, T, weights)
-        data, w = collapse_rows((x, tx, t), w)
-        return self._fit_arrays(data, w)
-
-    def log_likelihood(self, frequency, recency, T):
-        """Per-customer log-likelihood under the fitted parameters."""
-        x, tx, t, _ = validate_rfm(frequency, recency, T)
-        return bg_nbd_log_likelihood(self._params_array(), x, tx, t)
-
     def probability_alive(self, frequency, recency, T):
         """P(alive at T | x, t_x, T), equation (A.13) of Fader, Hardie & Lee (2005)."""
         r, alpha, a, b = self._params_array()
@@ -232,9 +205,9 @@ class BetaGeoModel(MaximumLikelihoodModel):
             out[bad] = self.count_distribution(t_[bad], x[bad], tx[bad], T_[bad]).mean()
         return out
 
-    def count_sf(self, n, t, frequency, recency, T):
-        """``P(N(t) >= n | x, t_x, T)``: chance of at least ``n`` purchases in the next ``t``
-        (see :func:`beta_geometric_distribution`); the predictive distribution behind the ranges.
+    def count_distribution(self, t, frequency, recency, T) -> NBMixture:
+        """The predictive distribution of the purchases in the next ``t`` (see
+        :func:`beta_geometric_distribution`), one row per customer.
 
         Examples
         --------
@@ -244,11 +217,6 @@ class BetaGeoModel(MaximumLikelihoodModel):
         >>> round(float(sf.sum()), 3)  # the expectation, 1.226
         1.226
         """
-        return self.count_distribution(t, frequency, recency, T).sf(n)
-
-    def count_distribution(self, t, frequency, recency, T) -> NBMixture:
-        """The predictive distribution of the purchases in the next ``t`` (see
-        :func:`beta_geometric_distribution`), one row per customer."""
         r, alpha, a, b = self._params_array()
         x, tx, T = np.broadcast_arrays(*(np.atleast_1d(np.asarray(v, dtype=float)) for v in (frequency, recency, T)))
         return beta_geometric_distribution(np.asarray(t, dtype=float), r, alpha, a, b + x, self.probability_alive(x, tx, T), x, T)

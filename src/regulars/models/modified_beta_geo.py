@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import betaln, digamma, expit, gammaln
 
-from ._base import MaximumLikelihoodModel, as_factor, as_float_array, collapse_rows, validate_rfm
+from ._base import TransactionModel, as_factor, as_float_array, validate_rfm
 from .beta_geo import _expected_repeat, beta_geometric_distribution
 from .intervals import NBMixture
 
@@ -74,7 +74,7 @@ def mbg_nbd_log_likelihood(params, x, tx, T, gradient=False):
     return ll, np.column_stack([d_r, d_alpha, d_a, d_b])
 
 
-class ModifiedBetaGeoModel(MaximumLikelihoodModel):
+class ModifiedBetaGeoModel(TransactionModel):
     """MBG/NBD model fitted by maximum likelihood (Batislam, Denizel & Filiztekin 2007).
 
     Parameters
@@ -125,22 +125,6 @@ class ModifiedBetaGeoModel(MaximumLikelihoodModel):
         rate = max((w @ x.full) / (w @ T.full), 1e-6)
         return np.log([1.0, 1.0 / rate, 1.0, 1.0])
 
-    def fit(self, frequency, recency, T, weights=None):
-        """Fit on one row per customer (see :meth:`BetaGeoModel.fit` for the arguments).
-
-        Returns
-        -------
-        self
-        """
-        x, tx, t, w = validate_rfm(frequency, recency, T, weights)
-        data, w = collapse_rows((x, tx, t), w)
-        return self._fit_arrays(data, w)
-
-    def log_likelihood(self, frequency, recency, T):
-        """Per-customer log-likelihood under the fitted parameters."""
-        x, tx, t, _ = validate_rfm(frequency, recency, T)
-        return mbg_nbd_log_likelihood(self._params_array(), x, tx, t)
-
     def probability_alive(self, frequency, recency, T):
         """``1 / (1 + a / (b + x) * ((alpha + T) / (alpha + t_x))**(r + x))`` (eq. 5)."""
         r, alpha, a, b = self._params_array()
@@ -164,9 +148,10 @@ class ModifiedBetaGeoModel(MaximumLikelihoodModel):
             out[bad] = self.count_distribution(t_[bad], x[bad], tx[bad], T_[bad]).mean()
         return out
 
-    def count_sf(self, n, t, frequency, recency, T):
-        """``P(N(t) >= n | x, t_x, T)``: as for the BG/NBD, with the dropout posterior
-        ``Beta(a, b + x + 1)`` (the first purchase survived too).
+    def count_distribution(self, t, frequency, recency, T) -> NBMixture:
+        """The predictive distribution of the purchases in the next ``t``, one row per customer:
+        as for the BG/NBD, with the dropout posterior ``Beta(a, b + x + 1)`` (the first purchase
+        survived too).
 
         Examples
         --------
@@ -176,10 +161,6 @@ class ModifiedBetaGeoModel(MaximumLikelihoodModel):
         >>> bool(abs(sf.sum() - model.expected_purchases(39, 2, 30.43, 38.86)[0]) < 1e-6)
         True
         """
-        return self.count_distribution(t, frequency, recency, T).sf(n)
-
-    def count_distribution(self, t, frequency, recency, T) -> NBMixture:
-        """The predictive distribution of the purchases in the next ``t``, one row per customer."""
         r, alpha, a, b = self._params_array()
         x, tx, T = np.broadcast_arrays(*(np.atleast_1d(np.asarray(v, dtype=float)) for v in (frequency, recency, T)))
         return beta_geometric_distribution(np.asarray(t, dtype=float), r, alpha, a, b + x + 1, self.probability_alive(x, tx, T), x, T)

@@ -9,7 +9,9 @@ Its ranges come from how wrong it has been: for every day of the last ``error_da
 history taken as a forecast origin, the errors of the next ``max_horizon`` days' naive
 forecasts are collected per week ahead (week 1, week 2, ...); a forecast ``h`` days ahead
 draws from the errors of its week (rolling-origin empirical errors, as in Hyndman &
-Athanasopoulos, section 5.5). Revenue alike.
+Athanasopoulos, section 5.5). Errors are kept relative to the square root of the level they
+were made at (count noise grows like that), so a quiet season does not borrow the spread of a
+busy one. Revenue alike.
 
 Examples
 --------
@@ -81,6 +83,7 @@ class SeasonalNaiveForecaster:
         return self
 
     def _errors(self, y: np.ndarray) -> list[np.ndarray]:
+        """Scaled errors ``(actual - naive) / sqrt(max(naive, 1))`` per week ahead."""
         weeks = -(-self.max_horizon // 7)
         out: list[list[np.ndarray]] = [[] for _ in range(weeks)]
         first = max(7, len(y) - self.error_days - self.max_horizon)
@@ -89,7 +92,7 @@ class SeasonalNaiveForecaster:
             if origins.size == 0:
                 continue
             naive = y[origins - 7 + (h % 7)]
-            out[h // 7].append(y[origins + h] - naive)
+            out[h // 7].append((y[origins + h] - naive) / np.sqrt(np.maximum(naive, 1.0)))
         pooled = [np.concatenate(e) if e else np.zeros(0) for e in out]
         # a week ahead without any past error borrows the nearest earlier week's
         for w in range(weeks):
@@ -116,7 +119,7 @@ class SeasonalNaiveForecaster:
             draws = np.empty((self.n_simulations, len(days)))
             for j, h in enumerate(ahead):
                 pool = pools[min(max(h, 0) // 7, len(pools) - 1)]
-                draws[:, j] = point[j] + rng.choice(pool, self.n_simulations)
+                draws[:, j] = point[j] + rng.choice(pool, self.n_simulations) * np.sqrt(max(point[j], 1.0))
             sims[column] = np.maximum(draws, 0.0)
         sims["orders"] = np.round(sims["orders"])
         return days, self._point(days, "orders"), sims["orders"], sims["revenue"]

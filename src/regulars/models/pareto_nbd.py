@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import digamma, gammaln
 
-from ._base import Factor, MaximumLikelihoodModel, as_factor, as_float_array, collapse_rows, validate_rfm
+from ._base import Factor, TransactionModel, as_factor, as_float_array, validate_rfm
 from ._hyp2f1 import log_hyp2f1_a_a1
 from .intervals import NBMixture
 
@@ -203,7 +203,7 @@ def _one_minus_power_over(log_q, exponent):
     return -np.expm1(exponent * log_q) / exponent
 
 
-class ParetoNBDModel(MaximumLikelihoodModel):
+class ParetoNBDModel(TransactionModel):
     """Pareto/NBD model fitted by maximum likelihood (Schmittlein, Morrison & Colombo 1987).
 
     The likelihood follows Fader & Hardie's 2005 note; its Gaussian hypergeometric
@@ -257,22 +257,6 @@ class ParetoNBDModel(MaximumLikelihoodModel):
         mean_T = (w @ T) / w.sum()
         return np.log([1.0, 1.0 / rate, 1.0, mean_T])
 
-    def fit(self, frequency, recency, T, weights=None):
-        """Fit on one row per customer (see :meth:`BetaGeoModel.fit` for the arguments).
-
-        Returns
-        -------
-        self
-        """
-        x, tx, t, w = validate_rfm(frequency, recency, T, weights)
-        data, w = collapse_rows((x, tx, t), w)
-        return self._fit_arrays(data, w)
-
-    def log_likelihood(self, frequency, recency, T):
-        """Per-customer log-likelihood under the fitted parameters."""
-        x, tx, t, _ = validate_rfm(frequency, recency, T)
-        return pareto_nbd_log_likelihood(self._params_array(), x, tx, t)
-
     def probability_alive(self, frequency, recency, T):
         """P(alive at T | x, t_x, T), equation (24) of Fader & Hardie's note.
 
@@ -304,19 +288,6 @@ class ParetoNBDModel(MaximumLikelihoodModel):
     #: Gauss-Legendre nodes for the integral over the remaining lifetime in :meth:`count_sf`.
     _QUADRATURE = np.polynomial.legendre.leggauss(24)
 
-    def count_sf(self, n, t, frequency, recency, T):
-        """``P(N(t) >= n | x, t_x, T)``: chance of at least ``n`` purchases in the next ``t``.
-
-        Examples
-        --------
-        >>> model = ParetoNBDModel()
-        >>> model.params_ = {"r": 0.553, "alpha": 10.578, "s": 0.606, "beta": 11.669}
-        >>> sf = model.count_sf(np.arange(1, 400), 39, 2, 30.43, 38.86)
-        >>> bool(abs(sf.sum() - model.expected_purchases(39, 2, 30.43, 38.86)[0]) < 1e-5)
-        True
-        """
-        return self.count_distribution(t, frequency, recency, T).sf(n)
-
     def count_distribution(self, t, frequency, recency, T) -> NBMixture:
         """The predictive distribution of the purchases in the next ``t``, one row per customer.
 
@@ -326,6 +297,14 @@ class ParetoNBDModel(MaximumLikelihoodModel):
         distribution is a mixture of negative binomials over ``tau``: one component for
         ``tau >= t`` and a 24-point Gauss-Legendre quadrature in the lifetime's probability
         scale for ``tau < t``.
+
+        Examples
+        --------
+        >>> model = ParetoNBDModel()
+        >>> model.params_ = {"r": 0.553, "alpha": 10.578, "s": 0.606, "beta": 11.669}
+        >>> sf = model.count_sf(np.arange(1, 400), 39, 2, 30.43, 38.86)
+        >>> bool(abs(sf.sum() - model.expected_purchases(39, 2, 30.43, 38.86)[0]) < 1e-5)
+        True
         """
         r, alpha, s, beta = self._params_array()
         x, tx, T = np.broadcast_arrays(*(np.atleast_1d(np.asarray(v, dtype=float)) for v in (frequency, recency, T)))
