@@ -142,8 +142,12 @@ def test_reports_and_cli_show_predictions_with_their_accuracy(shop):
         out = CliRunner().invoke(app, ["customer", cid, "--workspace", path])
         assert out.exit_code == 0, out.output
         assert "churn risk" in out.output and "how accurate" in out.output
+        assert "orders again within 365 days" in out.output and "still buying" not in out.output
         out = CliRunner().invoke(app, ["backtest", "--show", "--workspace", path])
         assert out.exit_code == 0 and "days since last order" in out.output
+        # every range's measured coverage next to the nominal 80%, on one line
+        assert re.search(r"80% ranges, share of actual outcomes inside \(nominal 80%\): orders \d+%, spend \d+%, "
+                         r"CLV \d+%, next order date \d+%, forecast \d+%", " ".join(out.output.split()))
         out = CliRunner().invoke(app, ["customer", "nobody", "--workspace", path])
         assert out.exit_code == 1 and "no customer 'nobody'" in out.output
     finally:

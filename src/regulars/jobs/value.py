@@ -147,13 +147,13 @@ def _calibration_window(as_of: dt.date, horizon: int, first_day: dt.date | None)
     return int(min(horizon, history - MIN_FIT_DAYS))
 
 
-def _clv_ratio(model, spend, frame: pd.DataFrame, horizon: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _clv_ratio(model, spend, frame: pd.DataFrame, horizon: int, rows: "_Rows | None" = None):
     """Expected orders, expected value of one order and CLV / (orders x value) over ``horizon`` days."""
     clv = customer_lifetime_value(model, spend, frame["frequency"], frame["recency"], frame["T"],
                                   frame["monetary_value"], horizon_months=max(1, round(horizon / 30.4375)),
                                   discount_rate_monthly=DISCOUNT_MONTHLY, freq_days=1.0)
-    x, tx, T = (frame[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T"))
-    expected = model.expected_purchases(float(horizon), x, tx, T)
+    rows = rows or _Rows(frame)
+    expected = model.expected_purchases(float(horizon), rows.x, rows.tx, rows.T)[rows.codes]
     value = clv["expected_spend"].to_numpy()
     ratio = clv["clv"].to_numpy() / np.maximum(expected * value, 1e-12)
     return expected, value, np.where(expected * value > 1e-12, ratio, 1.0)
@@ -306,7 +306,7 @@ def score_value(vm: ValueModels, frame: pd.DataFrame) -> pd.DataFrame:
     if len(frame) == 0:
         return out
     rows = _Rows(frame)
-    expected, value, ratio = _clv_ratio(model, vm.spend, frame, vm.horizon_days)
+    expected, value, ratio = _clv_ratio(model, vm.spend, frame, vm.horizon_days, rows)
     dist = rows.distribution(model, horizon)
     active = dist.sf(np.ones(rows.x.size))[rows.codes]  # P(at least one order)
     out["p_alive"] = activity(active)

@@ -29,6 +29,8 @@ import numpy as np
 __all__ = ["log_hyp2f1_a_a1"]
 
 _MAX_TERMS = 2_000_000
+#: Rows x terms summed at once: bounds the memory of a chunk (a few arrays of this many floats).
+_MAX_CELLS = 2_000_000
 _TAIL_LOG_RTOL = np.log(1e-16)
 
 
@@ -88,7 +90,7 @@ def log_hyp2f1_a_a1(a, b, z):
     log_poch = np.zeros(rows.size)  # log((b)_n / n!) at the last summed n
     psi_diff = np.zeros(rows.size)  # digamma(b + n) - digamma(b) at the last summed n
     start = 0
-    chunk = int(np.clip(np.median(_terms_needed(ra, rb, rz)), 16, 4096))
+    chunk = int(np.clip(np.median(_terms_needed(ra, rb, rz)), 16, max(16, min(4096, _MAX_CELLS // rows.size))))
     while rows.size:
         n = np.arange(start, start + chunk, dtype=float)
         aa, bb = ra[:, None], rb[:, None]
@@ -136,7 +138,8 @@ def log_hyp2f1_a_a1(a, b, z):
             log_poch, psi_diff = log_poch[keep], psi_diff[keep]
         start += chunk
         if rows.size:
-            chunk = int(np.clip(np.min(_terms_needed(ra, rb, rz)) - start, 2 * chunk, 65_536))
+            cap = max(16, min(65_536, _MAX_CELLS // rows.size))
+            chunk = int(np.clip(np.min(_terms_needed(ra, rb, rz)) - start, min(2 * chunk, cap), cap))
         if start >= _MAX_TERMS and rows.size:
             warnings.warn(
                 f"2F1 series did not converge for {rows.size} argument(s) after {start} terms",

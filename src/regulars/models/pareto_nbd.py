@@ -317,6 +317,17 @@ class ParetoNBDModel(TransactionModel):
         w = np.concatenate([(1.0 - lived)[:, None], lived[:, None] * weights / 2.0], axis=1) * alive[:, None]
         return NBMixture(r + x, (alpha + T)[:, None] / ((alpha + T)[:, None] + u), w)
 
+    def expected_purchases_curve(self, times, frequency, recency, T):
+        """:meth:`expected_purchases` at several horizons, P(alive) computed once (it is the
+        expensive part and does not depend on the horizon)."""
+        r, alpha, s, beta = self._params_array()
+        x, tx, T_ = (as_float_array(v, n) for v, n in zip(np.broadcast_arrays(frequency, recency, T),
+                                                          ("frequency", "recency", "T")))
+        alive = self.probability_alive(x, tx, T_)
+        for t in times:
+            growth = _one_minus_power_over(np.log(beta + T_) - np.log(beta + T_ + t), s - 1)
+            yield (r + x) * (beta + T_) / (alpha + T_) * growth * alive
+
     def expected_purchases_new_customer(self, t):
         """E[X(t)] = r beta / (alpha (s - 1)) * [1 - (beta / (beta + t))**(s - 1)].
 
