@@ -269,7 +269,21 @@ class ParetoNBDModel(TransactionModel):
         """
         params = tuple(self._params_array())
         x, tx, t, _ = validate_rfm(*np.broadcast_arrays(frequency, recency, T))
-        return _pareto_terms(params, Factor(x), Factor(tx), Factor(t), gradient=False)[1]
+        key = (params, x.size, hash(x.tobytes()), hash(tx.tobytes()), hash(t.tobytes()))
+        cached = getattr(self, "_alive_cache", None)
+        if cached is not None and cached[0] == key:  # the expensive part of every prediction
+            return cached[1].copy()
+        alive = self._probability_alive(params, x, tx, t)
+        self._alive_cache = (key, alive)
+        return alive.copy()
+
+    @staticmethod
+    def _probability_alive(params, x, tx, t):
+        # one evaluation per distinct customer history, and the 2F1 series per distinct (x, t) pair
+        rows, distinct = pd.factorize(pd.MultiIndex.from_arrays([x, tx, t]), sort=False)
+        columns = [pd.factorize(distinct.get_level_values(i), sort=False) for i in range(3)]
+        factors = [Factor(np.asarray(uniques, dtype=float), codes) for codes, uniques in columns]
+        return _pareto_terms(params, *factors, gradient=False)[1][rows]
 
     def expected_purchases(self, t, frequency, recency, T):
         """E[Y(t) | x, t_x, T]: expected repeat purchases in the next ``t`` time units.
