@@ -63,7 +63,7 @@ MIN_CALIBRATION_DAYS = 28
 MAX_CALIBRATION_CUSTOMERS = 30_000
 #: The chosen model's four parameters are fitted on at most this many customers (a hash
 #: sample: their standard errors are then well under 1 %); every customer is scored.
-MAX_FIT_CUSTOMERS = 100_000
+MAX_FIT_CUSTOMERS = 50_000
 DISCOUNT_MONTHLY = 0.01
 #: The chance of ordering again is shown within these bounds: never "100 %" (nor 0 %).
 ACTIVITY_BOUNDS = (0.01, 0.99)
