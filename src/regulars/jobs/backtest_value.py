@@ -10,8 +10,8 @@ longest possible window is used and every sentence says which horizon was judged
   the year before the cutoff, per day she was a customer in that year, times the horizon.
 * **Every 80 % range** (orders, spend, CLV, next-order date) with its measured coverage next
   to the nominal 80 %, and the share that fell below and above it.
-* **The next order, as two questions.** Will they order within the horizon? (the chance shown
-  as ``p_alive``: AUC, Brier score against always saying the shop's base rate, and a
+* **The next order, as two questions.** Will they order within the horizon? (the chance of
+  ordering again shown as ``p_alive``: AUC, Brier score against always saying the shop's base rate, and a
   calibration table "of customers given 70-80 %, how many ordered".) When? (for those who did:
   days off, against "last order + her median gap between orders", the shop's median gap for
   one-time buyers.)
@@ -188,8 +188,9 @@ def _judge_next_order(rows, vm, frame, scored, actual, start, days, shown, commo
         auc = float(roc_auc_score(bought, p))
         brier, brier_base = float(brier_score_loss(bought, p)), base * (1 - base)
         rows.add("next_order", "within_window_auc", auc, "base rate", 0.5,
-                 f"Will they order within {days} days of {start}{shown}? The chance shown as 'still buying' ranked "
-                 f"who did above who did not with an AUC of {auc:.2f} (0.5 for giving everyone the shop's rate).",
+                 f"Will they order within {days} days of {start}{shown}? The chance of ordering again shown for each "
+                 f"customer ranked who did above who did not with an AUC of {auc:.2f} (0.5 for giving everyone the "
+                 "shop's rate).",
                  **common)
         rows.add("next_order", "within_window_brier", brier, "base rate", brier_base,
                  f"Its Brier score was {brier:.3f}, against {brier_base:.3f} for saying {_pct(base)} to everyone "
