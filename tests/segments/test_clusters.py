@@ -107,18 +107,7 @@ def test_bad_input_is_refused():
 
 # -- the demo shop ------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    from regulars import Workspace
-    from regulars.demo import build_demo
-    from regulars.features.mart import customer_features
-
-    ws = Workspace(tmp_path_factory.mktemp("demo") / "shop.duckdb")
-    build_demo(ws, n_customers=3_000, seed=0)
-    mart = ws.execute(customer_features(ws))
-    truth = ws.sql("SELECT customer_id, latent_type FROM demo_truth").set_index("customer_id").latent_type
-    yield ws, mart, truth
-    ws.close()
+# the ``demo`` fixture (3,000 customers, seed 0) is in conftest.py: the RFM tests use it too
 
 
 @pytest.mark.slow

@@ -57,6 +57,17 @@ def test_one_time_buyers_stay_together_and_recent_ones_are_new(workspace):
     assert set(df.segment[one_timers]) == {"new"}
 
 
+@pytest.mark.slow
+def test_demo_has_new_and_promising_customers(demo):
+    """Issue 14 #11: with sequential ids, breaking ties by id gave the demo's one-time buyers
+    frequency scores 1 and 2 alike, so "New" and "Promising" were empty."""
+    ws, _mart, _truth = demo
+    df = ws.execute(rfm(ws))
+    assert (df.f_score[df.frequency == 1] == 1).all()
+    counts = df.segment.value_counts()
+    assert counts.get("new", 0) > 0 and counts.get("promising", 0) > 0, counts.to_dict()
+
+
 def test_custom_grid_renames_and_falls_back(ladder, tmp_path):
     toml = tmp_path / "rfm.toml"
     toml.write_text('fallback = "everyone_else"\n[[segment]]\nname = "vip"\nlabel = "VIP"\nf = [5, 5]\nm = 5\n')

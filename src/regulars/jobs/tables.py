@@ -119,8 +119,8 @@ class PointInTime:
 
 def present_day(ws) -> dt.date | None:
     """The day after the workspace's last order: on or after it, the data describe the present."""
-    last = ws.con.execute("SELECT max(ordered_at) FROM orders").fetchall()[0][0]
-    return last.date() + dt.timedelta(days=1) if last is not None else None
+    last = ws.table("orders").ordered_at.max().execute()
+    return last.date() + dt.timedelta(days=1) if last is not None and last == last else None
 
 
 def as_known_on(ws, as_of, tables=None) -> PointInTime:
