@@ -21,7 +21,7 @@ import numpy as np
 from scipy.special import betaln, digamma, expit, gammaln
 
 from ._base import TransactionModel, as_factor, as_float_array, validate_rfm
-from .beta_geo import _expected_repeat, beta_geometric_distribution
+from .beta_geo import BetaGeoModel, _expected_repeat, beta_geometric_distribution
 from .intervals import NBMixture
 
 __all__ = ["ModifiedBetaGeoModel", "mbg_nbd_log_likelihood"]
@@ -107,13 +107,7 @@ class ModifiedBetaGeoModel(TransactionModel):
     """
 
     _param_names = ("r", "alpha", "a", "b")
-    _BOUNDARY_WORDS = {
-        ("a", False): "nobody would ever stop buying",
-        ("a", True): "every customer would have the same chance of stopping after a purchase",
-        ("b", True): "every customer would have the same chance of stopping after a purchase",
-        ("r", True): "every customer would buy at the same rate",
-        ("alpha", True): "every customer would buy at the same rate",
-    }
+    _BOUNDARY_WORDS = BetaGeoModel._BOUNDARY_WORDS  # same parameters, same meaning at the edges
     #: Extra purchase the dropout process has survived: the first one.
     _survived_first = 1
 
@@ -121,9 +115,7 @@ class ModifiedBetaGeoModel(TransactionModel):
     def _log_likelihood(params, x, tx, T, gradient=False):
         return mbg_nbd_log_likelihood(params, x, tx, T, gradient=gradient)
 
-    def _initial_log_params(self, x, tx, T, w):
-        rate = max((w @ x.full) / (w @ T.full), 1e-6)
-        return np.log([1.0, 1.0 / rate, 1.0, 1.0])
+    _initial_log_params = BetaGeoModel._initial_log_params
 
     def probability_alive(self, frequency, recency, T):
         """``1 / (1 + a / (b + x) * ((alpha + T) / (alpha + t_x))**(r + x))`` (eq. 5)."""
