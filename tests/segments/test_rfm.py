@@ -61,8 +61,13 @@ def test_one_time_buyers_stay_together_and_recent_ones_are_new(workspace):
 def test_demo_has_new_and_promising_customers(demo):
     """Issue 14 #11: with sequential ids, breaking ties by id gave the demo's one-time buyers
     frequency scores 1 and 2 alike, so "New" and "Promising" were empty."""
-    ws, _mart, _truth = demo
-    df = ws.execute(rfm(ws))
+    from regulars import Workspace
+
+    ws = Workspace(demo[0].path)  # its own connection: a clusters test closes the fixture's
+    try:
+        df = ws.execute(rfm(ws))
+    finally:
+        ws.close()
     assert (df.f_score[df.frequency == 1] == 1).all()
     counts = df.segment.value_counts()
     assert counts.get("new", 0) > 0 and counts.get("promising", 0) > 0, counts.to_dict()
