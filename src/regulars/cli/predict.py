@@ -102,6 +102,11 @@ def predict_command(
         if verdict.small:
             for m in verdict.messages:
                 console.print(f"[yellow]note ({name}):[/] {m}")
+    for key in ("value_model", "forecast_model"):
+        if key in s:
+            console.print(f"[dim]{s[key]['sentence']}[/]")
+    for note in s.get("value_model", {}).get("notes", []):
+        console.print(f"[yellow]note (value):[/] {note}")
     if report.run_id is None:
         console.print("[dim]accuracy: not backtested yet; run `regulars backtest` to see how these predictions "
                       "would have done on your own history[/]")
@@ -136,6 +141,8 @@ def recommend_and_decide(ws, as_of, say, k: int = 10) -> dict:
 def backtest_command(
     cutoff: str = typer.Option(None, "--cutoff", help="Refit on data before this date and judge the period after "
                                "(default: 90 days before the last order)."),
+    horizon: str = typer.Option(None, "--horizon", help="Horizon the value predictions are judged over, e.g. 365d "
+                                "(default: that of the latest `regulars predict`, else 365 days)."),
     show: bool = typer.Option(False, "--show", help="Only show the latest stored backtest, do not run one."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     workspace: Path = WorkspaceOption,
@@ -151,7 +158,8 @@ def backtest_command(
             if ws.count("orders") == 0:
                 fail("no orders in this workspace; load some with `regulars ingest orders FILE`")
             with progress_steps("backtesting", quiet=as_json) as say:
-                result = backtest(ws, cutoff=_date(cutoff), progress=say)
+                result = backtest(ws, cutoff=_date(cutoff), horizon_days=_days(horizon) if horizon else None,
+                                  progress=say)
                 evaluate(ws, cutoff=result.cutoff, progress=lambda s_: say(f"recommendations: {s_}"))
         report = backtest_report(ws)
         offers = evaluation_report(ws)
@@ -163,6 +171,13 @@ def backtest_command(
         return
     console.print(f"[bold]backtest[/] {report.run_id}: models refitted on data before {report.cutoff}, "
                   "judged on what happened after")
+    coverage = [(label, report.models[m]["metrics"][metric]) for label, m, metric in (
+        ("orders", "clv", "orders_coverage"), ("spend", "clv", "spend_coverage"), ("CLV", "clv", "clv_coverage"),
+        ("next order date", "next_order", "interval_coverage"), ("forecast", "forecast", "interval_coverage"))
+        if metric in report.models.get(m, {}).get("metrics", {})]
+    if coverage:
+        console.print("80% ranges, share of actual outcomes inside (nominal 80%): " + ", ".join(
+            f"{label} {100 * v['value']:.0f}%" for label, v in coverage if v["value"] is not None))
     for model, info in report.models.items():
         console.print(f"\n[bold]{model}[/] ({_STATUS.get(info['status'], info['status'])})")
         for sentence in info["sentences"]:
@@ -220,13 +235,14 @@ def customer_command(
     if p:
         console.print(f"as of {c.as_of}, over the next {p['horizon_days']} days:")
         if "clv" not in c.refused and p.get("p_alive") is not None:
-            console.print(f"  still buying (p_alive): {100 * p['p_alive']:.0f}%")
+            console.print(f"  orders again within {p['horizon_days']} days (p_alive): {100 * p['p_alive']:.0f}%")
             console.print(f"  expected orders: {p['expected_orders']:.1f} (80% range {p['expected_orders_lower']:.0f}–"
                           f"{p['expected_orders_upper']:.0f}), spend {_money(p['expected_spend'])} "
                           f"({_money(p['expected_spend_lower'])}–{_money(p['expected_spend_upper'])})")
             console.print(f"  CLV: {_money(p['clv'])} ({_money(p['clv_lower'])}–{_money(p['clv_upper'])})")
             console.print(f"  next order: around {str(p['next_order_at'])[:10]} (80% range "
-                          f"{str(p['next_order_lower'])[:10]} to {str(p['next_order_upper'])[:10]}, if they come back)")
+                          f"{str(p['next_order_lower'])[:10]} to {str(p['next_order_upper'])[:10]}, if they order "
+                          f"within {p['horizon_days']} days)")
         if p.get("churn_risk") is not None:
             console.print(f"  churn risk (no order in 90 days): {100 * p['churn_risk']:.0f}% ({p['churn_band']})")
             for r in c.reasons.get("churn", []):

@@ -32,6 +32,12 @@ read as ``17850`` before any of this (:mod:`regulars.data.ingest.values`).
 Every link is stored in ``identities`` with the reason it was made (naming the
 file, never the folder it was in). E-mail addresses and phone numbers are
 stored there only as keyed hashes (:func:`fingerprint`).
+
+A link's ``linked_at`` is when it became knowable: the time of the earliest row that
+shows the identifier next to that customer (the row's ``occurred_at``, ``ordered_at``,
+``created_at``, ...; the load time for rows without one), moved earlier when a later load
+brings earlier evidence. Predictions as of a past date only attach events through links
+made before it (``regulars.jobs.tables.PointInTime``).
 """
 
 from __future__ import annotations
@@ -47,6 +53,15 @@ from regulars.data.schema import CUSTOMER_TABLES, TABLES
 
 PROVISIONAL = ("e-", "p-")
 HASHED_KINDS = ("email", "phone")
+#: Time columns of the canonical tables, in the order they are looked for in a load.
+_TIME_COLUMNS = tuple(dict.fromkeys(t.time_column for t in TABLES.values() if t.time_column))
+
+
+def _time_column(con, tmp: str) -> str:
+    """SQL for the evidence time of each row of *tmp*: its time column, else NULL."""
+    columns = {r[0] for r in con.execute(f"DESCRIBE {tmp}").fetchall()}
+    found = next((c for c in _TIME_COLUMNS if c in columns), None)
+    return f"TRY_CAST({found} AS TIMESTAMP)" if found else "NULL"
 
 
 @dataclass
@@ -113,7 +128,8 @@ def resolve(con, tmp: str, has: set[str], run_id: int, source: str, requires_cus
     anon = "anonymous_id" if "anonymous_id" in has else "NULL"
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE _idn AS SELECT _file, _row, {shop}::VARCHAR AS shop, "
-        f"{email_h}::VARCHAR AS email_h, {phone_h}::VARCHAR AS phone_h, {anon}::VARCHAR AS anon FROM {tmp}"
+        f"{email_h}::VARCHAR AS email_h, {phone_h}::VARCHAR AS phone_h, {anon}::VARCHAR AS anon, "
+        f"{_time_column(con, tmp)} AS _at FROM {tmp}"
     )
     con.execute(
         """
@@ -178,21 +194,33 @@ def resolve(con, tmp: str, has: set[str], run_id: int, source: str, requires_cus
     if merges:
         merge(con, merges, f"same identifier seen with customer id in {source}")
         result.merges = [(a, b) for a, b in merges]
-    # New links, one per identifier, from the first row that shows it.
+    # New links, one per identifier, from the first row that shows it; linked at the earliest
+    # row that shows it next to that customer (when it became knowable).
     before = con.execute("SELECT count(*) FROM identities").fetchall()[0][0]
     for kind, col in (("shop_id", "shop"), ("email", "email_h"), ("phone", "phone_h"), ("anonymous_id", "anon")):
+        evidence = (f"SELECT {col} AS v, cid AS c, min(_at) AS at FROM _idr "
+                    f"WHERE {col} IS NOT NULL AND cid IS NOT NULL GROUP BY 1, 2")
         con.execute(
             f"""
             INSERT INTO identities
-            SELECT {lit(kind)}, {col}, arg_min(cid, _row),
-                   {lit(source)},
-                   'first seen in ' || parse_filename(arg_min(_file, _row)) || ' row ' || min(_row)
-                   || CASE WHEN {lit(kind)} <> 'shop_id' AND bool_or(shop IS NOT NULL) THEN ' next to customer id ' || arg_min(shop, _row) ELSE '' END,
-                   now()::TIMESTAMP, {run_id}
-            FROM _idr
-            WHERE {col} IS NOT NULL AND cid IS NOT NULL
-              AND NOT EXISTS (SELECT 1 FROM identities i WHERE i.kind = {lit(kind)} AND i.value = _idr.{col})
-            GROUP BY {col}
+            WITH firsts AS (
+                SELECT {col} AS v, arg_min(cid, _row) AS c,
+                       'first seen in ' || parse_filename(arg_min(_file, _row)) || ' row ' || min(_row)
+                       || CASE WHEN {lit(kind)} <> 'shop_id' AND bool_or(shop IS NOT NULL)
+                               THEN ' next to customer id ' || arg_min(shop, _row) ELSE '' END AS why
+                FROM _idr
+                WHERE {col} IS NOT NULL AND cid IS NOT NULL
+                  AND NOT EXISTS (SELECT 1 FROM identities i WHERE i.kind = {lit(kind)} AND i.value = _idr.{col})
+                GROUP BY {col})
+            SELECT {lit(kind)}, f.v, f.c, {lit(source)}, f.why, coalesce(e.at, now())::TIMESTAMP, {run_id}
+            FROM firsts f LEFT JOIN ({evidence}) e ON e.v = f.v AND e.c = f.c
+            """
+        )
+        con.execute(
+            f"""
+            UPDATE identities SET linked_at = e.at FROM ({evidence}) e
+            WHERE identities.kind = {lit(kind)} AND identities.value = e.v AND identities.customer_id = e.c
+              AND e.at < identities.linked_at
             """
         )
     result.links_created = con.execute("SELECT count(*) FROM identities").fetchall()[0][0] - before

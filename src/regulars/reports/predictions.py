@@ -39,7 +39,7 @@ __all__ = [
 
 #: Which backtest model judges which prediction column.
 JUDGED_BY = {
-    "churn_risk": "churn", "propensity_30d": "propensity", "next_order_at": "next_order",
+    "churn_risk": "churn", "propensity_30d": "propensity", "next_order_at": "next_order", "p_alive": "next_order",
     "clv": "clv", "expected_orders": "clv", "lead_tier": "leads", "forecast": "forecast",
 }
 #: Which readiness verdict governs which prediction.

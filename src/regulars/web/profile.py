@@ -61,7 +61,8 @@ def render(p: dict, principal: Principal, accuracy: dict[str, list[str]] | None 
     if pred:
         tiles += [tile("Churn risk", pct(pred.get("churn_risk"), 0), pred.get("churn_band") or ""),
                   tile("Predicted CLV", money(pred.get("clv"))),
-                  tile("Chance still active", pct(pred.get("p_alive"), 0))]
+                  tile("Orders again within a year" if pred.get("horizon_days") == 365 else
+                       f"Orders again within {pred.get('horizon_days') or '–'} days", pct(pred.get("p_alive"), 0))]
     parts.append(el("div", *tiles, class_="tiles"))
 
     side: list = []
