@@ -26,19 +26,16 @@ from regulars.data import handover
 from tests.api.server import free_port
 from tests.conftest import SAMPLES
 
-pytestmark = pytest.mark.slow  # builds a demo shop and runs the whole README tour through a server (~2-4 min)
+pytestmark = pytest.mark.slow  # runs the whole README tour through a server: each command is a process (~2-4 min)
 
 LOCK_WORDS = re.compile(r"lock|another regulars process|cannot open workspace", re.I)
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory):
+def served(demo_shop):
     """A 300-customer demo shop with `regulars serve` running on it (a real process, uvicorn on 127.0.0.1)."""
-    folder = tmp_path_factory.mktemp("served")
-    shop = folder / "shop.duckdb"
+    shop = demo_shop
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "COLUMNS": "200"}
-    subprocess.run([sys.executable, "-m", "regulars.cli.main", "demo", "--customers", "300", "--no-serve",
-                    "--workspace", str(shop)], check=True, capture_output=True, env=env, timeout=600)
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "regulars.cli.main", "serve", "--port", str(port), "--workspace", str(shop)],
@@ -57,7 +54,7 @@ def served(tmp_path_factory):
             break
         except httpx.ConnectError:
             time.sleep(0.1)
-    yield {"shop": shop, "port": port, "admin": admin, "folder": folder}
+    yield {"shop": shop, "port": port, "admin": admin}
     server.send_signal(signal.SIGINT)
     rest, _ = server.communicate(timeout=120)
     assert server.returncode == 0, rest

@@ -15,7 +15,28 @@ from rich.table import Table
 
 from regulars.data.workspace import ENV_VAR, Workspace, WorkspaceError
 
-console = Console()
+
+
+class _NotesConsole(Console):
+    """The console for tables and notes: on stderr while stdout carries csv or json (:func:`machine_output`)."""
+
+    machine = False
+
+    @property
+    def file(self):
+        return sys.stderr if _NotesConsole.machine and self._file is None else super().file
+
+    @file.setter
+    def file(self, new_file) -> None:
+        self._file = new_file
+
+
+def machine_output(on: bool = True) -> None:
+    """Send every note to stderr from now on: stdout holds only the csv/json data (``print``)."""
+    _NotesConsole.machine = on
+
+
+console = _NotesConsole()
 err_console = Console(stderr=True)
 
 WorkspaceOption = typer.Option(

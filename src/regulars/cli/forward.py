@@ -19,8 +19,6 @@ import sys
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
-from typer.core import TyperGroup
-
 from regulars.data import handover
 
 PATH = "/_cli/run"
@@ -123,16 +121,3 @@ def _play(response) -> int:
             stream.flush()
 
 
-
-class ForwardingGroup(TyperGroup):
-    """The ``regulars`` command group: a command runs on the server holding its workspace, if one runs."""
-
-    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
-        code = forward_if_served(sys.argv[1:] if args is None else args)
-        if code is None:
-            return super().main(args=args, prog_name=prog_name, complete_var=complete_var,
-                                standalone_mode=standalone_mode, **extra)
-        sys.stdout.flush()
-        if standalone_mode:
-            sys.exit(code)
-        return code
