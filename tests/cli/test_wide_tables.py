@@ -72,7 +72,7 @@ def test_wide_tables_fit_the_terminal_without_squeezing(demo_shop, name, width):
         assert len(table["body"]) == rows, f"{name} at {width}: rows spill over lines (a squeezed column):\n{out}"
         for cells in table["body"]:
             for cell in cells:
-                assert not cell.endswith("…") or len(cell) >= longest, f"{name} at {width}: {cell!r} was cut:\n{out}"
+                assert "…" not in cell or len(cell) >= longest, f"{name} at {width}: {cell!r} was cut:\n{out}"
         headers = [" ".join(parts).split() for parts in zip(*table["header"])]
         shown_columns |= {" ".join(h) for h in headers}
     assert len(shown_columns) >= len(data[0]) or len(drawn) == 1, f"{name}: columns missing from the parts"

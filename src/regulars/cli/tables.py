@@ -3,7 +3,7 @@
 A table wider than the terminal is not squeezed (Rich would fold 24 columns into 1-2 characters
 each): its columns are split into parts that fit, the first column (the row's name: a month, a
 customer, a metric) repeated in each, and a note says so. A value longer than half the terminal
-is cut with ``…``, and a note says that ``--format csv`` or ``json`` shows it whole.
+is cut in the middle (``…``), and a note says that ``--format csv`` or ``json`` shows it whole.
 
 Examples
 --------
@@ -71,8 +71,9 @@ def print_table(console: Console, rows: list[list[str]], columns: list[str], tit
         out = []
         for value in row:
             value = " ".join(value.split()) if "\n" in value else value
-            if len(value) > longest:
-                value, cut = value[: longest - 1] + "…", True
+            if len(value) > longest:  # keep both ends: a file's name, an id's tail
+                head = (longest - 1) // 2
+                value, cut = value[:head] + "…" + value[-(longest - 1 - head):], True
             out.append(value)
         shown.append(out)
     columns = [str(name).replace("_", " ") for name in columns]  # headers wrap between words, not inside
