@@ -17,6 +17,9 @@ def prepare(path, segments: bool = True, predictions: bool = True) -> None:
             from regulars.segments.membership import refresh
 
             refresh(ws)
+        from regulars.jobs.text import analyse_texts
+
+        analyse_texts(ws)
         if predictions:
             from regulars.jobs.backtest import backtest
             from regulars.jobs.predict import predict

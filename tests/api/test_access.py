@@ -79,6 +79,9 @@ ROLES = {
     ("get", "/api/activation/settings"): "admin",
     ("put", "/api/activation/settings"): "admin",
     ("get", "/api/activation/schedules"): "admin",
+    ("get", "/api/text/topics"): "viewer",
+    ("get", "/api/text/sentiment"): "viewer",
+    ("post", "/api/text/analyse"): "analyst",
 }
 
 

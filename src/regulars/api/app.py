@@ -50,6 +50,7 @@ TAGS = [
     {"name": "recommendations", "description": "What to offer each customer, bought-together pairs, next best actions."},
     {"name": "activation", "description": "Journeys (approval, results, send log), audience exports, webhooks, "
                                           "the Monday report, alerts and activation settings."},
+    {"name": "text", "description": "What customers say: sentiment and topics of reviews, tickets and survey comments."},
 ]
 
 
@@ -112,11 +113,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(ServerMiddleware)
     errors.install(app)
 
-    from regulars.api.routes import activation, admin, analytics, customers, data_in, experiments, privacy, recommend
+    from regulars.api.routes import activation, admin, analytics, customers, data_in, experiments, privacy, recommend, text
     from regulars.web import experiments as experiments_page
     from regulars.web import pages, static
 
-    for module in (customers, analytics, data_in, admin, experiments, privacy, recommend, activation):
+    for module in (customers, analytics, data_in, admin, experiments, privacy, recommend, activation, text):
         app.include_router(module.router, prefix="/api")
     app.include_router(static.router)
     app.include_router(pages.router)

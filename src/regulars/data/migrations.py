@@ -60,7 +60,14 @@ MIGRATIONS: list[Migration] = [
     Migration(10, "activation: journeys, enrollments, send log, webhooks, audiences, schedules, alerts", lambda: _activation_v()),
     Migration(11, "guest orders, dated refunds and cancellations (orders.refunded_at, orders.cancelled_at), "
                "ingest_warnings", lambda: _nothing_lost_v()),
+    Migration(12, "text analysis: text_scores, text_topics, text_runs, text_feature_decisions, demo_truth_texts", lambda: _text_v()),
 ]
+
+
+def _text_v() -> list[str]:
+    from regulars.data.text_store import create_statements
+
+    return create_statements()
 
 
 def _experiments_v() -> list[str]:

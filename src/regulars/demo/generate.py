@@ -38,6 +38,7 @@ FILES = [
     ("spend", "spend.csv"),
 ]
 TRUTH_FILE = "demo_truth.parquet"
+TEXT_TRUTH_FILE = "demo_truth_texts.parquet"
 
 #: Independent random streams, so that changing one part leaves the others as they were.
 _STREAMS = {"population": 1, "purchases": 2, "consents": 3, "messages": 4, "contacts": 5, "tickets": 6,
@@ -77,6 +78,8 @@ class DemoFiles:
     truth_path: Path
     rows: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    #: one row per ticket, review and survey comment: planted language, sentiment and topic
+    texts_truth: pd.DataFrame | None = None
 
     def __iter__(self):
         return iter(self.files)
@@ -204,16 +207,20 @@ def generate(
         lap("events")
 
     say("generate: tickets, reviews, surveys, consents, spend")
+    text_truth = []
     if "tickets" in wanted:
-        rows["tickets"] = write_csv(path("tickets"), engagement.tickets(
-            _rng(seed, "tickets"), cal, cat, pop, orders, lines, n_lines, line_start, customer_ids, order_ids, first),
-            engagement.TICKETS_SCHEMA)
+        columns, planted = engagement.tickets(
+            _rng(seed, "tickets"), cal, cat, pop, orders, lines, n_lines, line_start, customer_ids, order_ids, first)
+        rows["tickets"] = write_csv(path("tickets"), columns, engagement.TICKETS_SCHEMA)
+        text_truth.append(planted)
     if "reviews" in wanted:
-        rows["reviews"] = write_csv(path("reviews"), engagement.reviews(
-            _rng(seed, "reviews"), cal, cat, pop, orders, lines, customer_ids), engagement.REVIEWS_SCHEMA)
+        columns, planted = engagement.reviews(_rng(seed, "reviews"), cal, cat, pop, orders, lines, customer_ids)
+        rows["reviews"] = write_csv(path("reviews"), columns, engagement.REVIEWS_SCHEMA)
+        text_truth.append(planted)
     if "surveys" in wanted:
-        rows["surveys"] = write_csv(path("surveys"), engagement.surveys(
-            _rng(seed, "surveys"), cal, pop, orders, customer_ids), engagement.SURVEYS_SCHEMA)
+        columns, planted = engagement.surveys(_rng(seed, "surveys"), cal, pop, orders, customer_ids)
+        rows["surveys"] = write_csv(path("surveys"), columns, engagement.SURVEYS_SCHEMA)
+        text_truth.append(planted)
     if "consents" in wanted:
         rows["consents"] = write_csv(path("consents"), engagement.consent_rows(cal, pop, consent, customer_ids),
                                      engagement.CONSENTS_SCHEMA)
@@ -227,9 +234,12 @@ def generate(
     truth_path = out / TRUTH_FILE
     pq.write_table(pa.Table.from_pandas(truth_df, preserve_index=False), truth_path, compression="zstd")
     rows["truth"] = len(truth_df)
+    texts_df = pa.concat_tables([pa.table(t) for t in text_truth]).to_pandas() if text_truth else None
+    if texts_df is not None:
+        pq.write_table(pa.Table.from_pandas(texts_df, preserve_index=False), out / TEXT_TRUTH_FILE, compression="zstd")
     lap("truth")
     files = [(k, out / name) for k, name in FILES if k in wanted]
-    return DemoFiles(out, files, truth_df, truth_path, rows, seconds)
+    return DemoFiles(out, files, truth_df, truth_path, rows, seconds, texts_truth=texts_df)
 
 
 def _write_customers(path, rng, cal: Calendar, pop, consent, customer_ids, first, last, email, phone) -> int:

@@ -20,6 +20,7 @@ NAV = [
     ("/products", "Products", "viewer"),
     ("/actions", "Actions", "viewer"),
     ("/journeys", "Journeys", "viewer"),
+    ("/text", "Text", "viewer"),
     ("/data", "Data", "viewer"),
     ("/settings", "Settings", "admin"),
 ]
