@@ -51,6 +51,7 @@ TAGS = [
     {"name": "activation", "description": "Journeys (approval, results, send log), audience exports, webhooks, "
                                           "the Monday report, alerts and activation settings."},
     {"name": "text", "description": "What customers say: sentiment and topics of reviews, tickets and survey comments."},
+    {"name": "trust", "description": "Anomaly and fraud flags, fairness audits of the models, model cards."},
 ]
 
 
@@ -113,11 +114,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(ServerMiddleware)
     errors.install(app)
 
-    from regulars.api.routes import activation, admin, analytics, customers, data_in, experiments, privacy, recommend, text
+    from regulars.api.routes import activation, admin, analytics, customers, data_in, experiments, privacy, recommend, text, trust
     from regulars.web import experiments as experiments_page
     from regulars.web import pages, static
 
-    for module in (customers, analytics, data_in, admin, experiments, privacy, recommend, activation, text):
+    for module in (customers, analytics, data_in, admin, experiments, privacy, recommend, activation, text, trust):
         app.include_router(module.router, prefix="/api")
     app.include_router(static.router)
     app.include_router(pages.router)

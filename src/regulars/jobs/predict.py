@@ -10,7 +10,8 @@
    scorer and the demand forecaster.
 3. :func:`score_customers` builds every customer's features as of ``as_of`` and predicts.
 4. The results are written to ``customer_predictions``, ``lead_scores``,
-   ``replenishments`` and ``demand_forecast`` (:mod:`regulars.data.predictions_store`).
+   ``replenishments`` and ``demand_forecast`` (:mod:`regulars.data.predictions_store`), and a
+   model card per fitted model is regenerated (:mod:`regulars.jobs.model_cards`).
 
 The same :func:`fit_models` / :func:`score_customers` pair is what the backtest refits at a
 cutoff, so the numbers a backtest reports are for exactly the code that makes predictions.
@@ -653,6 +654,9 @@ def predict(ws, as_of=None, horizon_days: int = 365, forecast_days: int = 56, pr
         "readiness": {k: v.to_dict() for k, v in fm.verdicts.items()},
         "summary": result.summary, "timings": {k: round(v, 3) for k, v in fm.timings.items()},
     })
+    from regulars.jobs.model_cards import write_model_cards
+
+    write_model_cards(ws, result, fm)  # a model card per fitted model, regenerated on every run
     return result
 
 
