@@ -75,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.app_settings = auth.get_settings(ws.con)
             shared.write_transaction(auth.purge_sessions)
         app.state.profiles = ProfileCache(shared, max_profiles=settings.max_profiles)
+        from regulars.api import consent_hook  # noqa: F401 - registers the consent listener once per process
         from regulars.api.refresh import install as install_refresh
 
         refresher = install_refresh(app)

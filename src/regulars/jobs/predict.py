@@ -628,6 +628,15 @@ def predict(ws, as_of=None, horizon_days: int = 365, forecast_days: int = 56, pr
         forecast["run_id"] = run_id
     fm.timings["leads_replenishment_forecast"] = time.perf_counter() - t
     customers = score_customers(ws, fm, horizon_days, progress=say)
+    # consent: no personalised score, lead score or reminder for those who refused personalisation
+    from regulars.data.privacy_store import refused_personalisation
+    from regulars.privacy.consent import withhold
+
+    refused = refused_personalisation(ws.con)
+    customers, withheld = withhold(customers, refused)
+    if refused:
+        leads = leads[~leads["customer_id"].isin(refused)] if len(leads) else leads
+        replenish = replenish[~replenish["customer_id"].isin(refused)] if len(replenish) else replenish
     versions = {k: MODEL_VERSIONS[k] for k, v in fm.verdicts.items() if not v.refused and k in MODEL_VERSIONS}
     if fm.reasons_method:
         versions["reasons"] = fm.reasons_method
@@ -647,7 +656,7 @@ def predict(ws, as_of=None, horizon_days: int = 365, forecast_days: int = 56, pr
     fm.timings["write"] = time.perf_counter() - t
     fm.timings["total"] = time.perf_counter() - start
     result = PredictResult(run_id, as_of, int(horizon_days), fm.verdicts, rows,
-                           _summary(customers, leads, forecast), fm.timings)
+                           {**_summary(customers, leads, forecast), "not_personalised": withheld}, fm.timings)
     store.write_prediction_run(ws, {
         "run_id": run_id, "as_of": as_of, "horizon_days": int(horizon_days),
         "finished_at": pd.Timestamp.now(tz="UTC").tz_localize(None),
