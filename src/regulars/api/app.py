@@ -82,6 +82,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         from regulars.api.activation_runner import install as install_activation, uninstall as stop_activation
 
         install_activation(app)
+        from regulars.api.schedule import Schedule
+
+        schedule = Schedule(shared).start()  # retention limit, daily
         shared.warm(min(4, settings.read_connections))
         if settings.warm_reports:
             from regulars.api.views import warm
@@ -98,6 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 shared.submit(lambda ws: auth.touch_keys(ws.con, used))
             stop_activation(app)
             refresher.stop()
+            schedule.stop()
             shared.close()
 
     app = FastAPI(

@@ -182,9 +182,78 @@ def export_command(
         console.print(f"[dim]note:[/] {note}")
 
 
+privacy_app = typer.Typer(help="Privacy settings: sensitive model inputs, personal columns kept at ingest, "
+                          "retention of raw web events.", no_args_is_help=True)
+
+
+@privacy_app.command("show")
+def privacy_show(workspace: Path = WorkspaceOption) -> None:
+    """The privacy settings and what personal data the workspace holds."""
+    from regulars.data import privacy_store
+
+    with open_workspace(workspace, read_only=True) as ws:
+        settings = privacy_store.get(ws.con)
+        held = privacy_store.personal_data_held(ws.con)
+        runs = privacy_store.retention_runs(ws.con, 3)
+    for name, value in settings.items():
+        console.print(f"{name}: {value if value not in (None, []) else '(none)'}")
+    render_frame(pd.DataFrame(held)[["table", "column", "values", "kept_at_ingest"]], "table", title="personal data held")
+    for r in runs:
+        console.print(f"[dim]retention {str(r['run_at'])[:16]}: {r['events_deleted']:,} events before "
+                      f"{str(r['cutoff'])[:10]} aggregated into {r['daily_rows']:,} daily rows and deleted[/]")
+
+
+@privacy_app.command("set")
+def privacy_set(
+    name: str = typer.Argument(..., help="sensitive_inputs, drop_columns or event_retention_months."),
+    value: str = typer.Argument(..., help="Comma-separated names, a number of months, or 'none'."),
+    workspace: Path = WorkspaceOption,
+) -> None:
+    """Change a privacy setting. Dropping columns also erases the values already held."""
+    from regulars.data import privacy_store
+
+    with open_workspace(workspace) as ws:
+        try:
+            with ws.transaction() as con:
+                erased = privacy_store.put(con, name, value, updated_by="cli")
+        except ValueError as exc:
+            fail(str(exc))
+        console.print(f"{name} = {privacy_store.get(ws.con, name)}")
+    for col, n in erased.items():
+        console.print(f"erased {n:,} stored value(s) of customers.{col}; it will not be kept at the next loads")
+
+
+def retention_command(
+    months: int = typer.Option(None, "--months", help="Keep raw web events of this many months (default: the "
+                               "privacy setting event_retention_months)."),
+    apply: bool = typer.Option(False, "--apply", help="Aggregate and delete (without it: only say what would happen)."),
+    workspace: Path = WorkspaceOption,
+) -> None:
+    """Retention limit: raw web events older than N months are counted per day, then deleted (logged)."""
+    from regulars.jobs.retention import retention
+
+    with open_workspace(workspace, read_only=not apply) as ws:
+        try:
+            result = retention(ws, months=months, apply=apply)
+        except ValueError as exc:
+            fail(str(exc))
+    if "reason" in result:
+        console.print(result["reason"])
+        return
+    cutoff = str(result["cutoff"])[:10]
+    if result["applied"]:
+        console.print(f"{result['events_deleted']:,} raw events before {cutoff} aggregated into "
+                      f"{result['daily_rows']:,} daily rows (event_daily) and deleted in {result['seconds']:.1f}s")
+    else:
+        console.print(f"would aggregate and delete {result['events']:,} raw events before {cutoff} "
+                      f"(oldest {str(result['oldest'])[:10] if result['oldest'] else '-'}); run with --apply")
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``anomalies``, ``audit``, ``model-card`` and ``export`` to the ``regulars`` app."""
+    """Add ``anomalies``, ``audit``, ``model-card``, ``export``, ``privacy`` and ``retention`` to the app."""
     app.command("export")(export_command)
+    app.command("retention")(retention_command)
+    app.add_typer(privacy_app, name="privacy")
     app.command("anomalies")(anomalies_command)
     app.command("audit")(audit_command)
     app.command("model-card")(model_card_command)

@@ -43,6 +43,40 @@ def create_statements() -> list[str]:
     ]
 
 
+#: Personal columns of ``customers`` the shop may choose not to keep at ingest. E-mail and phone are
+#: not among them: they identify the customer across files (and are stored hashed in identities).
+DROPPABLE = ("first_name", "last_name", "postal_code", "birth_date", "city")
+
+
+def validate(name: str, value):
+    """A setting's value checked and normalised; ValueError says what is wrong."""
+    if name not in DEFAULTS:
+        raise ValueError(f"unknown privacy setting {name!r}; known: {', '.join(DEFAULTS)}")
+    if name == "drop_columns":
+        cols = [c.strip() for c in (value.split(",") if isinstance(value, str) else value or []) if c.strip()]
+        bad = [c for c in cols if c not in DROPPABLE]
+        if bad:
+            raise ValueError(f"cannot drop {', '.join(bad)}; columns that may be dropped: {', '.join(DROPPABLE)}")
+        return sorted(set(cols))
+    if name == "sensitive_inputs":
+        from regulars.fairness.groups import SENSITIVE_ATTRIBUTES
+
+        cols = [c.strip() for c in (value.split(",") if isinstance(value, str) else value or []) if c.strip()]
+        bad = [c for c in cols if c not in SENSITIVE_ATTRIBUTES]
+        if bad:
+            raise ValueError(f"unknown sensitive attribute(s) {', '.join(bad)}; known: {', '.join(SENSITIVE_ATTRIBUTES)}")
+        return sorted(set(cols))
+    if value in (None, "", "none", "off"):
+        return None
+    try:
+        months = int(value)
+    except (TypeError, ValueError):
+        raise ValueError("event_retention_months must be a whole number of months (or 'none')") from None
+    if not 1 <= months <= 120:
+        raise ValueError("event_retention_months must be between 1 and 120")
+    return months
+
+
 def get(con, name: str | None = None):
     """One setting (or all of them as a dict): the latest stored value, else the default."""
     rows = dict(con.execute("SELECT name, arg_max(value, updated_at)::VARCHAR FROM privacy_settings GROUP BY name")
@@ -51,11 +85,42 @@ def get(con, name: str | None = None):
     return values if name is None else values[name]
 
 
-def put(con, name: str, value, updated_by: str = "cli") -> None:
-    if name not in DEFAULTS:
-        raise ValueError(f"unknown privacy setting {name!r}; known: {', '.join(DEFAULTS)}")
+def put(con, name: str, value, updated_by: str = "cli") -> dict[str, int]:
+    """Store a setting (validated). Choosing to drop columns also erases the values already held;
+    returns how many were erased per column."""
+    value = validate(name, value)
     con.execute("INSERT INTO privacy_settings VALUES (?, ?, ?, ?)",
                 [name, json.dumps(value), dt.datetime.now(dt.UTC).replace(tzinfo=None), updated_by])
+    erased = {}
+    if name == "drop_columns":
+        for col in value:
+            erased[col] = con.execute(f"UPDATE customers SET {col} = NULL WHERE {col} IS NOT NULL").fetchall()[0][0]
+    return erased
+
+
+def minimise(con, exprs: dict[str, str]) -> tuple[dict[str, str], list[str]]:
+    """The customers columns to load, without those the shop chose not to keep; and the dropped ones."""
+    drop = [c for c in get(con, "drop_columns") if c in exprs]
+    return {k: v for k, v in exprs.items() if k not in drop}, drop
+
+
+def personal_data_held(con) -> list[dict]:
+    """What personal data the workspace holds: per personal column, how many values, and whether the
+    shop drops it at ingest; free text; raw web events and the retention limit."""
+    from regulars.data.schema import PII_COLUMNS
+
+    dropped = set(get(con, "drop_columns"))
+    out = []
+    for table, cols in PII_COLUMNS.items():
+        for col in cols:
+            n = con.execute(f"SELECT count({col}) FROM {table}").fetchall()[0][0]
+            out.append({"table": table, "column": col, "values": int(n), "kept_at_ingest": col not in dropped})
+    months = get(con, "event_retention_months")
+    row = con.execute("SELECT count(*), min(occurred_at) FROM events").fetchall()[0]
+    out.append({"table": "events", "column": "(raw web events)", "values": int(row[0]), "kept_at_ingest": True,
+                "oldest": str(row[1])[:10] if row[1] else None,
+                "retention": f"{months} months" if months else "kept until deleted"})
+    return out
 
 
 # -- consent ----------------------------------------------------------------------------------------
@@ -128,3 +193,35 @@ def apply_consent_events(ws, customer_ids) -> dict[str, int]:
         refused = {cid for cid in {c[0] for c in changes} if cid in refused_personalisation(con)}
         done = withdraw_personalisation(con, refused)
     return {"consent_changes": len(changes), "withdrawn": len(refused), **done}
+
+
+# -- retention ---------------------------------------------------------------------------------------
+def retention_preview(con, cutoff: dt.datetime) -> dict:
+    """What a retention run at *cutoff* would do: raw events before it, and the daily rows they make."""
+    row = con.execute("SELECT count(*), min(occurred_at) FROM events WHERE occurred_at < ?", [cutoff]).fetchall()[0]
+    return {"events": int(row[0]), "oldest": row[1]}
+
+
+def apply_retention(ws, cutoff: dt.datetime, months: int, started: float) -> dict:
+    """Aggregate raw events before *cutoff* into ``event_daily`` and delete them, log the run: one transaction."""
+    import time
+
+    with ws.transaction() as con:
+        aggregated = con.execute("SELECT count(*) FROM events WHERE occurred_at < ?", [cutoff]).fetchall()[0][0]
+        daily = con.execute(
+            "INSERT INTO event_daily SELECT occurred_at::DATE, customer_id, anonymous_id, event_type, traffic_source, "
+            "count(*) FROM events WHERE occurred_at < ? GROUP BY ALL", [cutoff]).fetchall()[0][0]
+        deleted = con.execute("DELETE FROM events WHERE occurred_at < ?", [cutoff]).fetchall()[0][0]
+        if deleted != aggregated:  # nothing is lost: every deleted event is counted in event_daily
+            raise RuntimeError(f"retention: {aggregated} events aggregated but {deleted} deleted; nothing was changed")
+        seconds = round(time.perf_counter() - started, 3)
+        con.execute("INSERT INTO retention_runs VALUES (now()::TIMESTAMP, ?, ?, ?, ?, ?, ?)",
+                    [cutoff, months, int(aggregated), int(deleted), int(daily), seconds])
+    return {"cutoff": cutoff, "months": months, "events_aggregated": int(aggregated), "events_deleted": int(deleted),
+            "daily_rows": int(daily), "seconds": seconds}
+
+
+def retention_runs(con, limit: int = 10) -> list[dict]:
+    cols = ("run_at", "cutoff", "months", "events_aggregated", "events_deleted", "daily_rows", "seconds")
+    rows = con.execute("SELECT * FROM retention_runs ORDER BY run_at DESC LIMIT ?", [limit]).fetchall()
+    return [dict(zip(cols, r)) for r in rows]

@@ -189,6 +189,9 @@ class DoctorReport:
     identities : dict
         Identifier counts by kind, customers with several identifiers, merges.
     readiness : list of Readiness
+    personal_data : list of dict
+        What personal data is held: per personal column the number of values and whether the shop
+        keeps it at ingest (data minimisation), and the raw web events with the retention limit.
     """
 
     workspace: str
@@ -199,6 +202,7 @@ class DoctorReport:
     ingest_runs: list[dict]
     identities: dict
     readiness: list[Readiness]
+    personal_data: list[dict] = field(default_factory=list)
 
     def table(self, name: str) -> TableHealth:
         for t in self.tables:
@@ -666,4 +670,11 @@ def doctor(ws) -> DoctorReport:
         ingest_runs=_ingest_runs(ws),
         identities=_identities(ws),
         readiness=_readiness(_stats(ws)),
+        personal_data=_personal_data(ws),
     )
+
+
+def _personal_data(ws) -> list[dict]:
+    from regulars.data.privacy_store import personal_data_held
+
+    return personal_data_held(ws.con)
