@@ -135,6 +135,34 @@ def sentiment_command(
     render_frame(table, format)
 
 
+@text_app.command("features")
+def features_command(
+    evaluate: bool = typer.Option(False, "--evaluate", help="Refit churn at the backtest cutoff with and without "
+                                  "text features, compare, and keep them only if they help."),
+    workspace: Path = WorkspaceOption,
+) -> None:
+    """Do customer text features (sentiment, negative tickets) improve the churn model? Shows the last verdict."""
+    from regulars.data import text_store
+
+    if evaluate:
+        from regulars.jobs.text_features import compare
+
+        with open_workspace(workspace) as ws:
+            try:
+                with progress_steps("comparing churn with and without text features") as say:
+                    compare(ws, progress=say)
+            except ValueError as exc:
+                fail(str(exc))
+    with open_workspace(workspace, read_only=True) as ws:
+        decision = text_store.latest_feature_decision(ws)
+    if decision is None:
+        console.print("not compared yet: run `regulars text features --evaluate` (text features are not used until then)")
+        return
+    console.print(decision["sentence"])
+    console.print("text features are " + ("[green]used[/] by the churn and propensity models from the next "
+                                          "`regulars predict`" if decision["use"] else "[yellow]not used[/]"))
+
+
 def _pct(v) -> str:
     return "" if v is None or pd.isna(v) else f"{100 * v:.0f}%"
 

@@ -14,11 +14,14 @@ Tables (created by the migration that calls :func:`create_statements`):
     one row per run of the text analysis: counts, languages found, parameters, seconds.
 ``demo_truth_texts``
     the demo shop only: each text's planted language, sentiment and topic.
+``text_feature_decisions``
+    one row per comparison of the churn model with and without customer text features: the
+    backtest metrics of both and whether the features are kept.
 
 Examples
 --------
 >>> [s.split("(")[0].split()[-1] for s in create_statements()]
-['text_scores', 'text_topics', 'text_runs', 'demo_truth_texts']
+['text_scores', 'text_topics', 'text_runs', 'demo_truth_texts', 'text_feature_decisions']
 """
 
 from __future__ import annotations
@@ -49,6 +52,10 @@ RUNS = (
     ("run_id", "VARCHAR"), ("finished_at", "TIMESTAMP"), ("texts", "BIGINT"), ("analysed", "BIGINT"),
     ("languages", "JSON"), ("params", "JSON"), ("seconds", "DOUBLE"),
 )
+FEATURE_DECISIONS = (
+    ("decided_at", "TIMESTAMP"), ("cutoff", "DATE"), ("use", "BOOLEAN"), ("n", "BIGINT"), ("auc_with", "DOUBLE"),
+    ("auc_without", "DOUBLE"), ("brier_with", "DOUBLE"), ("brier_without", "DOUBLE"), ("sentence", "VARCHAR"),
+)
 DEMO_TRUTH = (
     ("source", "VARCHAR"), ("text_id", "VARCHAR"), ("customer_id", "VARCHAR"), ("language", "VARCHAR"),
     ("sentiment", "VARCHAR"), ("topic", "VARCHAR"),
@@ -62,7 +69,7 @@ def _create(name: str, columns) -> str:
 def create_statements() -> list[str]:
     """``CREATE TABLE`` statements for the migration that adds the text analysis."""
     return [_create("text_scores", SCORES), _create("text_topics", TOPICS), _create("text_runs", RUNS),
-            _create("demo_truth_texts", DEMO_TRUTH)]
+            _create("demo_truth_texts", DEMO_TRUTH), _create("text_feature_decisions", FEATURE_DECISIONS)]
 
 
 # -- reading the texts ---------------------------------------------------------------------------
@@ -251,12 +258,28 @@ def scores_with_truth(ws) -> pd.DataFrame:
 
 
 def customer_text_features(ws, as_of) -> pd.DataFrame:
-    """Per customer, from texts written before *as_of*: mean sentiment, negative tickets in the last
-    90 days, and the topic of their last negative ticket."""
-    return ws.sql(
-        "WITH s AS (SELECT * FROM text_scores WHERE is_analysed AND written_at < ?) "
+    """Per customer, from texts written before *as_of* only: mean sentiment, texts written, negative
+    texts, and negative support tickets in the 90 days before. (Topics are left out: the topic model
+    is fitted on every text, later ones included, so a topic would carry the future into a backtest.)"""
+    import datetime as dt
+
+    day = pd.Timestamp(as_of).to_pydatetime()
+    return ws.con.execute(
         "SELECT customer_id, avg(compound) AS text_sentiment, count(*) AS texts_written, "
-        "count(*) FILTER (WHERE source = 'tickets' AND sentiment = 'negative' "
-        "AND written_at >= ?::TIMESTAMP - INTERVAL 90 DAY) AS negative_tickets_90d, "
-        "arg_max(topic_id, written_at) FILTER (WHERE source = 'tickets' AND sentiment = 'negative') "
-        "AS last_complaint_topic FROM s GROUP BY 1", [as_of, as_of])
+        "count(*) FILTER (WHERE sentiment = 'negative') AS negative_texts, "
+        "count(*) FILTER (WHERE source = 'tickets' AND sentiment = 'negative' AND written_at >= ?) "
+        "AS negative_tickets_90d FROM text_scores WHERE is_analysed AND written_at < ? AND customer_id IS NOT NULL "
+        "GROUP BY 1", [day - dt.timedelta(days=90), day]).df()
+
+
+def write_feature_decision(ws, row: dict) -> None:
+    with ws.transaction() as con:
+        _insert(con, "text_feature_decisions", FEATURE_DECISIONS,
+                pa.Table.from_pandas(pd.DataFrame([row])[[c for c, _ in FEATURE_DECISIONS]], preserve_index=False))
+
+
+def latest_feature_decision(ws) -> dict | None:
+    rows = ws.con.execute("SELECT * FROM text_feature_decisions ORDER BY decided_at DESC LIMIT 1").fetchall()
+    if not rows:
+        return None
+    return dict(zip([c for c, _ in FEATURE_DECISIONS], rows[0]))

@@ -50,6 +50,8 @@ def render_markdown(card: dict) -> str:
     lines.append(f"- mode: {d.get('mode', 'full')}")
     if d.get("excluded"):
         lines.append(f"- left out: {d['excluded']}")
+    if d.get("text_features"):
+        lines.append(f"- text features: {d['text_features']}")
     lines += ["", "## Inputs", "", ", ".join(card["features"]) if card["features"] else "–", "",
               "Sensitive attributes used as inputs: " + (", ".join(card["sensitive_inputs"]) or "none") + ".", "",
               "## How accurate it has been", ""]

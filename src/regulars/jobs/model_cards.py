@@ -119,6 +119,13 @@ def build_cards(ws, result, fm) -> list[dict]:
         elif name == "forecast":
             features = ["daily orders and revenue before the as-of date", "weekday", "time of year"]
             data["customers_scored"] = None
+        if name in ("churn", "propensity"):
+            from regulars.data import text_store
+
+            decision = text_store.latest_feature_decision(ws) if "text_feature_decisions" in ws.list_tables() else None
+            data["text_features"] = decision["sentence"] if decision else (
+                "Customer text features (sentiment, negative tickets) are not used: not compared yet "
+                "(`regulars text features --evaluate`).")
         excluded = (result.summary or {}).get("not_personalised")
         if excluded and name in ("churn", "propensity", "value", "next_order"):
             data["excluded"] = (f"{excluded:,} customer(s) who refused personalisation get no personal score "

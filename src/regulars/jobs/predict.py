@@ -202,6 +202,12 @@ def snapshot(ws, as_of, categories=None, fraction: float = 1.0, tables=None) -> 
         parts.append(mart.select(*[c for c in mart.columns if c not in frame.columns]))
     for part in parts:
         frame = frame.join(ws.frame(part).set_index("customer_id"), how="left")
+    if use_text_features(ws):  # only when the backtest showed they help (regulars.jobs.text_features)
+        from regulars.jobs.text_features import text_features
+
+        frame = frame.join(text_features(ws, as_of), how="left")
+        for col in ("texts_written", "negative_texts", "negative_tickets_90d"):
+            frame[col] = frame[col].fillna(0.0)  # wrote nothing: zero texts (their sentiment stays unknown)
     frame = frame.reset_index()
     for c in frame.columns:
         if frame[c].dtype == bool or str(frame[c].dtype) == "boolean":
@@ -216,6 +222,14 @@ def snapshot(ws, as_of, categories=None, fraction: float = 1.0, tables=None) -> 
     floats = [c for c in frame.columns if frame[c].dtype == float]
     frame[floats] = frame[floats].round(6)
     return frame.set_index("customer_id").sort_index()  # DuckDB returns groups in any order
+
+
+def use_text_features(ws) -> bool:
+    """Whether customer text features (sentiment, negative tickets) are model inputs: the latest
+    comparison's decision (:mod:`regulars.jobs.text_features`), unless overridden while comparing."""
+    from regulars.jobs.text_features import enabled
+
+    return enabled(ws)
 
 
 def _feature_names(frame: pd.DataFrame) -> list[str]:
