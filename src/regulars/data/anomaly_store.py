@@ -21,7 +21,8 @@ from __future__ import annotations
 import json
 
 import pandas as pd
-import pyarrow as pa
+
+from regulars.data.inserts import insert
 
 from regulars.data.schema import EXCLUDED_STATUSES
 
@@ -106,13 +107,7 @@ def write_run(ws, flags: pd.DataFrame, run: dict) -> None:
     run = {**run, "counts": json.dumps(run["counts"]), "checks": json.dumps(run["checks"])}
     with ws.transaction() as con:
         con.execute("DELETE FROM anomaly_flags")
-        if len(flags):
-            con.register("_flags_in", pa.Table.from_pandas(flags[[c for c, _ in FLAGS]], preserve_index=False))
-            try:
-                casts = ", ".join(f'CAST("{c}" AS {t}) AS "{c}"' for c, t in FLAGS)
-                con.execute(f"INSERT INTO anomaly_flags SELECT {casts} FROM _flags_in")
-            finally:
-                con.unregister("_flags_in")
+        insert(con, "anomaly_flags", FLAGS, flags)
         con.execute("INSERT INTO anomaly_runs VALUES (?, ?, ?, ?, ?)",
                     [run["run_id"], run["finished_at"], run["counts"], run["checks"], run["seconds"]])
 
@@ -144,13 +139,7 @@ def write_truth(ws, frame: pd.DataFrame) -> int:
     """Replace ``demo_truth_anomalies`` with *frame* (the demo generator's planted anomalies)."""
     with ws.transaction() as con:
         con.execute("DELETE FROM demo_truth_anomalies")
-        if len(frame):
-            con.register("_truth_in", pa.Table.from_pandas(frame[[c for c, _ in TRUTH]], preserve_index=False))
-            try:
-                con.execute("INSERT INTO demo_truth_anomalies SELECT entity::VARCHAR, entity_id::VARCHAR, "
-                            "customer_id::VARCHAR, kind::VARCHAR FROM _truth_in")
-            finally:
-                con.unregister("_truth_in")
+        insert(con, "demo_truth_anomalies", TRUTH, frame)
     return ws.count("demo_truth_anomalies")
 
 

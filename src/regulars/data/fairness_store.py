@@ -27,7 +27,8 @@ from __future__ import annotations
 import json
 
 import pandas as pd
-import pyarrow as pa
+
+from regulars.data.inserts import insert
 
 RUNS = (("run_id", "VARCHAR"), ("model", "VARCHAR"), ("cutoff", "DATE"), ("finished_at", "TIMESTAMP"),
         ("n", "BIGINT"), ("attributes", "JSON"), ("inputs", "JSON"), ("sensitive_inputs", "JSON"),
@@ -62,28 +63,17 @@ def customer_attributes(ws) -> pd.DataFrame:
                       "FROM customers").df()
 
 
-def _insert(con, table: str, columns, frame: pd.DataFrame) -> None:
-    if not len(frame):
-        return
-    con.register("_fair_in", pa.Table.from_pandas(frame[[c for c, _ in columns]], preserve_index=False))
-    try:
-        casts = ", ".join(f'CAST("{c}" AS {t}) AS "{c}"' for c, t in columns)
-        con.execute(f"INSERT INTO {table} SELECT {casts} FROM _fair_in")
-    finally:
-        con.unregister("_fair_in")
-
-
 def write_audit(ws, run: dict, groups: pd.DataFrame, flags: pd.DataFrame, scores: pd.DataFrame | None) -> None:
     """Store one model's audit (and, when given, the scores it judged, replacing that model's earlier ones)."""
     run = {**run, **{k: json.dumps(run[k], default=str) for k in ("attributes", "inputs", "sensitive_inputs",
                                                                   "overall", "notes")}}
     with ws.transaction() as con:
-        _insert(con, "fairness_runs", RUNS, pd.DataFrame([run]))
-        _insert(con, "fairness_groups", GROUPS, groups)
-        _insert(con, "fairness_flags", FLAGS, flags)
+        insert(con, "fairness_runs", RUNS, pd.DataFrame([run]))
+        insert(con, "fairness_groups", GROUPS, groups)
+        insert(con, "fairness_flags", FLAGS, flags)
         if scores is not None:
             con.execute("DELETE FROM fairness_scores WHERE model = ?", [run["model"]])
-            _insert(con, "fairness_scores", SCORES, scores)
+            insert(con, "fairness_scores", SCORES, scores)
 
 
 def stored_scores(ws, model: str) -> pd.DataFrame:
@@ -118,7 +108,7 @@ def write_cards(ws, cards: list[dict]) -> int:
     frame["card"] = frame["card"].map(lambda c: json.dumps(c, default=str))
     with ws.transaction() as con:
         con.execute("DELETE FROM model_cards WHERE run_id = ?", [cards[0]["run_id"]])
-        _insert(con, "model_cards", CARDS, frame)
+        insert(con, "model_cards", CARDS, frame)
     return len(frame)
 
 

@@ -31,6 +31,8 @@ import json
 import pandas as pd
 import pyarrow as pa
 
+from regulars.data.inserts import insert
+
 SOURCES = {  # source -> (table, id column, text column, time column, score column, product column)
     "reviews": ("reviews", "review_id", "body", "created_at", "rating", "product_id"),
     "tickets": ("tickets", "ticket_id", "body", "opened_at", "csat", None),
@@ -116,15 +118,6 @@ def count_texts(ws) -> int:
 
 
 # -- writing a run -------------------------------------------------------------------------------
-def _insert(con, table: str, columns, data: pa.Table) -> None:
-    con.register("_text_incoming", data)
-    try:
-        casts = ", ".join(f'CAST("{c}" AS {t}) AS "{c}"' for c, t in columns)
-        con.execute(f"INSERT INTO {table} SELECT {casts} FROM _text_incoming")
-    finally:
-        con.unregister("_text_incoming")
-
-
 def write_run(ws, scores: pa.Table, topics: pd.DataFrame, run: dict) -> None:
     """Replace the scores with this run's, add its topics and its run row: one transaction."""
     topics = topics.copy()
@@ -133,19 +126,17 @@ def write_run(ws, scores: pa.Table, topics: pd.DataFrame, run: dict) -> None:
     run = {**run, "languages": json.dumps(run.get("languages", {})), "params": json.dumps(run.get("params", {}))}
     with ws.transaction() as con:
         con.execute("DELETE FROM text_scores")
-        _insert(con, "text_scores", SCORES, scores.select([c for c, _ in SCORES]))
+        insert(con, "text_scores", SCORES, scores)
         con.execute("DELETE FROM text_topics WHERE run_id = ?", [run["run_id"]])
-        if len(topics):
-            _insert(con, "text_topics", TOPICS, pa.Table.from_pandas(topics[[c for c, _ in TOPICS]], preserve_index=False))
-        _insert(con, "text_runs", RUNS, pa.Table.from_pandas(pd.DataFrame([run])[[c for c, _ in RUNS]], preserve_index=False))
+        insert(con, "text_topics", TOPICS, topics)
+        insert(con, "text_runs", RUNS, pd.DataFrame([run]))
 
 
 def write_text_truth(ws, frame: pd.DataFrame) -> int:
     """Replace ``demo_truth_texts`` with *frame* (the demo generator's planted text truth)."""
     with ws.transaction() as con:
         con.execute("DELETE FROM demo_truth_texts")
-        _insert(con, "demo_truth_texts", DEMO_TRUTH, pa.Table.from_pandas(frame[[c for c, _ in DEMO_TRUTH]],
-                                                                          preserve_index=False))
+        insert(con, "demo_truth_texts", DEMO_TRUTH, frame)
     return ws.count("demo_truth_texts")
 
 
@@ -274,8 +265,7 @@ def customer_text_features(ws, as_of) -> pd.DataFrame:
 
 def write_feature_decision(ws, row: dict) -> None:
     with ws.transaction() as con:
-        _insert(con, "text_feature_decisions", FEATURE_DECISIONS,
-                pa.Table.from_pandas(pd.DataFrame([row])[[c for c, _ in FEATURE_DECISIONS]], preserve_index=False))
+        insert(con, "text_feature_decisions", FEATURE_DECISIONS, pd.DataFrame([row]))
 
 
 def latest_feature_decision(ws) -> dict | None:
