@@ -83,3 +83,22 @@ def test_parallel_scoring_gives_the_same_answers(labelled, monkeypatch):
     monkeypatch.setattr(sentiment, "PARALLEL_MIN_TEXTS", 100)
     two = SentimentScorer(n_jobs=2).score(texts)
     pd.testing.assert_frame_equal(one, two)
+
+
+def test_parallel_topic_assignment_gives_the_same_answers(labelled, monkeypatch):
+    from regulars.text import topics
+    from regulars.text.topics import TopicModel
+
+    texts = labelled.loc[labelled["language"] == "en", "text"].tolist() * 20
+    model = TopicModel(n_topics=5, min_df=2).fit(texts)
+    one = model.assign(texts, chunk=1000, n_jobs=1)
+    monkeypatch.setattr(topics, "PARALLEL_MIN_TEXTS", 100)
+    two = model.assign(texts, chunk=1000, n_jobs=2)
+    assert (one[0] == two[0]).all() and (one[1] == two[1]).all()
+
+
+def test_duplicate_texts_are_scored_once_with_the_same_answer():
+    texts = ["Great coffee!", "The beans were stale.", "Great coffee!", None, "Great coffee!"]
+    scores = SentimentScorer(n_jobs=1).score(texts)
+    assert len(scores) == 5 and scores["sentiment"].tolist()[:3] == ["positive", "negative", "positive"]
+    assert scores["compound"][0] == scores["compound"][4] and not scores["is_analysed"][3]

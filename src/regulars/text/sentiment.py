@@ -115,6 +115,11 @@ class SentimentScorer:
         """One row per text: ``language``, ``is_analysed``, ``compound``, ``positive``,
         ``neutral``, ``negative`` (VADER's proportions) and ``sentiment`` (None when not analysed)."""
         texts = list(texts)
+        # identical texts ("Great!", "Thanks") are scored once
+        codes, uniques = pd.factorize(pd.Series(texts, dtype=object), use_na_sentinel=False)
+        if len(uniques) < len(texts):
+            once = self.score(list(uniques))
+            return once.iloc[codes].reset_index(drop=True)
         workers = self._workers(len(texts))
         if workers == 1:
             languages, values = _score_chunk((texts, self.shop_words))

@@ -276,19 +276,40 @@ class TopicModel(BaseEstimator):
             np.divide(W, sums, out=W, where=sums > 0)
         return W
 
-    def assign(self, texts: Sequence[str], chunk: int = 200_000) -> tuple[np.ndarray, np.ndarray]:
+    def assign(self, texts: Sequence[str], chunk: int = 100_000, n_jobs: int = -1) -> tuple[np.ndarray, np.ndarray]:
         """The main topic (index into ``top_words_``; -1 when none) and how strongly the text loads on
-        it (its unnormalised weight: texts that use many of the topic's words score highest), per text."""
-        index, weight = [], []
-        for start in range(0, len(texts), chunk):
-            W = self.transform(texts[start:start + chunk], normalise=False)
-            best = W.argmax(axis=1)
-            w = W[np.arange(len(best)), best]
-            index.append(np.where(w > 0, best, -1))
-            weight.append(w)
-        if not index:
+        it (its unnormalised weight: texts that use many of the topic's words score highest), per text.
+
+        Above :data:`PARALLEL_MIN_TEXTS` texts the chunks are tokenised in parallel processes
+        (``n_jobs``, -1 for every core); the result does not depend on it."""
+        check_is_fitted(self, "nmf_")
+        bounds = list(range(0, len(texts), chunk)) + [len(texts)]
+        pieces = [list(texts[a:b]) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+        import os
+
+        cores = os.cpu_count() or 1
+        workers = 1 if len(texts) < PARALLEL_MIN_TEXTS else max(1, cores if n_jobs in (-1, None) else min(n_jobs, cores))
+        if workers > 1 and len(pieces) > 1:
+            import multiprocessing as mp
+
+            global _FORKED_MODEL
+            _FORKED_MODEL = self  # inherited by the forked workers: the model is not pickled
+            try:
+                with mp.get_context("fork").Pool(workers) as pool:
+                    parts = pool.map(_assign_forked, pieces)
+            finally:
+                _FORKED_MODEL = None
+        else:
+            parts = [self._assign_chunk(p) for p in pieces]
+        if not parts:
             return np.zeros(0, dtype=int), np.zeros(0)
-        return np.concatenate(index), np.concatenate(weight)
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+    def _assign_chunk(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        W = self.transform(texts, normalise=False)
+        best = W.argmax(axis=1)
+        w = W[np.arange(len(best)), best]
+        return np.where(w > 0, best, -1), w
 
     def align(self, previous: Sequence[dict], min_similarity: float = MIN_SIMILARITY) -> list[int | None]:
         """Match these topics to *previous* ones (each ``{"topic_id", "label", "signature"}``).
@@ -320,6 +341,14 @@ class TopicModel(BaseEstimator):
         self.topic_ids_ = ids
         self.labels_ = _distinct(labels, self.top_words_)
         return matched
+
+
+PARALLEL_MIN_TEXTS = 100_000
+_FORKED_MODEL: "TopicModel | None" = None
+
+
+def _assign_forked(texts: list[str]):
+    return _FORKED_MODEL._assign_chunk(texts)
 
 
 def _nndsvda(U: np.ndarray, S: np.ndarray, V: np.ndarray, mean: float) -> tuple[np.ndarray, np.ndarray]:
