@@ -147,7 +147,7 @@ def detect_language(text: str | None) -> str:
     >>> detect_language("Not bad at all"), detect_language("Muy buena relación calidad precio")
     ('en', 'es')
     """
-    if not text:
+    if not isinstance(text, str) or not text:
         return "und"
     if not text.isascii():
         script = _script(text)
