@@ -11,6 +11,7 @@ from regulars import Workspace
 from regulars.data import privacy_store
 from regulars.data.ingest.pipeline import ingest
 from regulars.jobs.retention import cutoff_for, retention
+from regulars.privacy.settings import validate
 from regulars.reports.doctor import doctor
 
 
@@ -26,7 +27,7 @@ def test_columns_the_shop_does_not_keep_never_land_and_held_ones_are_erased(tmp_
     ingest(ws, "customers", [_customers_file(tmp_path / "a.csv")])
     assert ws.sql("SELECT count(birth_date) AS n FROM customers")["n"][0] == 5
     with ws.transaction() as con:
-        erased = privacy_store.put(con, "drop_columns", "birth_date,postal_code")
+        erased = privacy_store.put(con, "drop_columns", validate("drop_columns", "birth_date,postal_code"))
     assert erased == {"birth_date": 5, "postal_code": 5}
     result = ingest(ws, "customers", [_customers_file(tmp_path / "b.csv", n=8)])
     assert any("not kept (data minimisation setting): postal_code, birth_date" in w or
@@ -40,7 +41,9 @@ def test_columns_the_shop_does_not_keep_never_land_and_held_ones_are_erased(tmp_
                                                    "kept_at_ingest": False}
     assert by_col[("customers", "first_name")]["values"] == 8 and by_col[("customers", "first_name")]["kept_at_ingest"]
     with pytest.raises(ValueError, match="may be dropped"):
-        privacy_store.put(ws.con, "drop_columns", "email")
+        validate("drop_columns", "email")
+    with pytest.raises(ValueError, match="may be dropped"):
+        privacy_store.put(ws.con, "drop_columns", ["email"])
     ws.close()
 
 

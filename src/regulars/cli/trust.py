@@ -211,11 +211,13 @@ def privacy_set(
 ) -> None:
     """Change a privacy setting. Dropping columns also erases the values already held."""
     from regulars.data import privacy_store
+    from regulars.privacy.settings import validate
 
     with open_workspace(workspace) as ws:
         try:
+            clean = validate(name, value)
             with ws.transaction() as con:
-                erased = privacy_store.put(con, name, value, updated_by="cli")
+                erased = privacy_store.put(con, name, clean, updated_by="cli")
         except ValueError as exc:
             fail(str(exc))
         console.print(f"{name} = {privacy_store.get(ws.con, name)}")

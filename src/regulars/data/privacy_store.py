@@ -48,35 +48,6 @@ def create_statements() -> list[str]:
 DROPPABLE = ("first_name", "last_name", "postal_code", "birth_date", "city")
 
 
-def validate(name: str, value):
-    """A setting's value checked and normalised; ValueError says what is wrong."""
-    if name not in DEFAULTS:
-        raise ValueError(f"unknown privacy setting {name!r}; known: {', '.join(DEFAULTS)}")
-    if name == "drop_columns":
-        cols = [c.strip() for c in (value.split(",") if isinstance(value, str) else value or []) if c.strip()]
-        bad = [c for c in cols if c not in DROPPABLE]
-        if bad:
-            raise ValueError(f"cannot drop {', '.join(bad)}; columns that may be dropped: {', '.join(DROPPABLE)}")
-        return sorted(set(cols))
-    if name == "sensitive_inputs":
-        from regulars.fairness.groups import SENSITIVE_ATTRIBUTES
-
-        cols = [c.strip() for c in (value.split(",") if isinstance(value, str) else value or []) if c.strip()]
-        bad = [c for c in cols if c not in SENSITIVE_ATTRIBUTES]
-        if bad:
-            raise ValueError(f"unknown sensitive attribute(s) {', '.join(bad)}; known: {', '.join(SENSITIVE_ATTRIBUTES)}")
-        return sorted(set(cols))
-    if value in (None, "", "none", "off"):
-        return None
-    try:
-        months = int(value)
-    except (TypeError, ValueError):
-        raise ValueError("event_retention_months must be a whole number of months (or 'none')") from None
-    if not 1 <= months <= 120:
-        raise ValueError("event_retention_months must be between 1 and 120")
-    return months
-
-
 def get(con, name: str | None = None):
     """One setting (or all of them as a dict): the latest stored value, else the default."""
     rows = dict(con.execute("SELECT name, arg_max(value, updated_at)::VARCHAR FROM privacy_settings GROUP BY name")
@@ -86,9 +57,12 @@ def get(con, name: str | None = None):
 
 
 def put(con, name: str, value, updated_by: str = "cli") -> dict[str, int]:
-    """Store a setting (validated). Choosing to drop columns also erases the values already held;
-    returns how many were erased per column."""
-    value = validate(name, value)
+    """Store a setting (checked first with :func:`regulars.privacy.settings.validate`). Choosing to drop
+    columns also erases the values already held; returns how many were erased per column."""
+    if name not in DEFAULTS:
+        raise ValueError(f"unknown privacy setting {name!r}; known: {', '.join(DEFAULTS)}")
+    if name == "drop_columns" and any(c not in DROPPABLE for c in value):
+        raise ValueError(f"only {', '.join(DROPPABLE)} may be dropped")
     con.execute("INSERT INTO privacy_settings VALUES (?, ?, ?, ?)",
                 [name, json.dumps(value), dt.datetime.now(dt.UTC).replace(tzinfo=None), updated_by])
     erased = {}
@@ -139,60 +113,44 @@ def refused_personalisation(con) -> set[str]:
     return {r[0] for r in rows}
 
 
-def withdraw_personalisation(con, customer_ids) -> dict[str, int]:
-    """Empty the personalised predictions of *customer_ids* and drop their lead scores and reminders,
-    at once (a consent change takes effect on the next event, not the next prediction run)."""
-    from regulars.privacy.consent import NOT_PERSONALISED, PERSONALISED_COLUMNS
-
+def withdraw_personalisation(con, customer_ids, columns, mode: str) -> dict[str, int]:
+    """Empty the personalised *columns* of *customer_ids*' predictions (``data_mode`` set to *mode*)
+    and drop their lead scores and reminders, at once."""
     ids = sorted(set(customer_ids))
     if not ids:
         return {}
     present = {r[0] for r in con.execute("SELECT column_name FROM information_schema.columns "
                                           "WHERE table_name = 'customer_predictions'").fetchall()}
-    sets = ", ".join(f"{c} = NULL" for c in PERSONALISED_COLUMNS if c in present)
+    sets = ", ".join(f"{c} = NULL" for c in columns if c in present)
     marks = ", ".join("?" for _ in ids)
-    changed = con.execute(f"UPDATE customer_predictions SET {sets}, data_mode = '{NOT_PERSONALISED}' "
-                          f"WHERE customer_id IN ({marks}) AND data_mode IS DISTINCT FROM '{NOT_PERSONALISED}'",
-                          ids).fetchall()
+    changed = con.execute(f"UPDATE customer_predictions SET {sets}, data_mode = ? "
+                          f"WHERE customer_id IN ({marks}) AND data_mode IS DISTINCT FROM ?",
+                          [mode, *ids, mode]).fetchall()
     out = {"customer_predictions": changed[0][0] if changed else 0}
     for table in ("lead_scores", "replenishments"):
         out[table] = con.execute(f"DELETE FROM {table} WHERE customer_id IN ({marks})", ids).fetchall()[0][0]
     return out
 
 
-def apply_consent_events(ws, customer_ids) -> dict[str, int]:
-    """Record the consent changes carried by ``consent`` events of *customer_ids* that are not recorded
-    yet (``consents`` rows, ``customers.accepts_*``), and withdraw personalisation at once for those
-    who refused it. Called on the writer after events commit (:func:`regulars.api.refresh.on_events`)."""
-    import json
-
-    from regulars.privacy.consent import PURPOSES, consent_change
-
+def unrecorded_consent_events(con, customer_ids) -> list[tuple]:
+    """``(customer_id, occurred_at, properties)`` of *customer_ids*' ``consent`` events not yet recorded
+    in ``consents``, oldest first."""
     ids = sorted(set(customer_ids))
     if not ids:
-        return {}
+        return []
     marks = ", ".join("?" for _ in ids)
-    rows = ws.con.execute(
+    return con.execute(
         "SELECT e.customer_id, e.occurred_at, e.properties::VARCHAR FROM events e WHERE e.customer_id IN "
         f"({marks}) AND lower(e.event_type) IN ('consent', 'consent_change') AND NOT EXISTS (SELECT 1 FROM consents c "
         "WHERE c.customer_id = e.customer_id AND c.recorded_at = e.occurred_at AND c.source = 'event') "
         "ORDER BY e.occurred_at", ids).fetchall()
-    changes = []
-    for cid, at, props in rows:
-        change = consent_change(json.loads(props) if props else None)
-        if change:
-            changes.append((cid, change[0], change[1], at))
-    if not changes:
-        return {}
-    refused: set[str] = set()
-    with ws.transaction() as con:
-        for cid, purpose, granted, at in changes:
-            con.execute("INSERT INTO consents (customer_id, purpose, is_granted, recorded_at, source) "
-                        "VALUES (?, ?, ?, ?, 'event')", [cid, purpose, granted, at])
-            con.execute(f"UPDATE customers SET {PURPOSES[purpose]} = ? WHERE customer_id = ?", [granted, cid])
-        refused = {cid for cid in {c[0] for c in changes} if cid in refused_personalisation(con)}
-        done = withdraw_personalisation(con, refused)
-    return {"consent_changes": len(changes), "withdrawn": len(refused), **done}
+
+
+def record_consent(con, customer_id: str, purpose: str, column: str, granted: bool, at) -> None:
+    """A consent decision from an event: a ``consents`` row and the customer's current flag."""
+    con.execute("INSERT INTO consents (customer_id, purpose, is_granted, recorded_at, source) "
+                "VALUES (?, ?, ?, ?, 'event')", [customer_id, purpose, granted, at])
+    con.execute(f"UPDATE customers SET {column} = ? WHERE customer_id = ?", [granted, customer_id])
 
 
 # -- retention ---------------------------------------------------------------------------------------

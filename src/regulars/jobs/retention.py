@@ -17,6 +17,7 @@ import datetime as dt
 import time
 
 from regulars.data import privacy_store
+from regulars.privacy.settings import validate
 
 
 def cutoff_for(months: int, today: dt.date | None = None) -> dt.datetime:
@@ -36,7 +37,7 @@ def retention(ws, months: int | None = None, apply: bool = True, today: dt.date 
     months = months if months is not None else privacy_store.get(ws.con, "event_retention_months")
     if months is None:
         return {"applied": False, "reason": "no retention limit set: `regulars privacy set event_retention_months N`"}
-    months = privacy_store.validate("event_retention_months", months)
+    months = validate("event_retention_months", months)
     cutoff = cutoff_for(months, today)
     if not apply:
         preview = privacy_store.retention_preview(ws.con, cutoff)
