@@ -50,7 +50,9 @@ def export(ws, path, *, table: str | None = None, segment: str | None = None, ke
         replaced = personal_columns(table or "customers", [c for c in frame.columns if c in before])
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix.lower() == ".csv":
-        frame.to_csv(path, index=False)
+        from regulars.reports.csv_safe import LINE_END, safe_frame
+
+        safe_frame(frame).to_csv(path, index=False, lineterminator=LINE_END)  # no cell runs as a formula
     else:
         frame.to_parquet(path, index=False)
     return ExportResult(path, len(frame), list(frame.columns), replaced, notes)
