@@ -71,7 +71,7 @@ def test_groups_pool_small_ones_and_band_ages():
 
 
 def test_the_audit_of_the_demo_models(demo):
-    run = run_audit(demo)
+    run = run_audit(demo, ["churn", "propensity", "leads"])
     assert set(run.results) == {"churn", "propensity", "leads"}, run.skipped
     churn = run.results["churn"]
     assert {"country", "region", "acquisition_channel", "age_band"} <= set(churn.attributes)
@@ -156,10 +156,21 @@ def test_cli_audit_show_and_model_card(demo):
         assert out.exit_code == 0, out.output
         assert "leads" in out.output and "sensitive attributes used as model inputs: none" in out.output
         out = CliRunner().invoke(app, ["audit", "nba", "--workspace", path])
-        assert out.exit_code == 1 and "auditable: churn, propensity, leads" in out.output
+        assert out.exit_code == 1 and "auditable: churn, propensity, leads," in out.output and "recommendations" in out.output
         out = CliRunner().invoke(app, ["model-card", "churn", "--workspace", path])
         assert out.exit_code == 0 and out.output.startswith("# Model card: Churn risk")
         out = CliRunner().invoke(app, ["model-card", "churn", "--json", "--workspace", path])
         assert json.loads(out.output)["card"]["model"] == "churn"
     finally:
         demo.__init__(path)
+
+
+def test_next_best_action_and_recommendations_are_audited_by_registration(demo):
+    run = run_audit(demo, ["next_action", "recommendations"])
+    assert set(run.results) | set(run.skipped) == {"next_action", "recommendations"}
+    for name, result in run.results.items():
+        assert result.n > 100 and result.groups, name
+        assert any("not a probability" in n for n in result.notes)
+        assert not [f for f in result.flags if f["kind"] == "calibration"]
+        assert result.notes[0].startswith("sensitive attributes used as model inputs:")
+    assert "next_action" in run.results, run.skipped

@@ -63,7 +63,8 @@ def anomalies_command(
 
 
 def audit_command(
-    model: str = typer.Argument(None, help="churn, propensity or leads (default: every audited model)."),
+    model: str = typer.Argument(None, help="churn, propensity, leads, next_action or recommendations "
+                                "(default: every audited model)."),
     cutoff: str = typer.Option(None, "--cutoff", help="Judge decisions made on this date (YYYY-MM-DD); default: "
                                "90 days before the last order, as the backtest."),
     stored: bool = typer.Option(False, "--stored", help="Judge the previous audit's scores again (no refit)."),

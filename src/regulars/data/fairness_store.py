@@ -123,3 +123,15 @@ def latest_card(ws, model: str) -> dict | None:
 
 def card_models(ws) -> list[str]:
     return [r[0] for r in ws.con.execute("SELECT model FROM model_cards GROUP BY 1 ORDER BY min(created_at), 1").fetchall()]
+
+
+def products_bought(ws, start, days: int) -> pd.DataFrame:
+    """``customer_id, product_id`` of every product bought in ``start .. start + days - 1`` (sale lines)."""
+    import datetime as dt
+
+    lo = pd.Timestamp(start).to_pydatetime()
+    return ws.con.execute(
+        "SELECT DISTINCT o.customer_id, l.product_id FROM orders o JOIN order_lines l USING (order_id) "
+        "WHERE o.ordered_at >= ? AND o.ordered_at < ? AND o.total > 0 AND l.quantity > 0 "
+        "AND o.customer_id IS NOT NULL AND l.product_id IS NOT NULL",
+        [lo, lo + dt.timedelta(days=days)]).df()

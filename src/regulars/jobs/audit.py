@@ -3,8 +3,8 @@
 ``run_audit(ws, models=None, cutoff=None)`` is what ``regulars audit [MODEL]`` runs. Each audited
 model is **one registration** (:func:`register` with an :class:`AuditedModel`): how to get its
 scores, its decisions ("selected") and the outcomes at the cutoff, and which inputs it used.
-Churn, purchase propensity and lead scores are registered here; a model added elsewhere (next
-best action, recommendations) registers itself the same way from its own module.
+Churn, purchase propensity, lead scores, the next best action and product recommendations are
+registered here; another model registers itself the same way.
 
 The models are refitted on data before the cutoff (default: 90 days before the last order, as
 the backtest) with the code ``regulars predict`` runs (:func:`~regulars.jobs.predict.fit_models`);
@@ -31,6 +31,7 @@ from regulars.fairness.audit import AuditResult, audit_model
 from regulars.fairness.groups import customer_groups, sensitive_inputs
 
 ACTIVE_DAYS = 365
+CALIBRATION = 0.10
 #: The churn decision audited: the "high risk" band of ``regulars predict``.
 CHURN_SELECTED = 0.6
 #: The propensity decision audited: the top tenth of the customers by chance to buy.
@@ -80,6 +81,8 @@ class AuditedModel:
     outcome: str
     scores: Callable[[AuditContext], pd.DataFrame | None]
     inputs: Callable[[AuditContext], list[str]]
+    #: False when the score is not a probability (an expected value, a ranking score): no calibration judged
+    probability: bool = True
 
 
 REGISTRY: dict[str, AuditedModel] = {}
@@ -157,6 +160,53 @@ register(AuditedModel("propensity", "30-day purchase propensity", "rated in the 
 register(AuditedModel("leads", "Lead scores", "called a hot lead", "a first order within 30 days",
                       _lead_scores, _lead_inputs))
 
+#: What the next-best-action chooser and the recommender saw, for the sensitive-input check.
+_SEEN: dict[str, list[str]] = {}
+_OUTPUTS = {"customer_id", "action", "expected_value", "as_of", "model_version", "run_id", "reason", "reasons",
+            "channel", "label"}
+
+
+def _next_action_scores(ctx: AuditContext) -> pd.DataFrame | None:
+    from regulars.jobs.next_actions import next_actions
+    from regulars.jobs.predict import converted
+    from regulars.recommend.actions import DO_NOTHING
+
+    chosen = next_actions(ctx.ws, as_of=ctx.cutoff, write=False).frame
+    if chosen is None or chosen.empty:
+        return None
+    _SEEN["next_action"] = [c for c in chosen.columns if c not in _OUTPUTS]
+    ids = chosen["customer_id"]
+    return pd.DataFrame({"customer_id": ids.to_numpy(), "score": chosen["expected_value"].astype(float).to_numpy(),
+                         "selected": (chosen["action"].astype(str) != DO_NOTHING).to_numpy(),
+                         "outcome": converted(ctx.ws, ids, ctx.cutoff, 30)})
+
+
+def _recommendation_scores(ctx: AuditContext) -> pd.DataFrame | None:
+    from regulars.jobs.recommend import recommend
+
+    recs = recommend(ctx.ws, as_of=ctx.cutoff, k=10, write=False).frame
+    if recs is None or recs.empty:
+        return None
+    _SEEN["recommendations"] = [c for c in recs.columns if c not in _OUTPUTS | {"product_id", "rank", "score",
+                                                                               "source", "served", "is_personal"}]
+    if "is_personal" not in recs:
+        recs = recs.assign(is_personal=recs["source"].astype(str) != "popularity" if "source" in recs else True)
+    bought = store.products_bought(ctx.ws, ctx.cutoff, 30)
+    hit = recs.merge(bought.assign(hit=True), on=["customer_id", "product_id"], how="left")
+    per = hit.groupby("customer_id").agg(score=("score", "max"), personal=("is_personal", "max"),
+                                         outcome=("hit", lambda h: bool(h.fillna(False).any())))
+    return pd.DataFrame({"customer_id": per.index, "score": per["score"].astype(float).to_numpy(),
+                         "selected": per["personal"].astype(bool).to_numpy(), "outcome": per["outcome"].to_numpy()})
+
+
+register(AuditedModel("next_action", "Next best action", "offered an action (anything but doing nothing)",
+                      "an order in the 30 days after the cutoff", _next_action_scores,
+                      lambda ctx: _SEEN.get("next_action", []), probability=False))
+register(AuditedModel("recommendations", "Product recommendations",
+                      "given personal recommendations (not the best-sellers fallback)",
+                      "bought one of their ten recommended products within 30 days", _recommendation_scores,
+                      lambda ctx: _SEEN.get("recommendations", []), probability=False))
+
 
 @dataclass
 class AuditRun:
@@ -218,7 +268,11 @@ def run_audit(ws, models: list[str] | None = None, cutoff=None, stored: bool = F
             groups_on[cutoff_used] = customer_groups(attributes, cutoff_used)
         groups = groups_on[cutoff_used]
         result = audit_model(name, scores[["customer_id", "score", "selected", "outcome"]], groups,
-                             selection=model.selection)
+                             selection=model.selection,
+                             calibration_threshold=CALIBRATION if model.probability else float("inf"))
+        if not model.probability:
+            result.notes.append("its score is not a probability (an expected value or a ranking score): "
+                                "calibration is not judged")
         used = sensitive_inputs(inputs)
         not_allowed = [f for f in used if not any(a in f for a in opted_in)]
         result.notes.insert(0, "sensitive attributes used as model inputs: " + (", ".join(used) if used else "none")

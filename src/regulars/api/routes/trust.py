@@ -50,14 +50,14 @@ def post_anomalies_refresh(request: Request, principal: Principal = Depends(requ
     return JSON(trust_views.refresh_anomalies(request))
 
 
-AuditedModel = Literal["churn", "propensity", "leads"]
+AuditedModel = Literal["churn", "propensity", "leads", "next_action", "recommendations"]
 CardModel = Literal["churn", "propensity", "value", "next_order", "leads", "forecast"]
 
 
 @router.get(
     "/fairness",
     summary="Fairness audit of the models: metrics per group of customers and the gaps worth a look",
-    description="Per audited model (churn, propensity, leads): decisions judged at a cutoff (as the backtest), per "
+    description="Per audited model (churn, propensity, leads, next best action, recommendations): decisions judged at a cutoff (as the backtest), per "
     "country, region, acquisition channel, age band and gender when present: selection rate, true and false "
     "positive rates, mean predicted and observed rate; gaps in plain sentences (four-fifths rule, 10-point gaps, "
     "calibration), and which sensitive attributes the model used as inputs.",
