@@ -79,3 +79,36 @@ def test_a_consent_event_takes_effect_on_the_next_event_not_the_next_refresh(dem
     finally:
         server.stop()
         demo.__init__(path)
+
+
+def test_a_consent_event_withdraws_the_stored_next_action_and_recommendations(demo):
+    """Regression: a refusal between two runs left the customer's personal next best action in place."""
+    from regulars.data.recommend_store import opted_out_customers
+    from regulars.jobs.consent import apply_consent_events
+    from regulars.jobs.next_actions import next_actions
+    from regulars.jobs.recommend import recommend
+    from regulars.reports.recommend import customer_recommendations
+
+    as_of = recommend(demo).as_of
+    next_actions(demo, as_of=as_of)
+    chosen = demo.sql("SELECT a.customer_id FROM next_actions a JOIN customer_predictions p USING (customer_id) "
+                      "WHERE a.action <> 'do_nothing' AND p.churn_risk IS NOT NULL ORDER BY a.expected_value DESC "
+                      "LIMIT 2")["customer_id"].tolist()
+    cid, other = chosen
+    assert customer_recommendations(demo, cid).is_personal
+    demo.con.execute("INSERT INTO events (event_id, customer_id, event_type, occurred_at, properties) VALUES "
+                     "('consent-1', ?, 'consent', now()::TIMESTAMP, '{\"purpose\": \"personalization\", "
+                     "\"granted\": false}')", [cid])
+    done = apply_consent_events(demo, [cid])
+    assert done["withdrawn"] == 1 and done["next_actions"] == 1
+    action = demo.sql("SELECT action, channel, product_id, reason FROM next_actions WHERE customer_id = ? "
+                      "AND as_of = (SELECT max(as_of) FROM next_actions)", [cid]).iloc[0]
+    assert action["action"] == "do_nothing" and action["channel"] == "none" and action["product_id"] is None
+    assert "refused personalisation" in action["reason"]
+    kept = demo.sql("SELECT action FROM next_actions WHERE customer_id = ? "
+                    "AND as_of = (SELECT max(as_of) FROM next_actions)", [other])["action"][0]
+    assert kept != "do_nothing"  # nobody else's action is touched
+    assert demo.sql("SELECT churn_risk FROM customer_predictions WHERE customer_id = ?", [cid])["churn_risk"].isna().all()
+    offer = customer_recommendations(demo, cid, opted_out=opted_out_customers(demo))
+    assert not offer.is_personal and all(not i["is_personal"] for i in offer.items)
+    assert apply_consent_events(demo, [cid]) == {}  # recorded once

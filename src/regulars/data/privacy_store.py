@@ -114,8 +114,8 @@ def refused_personalisation(con) -> set[str]:
 
 
 def withdraw_personalisation(con, customer_ids, columns, mode: str) -> dict[str, int]:
-    """Empty the personalised *columns* of *customer_ids*' predictions (``data_mode`` set to *mode*)
-    and drop their lead scores and reminders, at once."""
+    """Empty the personalised *columns* of *customer_ids*' predictions (``data_mode`` set to *mode*),
+    drop their lead scores and reminders and turn their stored next best actions into "do nothing", at once."""
     ids = sorted(set(customer_ids))
     if not ids:
         return {}
@@ -129,7 +129,18 @@ def withdraw_personalisation(con, customer_ids, columns, mode: str) -> dict[str,
     out = {"customer_predictions": changed[0][0] if changed else 0}
     for table in ("lead_scores", "replenishments"):
         out[table] = con.execute(f"DELETE FROM {table} WHERE customer_id IN ({marks})", ids).fetchall()[0][0]
+    out["next_actions"] = con.execute(
+        "UPDATE next_actions SET action = 'do_nothing', channel = 'none', expected_value = 0, p_response = NULL, "
+        "uplift = NULL, uplift_source = NULL, value = NULL, cost = 0, product_id = NULL, assumption = NULL, "
+        "reason = ? WHERE customer_id IN (" + marks + ") AND action <> 'do_nothing' "
+        "AND as_of = (SELECT max(as_of) FROM next_actions)",
+        [WITHDRAWN_ACTION, *ids]).fetchall()[0][0]
     return out
+
+
+#: The reason a stored next best action gets when its customer refuses personalisation between two runs.
+WITHDRAWN_ACTION = ("Do nothing until the next run: this customer refused personalisation after this "
+                    "action was chosen from their personal scores.")
 
 
 def unrecorded_consent_events(con, customer_ids) -> list[tuple]:
