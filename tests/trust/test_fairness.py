@@ -174,3 +174,28 @@ def test_next_best_action_and_recommendations_are_audited_by_registration(demo):
         assert not [f for f in result.flags if f["kind"] == "calibration"]
         assert result.notes[0].startswith("sensitive attributes used as model inputs:")
     assert "next_action" in run.results, run.skipped
+
+
+def test_thresholds_are_configurable_from_the_command_line(demo):
+    """Regression: the four-fifths ratio and the rate gaps were fixed in the code."""
+    from regulars.cli.main import app
+
+    default = run_audit(demo, ["churn"]).results["churn"]
+    strict = run_audit(demo, ["churn"], stored=True, disparity_threshold=0.99, gap_threshold=0.001,
+                       calibration_threshold=0.001).results["churn"]
+    assert len(strict.flags) > len(default.flags)
+    lax = run_audit(demo, ["churn"], stored=True, disparity_threshold=0.01, gap_threshold=0.99,
+                    calibration_threshold=0.99).results["churn"]
+    assert not [f for f in lax.flags if f["kind"] != "sensitive_input"]
+    path = str(demo.path)
+    demo.close()
+    try:
+        out = CliRunner().invoke(app, ["audit", "churn", "--stored", "--min-ratio", "0.99", "--max-gap", "0.1",
+                                       "--max-calibration-gap", "0.1", "--json", "--workspace", path])
+        assert out.exit_code == 0, out.output
+        shown = json.loads(out.output)["models"][0]
+        assert len(shown["flags"]) == len(strict.flags)
+        out = CliRunner().invoke(app, ["audit", "churn", "--stored", "--min-ratio", "1.5", "--workspace", path])
+        assert out.exit_code == 1 and "four-fifths rule" in " ".join(out.output.split()) and "Traceback" not in out.output
+    finally:
+        demo.__init__(path)

@@ -69,6 +69,12 @@ def audit_command(
                                "90 days before the last order, as the backtest."),
     stored: bool = typer.Option(False, "--stored", help="Judge the previous audit's scores again (no refit)."),
     show: bool = typer.Option(False, "--show", help="Only show the latest stored audit."),
+    min_ratio: float = typer.Option(0.8, "--min-ratio", help="Flag a group selected at less than this times the "
+                                    "most selected group's rate (0.8: the four-fifths rule)."),
+    max_gap: float = typer.Option(10.0, "--max-gap", help="Flag true/false positive rates that differ by more "
+                                  "than this many percentage points between groups."),
+    max_calibration_gap: float = typer.Option(10.0, "--max-calibration-gap", help="Flag a group whose mean "
+                                              "predicted chance is this many points off what happened."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     workspace: Path = WorkspaceOption,
 ) -> None:
@@ -83,7 +89,12 @@ def audit_command(
             if ws.count("orders") == 0:
                 fail("no orders in this workspace; load some with `regulars ingest orders FILE`")
             with progress_steps("auditing", quiet=as_json) as say:
-                run = run_audit(ws, [model] if model else None, cutoff=cutoff, stored=stored, progress=say)
+                try:
+                    run = run_audit(ws, [model] if model else None, cutoff=cutoff, stored=stored, progress=say,
+                                    disparity_threshold=min_ratio, gap_threshold=max_gap / 100,
+                                    calibration_threshold=max_calibration_gap / 100)
+                except ValueError as exc:
+                    fail(str(exc).splitlines()[0])
         for name, why in run.skipped.items():
             console.print(f"[yellow]{name} not audited:[/] {why}")
     with open_workspace(workspace, read_only=True) as ws:

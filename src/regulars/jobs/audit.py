@@ -27,11 +27,11 @@ import pandas as pd
 
 from regulars.data import fairness_store as store
 from regulars.data import privacy_store
-from regulars.fairness.audit import AuditResult, audit_model
+from regulars.fairness.audit import (CALIBRATION_THRESHOLD, DISPARITY_THRESHOLD, GAP_THRESHOLD, AuditResult,
+                                     audit_model)
 from regulars.fairness.groups import customer_groups, sensitive_inputs
 
 ACTIVE_DAYS = 365
-CALIBRATION = 0.10
 #: The churn decision audited: the "high risk" band of ``regulars predict``.
 CHURN_SELECTED = 0.6
 #: The propensity decision audited: the top tenth of the customers by chance to buy.
@@ -226,12 +226,21 @@ def default_cutoff(ws) -> dt.date:
     return backtest_cutoff(ws)
 
 
-def run_audit(ws, models: list[str] | None = None, cutoff=None, stored: bool = False, progress=None) -> AuditRun:
+def run_audit(ws, models: list[str] | None = None, cutoff=None, stored: bool = False, progress=None,
+              disparity_threshold: float = DISPARITY_THRESHOLD, gap_threshold: float = GAP_THRESHOLD,
+              calibration_threshold: float = CALIBRATION_THRESHOLD) -> AuditRun:
     """Audit *models* (default: every registered one) at *cutoff*; store and return the results.
 
     With ``stored`` the scores of the previous audit are judged again (no refit): quick, e.g. after
-    loading customer attributes.
+    loading customer attributes. The thresholds are those of :func:`regulars.fairness.audit.audit_model`
+    (selection-rate ratio, TPR/FPR gap and calibration gap, the last two as fractions).
     """
+    if not 0 < disparity_threshold <= 1:
+        raise ValueError(f"the selection-rate ratio must be between 0 and 1 (0.8 is the four-fifths rule); "
+                         f"got {disparity_threshold}")
+    for what, value in (("rate gap", gap_threshold), ("calibration gap", calibration_threshold)):
+        if not 0 < value < 1:
+            raise ValueError(f"the {what} must be between 0 and 100 percentage points; got {100 * value:g}")
     say = progress or (lambda _s: None)
     names = models or list(REGISTRY)
     unknown = [m for m in names if m not in REGISTRY]
@@ -268,8 +277,9 @@ def run_audit(ws, models: list[str] | None = None, cutoff=None, stored: bool = F
             groups_on[cutoff_used] = customer_groups(attributes, cutoff_used)
         groups = groups_on[cutoff_used]
         result = audit_model(name, scores[["customer_id", "score", "selected", "outcome"]], groups,
-                             selection=model.selection,
-                             calibration_threshold=CALIBRATION if model.probability else float("inf"))
+                             selection=model.selection, disparity_threshold=disparity_threshold,
+                             gap_threshold=gap_threshold,
+                             calibration_threshold=calibration_threshold if model.probability else float("inf"))
         if not model.probability:
             result.notes.append("its score is not a probability (an expected value or a ranking score): "
                                 "calibration is not judged")
