@@ -297,7 +297,12 @@ def test_leads_are_people_and_none_exists_only_through_later_links(shop):
     leads = store.read_table_as_of(ws, "lead_scores")
     assert leads["customer_id"].is_unique and len(leads) == prediction.rows["lead_scores"]
     as_of = prediction.as_of
-    assert data_stats(ws, as_of).leads == len(leads)  # people, not their events
+    # people, not their events; who refused personalisation gets no lead score (issue 20's consent rule)
+    from regulars.data.privacy_store import refused_personalisation
+
+    people = set(ws.execute(lead_features(ws, as_of))["customer_id"])
+    assert data_stats(ws, as_of).leads == len(people)
+    assert set(leads["customer_id"]) == people - set(refused_personalisation(ws.con))
     cutoff = bt.cutoff
     known = ws.execute(lead_features(as_known_on(ws, cutoff), cutoff))
     everything = ws.execute(lead_features(ws, cutoff))

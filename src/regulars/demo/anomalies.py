@@ -76,6 +76,8 @@ def plant_orders(rng: np.random.Generator, o: Orders, lines: Lines, codes: list[
                 back = rows[rng.random(rows.size) < 0.9] if rows.size > 3 else rows
                 o.status[back] = REFUNDED
                 o.refunded[back] = o.total[back]
+                # refunded a few days later, like the shop's other refunds (never after the last order)
+                o.refunded_t[back] = np.minimum(o.t[back] + 3 * DAY, o.t.max())
             elif kind == "code_abuse":
                 for r in rows:
                     new = int(round(0.1 * o.subtotal[r]))
