@@ -79,6 +79,15 @@ ROLES = {
     ("get", "/api/activation/settings"): "admin",
     ("put", "/api/activation/settings"): "admin",
     ("get", "/api/activation/schedules"): "admin",
+    ("get", "/api/text/topics"): "viewer",
+    ("get", "/api/text/sentiment"): "viewer",
+    ("post", "/api/text/analyse"): "analyst",
+    ("get", "/api/anomalies"): "viewer",
+    ("post", "/api/anomalies/refresh"): "analyst",
+    ("get", "/api/fairness"): "viewer",
+    ("post", "/api/fairness/run"): "analyst",
+    ("get", "/api/model-cards"): "viewer",
+    ("get", "/api/model-cards/{model}"): "viewer",
 }
 
 
@@ -102,6 +111,7 @@ def request_for(server, method: str, path: str, *, harmless: bool) -> dict:
         "journey_id": "no-such-journey",
         "subscription_id": "no-such-subscription",
         "delivery_id": "no-such-delivery",
+        "model": "churn",
     }
     url = path.format(**values)
     kw: dict = {}

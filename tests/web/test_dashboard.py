@@ -16,7 +16,8 @@ from tests.web.conftest import settle, sign_in
 
 pytestmark = pytest.mark.slow
 
-PAGES = ["/", "/segments", "/customers", "/cohorts", "/funnel", "/predictions", "/data", "/settings"]
+PAGES = ["/", "/segments", "/customers", "/cohorts", "/funnel", "/predictions", "/text", "/anomalies", "/fairness",
+         "/model-cards", "/data", "/settings"]
 
 
 def expected_numbers(server) -> dict[str, list[str]]:
@@ -31,6 +32,8 @@ def expected_numbers(server) -> dict[str, list[str]]:
         high = ws.sql("SELECT count(*) AS n FROM customer_predictions WHERE churn_band = 'high' AND "
                       "as_of = (SELECT max(as_of) FROM customer_predictions)")["n"][0]
         key_id = ws.sql("SELECT key_id FROM api_keys WHERE name = 'test viewer'")["key_id"][0]
+        texts = ws.sql("SELECT texts FROM text_runs ORDER BY finished_at DESC LIMIT 1")["texts"][0]
+        flags = ws.count("anomaly_flags")
     return {
         "/": [f"{int(summary['customers']):,}", f"{float(summary['revenue']):,.2f}", f"{int(summary['orders']):,}"],
         "/segments": [str(top_segment["name"]), f"{int(top_segment['n']):,}"],
@@ -38,6 +41,10 @@ def expected_numbers(server) -> dict[str, list[str]]:
         "/cohorts": [f"{cohorts['cohorts'][0]} ({cohorts['sizes'][0]:,})"],
         "/funnel": ["product_view", "add_to_cart"],
         "/predictions": [f"{int(high):,}"],
+        "/text": [f"{int(texts):,}", "What customers say"],
+        "/anomalies": [f"{flags:,}", "Anomalies"],
+        "/fairness": ["Fairness of the models"],
+        "/model-cards": ["Model cards"],
         "/data": [f"{orders:,}"],
         "/settings": [key_id],
     }

@@ -50,6 +50,8 @@ TAGS = [
     {"name": "recommendations", "description": "What to offer each customer, bought-together pairs, next best actions."},
     {"name": "activation", "description": "Journeys (approval, results, send log), audience exports, webhooks, "
                                           "the Monday report, alerts and activation settings."},
+    {"name": "text", "description": "What customers say: sentiment and topics of reviews, tickets and survey comments."},
+    {"name": "trust", "description": "Anomaly and fraud flags, fairness audits of the models, model cards."},
 ]
 
 
@@ -73,12 +75,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.app_settings = auth.get_settings(ws.con)
             shared.write_transaction(auth.purge_sessions)
         app.state.profiles = ProfileCache(shared, max_profiles=settings.max_profiles)
+        from regulars.api import consent_hook  # noqa: F401 - registers the consent listener once per process
         from regulars.api.refresh import install as install_refresh
 
         refresher = install_refresh(app)
         from regulars.api.activation_runner import install as install_activation, uninstall as stop_activation
 
         install_activation(app)
+        from regulars.api.schedule import Schedule
+
+        schedule = Schedule(shared).start()  # retention limit, daily
         shared.warm(min(4, settings.read_connections))
         if settings.warm_reports:
             from regulars.api.views import warm
@@ -97,6 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 shared.submit(lambda ws: auth.touch_keys(ws.con, used))
             stop_activation(app)
             refresher.stop()
+            schedule.stop()
             shared.close()
 
     app = FastAPI(
@@ -114,11 +121,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(ServerMiddleware)
     errors.install(app)
 
-    from regulars.api.routes import activation, admin, analytics, customers, data_in, experiments, privacy, recommend
+    from regulars.api.routes import activation, admin, analytics, customers, data_in, experiments, privacy, recommend, text, trust
     from regulars.web import experiments as experiments_page
     from regulars.web import pages, static
 
-    for module in (customers, analytics, data_in, admin, experiments, privacy, recommend, activation):
+    for module in (customers, analytics, data_in, admin, experiments, privacy, recommend, activation, text, trust):
         app.include_router(module.router, prefix="/api")
     app.include_router(cli_channel.router)
     app.include_router(static.router)

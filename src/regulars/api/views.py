@@ -141,9 +141,11 @@ def segment_members(request: Request, ws, segment_id: str, limit: int = 50, offs
     return jsonable(out)
 
 
-def segment_members_csv(request: Request, ws, segment_id: str, include_pii: bool = False) -> tuple[str, str]:
+def segment_members_csv(request: Request, ws, segment_id: str, include_pii: bool = False,
+                        channel: str | None = None) -> tuple[str, str]:
     """Every member as CSV (personal fields masked unless *include_pii*; no cell a spreadsheet would
-    evaluate, see :mod:`regulars.reports.csv_safe`), and a file name."""
+    evaluate, see :mod:`regulars.reports.csv_safe`), and a file name; with *channel* (``email`` or
+    ``sms``) only the members whose consent for that channel is granted."""
     from regulars.reports.csv_safe import write_csv
     from regulars.reports.customers import list_customers, resolve_segment
 
@@ -153,8 +155,11 @@ def segment_members_csv(request: Request, ws, segment_id: str, include_pii: bool
     page = list_customers(ws, segment=sid, limit=100_000, offset=0, sort="revenue", include_pii=include_pii)
     columns = ["customer_id", "email", "phone", "first_name", "last_name", "city", "country", "accepts_email",
                "accepts_sms", "accepts_personalization", "orders", "revenue", "first_order_at", "last_order_at"]
-    name = "segment-" + "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in sid)
-    return write_csv(page.items, columns), name
+    items = page.items
+    if channel:  # consent for this channel not granted (or never stated): not exported
+        items = [i for i in items if i.get(f"accepts_{channel}") is not None and bool(i.get(f"accepts_{channel}"))]
+    name = "segment-" + "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in sid) + (f"-{channel}" if channel else "")
+    return write_csv(items, columns), name
 
 
 def refresh_segments(request: Request) -> dict:

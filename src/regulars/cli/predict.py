@@ -98,6 +98,9 @@ def predict_command(
         text = heads.get(name, "") if not verdict.refused else "; ".join(verdict.messages)
         table.add_row(name, _STATUS.get(verdict.status, verdict.status), text)
     console.print(table)
+    if s.get("not_personalised"):
+        console.print(f"{s['not_personalised']:,} customer(s) refused personalisation: they get generic treatment "
+                      "(no personal score, lead score or reminder)")
     for name, verdict in result.verdicts.items():
         if verdict.small:
             for m in verdict.messages:

@@ -30,8 +30,8 @@ class DemoSummary:
     headline : dict
         Whole-period KPIs (metric -> value).
     steps : dict
-        Seconds per step (``build``, ``segments``, ``predict``, ``backtest``, ``recommend``).
-    segments, predictions, backtest, recommendations : dict
+        Seconds per step (``build``, ``segments``, ``predict``, ``backtest``, ``recommend``, ``text``, ``anomalies``).
+    segments, predictions, backtest, recommendations, text, anomalies : dict
         What each analysis did (``to_dict()`` of its result), or ``{"error": ...}`` when it failed.
     """
 
@@ -44,6 +44,8 @@ class DemoSummary:
     predictions: dict = field(default_factory=dict)
     backtest: dict = field(default_factory=dict)
     recommendations: dict = field(default_factory=dict)
+    text: dict = field(default_factory=dict)
+    anomalies: dict = field(default_factory=dict)
 
     @property
     def seconds(self) -> float:
@@ -94,6 +96,8 @@ def run_demo(
     summary.predictions = _timed(steps, "predict", lambda: _predict(ws, say))
     summary.backtest = _timed(steps, "backtest", lambda: _backtest(ws, say))
     summary.recommendations = _timed(steps, "recommend", lambda: _recommend(ws, say))
+    summary.text = _timed(steps, "text", lambda: _text(ws, say))
+    summary.anomalies = _timed(steps, "anomalies", lambda: _anomalies(ws, say))
     return summary
 
 
@@ -122,6 +126,18 @@ def _predict(ws, say) -> dict:
     from regulars.jobs.predict import predict
 
     return predict(ws, progress=lambda s: say(f"predictions: {s}")).to_dict()
+
+
+def _text(ws, say) -> dict:
+    from regulars.jobs.text import analyse_texts
+
+    return analyse_texts(ws, progress=lambda s: say(f"text: {s}")).to_dict()
+
+
+def _anomalies(ws, say) -> dict:
+    from regulars.jobs.anomalies import detect_anomalies
+
+    return detect_anomalies(ws, progress=lambda s: say(f"anomalies: {s}")).to_dict()
 
 
 def _backtest(ws, say) -> dict:

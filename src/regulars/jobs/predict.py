@@ -10,7 +10,8 @@
    scorer and the demand forecaster.
 3. :func:`score_customers` builds every customer's features as of ``as_of`` and predicts.
 4. The results are written to ``customer_predictions``, ``lead_scores``,
-   ``replenishments`` and ``demand_forecast`` (:mod:`regulars.data.predictions_store`).
+   ``replenishments`` and ``demand_forecast`` (:mod:`regulars.data.predictions_store`), and a
+   model card per fitted model is regenerated (:mod:`regulars.jobs.model_cards`).
 
 The same :func:`fit_models` / :func:`score_customers` pair is what the backtest refits at a
 cutoff, so the numbers a backtest reports are for exactly the code that makes predictions.
@@ -176,6 +177,12 @@ def snapshot(ws, as_of, categories=None, fraction: float = 1.0, tables=None) -> 
         parts.append(mart.select(*[c for c in mart.columns if c not in frame.columns]))
     for part in parts:
         frame = frame.join(ws.frame(part).set_index("customer_id"), how="left")
+    if use_text_features(ws):  # only when the backtest showed they help (regulars.jobs.text_features)
+        from regulars.jobs.text_features import text_features
+
+        frame = frame.join(text_features(ws, as_of), how="left")
+        for col in ("texts_written", "negative_texts", "negative_tickets_90d"):
+            frame[col] = frame[col].fillna(0.0)  # wrote nothing: zero texts (their sentiment stays unknown)
     frame = frame.reset_index()
     for c in frame.columns:
         if frame[c].dtype == bool or str(frame[c].dtype) == "boolean":
@@ -190,6 +197,14 @@ def snapshot(ws, as_of, categories=None, fraction: float = 1.0, tables=None) -> 
     floats = [c for c in frame.columns if frame[c].dtype == float]
     frame[floats] = frame[floats].round(6)
     return frame.set_index("customer_id").sort_index()  # DuckDB returns groups in any order
+
+
+def use_text_features(ws) -> bool:
+    """Whether customer text features (sentiment, negative tickets) are model inputs: the latest
+    comparison's decision (:mod:`regulars.jobs.text_features`), unless overridden while comparing."""
+    from regulars.jobs.text_features import enabled
+
+    return enabled(ws)
 
 
 def _feature_names(frame: pd.DataFrame) -> list[str]:
@@ -542,6 +557,15 @@ def predict(ws, as_of=None, horizon_days: int = 365, forecast_days: int = 56, pr
         forecast["run_id"] = run_id
     fm.timings["leads_replenishment_forecast"] = time.perf_counter() - t
     customers = score_customers(ws, fm, horizon_days, progress=say)
+    # consent: no personalised score, lead score or reminder for those who refused personalisation
+    from regulars.data.privacy_store import refused_personalisation
+    from regulars.privacy.consent import withhold
+
+    refused = refused_personalisation(ws.con)
+    customers, withheld = withhold(customers, refused)
+    if refused:
+        leads = leads[~leads["customer_id"].isin(refused)] if len(leads) else leads
+        replenish = replenish[~replenish["customer_id"].isin(refused)] if len(replenish) else replenish
     versions = {k: MODEL_VERSIONS[k] for k, v in fm.verdicts.items() if not v.refused and k in MODEL_VERSIONS}
     if fm.reasons_method:
         versions["reasons"] = fm.reasons_method
@@ -560,7 +584,7 @@ def predict(ws, as_of=None, horizon_days: int = 365, forecast_days: int = 56, pr
     }
     fm.timings["write"] = time.perf_counter() - t
     fm.timings["total"] = time.perf_counter() - start
-    summary = _summary(customers, leads, forecast)
+    summary = {**_summary(customers, leads, forecast), "not_personalised": withheld}
     if fm.value is not None:
         summary["value_model"] = {"model": fm.value.name, "sentence": fm.value.sentence, "notes": fm.value.notes,
                                   "calibration": fm.value.calibration}
@@ -573,6 +597,9 @@ def predict(ws, as_of=None, horizon_days: int = 365, forecast_days: int = 56, pr
         "readiness": {k: v.to_dict() for k, v in fm.verdicts.items()},
         "summary": result.summary, "timings": {k: round(v, 3) for k, v in fm.timings.items()},
     })
+    from regulars.jobs.model_cards import write_model_cards
+
+    write_model_cards(ws, result, fm)  # a model card per fitted model, regenerated on every run
     return result
 
 

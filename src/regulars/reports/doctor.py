@@ -189,6 +189,9 @@ class DoctorReport:
     identities : dict
         Identifier counts by kind, customers with several identifiers, merges.
     readiness : list of Readiness
+    personal_data : list of dict
+        What personal data is held: per personal column the number of values and whether the shop
+        keeps it at ingest (data minimisation), and the raw web events with the retention limit.
     """
 
     workspace: str
@@ -199,6 +202,7 @@ class DoctorReport:
     ingest_runs: list[dict]
     identities: dict
     readiness: list[Readiness]
+    personal_data: list[dict] = field(default_factory=list)
 
     def table(self, name: str) -> TableHealth:
         for t in self.tables:
@@ -545,7 +549,26 @@ def _stats(ws) -> dict:
         t = ws.table(name)
         texts += _scalar(ws, t.count(where=trim(t[col]).length() > 0))
     s["texts"] = texts
+    s["english_texts"], s["english_exact"] = _english_texts(ws, texts)
     return s
+
+
+#: Texts whose language the doctor checks; above it the English share is estimated from a sample.
+LANGUAGE_SAMPLE = 2000
+
+
+def _english_texts(ws, texts: int) -> tuple[int, bool]:
+    """How many texts are in English (the language sentiment and topics are computed for)."""
+    if not texts:
+        return 0, True
+    from regulars.data.text_store import sample_texts
+    from regulars.text.language import SUPPORTED, detect_language
+
+    sample = sample_texts(ws, LANGUAGE_SAMPLE)
+    english = sum(detect_language(t) in SUPPORTED for t in sample)
+    if len(sample) >= texts:
+        return english, True
+    return round(texts * english / max(len(sample), 1)), False
 
 
 def _verdict(ok: bool, has_data: bool) -> str:
@@ -612,9 +635,13 @@ def _readiness(s: dict) -> list[Readiness]:
         f"{len(matching)} channel(s) in both" + (f" ({', '.join(matching)})" if matching else ""), LOAD["spend"])
     add("nps", "NPS", s["nps"] >= NPS_MIN_RESPONSES, s["nps"] > 0,
         f"at least {NPS_MIN_RESPONSES} NPS answers", f"{s['nps']:,}", LOAD["nps"])
-    add("sentiment", "sentiment analysis", s["texts"] >= SENTIMENT_MIN_TEXTS, s["texts"] > 0,
-        f"at least {SENTIMENT_MIN_TEXTS} texts (reviews, ticket bodies, survey comments)", f"{s['texts']:,}",
-        LOAD["texts"])
+    english = s["english_texts"]
+    have = f"{s['texts']:,}"
+    if s["texts"] and english != s["texts"]:
+        have += f" ({'' if s['english_exact'] else 'about '}{english:,} in English)"
+    add("sentiment", "sentiment analysis", english >= SENTIMENT_MIN_TEXTS, s["texts"] > 0,
+        f"at least {SENTIMENT_MIN_TEXTS} texts in English (reviews, ticket bodies, survey comments; other "
+        "languages are not analysed)", have, LOAD["texts"])
     return out
 
 
@@ -643,4 +670,11 @@ def doctor(ws) -> DoctorReport:
         ingest_runs=_ingest_runs(ws),
         identities=_identities(ws),
         readiness=_readiness(_stats(ws)),
+        personal_data=_personal_data(ws),
     )
+
+
+def _personal_data(ws) -> list[dict]:
+    from regulars.data.privacy_store import personal_data_held
+
+    return personal_data_held(ws.con)

@@ -20,6 +20,10 @@ NAV = [
     ("/products", "Products", "viewer"),
     ("/actions", "Actions", "viewer"),
     ("/journeys", "Journeys", "viewer"),
+    ("/text", "Text", "viewer"),
+    ("/anomalies", "Anomalies", "viewer"),
+    ("/fairness", "Fairness", "viewer"),
+    ("/model-cards", "Model cards", "viewer"),
     ("/data", "Data", "viewer"),
     ("/settings", "Settings", "admin"),
 ]

@@ -23,7 +23,7 @@ from regulars.data import auth
 from regulars.data.schema import KINDS
 from regulars.reports import customers as customers_report
 from regulars.reports import data_admin
-from regulars.web import activation, analysis, profile
+from regulars.web import activation, analysis, profile, text, trust
 from regulars.web import recommend as recommend_pages
 from regulars.web.html import HTML, chart, delta, el, esc, join, money, num, pager, pct, sparkline, table, tile, void, when
 from regulars.web.layout import csrf_field, login_page, page
@@ -33,6 +33,8 @@ router.include_router(analysis.router)
 router.include_router(profile.router)
 router.include_router(recommend_pages.router)
 router.include_router(activation.router)
+router.include_router(text.router)
+router.include_router(trust.router)
 
 
 def safe_next(next_url: str | None) -> str:

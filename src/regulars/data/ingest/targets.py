@@ -10,6 +10,7 @@ dates, the upsert itself (read back to check it), and the target's line in the l
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from dataclasses import dataclass, field
 
@@ -58,6 +59,14 @@ def load_target(ctx: LoadContext, target: Target) -> None:
         rollup.load(ctx, target)
         return
     con, table = ctx.con, target.table
+    if table == "customers":  # data minimisation: personal columns the shop chose not to keep never land
+        from regulars.data.privacy_store import minimise
+
+        exprs, dropped = minimise(con, target.exprs)
+        if dropped:
+            target = dataclasses.replace(target, exprs=exprs,
+                                         labels={k: v for k, v in target.labels.items() if k in exprs})
+            ctx.result.warnings.append(f"not kept (data minimisation setting): {', '.join(dropped)}")
     spec = TABLES[table]
     name = ctx.name(table)
     with ctx.phase("validate"):
