@@ -45,10 +45,12 @@ ARGS: dict[str, list[list[str]]] = {
     "suppressions list": [[]], "journeys list": [[]], "journeys run": [[]], "journeys log": [[]],
     "journeys results": [["cart_abandonment"]], "audiences list": [[]], "webhooks list": [[]],
     "webhooks deliveries": [[]], "alerts list": [[]], "ingest": [["orders", str(SAMPLES / "shopify_orders.csv")]],
+    "anomalies": [[]], "audit": [["churn"]], "model-card": [["churn"]], "settings": [[]],
+    "text analyse": [[]], "text sentiment": [[], ["--by", "month"]], "text topics": [[]],
 }
 #: Commands whose answer on a 300-customer shop may be a refusal (exit 1 with the reason on stderr).
 MAY_REFUSE = {"experiments plan", "experiments uplift", "experiments did", "experiments impact", "experiments bandit",
-              "journeys results", "experiments analyze"}
+              "journeys results", "experiments analyze", "audit", "text topics"}
 
 
 def machine_commands():

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow  # 5 commands x 2 widths, each a process (~30-60 s
 WIDE = {
     "kpis by month": (["kpis", "--by", "month"], None),
     "kpis by channel": (["kpis", "--by", "channel"], None),
-    "cohorts": (["cohorts"], None),
+    "cohorts": (["cohorts", "--periods", "36"], None),
     "orders": (["sql", "SELECT * FROM orders"], 100),
     "quarantine": (["quarantine"], 50),
 }
@@ -36,6 +36,20 @@ def regulars(shop, args, width):
                           env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
+
+
+@pytest.fixture(scope="module")
+def shop_with_rejects(demo_shop, tmp_path_factory):
+    """The demo shop after a file whose 60 rows are refused (the demo itself loads cleanly)."""
+    messy = tmp_path_factory.mktemp("messy") / "orders from the old till, exported by hand.csv"
+    with messy.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["order_id", "customer_id", "ordered_at", "total", "email"])
+        for i in range(60):
+            writer.writerow([f"till-{i}", f"walk-in-{i}", "yesterday-ish" if i % 2 else "2024-13-45",
+                             "twelve euros" if i % 3 else "1O.5", f"a.rather.long.address.{i}@example-boutique.com"])
+    regulars(demo_shop, ["ingest", "orders", str(messy)], 200)
+    return demo_shop
 
 
 def tables(text: str) -> list[dict]:
@@ -56,7 +70,8 @@ def tables(text: str) -> list[dict]:
 
 @pytest.mark.parametrize("width", [80, 120])
 @pytest.mark.parametrize("name", list(WIDE))
-def test_wide_tables_fit_the_terminal_without_squeezing(demo_shop, name, width):
+def test_wide_tables_fit_the_terminal_without_squeezing(request, name, width):
+    demo_shop = request.getfixturevalue("shop_with_rejects" if name == "quarantine" else "demo_shop")
     args, limit = WIDE[name]
     out = regulars(demo_shop, args, width)
     data = list(csv.reader(io.StringIO(regulars(demo_shop, [*args, "--format", "csv"], 200))))
@@ -78,6 +93,13 @@ def test_wide_tables_fit_the_terminal_without_squeezing(demo_shop, name, width):
     assert len(shown_columns) >= len(data[0]) or len(drawn) == 1, f"{name}: columns missing from the parts"
     if len(drawn) > 1:
         assert "--format csv gives every column" in out  # and says how to see them all at once
+
+
+def test_cohorts_say_how_to_see_the_periods_the_table_leaves_out(demo_shop):
+    out = " ".join(regulars(demo_shop, ["cohorts"], 120).split())
+    header = regulars(demo_shop, ["cohorts", "--format", "csv"], 200).splitlines()[0].split(",")
+    last = int(header[-1].lstrip("M"))
+    assert f"{last - 12} later periods not shown: --periods {last} shows them" in out, out
 
 
 def test_pages_of_columns_repeat_the_first_and_fit():
