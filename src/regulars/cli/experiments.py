@@ -209,10 +209,13 @@ def analyze_cmd(
                   f"{report.analysed:,} customers with a complete {window or exp['window_days']}-day window")
     for note in report.notes:
         console.print(f"[dim]note:[/] {note}")
+    columns = ["arm", "customers", "conversion", "conversion 95%", "revenue / customer", "revenue"]
     if r is None:
+        if format == "csv":  # nothing to compare yet (the notes say why): the header alone
+            render_frame(pd.DataFrame(columns=columns), "csv")
         return
     cur = r.currency
-    arms = pd.DataFrame([{"arm": a.arm, "customers": a.customers, "conversion": f"{a.conversion:.1%}",
+    arms = pd.DataFrame(columns=columns, data=[{"arm": a.arm, "customers": a.customers, "conversion": f"{a.conversion:.1%}",
                           "conversion 95%": f"{a.conversion_lower:.1%} – {a.conversion_upper:.1%}",
                           "revenue / customer": _money(a.revenue_per_customer, cur),
                           "revenue": _money(a.revenue_total, cur)} for a in r.arms])
