@@ -14,7 +14,7 @@ import time
 from fastapi import FastAPI
 
 from regulars import __version__
-from regulars.api import errors
+from regulars.api import cli_channel, errors
 from regulars.api.cache import ReportCache
 from regulars.api.middleware import ServerMiddleware
 from regulars.api.profiles import ProfileCache
@@ -93,9 +93,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.warm_profiles:
             app.state.profiles.start_warm(shared.read)
         log.info("serving workspace %s (%d active keys)", shared.path.name, len(app.state.keyring))
+        cli_channel.install(app)  # `regulars` commands in a terminal run through this server meanwhile
         try:
             yield
         finally:
+            cli_channel.uninstall(app)
             used = app.state.keyring.drain_last_used()
             if used:
                 shared.submit(lambda ws: auth.touch_keys(ws.con, used))
@@ -125,6 +127,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     for module in (customers, analytics, data_in, admin, experiments, privacy, recommend, activation, text, trust):
         app.include_router(module.router, prefix="/api")
+    app.include_router(cli_channel.router)
     app.include_router(static.router)
     app.include_router(pages.router)
     app.include_router(experiments_page.router)

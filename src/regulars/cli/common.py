@@ -15,7 +15,28 @@ from rich.table import Table
 
 from regulars.data.workspace import ENV_VAR, Workspace, WorkspaceError
 
-console = Console()
+
+
+class _NotesConsole(Console):
+    """The console for tables and notes: on stderr while stdout carries csv or json (:func:`machine_output`)."""
+
+    machine = False
+
+    @property
+    def file(self):
+        return sys.stderr if _NotesConsole.machine and self._file is None else super().file
+
+    @file.setter
+    def file(self, new_file) -> None:
+        self._file = new_file
+
+
+def machine_output(on: bool = True) -> None:
+    """Send every note to stderr from now on: stdout holds only the csv/json data (``print``)."""
+    _NotesConsole.machine = on
+
+
+console = _NotesConsole()
 err_console = Console(stderr=True)
 
 WorkspaceOption = typer.Option(
@@ -75,13 +96,11 @@ def render_frame(df: pd.DataFrame, fmt: str = "table", title: str | None = None,
 
         safe_frame(df).to_csv(sys.stdout, index=False, lineterminator=LINE_END)
     elif fmt == "table":
+        from regulars.cli.tables import print_table
+
         shown = df if limit is None else df.head(limit)
-        table = Table(title=title, show_lines=False)
-        for col in shown.columns:
-            table.add_column(str(col), overflow="fold")
-        for row in shown.itertuples(index=False):
-            table.add_row(*["" if _isnull(v) else _fmt(v) for v in row])
-        console.print(table)
+        rows = [["" if _isnull(v) else _fmt(v) for v in row] for row in shown.itertuples(index=False)]
+        print_table(console, rows, [str(c) for c in shown.columns], title=title)
         if limit is not None and len(df) > limit:
             console.print(f"[dim]… {len(df) - limit} more rows (use --limit or --format csv)[/]")
     else:
@@ -101,6 +120,15 @@ def _fmt(v) -> str:
             return f"{int(v):,}"
         return f"{v:,.4g}" if abs(v) < 1 else f"{v:,.2f}"
     return str(v)
+
+
+def render_summary(summary: dict, fmt: str) -> None:
+    """Print one result: all of it as JSON, or its plain fields as a one-row CSV (lists and tables left out)."""
+    if fmt == "json":
+        print_json(summary)
+    else:
+        flat = {k: v for k, v in summary.items() if not isinstance(v, (list, dict, tuple, pd.DataFrame))}
+        render_frame(pd.DataFrame([flat]), fmt)
 
 
 def print_json(obj) -> None:

@@ -88,6 +88,10 @@ def cohorts(
         for col in table.columns[2:]:
             table[col] = table[col].map(lambda v: "" if v != v else f"{v:.0%}")
         render_frame(table, "table", title=f"{kind} cohorts by {by}: {what}")
+        hidden = len(result.table(None).columns) - len(table.columns)
+        if hidden > 0:
+            console.print(f"[dim]{hidden} later periods not shown: --periods {len(table.columns) - 3 + hidden} "
+                          "shows them, --format csv gives every one.[/dim]")
     else:
         render_frame(table, "csv")
 

@@ -15,6 +15,7 @@ import pandas as pd
 import typer
 
 from regulars import __version__
+from regulars.cli.group import RegularsGroup
 from regulars.cli.common import (
     FormatOption,
     WorkspaceOption,
@@ -35,6 +36,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=RegularsGroup,  # while `regulars serve` holds the workspace, commands run through it
 )
 
 #: CLI modules of the other areas; each exposes ``register(app)``.

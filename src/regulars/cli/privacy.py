@@ -28,12 +28,13 @@ def list_cmd(format: str = FormatOption, workspace: Path = WorkspaceOption) -> N
 
     with open_workspace(workspace, read_only=True) as ws:
         items = suppression.listing(ws.con)
-    if not items:
+    if not items and format == "table":
         console.print("no suppressed identifiers: nobody has been erased (or every suppression was lifted)")
         return
     rows = [{"erasure_id": i["erasure_id"], "suppressed_at": i["suppressed_at"],
              **{k: i["identifiers"].get(k, 0) for k in suppression.KINDS}} for i in items]
-    render_frame(pd.DataFrame(rows), format, title="suppressed after erasure")
+    columns = ["erasure_id", "suppressed_at", *suppression.KINDS]
+    render_frame(pd.DataFrame(rows, columns=columns), format, title="suppressed after erasure")
 
 
 @suppressions_app.command("lift")

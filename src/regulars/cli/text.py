@@ -118,10 +118,11 @@ def sentiment_command(
     if report.run is None:
         console.print(report.notes[0])
         return
-    table = report.table.rename(columns={"group": by or "texts"})
+    label = by or "scope"  # without --by the one row covers every text
+    table = report.table.rename(columns={"group": label})
     if format == "table":
         shown = pd.DataFrame({
-            (by or "all texts"): table[by or "texts"], "texts": table["texts"].map("{:,}".format),
+            (by or "all texts"): table[label], "texts": table["texts"].map("{:,}".format),
             "analysed": table["analysed"].map("{:,}".format),
             "mean sentiment (-1..+1)": table["mean_sentiment"].map(_signed),
             "positive": table["positive_share"].map(_pct), "negative": table["negative_share"].map(_pct),

@@ -24,7 +24,7 @@ def anomalies_command(
 ) -> None:
     """Unusual orders, serial returners, discount-code abuse, many identities on one customer, bot-like sessions."""
     from regulars.data import anomaly_store
-    from regulars.reports.anomalies import KINDS, anomalies_report, evaluation
+    from regulars.reports.anomalies import ITEM_COLUMNS, KINDS, anomalies_report, evaluation
 
     if kind is not None and kind not in KINDS:
         fail(f"--kind {kind!r} unknown; use one of {', '.join(KINDS)}")
@@ -42,7 +42,7 @@ def anomalies_command(
         print_json({**report.to_dict(), **({"evaluation": scores} if scores is not None else {})})
         return
     if format == "csv":
-        render_frame(pd.DataFrame(report.items), "csv")
+        render_frame(pd.DataFrame(report.items, columns=list(ITEM_COLUMNS)), "csv")
         return
     console.print(f"[bold]{report.total:,} flag(s)[/] " + (", ".join(f"{v:,} {k.replace('_', ' ')}"
                                                                      for k, v in report.counts.items()) or ""))

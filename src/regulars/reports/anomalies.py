@@ -22,6 +22,8 @@ import pandas as pd
 
 from regulars.data import anomaly_store as store
 
+#: The fields of each flag in :attr:`AnomaliesReport.items` (and the columns of its csv, even when empty).
+ITEM_COLUMNS = ("entity", "entity_id", "customer_id", "kind", "what", "score", "reason", "first_flagged_at")
 NOT_RUN = "no anomaly check yet: run `regulars anomalies --refresh` (or POST /api/anomalies/refresh)"
 KINDS = {
     "large_order": "unusually large order total",
