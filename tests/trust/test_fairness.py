@@ -4,6 +4,7 @@ written for every fitted model on every prediction run."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import numpy as np
@@ -11,6 +12,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from regulars import Workspace
 from regulars.data import fairness_store, privacy_store
 from regulars.fairness import audit_model, customer_groups
 from regulars.jobs import audit as audit_job
@@ -199,3 +201,36 @@ def test_thresholds_are_configurable_from_the_command_line(demo):
         assert out.exit_code == 1 and "four-fifths rule" in " ".join(out.output.split()) and "Traceback" not in out.output
     finally:
         demo.__init__(path)
+
+
+def test_the_api_takes_the_same_audit_options_as_the_command_line(demo_path, tmp_path):
+    """Regression (issue 20): POST /api/fairness/run had no thresholds, cutoff or `stored`."""
+    import shutil
+
+    from tests.api.server import start
+
+    path = tmp_path / "served.duckdb"
+    shutil.copy(demo_path, path)
+    with Workspace(path) as ws:
+        run_audit(ws, ["churn"])
+    server = start(path)
+    try:
+        with server.client("analyst") as api:
+            def flags(**params):
+                response = api.post("/api/fairness/run", params={"model": "churn", "stored": "true", **params})
+                assert response.status_code == 200, response.text
+                return [f for f in response.json()["results"]["churn"]["flags"] if f["kind"] != "sensitive_input"]
+
+            default = flags()
+            strict = flags(min_ratio=0.99, max_gap=0.1, max_calibration_gap=0.1)
+            assert len(strict) > len(default)
+            assert flags(min_ratio=0.01, max_gap=99, max_calibration_gap=99) == []
+            default_cutoff = api.get("/api/fairness", params={"model": "churn"}).json()["models"][0]["cutoff"]
+            earlier = str(dt.date.fromisoformat(str(default_cutoff)[:10]) - dt.timedelta(days=28))
+            refit = api.post("/api/fairness/run", params={"model": "churn", "cutoff": earlier})
+            assert refit.status_code == 200 and refit.json()["cutoff"] == earlier, refit.text
+            for bad in ({"min_ratio": 1.5}, {"max_gap": 0}, {"cutoff": "not a date"}):
+                refused = api.post("/api/fairness/run", params={"model": "churn", "stored": "true", **bad})
+                assert refused.status_code == 422 and "Traceback" not in refused.text, (bad, refused.text)
+    finally:
+        server.stop()

@@ -34,14 +34,15 @@ def fairness(request: Request, ws, model: str | None = None) -> dict:
     return _cached(request, ws, ("fairness", model), lambda w: mod.fairness_report(w, model).to_dict())
 
 
-def run_fairness(request: Request, model: str | None = None) -> dict:
-    """Run the fairness audit through the writer (refits the models at the cutoff: can take a minute)."""
+def run_fairness(request: Request, model: str | None = None, **options) -> dict:
+    """Run the fairness audit through the writer (refits the models at the cutoff: can take a minute);
+    ``options`` are :func:`~regulars.jobs.audit.run_audit`'s (cutoff, stored, thresholds)."""
     from regulars.jobs.audit import REGISTRY, run_audit
 
     if model is not None and model not in REGISTRY:
         raise ApiError(404, f"no model {model!r} to audit; auditable: {', '.join(REGISTRY)}")
     try:
-        result = request.app.state.shared.write(lambda ws: run_audit(ws, [model] if model else None))
+        result = request.app.state.shared.write(lambda ws: run_audit(ws, [model] if model else None, **options))
     except ValueError as exc:
         raise ApiError(422, str(exc).splitlines()[0]) from None
     request.app.state.cache.clear(("fairness", "model_cards", "model_card"))

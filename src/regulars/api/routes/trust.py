@@ -5,6 +5,8 @@ Each calls the same function as its dashboard page (:mod:`regulars.api.trust_vie
 
 from __future__ import annotations
 
+import datetime as dt
+
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -76,12 +78,26 @@ def get_fairness(request: Request, principal: Principal = Depends(require("viewe
     "/fairness/run",
     summary="Run the fairness audit now (analyst)",
     description="Refits the models on data before the cutoff and judges their decisions per group, as "
-    "`regulars audit`. Takes as long as a backtest.",
+    "`regulars audit` (the same options). Takes as long as a backtest; `stored=true` judges the previous "
+    "audit's scores again without a refit (e.g. with other thresholds).",
     responses={**ERRORS, **example({"cutoff": "2024-09-30", "results": {}, "skipped": {}, "seconds": {"churn": 12.1}})},
 )
-def post_fairness_run(request: Request, principal: Principal = Depends(require("analyst")),
-                      model: AuditedModel | None = Query(None)):
-    return JSON(trust_views.run_fairness(request, model))
+def post_fairness_run(
+    request: Request, principal: Principal = Depends(require("analyst")),
+    model: AuditedModel | None = Query(None),
+    cutoff: dt.date | None = Query(None, description="Judge decisions made on this date; default: 90 days before "
+                                   "the last order, as the backtest."),
+    stored: bool = Query(False, description="Judge the previous audit's scores again (no refit)."),
+    min_ratio: float = Query(0.8, gt=0, le=1, description="Flag a group selected at less than this times the most "
+                             "selected group's rate (0.8: the four-fifths rule)."),
+    max_gap: float = Query(10.0, gt=0, lt=100, description="Flag true/false positive rates that differ by more "
+                           "than this many percentage points between groups."),
+    max_calibration_gap: float = Query(10.0, gt=0, lt=100, description="Flag a group whose mean predicted chance "
+                                       "is this many points off what happened."),
+):
+    return JSON(trust_views.run_fairness(request, model, cutoff=cutoff, stored=stored,
+                                         disparity_threshold=min_ratio, gap_threshold=max_gap / 100,
+                                         calibration_threshold=max_calibration_gap / 100))
 
 
 @router.get(
