@@ -109,9 +109,8 @@ IMPORTANT_COLUMNS: dict[str, tuple[str, ...]] = {
 
 LOAD = {
     "orders": "load orders: `regulars ingest orders FILE`",
-    "more_orders": "your orders are loaded; this becomes possible as more customers order again and history "
-                   "grows (if you have older orders that are not loaded yet, load them: "
-                   "`regulars ingest orders FILE`)",
+    "more_orders": "your orders are loaded: more customers and history get it there (older orders not loaded "
+                   "yet? `regulars ingest orders FILE`)",
     "events": "load web/app events: `regulars ingest events FILE` (a GA4 export or a CSV)",
     "order_lines": "load order lines with product ids: `regulars ingest order-lines FILE`",
     "spend": "load marketing spend per day and channel: `regulars ingest spend FILE`, "
