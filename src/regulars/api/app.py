@@ -118,6 +118,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.sessions = None
     app.state.last_touch = time.monotonic()
+    from regulars.web.currency import ShopCurrencyMiddleware
+
+    app.add_middleware(ShopCurrencyMiddleware)
     app.add_middleware(ServerMiddleware)
     errors.install(app)
 

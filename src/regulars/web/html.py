@@ -4,6 +4,9 @@
 '<td class="num">&lt;b&gt;</td>'
 >>> money(1234.5), pct(0.1234), num(12345)
 ('1,234.50', '12.3%', '12,345')
+>>> token = CURRENCY.set("EUR"); money(1234.5)
+'1,234.50 EUR'
+>>> CURRENCY.reset(token)
 """
 
 from __future__ import annotations
@@ -13,6 +16,10 @@ import html
 import json
 import math
 from collections.abc import Iterable, Sequence
+from contextvars import ContextVar
+
+#: The shop's currency for the page being built (set per request by :mod:`regulars.web.currency`).
+CURRENCY: ContextVar[str | None] = ContextVar("regulars_currency", default=None)
 
 
 class HTML(str):
@@ -66,7 +73,10 @@ def num(v, digits: int = 0) -> str:
 
 
 def money(v) -> str:
-    return num(v, 2)
+    """An amount with two decimals and the shop's currency (when one is set)."""
+    text = num(v, 2)
+    currency = CURRENCY.get()
+    return f"{text} {currency}" if currency and not _missing(v) else text
 
 
 def pct(v, digits: int = 1) -> str:
