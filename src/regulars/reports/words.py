@@ -1,0 +1,50 @@
+"""Numbers in a shop owner's words for the terminal: rates as percentages, money with the shop's
+currency, counts with thousands separators (the dashboard's :mod:`regulars.web.html` does the same
+for pages). Machine formats (csv, json) keep the plain numbers.
+
+>>> say("repeat_purchase_rate", 0.5933), say("revenue", 109608.871, "USD"), say("orders", 1273.0)
+('59.3%', '109,608.87 USD', '1,273')
+>>> say("nps", 2.74), say("cac_payback_months", 1.36), say("month", "2026-11")
+('2.7', '1.36', '2026-11')
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+RATES = frozenset({"repeat_purchase_rate", "retention_rate", "churn_rate", "conversion_rate", "csat"})
+MONEY = frozenset({"revenue", "guest_revenue", "average_order_value", "clv_historical", "refund_amount", "spend",
+                   "cac", "customer_revenue"})
+SCORES = frozenset({"nps"})  # -100..100: a score, changes of it are points
+
+
+def _missing(v) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA or v is pd.NaT
+
+
+def say(column: str, value, currency: str | None = None) -> str:
+    """*value* of *column* as a shop owner reads it."""
+    if _missing(value):
+        return ""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    if column in RATES:
+        return f"{100 * float(value):.1f}%"
+    if column in MONEY:
+        return f"{float(value):,.2f}" + (f" {currency}" if currency else "")
+    if column in SCORES:
+        return f"{float(value):.1f}"
+    if float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{float(value):,.2f}"
+
+
+def in_words(frame: pd.DataFrame, currency: str | None = None) -> pd.DataFrame:
+    """A copy of *frame* whose known columns are written with :func:`say` (for tables, not for csv/json)."""
+    out = frame.copy()
+    for col in out.columns:
+        if col in RATES | MONEY | SCORES or pd.api.types.is_numeric_dtype(out[col]):
+            out[col] = [say(col, v.item() if hasattr(v, "item") else v, currency) for v in out[col]]
+    return out
