@@ -119,3 +119,41 @@ def test_lists_page_shows_names_and_downloads_the_whole_list(browser, web_server
         assert first["customer_id"] in text and first["email"] not in text and first["name"] not in text
     finally:
         context.close()
+
+
+def test_overview_and_predictions_speak_a_shop_owners_words(browser, web_server, screenshots):
+    """Issue 16.5: money with its currency, the partial month marked, names next to ids for roles that may see them."""
+    with web_server.client("admin") as api:
+        currency = api.get("/api/settings").json()["currency"]
+        admin = api.get("/api/predictions", params={"sort": "propensity", "limit": 5}).json()
+    with web_server.client("viewer") as api:
+        viewer = api.get("/api/predictions", params={"sort": "propensity", "limit": 5}).json()
+    assert currency and admin["items"]
+    shop = web_server.extra["shop"]
+    first = admin["items"][0]
+    assert first["name"] == shop.names.get(first["customer_id"], first["name"]) and first["name"]
+    assert "@" in first["email"]
+    assert {i["name"] for i in viewer["items"]} == {"***"} and {i["email"] for i in viewer["items"]} == {"***"}
+    context, page, errors = sign_in(browser, web_server, "admin")
+    try:
+        settle(page)
+        tiles = page.inner_text(".tiles")
+        assert f" {currency}" in tiles  # revenue, average order value, CLV carry the currency
+        assert "(partial, to " in page.content()  # the data ends mid-month: that month is marked partial
+        page.screenshot(path=str(screenshots / "overview-words.png"), full_page=True)
+        page.goto(web_server.base_url + "/predictions")
+        settle(page)
+        buyers = admin["summary"]["likely_buyers"]
+        if buyers:
+            assert buyers[0]["name"] in page.inner_text("main")
+        assert not errors, errors
+    finally:
+        context.close()
+
+
+def test_an_nps_change_is_in_points_not_percent_of_the_score():
+    from regulars.web.html import delta
+
+    assert "10.0 points" in str(delta(30, 20, "Nov", points=True))
+    assert "%" not in str(delta(30, 20, "Nov", points=True))
+    assert "50.0%" in str(delta(30, 20, "Nov"))  # counts and amounts still move in percent

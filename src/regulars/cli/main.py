@@ -277,9 +277,13 @@ def kpis(
                               "value": [say(c, row[c].item() if hasattr(row[c], "item") else row[c], currency)
                                         for c in table.columns]})
     elif format == "table":
-        from regulars.reports.words import in_words
+        from regulars.reports.words import in_words, partial_month
 
         table = in_words(table, currency)
+        partial = partial_month(report.end) if by == "month" else None
+        if partial and len(table) and str(table["month"].iloc[-1]) == partial:
+            table.loc[table.index[-1], "month"] = f"{partial} (partial)"
+            report.notes.append(f"{partial} is partial: the data ends on {report.end}; compare complete months")
     render_frame(table, format, title="KPIs" + (f" by {by}" if by else ""))
     for note in report.notes:
         console.print(f"[dim]note:[/] {note}")

@@ -110,6 +110,16 @@ def _with_people(ws, frame: pd.DataFrame, include_pii: bool) -> list[dict]:
     return rows
 
 
+def with_names(ws, rows: list[dict], include_pii: bool) -> list[dict]:
+    """Copies of *rows* (dicts with a ``customer_id``) with ``name`` and ``email`` next to the id
+    (``***`` for roles that may not see them; ``None`` when the id is not a known customer)."""
+    if not rows:
+        return rows
+    people = pd.DataFrame({"customer_id": [str(r.get("customer_id")) for r in rows]})
+    named = _with_people(ws, people, include_pii)
+    return [{**row, "name": who["name"], "email": who["email"]} for row, who in zip(rows, named)]
+
+
 def _reasons(value) -> str | None:
     import json
 

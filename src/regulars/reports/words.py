@@ -48,3 +48,17 @@ def in_words(frame: pd.DataFrame, currency: str | None = None) -> pd.DataFrame:
         if col in RATES | MONEY | SCORES or pd.api.types.is_numeric_dtype(out[col]):
             out[col] = [say(col, v.item() if hasattr(v, "item") else v, currency) for v in out[col]]
     return out
+
+
+def partial_month(end) -> str | None:
+    """The month (``YYYY-MM``) that *end* falls in when *end* is not that month's last day, else None.
+
+    >>> partial_month("2026-11-01"), partial_month("2026-10-31")
+    ('2026-11', None)
+    """
+    import datetime as dt
+
+    if end is None:
+        return None
+    day = pd.Timestamp(end).date()
+    return None if (day + dt.timedelta(days=1)).month != day.month else f"{day:%Y-%m}"

@@ -296,7 +296,8 @@ MODEL_TITLES = {"churn": "Churn risk", "propensity": "Buying within 30 days", "n
 @router.get("/predictions", response_class=HTMLResponse)
 def predictions_page(request: Request, principal: Principal = Depends(require_page("viewer")), ws=Depends(read_view)):
     try:
-        data = views.predictions(request, ws, limit=25, offset=0, sort="at_risk_value")
+        data = views.predictions(request, ws, limit=25, offset=0, sort="at_risk_value",
+                                 include_pii=principal.sees_pii)
         backtests = views.backtests(request, ws)
     except ApiError as exc:
         return _unavailable(request, principal, "Predictions", exc)
@@ -334,16 +335,18 @@ def predictions_page(request: Request, principal: Principal = Depends(require_pa
         parts.append(el("div", *charts, class_="grid2"))
     at_risk = summary.get("at_risk") or data.get("items") or []
     cols = [("customer_id", "Customer", lambda r: el("a", r["customer_id"], href=f"/customers/{quote(r['customer_id'], safe='')}")),
+            ("name", "Name", lambda r: r.get("name") or "–"),
             ("churn_risk", "Churn risk", lambda r: pct(r.get("churn_risk"), 0), "num"),
             ("clv", "Predicted CLV", lambda r: money(r.get("clv")), "num"),
             ("reasons", "Why", lambda r: "; ".join(_reasons(r.get("reasons") or r.get("churn_reasons")))[:300])]
     parts.append(el("section", el("h2", "Valuable customers at risk"),
-                    el("p", "High churn risk, highest predicted value first: the ones worth a win-back.", class_="muted"),
+                    el("p", "High churn risk, highest predicted value first: the ones worth a win-back. ",
+                       el("a", "See and download the whole list", href="/lists/at-risk"), class_="muted"),
                     table(at_risk, cols, empty="No customer is at high risk."), class_="card", id="at-risk"))
     buyers = summary.get("likely_buyers") or []
     if buyers:
         parts.append(el("section", el("h2", "Most likely to buy in the next 30 days"), table(buyers, [
-            cols[0], ("propensity_30d", "Chance", lambda r: pct(r.get("propensity_30d"), 0), "num"),
+            cols[0], cols[1], ("propensity_30d", "Chance", lambda r: pct(r.get("propensity_30d"), 0), "num"),
             ("reasons", "Why", lambda r: "; ".join(_reasons(r.get("reasons")))[:300])]), class_="card"))
     forecast = summary.get("forecast") or []
     if forecast:

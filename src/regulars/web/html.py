@@ -125,11 +125,15 @@ def tile(label: str, value: str, delta: HTML | str | None = None, spark: HTML | 
               el("div", delta or "", class_="delta"), spark or "", class_="tile", title=title)
 
 
-def delta(now, before, label: str, good_when_up: bool = True, is_rate: bool = False) -> HTML:
-    """``▲ 4.2% vs Nov`` (green when it moved the good way)."""
+def delta(now, before, label: str, good_when_up: bool = True, is_rate: bool = False, points: bool = False) -> HTML:
+    """``▲ 4.2% vs Nov`` (green when it moved the good way); a rate moves in percentage points, a
+    score such as NPS (*points*) in points — never in percent of the score."""
     if _missing(now) or _missing(before):
         return el("span", "no earlier period", class_="flat")
-    if is_rate:
+    if points:
+        change = float(now) - float(before)
+        text = f"{abs(change):.1f} points"
+    elif is_rate:
         change = (float(now) - float(before)) * 100
         text = f"{abs(change):.1f} pts"
     else:

@@ -146,7 +146,8 @@ def overview(request: Request, principal: Principal = Depends(require_page("view
         d = spark = None
         series = [m.get(col) for m in months[-12:]]
         if len(months) >= 2 and col not in ("customers",):
-            d = delta(months[-1].get(col), months[-2].get(col), months[-2]["month"], good_up, is_rate)
+            d = delta(months[-1].get(col), months[-2].get(col), months[-2]["month"], good_up, is_rate,
+                      points=col == "nps")
         if col == "customers":
             series = [m.get("new_customers") for m in months[-12:]]
         spark = sparkline(series, f"{label}, last {len(series)} months")
@@ -154,7 +155,9 @@ def overview(request: Request, principal: Principal = Depends(require_page("view
     parts.append(el("section", el("h2", "Headline numbers", class_="visually-hidden"), el("div", *tiles, class_="tiles"),
                     aria_label="Headline numbers"))
 
-    mrows = monthly.get("rows") or []
+    mrows = [dict(m) for m in monthly.get("rows") or []]
+    if len(months) < len(mrows):  # the last month is not over: say so where it shows
+        mrows[-1]["month"] = f"{mrows[-1]['month']} (partial, to {str(monthly.get('end'))[:10]})"
     x = [m["month"] for m in mrows]
     rev = chart({"data": [{"type": "bar", "x": x, "y": [m.get("revenue") for m in mrows], "name": "revenue",
                            "marker": {"color": "#1f5fbf"}}],
