@@ -137,6 +137,8 @@ def overview(request: Request, principal: Principal = Depends(require_page("view
     compare = f"trends compare {months[-1]['month']} with {months[-2]['month']}" if len(months) >= 2 else \
         "trends appear after two complete months"
     parts.append(el("p", f"All figures over {window}; {compare}.", class_="lead"))
+    if summary.get("currency_warning"):
+        parts.append(el("div", el("p", summary["currency_warning"]), class_="note", role="note"))
     tiles = []
     defs = summary.get("definitions") or {}
     for col, label, fmt, good_up, is_rate in TILES:
