@@ -157,3 +157,20 @@ def test_an_nps_change_is_in_points_not_percent_of_the_score():
     assert "10.0 points" in str(delta(30, 20, "Nov", points=True))
     assert "%" not in str(delta(30, 20, "Nov", points=True))
     assert "50.0%" in str(delta(30, 20, "Nov"))  # counts and amounts still move in percent
+
+
+def test_segment_since_is_the_data_date_not_when_the_refresh_ran(browser, web_server):
+    shop = web_server.extra["shop"]
+    with web_server.shared.read() as ws:
+        since, ran = ws.con.execute(
+            "SELECT m.since_as_of::VARCHAR, r.refreshed_at::DATE::VARCHAR FROM segment_memberships m "
+            "JOIN segment_refreshes r ON r.refresh_id = m.since_refresh WHERE m.customer_id = ? LIMIT 1",
+            [shop.best_customer]).fetchone()
+    assert since != ran  # the test shop's data ends in 2024; the refresh ran today
+    context, page, errors = sign_in(browser, web_server, "analyst")
+    try:
+        page.goto(f"{web_server.base_url}/customers/{shop.best_customer}")
+        card = page.inner_text("#segments")
+        assert since[:10] in card and ran not in card
+    finally:
+        context.close()

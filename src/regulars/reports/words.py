@@ -62,3 +62,28 @@ def partial_month(end) -> str | None:
         return None
     day = pd.Timestamp(end).date()
     return None if (day + dt.timedelta(days=1)).month != day.month else f"{day:%Y-%m}"
+
+
+#: Funnel steps (event names) as a shop owner says them; other names lose their underscores.
+STEPS = {"page_view": "Visited a page", "session_start": "Started a visit", "view_item": "Viewed a product",
+         "product_view": "Viewed a product", "view_item_list": "Viewed a product list", "search": "Searched",
+         "add_to_cart": "Added to the cart", "remove_from_cart": "Removed from the cart",
+         "begin_checkout": "Started checkout", "add_shipping_info": "Gave shipping details",
+         "add_payment_info": "Gave payment details", "purchase": "Bought", "sign_up": "Signed up",
+         "login": "Signed in", "email_open": "Opened an e-mail", "email_click": "Clicked an e-mail"}
+
+
+def step_words(step) -> str:
+    """A funnel step in words.
+
+    >>> step_words("add_to_cart"), step_words("wishlist_add"), step_words("product_view > purchase")
+    ('Added to the cart', 'Wishlist add', 'Viewed a product → Bought')
+    """
+    text = str(step)
+    for sep in (" > ", " → ", ">"):
+        if sep in text:
+            return " → ".join(step_words(part.strip()) for part in text.split(sep))
+    if text in STEPS:
+        return STEPS[text]
+    plain = text.replace("_", " ").strip()
+    return plain[:1].upper() + plain[1:]

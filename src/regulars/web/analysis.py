@@ -15,6 +15,7 @@ from regulars.api import views
 from regulars.api.errors import ApiError
 from regulars.api.routes._common import read_view
 from regulars.api.security import Principal, require_page
+from regulars.reports.words import step_words
 from regulars.web.html import HTML, bar, chart, el, join, money, num, pct, table, tile, void, when
 from regulars.web.layout import page
 
@@ -97,7 +98,8 @@ def funnel_page(request: Request, principal: Principal = Depends(require_page("v
     except ApiError as exc:
         return _unavailable(request, principal, "Funnel", exc)
     parts = [el("h1", "Funnel"),
-             el("p", f"How many {unit}s reach each step, in order: " + " → ".join(f["steps"]) + ".", class_="lead"),
+             el("p", f"How many {unit}s reach each step, in order: " + " → ".join(map(step_words, f["steps"])) + ".",
+                class_="lead"),
              _controls("/funnel", _select("by", "Split by", [("", "no split"), ("source", "traffic source"),
                                                              ("segment", "segment")], by),
                        _select("unit", "Count", [("session", "sessions"), ("visitor", "visitors")], unit))]
@@ -105,6 +107,7 @@ def funnel_page(request: Request, principal: Principal = Depends(require_page("v
     if not rows:
         parts.append(el("p", "No web or app events yet: load them with `regulars ingest events FILE`.", class_="note"))
         return page(request, "Funnel", join(parts), principal=principal)
+    rows = [{**r, "step": step_words(r["step"])} for r in rows]
     groups: dict[str, list] = {}
     for r in rows:
         groups.setdefault(r["group"], []).append(r)
@@ -127,7 +130,7 @@ def funnel_page(request: Request, principal: Principal = Depends(require_page("v
                     class_="card"))
     side = []
     if f.get("abandonment"):
-        ab = f["abandonment"]
+        ab = [{**a, "furthest_step": step_words(a["furthest_step"])} for a in f["abandonment"]]
         side.append(el("section", el("h2", "Where cart abandoners stop"), chart(
             {"data": [{"type": "bar", "x": [a["furthest_step"] for a in ab], "y": [a["units"] for a in ab],
                        "marker": {"color": PALETTE[3]}}], "layout": {"yaxis": {"title": {"text": unit + "s"}}}},
@@ -136,7 +139,7 @@ def funnel_page(request: Request, principal: Principal = Depends(require_page("v
                                   ("share", "Share", lambda r: pct(r.get("share")), "num")])), class_="card"))
     if f.get("paths"):
         side.append(el("section", el("h2", "Most common paths"), table(f["paths"], [
-            ("path", "Path"), ("sessions", "Sessions", lambda r: num(r["sessions"]), "num"),
+            ("path", "Path", lambda r: step_words(r["path"])), ("sessions", "Sessions", lambda r: num(r["sessions"]), "num"),
             ("share", "Share", lambda r: pct(r.get("share")), "num"),
             ("conversion_rate", "Bought", lambda r: pct(r.get("conversion_rate")), "num")]), class_="card"))
     if side:

@@ -14,7 +14,7 @@ from regulars.api.security import Principal, require_page
 from regulars.web.html import el, join, num, table
 from regulars.web.layout import page
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)
 SHOWN = 100
 
 

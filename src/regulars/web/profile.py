@@ -143,15 +143,18 @@ def _segments(seg: dict) -> HTML:
     history = seg.get("history") or []
     cur_rows = [{"segment": m.get("segment_name") or m.get("name") or m.get("segment") or m.get("segment_id"),
                  "family": m.get("family") or m.get("kind") or m.get("segmentation") or "",
-                 "since": m.get("entered_at") or m.get("since")} for m in current]
+                 # the data's date of the refresh it entered at, not the clock time the refresh ran
+                 "since": m.get("entered_at") or m.get("since_as_of") or m.get("since")} for m in current]
     hist_rows = [{"segment": h.get("segment_name") or h.get("name") or h.get("segment") or h.get("segment_id"),
                   "change": h.get("change") or h.get("action") or ("entered" if h.get("entered_at") and not h.get("exited_at") else "left"),
-                  "at": h.get("at") or h.get("changed_at") or h.get("exited_at") or h.get("entered_at")} for h in history]
+                  "at": h.get("as_of") or h.get("at") or h.get("changed_at") or h.get("exited_at") or h.get("entered_at")}
+                 for h in history]
     return el("section", el("h2", "Segments"),
-              table(cur_rows, [("segment", "Segment"), ("family", "Kind"), ("since", "Since", lambda r: when(r["since"]))],
+              table(cur_rows, [("segment", "Segment"), ("family", "Kind"), ("since", "Since", lambda r: str(r["since"] or "–")[:10])],
                     caption="Now", empty="In no segment."),
               el("details", el("summary", f"History ({len(hist_rows)})"),
-                 table(hist_rows, [("at", "When", lambda r: when(r["at"])), ("segment", "Segment"), ("change", "Change")]))
+                 table(hist_rows, [("at", "When", lambda r: str(r["at"] or "–")[:10]), ("segment", "Segment"),
+                                   ("change", "Change")]))
               if hist_rows else "", class_="card", id="segments")
 
 
