@@ -54,6 +54,8 @@ def test_every_list_exports_whole_with_names_and_emails_and_no_formula(demo_shop
     overview = json.loads(regulars(demo_shop, "lists", "--format", "json").stdout)
     names = {i["name"] for i in overview}
     assert {"at-risk", "likely-buyers", "hot-leads", "replenishment-due", "segment:rfm:champions"} <= names
+    titles = {i["title"] for i in overview}
+    assert "Segment: Region: Oregon (OR)" in titles  # regions in words (issue 16.5), not "or"
     members = sql(demo_shop, "SELECT count(*) FROM segment_memberships WHERE segment_id = 'rfm:champions'")[0][0]
     target = tmp_path / "champions.csv"
     regulars(demo_shop, "lists", "segment:rfm:champions", "-o", target)
