@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import pytest
 
@@ -172,5 +173,7 @@ def test_segment_since_is_the_data_date_not_when_the_refresh_ran(browser, web_se
         page.goto(f"{web_server.base_url}/customers/{shop.best_customer}")
         card = page.inner_text("#segments")
         assert since[:10] in card and ran not in card
+        links = page.inner_text("#identities")  # identity links in words, never a hash
+        assert "E-mail address" in links and not re.search(r"[0-9a-f]{32,}", links), links
     finally:
         context.close()

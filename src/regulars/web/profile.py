@@ -122,8 +122,9 @@ def render(p: dict, principal: Principal, accuracy: dict[str, list[str]] | None 
             parts.append(el("section", el("h2", title), table(p[key], cols), class_="card"))
     if p.get("identities"):
         parts.append(el("section", el("h2", "Identity links"), table(p["identities"], [
-            ("kind", "Identifier"), ("value", "Value"), ("reason", "Why linked"),
-            ("linked_at", "When", lambda r: when(r["linked_at"]))]), class_="card"))
+            ("kind", "Identifier", lambda r: IDENTIFIERS.get(r["kind"], r["kind"])),
+            ("value", "Value", _identity_value), ("reason", "Why linked"),
+            ("linked_at", "When", lambda r: when(r["linked_at"]))]), class_="card", id="identities"))
     if p["pii_masked"]:
         parts.append(el("p", "Personal data is hidden for the viewer role.", class_="muted"))
     if principal.can("admin"):
@@ -136,6 +137,19 @@ def _timeline(items: list[dict]) -> HTML:
         return el("p", "No activity yet.", class_="muted")
     return el("ul", *[el("li", el("time", when(i["at"]), datetime=i["at"] or ""), el("span", i["kind"], class_="kind"),
                          el("span", i["text"])) for i in items], class_="timeline", aria_label="activity, newest first")
+
+
+IDENTIFIERS = {"shop_id": "Shop's customer id", "email": "E-mail address", "phone": "Phone number",
+               "anonymous_id": "Website or app visitor"}
+
+
+def _identity_value(r: dict) -> str:
+    """What a shop owner can read of an identifier: e-mails and phones are kept only as a keyed fingerprint."""
+    if r.get("kind") in ("email", "phone") and r.get("value") != "***":
+        return "kept as a fingerprint only (matches the same address when it comes again)"
+    if r.get("kind") == "anonymous_id" and r.get("value") not in (None, "***"):
+        return f"visitor {str(r['value'])[:8]}…"
+    return r.get("value") or "–"
 
 
 def _segments(seg: dict) -> HTML:
