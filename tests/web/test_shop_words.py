@@ -177,3 +177,24 @@ def test_segment_since_is_the_data_date_not_when_the_refresh_ran(browser, web_se
         assert "E-mail address" in links and not re.search(r"[0-9a-f]{32,}", links), links
     finally:
         context.close()
+
+
+def test_times_on_pages_are_in_the_shops_time_zone(browser, web_server):
+    import datetime as dt
+
+    with web_server.client("admin") as api:
+        before = api.get("/api/settings").json()["timezone"]
+        api.put("/api/settings", json={"timezone": "Asia/Tokyo"})  # UTC+9 all year
+    with web_server.shared.read() as ws:
+        created = ws.con.execute("SELECT created_at FROM api_keys WHERE name = 'test viewer'").fetchone()[0]
+    tokyo = (created + dt.timedelta(hours=9)).strftime("%Y-%m-%d %H:%M")
+    utc = created.strftime("%Y-%m-%d %H:%M")
+    context, page, errors = sign_in(browser, web_server, "admin")
+    try:
+        page.goto(web_server.base_url + "/settings")
+        text = page.inner_text("main")
+        assert tokyo in text and utc not in text
+    finally:
+        context.close()
+        with web_server.client("admin") as api:
+            api.put("/api/settings", json={"timezone": before})

@@ -20,6 +20,8 @@ from contextvars import ContextVar
 
 #: The shop's currency for the page being built (set per request by :mod:`regulars.web.currency`).
 CURRENCY: ContextVar[str | None] = ContextVar("regulars_currency", default=None)
+#: The shop's time zone for the page being built (same middleware); stored times are UTC.
+TIMEZONE: ContextVar[str | None] = ContextVar("regulars_timezone", default=None)
 
 
 class HTML(str):
@@ -86,9 +88,28 @@ def pct(v, digits: int = 1) -> str:
 
 
 def when(v) -> str:
-    """A timestamp as ``2024-05-01 12:30`` (UTC)."""
+    """A stored (UTC) timestamp as ``2024-05-01 12:30`` in the shop's time zone (:data:`TIMEZONE`).
+
+    >>> when("2024-05-01T12:30:00"), when(None)
+    ('2024-05-01 12:30', '–')
+    >>> token = TIMEZONE.set("Europe/Paris"); when("2024-05-01T12:30:00"), when("2024-05-01")
+    ('2024-05-01 14:30', '2024-05-01')
+    >>> TIMEZONE.reset(token)
+    """
     if _missing(v) or v == "":
         return "–"
+    zone = TIMEZONE.get()
+    if zone and zone != "UTC" and not (isinstance(v, dt.date) and not isinstance(v, dt.datetime)):
+        try:
+            stamp = v if isinstance(v, dt.datetime) else dt.datetime.fromisoformat(str(v))
+        except ValueError:
+            stamp = None
+        if stamp is not None and (isinstance(v, dt.datetime) or len(str(v)) > 10):
+            from zoneinfo import ZoneInfo
+
+            if stamp.tzinfo is None:
+                stamp = stamp.replace(tzinfo=dt.UTC)
+            return stamp.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
     if isinstance(v, (dt.datetime, dt.date)):
         v = v.isoformat()
     text = str(v).replace("T", " ")
