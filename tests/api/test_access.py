@@ -31,6 +31,8 @@ ROLES = {
     ("get", "/api/predictions"): "viewer",
     ("get", "/api/predictions/{customer_id}"): "viewer",
     ("get", "/api/backtests"): "viewer",
+    ("get", "/api/lists"): "viewer",
+    ("get", "/api/lists/{name}"): "viewer",
     ("post", "/api/events"): "analyst",
     ("post", "/api/ingest/{kind}"): "analyst",
     ("get", "/api/me"): "viewer",
@@ -112,6 +114,7 @@ def request_for(server, method: str, path: str, *, harmless: bool) -> dict:
         "subscription_id": "no-such-subscription",
         "delivery_id": "no-such-delivery",
         "model": "churn",
+        "name": "at-risk",
     }
     url = path.format(**values)
     kw: dict = {}

@@ -47,6 +47,7 @@ ARGS: dict[str, list[list[str]]] = {
     "webhooks deliveries": [[]], "alerts list": [[]], "ingest": [["orders", str(SAMPLES / "shopify_orders.csv")]],
     "anomalies": [[]], "audit": [["churn"]], "model-card": [["churn"]], "settings": [[]],
     "text analyse": [[]], "text sentiment": [[], ["--by", "month"]], "text topics": [[]],
+    "lists": [[], ["at-risk"], ["segment:rfm:champions"]],
 }
 #: Commands whose answer on a 300-customer shop may be a refusal (exit 1 with the reason on stderr).
 MAY_REFUSE = {"experiments plan", "experiments uplift", "experiments did", "experiments impact", "experiments bandit",

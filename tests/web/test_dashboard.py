@@ -16,7 +16,7 @@ from tests.web.conftest import settle, sign_in
 
 pytestmark = pytest.mark.slow
 
-PAGES = ["/", "/segments", "/customers", "/cohorts", "/funnel", "/predictions", "/text", "/anomalies", "/fairness",
+PAGES = ["/", "/segments", "/customers", "/lists", "/cohorts", "/funnel", "/predictions", "/text", "/anomalies", "/fairness",
          "/model-cards", "/data", "/settings"]
 
 
@@ -39,12 +39,13 @@ def expected_numbers(server) -> dict[str, list[str]]:
         "/segments": [str(top_segment["name"]), f"{int(top_segment['n']):,}"],
         "/customers": [f"{customers.total:,} customers", customers.items[0]["customer_id"]],
         "/cohorts": [f"{cohorts['cohorts'][0]} ({cohorts['sizes'][0]:,})"],
-        "/funnel": ["product_view", "add_to_cart"],
+        "/funnel": ["Viewed a product", "Added to the cart"],  # steps in words (issue 16.5)
         "/predictions": [f"{int(high):,}"],
         "/text": [f"{int(texts):,}", "What customers say"],
         "/anomalies": [f"{flags:,}", "Anomalies"],
         "/fairness": ["Fairness of the models"],
         "/model-cards": ["Model cards"],
+        "/lists": ["Lists to act on", "Likely buyers"],
         "/data": [f"{orders:,}"],
         "/settings": [key_id],
     }

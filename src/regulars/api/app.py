@@ -118,19 +118,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.sessions = None
     app.state.last_touch = time.monotonic()
+    from regulars.web.currency import ShopCurrencyMiddleware
+
+    app.add_middleware(ShopCurrencyMiddleware)
     app.add_middleware(ServerMiddleware)
     errors.install(app)
 
-    from regulars.api.routes import activation, admin, analytics, customers, data_in, experiments, privacy, recommend, text, trust
+    from regulars.api.routes import (activation, admin, analytics, customers, data_in, experiments, lists, privacy,
+                                     recommend, text, trust)
     from regulars.web import experiments as experiments_page
+    from regulars.web import lists as lists_page
     from regulars.web import pages, static
 
-    for module in (customers, analytics, data_in, admin, experiments, privacy, recommend, activation, text, trust):
+    for module in (customers, analytics, data_in, admin, experiments, privacy, recommend, activation, text, trust,
+                   lists):
         app.include_router(module.router, prefix="/api")
     app.include_router(cli_channel.router)
     app.include_router(static.router)
     app.include_router(pages.router)
     app.include_router(experiments_page.router)
+    app.include_router(lists_page.router)
 
     return app
 

@@ -254,7 +254,17 @@ def predictions(request: Request, ws, limit: int = 50, offset: int = 0, include_
                 "sort": sort, "items": items, "distributions": dist, "summary": summary,
                 "notes": summary.get("notes", [])}
 
-    return _cached(request, ws, ("predictions", limit, offset, sort), compute)
+    return _named(ws, _cached(request, ws, ("predictions", limit, offset, sort), compute), include_pii)
+
+
+def _named(ws, data: dict, include_pii: bool) -> dict:
+    """*data* with names next to the ids of its customer lists (masked unless *include_pii*)."""
+    from regulars.reports.action_lists import with_names
+
+    summary = dict(data.get("summary") or {})
+    for key in ("at_risk", "likely_buyers"):
+        summary[key] = jsonable(with_names(ws, summary.get(key) or [], include_pii))
+    return {**data, "items": jsonable(with_names(ws, data.get("items") or [], include_pii)), "summary": summary}
 
 
 def backtests(request: Request, ws) -> dict:

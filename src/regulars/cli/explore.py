@@ -141,15 +141,22 @@ def funnel(
     if fmt == "csv":
         render_frame(report.funnel, "csv")
         return
+    from regulars.reports.words import step_words
+
     f = report.funnel.copy()
+    f["step"] = f["step"].map(step_words)
     for col in ("conversion_from_previous", "conversion_from_start"):
         f[col] = f[col].map(lambda v: "" if v != v else f"{v:.1%}")
     render_frame(f, "table", title=f"Funnel by {by or 'all'} ({unit}s)")
     p = report.paths.copy()
+    if "path" in p.columns:
+        p["path"] = p["path"].map(step_words)
     for col in ("share", "conversion_rate"):
         p[col] = p[col].map(lambda v: "" if v != v else f"{v:.1%}")
     render_frame(p, "table", title="Top paths")
     a = report.abandonment.copy()
+    if "furthest_step" in a.columns:
+        a["furthest_step"] = a["furthest_step"].map(step_words)
     a["share"] = a["share"].map(lambda v: "" if v != v else f"{v:.0%}")
     render_frame(a, "table", title="Cart abandoners: furthest checkout step")
 

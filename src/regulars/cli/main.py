@@ -41,7 +41,7 @@ app = typer.Typer(
 
 #: CLI modules of the other areas; each exposes ``register(app)``.
 AREAS: tuple[str, ...] = ("segments", "explore", "predict", "server", "experiments", "privacy", "recommend", "activation",
-                          "settings", "text", "trust")
+                          "settings", "text", "trust", "lists")
 
 
 def _version(value: bool) -> None:
@@ -261,14 +261,29 @@ def kpis(
         fail(f"unexpected {kind!r}: a segment kind goes with --by segment")
     if by not in (None, "month", "channel", "cohort"):
         fail(f"--by {by!r} unknown; use month, channel, cohort or segment")
+    from regulars.data.shop import settings as shop_settings
+    from regulars.reports.words import say
+
     with open_workspace(workspace, read_only=True) as ws:
         report = compute(ws, by=by)
+        currency = shop_settings(ws.con)["currency"]
     if as_json or format == "json":
         print_json(report.to_dict())
         return
     table = report.table
     if by is None and format == "table" and len(table) == 1:
-        table = pd.DataFrame({"metric": [c.replace("_", " ") for c in table.columns], "value": table.iloc[0].tolist()})
+        row = table.iloc[0]
+        table = pd.DataFrame({"metric": [c.replace("_", " ") for c in table.columns],
+                              "value": [say(c, row[c].item() if hasattr(row[c], "item") else row[c], currency)
+                                        for c in table.columns]})
+    elif format == "table":
+        from regulars.reports.words import in_words, partial_month
+
+        table = in_words(table, currency)
+        partial = partial_month(report.end) if by == "month" else None
+        if partial and len(table) and str(table["month"].iloc[-1]) == partial:
+            table.loc[table.index[-1], "month"] = f"{partial} (partial)"
+            report.notes.append(f"{partial} is partial: the data ends on {report.end}; compare complete months")
     render_frame(table, format, title="KPIs" + (f" by {by}" if by else ""))
     for note in report.notes:
         console.print(f"[dim]note:[/] {note}")

@@ -214,7 +214,7 @@ def _print_evaluation(offers: dict) -> None:
 
 
 def customer_command(
-    customer_id: str = typer.Argument(..., help="The customer id."),
+    customer_id: str = typer.Argument(..., help="Customer id, shop id, e-mail or phone."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     workspace: Path = WorkspaceOption,
 ) -> None:

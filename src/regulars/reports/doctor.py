@@ -109,6 +109,8 @@ IMPORTANT_COLUMNS: dict[str, tuple[str, ...]] = {
 
 LOAD = {
     "orders": "load orders: `regulars ingest orders FILE`",
+    "more_orders": "your orders are loaded: more customers and history get it there (older orders not loaded "
+                   "yet? `regulars ingest orders FILE`)",
     "events": "load web/app events: `regulars ingest events FILE` (a GA4 export or a CSV)",
     "order_lines": "load order lines with product ids: `regulars ingest order-lines FILE`",
     "spend": "load marketing spend per day and channel: `regulars ingest spend FILE`, "
@@ -583,6 +585,7 @@ def _readiness(s: dict) -> list[Readiness]:
     out = []
     buyers, repeat = _int(s.get("buyers")), _int(s.get("repeat"))
     months, hdays = s["history_months"], s["history_days"]
+    orders_advice = LOAD["more_orders"] if buyers else LOAD["orders"]  # orders loaded: "load orders" would mislead
 
     def add(analysis, title, ok, has, minimum, have, load, extra=""):
         status = _verdict(ok, has)
@@ -591,9 +594,9 @@ def _readiness(s: dict) -> list[Readiness]:
         out.append(Readiness(analysis, title, status, minimum, have, reason, None if status == OK else load))
 
     add("rfm", "RFM segments", buyers >= RFM_MIN_CUSTOMERS, buyers > 0,
-        f"at least {RFM_MIN_CUSTOMERS} customers with a purchase", f"{buyers:,}", LOAD["orders"])
+        f"at least {RFM_MIN_CUSTOMERS} customers with a purchase", f"{buyers:,}", orders_advice)
     add("cohorts", "cohorts", months >= COHORT_MIN_MONTHS, buyers > 0,
-        f"at least {COHORT_MIN_MONTHS} months of order history", _months(months), LOAD["orders"])
+        f"at least {COHORT_MIN_MONTHS} months of order history", _months(months), orders_advice)
     steps = s["steps"]
     add("funnel", "the funnel", s["sessions"] >= FUNNEL_MIN_SESSIONS and len(steps) >= FUNNEL_MIN_STEPS,
         s["events"] > 0,
@@ -609,7 +612,7 @@ def _readiness(s: dict) -> list[Readiness]:
         repeat >= BTYD_MIN_REPEAT_CUSTOMERS and months >= BTYD_MIN_MONTHS, buyers > 0,
         f"at least {BTYD_MIN_REPEAT_CUSTOMERS} customers with repeat purchases over at least "
         f"{BTYD_MIN_MONTHS} months of history",
-        f"{repeat:,} over {_months(months)}", LOAD["orders"], floor)
+        f"{repeat:,} over {_months(months)}", orders_advice, floor)
     floor = ""
     if buyers and (buyers < _MODEL.customers or repeat < _MODEL.repeat_customers or hdays < CHURN_MIN_DAYS):
         floor = (f" (below {_MODEL.customers} customers, {_MODEL.repeat_customers} repeat customers or "
@@ -621,7 +624,7 @@ def _readiness(s: dict) -> list[Readiness]:
         buyers > 0,
         f"at least {CHURN_MIN_CUSTOMERS:,} customers with a purchase ({CHURN_MIN_REPEAT_CUSTOMERS} of them "
         f"repeat customers) over at least {CHURN_MIN_DAYS} days",
-        f"{buyers:,} ({repeat:,} repeat) over {hdays:,} day(s)", LOAD["orders"], floor)
+        f"{buyers:,} ({repeat:,} repeat) over {hdays:,} day(s)", orders_advice, floor)
     lc, lp = _int(s.get("line_customers")), _int(s.get("line_products"))
     add("recommendations", "recommendations", lc >= RECO_MIN_CUSTOMERS and lp >= RECO_MIN_PRODUCTS, s["lines"] > 0,
         f"order lines with product ids from at least {RECO_MIN_CUSTOMERS} customers and {RECO_MIN_PRODUCTS} products",

@@ -13,6 +13,7 @@ NAV = [
     ("/", "Overview", "viewer"),
     ("/segments", "Segments", "viewer"),
     ("/customers", "Customers", "viewer"),
+    ("/lists", "Lists", "viewer"),
     ("/cohorts", "Cohorts", "viewer"),
     ("/funnel", "Funnel", "viewer"),
     ("/predictions", "Predictions", "viewer"),
@@ -34,6 +35,12 @@ def shop_name(request: Request) -> str:
     return str(settings.get("shop_name") or "My shop")
 
 
+def shop_currency(request: Request) -> str | None:
+    """The shop's currency code (``regulars settings currency EUR``), None until one is set."""
+    settings = getattr(request.app.state, "app_settings", None) or {}
+    return settings.get("currency") or None
+
+
 def csrf_field(principal) -> HTML:
     return void("input", type="hidden", name="csrf_token", value=principal.csrf_token or "")
 
@@ -53,7 +60,9 @@ def page(request: Request, title: str, body, *, principal=None, charts: bool = F
     if charts:
         head.append(el("script", src=static.url("plotly.min.js"), defer=True))
     head.append(el("script", src=static.url("app.js"), defer=True))
-    top = [el("a", shop_name(request), href="/", class_="brand")]
+    currency = shop_currency(request)
+    top = [el("a", shop_name(request), el("span", f" · {currency}", class_="currency") if currency else "",
+              href="/", class_="brand", title=f"amounts in {currency}" if currency else None)]
     if principal is not None:
         links = []
         for href, label, role in NAV:

@@ -195,13 +195,15 @@ PREDICTIONS_EXAMPLE = {"as_of": "2024-12-20", "total": 18250, "limit": 50, "offs
     summary="Customer scores: churn risk, CLV, chance still active, next order, 30-day purchase chance",
     description="The latest scores per customer with reasons, sorted by `sort` (`at_risk_value`: customers with "
     "a high churn risk, most valuable first), distributions of the main scores, and the shop-wide summary "
-    "(counts, likely buyers, demand forecast, accuracy sentences). Customer ids only: no personal data.",
+    "(counts, likely buyers, demand forecast, accuracy sentences). Each customer's name and e-mail stand next "
+    "to the id (`***` for viewers).",
     responses={**ERRORS, **example(PREDICTIONS_EXAMPLE)},
 )
 def get_predictions(request: Request, principal: Principal = Depends(require("viewer")), ws=Depends(read_view),
                     sort: Literal["churn_risk", "clv", "at_risk_value", "propensity"] = Query("churn_risk"),
                     limit: int = Limit, offset: int = Offset):
-    return JSON(views.predictions(request, ws, limit=limit, offset=offset, sort=sort))
+    return JSON(views.predictions(request, ws, limit=limit, offset=offset, sort=sort,
+                                  include_pii=principal.sees_pii))
 
 
 @router.get(
