@@ -112,13 +112,16 @@ def lookup_value(con, kind: str, text: str) -> str | None:
     return str(text).strip(" ") or None
 
 
-def resolve(con, tmp: str, has: set[str], run_id: int, source: str, requires_customer: bool) -> IdentityResult:
+def resolve(con, tmp: str, has: set[str], run_id: int, source: str, requires_customer: bool,
+            weight: str | None = None) -> IdentityResult:
     """Replace ``customer_id`` in temp table *tmp* by the resolved customer id.
 
     *has* lists which identifier columns the source provides among
     ``customer_id`` (shop id), ``email``, ``phone`` and ``anonymous_id``.
     Rows without any identifier keep a NULL customer id (and are rejected by
-    the caller when the table requires a customer).
+    the caller when the table requires a customer). With *weight*, each row of
+    *tmp* stands for that many (a column: rows with the same identifiers folded
+    into one); conflicts are counted in those.
     """
     result = IdentityResult()
     hasher = keyed.for_connection(con)
@@ -129,7 +132,7 @@ def resolve(con, tmp: str, has: set[str], run_id: int, source: str, requires_cus
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE _idn AS SELECT _file, _row, {shop}::VARCHAR AS shop, "
         f"{email_h}::VARCHAR AS email_h, {phone_h}::VARCHAR AS phone_h, {anon}::VARCHAR AS anon, "
-        f"{_time_column(con, tmp)} AS _at FROM {tmp}"
+        f"{_time_column(con, tmp)} AS _at, {weight or 1} AS _n FROM {tmp}"
     )
     con.execute(
         """
@@ -186,7 +189,7 @@ def resolve(con, tmp: str, has: set[str], run_id: int, source: str, requires_cus
     ).fetchall()
     result.conflicts = con.execute(
         """
-        SELECT count(*) FROM _idr WHERE
+        SELECT coalesce(sum(_n), 0) FROM _idr WHERE
             (via_email IS NOT NULL AND via_email <> cid AND left(via_email, 2) NOT IN ('e-', 'p-'))
          OR (via_phone IS NOT NULL AND via_phone <> cid AND left(via_phone, 2) NOT IN ('e-', 'p-'))
         """
