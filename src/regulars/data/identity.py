@@ -200,7 +200,10 @@ def resolve(con, tmp: str, has: set[str], run_id: int, source: str, requires_cus
     # New links, one per identifier, from the first row that shows it; linked at the earliest
     # row that shows it next to that customer (when it became knowable).
     before = con.execute("SELECT count(*) FROM identities").fetchall()[0][0]
-    for kind, col in (("shop_id", "shop"), ("email", "email_h"), ("phone", "phone_h"), ("anonymous_id", "anon")):
+    for kind, col, given in (("shop_id", "shop", "customer_id"), ("email", "email_h", "email"),
+                             ("phone", "phone_h", "phone"), ("anonymous_id", "anon", "anonymous_id")):
+        if given not in has:  # the column is empty: no link to make
+            continue
         evidence = (f"SELECT {col} AS v, cid AS c, min(_at) AS at FROM _idr "
                     f"WHERE {col} IS NOT NULL AND cid IS NOT NULL GROUP BY 1, 2")
         con.execute(
@@ -246,7 +249,8 @@ def ensure_customers(con, tmp: str, has: set[str], run_id: int) -> int:
     con.execute(
         f"""
         INSERT INTO customers (customer_id, email, phone, _run_id)
-        SELECT customer_id, arg_min({email}, _row), arg_min({phone}, _row), {run_id}
+        SELECT customer_id, {f'arg_min({email}, _row)' if email != 'NULL' else 'NULL'},
+               {f'arg_min({phone}, _row)' if phone != 'NULL' else 'NULL'}, {run_id}
         FROM {tmp} t WHERE customer_id IS NOT NULL
           AND NOT EXISTS (SELECT 1 FROM customers c WHERE c.customer_id = t.customer_id)
         GROUP BY customer_id

@@ -66,7 +66,7 @@ def load(ctx, target: Target) -> None:
                            "whole order is kept out so that it is not counted with part of its lines")
     has = [c for c in IDENTIFIERS if c in cols]
     with ctx.phase("rollup"):
-        _aggregate(con, cols, has)
+        _aggregate(con, cols, has, ctx.result.files)
     with ctx.phase("customers"):
         _customers(ctx, name, has)
     with ctx.phase("rollup"):
@@ -114,10 +114,10 @@ def _keep_orders_whole(con, name: str, bad: str, why: str, table: str | None = N
         con.execute(f"DELETE FROM {table} WHERE order_id IN (SELECT order_id FROM {bad})")
 
 
-def _aggregate(con, cols: list[str], has: list[str]) -> None:
+def _aggregate(con, cols: list[str], has: list[str], files: list[str]) -> None:
     """``_og``: one row per order from its lines (see the module docstring), in one pass over the
     lines, with what identity resolution needs: the order's identifiers (``_i_<column>``) when all
-    its lines that name someone name them alike, else ``_mixed``."""
+    its lines that name someone name them alike, else ``_mixed``; ``_big``: beyond the amounts accepted."""
     first = {c: f"arg_min({q(c)}, _row)" for c in ORDER_FIELDS if c in cols and c not in ("customer_id", "ordered_at")}
     total = ("sum(CAST(quantity AS DECIMAL(38,2)) * unit_price) - sum(coalesce(discount, 0))"
              if "discount" in cols else "sum(CAST(quantity AS DECIMAL(38,2)) * unit_price)")
@@ -126,22 +126,30 @@ def _aggregate(con, cols: list[str], has: list[str]) -> None:
     order_total = f"coalesce({first.pop('total')}, {computed})" if "total" in first else computed
     others = "".join(f", {expr} AS {q(c)}" for c, expr in first.items())
     contact = "".join(f", arg_min({q(c)}, _row) AS {q(c)}" for c in ("email", "phone") if c in cols)
+    one_file = lit(files[0]) if len(files) == 1 else None  # no text to compare on every line
     ident = ""
     if has:
         named = " OR ".join(f"{q(c)} IS NOT NULL" for c in has)
+        n_named = f"count({q(has[0])})" if len(has) == 1 else f"count(*) FILTER ({named})"
         # alike: every column is either empty on all the lines that name someone, or one value on all of them
-        mixed = " OR ".join(f"(count({q(c)}) NOT IN (0, count(*) FILTER ({named})) OR coalesce(min({q(c)}) <> max({q(c)}), false))"
-                            for c in has)
-        ident = (f", ({mixed}) AS _mixed, count(*) FILTER ({named}) AS _named, "
-                 f"min(_file) FILTER ({named}) AS _ifile, min(_row) FILTER ({named}) AS _irow"
+        mixed = " OR ".join(
+            ("" if len(has) == 1 else f"count({q(c)}) NOT IN (0, {n_named}) OR ")
+            + f"coalesce(min({q(c)}) <> max({q(c)}), false)" for c in has)
+        ident = (f", ({mixed}) AS _mixed, {n_named} AS _named, "
+                 f"{one_file or f'min(_file) FILTER ({named})'} AS _ifile, min(_row) FILTER ({named}) AS _irow"
                  + "".join(f", CASE WHEN NOT ({mixed}) THEN min({q(c)}) END AS {q('_i_' + c)}" for c in has))
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _og AS
-        SELECT order_id, min(ordered_at) AS ordered_at,
-               sum(CAST(quantity AS DECIMAL(38,2)) * unit_price) AS _subtotal, {order_total} AS _total{others},
-               arg_min(_file, _row) AS _file, min(_row) AS _row{contact}{ident}
-        FROM _g GROUP BY order_id
+        SELECT * EXCLUDE (_subtotal, _total),
+               CASE WHEN abs(_subtotal) <= {MAX_AMOUNT} THEN CAST(_subtotal AS DECIMAL(18,2)) END AS subtotal,
+               CASE WHEN abs(_total) <= {MAX_AMOUNT} THEN CAST(_total AS DECIMAL(18,2)) END AS total,
+               coalesce(abs(_total) > {MAX_AMOUNT} OR abs(_subtotal) > {MAX_AMOUNT}, false) AS _big
+        FROM (
+            SELECT order_id, min(ordered_at) AS ordered_at,
+                   sum(CAST(quantity AS DECIMAL(38,2)) * unit_price) AS _subtotal, {order_total} AS _total{others},
+                   {one_file or 'arg_min(_file, _row)'} AS _file, min(_row) AS _row{contact}{ident}
+            FROM _g GROUP BY order_id)
         """
     )
 
@@ -164,8 +172,10 @@ def _customers(ctx, name: str, has: list[str]) -> None:
     named = " OR ".join(f"{q(c)} IS NOT NULL" for c in has)
     keys = ", ".join(q("_i_" + c) for c in has)
     # orders whose lines name people differently: one row per order and set of identifiers
+    mixed = con.execute("SELECT count(*) FROM _og WHERE _mixed").fetchall()[0][0]
     con.execute(f"CREATE OR REPLACE TEMP TABLE _oi AS SELECT order_id, {ids}, min(_file) AS _file, min(_row) AS _row "
-                f"FROM _g WHERE order_id IN (SELECT order_id FROM _og WHERE _mixed) GROUP BY order_id, {ids}")
+                f"FROM _g WHERE {'order_id IN (SELECT order_id FROM _og WHERE _mixed)' if mixed else 'false'} "
+                f"GROUP BY order_id, {ids}")
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _ot AS
@@ -201,27 +211,21 @@ def _customers(ctx, name: str, has: list[str]) -> None:
 
 
 def _finish(con, has: list[str]) -> None:
-    """``_og`` with each order's customer and its amounts in the stored type; ``_big_orders``:
-    the orders whose amounts are beyond the largest accepted."""
+    """``_og`` with each order's customer; ``_big_orders``: the orders whose amounts are beyond the
+    largest accepted."""
     if has:
         same = " AND ".join(f"t.{q('_i_' + c)} IS NOT DISTINCT FROM o.{q('_i_' + c)}" for c in has)
         helpers = ", ".join(["_mixed", "_named", "_ifile", "_irow"] + [q("_i_" + c) for c in has])
-        customer = "coalesce(t.customer_id, m.customer_id)"
-        joins = (f"LEFT JOIN _ot t ON {same} "
-                 "LEFT JOIN (SELECT order_id, customer_id FROM _om) m ON m.order_id = o.order_id")
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE _og AS
+            SELECT o.* EXCLUDE ({helpers}), coalesce(t.customer_id, m.customer_id) AS customer_id
+            FROM _og o LEFT JOIN _ot t ON {same}
+            LEFT JOIN (SELECT order_id, customer_id FROM _om) m ON m.order_id = o.order_id
+            """
+        )
     else:
-        helpers, customer, joins = "", "NULL::VARCHAR", ""
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE _og AS
-        SELECT o.* EXCLUDE (_subtotal, _total{', ' + helpers if helpers else ''}), {customer} AS customer_id,
-               CASE WHEN abs(_subtotal) <= {MAX_AMOUNT} THEN CAST(_subtotal AS DECIMAL(18,2)) END AS subtotal,
-               CASE WHEN abs(_total) <= {MAX_AMOUNT} THEN CAST(_total AS DECIMAL(18,2)) END AS total,
-               coalesce(abs(_total) > {MAX_AMOUNT} OR abs(_subtotal) > {MAX_AMOUNT}, false) AS _big
-        FROM _og o {joins}
-        """
-    )
-    con.execute("CREATE OR REPLACE TEMP TABLE _big_orders AS SELECT order_id, NULL AS first_bad FROM _og "
-                "WHERE _big")
+        con.execute("ALTER TABLE _og ADD COLUMN customer_id VARCHAR")
+    con.execute("CREATE OR REPLACE TEMP TABLE _big_orders AS SELECT order_id, NULL AS first_bad FROM _og WHERE _big")
     for t in ("_ot", "_om"):
         con.execute(f"DROP TABLE IF EXISTS {t}")
