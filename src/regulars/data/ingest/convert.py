@@ -226,7 +226,9 @@ def build_typed(con, target: Target, parse: ParseOptions, out: str, keep_text: b
     reason_cols += [f"{sql} AS _w{i}" for i, (sql, _, _) in enumerate(warns)]
     reasons = ", ".join(f"_r{i}" for i in range(len(rejects)))
     first_col = " ".join(f"WHEN _r{i} IS NOT NULL THEN {lit(lbl)}" for i, (_, lbl) in enumerate(rejects))
-    reason_expr = f"nullif(concat_ws('; ', {reasons}), '')" if rejects else "NULL::VARCHAR"
+    # nearly every row has no reason: joining the reasons only where one is there
+    reason_expr = (f"CASE WHEN coalesce({reasons}) IS NOT NULL THEN nullif(concat_ws('; ', {reasons}), '') END"
+                   if rejects else "NULL::VARCHAR")
     column_expr = f"CASE {first_col} END" if rejects else "NULL::VARCHAR"
     dropped: dict[str, list[str]] = {}
     for i, (_, c, _) in enumerate(warns):
