@@ -135,8 +135,10 @@ def _aggregate(con, cols: list[str], has: list[str], files: list[str]) -> None:
         mixed = " OR ".join(
             ("" if len(has) == 1 else f"count({q(c)}) NOT IN (0, {n_named}) OR ")
             + f"coalesce(min({q(c)}) <> max({q(c)}), false)" for c in has)
+        # _ifr: the first line that names someone (file, row), a real line: one per set of identifiers
         ident = (f", ({mixed}) AS _mixed, {n_named} AS _named, "
-                 f"{one_file or f'min(_file) FILTER ({named})'} AS _ifile, min(_row) FILTER ({named}) AS _irow"
+                 + (f"{{'f': {one_file}, 'r': min(_row) FILTER ({named})}}" if one_file
+                    else f"min({{'f': _file, 'r': _row}}) FILTER ({named})") + " AS _ifr"
                  + "".join(f", CASE WHEN NOT ({mixed}) THEN min({q(c)}) END AS {q('_i_' + c)}" for c in has))
     con.execute(
         f"""
@@ -170,10 +172,9 @@ def _customers(ctx, name: str, has: list[str]) -> None:
         return
     ids = ", ".join(q(c) for c in has)
     named = " OR ".join(f"{q(c)} IS NOT NULL" for c in has)
-    keys = ", ".join(q("_i_" + c) for c in has)
     # orders whose lines name people differently: one row per order and set of identifiers
     mixed = con.execute("SELECT count(*) FROM _og WHERE _mixed").fetchall()[0][0]
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _oi AS SELECT order_id, {ids}, min(_file) AS _file, min(_row) AS _row "
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _oi AS SELECT order_id, {ids}, min({{'f': _file, 'r': _row}}) AS _fr "
                 f"FROM _g WHERE {'order_id IN (SELECT order_id FROM _og WHERE _mixed)' if mixed else 'false'} "
                 f"GROUP BY order_id, {ids}")
     con.execute(
@@ -181,10 +182,10 @@ def _customers(ctx, name: str, has: list[str]) -> None:
         CREATE OR REPLACE TEMP TABLE _ot AS
         SELECT {', '.join(f'{q(c)} AS {q("_i_" + c)}' for c in has)}, {ids},
                {'' if 'customer_id' in has else 'NULL::VARCHAR AS customer_id, '}
-               arg_min(_file, _row) AS _file, min(_row) AS _row, count(*) AS _n
-        FROM (SELECT {', '.join(f'{q("_i_" + c)} AS {q(c)}' for c in has)}, _ifile AS _file, _irow AS _row
+               min(_fr).f AS _file, min(_fr).r AS _row, count(*) AS _n
+        FROM (SELECT {', '.join(f'{q("_i_" + c)} AS {q(c)}' for c in has)}, _ifr AS _fr
               FROM _og WHERE NOT _mixed AND _named > 0
-              UNION ALL SELECT {ids}, _file, _row FROM _oi WHERE {named})
+              UNION ALL SELECT {ids}, _fr FROM _oi WHERE {named})
         GROUP BY {ids}
         """
     )
@@ -215,7 +216,7 @@ def _finish(con, has: list[str]) -> None:
     largest accepted."""
     if has:
         same = " AND ".join(f"t.{q('_i_' + c)} IS NOT DISTINCT FROM o.{q('_i_' + c)}" for c in has)
-        helpers = ", ".join(["_mixed", "_named", "_ifile", "_irow"] + [q("_i_" + c) for c in has])
+        helpers = ", ".join(["_mixed", "_named", "_ifr"] + [q("_i_" + c) for c in has])
         con.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE _og AS
