@@ -18,6 +18,7 @@ from regulars.cli.common import (
     open_workspace,
     print_json,
     progress_steps,
+    say_stored,
 )
 
 _STATUS = {"ok": "[green]ok[/]", "small": "[yellow]small-data mode[/]", "warn": "[yellow]rough[/]",
@@ -55,6 +56,8 @@ def predict_command(
     as_of: str = typer.Option(None, "--as-of", help="Predict as of this date (YYYY-MM-DD); default: the day after the last order."),
     horizon: str = typer.Option("365d", "--horizon", help="Horizon of expected orders, spend and CLV, e.g. 365d, 26w, 6m."),
     as_json: bool = typer.Option(False, "--json", help="Print a machine-readable summary."),
+    refresh: bool = typer.Option(False, "--refresh", help="Fit again even when the stored predictions were made "
+                                 "from the same data."),
     workspace: Path = WorkspaceOption,
 ) -> None:
     """Fit the models on your history and write every customer's predictions.
@@ -62,17 +65,26 @@ def predict_command(
     Writes customer_predictions (p_alive, expected orders/spend/CLV with ranges, churn risk
     and reasons, next order date, 30-day purchase propensity), lead_scores, replenishments
     and demand_forecast. Predictions the data cannot support are refused, with the reason.
+    When the latest predictions were made with the same options from the same data (e.g. by
+    `regulars demo`), they are shown without fitting again; `--refresh` fits anyway.
     """
-    from regulars.jobs.predict import predict
+    from regulars.jobs.predict import latest_display, predict, store_display
     from regulars.reports.predictions import backtest_report
 
     days = _days(horizon)
+    day = _date(as_of)
     with open_workspace(workspace) as ws:
         if ws.count("orders") == 0:
             fail("no orders in this workspace; load some with `regulars ingest orders FILE` (or try `regulars demo`)")
-        with progress_steps("predicting", quiet=as_json) as say:
-            result = predict(ws, as_of=_date(as_of), horizon_days=days, progress=say)
-            offers = recommend_and_decide(ws, result.as_of, say)
+        shown = None if refresh else latest_display(ws, day, days)
+        if shown is None:
+            with progress_steps("predicting", quiet=as_json) as say:
+                result = predict(ws, as_of=day, horizon_days=days, progress=say)
+                offers = recommend_and_decide(ws, result.as_of, say)
+            store_display(ws, day, days, result, offers)
+        else:
+            result, offers = shown.value["result"], shown.value["offers"]
+            say_stored(shown)
         report = backtest_report(ws)
     if as_json:
         print_json({**result.to_dict(), "recommendations": offers})
