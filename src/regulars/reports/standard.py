@@ -19,11 +19,12 @@ FUNNEL_DEFAULTS = {"by": None, "segment_column": "segment", "steps": None, "unit
 CLUSTER_DEFAULTS = {"method": "kmeans", "k": None, "as_of": None, "seed": 0}
 
 
-def funnel(ws, refresh: bool = False, segments=None, save=None, **options) -> Stored:
+def funnel(ws, refresh: bool = False, segments=None, save=None, like=None, **options) -> Stored:
     """The funnel report (:func:`regulars.reports.funnel.funnel_report`) with ``regulars funnel``'s options.
 
     With ``by="segment"`` pass *segments* (a table ``customer_id``, *segment_column*) or leave it
-    None for the RFM segments computed from the orders.
+    None for the RFM segments computed from the orders. *like*: a funnel report with the same
+    unit, sessions, gap, paths and date, whose paths and drop-off are reused when computing.
     """
     params = {**FUNNEL_DEFAULTS, **options}
     params["gap"] = float(params["gap"])
@@ -44,8 +45,11 @@ def funnel(ws, refresh: bool = False, segments=None, save=None, **options) -> St
         return funnel_report(w, steps=params["steps"], by=params["by"], segments=seg,
                              segment_column=params["segment_column"], unit=params["unit"],
                              gap_minutes=params["gap"], session=params["session"], top_paths=params["paths"],
-                             as_of=params["as_of"])
+                             as_of=params["as_of"],
+                             paths_and_drop_off=None if like is None else (like.paths, like.abandonment))
 
+    if like is not None and (like.unit != params["unit"]):
+        raise ValueError("like= needs a funnel report of the same unit")
     if segments is not None:  # segments given by the caller (e.g. the stored memberships): not an input-only report
         return Stored(compute(ws), None, params["as_of"], False)
     return stored(ws, "funnel", params, compute, refresh=refresh, save=save, reads="inputs", as_of=params["as_of"])
