@@ -73,6 +73,12 @@ def test_predict_shows_the_stored_run_until_refresh_and_the_numbers_match(shop):
     assert refitted["readiness"] == shown["readiness"]
     again = json.loads(run("predict", "--json", workspace=shop).stdout)
     assert again["run_id"] == refitted["run_id"]
+    with Workspace(shop, read_only=True) as ws:
+        from regulars.reports.predictions import backtest_report
+
+        demo_backtest = backtest_report(ws).run_id
+    assert json.loads(run("backtest", "--json", workspace=shop).stdout)["run_id"] == demo_backtest  # not rerun
+    assert json.loads(run("backtest", "--json", "--refresh", workspace=shop).stdout)["run_id"] != demo_backtest
 
 
 def test_new_data_invalidates_the_stored_results(shop, tmp_path):

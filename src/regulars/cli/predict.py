@@ -159,23 +159,33 @@ def backtest_command(
     horizon: str = typer.Option(None, "--horizon", help="Horizon the value predictions are judged over, e.g. 365d "
                                 "(default: that of the latest `regulars predict`, else 365 days)."),
     show: bool = typer.Option(False, "--show", help="Only show the latest stored backtest, do not run one."),
+    refresh: bool = typer.Option(False, "--refresh", help="Run again even when the latest backtest was made with "
+                                 "the same options from the same data."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     workspace: Path = WorkspaceOption,
 ) -> None:
-    """How accurate would the predictions have been? Refit before a cutoff, compare with simple rules."""
-    from regulars.jobs.backtest import backtest
+    """How accurate would the predictions have been? Refit before a cutoff, compare with simple rules.
+
+    When the latest backtest was made with the same options from the same data (e.g. by
+    `regulars demo`), it is shown without running again; `--refresh` runs anyway.
+    """
+    from regulars.jobs.backtest import backtest, remember_run, remembered_run
     from regulars.jobs.recommend_eval import evaluate
     from regulars.reports.predictions import backtest_report
     from regulars.reports.recommend import evaluation_report
 
+    day, days = _date(cutoff), (_days(horizon) if horizon else None)
     with open_workspace(workspace, read_only=show) as ws:
-        if not show:
+        done = None if show or refresh else remembered_run(ws, day, days)
+        if done is not None:
+            say_stored(done)
+        elif not show:
             if ws.count("orders") == 0:
                 fail("no orders in this workspace; load some with `regulars ingest orders FILE`")
             with progress_steps("backtesting", quiet=as_json) as say:
-                result = backtest(ws, cutoff=_date(cutoff), horizon_days=_days(horizon) if horizon else None,
-                                  progress=say)
+                result = backtest(ws, cutoff=day, horizon_days=days, progress=say)
                 evaluate(ws, cutoff=result.cutoff, progress=lambda s_: say(f"recommendations: {s_}"))
+            remember_run(ws, day, days, result.run_id)
         report = backtest_report(ws)
         offers = evaluation_report(ws)
     if as_json:

@@ -157,9 +157,11 @@ def _anomalies(ws, say) -> dict:
 
 
 def _backtest(ws, say) -> dict:
-    from regulars.jobs.backtest import backtest
+    from regulars.jobs.backtest import backtest, remember_run
 
-    return backtest(ws, progress=lambda s: say(f"backtest: {s}")).to_dict()
+    result = backtest(ws, progress=lambda s: say(f"backtest: {s}"))
+    remember_run(ws, None, None, result.run_id)  # `regulars backtest` shows it without running again
+    return result.to_dict()
 
 
 def _recommend(ws, say) -> dict:
