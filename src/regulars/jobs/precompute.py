@@ -35,7 +35,14 @@ def standard_reports() -> list[tuple[str, Callable]]:
         ("kpis by month", lambda ws, save: standard.kpis(ws, by="month", save=save)),
         ("doctor", lambda ws, save: standard.doctor(ws, save=save)),
         ("kpis by rfm segment", lambda ws, save: standard.segment_kpis(ws, "rfm", save=save)),
+        ("weekly report", lambda ws, save: standard.monday(ws, shop_name=_shop_name(ws), save=save)),
     ]
+
+
+def _shop_name(ws) -> str:
+    from regulars.jobs.activation import load_settings
+
+    return str(load_settings(ws).get("shop_name"))
 
 
 def precompute(ws, save=None, progress: Callable[[str], None] | None = None) -> dict[str, float]:

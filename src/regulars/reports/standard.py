@@ -96,3 +96,13 @@ def segment_kpis(ws, kind: str, refresh: bool = False, save=None) -> Stored:
         return compute_segment_kpis(w, kind)
 
     return stored(ws, "segment_kpis", {"kind": kind}, compute, refresh=refresh, save=save)
+
+
+def monday(ws, as_of=None, shop_name: str = "My shop", refresh: bool = False, save=None) -> Stored:
+    """The weekly report's data (:func:`regulars.reports.monday.monday_report`, as a dict)."""
+    def compute(w):
+        from regulars.reports.monday import monday_report
+
+        return monday_report(w, as_of=as_of, shop_name=shop_name).to_dict()
+
+    return stored(ws, "monday", {"as_of": as_of, "shop_name": shop_name}, compute, refresh=refresh, save=save)
