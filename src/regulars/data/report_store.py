@@ -39,10 +39,7 @@ from regulars.data.schema import TABLES
 TABLE = "report_results"
 
 #: Tables whose changes never change a report: reading them into the version would only throw results away.
-BOOKKEEPING = frozenset({
-    TABLE, "audit_log", "sessions", "api_keys", "activation_job_runs", "alert_log", "webhook_attempts",
-    "webhook_deliveries", "schema_version", "workspace_secret", "events_deferred",
-})
+BOOKKEEPING = frozenset({TABLE, "audit_log", "sessions", "api_keys", "schema_version", "workspace_secret"})
 #: Tables up to this many rows are digested whole (an edit in place changes no count).
 SMALL = 5_000
 #: What a report on the shop's own data reads (``reads="inputs"``): the canonical tables and the
