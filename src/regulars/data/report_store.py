@@ -40,6 +40,8 @@ TABLE = "report_results"
 
 #: Tables whose changes never change a report: reading them into the version would only throw results away.
 BOOKKEEPING = frozenset({TABLE, "audit_log", "sessions", "api_keys", "schema_version", "workspace_secret"})
+#: At most this many results are kept (the most recent): options are open-ended (any date, any filter).
+KEEP = 500
 #: Tables up to this many rows are digested whole (an edit in place changes no count).
 SMALL = 5_000
 #: What a report on the shop's own data reads (``reads="inputs"``): the canonical tables and the
@@ -94,8 +96,11 @@ def save(con, report: str, params: dict, version: str, payload: bytes, as_of: dt
     """Store *payload* for *report* at data *version* (replacing the one stored before)."""
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     key = _params(params)
-    con.execute(f"DELETE FROM {TABLE} WHERE report = ? AND params = ?", [report, key])
+    con.execute(f"DELETE FROM {TABLE} WHERE (report = ? AND params = ?) OR (report = ? AND data_version <> ?)",
+                [report, key, report, version])  # results of older data are never read again
     con.execute(f"INSERT INTO {TABLE} VALUES (?, ?, ?, ?, ?, ?)", [report, key, version, as_of, now, payload])
+    con.execute(f"DELETE FROM {TABLE} WHERE rowid NOT IN (SELECT rowid FROM {TABLE} ORDER BY computed_at DESC "
+                f"LIMIT {KEEP})")
 
 
 def clear(con) -> None:

@@ -105,4 +105,6 @@ def monday(ws, as_of=None, shop_name: str = "My shop", refresh: bool = False, sa
 
         return monday_report(w, as_of=as_of, shop_name=shop_name).to_dict()
 
+    if as_of is not None:  # another week: computed when asked, not kept (any date may be asked for)
+        return Stored(compute(ws), None, as_of, False)
     return stored(ws, "monday", {"as_of": as_of, "shop_name": shop_name}, compute, refresh=refresh, save=save)
