@@ -51,7 +51,7 @@ SKIPPED = ("demo", "serve")
 PAGES = ("/", "/customers", "/customers/{customer}", "/data", "/settings", "/cohorts", "/funnel",
          "/funnel?by=source", "/segments", "/segments/{segment}", "/predictions", "/experiments", "/products",
          "/actions", "/kpis/segments", "/text", "/anomalies", "/fairness", "/model-cards", "/journeys",
-         "/journeys/{journey}", "/webhooks", "/reports/monday", "/activation")
+         "/journeys/{journey}", "/webhooks", "/reports/monday", "/activation", "/lists", "/lists/at-risk")
 
 
 def tour_commands(readme: Path = README) -> list[list[str]]:
