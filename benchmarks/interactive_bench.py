@@ -47,11 +47,11 @@ WRITES = ("segments create", "segments refresh", "experiments create", "journeys
 #: Tour commands not timed here: the demo is timed on its own, ``serve`` with the pages.
 SKIPPED = ("demo", "serve")
 
-#: Dashboard pages (``{customer}``, ``{segment}`` and ``{journey}`` filled from the shop).
+#: Dashboard pages (``{customer}``, ``{segment}``, ``{journey}`` filled from the shop; ``{list}``: at-risk).
 PAGES = ("/", "/customers", "/customers/{customer}", "/data", "/settings", "/cohorts", "/funnel",
          "/funnel?by=source", "/segments", "/segments/{segment}", "/predictions", "/experiments", "/products",
          "/actions", "/kpis/segments", "/text", "/anomalies", "/fairness", "/model-cards", "/journeys",
-         "/journeys/{journey}", "/webhooks", "/reports/monday", "/activation", "/lists", "/lists/at-risk")
+         "/journeys/{journey}", "/webhooks", "/reports/monday", "/activation", "/lists", "/lists/{list}")
 
 
 def tour_commands(readme: Path = README) -> list[list[str]]:
@@ -161,7 +161,8 @@ def _fill(pages, shop: Path) -> list[str]:
         segment = ws.sql("SELECT segment_id FROM segment_memberships GROUP BY 1 ORDER BY count(*) DESC LIMIT 1")
         journey = ws.sql("SELECT journey_id FROM journeys ORDER BY 1 LIMIT 1")
     first = lambda df: str(df.iloc[0, 0]) if len(df) else ""  # noqa: E731
-    return [p.format(customer=first(customer), segment=first(segment), journey=first(journey)) for p in pages]
+    return [p.format(customer=first(customer), segment=first(segment), journey=first(journey), list="at-risk")
+            for p in pages]
 
 
 def bench_pages(work: Path, env: dict, results: list) -> None:
