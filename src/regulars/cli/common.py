@@ -7,13 +7,13 @@ import json
 import sys
 from collections.abc import Iterator
 
-import pandas as pd
 import typer
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from regulars.data.workspace import ENV_VAR, Workspace, WorkspaceError
+from regulars.data.location import ENV_VAR
+
+# pandas, rich.progress and the Workspace (DuckDB, Ibis) are imported where they are used:
+# `regulars --help` and a command's --help must not pay for them.
 
 
 
@@ -53,7 +53,9 @@ def fail(message: str, code: int = 1) -> None:
 
 
 @contextlib.contextmanager
-def open_workspace(path, read_only: bool = False) -> Iterator[Workspace]:
+def open_workspace(path, read_only: bool = False) -> Iterator:
+    from regulars.data.workspace import Workspace, WorkspaceError
+
     try:
         ws = Workspace(path, read_only=read_only)
     except WorkspaceError as exc:
@@ -62,6 +64,9 @@ def open_workspace(path, read_only: bool = False) -> Iterator[Workspace]:
         yield ws
     finally:
         ws.close()
+        from regulars.reports.stored import save_pending  # results a read-only command computed
+
+        save_pending()
 
 
 @contextlib.contextmanager
@@ -70,6 +75,8 @@ def progress_steps(description: str, quiet: bool = False) -> Iterator:
     if quiet or not sys.stderr.isatty():
         yield lambda _step: None
         return
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
                   console=err_console, transient=True) as progress:
         task = progress.add_task(description)
@@ -77,6 +84,8 @@ def progress_steps(description: str, quiet: bool = False) -> Iterator:
 
 
 def _jsonable(value):
+    import pandas as pd
+
     if hasattr(value, "isoformat"):
         return value.isoformat()
     if pd.isna(value) if not isinstance(value, (list, dict, tuple)) else False:
@@ -86,7 +95,7 @@ def _jsonable(value):
     return str(value) if value.__class__.__name__ == "Decimal" else value
 
 
-def render_frame(df: pd.DataFrame, fmt: str = "table", title: str | None = None, limit: int | None = None) -> None:
+def render_frame(df, fmt: str = "table", title: str | None = None, limit: int | None = None) -> None:
     """Print a DataFrame as a Rich table, JSON records or CSV."""
     if fmt == "json":
         records = [{k: _jsonable(v) for k, v in row.items()} for row in df.to_dict(orient="records")]
@@ -108,6 +117,8 @@ def render_frame(df: pd.DataFrame, fmt: str = "table", title: str | None = None,
 
 
 def _isnull(v) -> bool:
+    import pandas as pd
+
     try:
         return bool(pd.isna(v))
     except (TypeError, ValueError):
@@ -124,11 +135,20 @@ def _fmt(v) -> str:
 
 def render_summary(summary: dict, fmt: str) -> None:
     """Print one result: all of it as JSON, or its plain fields as a one-row CSV (lists and tables left out)."""
+    import pandas as pd
+
     if fmt == "json":
         print_json(summary)
     else:
         flat = {k: v for k, v in summary.items() if not isinstance(v, (list, dict, tuple, pd.DataFrame))}
         render_frame(pd.DataFrame([flat]), fmt)
+
+
+def say_stored(result) -> None:
+    """A dim note under a report read from the stored results: when it was computed (notes console)."""
+    if result.from_store:
+        console.print(f"[dim]computed {result.computed_at:%Y-%m-%d %H:%M} UTC from the same data "
+                      "(stored; recomputed when the data changes)[/]")
 
 
 def print_json(obj) -> None:

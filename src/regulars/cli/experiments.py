@@ -19,7 +19,6 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-import pandas as pd
 import typer
 
 from regulars.cli.common import FormatOption, WorkspaceOption, console, fail, open_workspace, print_json, progress_steps, render_frame, render_summary
@@ -59,6 +58,7 @@ def _check_format(fmt: str) -> None:
 
 
 def _money(v, currency: str) -> str:
+    import pandas as pd
     return "–" if v is None or pd.isna(v) else f"{v:,.2f}" + (f" {currency}" if currency else "")
 
 
@@ -83,6 +83,8 @@ def create_cmd(
     workspace: Path = WorkspaceOption,
 ) -> None:
     """Create an experiment; with --segment or --everyone its customers are assigned now (keyed hashing)."""
+    import pandas as pd
+
     from regulars.jobs.experiments import create_experiment
 
     _check_format(format)
@@ -192,6 +194,8 @@ def analyze_cmd(
     workspace: Path = WorkspaceOption,
 ) -> None:
     """Did it work? Conversion and revenue per customer per arm, differences in money with intervals."""
+    import pandas as pd
+
     from regulars.reports.experiments import analyze
 
     _check_format(format)
@@ -279,6 +283,8 @@ def plan_cmd(
 def bandit_cmd(name: str = typer.Argument(...), update: bool = typer.Option(False, "--update", help="Store the new shares."),
                as_of: str = AsOfOption, format: str = FormatOption, workspace: Path = WorkspaceOption) -> None:
     """A bandit's variants: conversions, chance of being best, regret, and the next shares."""
+    import pandas as pd
+
     from regulars.jobs.experiments import update_bandit
     from regulars.reports.experiments import bandit_report
 

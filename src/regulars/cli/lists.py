@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
 import typer
 
 from regulars.cli.common import FormatOption, WorkspaceOption, console, fail, open_workspace, print_json, render_frame
@@ -20,6 +19,8 @@ def lists_command(
     workspace: Path = WorkspaceOption,
 ) -> None:
     """Lists to act on, with names and e-mails: `regulars lists at-risk -o at-risk.csv`."""
+    import pandas as pd
+
     from regulars.reports.action_lists import UnknownList, action_list, available
 
     with open_workspace(workspace, read_only=True) as ws:

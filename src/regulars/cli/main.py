@@ -11,7 +11,6 @@ import json
 import sys
 from pathlib import Path
 
-import pandas as pd
 import typer
 
 from regulars import __version__
@@ -26,8 +25,8 @@ from regulars.cli.common import (
     print_json,
     progress_steps,
     render_frame,
+    say_stored,
 )
-from regulars.data.ingest.options import MappingError
 from regulars.data.schema import KINDS
 
 app = typer.Typer(
@@ -74,6 +73,8 @@ def ingest(
     Rows that cannot be loaded are kept in the quarantine with their reason:
     see `regulars quarantine`.
     """
+    from regulars.data.ingest.options import MappingError
+
     from regulars.data.ingest.pipeline import LoadInvariantError, ingest as run_ingest
 
     with open_workspace(workspace) as ws:
@@ -115,6 +116,8 @@ def quarantine(
     workspace: Path = WorkspaceOption,
 ) -> None:
     """List rejected rows (file, row number, column and reason), or with --warnings the dropped values."""
+    import pandas as pd
+
     from regulars.reports.data_admin import field_warnings, quarantine as rejected
 
     with open_workspace(workspace, read_only=True) as ws:
@@ -252,7 +255,9 @@ def kpis(
 
     `regulars kpis --by segment rfm` shows KPIs and predicted value per segment of a kind.
     """
-    from regulars.reports.kpis import kpis as compute
+    import pandas as pd
+
+    from regulars.reports import standard
 
     if by == "segment":
         _segment_kpis(kind or "rfm", as_json, format, workspace)
@@ -265,8 +270,10 @@ def kpis(
     from regulars.reports.words import say
 
     with open_workspace(workspace, read_only=True) as ws:
-        report = compute(ws, by=by)
+        stored_report = standard.kpis(ws, by=by)
         currency = shop_settings(ws.con)["currency"]
+    say_stored(stored_report)
+    report = stored_report.value
     if as_json or format == "json":
         print_json(report.to_dict())
         return
@@ -290,13 +297,15 @@ def kpis(
 
 
 def _segment_kpis(kind: str, as_json: bool, format: str, workspace) -> None:
-    from regulars.reports.segment_kpis import segment_kpis
+    from regulars.reports import standard
 
     with open_workspace(workspace, read_only=True) as ws:
         try:
-            report = segment_kpis(ws, kind)
+            result = standard.segment_kpis(ws, kind)
         except ValueError as exc:
             fail(str(exc))
+    say_stored(result)
+    report = result.value
     if as_json or format == "json":
         print_json(report.to_dict())
         return
@@ -311,11 +320,13 @@ def doctor(
     workspace: Path = WorkspaceOption,
 ) -> None:
     """Data-quality and readiness report: what the data supports and what it lacks."""
-    from regulars.reports.doctor import doctor as examine
     from regulars.cli.doctor_view import show
+    from regulars.reports import standard
 
     with open_workspace(workspace, read_only=True) as ws:
-        report = examine(ws)
+        result = standard.doctor(ws)
+    say_stored(result)
+    report = result.value
     if as_json:
         print_json(report.to_dict())
         return

@@ -18,6 +18,7 @@ from regulars.cli.common import (
     open_workspace,
     print_json,
     progress_steps,
+    say_stored,
 )
 
 _STATUS = {"ok": "[green]ok[/]", "small": "[yellow]small-data mode[/]", "warn": "[yellow]rough[/]",
@@ -55,6 +56,8 @@ def predict_command(
     as_of: str = typer.Option(None, "--as-of", help="Predict as of this date (YYYY-MM-DD); default: the day after the last order."),
     horizon: str = typer.Option("365d", "--horizon", help="Horizon of expected orders, spend and CLV, e.g. 365d, 26w, 6m."),
     as_json: bool = typer.Option(False, "--json", help="Print a machine-readable summary."),
+    refresh: bool = typer.Option(False, "--refresh", help="Fit again even when the stored predictions were made "
+                                 "from the same data."),
     workspace: Path = WorkspaceOption,
 ) -> None:
     """Fit the models on your history and write every customer's predictions.
@@ -62,17 +65,26 @@ def predict_command(
     Writes customer_predictions (p_alive, expected orders/spend/CLV with ranges, churn risk
     and reasons, next order date, 30-day purchase propensity), lead_scores, replenishments
     and demand_forecast. Predictions the data cannot support are refused, with the reason.
+    When the latest predictions were made with the same options from the same data (e.g. by
+    `regulars demo`), they are shown without fitting again; `--refresh` fits anyway.
     """
-    from regulars.jobs.predict import predict
+    from regulars.jobs.predict import latest_display, predict, store_display
     from regulars.reports.predictions import backtest_report
 
     days = _days(horizon)
+    day = _date(as_of)
     with open_workspace(workspace) as ws:
         if ws.count("orders") == 0:
             fail("no orders in this workspace; load some with `regulars ingest orders FILE` (or try `regulars demo`)")
-        with progress_steps("predicting", quiet=as_json) as say:
-            result = predict(ws, as_of=_date(as_of), horizon_days=days, progress=say)
-            offers = recommend_and_decide(ws, result.as_of, say)
+        shown = None if refresh else latest_display(ws, day, days)
+        if shown is None:
+            with progress_steps("predicting", quiet=as_json) as say:
+                result = predict(ws, as_of=day, horizon_days=days, progress=say)
+                offers = recommend_and_decide(ws, result.as_of, say)
+            store_display(ws, day, days, result, offers)
+        else:
+            result, offers = shown.value["result"], shown.value["offers"]
+            say_stored(shown)
         report = backtest_report(ws)
     if as_json:
         print_json({**result.to_dict(), "recommendations": offers})
@@ -147,23 +159,33 @@ def backtest_command(
     horizon: str = typer.Option(None, "--horizon", help="Horizon the value predictions are judged over, e.g. 365d "
                                 "(default: that of the latest `regulars predict`, else 365 days)."),
     show: bool = typer.Option(False, "--show", help="Only show the latest stored backtest, do not run one."),
+    refresh: bool = typer.Option(False, "--refresh", help="Run again even when the latest backtest was made with "
+                                 "the same options from the same data."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     workspace: Path = WorkspaceOption,
 ) -> None:
-    """How accurate would the predictions have been? Refit before a cutoff, compare with simple rules."""
-    from regulars.jobs.backtest import backtest
+    """How accurate would the predictions have been? Refit before a cutoff, compare with simple rules.
+
+    When the latest backtest was made with the same options from the same data (e.g. by
+    `regulars demo`), it is shown without running again; `--refresh` runs anyway.
+    """
+    from regulars.jobs.backtest import backtest, remember_run, remembered_run
     from regulars.jobs.recommend_eval import evaluate
     from regulars.reports.predictions import backtest_report
     from regulars.reports.recommend import evaluation_report
 
+    day, days = _date(cutoff), (_days(horizon) if horizon else None)
     with open_workspace(workspace, read_only=show) as ws:
-        if not show:
+        done = None if show or refresh else remembered_run(ws, day, days)
+        if done is not None:
+            say_stored(done)
+        elif not show:
             if ws.count("orders") == 0:
                 fail("no orders in this workspace; load some with `regulars ingest orders FILE`")
             with progress_steps("backtesting", quiet=as_json) as say:
-                result = backtest(ws, cutoff=_date(cutoff), horizon_days=_days(horizon) if horizon else None,
-                                  progress=say)
+                result = backtest(ws, cutoff=day, horizon_days=days, progress=say)
                 evaluate(ws, cutoff=result.cutoff, progress=lambda s_: say(f"recommendations: {s_}"))
+            remember_run(ws, day, days, result.run_id)
         report = backtest_report(ws)
         offers = evaluation_report(ws)
     if as_json:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
 import typer
 
 from regulars.cli.common import FormatOption, WorkspaceOption, console, fail, open_workspace, render_frame
@@ -24,6 +23,8 @@ def register(app: typer.Typer) -> None:
 @suppressions_app.command("list")
 def list_cmd(format: str = FormatOption, workspace: Path = WorkspaceOption) -> None:
     """Each erasure still suppressed: when, and how many identifiers of each kind."""
+    import pandas as pd
+
     from regulars.data import suppression
 
     with open_workspace(workspace, read_only=True) as ws:

@@ -294,6 +294,10 @@ def refresh_cmd(
                 result = refresh(ws, _as_of(as_of), engine, rfm_config, tiers_config, builtin=builtin, progress=say)
         except _errors() as exc:
             fail(str(exc))
+        from regulars.jobs.precompute import precompute
+
+        with progress_steps("storing the reports pages and commands show", quiet=as_json) as say:
+            precompute(ws, progress=say)  # so `regulars kpis`, `funnel`, `clusters` and the pages read them
     if as_json:
         print_json(result.to_dict())
         return

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
 import typer
 from rich.table import Table
 
@@ -105,6 +104,8 @@ def sentiment_command(
     workspace: Path = WorkspaceOption,
 ) -> None:
     """How positive or negative customers sound, overall or by month, product, segment or source."""
+    import pandas as pd
+
     from regulars.reports.text import sentiment_report
 
     if by not in (None, "month", "product", "segment", "source"):
@@ -165,10 +166,12 @@ def features_command(
 
 
 def _pct(v) -> str:
+    import pandas as pd
     return "" if v is None or pd.isna(v) else f"{100 * v:.0f}%"
 
 
 def _signed(v) -> str:
+    import pandas as pd
     return "" if v is None or pd.isna(v) else f"{v:+.2f}"
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
 import typer
 
 from regulars.cli.common import FormatOption, WorkspaceOption, console, fail, open_workspace, print_json, progress_steps, render_frame
@@ -23,6 +22,8 @@ def anomalies_command(
     workspace: Path = WorkspaceOption,
 ) -> None:
     """Unusual orders, serial returners, discount-code abuse, many identities on one customer, bot-like sessions."""
+    import pandas as pd
+
     from regulars.data import anomaly_store
     from regulars.reports.anomalies import ITEM_COLUMNS, KINDS, anomalies_report, evaluation
 
@@ -79,6 +80,8 @@ def audit_command(
     workspace: Path = WorkspaceOption,
 ) -> None:
     """Fairness audit: selection rate, true/false positive rates and calibration per group of customers."""
+    import pandas as pd
+
     from regulars.jobs.audit import REGISTRY, run_audit
     from regulars.reports.fairness import fairness_report
 
@@ -201,6 +204,8 @@ privacy_app = typer.Typer(help="Privacy settings: sensitive model inputs, person
 @privacy_app.command("show")
 def privacy_show(workspace: Path = WorkspaceOption) -> None:
     """The privacy settings and what personal data the workspace holds."""
+    import pandas as pd
+
     from regulars.data import privacy_store
 
     with open_workspace(workspace, read_only=True) as ws:

@@ -64,7 +64,15 @@ MIGRATIONS: list[Migration] = [
     Migration(13, "anomaly flags: anomaly_flags, anomaly_runs, demo_truth_anomalies", lambda: _anomalies_v()),
     Migration(14, "fairness audits, model cards, privacy settings, retention log and daily event counts",
               lambda: _trust_v()),
+    Migration(15, "stored report results (report_results): what read commands and pages computed, per data version",
+              lambda: _report_results_v()),
 ]
+
+
+def _report_results_v() -> list[str]:
+    from regulars.data.report_store import create_statements
+
+    return create_statements()
 
 
 def _text_v() -> list[str]:

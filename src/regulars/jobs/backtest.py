@@ -383,3 +383,30 @@ def _judge_leads(ws, rows, fm, cutoff, available):
              f"{int(recent.sum()):,} who had visited in the last 7 days, {_pct(rule_rate) if recent.any() else '-'} bought.",
              n=len(X), horizon=PROPENSITY_WINDOW, population=f"leads on {cutoff}", status=status,
              details={t: {"bought": b, "n": n} for t, (b, n) in rates.items()})
+
+
+#: Under this name :func:`remember_run` records which backtest was made from which data and options.
+RUN_MARKER = "backtest"
+
+
+def remember_run(ws, cutoff, horizon_days, run_id: str) -> None:
+    """Record that backtest *run_id* was made with these options (None: the defaults) from the current data."""
+    from regulars.reports.stored import stored
+
+    stored(ws, RUN_MARKER, {"cutoff": cutoff, "horizon_days": horizon_days}, lambda _w: run_id, refresh=True,
+           reads="inputs", daily=False)
+
+
+def remembered_run(ws, cutoff, horizon_days):
+    """The :class:`~regulars.reports.stored.Stored` run id of the latest backtest with these options on the
+    same data when it is still the latest one stored, else None."""
+    from regulars.data import predictions_store
+    from regulars.reports.stored import lookup
+
+    found = lookup(ws, RUN_MARKER, {"cutoff": cutoff, "horizon_days": horizon_days}, reads="inputs", daily=False)
+    if found is None:
+        return None
+    latest = predictions_store.read_backtests(ws)
+    if latest.empty or str(latest["run_id"].iloc[0]) != found.value:
+        return None
+    return found
