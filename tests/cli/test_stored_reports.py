@@ -112,3 +112,24 @@ def test_a_segment_refresh_keeps_input_only_results_and_an_erasure_drops_all(sho
     run("forget", "C0000001", "--yes", workspace=shop)
     with Workspace(shop, read_only=True) as ws:
         assert ws.count("report_results") == 0  # they may have listed the erased customer
+
+
+def test_an_order_changed_in_place_by_a_reload_is_not_hidden_by_a_stored_result(shop, tmp_path):
+    """A re-export with a changed total updates the order in place: no count or row id moves, yet
+    the stored kpis must not survive it (the version also follows every load)."""
+    with Workspace(shop) as ws:
+        before = standard.kpis(ws)
+        assert before.from_store or standard.kpis(ws).from_store
+        order = ws.sql("SELECT order_id, customer_id, ordered_at, total FROM orders WHERE total > 10 "
+                       "ORDER BY order_id LIMIT 1")
+    changed = order.assign(total=order["total"].astype(float) + 1000)
+    changed["ordered_at"] = pd.to_datetime(changed["ordered_at"]).dt.strftime("%Y-%m-%d %H:%M:%S")
+    path = tmp_path / "reexport.csv"
+    changed.to_csv(path, index=False)
+    proc = run("ingest", "orders", str(path), workspace=shop)
+    assert "1 updated" in proc.stdout, proc.stdout
+    with Workspace(shop) as ws:
+        after = standard.kpis(ws)
+        assert not after.from_store
+        revenue = after.value.table["revenue"].iloc[0] - before.value.table["revenue"].iloc[0]
+        assert float(revenue) == pytest.approx(1000, abs=0.01)
