@@ -1,8 +1,14 @@
-"""Benchmark: the BTYD transaction summary from the workspace, against lifetimes.
+"""Benchmark: the BTYD transaction summary from the workspace, and from a DataFrame, against lifetimes.
 
 Run:
   python benchmarks/summary_bench.py                        # 1M customers, 10M orders (synthetic, built once)
   python benchmarks/summary_bench.py --orders 1000000 --customers 100000
+  python benchmarks/summary_bench.py --in-memory            # the lifetimes user's path only (target: >= 30x)
+
+``--in-memory``: ``regulars.models.summarize`` on a pandas DataFrame of ``--orders`` transactions
+(integer customer ids, timestamps with a time of day, amounts) built in memory, against
+``lifetimes.utils.summary_data_from_transaction_data`` on the same DataFrame in the same run, and
+a plain numpy pass (sort the customer-day keys, count) as the floor. Target: at least 30x lifetimes.
 
 Two regulars runs, both in DuckDB through Ibis, over the shop's purchases (orders with
 ``total > 0`` and a counted status, value = net of refunds): ``purchase_summary(ws, as_of)``
@@ -42,7 +48,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--workspace", type=Path, default=Path(tempfile.gettempdir()) / "regulars-rfm-bench.duckdb")
     parser.add_argument("--skip-lifetimes", action="store_true")
+    parser.add_argument("--in-memory", action="store_true", help="summarize a DataFrame (the lifetimes user's path)")
     args = parser.parse_args()
+    if args.in_memory:
+        return in_memory(args)
 
     ws = build(args.workspace, args.orders, args.customers)
     bought = purchases(ws.table("orders"))
@@ -95,6 +104,58 @@ def main() -> None:
                                 ("monetary_value", "monetary_value")]:
         diff = (result.loc[common, ours_col] - ref.loc[common, their_col]).abs().max()
         print(f"  max |difference| in {ours_col:15}: {diff:.6g} over {len(common):,} customers")
+
+
+def in_memory(args) -> None:
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    n, c = args.orders, args.customers
+    frame = pd.DataFrame({
+        "customer_id": rng.integers(0, c, n),
+        "ordered_at": np.datetime64("2023-01-01T00:00:00") + rng.integers(0, 730 * 86400, n).astype("timedelta64[s]"),
+        "total": rng.gamma(2.0, 30.0, n).round(2),
+    })
+    end = "2024-12-31"
+    print(f"{n:,} transactions of {c:,} customers in a DataFrame; load average {os.getloadavg()[0]:.1f}")
+
+    def ours():
+        return summarize(frame, "customer_id", "ordered_at", "total", freq="D", observation_end=end)
+
+    def floor():  # the least any summary must do: sort the customer-day keys once
+        day = frame["ordered_at"].to_numpy().astype("datetime64[D]").astype(np.int64)
+        keys = np.sort(frame["customer_id"].to_numpy() * 1024 + (day - day.min()))
+        return np.count_nonzero(keys[1:] != keys[:-1])
+
+    times = {}
+    for name, fn in (("numpy floor", floor), ("regulars summarize", ours)):
+        runs = []
+        for _ in range(args.repeat):
+            t = time.perf_counter()
+            result = fn()
+            runs.append(time.perf_counter() - t)
+        times[name] = statistics.median(runs)
+        print(f"{name:42}{times[name]:>9.2f} s  (median of {args.repeat}: {', '.join(f'{r:.2f}' for r in runs)})")
+    try:
+        from lifetimes.utils import summary_data_from_transaction_data
+    except ImportError:
+        print("lifetimes not installed: no reference run (pip install lifetimes==0.11.3 'setuptools<81')")
+        return
+    if args.skip_lifetimes:
+        return
+    t = time.perf_counter()
+    ref = summary_data_from_transaction_data(frame, "customer_id", "ordered_at", monetary_value_col="total",
+                                             observation_period_end=end, freq="D")
+    theirs = time.perf_counter() - t
+    print(f"{'lifetimes summary_data_from_transaction_data':42}{theirs:>9.2f} s")
+    print(f"ratio: summarize is {theirs / times['regulars summarize']:.0f}x faster than lifetimes "
+          f"(target 30x: {'met' if theirs / times['regulars summarize'] >= 30 else 'NOT met'}); "
+          f"{times['regulars summarize'] / times['numpy floor']:.1f}x the numpy floor")
+    result = ours()
+    for col in ("frequency", "recency", "T", "monetary_value"):
+        diff = (result[col] - ref.loc[result.index, col]).abs().max()
+        print(f"  max |difference| in {col:15}: {diff:.6g} over {len(result):,} customers")
 
 
 if __name__ == "__main__":

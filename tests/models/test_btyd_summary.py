@@ -157,3 +157,24 @@ def test_purchase_summary_from_stored_totals_equals_the_order_by_order_summary(w
     assert workspace.order_stats(dt.date(2024, 1, 5)) is None
     early = workspace.frame(purchase_summary(workspace, dt.date(2024, 1, 5))).set_index("customer_id")
     assert early.loc["a"].tolist() == [1, 3.0, 3.0, 16.0]
+
+
+@pytest.mark.parametrize("ids", ["int", "str", "sparse-int"])
+@pytest.mark.parametrize("holdout", [False, True])
+def test_dataframe_summary_equals_the_engines(ids, holdout):
+    """The numpy path for DataFrames and the engine path give the same table: random
+    customers, several orders a day, times of day, values, a holdout."""
+    rng = np.random.default_rng(3)
+    n = 20_000
+    customer = rng.integers(0, 3000, n)
+    frame = pd.DataFrame({
+        "customer_id": {"int": customer, "str": [f"c{c}" for c in customer], "sparse-int": customer * 10_000_019}[ids],
+        "ordered_at": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 400 * 86400, n), unit="s"),
+        "total": rng.gamma(2.0, 20.0, n).round(2),
+    })
+    kwargs = {"freq": "W", "observation_end": "2024-12-31",
+              **({"calibration_end": "2024-08-31"} if holdout else {})}
+    ours = summarize(frame, "customer_id", "ordered_at", "total", **kwargs)
+    engine = summary_expression(frame, "customer_id", "ordered_at", "total", **kwargs)
+    ref = engine.order_by("customer_id").to_pandas().set_index("customer_id")
+    pd.testing.assert_frame_equal(ours, ref, check_exact=False, rtol=1e-12)

@@ -67,3 +67,18 @@ def cdnow_ws(tmp_path_factory):
     assert result.rows_quarantined == 0
     yield ws
     ws.close()
+
+
+@pytest.fixture(scope="package")
+def demo(tmp_path_factory):
+    """The demo shop (3,000 customers, seed 0), its feature mart and each customer's planted type."""
+    from regulars import Workspace
+    from regulars.demo import build_demo
+    from regulars.features.mart import customer_features
+
+    ws = Workspace(tmp_path_factory.mktemp("demo") / "shop.duckdb")
+    build_demo(ws, n_customers=3_000, seed=0)
+    mart = ws.execute(customer_features(ws))
+    truth = ws.sql("SELECT customer_id, latent_type FROM demo_truth").set_index("customer_id").latent_type
+    yield ws, mart, truth
+    ws.close()

@@ -107,18 +107,7 @@ def test_bad_input_is_refused():
 
 # -- the demo shop ------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    from regulars import Workspace
-    from regulars.demo import build_demo
-    from regulars.features.mart import customer_features
-
-    ws = Workspace(tmp_path_factory.mktemp("demo") / "shop.duckdb")
-    build_demo(ws, n_customers=3_000, seed=0)
-    mart = ws.execute(customer_features(ws))
-    truth = ws.sql("SELECT customer_id, latent_type FROM demo_truth").set_index("customer_id").latent_type
-    yield ws, mart, truth
-    ws.close()
+# the ``demo`` fixture (3,000 customers, seed 0) is in conftest.py: the RFM tests use it too
 
 
 @pytest.mark.slow
@@ -200,3 +189,37 @@ def test_cli_clusters_and_icp(demo):
     out = json.loads(icp.output)
     assert len(out["scores"]) == 3 and {s["kind"] for s in out["scores"]} == {"prospect"}
     assert out["traits"][0]["text"]
+
+
+@pytest.mark.slow
+def test_personas_have_no_inf_nan_or_negative_nonsense(demo):
+    """Customers whose orders were all returned, or were $0, or who have only a return on record
+    used to make "Budget Ben: spends 0.05 per order, 2063.8x less" and "Window-Shopping Wendy:
+    -306.21 per customer, visits inf x as often (0 vs 0)"."""
+    import re
+
+    from regulars.segments.clusters import NO_NET_SPEND
+    from regulars.segments.personas import persona_cards
+
+    _ws, mart, _truth = demo
+    extra = pd.DataFrame([
+        {"customer_id": f"refunded{i}", "orders": 2, "revenue": 0.0, "aov": 0.0, "tenure_days": 200,
+         "days_since_last_order": 50, "sessions": 0} for i in range(30)] + [
+        {"customer_id": f"free{i}", "orders": 1, "revenue": 0.0, "aov": 0.0, "tenure_days": 90,
+         "days_since_last_order": 80, "sessions": 2} for i in range(10)] + [
+        {"customer_id": "returns-only", "orders": 0, "revenue": -306.21, "aov": None, "tenure_days": 40,
+         "days_since_last_order": None, "sessions": 0}])
+    mart = pd.concat([mart, extra], ignore_index=True)
+    model, frame = cluster_customers(mart, random_state=0)
+    assert (frame.loc[extra["customer_id"], "cluster"] == NO_NET_SPEND).all()
+    cards = persona_cards(frame, mart, model)
+    rita = next(c for c in cards if c.cluster == NO_NET_SPEND)
+    assert rita.name == "Returning Rita" and rita.size >= len(extra) and rita.value_share == 0  # + the demo's own
+    for card in cards:
+        text = " ".join([card.name, card.top_trait, card.action, *card.traits])
+        assert not re.search(r"\binf\b|\bnan\b", text, re.IGNORECASE), text
+        assert not re.search(r"(?<![\w.])-\d", text), text
+        assert card.revenue_per_customer >= 0 and card.value_share >= 0
+    budget = [c for c in cards if c.name.startswith("Budget")]
+    assert all(float(re.search(r"spends ([\d.,]+) per order", t).group(1).replace(",", "")) >= 1
+               for c in budget for t in c.traits if "per order" in t)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pytest
 
 from regulars.segments import rfm
@@ -36,12 +37,40 @@ def test_as_of_excludes_later_orders(ladder):
     assert df.loc["c02", "recency_days"] == 5 and df.loc["c02", "frequency"] == 2
 
 
-def test_ties_are_broken_by_customer_id(workspace):
+def test_identical_customers_get_identical_scores(workspace):
+    # five customers with the same single order: the customer id must not decide their scores
     add_orders(workspace, [(f"o{c}", c, "2024-06-01 10:00", 20) for c in "edcba"])
     df = workspace.execute(rfm(workspace, as_of=AS_OF)).set_index("customer_id").sort_index()
-    assert list(df.f_score) == [1, 2, 3, 4, 5]
-    assert list(df.m_score) == [1, 2, 3, 4, 5]
-    assert list(df.r_score) == [1, 2, 3, 4, 5]
+    assert set(df.f_score) == set(df.m_score) == set(df.r_score) == {1}
+    assert df.segment.nunique() == 1
+
+
+def test_one_time_buyers_stay_together_and_recent_ones_are_new(workspace):
+    # 6 recent one-time buyers, and repeat buyers with 2..5 orders: F=1 is exactly the one-timers
+    rows = [(f"n{i}", f"a{i}", "2024-06-25 10:00", 30) for i in range(6)]
+    for k in range(2, 6):
+        rows += [(f"r{k}-{j}", f"b{k}", f"2024-0{j + 1}-10 10:00", 30) for j in range(k)]
+    add_orders(workspace, rows)
+    df = workspace.execute(rfm(workspace, as_of=AS_OF)).set_index("customer_id")
+    one_timers = df.frequency == 1
+    assert (df.f_score[one_timers] == 1).all() and (df.f_score[~one_timers] > 1).all()
+    assert set(df.segment[one_timers]) == {"new"}
+
+
+@pytest.mark.slow
+def test_demo_has_new_and_promising_customers(demo):
+    """Issue 14 #11: with sequential ids, breaking ties by id gave the demo's one-time buyers
+    frequency scores 1 and 2 alike, so "New" and "Promising" were empty."""
+    from regulars import Workspace
+
+    ws = Workspace(demo[0].path)  # its own connection: a clusters test closes the fixture's
+    try:
+        df = ws.execute(rfm(ws))
+    finally:
+        ws.close()
+    assert (df.f_score[df.frequency == 1] == 1).all()
+    counts = df.segment.value_counts()
+    assert counts.get("new", 0) > 0 and counts.get("promising", 0) > 0, counts.to_dict()
 
 
 def test_custom_grid_renames_and_falls_back(ladder, tmp_path):
@@ -83,6 +112,17 @@ class OrdersOnly:
         self.table = ws.table
 
 
+def reference_scores(values, descending):
+    """Scores computed independently in pandas: distinct values in order, cut by quintile_cuts."""
+    from regulars.segments.rfm import _spread, quintile_cuts
+
+    counts = values.value_counts().sort_index(ascending=not descending)
+    cuts = quintile_cuts(counts.to_numpy())
+    group = np.searchsorted(np.array(cuts), np.arange(len(counts)), side="right")
+    score = dict(zip(counts.index, np.array(_spread(len(cuts) + 1))[group]))
+    return values.map(score)
+
+
 @pytest.mark.parametrize("stored", [True, False], ids=["stored-totals", "from-orders"])
 def test_cdnow_matches_independent_sql(cdnow_ws, stored):
     as_of = dt.date(1998, 7, 1)
@@ -99,11 +139,11 @@ def test_cdnow_matches_independent_sql(cdnow_ws, stored):
             SELECT customer_id, max(d) FILTER (WHERE total > 0) AS last_d,
                    count(*) FILTER (WHERE total > 0) AS frequency, round(sum(net), 2) AS monetary
             FROM p GROUP BY customer_id HAVING count(*) FILTER (WHERE total > 0) > 0)
-        SELECT customer_id, date_diff('day', last_d, DATE '1998-07-01') AS recency_days, frequency, monetary,
-               ntile(5) OVER (ORDER BY date_diff('day', last_d, DATE '1998-07-01') DESC, customer_id) AS r,
-               ntile(5) OVER (ORDER BY frequency, customer_id) AS f,
-               ntile(5) OVER (ORDER BY monetary, customer_id) AS m
+        SELECT customer_id, date_diff('day', last_d, DATE '1998-07-01') AS recency_days, frequency, monetary
         FROM v ORDER BY customer_id""")
+    ref["r"] = reference_scores(ref.recency_days, descending=True)
+    ref["f"] = reference_scores(ref.frequency, descending=False)
+    ref["m"] = reference_scores(ref.monetary.astype(float).round(2), descending=False)
     assert len(ours) == len(ref) == 23_502  # 23,570 CDNOW customers, 68 of them with only $0 orders
     assert (ours.customer_id == ref.customer_id).all()
     assert (ours.recency_days == ref.recency_days).all()
@@ -117,8 +157,26 @@ def test_cdnow_matches_independent_sql(cdnow_ws, stored):
     assert round(float(ours.monetary.astype(float).sum()), 2) == 2_500_315.63
 
 
+def test_cdnow_ties_get_identical_scores_and_groups_are_as_equal_as_ties_allow(cdnow_ws):
+    df = cdnow_ws.execute(rfm(cdnow_ws, as_of=dt.date(1998, 7, 1)))
+    # identical (recency, frequency, monetary) -> identical (R, F, M)
+    per_value = df.groupby(["recency_days", "frequency", "monetary"])[["r_score", "f_score", "m_score"]].nunique()
+    assert (per_value == 1).all().all()
+    assert per_value.index.size < len(df)  # CDNOW has ties: the check is not vacuous
+    # each score is a function of its own value alone
+    for score, value in (("r_score", "recency_days"), ("f_score", "frequency"), ("m_score", "monetary")):
+        assert (df.groupby(value)[score].nunique() == 1).all(), score
+    # frequency: 60 % of CDNOW bought on a single day; they all get F = 1, and every score is used
+    one_timers = df.frequency == 1
+    assert (df.f_score[one_timers] == 1).all() and (df.f_score[~one_timers] > 1).all()
+    assert set(df.f_score) == {1, 2, 3, 4, 5}
+    # few ties in spend: its groups stay within a few customers of a fifth each
+    sizes = df.m_score.value_counts()
+    assert (abs(sizes - len(df) / 5) <= 0.01 * len(df)).all()
+
+
 @pytest.mark.parametrize("seed", range(6))
-def test_quintile_scores_equal_ntile_for_any_size_and_ties(seed):
+def test_quintile_scores_are_ntile_without_ties_and_tie_invariant_with_them(seed):
     import ibis
     import numpy as np
 
@@ -130,17 +188,22 @@ def test_quintile_scores_equal_ntile_for_any_size_and_ties(seed):
         distinct = [1, 2, 3, n][seed % 4]  # from all tied to all different
         data = pa_table(rng, n, distinct)
         t = con.create_table(f"t{n}", data, overwrite=True)
-        ours = con.to_pyarrow(quintile_scores(t, {"up": ("x", False), "down": ("x", True)}, key="id")).to_pandas()
-        ref = con.raw_sql(f"SELECT id, ntile(5) OVER (ORDER BY x, id) AS up, ntile(5) OVER (ORDER BY x DESC, id) AS down "
-                          f"FROM t{n}").df()
+        ours = con.to_pyarrow(quintile_scores(t, {"up": ("x", False), "down": ("x", True)})).to_pandas()
         got = ours.set_index("id").sort_index()
-        want = ref.set_index("id").sort_index()
-        assert (got.up.to_numpy() == want.up.to_numpy()).all(), (n, distinct)
-        assert (got.down.to_numpy() == want.down.to_numpy()).all(), (n, distinct)
+        assert (got.groupby("x")[["up", "down"]].nunique() == 1).all().all(), (n, distinct)
+        assert (got.up == reference_scores(got.x, descending=False)).all(), (n, distinct)
+        assert (got.down == reference_scores(got.x, descending=True)).all(), (n, distinct)
+        if distinct == n:  # no ties: exactly ntile(5)
+            ref = con.raw_sql(f"SELECT id, ntile(5) OVER (ORDER BY x) AS up, ntile(5) OVER (ORDER BY x DESC) AS down "
+                              f"FROM t{n}").df().set_index("id").sort_index()
+            if n >= 5:
+                assert (got.up.to_numpy() == ref.up.to_numpy()).all(), n
+                assert (got.down.to_numpy() == ref.down.to_numpy()).all(), n
 
 
 def pa_table(rng, n, distinct):
     import pyarrow as pa
 
     ids = [f"k{i:05d}" for i in rng.permutation(n)]
-    return pa.table({"id": ids, "x": rng.integers(0, distinct, n).astype("int64")})
+    x = rng.permutation(n) if distinct == n else rng.integers(0, distinct, n)
+    return pa.table({"id": ids, "x": x.astype("int64")})

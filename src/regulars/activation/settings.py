@@ -20,7 +20,8 @@ import zoneinfo
 
 #: name -> (default, kind, description)
 SETTINGS: dict[str, tuple[object, str, str]] = {
-    "time_zone": ("UTC", "tz", "the shop's time zone (quiet hours, birthdays, report schedules), e.g. Europe/Paris"),
+    "time_zone": ("UTC", "tz", "the shop's time zone (quiet hours, birthdays, report schedules; the same setting as "
+                             "`regulars settings timezone`), e.g. Europe/Paris"),
     "quiet_hours": ("21:00-08:00", "hours", "no e-mail or SMS between these local times (empty: none)"),
     "cap_per_day": (2, "int", "at most this many e-mails/SMS to one customer per day, across journeys (0: no cap)"),
     "cap_per_week": (5, "int", "at most this many e-mails/SMS to one customer in 7 days, across journeys (0: no cap)"),

@@ -25,6 +25,8 @@ def show(report: DoctorReport) -> None:
     else:
         console.print("[green]no duplicates, outliers or rejected rows found[/]")
     console.print(_readiness(report))
+    if report.personal_data:
+        console.print(_personal(report))
 
 
 def _tables(report: DoctorReport) -> Table:
@@ -47,6 +49,19 @@ def _readiness(report: DoctorReport) -> Table:
         table.add_column(col, overflow="fold")
     for r in report.readiness:
         table.add_row(r.title, _STATUS_STYLE.get(r.status, r.status), r.minimum, r.have, r.load or ("" if r.status == "ok" else r.reason))
+    return table
+
+
+def _personal(report: DoctorReport) -> Table:
+    table = Table(title="personal data held", title_justify="left")
+    for col in ("table", "column", "values", "kept at ingest", "note"):
+        table.add_column(col, overflow="fold")
+    for p in report.personal_data:
+        note = ""
+        if p.get("retention"):
+            note = f"oldest {p.get('oldest') or '-'}; retention: {p['retention']}"
+        table.add_row(p["table"], p["column"], f"{p['values']:,}", "yes" if p["kept_at_ingest"] else "[yellow]no (dropped)[/]",
+                      note)
     return table
 
 

@@ -40,3 +40,15 @@ def engine_workspace_or_fail(ws, engine: str | None) -> Iterator:
             yield reads
     except EngineError as exc:
         fail(str(exc))
+
+
+def on_spark(ws, engine: str | None) -> bool:
+    """Whether the command runs on Spark (``--engine``, ``$REGULARS_ENGINE`` or the settings file); an
+    unknown engine ends the command with its message. Stored results are read only on DuckDB: a
+    command asked to run on Spark computes there."""
+    from regulars.data.engines import EngineError, engine_name
+
+    try:
+        return engine_name(engine, workspace=ws.path) != "duckdb"
+    except EngineError as exc:
+        fail(str(exc))

@@ -11,11 +11,11 @@ import json
 import sys
 from pathlib import Path
 
-import pandas as pd
 import typer
 
 from regulars import __version__
 from regulars.cli.engine_opts import EngineOption, engine_tables
+from regulars.cli.group import RegularsGroup
 from regulars.cli.common import (
     FormatOption,
     WorkspaceOption,
@@ -26,8 +26,8 @@ from regulars.cli.common import (
     print_json,
     progress_steps,
     render_frame,
+    say_stored,
 )
-from regulars.data.ingest.options import MappingError
 from regulars.data.schema import KINDS
 
 app = typer.Typer(
@@ -36,11 +36,12 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=RegularsGroup,  # while `regulars serve` holds the workspace, commands run through it
 )
 
 #: CLI modules of the other areas; each exposes ``register(app)``.
 AREAS: tuple[str, ...] = ("segments", "explore", "predict", "server", "experiments", "privacy", "recommend", "activation",
-                          "settings")
+                          "settings", "text", "trust", "lists")
 
 
 def _version(value: bool) -> None:
@@ -73,6 +74,8 @@ def ingest(
     Rows that cannot be loaded are kept in the quarantine with their reason:
     see `regulars quarantine`.
     """
+    from regulars.data.ingest.options import MappingError
+
     from regulars.data.ingest.pipeline import LoadInvariantError, ingest as run_ingest
 
     with open_workspace(workspace) as ws:
@@ -114,6 +117,8 @@ def quarantine(
     workspace: Path = WorkspaceOption,
 ) -> None:
     """List rejected rows (file, row number, column and reason), or with --warnings the dropped values."""
+    import pandas as pd
+
     from regulars.reports.data_admin import field_warnings, quarantine as rejected
 
     with open_workspace(workspace, read_only=True) as ws:
@@ -253,7 +258,9 @@ def kpis(
     `regulars kpis --by segment rfm` shows KPIs and predicted value per segment of a kind
     (from the stored segments and predictions, so always read from the workspace).
     """
-    from regulars.reports.kpis import kpis as compute
+    import pandas as pd
+
+    from regulars.reports import standard
 
     if by == "segment":
         _segment_kpis(kind or "rfm", as_json, format, workspace)
@@ -262,27 +269,53 @@ def kpis(
         fail(f"unexpected {kind!r}: a segment kind goes with --by segment")
     if by not in (None, "month", "channel", "cohort"):
         fail(f"--by {by!r} unknown; use month, channel, cohort or segment")
-    with open_workspace(workspace, read_only=True) as ws, engine_tables(ws, engine) as tables:
-        report = compute(tables, by=by)
+    from regulars.cli.engine_opts import on_spark
+    from regulars.data.shop import settings as shop_settings
+    from regulars.reports.words import say
+
+    with open_workspace(workspace, read_only=True) as ws:
+        currency = shop_settings(ws.con)["currency"]
+        if not on_spark(ws, engine):
+            stored_report = standard.kpis(ws, by=by)
+            say_stored(stored_report)
+            report = stored_report.value
+        else:
+            from regulars.reports.kpis import kpis as compute
+
+            with engine_tables(ws, engine) as tables:
+                report = compute(tables, by=by)
     if as_json or format == "json":
         print_json(report.to_dict())
         return
     table = report.table
     if by is None and format == "table" and len(table) == 1:
-        table = pd.DataFrame({"metric": [c.replace("_", " ") for c in table.columns], "value": table.iloc[0].tolist()})
+        row = table.iloc[0]
+        table = pd.DataFrame({"metric": [c.replace("_", " ") for c in table.columns],
+                              "value": [say(c, row[c].item() if hasattr(row[c], "item") else row[c], currency)
+                                        for c in table.columns]})
+    elif format == "table":
+        from regulars.reports.words import in_words, partial_month
+
+        table = in_words(table, currency)
+        partial = partial_month(report.end) if by == "month" else None
+        if partial and len(table) and str(table["month"].iloc[-1]) == partial:
+            table.loc[table.index[-1], "month"] = f"{partial} (partial)"
+            report.notes.append(f"{partial} is partial: the data ends on {report.end}; compare complete months")
     render_frame(table, format, title="KPIs" + (f" by {by}" if by else ""))
     for note in report.notes:
         console.print(f"[dim]note:[/] {note}")
 
 
 def _segment_kpis(kind: str, as_json: bool, format: str, workspace) -> None:
-    from regulars.reports.segment_kpis import segment_kpis
+    from regulars.reports import standard
 
     with open_workspace(workspace, read_only=True) as ws:
         try:
-            report = segment_kpis(ws, kind)
+            result = standard.segment_kpis(ws, kind)
         except ValueError as exc:
             fail(str(exc))
+    say_stored(result)
+    report = result.value
     if as_json or format == "json":
         print_json(report.to_dict())
         return
@@ -301,11 +334,11 @@ def doctor(
     """Data-quality and readiness report: what the data supports and what it lacks."""
     from regulars.cli.doctor_view import show, show_engine
     from regulars.data.engines import EngineError, engine_name
-    from regulars.reports.doctor import doctor as examine
+    from regulars.reports import standard
     from regulars.reports.engine_check import engine_check
 
     with open_workspace(workspace, read_only=True) as ws:
-        report = examine(ws)
+        result = standard.doctor(ws)
         check = None
         try:
             if engine or engine_name(None, workspace=ws.path) != "duckdb":
@@ -313,6 +346,8 @@ def doctor(
                     check = engine_check(ws, engine)
         except EngineError as exc:
             fail(str(exc))
+    say_stored(result)
+    report = result.value
     if as_json:
         print_json({**report.to_dict(), **({"engine": check.to_dict()} if check else {})})
         return

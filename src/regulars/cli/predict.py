@@ -19,6 +19,7 @@ from regulars.cli.common import (
     open_workspace,
     print_json,
     progress_steps,
+    say_stored,
 )
 
 _STATUS = {"ok": "[green]ok[/]", "small": "[yellow]small-data mode[/]", "warn": "[yellow]rough[/]",
@@ -57,6 +58,8 @@ def predict_command(
     horizon: str = typer.Option("365d", "--horizon", help="Horizon of expected orders, spend and CLV, e.g. 365d, 26w, 6m."),
     as_json: bool = typer.Option(False, "--json", help="Print a machine-readable summary."),
     engine: str = EngineOption,
+    refresh: bool = typer.Option(False, "--refresh", help="Fit again even when the stored predictions were made "
+                                 "from the same data."),
     workspace: Path = WorkspaceOption,
 ) -> None:
     """Fit the models on your history and write every customer's predictions.
@@ -68,17 +71,28 @@ def predict_command(
     Writes customer_predictions (p_alive, expected orders/spend/CLV with ranges, churn risk
     and reasons, next order date, 30-day purchase propensity), lead_scores, replenishments
     and demand_forecast. Predictions the data cannot support are refused, with the reason.
+    When the latest predictions were made with the same options from the same data (e.g. by
+    `regulars demo`), they are shown without fitting again; `--refresh` fits anyway.
     """
-    from regulars.jobs.predict import predict
+    from regulars.cli.engine_opts import on_spark
+    from regulars.jobs.predict import latest_display, predict, store_display
     from regulars.reports.predictions import backtest_report
 
     days = _days(horizon)
+    day = _date(as_of)
     with open_workspace(workspace) as ws:
         if ws.count("orders") == 0:
             fail("no orders in this workspace; load some with `regulars ingest orders FILE` (or try `regulars demo`)")
-        with progress_steps("predicting", quiet=as_json) as say, engine_workspace_or_fail(ws, engine) as reads:
-            result = predict(reads, as_of=_date(as_of), horizon_days=days, progress=say)
-            offers = recommend_and_decide(ws, result.as_of, say)
+        spark = on_spark(ws, engine)
+        shown = None if refresh or spark else latest_display(ws, day, days)
+        if shown is None:
+            with progress_steps("predicting", quiet=as_json) as say, engine_workspace_or_fail(ws, engine) as reads:
+                result = predict(reads, as_of=day, horizon_days=days, progress=say)
+                offers = recommend_and_decide(ws, result.as_of, say)
+            store_display(ws, day, days, result, offers)
+        else:
+            result, offers = shown.value["result"], shown.value["offers"]
+            say_stored(shown)
         report = backtest_report(ws)
     if as_json:
         print_json({**result.to_dict(), "recommendations": offers})
@@ -104,10 +118,18 @@ def predict_command(
         text = heads.get(name, "") if not verdict.refused else "; ".join(verdict.messages)
         table.add_row(name, _STATUS.get(verdict.status, verdict.status), text)
     console.print(table)
+    if s.get("not_personalised"):
+        console.print(f"{s['not_personalised']:,} customer(s) refused personalisation: they get generic treatment "
+                      "(no personal score, lead score or reminder)")
     for name, verdict in result.verdicts.items():
         if verdict.small:
             for m in verdict.messages:
                 console.print(f"[yellow]note ({name}):[/] {m}")
+    for key in ("value_model", "forecast_model"):
+        if key in s:
+            console.print(f"[dim]{s[key]['sentence']}[/]")
+    for note in s.get("value_model", {}).get("notes", []):
+        console.print(f"[yellow]note (value):[/] {note}")
     if report.run_id is None:
         console.print("[dim]accuracy: not backtested yet; run `regulars backtest` to see how these predictions "
                       "would have done on your own history[/]")
@@ -142,7 +164,11 @@ def recommend_and_decide(ws, as_of, say, k: int = 10) -> dict:
 def backtest_command(
     cutoff: str = typer.Option(None, "--cutoff", help="Refit on data before this date and judge the period after "
                                "(default: 90 days before the last order)."),
+    horizon: str = typer.Option(None, "--horizon", help="Horizon the value predictions are judged over, e.g. 365d "
+                                "(default: that of the latest `regulars predict`, else 365 days)."),
     show: bool = typer.Option(False, "--show", help="Only show the latest stored backtest, do not run one."),
+    refresh: bool = typer.Option(False, "--refresh", help="Run again even when the latest backtest was made with "
+                                 "the same options from the same data."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     engine: str = EngineOption,
     workspace: Path = WorkspaceOption,
@@ -150,21 +176,30 @@ def backtest_command(
     """How accurate would the predictions have been? Refit before a cutoff, compare with simple rules.
 
     With --engine spark the data preparation runs on Spark (as for `regulars predict`); the
-    recommendation evaluation runs on the workspace.
+    recommendation evaluation runs on the workspace. When the latest backtest was made with the same
+    options from the same data (e.g. by `regulars demo`), it is shown without running again (never
+    with --engine spark); `--refresh` runs anyway.
     """
-    from regulars.jobs.backtest import backtest
+    from regulars.cli.engine_opts import on_spark
+    from regulars.jobs.backtest import backtest, remember_run, remembered_run
     from regulars.jobs.recommend_eval import evaluate
     from regulars.reports.predictions import backtest_report
     from regulars.reports.recommend import evaluation_report
 
+    day, days = _date(cutoff), (_days(horizon) if horizon else None)
     with open_workspace(workspace, read_only=show) as ws:
-        if not show:
+        spark = on_spark(ws, engine)
+        done = None if show or refresh or spark else remembered_run(ws, day, days)
+        if done is not None:
+            say_stored(done)
+        elif not show:
             if ws.count("orders") == 0:
                 fail("no orders in this workspace; load some with `regulars ingest orders FILE`")
             with progress_steps("backtesting", quiet=as_json) as say:
                 with engine_workspace_or_fail(ws, engine) as reads:
-                    result = backtest(reads, cutoff=_date(cutoff), progress=say)
+                    result = backtest(reads, cutoff=day, horizon_days=days, progress=say)
                 evaluate(ws, cutoff=result.cutoff, progress=lambda s_: say(f"recommendations: {s_}"))
+            remember_run(ws, day, days, result.run_id)
         report = backtest_report(ws)
         offers = evaluation_report(ws)
     if as_json:
@@ -175,6 +210,13 @@ def backtest_command(
         return
     console.print(f"[bold]backtest[/] {report.run_id}: models refitted on data before {report.cutoff}, "
                   "judged on what happened after")
+    coverage = [(label, report.models[m]["metrics"][metric]) for label, m, metric in (
+        ("orders", "clv", "orders_coverage"), ("spend", "clv", "spend_coverage"), ("CLV", "clv", "clv_coverage"),
+        ("next order date", "next_order", "interval_coverage"), ("forecast", "forecast", "interval_coverage"))
+        if metric in report.models.get(m, {}).get("metrics", {})]
+    if coverage:
+        console.print("80% ranges, share of actual outcomes inside (nominal 80%): " + ", ".join(
+            f"{label} {100 * v['value']:.0f}%" for label, v in coverage if v["value"] is not None))
     for model, info in report.models.items():
         console.print(f"\n[bold]{model}[/] ({_STATUS.get(info['status'], info['status'])})")
         for sentence in info["sentences"]:
@@ -208,7 +250,7 @@ def _print_evaluation(offers: dict) -> None:
 
 
 def customer_command(
-    customer_id: str = typer.Argument(..., help="The customer id."),
+    customer_id: str = typer.Argument(..., help="Customer id, shop id, e-mail or phone."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     workspace: Path = WorkspaceOption,
 ) -> None:
@@ -232,13 +274,14 @@ def customer_command(
     if p:
         console.print(f"as of {c.as_of}, over the next {p['horizon_days']} days:")
         if "clv" not in c.refused and p.get("p_alive") is not None:
-            console.print(f"  still buying (p_alive): {100 * p['p_alive']:.0f}%")
+            console.print(f"  orders again within {p['horizon_days']} days (p_alive): {100 * p['p_alive']:.0f}%")
             console.print(f"  expected orders: {p['expected_orders']:.1f} (80% range {p['expected_orders_lower']:.0f}–"
                           f"{p['expected_orders_upper']:.0f}), spend {_money(p['expected_spend'])} "
                           f"({_money(p['expected_spend_lower'])}–{_money(p['expected_spend_upper'])})")
             console.print(f"  CLV: {_money(p['clv'])} ({_money(p['clv_lower'])}–{_money(p['clv_upper'])})")
             console.print(f"  next order: around {str(p['next_order_at'])[:10]} (80% range "
-                          f"{str(p['next_order_lower'])[:10]} to {str(p['next_order_upper'])[:10]}, if they come back)")
+                          f"{str(p['next_order_lower'])[:10]} to {str(p['next_order_upper'])[:10]}, if they order "
+                          f"within {p['horizon_days']} days)")
         if p.get("churn_risk") is not None:
             console.print(f"  churn risk (no order in 90 days): {100 * p['churn_risk']:.0f}% ({p['churn_band']})")
             for r in c.reasons.get("churn", []):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
 import typer
 
 from regulars.cli.common import FormatOption, WorkspaceOption, console, fail, open_workspace, render_frame
@@ -22,6 +21,8 @@ def settings(
     workspace: Path = WorkspaceOption,
 ) -> None:
     """Show the shop's settings, or change one (e.g. `regulars settings timezone Europe/Paris`)."""
+    import pandas as pd
+
     from regulars.data import auth
 
     if name is not None and value is None:

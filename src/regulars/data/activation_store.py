@@ -21,7 +21,7 @@ import json
 
 import pyarrow as pa
 
-from regulars.data import purchases
+from regulars.data import purchases, shop
 from regulars.data.activation_schema import records, where
 
 PREFIX = "activation."
@@ -37,16 +37,24 @@ _records = records
 
 
 # -- settings (stored in app_settings under "activation.<name>") ------------------------------------
+#: The activation setting that is the shop's own time zone (``app_settings.timezone``, see
+#: :mod:`regulars.data.shop`): one value for reports, ingestion and journeys.
+SHOP_TIME_ZONE = "time_zone"
+
+
 def read_settings(ws) -> dict[str, object]:
     rows = ws.con.execute("SELECT name, arg_max(value, updated_at)::VARCHAR FROM app_settings "
                           "WHERE starts_with(name, ?) GROUP BY name", [PREFIX]).fetchall()
-    return {name[len(PREFIX):]: json.loads(value) for name, value in rows}
+    out = {name[len(PREFIX):]: json.loads(value) for name, value in rows}
+    out[SHOP_TIME_ZONE] = shop.timezone(ws.con)
+    return out
 
 
 def write_settings(ws, values: dict[str, object], by: str) -> None:
     now = _now()
     for name, value in values.items():
-        ws.con.execute("INSERT INTO app_settings VALUES (?, ?, ?, ?)", [PREFIX + name, json.dumps(value), now, by])
+        stored = "timezone" if name == SHOP_TIME_ZONE else PREFIX + name
+        ws.con.execute("INSERT INTO app_settings VALUES (?, ?, ?, ?)", [stored, json.dumps(value), now, by])
 
 
 # -- holdout assignments (logged in the experiments store) -----------------------------------------------

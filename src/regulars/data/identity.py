@@ -32,6 +32,12 @@ read as ``17850`` before any of this (:mod:`regulars.data.ingest.values`).
 Every link is stored in ``identities`` with the reason it was made (naming the
 file, never the folder it was in). E-mail addresses and phone numbers are
 stored there only as keyed hashes (:func:`fingerprint`).
+
+A link's ``linked_at`` is when it became knowable: the time of the earliest row that
+shows the identifier next to that customer (the row's ``occurred_at``, ``ordered_at``,
+``created_at``, ...; the load time for rows without one), moved earlier when a later load
+brings earlier evidence. Predictions as of a past date only attach events through links
+made before it (``regulars.jobs.tables.PointInTime``).
 """
 
 from __future__ import annotations
@@ -47,6 +53,15 @@ from regulars.data.schema import CUSTOMER_TABLES, TABLES
 
 PROVISIONAL = ("e-", "p-")
 HASHED_KINDS = ("email", "phone")
+#: Time columns of the canonical tables, in the order they are looked for in a load.
+_TIME_COLUMNS = tuple(dict.fromkeys(t.time_column for t in TABLES.values() if t.time_column))
+
+
+def _time_column(con, tmp: str) -> str:
+    """SQL for the evidence time of each row of *tmp*: its time column, else NULL."""
+    columns = {r[0] for r in con.execute(f"DESCRIBE {tmp}").fetchall()}
+    found = next((c for c in _TIME_COLUMNS if c in columns), None)
+    return f"TRY_CAST({found} AS TIMESTAMP)" if found else "NULL"
 
 
 @dataclass
@@ -97,13 +112,16 @@ def lookup_value(con, kind: str, text: str) -> str | None:
     return str(text).strip(" ") or None
 
 
-def resolve(con, tmp: str, has: set[str], run_id: int, source: str, requires_customer: bool) -> IdentityResult:
+def resolve(con, tmp: str, has: set[str], run_id: int, source: str, requires_customer: bool,
+            weight: str | None = None) -> IdentityResult:
     """Replace ``customer_id`` in temp table *tmp* by the resolved customer id.
 
     *has* lists which identifier columns the source provides among
     ``customer_id`` (shop id), ``email``, ``phone`` and ``anonymous_id``.
     Rows without any identifier keep a NULL customer id (and are rejected by
-    the caller when the table requires a customer).
+    the caller when the table requires a customer). With *weight*, each row of
+    *tmp* stands for that many (a column: rows with the same identifiers folded
+    into one); conflicts are counted in those.
     """
     result = IdentityResult()
     hasher = keyed.for_connection(con)
@@ -113,7 +131,8 @@ def resolve(con, tmp: str, has: set[str], run_id: int, source: str, requires_cus
     anon = "anonymous_id" if "anonymous_id" in has else "NULL"
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE _idn AS SELECT _file, _row, {shop}::VARCHAR AS shop, "
-        f"{email_h}::VARCHAR AS email_h, {phone_h}::VARCHAR AS phone_h, {anon}::VARCHAR AS anon FROM {tmp}"
+        f"{email_h}::VARCHAR AS email_h, {phone_h}::VARCHAR AS phone_h, {anon}::VARCHAR AS anon, "
+        f"{_time_column(con, tmp)} AS _at, {weight or 1} AS _n FROM {tmp}"
     )
     con.execute(
         """
@@ -170,7 +189,7 @@ def resolve(con, tmp: str, has: set[str], run_id: int, source: str, requires_cus
     ).fetchall()
     result.conflicts = con.execute(
         """
-        SELECT count(*) FROM _idr WHERE
+        SELECT coalesce(sum(_n), 0) FROM _idr WHERE
             (via_email IS NOT NULL AND via_email <> cid AND left(via_email, 2) NOT IN ('e-', 'p-'))
          OR (via_phone IS NOT NULL AND via_phone <> cid AND left(via_phone, 2) NOT IN ('e-', 'p-'))
         """
@@ -178,21 +197,36 @@ def resolve(con, tmp: str, has: set[str], run_id: int, source: str, requires_cus
     if merges:
         merge(con, merges, f"same identifier seen with customer id in {source}")
         result.merges = [(a, b) for a, b in merges]
-    # New links, one per identifier, from the first row that shows it.
+    # New links, one per identifier, from the first row that shows it; linked at the earliest
+    # row that shows it next to that customer (when it became knowable).
     before = con.execute("SELECT count(*) FROM identities").fetchall()[0][0]
-    for kind, col in (("shop_id", "shop"), ("email", "email_h"), ("phone", "phone_h"), ("anonymous_id", "anon")):
+    for kind, col, given in (("shop_id", "shop", "customer_id"), ("email", "email_h", "email"),
+                             ("phone", "phone_h", "phone"), ("anonymous_id", "anon", "anonymous_id")):
+        if given not in has:  # the column is empty: no link to make
+            continue
+        evidence = (f"SELECT {col} AS v, cid AS c, min(_at) AS at FROM _idr "
+                    f"WHERE {col} IS NOT NULL AND cid IS NOT NULL GROUP BY 1, 2")
         con.execute(
             f"""
             INSERT INTO identities
-            SELECT {lit(kind)}, {col}, arg_min(cid, _row),
-                   {lit(source)},
-                   'first seen in ' || parse_filename(arg_min(_file, _row)) || ' row ' || min(_row)
-                   || CASE WHEN {lit(kind)} <> 'shop_id' AND bool_or(shop IS NOT NULL) THEN ' next to customer id ' || arg_min(shop, _row) ELSE '' END,
-                   now()::TIMESTAMP, {run_id}
-            FROM _idr
-            WHERE {col} IS NOT NULL AND cid IS NOT NULL
-              AND NOT EXISTS (SELECT 1 FROM identities i WHERE i.kind = {lit(kind)} AND i.value = _idr.{col})
-            GROUP BY {col}
+            WITH firsts AS (
+                SELECT {col} AS v, arg_min(cid, _row) AS c,
+                       'first seen in ' || parse_filename(arg_min(_file, _row)) || ' row ' || min(_row)
+                       || CASE WHEN {lit(kind)} <> 'shop_id' AND bool_or(shop IS NOT NULL)
+                               THEN ' next to customer id ' || arg_min(shop, _row) ELSE '' END AS why
+                FROM _idr
+                WHERE {col} IS NOT NULL AND cid IS NOT NULL
+                  AND NOT EXISTS (SELECT 1 FROM identities i WHERE i.kind = {lit(kind)} AND i.value = _idr.{col})
+                GROUP BY {col})
+            SELECT {lit(kind)}, f.v, f.c, {lit(source)}, f.why, coalesce(e.at, now())::TIMESTAMP, {run_id}
+            FROM firsts f LEFT JOIN ({evidence}) e ON e.v = f.v AND e.c = f.c
+            """
+        )
+        con.execute(
+            f"""
+            UPDATE identities SET linked_at = e.at FROM ({evidence}) e
+            WHERE identities.kind = {lit(kind)} AND identities.value = e.v AND identities.customer_id = e.c
+              AND e.at < identities.linked_at
             """
         )
     result.links_created = con.execute("SELECT count(*) FROM identities").fetchall()[0][0] - before
@@ -215,7 +249,8 @@ def ensure_customers(con, tmp: str, has: set[str], run_id: int) -> int:
     con.execute(
         f"""
         INSERT INTO customers (customer_id, email, phone, _run_id)
-        SELECT customer_id, arg_min({email}, _row), arg_min({phone}, _row), {run_id}
+        SELECT customer_id, {f'arg_min({email}, _row)' if email != 'NULL' else 'NULL'},
+               {f'arg_min({phone}, _row)' if phone != 'NULL' else 'NULL'}, {run_id}
         FROM {tmp} t WHERE customer_id IS NOT NULL
           AND NOT EXISTS (SELECT 1 FROM customers c WHERE c.customer_id = t.customer_id)
         GROUP BY customer_id
@@ -263,9 +298,10 @@ def merge(con, pairs: list[tuple[str, str]], why: str) -> None:
         if table in ("customers", "identities"):
             continue
         con.execute(f"UPDATE {table} SET customer_id = m.new FROM _merges m WHERE {table}.customer_id = m.old")
+    _move_history(con)
     # Derived tables (segments, predictions, ...) are recomputed from the canonical ones; the merged
     # customer's rows under the old id would be stale and may collide with the new id's keys.
-    for table in sorted(set(customer_tables(con)) - set(CUSTOMER_TABLES)):
+    for table in sorted(set(customer_tables(con)) - set(CUSTOMER_TABLES) - set(HISTORY_TABLES)):
         con.execute(f'DELETE FROM "{table}" WHERE customer_id IN (SELECT old FROM _merges)')
     order_stats.refresh(con, "SELECT new AS customer_id FROM _merges")
     con.execute(
@@ -273,6 +309,30 @@ def merge(con, pairs: list[tuple[str, str]], why: str) -> None:
         "FROM _merges m WHERE identities.customer_id = m.old"
     )
     con.execute("DROP TABLE _merges")
+
+
+#: Records of what happened to a customer (experiment arms, journey enrolments and sends, audience
+#: adds, webhook deliveries, segment entries and exits): they follow a merge to the surviving id,
+#: because they cannot be recomputed; losing them would let a journey message the person again or
+#: drop them from an experiment's analysis. Per experiment the person keeps their first arm.
+HISTORY_TABLES = ("experiment_assignments", "journey_enrollments", "journey_sends", "audience_members",
+                  "webhook_deliveries", "segment_history")
+
+
+def _move_history(con) -> None:
+    present = set(customer_tables(con))
+    if "experiment_assignments" in present:
+        con.execute(
+            "DELETE FROM experiment_assignments a USING ("
+            "  SELECT experiment_id, customer_id, assigned_at, recorded_at, row_number() OVER ("
+            "    PARTITION BY experiment_id, coalesce(m.new, x.customer_id) ORDER BY assigned_at, recorded_at, arm) AS k "
+            "  FROM experiment_assignments x LEFT JOIN _merges m ON x.customer_id = m.old "
+            "  WHERE x.customer_id IN (SELECT old FROM _merges UNION SELECT new FROM _merges)) d "
+            "WHERE d.k > 1 AND a.experiment_id = d.experiment_id AND a.customer_id = d.customer_id "
+            "AND a.assigned_at IS NOT DISTINCT FROM d.assigned_at AND a.recorded_at IS NOT DISTINCT FROM d.recorded_at")
+    for table in HISTORY_TABLES:
+        if table in present:
+            con.execute(f'UPDATE "{table}" SET customer_id = m.new FROM _merges m WHERE "{table}".customer_id = m.old')
 
 
 def customer_tables(con) -> list[str]:

@@ -59,3 +59,26 @@ def settle(con, *, timezone: str | None = None, currency: str | None = None, by:
         if value and name not in stored:
             con.execute("INSERT INTO app_settings VALUES (?, ?, ?, ?)", [name, json.dumps(value), now, by])
     return settings(con)
+
+
+def order_currencies(con) -> dict[str, int]:
+    """Orders per currency code (``""`` for orders that state none), most orders first."""
+    rows = con.execute("SELECT coalesce(upper(trim(currency)), '') AS c, count(*) FROM orders "
+                       "GROUP BY 1 ORDER BY 2 DESC, 1").fetchall()
+    return {c: int(n) for c, n in rows}
+
+
+def mixed_currency_note(currencies: dict[str, int], shop_currency: str | None) -> str | None:
+    """A warning when orders are in more than one currency (amounts would be added as if they were one).
+
+    >>> mixed_currency_note({"EUR": 1200, "USD": 30}, "EUR")
+    'orders are in 2 currencies (EUR: 1,200 orders, USD: 30 orders): money figures add their amounts as they are, not converted; the shop reports in EUR (`regulars settings currency CODE`)'
+    >>> mixed_currency_note({"EUR": 12, "": 3}, "EUR") is None
+    True
+    """
+    stated = {c: n for c, n in currencies.items() if c}
+    if len(stated) < 2:
+        return None
+    listed = ", ".join(f"{c}: {n:,} orders" for c, n in stated.items())
+    return (f"orders are in {len(stated)} currencies ({listed}): money figures add their amounts as they are, not "
+            f"converted; the shop reports in {shop_currency or 'no currency yet'} (`regulars settings currency CODE`)")

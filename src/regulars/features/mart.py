@@ -150,13 +150,19 @@ def _line_categories(tables) -> ir.Table:
     )
 
 
-def shop_categories(tables) -> list[str]:
+def shop_categories(tables, as_of=None) -> list[str]:
     """The shop's product categories (distinct, sorted), for :func:`customer_features`.
 
     Runs one small query. Categories come from ``order_lines.category``, else
-    the product's ``category``; empty names are ignored.
+    the product's ``category``; empty names are ignored. With ``as_of``, only the
+    categories of orders placed before it (a category first sold later was not
+    known then, and would add a column to models fitted in the past).
     """
     lines = _line_categories(tables)
+    if as_of is not None:
+        orders = tables.table("orders")
+        before = orders.filter(orders.ordered_at < _ts(to_date(as_of))).select("order_id")
+        lines = lines.semi_join(before, "order_id")
     cats = lines.filter(lines.category.notnull()).select("category").distinct()
     values = cats.execute()["category"].tolist()
     return sorted({str(v) for v in values if str(v).strip()})

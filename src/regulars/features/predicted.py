@@ -10,7 +10,7 @@ column                      meaning
 ``churn_risk``              probability of no order in the next 90 days (0..1)
 ``clv``                     predicted customer lifetime value over the prediction horizon
 ``clv_tier``                ``high`` (top 20 % by predicted CLV), ``medium`` (next 30 %), ``low``
-``p_alive``                 probability the customer is still buying
+``p_alive``                 probability the customer orders again within the prediction horizon
 ``propensity_30d``          probability of an order in the next 30 days (0..1)
 ``expected_orders``         predicted orders over the horizon; ``expected_spend`` alike
 ``next_order_at``           predicted date of the next order (a date: ``next_order_at < today + 7``)

@@ -5,22 +5,28 @@ very code ``regulars predict`` runs: :func:`~regulars.jobs.predict.fit_models` a
 :func:`~regulars.jobs.predict.score_customers`), scores the period after it, and compares
 with a naive rule that a shop owner could apply by hand:
 
-==============  ==================================================  =============================
+==============  ==================================================  ===================================
 prediction      judged on                                           naive rule
-==============  ==================================================  =============================
+==============  ==================================================  ===================================
 churn           no order in the 90 days after the cutoff            days since the last order
 propensity      an order in the 30 days after the cutoff            most recent order first
-next order      date of the first order after the cutoff            last order + the last gap
-value (CLV)     orders and spend in the window after the cutoff     last year's pace, repeated
-demand          daily orders in the weeks after the cutoff          same weekday, the week before
+next order      (1) an order within the horizon, (2) its date       (1) the shop's base rate, (2) last
+                                                                    order + the customer's median gap
+value (CLV)     orders and spend over the horizon shown             last year's repeat-buying pace
+demand          weekly orders in the last four 8-week periods       repeat the last week
 leads           leads who bought within 30 days, by tier            visited in the last 7 days
-==============  ==================================================  =============================
+==============  ==================================================  ===================================
 
-Classifiers are judged on the customers who ordered in the year before the cutoff (long-gone
-customers are easy to call and would flatter both the model and the rule). Metrics: ROC AUC,
-PR AUC, Brier score, reliability bins (mean predicted vs observed per tenth of the
-predictions), lift in the top decile; MAE/MAPE for dates, counts and money. Each metric row
-carries a plain sentence; the rows are stored in ``backtests``.
+Classifiers, leads and the forecast are judged at the cutoff (default: 90 days before the
+end of the data); the value predictions and the next order at the **value cutoff**, as many
+days before the end as the horizon they are shown for (365 by default, see
+:mod:`regulars.jobs.backtest_value`). Every 80 % range is reported with its measured
+coverage. Classifiers are judged on the customers who ordered in the year before the cutoff
+(long-gone customers are easy to call and would flatter both the model and the rule).
+Metrics: ROC AUC, PR AUC, Brier score, reliability bins, lift in the top decile; MAE/MAPE for
+dates, counts and money. What the data supports is decided the same way as by ``regulars
+predict``: a prediction that predict refuses today is refused here too, with its reason.
+Each metric row carries a plain sentence; the rows are stored in ``backtests``.
 """
 
 from __future__ import annotations
@@ -35,25 +41,26 @@ import numpy as np
 import pandas as pd
 
 from regulars.data import predictions_store as store
+from regulars.jobs.backtest_value import judge_forecast, judge_value, value_window
+from regulars.jobs.tables import as_known_on
 from regulars.jobs.predict import (
     CHURN_WINDOW,
     MODEL_VERSIONS,
     PROPENSITY_WINDOW,
     converted,
+    data_stats,
     fit_models,
     resolve_as_of,
     score_customers,
 )
 from regulars.models.churn import churn_labels
-from regulars.models.forecast import daily_sales
 from regulars.models.leads import lead_features
 from regulars.models.propensity import propensity_labels
-from regulars.models.readiness import purchases
+from regulars.models.readiness import Verdict, assess
 
-__all__ = ["BacktestResult", "backtest", "classification_metrics", "default_cutoff", "reliability_bins"]
+__all__ = ["BacktestResult", "agreed_verdicts", "backtest", "classification_metrics", "default_cutoff", "reliability_bins"]
 
 ACTIVE_DAYS = 365  # classifiers are judged on customers who ordered in this many days before the cutoff
-FORECAST_DAYS = 56
 VALUE_DAYS = 365
 
 
@@ -145,9 +152,9 @@ class _Rows:
         self.statuses: dict[str, str] = {}
 
     def add(self, model, metric, value, baseline=None, baseline_value=None, sentence=None, *, n=None,
-            horizon=None, population=None, details=None, status="ok"):
+            horizon=None, population=None, details=None, status="ok", cutoff=None):
         self.rows.append({
-            "run_id": self.run_id, "cutoff": self.cutoff, "model": model,
+            "run_id": self.run_id, "cutoff": cutoff or self.cutoff, "model": model,
             "model_version": MODEL_VERSIONS.get("value" if model == "clv" else model), "status": status,
             "horizon_days": horizon, "population": population, "n": n, "metric": metric,
             "value": None if value is None else float(value), "baseline": baseline,
@@ -173,12 +180,53 @@ def default_cutoff(ws) -> dt.date:
     return resolve_as_of(ws) - dt.timedelta(days=CHURN_WINDOW)
 
 
-def backtest(ws, cutoff=None, progress=None, write: bool = True) -> BacktestResult:
-    """Refit every model on data before ``cutoff``, judge it on what happened after, store the result."""
+def agreed_verdicts(then: dict[str, Verdict], now: dict[str, Verdict]) -> dict[str, Verdict]:
+    """What the backtest may judge: refused when ``regulars predict`` refuses it today (``now``)
+    or when the data before the cutoff could not support it (``then``); rough (small-data) when
+    either is. So the backtest never reports accuracy for a prediction predict would not show.
+
+    Examples
+    --------
+    >>> ok, no = Verdict("forecast", "ok"), Verdict("forecast", "refused", ["too few days"])
+    >>> v = agreed_verdicts({"forecast": ok}, {"forecast": no})["forecast"]
+    >>> v.status, v.messages
+    ('refused', ['regulars predict refuses this today: too few days'])
+    """
+    out = {}
+    for name, before in then.items():
+        today = now.get(name, before)
+        if today.refused:
+            out[name] = Verdict(name, "refused", [f"regulars predict refuses this today: {m}" for m in today.messages])
+        elif before.refused:
+            out[name] = before
+        elif today.small or before.small:
+            out[name] = Verdict(name, "small", list(dict.fromkeys(before.messages + today.messages)))
+        else:
+            out[name] = before
+    return out
+
+
+def backtest(ws, cutoff=None, horizon_days: int | None = None, progress=None, write: bool = True) -> BacktestResult:
+    """Refit every model on data before its cutoff, judge it on what happened after, store the result.
+
+    Parameters
+    ----------
+    ws : Workspace
+    cutoff : date, optional
+        Cutoff of the classifiers, leads and forecast (default 90 days before the end of the data);
+        given explicitly, the value predictions are judged from it too.
+    horizon_days : int, optional
+        The horizon the value predictions are shown for (default: that of the latest ``regulars
+        predict``, else 365); they are judged over it.
+    """
     start = time.perf_counter()
     say = progress or (lambda _s: None)
     end = resolve_as_of(ws)
-    cutoff = pd.Timestamp(cutoff).date() if cutoff is not None else default_cutoff(ws)
+    explicit = cutoff is not None
+    cutoff = pd.Timestamp(cutoff).date() if explicit else default_cutoff(ws)
+    if horizon_days is None:
+        run = store.read_prediction_run(ws) or {}
+        horizon_days = int(run.get("horizon_days") or VALUE_DAYS)
     available = (end - cutoff).days
     run_id = f"b-{cutoff.isoformat()}-{uuid.uuid4().hex[:8]}"
     rows = _Rows(run_id, cutoff)
@@ -190,10 +238,16 @@ def backtest(ws, cutoff=None, progress=None, write: bool = True) -> BacktestResu
             store.write_backtests(ws, result.rows, run_id)
         return result
 
+    say("checking what the data supports today")
+    stats_now = data_stats(ws, end)
+    now = assess(stats_now)
     say(f"refitting on data before {cutoff}")
     fm = fit_models(ws, cutoff, progress=say)
-    value_days = min(VALUE_DAYS, available)
-    scored = score_customers(ws, fm, horizon_days=value_days, reasons=False, progress=say).set_index("customer_id")
+    fm.verdicts = agreed_verdicts(fm.verdicts, now)
+    for name in ("churn", "propensity", "leads", "forecast"):
+        if fm.verdicts[name].refused:
+            setattr(fm, name, None)
+    scored = score_customers(ws, fm, reasons=False, progress=say, value=False).set_index("customer_id")
     say("judging")
     since_last = (pd.Timestamp(cutoff) - pd.to_datetime(scored["last_order_at"])).dt.days.astype(float)
     active = since_last <= ACTIVE_DAYS
@@ -201,9 +255,11 @@ def backtest(ws, cutoff=None, progress=None, write: bool = True) -> BacktestResu
 
     _judge_churn(ws, rows, fm, scored, since_last, active, population, cutoff, available)
     _judge_propensity(ws, rows, fm, scored, since_last, active, population, cutoff, available)
-    _judge_next_order(ws, rows, fm, scored, active, cutoff, available)
-    _judge_value(ws, rows, fm, scored, cutoff, value_days)
-    _judge_forecast(ws, rows, fm, cutoff, available)
+    first_day = end - dt.timedelta(days=stats_now.history_days) if stats_now.history_days else None
+    value_start, _ = value_window(end, horizon_days, first_day, cutoff if explicit else None)
+    value_verdict = agreed_verdicts({"value": assess(data_stats(ws, value_start))["value"]}, now)["value"]
+    judge_value(ws, rows, value_verdict, end, horizon_days, first_day, cutoff if explicit else None, say=say)
+    judge_forecast(ws, rows, fm.verdicts["forecast"], end)
     _judge_leads(ws, rows, fm, cutoff, available)
 
     result = BacktestResult(run_id, cutoff, rows.frame(), rows.sentences, rows.statuses, time.perf_counter() - start)
@@ -302,152 +358,6 @@ def _judge_propensity(ws, rows, fm, scored, since_last, active, population, cuto
     _classifier_rows(rows, "propensity", m, "most recent order first", "who bought from who did not", common)
 
 
-def _first_order_after(ws, cutoff, days) -> pd.Series:
-    p = purchases(ws.table("orders"))
-    lo, hi = ibis.literal(cutoff), ibis.literal(cutoff + dt.timedelta(days=days))
-    p = p.filter((p.day >= lo) & (p.day < hi))
-    df = ws.execute(p.group_by("customer_id").aggregate(first=p.day.min()))
-    return pd.to_datetime(df.set_index("customer_id")["first"])
-
-
-def _last_gaps(ws, cutoff) -> pd.Series:
-    """Days between each customer's last two purchase days before ``cutoff``."""
-    p = purchases(ws.table("orders"))
-    days = p.filter(p.day < ibis.literal(cutoff)).select("customer_id", "day").distinct()
-    w = ibis.window(group_by=days.customer_id, order_by=days.day)
-    days = days.mutate(gap=days.day.delta(days.day.lag().over(w), unit="day"))
-    last = days.group_by("customer_id").aggregate(gap=days.gap.argmax(days.day))
-    return ws.execute(last).set_index("customer_id")["gap"].astype(float)
-
-
-def _judge_next_order(ws, rows, fm, scored, active, cutoff, available):
-    if fm.verdicts["next_order"].refused or "next_order_at" not in scored:
-        rows.refuse("next_order", fm.verdicts["next_order"].messages or ["next order dates were not computed"])
-        return
-    window = min(available, 180)
-    end = pd.Timestamp(cutoff) + pd.Timedelta(days=window)
-    first = _first_order_after(ws, cutoff, window)
-    idx = scored.index[active.to_numpy()]
-    returned = idx.intersection(first.index)
-    if len(returned) < 20:
-        rows.add("next_order", "readiness", None, sentence="too few customers ordered again after the cutoff to judge "
-                 "next-order dates", status="refused")
-        return
-    # everyone active is judged; a date after the window counts as "after the window" (censored)
-    actual = first.reindex(idx).fillna(end).clip(upper=end)
-    pred = pd.to_datetime(scored.loc[idx, "next_order_at"]).clip(upper=end)
-    lo, hi = pd.to_datetime(scored.loc[idx, "next_order_lower"]), pd.to_datetime(scored.loc[idx, "next_order_upper"])
-    # the rule: one last gap after the last order (the cutoff when that date has passed; 30 days without a gap)
-    gap = _last_gaps(ws, cutoff).reindex(idx)
-    last = pd.to_datetime(scored.loc[idx, "last_order_at"])
-    rule = last + pd.to_timedelta(gap.fillna(30.0).to_numpy(), unit="D")
-    rule = rule.where(rule >= pd.Timestamp(cutoff), pd.Timestamp(cutoff)).clip(upper=end)
-    err = (pred - actual).dt.days.abs().to_numpy(dtype=float)
-    rule_err = (rule - actual).dt.days.abs().to_numpy(dtype=float)
-    back = idx.isin(returned)
-    inside = float(((actual[back] >= lo[back]) & (actual[back] <= hi[back])).mean())
-    status = "warn" if fm.verdicts["next_order"].small else "ok"
-    rows.add("next_order", "mae_days", err.mean(), "last order + last gap", rule_err.mean(),
-             f"Over the {window} days after {cutoff}, the predicted next-order date of the {len(idx):,} recent customers "
-             f"was off by {err.mean():.0f} days on average (a date after the window counts as right for those who did "
-             f"not order); 'one last gap after the last order' was off by {rule_err.mean():.0f}.",
-             n=len(idx), horizon=window, population=f"customers who ordered in the {ACTIVE_DAYS} days before {cutoff}",
-             status=status)
-    rows.add("next_order", "mae_days_returners", err[back].mean(), "last order + last gap", rule_err[back].mean(),
-             f"For the {int(back.sum()):,} who did order again, the date was off by {err[back].mean():.0f} days "
-             f"(median {np.median(err[back]):.0f}); the rule by {rule_err[back].mean():.0f} "
-             f"(median {np.median(rule_err[back]):.0f}).",
-             n=int(back.sum()), horizon=window, population=f"customers who ordered again within {window} days",
-             status=status)
-    rows.add("next_order", "interval_coverage", inside, None, None,
-             f"{_pct(inside)} of those ordered inside the predicted 80% range (judged only on those who came back "
-             f"within {window} days, so this favours early dates).",
-             n=int(back.sum()), horizon=window, population=f"customers who ordered again within {window} days",
-             status=status)
-
-
-def _judge_value(ws, rows, fm, scored, cutoff, days):
-    if fm.verdicts["value"].refused or "expected_orders" not in scored:
-        rows.refuse("clv", fm.verdicts["value"].messages or ["value models were not fitted"])
-        return
-    p = purchases(ws.table("orders"))
-    lo, hi = cutoff - dt.timedelta(days=365), cutoff + dt.timedelta(days=days)
-    d = p.group_by(["customer_id", "day"]).aggregate(net=p.net.sum())
-    agg = d.group_by("customer_id").aggregate(
-        after_orders=(d.day >= ibis.literal(cutoff)).sum(where=d.day < ibis.literal(hi)),
-        after_spend=d.net.sum(where=(d.day >= ibis.literal(cutoff)) & (d.day < ibis.literal(hi))),
-        year_orders=(d.day >= ibis.literal(lo)).sum(where=d.day < ibis.literal(cutoff)),
-        year_spend=d.net.sum(where=(d.day >= ibis.literal(lo)) & (d.day < ibis.literal(cutoff))),
-    )
-    actual = ws.execute(agg).set_index("customer_id").reindex(scored.index).fillna(0.0).astype(float)
-    scale = days / 365.0
-    # the BTYD counts repeat purchases after the first; a purchase day is what we count after the cutoff
-    pred_orders = scored["expected_orders"].to_numpy(dtype=float)
-    pred_spend = scored["expected_spend"].to_numpy(dtype=float)
-    base_orders = actual["year_orders"].to_numpy() * scale
-    base_spend = actual["year_spend"].to_numpy() * scale
-    y_orders, y_spend = actual["after_orders"].to_numpy(), actual["after_spend"].to_numpy()
-    common = {"n": len(scored), "horizon": days, "population": f"customers who ordered before {cutoff}",
-                  "status": "warn" if fm.verdicts["value"].small else "ok"}
-
-    def total_err(pred, y):
-        return (pred.sum() - y.sum()) / max(y.sum(), 1e-9)
-
-    te, tb = total_err(pred_orders, y_orders), total_err(base_orders, y_orders)
-    rows.add("clv", "orders_total_error", te, "last year's pace", tb,
-             f"In the {days} days after {cutoff} these {len(scored):,} customers ordered on {y_orders.sum():,.0f} days; "
-             f"the model expected {pred_orders.sum():,.0f} ({'+' if te >= 0 else ''}{_pct(te)}), repeating last "
-             f"year's pace gave {base_orders.sum():,.0f} ({'+' if tb >= 0 else ''}{_pct(tb)}).", **common)
-    mae, mae_b = np.abs(pred_orders - y_orders).mean(), np.abs(base_orders - y_orders).mean()
-    rows.add("clv", "orders_mae", mae, "last year's pace", mae_b,
-             f"Per customer, expected orders were off by {mae:.2f} on average; last year's pace by {mae_b:.2f}.", **common)
-    smae, smae_b = np.abs(pred_spend - y_spend).mean(), np.abs(base_spend - y_spend).mean()
-    ste, stb = total_err(pred_spend, y_spend), total_err(base_spend, y_spend)
-    rows.add("clv", "spend_mae", smae, "last year's pace", smae_b,
-             f"Per customer, expected spend was off by {smae:,.0f} on average (total {'+' if ste >= 0 else ''}{_pct(ste)}); "
-             f"last year's pace by {smae_b:,.0f} (total {'+' if stb >= 0 else ''}{_pct(stb)}).", **common)
-    rows.add("clv", "spend_total_error", ste, "last year's pace", stb, None, **common)
-
-
-def _judge_forecast(ws, rows, fm, cutoff, available):
-    if fm.forecast is None:
-        rows.refuse("forecast", fm.verdicts["forecast"].messages or ["the forecast was not fitted"])
-        return
-    days = min(FORECAST_DAYS, available)
-    if days < 7:
-        rows.add("forecast", "readiness", None, sentence="less than a week after the cutoff to judge the forecast",
-                 status="refused")
-        return
-    fc = fm.forecast.forecast(days, start=cutoff)
-    actual = ws.execute(daily_sales(ws, cutoff + dt.timedelta(days=days)))
-    actual["day"] = pd.to_datetime(actual["day"])
-    actual = actual.set_index("day")["orders"].astype(float)
-    span = pd.date_range(pd.Timestamp(cutoff) - pd.Timedelta(days=7), periods=days + 7, freq="D")
-    actual = actual.reindex(span, fill_value=0.0)
-    fc_days = pd.to_datetime(fc["day"])
-    y = actual.reindex(fc_days).to_numpy()
-    naive = actual.reindex(fc_days - pd.Timedelta(days=7)).to_numpy()
-    # the naive rule may only use days before the cutoff: repeat the last observed week
-    before = actual[actual.index < pd.Timestamp(cutoff)].iloc[-7:].to_numpy()
-    naive = np.resize(before, days)
-    pred = fc["orders"].to_numpy()
-    inside = float(((y >= fc["orders_lower"].to_numpy()) & (y <= fc["orders_upper"].to_numpy())).mean())
-    weeks = days // 7
-    wk = lambda v: v[: weeks * 7].reshape(weeks, 7).sum(axis=1)
-    mape = float(np.mean(np.abs(wk(pred) - wk(y)) / np.maximum(wk(y), 1))) if weeks else float("nan")
-    mape_b = float(np.mean(np.abs(wk(naive) - wk(y)) / np.maximum(wk(y), 1))) if weeks else float("nan")
-    common = {"n": days, "horizon": days, "population": f"the {days} days from {cutoff}",
-                  "status": "warn" if fm.verdicts["forecast"].small else "ok"}
-    rows.add("forecast", "mae_orders_per_day", np.abs(pred - y).mean(), "same weekday, last week repeated",
-             np.abs(naive - y).mean(),
-             f"Daily orders were forecast within {np.abs(pred - y).mean():.1f} orders a day on average; repeating the "
-             f"last week before the cutoff was off by {np.abs(naive - y).mean():.1f}.", **common)
-    rows.add("forecast", "mape_weekly", mape, "same weekday, last week repeated", mape_b,
-             f"Weekly totals were off by {_pct(mape)} on average ({_pct(mape_b)} for repeating the last week).", **common)
-    rows.add("forecast", "interval_coverage", inside, None, fm.forecast.interval,
-             f"{_pct(inside)} of the days fell inside the {_pct(fm.forecast.interval)} forecast range.", **common)
-
-
 def _judge_leads(ws, rows, fm, cutoff, available):
     if fm.leads is None:
         rows.refuse("leads", fm.verdicts["leads"].messages or ["lead scoring was not fitted"])
@@ -456,7 +366,7 @@ def _judge_leads(ws, rows, fm, cutoff, available):
         rows.add("leads", "readiness", None, sentence="less than 30 days after the cutoff to judge lead tiers",
                  status="refused")
         return
-    X = ws.execute(lead_features(ws, cutoff)).set_index("customer_id")
+    X = ws.execute(lead_features(as_known_on(ws, cutoff), cutoff)).set_index("customer_id")
     if len(X) < 10:
         rows.add("leads", "readiness", None, sentence="too few leads at the cutoff to judge lead tiers", status="refused")
         return
@@ -473,3 +383,30 @@ def _judge_leads(ws, rows, fm, cutoff, available):
              f"{int(recent.sum()):,} who had visited in the last 7 days, {_pct(rule_rate) if recent.any() else '-'} bought.",
              n=len(X), horizon=PROPENSITY_WINDOW, population=f"leads on {cutoff}", status=status,
              details={t: {"bought": b, "n": n} for t, (b, n) in rates.items()})
+
+
+#: Under this name :func:`remember_run` records which backtest was made from which data and options.
+RUN_MARKER = "backtest"
+
+
+def remember_run(ws, cutoff, horizon_days, run_id: str) -> None:
+    """Record that backtest *run_id* was made with these options (None: the defaults) from the current data."""
+    from regulars.reports.stored import stored
+
+    stored(ws, RUN_MARKER, {"cutoff": cutoff, "horizon_days": horizon_days}, lambda _w: run_id, refresh=True,
+           reads="inputs", daily=False)
+
+
+def remembered_run(ws, cutoff, horizon_days):
+    """The :class:`~regulars.reports.stored.Stored` run id of the latest backtest with these options on the
+    same data when it is still the latest one stored, else None."""
+    from regulars.data import predictions_store
+    from regulars.reports.stored import lookup
+
+    found = lookup(ws, RUN_MARKER, {"cutoff": cutoff, "horizon_days": horizon_days}, reads="inputs", daily=False)
+    if found is None:
+        return None
+    latest = predictions_store.read_backtests(ws)
+    if latest.empty or str(latest["run_id"].iloc[0]) != found.value:
+        return None
+    return found

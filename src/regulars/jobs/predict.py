@@ -10,7 +10,8 @@
    scorer and the demand forecaster.
 3. :func:`score_customers` builds every customer's features as of ``as_of`` and predicts.
 4. The results are written to ``customer_predictions``, ``lead_scores``,
-   ``replenishments`` and ``demand_forecast`` (:mod:`regulars.data.predictions_store`).
+   ``replenishments`` and ``demand_forecast`` (:mod:`regulars.data.predictions_store`), and a
+   model card per fitted model is regenerated (:mod:`regulars.jobs.model_cards`).
 
 The same :func:`fit_models` / :func:`score_customers` pair is what the backtest refits at a
 cutoff, so the numbers a backtest reports are for exactly the code that makes predictions.
@@ -30,15 +31,12 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from scipy.stats import nbinom
 
 from regulars.data import predictions_store as store
 from regulars.data.order_stats import stored_totals
 from regulars.models.churn import ChurnModel, activity_features, churn_labels, float_matrix
-from regulars.models.forecast import DemandForecaster, daily_sales, order_values
 from regulars.models.leads import LeadScorer, lead_features
 from regulars.models.next_order import (
-    NextOrderEstimator,
     add_days,
     gap_statistics,
     replenishment_pairs,
@@ -53,6 +51,9 @@ from regulars.models.readiness import (
     purchases,
 )
 from regulars.models.reasons import explain_json, topic_of
+from regulars.jobs.tables import SampledTables, as_known_on, present_day
+from regulars.jobs.forecast import ForecastChoice, fit_forecast
+from regulars.jobs.value import ValueModels, fit_value, score_value
 
 __all__ = [
     "CHURN_WINDOW",
@@ -70,7 +71,6 @@ CHURN_WINDOW = 90
 PROPENSITY_WINDOW = 30
 #: Training rows per snapshot at most (customers are sampled by a hash of their id above it).
 MAX_TRAIN_CUSTOMERS = 100_000
-INTERVAL = (0.1, 0.9)  # 80 % intervals everywhere
 #: Exact TreeSHAP costs ~2 us per customer and tree on one core; above this many
 #: customer-trees the reasons use the path decomposition (see ChurnModel.contributions).
 TREESHAP_BUDGET = 6_000_000
@@ -82,12 +82,13 @@ def reasons_method(n_rows: int, model) -> str:
     return "treeshap" if n_rows * model.booster_.num_trees() <= TREESHAP_BUDGET else "path"
 
 MODEL_VERSIONS = {
-    "value": "bgnbd+gammagamma-1",
+    "value": "btyd-chosen+gammagamma-2",
     "churn": "churn-lgbm-1",
     "propensity": "propensity30-lgbm-1",
-    "next_order": "gap-lognormal+bgnbd-1",
+    "next_order": "gap-lognormal+btyd-within-horizon-2",
     "leads": "leads-1",
-    "forecast": "negbin-glm-1",
+    "forecast": "negbin-glm-2",
+    "forecast_naive": "seasonal-naive-1",
 }
 
 # Columns of the snapshot frame that are bookkeeping, not model inputs.
@@ -120,19 +121,25 @@ def data_stats(ws, as_of) -> DataStats:
     else:
         per = p.group_by("customer_id").aggregate(days=p.day.nunique())
     row = ws.execute(per.aggregate(customers=per.count(), repeat=(per.days > 1).sum())).iloc[0]
-    span = ws.execute(p.aggregate(first=p.day.min(), days=p.day.nunique())).iloc[0]
-    history = 0 if pd.isna(span["first"]) else (pd.Timestamp(_date(as_of)) - pd.Timestamp(span["first"])).days
+    day = _date(as_of)
+    recent = {n: p.day.nunique(where=p.day >= ibis.literal(day - dt.timedelta(days=n))) for n in (180, 730)}
+    span = ws.execute(p.aggregate(first=p.day.min(), days=p.day.nunique(), d180=recent[180], d730=recent[730])).iloc[0]
+    history = 0 if pd.isna(span["first"]) else (pd.Timestamp(day) - pd.Timestamp(span["first"])).days
     leads = _lead_count(ws, as_of)
+    window = "d730" if history >= 730 else "d180"  # the window the forecast is fitted on
     return DataStats(customers_with_orders=int(row["customers"] or 0), repeat_customers=int(row["repeat"] or 0),
-                     history_days=int(history), days_with_orders=int(span["days"] or 0), leads=leads)
+                     history_days=int(history), days_with_orders=int(span["days"] or 0), leads=leads,
+                     recent_days_with_orders=int(span[window] or 0))
 
 
 def _lead_count(ws, as_of) -> int:
-    """People with a site visit or an e-mail open/click before ``as_of`` and no purchase."""
+    """People known on ``as_of`` with a site visit or an e-mail open/click before it and no purchase."""
     At = ibis.literal(pd.Timestamp(_date(as_of)).to_pydatetime())
-    e, m = ws.table("events"), ws.table("messages")
+    known = as_known_on(ws, _date(as_of))
+    e, m = known.table("events"), known.table("messages")
     active = e.filter(e.customer_id.notnull() & (e.occurred_at < At)).select("customer_id").union(
-        m.filter(m.event_type.lower().isin(["opened", "clicked"]) & (m.occurred_at < At)).select("customer_id"))
+        m.filter(m.event_type.lower().isin(["opened", "clicked"]) & (m.occurred_at < At)).select("customer_id"),
+        distinct=True)  # people, not their events
     p = purchases(ws.table("orders"))
     buyers = p.filter(p.day < ibis.literal(_date(as_of))).select("customer_id").distinct()
     return int(ws.execute(active.anti_join(buyers, "customer_id").count()))
@@ -147,37 +154,6 @@ def _mart(tables, as_of, categories):
     return customer_features(tables, as_of=as_of, categories=categories)
 
 
-class SampledTables:
-    """A table provider that keeps a fixed share of the customers (by a hash of their id).
-
-    Every table with a ``customer_id`` column is filtered before any feature is computed, so
-    a training snapshot of a large shop costs ``fraction`` of a full one. With ``materialize``
-    each filtered table is stored once as a temporary table on first use, so the several
-    training snapshots and labels read the sample instead of rescanning the whole table;
-    :meth:`close` drops them.
-    """
-
-    def __init__(self, ws, fraction: float, materialize: bool = False):
-        self.ws, self.fraction, self.materialize = ws, fraction, materialize
-        self._stored: dict[str, ibis.Table] = {}
-
-    def table(self, name: str) -> ibis.Table:
-        t = self.ws.table(name)
-        if self.fraction >= 1 or "customer_id" not in t.columns:
-            return t
-        if name in self._stored:
-            return self._stored[name]
-        sample = t.filter(t.customer_id.hash().abs() % 10_000 < int(self.fraction * 10_000))
-        if self.materialize:
-            sample = self._stored[name] = self.ws.temp_table(f"_training_sample_{name}", sample)
-        return sample
-
-    def close(self) -> None:
-        for name in self._stored:
-            self.ws.drop_temp_table(f"_training_sample_{name}")
-        self._stored.clear()
-
-
 def snapshot(ws, as_of, categories=None, fraction: float = 1.0, tables=None) -> pd.DataFrame:
     """One row per customer with a purchase before ``as_of``: features mart, activity,
     BTYD summary (days) and gap statistics, all as of ``as_of``.
@@ -190,7 +166,7 @@ def snapshot(ws, as_of, categories=None, fraction: float = 1.0, tables=None) -> 
     from regulars.models.summary import purchase_summary
 
     as_of = _date(as_of)
-    tables = tables or (SampledTables(ws, fraction) if fraction < 1 else ws)
+    tables = as_known_on(ws, as_of, tables or (SampledTables(ws, fraction) if fraction < 1 else ws))
     # The narrow parts arrive sorted by customer id: pandas then joins sorted indexes, 3x faster
     # than hashing strings. The wide mart is not sorted: DuckDB would hold all of it (~0.4 GB at
     # a million customers) to sort it, for a 0.2 s gain.
@@ -201,6 +177,12 @@ def snapshot(ws, as_of, categories=None, fraction: float = 1.0, tables=None) -> 
         parts.append(mart.select(*[c for c in mart.columns if c not in frame.columns]))
     for part in parts:
         frame = frame.join(ws.frame(part).set_index("customer_id"), how="left")
+    if use_text_features(ws):  # only when the backtest showed they help (regulars.jobs.text_features)
+        from regulars.jobs.text_features import text_features
+
+        frame = frame.join(text_features(ws, as_of), how="left")
+        for col in ("texts_written", "negative_texts", "negative_tickets_90d"):
+            frame[col] = frame[col].fillna(0.0)  # wrote nothing: zero texts (their sentiment stays unknown)
     frame = frame.reset_index()
     for c in frame.columns:
         if frame[c].dtype == bool or str(frame[c].dtype) == "boolean":
@@ -215,6 +197,14 @@ def snapshot(ws, as_of, categories=None, fraction: float = 1.0, tables=None) -> 
     floats = [c for c in frame.columns if frame[c].dtype == float]
     frame[floats] = frame[floats].round(6)
     return frame.set_index("customer_id").sort_index()  # DuckDB returns groups in any order
+
+
+def use_text_features(ws) -> bool:
+    """Whether customer text features (sentiment, negative tickets) are model inputs: the latest
+    comparison's decision (:mod:`regulars.jobs.text_features`), unless overridden while comparing."""
+    from regulars.jobs.text_features import enabled
+
+    return enabled(ws)
 
 
 def _feature_names(frame: pd.DataFrame) -> list[str]:
@@ -233,15 +223,13 @@ def _numeric(frame: pd.DataFrame, names) -> pd.DataFrame:
 
 
 # -- BTYD ------------------------------------------------------------------------------------
-def _fit_value_models(frame: pd.DataFrame, small: bool):
+def _feature_btyd(frame: pd.DataFrame, small: bool):
+    """The BG/NBD whose p_alive and expected orders are features of the classifiers."""
     from regulars.models.beta_geo import BetaGeoModel
-    from regulars.models.gamma_gamma import GammaGammaModel
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        bg = BetaGeoModel(penalizer=0.001 if small else 0.0).fit(frame["frequency"], frame["recency"], frame["T"])
-        gg = GammaGammaModel(penalizer=0.001 if small else 0.0).fit(frame["frequency"], frame["monetary_value"])
-    return bg, gg
+        return BetaGeoModel(penalizer=0.001 if small else 0.0).fit(frame["frequency"], frame["recency"], frame["T"])
 
 
 def _add_btyd(frame: pd.DataFrame, bg, window: int) -> pd.DataFrame:
@@ -263,10 +251,14 @@ class FittedModels:
     churn: ChurnModel | None = None
     propensity: PurchasePropensityModel | None = None
     leads: LeadScorer | None = None
-    forecast: DemandForecaster | None = None
+    forecast: object | None = None  # the forecaster served (DemandForecaster or SeasonalNaiveForecaster)
+    forecast_choice: ForecastChoice | None = None
     notes: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     reasons_method: str | None = None
+    value: ValueModels | None = None
+    first_day: dt.date | None = None
+    inputs: dict = field(default_factory=dict)
 
 
 #: Training snapshots sit on multiples of this many days before ``as_of``, so churn and
@@ -302,7 +294,7 @@ def _labelled(ws, t, window, label_fn, label, categories, sample: SampledTables,
 
 
 def _fit_classifier(ws, as_of, cls, window, label_fn, label, verdict, categories, sample: SampledTables,
-                    first_day, cache=None):
+                    first_day, cache=None, inputs: dict | None = None):
     small = verdict.small
     fraction = sample.fraction
     # up to two training snapshots (one for big, sampled shops), each with a month of history before it
@@ -315,7 +307,7 @@ def _fit_classifier(ws, as_of, cls, window, label_fn, label, verdict, categories
         raise NotEnoughData(f"no customers before {dates[0]} to learn from")
     fitted = []
     for f in [*trains, cal]:
-        bg, _ = _fit_value_models(f, small)
+        bg = _feature_btyd(f, small)
         fitted.append(_add_btyd(f, bg, window))
     train = pd.concat(fitted[:-1])
     cal = fitted[-1]
@@ -329,11 +321,18 @@ def _fit_classifier(ws, as_of, cls, window, label_fn, label, verdict, categories
     model = cls(window_days=window, small_data=small, n_estimators=100 if big else 200,
                 learning_rate=0.1 if big else 0.05)
     model.fit(_numeric(train, names), train[label], _numeric(cal, names), cal[label])
+    if inputs is not None:
+        inputs[label] = {"train": train[[*names, label]], "calibration": cal[[*names, label]]}
     return model
 
 
-def fit_models(ws, as_of=None, *, verdicts: dict[str, Verdict] | None = None, progress=None) -> FittedModels:
-    """Fit every model that readiness allows, on data before ``as_of``."""
+def fit_models(ws, as_of=None, *, verdicts: dict[str, Verdict] | None = None, progress=None,
+               keep_inputs: bool = False) -> FittedModels:
+    """Fit every model that readiness allows, on data before ``as_of``.
+
+    With ``keep_inputs``, ``fm.inputs`` holds what each model was fitted on (the training and
+    calibration frames of the classifiers, the leads' features and outcomes, the daily sales):
+    what a point-in-time rebuild must reproduce exactly."""
     say = progress or (lambda _s: None)
     as_of = resolve_as_of(ws, as_of)
     stats = data_stats(ws, as_of)
@@ -341,11 +340,12 @@ def fit_models(ws, as_of=None, *, verdicts: dict[str, Verdict] | None = None, pr
     try:
         from regulars.features.mart import shop_categories
 
-        categories = shop_categories(ws)
+        present = present_day(ws)  # categories of later orders only matter for an earlier as_of
+        categories = shop_categories(ws, as_of=as_of if present is not None and as_of < present else None)
     except ImportError:
         categories = None
-    fm = FittedModels(as_of=as_of, verdicts=verdicts, categories=categories)
     first_day = as_of - dt.timedelta(days=stats.history_days) if stats.history_days else None
+    fm = FittedModels(as_of=as_of, verdicts=verdicts, categories=categories, first_day=first_day)
     fraction = min(1.0, MAX_TRAIN_CUSTOMERS / max(stats.customers_with_orders, 1))
     cache: dict = {}  # snapshots shared by the churn and propensity fits
     sample = SampledTables(ws, fraction, materialize=True)  # read by every training snapshot and label
@@ -360,7 +360,8 @@ def fit_models(ws, as_of=None, *, verdicts: dict[str, Verdict] | None = None, pr
             t = time.perf_counter()
             try:
                 setattr(fm, name, _fit_classifier(ws, as_of, cls, window, label_fn, label, verdicts[name],
-                                                  categories, sample, first_day, cache))
+                                                  categories, sample, first_day, cache,
+                                                  fm.inputs if keep_inputs else None))
             except NotEnoughData as exc:
                 verdicts[name] = Verdict(name, "refused", [str(exc)])
             fm.timings[f"fit_{name}"] = time.perf_counter() - t
@@ -371,20 +372,22 @@ def fit_models(ws, as_of=None, *, verdicts: dict[str, Verdict] | None = None, pr
         say("fitting lead scores")
         t = time.perf_counter()
         earlier = as_of - dt.timedelta(days=PROPENSITY_WINDOW)
-        X = ws.frame(lead_features(ws, earlier)).set_index("customer_id")
+        X = ws.frame(lead_features(as_known_on(ws, earlier), earlier)).set_index("customer_id")
         y = None
         if len(X):
             y = converted(ws, X.index, earlier, PROPENSITY_WINDOW).astype(int)
         fm.leads = LeadScorer().fit(X if len(X) else None, y)
+        if keep_inputs:
+            fm.inputs["leads"] = {"features": X.sort_index(),
+                                  "bought": pd.Series(y, index=X.index, dtype="float").sort_index()}
         fm.timings["fit_leads"] = time.perf_counter() - t
 
     if not verdicts["forecast"].refused:
-        say("fitting the demand forecast")
+        say("choosing the demand forecast")
         t = time.perf_counter()
-        history = ws.execute(daily_sales(ws, as_of))
-        values = ws.execute(order_values(ws, as_of))["net"].to_numpy()
         try:
-            fm.forecast = DemandForecaster().fit(history, values)
+            fm.forecast_choice = fit_forecast(ws, as_of)
+            fm.forecast = fm.forecast_choice.model
         except NotEnoughData as exc:
             verdicts["forecast"] = Verdict("forecast", "refused", [str(exc)])
         fm.timings["fit_forecast"] = time.perf_counter() - t
@@ -411,59 +414,15 @@ def converted(ws, customer_ids, start, days) -> np.ndarray:
 
 
 # -- scoring -------------------------------------------------------------------------------------
-def _nbinom_quantile(q: np.ndarray, size: np.ndarray, prob: np.ndarray, max_steps: int = 64,
-                     tol: float = 1e-9) -> np.ndarray:
-    """Negative binomial quantiles (scipy's ``nbinom.ppf``: the least k with cdf(k) >= q), 0
-    where ``q <= 0``.
-
-    Most customers' quantiles are small counts, so the cdf is summed up from k = 0 with the
-    pmf recurrence ``pmf(k + 1) = pmf(k) (k + size) / (k + 1) (1 - prob)`` for the rows not
-    yet reached (5x faster than ``ppf`` at a million rows). Rows the sum cannot settle go to
-    ``nbinom.ppf``: still short after ``max_steps`` terms, ``pmf(0)`` underflowing, or ``q``
-    within ``tol`` of a cdf step (where the summed cdf's last bits would decide).
-
-    Examples
-    --------
-    >>> q, size, prob = np.array([0.0, 0.5, 0.99]), np.array([2.0, 2.0, 300.0]), np.array([0.5, 0.5, 0.5])
-    >>> _nbinom_quantile(q, size, prob).tolist() == [0.0, *nbinom.ppf(q[1:], size[1:], prob[1:])]
-    True
-    """
-    out = np.zeros(len(q))
-    rows = np.flatnonzero(q > 0)
-    n, p, target = size[rows], prob[rows], q[rows]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        pmf = np.exp(n * np.log(p))  # P(K = 0)
-    cdf, fail = pmf.copy(), 1.0 - p
-    usable = pmf > 0
-    unsettled = [np.flatnonzero(~usable | (np.abs(cdf - target) <= tol))]
-    active = np.flatnonzero(usable & (cdf < target))
-    k = 0
-    while len(active) and k < max_steps:
-        before = cdf[active]
-        step = pmf[active] * (k + n[active]) / (k + 1) * fail[active]
-        pmf[active] = step
-        cdf[active] = after = before + step
-        k += 1
-        out[rows[active]] = k
-        reached = after >= target[active]
-        near = reached & ((target[active] - before <= tol) | (after - target[active] <= tol))
-        unsettled.append(active[near])
-        active = active[~reached]
-    rest = np.union1d(active, np.concatenate(unsettled))
-    if len(rest):
-        out[rows[rest]] = nbinom.ppf(target[rest], n[rest], p[rest])
-    return out
-
-
 def _band(risk: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(risk), None, np.where(risk >= 0.6, "high", np.where(risk >= 0.3, "medium", "low")))
 
 
 def score_customers(ws, fm: FittedModels, horizon_days: int = 365, reasons: bool = True,
-                    progress=None) -> pd.DataFrame:
-    """Predictions for every customer with a purchase before ``fm.as_of`` (one row each)."""
-    from regulars.models.clv import customer_lifetime_value
+                    progress=None, value: bool = True) -> pd.DataFrame:
+    """Predictions for every customer with a purchase before ``fm.as_of`` (one row each).
 
+    ``value=False`` skips the value models (the backtest judges them at their own cutoff)."""
     say = progress or (lambda _s: None)
     as_of = fm.as_of
     say("building features")
@@ -481,48 +440,19 @@ def score_customers(ws, fm: FittedModels, horizon_days: int = 365, reasons: bool
     if len(frame) == 0:
         return out.reset_index()
 
-    value = fm.verdicts["value"]
-    if not value.refused:
-        say("value models")
+    verdict = fm.verdicts["value"]
+    if value and not verdict.refused:
         t = time.perf_counter()
-        bg, gg = _fit_value_models(frame, value.small)
-        r, alpha = bg.params_["r"], bg.params_["alpha"]
-        x, tx, T = (frame[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T"))
-        p_alive = bg.probability_alive(x, tx, T)
-        out["p_alive"] = p_alive
-        clv = customer_lifetime_value(bg, gg, frame["frequency"], frame["recency"], frame["T"],
-                                      frame["monetary_value"], horizon_months=max(1, round(horizon_days / 30.4375)),
-                                      freq_days=1.0)
-        expected = bg.expected_purchases(float(horizon_days), x, tx, T)
-        # 80 % interval of the count: 0 with prob. 1 - p_alive, else negative binomial from the
-        # posterior purchase rate (no dropout within the horizon, so the upper end is generous)
-        size, prob = r + x, (alpha + T) / (alpha + T + horizon_days)
-        lo_q = np.clip((INTERVAL[0] - (1 - p_alive)) / np.maximum(p_alive, 1e-9), 0, 1)
-        hi_q = np.clip((INTERVAL[1] - (1 - p_alive)) / np.maximum(p_alive, 1e-9), 0, 1)
-        lower = _nbinom_quantile(lo_q, size, prob)
-        upper = _nbinom_quantile(hi_q, size, prob)
-        spend = clv["expected_spend"].to_numpy()
-        out["expected_orders"] = expected
-        out["expected_orders_lower"] = np.minimum(lower, expected)
-        out["expected_orders_upper"] = np.maximum(upper, expected)
-        out["expected_spend"] = expected * spend
-        out["expected_spend_lower"] = out["expected_orders_lower"] * spend
-        out["expected_spend_upper"] = out["expected_orders_upper"] * spend
-        out["clv"] = clv["clv"].to_numpy()
-        ratio = out["clv"] / np.maximum(expected * spend, 1e-9)
-        out["clv_lower"] = out["expected_spend_lower"] * ratio
-        out["clv_upper"] = out["expected_spend_upper"] * ratio
-
-        est = NextOrderEstimator().fit(frame["n_gaps"], frame["log_gap_mean"], frame["log_gap_var"])
-        q = est.quantiles((INTERVAL[0], 0.5, INTERVAL[1]), frame["n_gaps"], frame["log_gap_mean"],
-                          frame["log_gap_var"], frame["days_since_last_order"], r + x, alpha + T)
-        out["next_order_lower"] = add_days(as_of, q[0]).to_numpy()
-        out["next_order_at"] = add_days(as_of, q[1]).to_numpy()
-        out["next_order_upper"] = add_days(as_of, q[2]).to_numpy()
+        fm.value = fit_value(ws, as_of, horizon_days, frame, verdict.small, first_day=fm.first_day, progress=say)
+        say(f"scoring with {fm.value.name}")
+        scored = score_value(fm.value, frame)
+        for column in scored.columns:
+            out[column] = scored[column]
         fm.timings["value"] = time.perf_counter() - t
 
     base = frame
-    bg_features = bg if not value.refused else None
+    # the classifiers were trained with BG/NBD features: they are scored with BG/NBD features
+    bg_features = fm.value.transaction if fm.value is not None and fm.value.key == "bgnbd" else None
     x, tx, T = (base[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T"))
     for name, window in (("churn", CHURN_WINDOW), ("propensity", PROPENSITY_WINDOW)):
         model = getattr(fm, name)
@@ -533,7 +463,7 @@ def score_customers(ws, fm: FittedModels, horizon_days: int = 365, reasons: bool
         say(f"scoring {name}")
         t = time.perf_counter()
         if bg_features is None:
-            bg_features, _ = _fit_value_models(base, fm.verdicts[name].small)
+            bg_features = _feature_btyd(base, fm.verdicts[name].small)
         names = list(model.feature_names_in_)
         # the model's inputs as one float block with this window's BTYD outputs, filled before
         # it becomes a frame: replacing a column later would split the block, and every chunk
@@ -554,7 +484,7 @@ def score_customers(ws, fm: FittedModels, horizon_days: int = 365, reasons: bool
                 chunk = X.iloc[start:start + SCORE_CHUNK]
                 contrib = model.contributions(chunk, method=method, groups=groups)
                 proba.append(model.proba_from_raw(contrib.to_numpy().sum(axis=1)))
-                texts.append(explain_json(contrib, chunk).to_numpy())
+                texts.append(explain_json(contrib, chunk, noun="risk" if name == "churn" else "chance").to_numpy())
                 del contrib
             out[column] = np.concatenate(proba)
             out["churn_reasons" if name == "churn" else "propensity_reasons"] = np.concatenate(texts)
@@ -568,7 +498,7 @@ def score_customers(ws, fm: FittedModels, horizon_days: int = 365, reasons: bool
 def score_leads(ws, fm: FittedModels) -> pd.DataFrame:
     if fm.leads is None:
         return pd.DataFrame(columns=["customer_id", "tier", "score", "reasons", "last_seen_at"])
-    X = ws.frame(lead_features(ws, fm.as_of)).set_index("customer_id")
+    X = ws.frame(lead_features(as_known_on(ws, fm.as_of), fm.as_of)).set_index("customer_id")
     if X.empty:
         return pd.DataFrame(columns=["customer_id", "tier", "score", "reasons", "last_seen_at"])
     scored = fm.leads.score(X)
@@ -623,10 +553,19 @@ def predict(ws, as_of=None, horizon_days: int = 365, forecast_days: int = 56, pr
     forecast = fm.forecast.forecast(forecast_days, start=as_of) if fm.forecast is not None else pd.DataFrame()
     if len(forecast):
         forecast["as_of"] = as_of
-        forecast["model_version"] = MODEL_VERSIONS["forecast"]
+        forecast["model_version"] = MODEL_VERSIONS["forecast" if fm.forecast_choice.key == "model" else "forecast_naive"]
         forecast["run_id"] = run_id
     fm.timings["leads_replenishment_forecast"] = time.perf_counter() - t
     customers = score_customers(ws, fm, horizon_days, progress=say)
+    # consent: no personalised score, lead score or reminder for those who refused personalisation
+    from regulars.data.privacy_store import refused_personalisation
+    from regulars.privacy.consent import withhold
+
+    refused = refused_personalisation(ws.con)
+    customers, withheld = withhold(customers, refused)
+    if refused:
+        leads = leads[~leads["customer_id"].isin(refused)] if len(leads) else leads
+        replenish = replenish[~replenish["customer_id"].isin(refused)] if len(replenish) else replenish
     versions = {k: MODEL_VERSIONS[k] for k, v in fm.verdicts.items() if not v.refused and k in MODEL_VERSIONS}
     if fm.reasons_method:
         versions["reasons"] = fm.reasons_method
@@ -645,14 +584,22 @@ def predict(ws, as_of=None, horizon_days: int = 365, forecast_days: int = 56, pr
     }
     fm.timings["write"] = time.perf_counter() - t
     fm.timings["total"] = time.perf_counter() - start
-    result = PredictResult(run_id, as_of, int(horizon_days), fm.verdicts, rows,
-                           _summary(customers, leads, forecast), fm.timings)
+    summary = {**_summary(customers, leads, forecast), "not_personalised": withheld}
+    if fm.value is not None:
+        summary["value_model"] = {"model": fm.value.name, "sentence": fm.value.sentence, "notes": fm.value.notes,
+                                  "calibration": fm.value.calibration}
+    if fm.forecast_choice is not None:
+        summary["forecast_model"] = fm.forecast_choice.to_dict()
+    result = PredictResult(run_id, as_of, int(horizon_days), fm.verdicts, rows, summary, fm.timings)
     store.write_prediction_run(ws, {
         "run_id": run_id, "as_of": as_of, "horizon_days": int(horizon_days),
         "finished_at": pd.Timestamp.now(tz="UTC").tz_localize(None),
         "readiness": {k: v.to_dict() for k, v in fm.verdicts.items()},
         "summary": result.summary, "timings": {k: round(v, 3) for k, v in fm.timings.items()},
     })
+    from regulars.jobs.model_cards import write_model_cards
+
+    write_model_cards(ws, result, fm)  # a model card per fitted model, regenerated on every run
     return result
 
 
@@ -672,3 +619,36 @@ def _summary(customers: pd.DataFrame, leads: pd.DataFrame, forecast: pd.DataFram
         s["forecast_orders"] = float(forecast["orders"].sum())
         s["busiest_days"] = [d.isoformat() for d in forecast.nlargest(3, "orders")["day"]]
     return s
+
+
+#: Under this name :func:`store_display` keeps what ``regulars predict`` shows (see :mod:`regulars.reports.stored`).
+DISPLAY = "predict"
+
+
+def _display_params(as_of, horizon_days: int) -> dict:
+    return {"as_of": as_of, "horizon_days": horizon_days}
+
+
+def store_display(ws, as_of, horizon_days: int, result: PredictResult, offers: dict) -> None:
+    """Keep what ``regulars predict`` shows for a run: *result* and the *offers* made after it.
+
+    *as_of* is the date asked for (None: the default); the stored run is shown again by
+    :func:`latest_display` while the shop's data is unchanged and it is still the latest run.
+    """
+    from regulars.reports.stored import stored
+
+    stored(ws, DISPLAY, _display_params(as_of, horizon_days), lambda _w: {"result": result, "offers": offers},
+           refresh=True, reads="inputs", daily=False)
+
+
+def latest_display(ws, as_of, horizon_days: int):
+    """The stored ``{"result", "offers"}`` of the latest run with these options on the same data, or None."""
+    from regulars.reports.stored import lookup
+
+    shown = lookup(ws, DISPLAY, _display_params(as_of, horizon_days), reads="inputs", daily=False)
+    if shown is None:
+        return None
+    latest = store.read_prediction_run(ws)
+    if latest is None or latest.get("run_id") != shown.value["result"].run_id:
+        return None
+    return shown

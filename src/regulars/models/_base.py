@@ -23,6 +23,11 @@ from sklearn.utils.validation import check_is_fitted
 FORMAT_VERSION = 1
 _LOG_BOUND = 30.0  # |log parameter| bound: keeps exp() finite during line searches
 _WARM_START_ROWS = 20_000  # above this many distinct rows, start from a fit on a subset
+#: A parameter beyond exp(+-11.5) (1e5 or 1e-5) sits on the edge of the parameter space.
+BOUNDARY_LOG = 11.5
+#: A standard deviation of a log-parameter above this (its 95% interval spans more than a
+#: factor of e^4 ~ 55 either way) means the data cannot pin that parameter down.
+MAX_LOG_SD = 2.0
 
 
 def as_float_array(values, name: str) -> np.ndarray:
@@ -272,6 +277,10 @@ class MaximumLikelihoodModel(BaseEstimator):
             self.covariance_ = np.linalg.pinv(total_hessian)
         se = params * np.sqrt(np.clip(np.diag(self.covariance_), 0, None))
         self.standard_errors_ = {name: float(v) for name, v in zip(self._param_names, se)}
+        self.boundary_ = self._boundary(log_params)
+        log_sd = np.sqrt(np.diag(self.covariance_)) if np.all(np.diag(self.covariance_) >= 0) else np.full(len(params), np.inf)
+        self.weakly_identified_ = [name for name, sd in zip(self._param_names, log_sd)
+                                   if not np.isfinite(sd) or sd > MAX_LOG_SD]
         if not self.converged_:
             warnings.warn(
                 f"{type(self).__name__} did not converge: largest gradient component "
@@ -280,6 +289,43 @@ class MaximumLikelihoodModel(BaseEstimator):
                 stacklevel=3,
             )
         return self
+
+    def _boundary(self, log_params) -> list[str]:
+        """Names of the parameters whose estimate lies on the edge of the parameter space."""
+        return [name for name, v in zip(self._param_names, log_params) if abs(v) >= BOUNDARY_LOG]
+
+    def fit_problems(self, name: str | None = None) -> list[str]:
+        """What is wrong with the fit, in plain words (empty when nothing is).
+
+        A parameter on the boundary (e.g. the BG/NBD's ``a`` near 0: nobody ever stops
+        buying) or one the data cannot pin down (a huge standard error of its logarithm, a
+        flat or singular likelihood) makes the model's statements about that part of
+        behaviour arbitrary; :mod:`regulars.jobs.value` does not choose such a fit.
+        """
+        check_is_fitted(self, "params_")
+        name = name or type(self).__name__
+        problems = []
+        boundary = getattr(self, "boundary_", [])
+        if boundary:
+            shown = ", ".join(f"{p} = {self.params_[p]:.3g}" for p in boundary)
+            meaning = self._boundary_meaning(boundary)
+            problems.append(f"{name}'s fit ended on the edge of its parameter space ({shown}"
+                            + (f": {meaning}" if meaning else "") + "), a degenerate fit")
+        else:  # at a boundary the curvature, and so every standard error, is meaningless
+            weak = getattr(self, "weakly_identified_", [])
+            if weak:
+                problems.append(f"the data cannot pin down {name}'s {', '.join(weak)} (the 95% interval spans more "
+                                "than a factor of 50): the fit is not identified")
+            if not getattr(self, "converged_", True):
+                problems.append(f"{name} did not converge")
+        return problems
+
+    #: ``(parameter, high?) -> what that edge means``, in words (subclasses fill it).
+    _BOUNDARY_WORDS: dict[tuple[str, bool], str] = {}
+
+    def _boundary_meaning(self, boundary: list[str]) -> str:
+        words = [self._BOUNDARY_WORDS.get((p, self.params_[p] > 1)) for p in boundary]
+        return "; ".join(dict.fromkeys(w for w in words if w))
 
     def _hessian(self, log_params, grad, data, weights) -> np.ndarray:
         """Hessian of the (penalised) mean objective: forward differences of the gradient.
@@ -329,7 +375,8 @@ class MaximumLikelihoodModel(BaseEstimator):
         return clone
 
     # -- persistence ----------------------------------------------------------------------
-    _fitted_attributes = ("params_", "log_likelihood_", "standard_errors_", "n_customers_", "converged_", "n_iter_")
+    _fitted_attributes = ("params_", "log_likelihood_", "standard_errors_", "n_customers_", "converged_", "n_iter_",
+                          "boundary_", "weakly_identified_")
 
     def save(self, path) -> None:
         """Write hyperparameters and fitted parameters to a JSON file at ``path``."""
@@ -356,3 +403,41 @@ class MaximumLikelihoodModel(BaseEstimator):
             setattr(model, name, value)
         model.covariance_ = np.asarray(state["covariance_"], dtype=float)
         return model
+
+
+class TransactionModel(MaximumLikelihoodModel):
+    """A BTYD transaction model fitted on (frequency, recency, T): the shared ``fit``,
+    ``log_likelihood`` and ``count_sf`` (subclasses give ``_log_likelihood`` and
+    ``count_distribution``)."""
+
+    def fit(self, frequency, recency, T, weights=None):
+        """Fit on one row per customer (or per group of identical customers with ``weights``).
+
+        Parameters
+        ----------
+        frequency : array_like
+            Number of repeat purchases ``x`` (whole numbers >= 0).
+        recency : array_like
+            Time from first to last purchase ``t_x`` (0 when ``x`` is 0).
+        T : array_like
+            Time from first purchase to the end of the observation period, same unit.
+        weights : array_like, optional
+            Number of customers each row stands for.
+
+        Returns
+        -------
+        self
+        """
+        x, tx, t, w = validate_rfm(frequency, recency, T, weights)
+        data, w = collapse_rows((x, tx, t), w)
+        return self._fit_arrays(data, w)
+
+    def log_likelihood(self, frequency, recency, T):
+        """Per-customer log-likelihood under the fitted parameters."""
+        x, tx, t, _ = validate_rfm(frequency, recency, T)
+        return self._log_likelihood(self._params_array(), x, tx, t)
+
+    def count_sf(self, n, t, frequency, recency, T):
+        """``P(N(t) >= n | x, t_x, T)``: chance of at least ``n`` purchases in the next ``t``,
+        from :meth:`count_distribution` (the predictive distribution behind the ranges)."""
+        return self.count_distribution(t, frequency, recency, T).sf(n)

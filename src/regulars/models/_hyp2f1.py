@@ -13,8 +13,10 @@ terms with positive weights:
     d/db log F = sum_n t_n * (digamma(b + n) - digamma(b)) / F
     d/dz log F = sum_n t_n * n / z / F
 
-This module sums the series in log space (no overflow for the large ``a``, ``b`` of heavy
-buyers) and returns ``log F`` with its three derivatives, which the analytic gradient of
+This module sums the series in chunks of terms, each term from the previous one by the ratio
+``(a+n-1)/(a+n) (b+n-1)/n z`` (products only; a chunk whose terms would overflow, as for the
+large ``b`` of heavy buyers, is rescaled in logs), keeping the running sums scaled by their
+largest term, and returns ``log F`` with its three derivatives, which the analytic gradient of
 the Pareto/NBD likelihood needs (``scipy.special.hyp2f1`` gives values only). The series
 needs about ``40 / -log(z)`` terms, so it slows down as ``z`` approaches 1, i.e. when
 ``alpha`` and ``beta`` differ by orders of magnitude.
@@ -29,6 +31,8 @@ import numpy as np
 __all__ = ["log_hyp2f1_a_a1"]
 
 _MAX_TERMS = 2_000_000
+#: Rows x terms summed at once: bounds the memory of a chunk (a few arrays of this many floats).
+_MAX_CELLS = 2_000_000
 _TAIL_LOG_RTOL = np.log(1e-16)
 
 
@@ -85,34 +89,44 @@ def log_hyp2f1_a_a1(a, b, z):
     sa = np.zeros(rows.size)
     sb = np.zeros(rows.size)
     sz = np.zeros(rows.size)
-    log_poch = np.zeros(rows.size)  # log((b)_n / n!) at the last summed n
+    log_prev = np.zeros(rows.size)  # log of the last term summed (t_-1 := 1 before the first)
     psi_diff = np.zeros(rows.size)  # digamma(b + n) - digamma(b) at the last summed n
     start = 0
-    chunk = int(np.clip(np.median(_terms_needed(ra, rb, rz)), 16, 4096))
+    chunk = int(np.clip(np.median(_terms_needed(ra, rb, rz)), 16, max(16, min(4096, _MAX_CELLS // rows.size))))
     while rows.size:
         n = np.arange(start, start + chunk, dtype=float)
         aa, bb = ra[:, None], rb[:, None]
         inv_an = 1.0 / (aa + n)
-        if start == 0:  # n = 0 contributes log((b)_0/0!) = 0 and no digamma step
-            step_b = np.concatenate([np.zeros((rows.size, 1)), bb + n[1:] - 1], axis=1)
-            inc_poch = np.log(np.where(step_b > 0, step_b, 1.0)) - np.log(np.maximum(n, 1.0))
-            inc_psi = np.where(step_b > 0, 1.0 / np.where(step_b > 0, step_b, 1.0), 0.0)
-        else:
-            bn1 = bb + (n - 1)
-            inc_poch = np.log(bn1) - np.log(n)
+        bn1 = bb + (n - 1)
+        # consecutive-term ratios t_n / t_(n-1) = (a+n-1)/(a+n) (b+n-1)/n z: products, no log/exp per term
+        ratio = (aa + (n - 1)) * inv_an * bn1 * (1.0 / np.maximum(n, 1.0)) * rz[:, None]
+        with np.errstate(divide="ignore"):  # b + n - 1 = 0 only at n = 0, replaced below
             inc_psi = 1.0 / bn1
-        lp = log_poch[:, None] + np.cumsum(inc_poch, axis=1)
+        if start == 0:  # t_0 = 1, and no digamma step at n = 0
+            ratio[:, 0] = 1.0
+            inc_psi[:, 0] = 0.0
+        with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+            rel = np.cumprod(ratio, axis=1)  # t_n / t_(start-1)
+        offset = np.zeros(rows.size)
+        bad = ~np.all(np.isfinite(rel), axis=1)
+        if bad.any():  # the terms of a heavy buyer grow by orders of magnitude: rescale in logs
+            log_rel = np.cumsum(np.log(ratio[bad]), axis=1)
+            offset[bad] = log_rel.max(axis=1)
+            rel[bad] = np.exp(log_rel - offset[bad][:, None])
         dpsi = psi_diff[:, None] + np.cumsum(inc_psi, axis=1)
-        log_t = np.log(aa * inv_an) + lp + n * log_z[:, None]
-        new_ref = np.maximum(ref, log_t.max(axis=1))
+        with np.errstate(divide="ignore"):
+            base = log_prev + offset  # log of the scale of this chunk's relative terms
+            new_ref = np.maximum(ref, base + np.log(rel.max(axis=1)))
         rescale = np.exp(ref - new_ref)
-        e = np.exp(log_t - new_ref[:, None])
+        e = rel * np.exp(base - new_ref)[:, None]
         s0 = s0 * rescale + e.sum(axis=1)
         sa = sa * rescale + (e * (n * inv_an)).sum(axis=1) / ra
         sb = sb * rescale + (e * dpsi).sum(axis=1)
         sz = sz * rescale + (e * n).sum(axis=1) / rz
         ref = new_ref
-        log_poch, psi_diff = lp[:, -1], dpsi[:, -1]
+        with np.errstate(divide="ignore"):
+            log_prev = base + np.log(rel[:, -1])
+        psi_diff = dpsi[:, -1]
         # Ratio of consecutive terms after the chunk; once below 1 it keeps decreasing
         # towards z, so the tail is bounded by a geometric series.
         last = n[-1]
@@ -133,10 +147,11 @@ def log_hyp2f1_a_a1(a, b, z):
             rows = rows[keep]
             ra, rb, rz, log_z = ra[keep], rb[keep], rz[keep], log_z[keep]
             ref, s0, sa, sb, sz = ref[keep], s0[keep], sa[keep], sb[keep], sz[keep]
-            log_poch, psi_diff = log_poch[keep], psi_diff[keep]
+            log_prev, psi_diff = log_prev[keep], psi_diff[keep]
         start += chunk
         if rows.size:
-            chunk = int(np.clip(np.min(_terms_needed(ra, rb, rz)) - start, 2 * chunk, 65_536))
+            cap = max(16, min(65_536, _MAX_CELLS // rows.size))
+            chunk = int(np.clip(np.min(_terms_needed(ra, rb, rz)) - start, min(2 * chunk, cap), cap))
         if start >= _MAX_TERMS and rows.size:
             warnings.warn(
                 f"2F1 series did not converge for {rows.size} argument(s) after {start} terms",

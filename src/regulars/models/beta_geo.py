@@ -12,9 +12,10 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import betaln, digamma, expit, gammaln, hyp2f1
 
-from ._base import MaximumLikelihoodModel, as_factor, as_float_array, collapse_rows, validate_rfm
+from ._base import TransactionModel, as_factor, as_float_array, validate_rfm
+from .intervals import NBMixture
 
-__all__ = ["BetaGeoModel", "bg_nbd_log_likelihood"]
+__all__ = ["BetaGeoModel", "beta_geometric_distribution", "bg_nbd_log_likelihood"]
 
 
 def bg_nbd_log_likelihood(params, x, tx, T, gradient=False):
@@ -81,11 +82,37 @@ def _expected_repeat(r, a, b, x, z):
     """
     if abs(a - 1) < 1e-7:
         return 0.5 * (_expected_repeat(r, 1 - 1e-6, b, x, z) + _expected_repeat(r, 1 + 1e-6, b, x, z))
-    bracket = 1 - (1 - z) ** (a - 1) * hyp2f1(a + b - 1 - r, a - 1, a + b + x - 1, z)
+    with np.errstate(invalid="ignore", over="ignore"):  # overflow is caught by the callers (non-finite)
+        bracket = 1 - (1 - z) ** (a - 1) * hyp2f1(a + b - 1 - r, a - 1, a + b + x - 1, z)
     return (a + b + x - 1) / (a - 1) * bracket
 
 
-class BetaGeoModel(MaximumLikelihoodModel):
+def beta_geometric_distribution(t, r, alpha, a, b_alive, p_alive, x, T) -> NBMixture:
+    """The predictive distribution of the purchases ``N`` in the next ``t``, given the history.
+
+    Given alive, the purchase rate has the posterior ``Gamma(r + x, alpha + T)`` and the
+    dropout probability ``Beta(a, b_alive)`` (``b + x`` for the BG/NBD, ``b + x + 1`` for the
+    MBG/NBD), independently. The customer buys ``Poisson(lambda t)`` times unless she drops out
+    first, which after each purchase happens with probability ``p``; so for ``n >= 1``
+
+    ``P(N >= n) = P(alive) * P(NB(r + x, (alpha+T)/(alpha+T+t)) >= n) * B(a, b_alive+n-1) / B(a, b_alive)``
+
+    (a negative binomial tail times the chance of surviving ``n - 1`` more purchases). Its sum
+    over ``n >= 1`` is the conditional expectation of Fader, Hardie & Lee (2005), eq. 10.
+
+    Examples
+    --------
+    >>> d = beta_geometric_distribution(39.0, 0.243, 4.414, 0.793, 2.426 + 2, 1.0, 2.0, 38.86)
+    >>> [round(float(d.sf(n)[0]), 3) for n in range(4)]
+    [1.0, 0.763, 0.434, 0.236]
+    """
+    x, T, b_alive, p_alive, t = np.broadcast_arrays(*(np.atleast_1d(np.asarray(v, dtype=float))
+                                                      for v in (x, T, b_alive, p_alive, t)))
+    q = (alpha + T) / (alpha + T + t)
+    return NBMixture(r + x, q[:, None], p_alive[:, None], a, b_alive)
+
+
+class BetaGeoModel(TransactionModel):
     """BG/NBD model fitted by maximum likelihood (Fader, Hardie & Lee 2005).
 
     Parameters
@@ -124,6 +151,13 @@ class BetaGeoModel(MaximumLikelihoodModel):
     """
 
     _param_names = ("r", "alpha", "a", "b")
+    _BOUNDARY_WORDS = {
+        ("a", False): "nobody would ever stop buying",
+        ("a", True): "every customer would have the same chance of stopping after a purchase",
+        ("b", True): "every customer would have the same chance of stopping after a purchase",
+        ("r", True): "every customer would buy at the same rate",
+        ("alpha", True): "every customer would buy at the same rate",
+    }
 
     @staticmethod
     def _log_likelihood(params, x, tx, T, gradient=False):
@@ -132,33 +166,6 @@ class BetaGeoModel(MaximumLikelihoodModel):
     def _initial_log_params(self, x, tx, T, w):
         rate = max((w @ x.full) / (w @ T.full), 1e-6)
         return np.log([1.0, 1.0 / rate, 1.0, 1.0])
-
-    def fit(self, frequency, recency, T, weights=None):
-        """Fit on one row per customer (or per group of identical customers with ``weights``).
-
-        Parameters
-        ----------
-        frequency : array_like
-            Number of repeat purchases ``x`` (whole numbers >= 0).
-        recency : array_like
-            Time from first to last purchase ``t_x`` (0 when ``x`` is 0).
-        T : array_like
-            Time from first purchase to the end of the observation period, same unit.
-        weights : array_like, optional
-            Number of customers each row stands for.
-
-        Returns
-        -------
-        self
-        """
-        x, tx, t, w = validate_rfm(frequency, recency, T, weights)
-        data, w = collapse_rows((x, tx, t), w)
-        return self._fit_arrays(data, w)
-
-    def log_likelihood(self, frequency, recency, T):
-        """Per-customer log-likelihood under the fitted parameters."""
-        x, tx, t, _ = validate_rfm(frequency, recency, T)
-        return bg_nbd_log_likelihood(self._params_array(), x, tx, t)
 
     def probability_alive(self, frequency, recency, T):
         """P(alive at T | x, t_x, T), equation (A.13) of Fader, Hardie & Lee (2005)."""
@@ -192,7 +199,27 @@ class BetaGeoModel(MaximumLikelihoodModel):
             raise ValueError("t must be >= 0")
         validate_rfm(x, tx, T_)
         z = t_ / (alpha + T_ + t_)
-        return _expected_repeat(r, a, b, x, z) * self.probability_alive(x, tx, T_)
+        out = _expected_repeat(r, a, b, x, z) * self.probability_alive(x, tx, T_)
+        bad = ~np.isfinite(out)
+        if bad.any():  # the 2F1 form overflows at degenerate fits (a, b in the millions): sum the tail
+            out[bad] = self.count_distribution(t_[bad], x[bad], tx[bad], T_[bad]).mean()
+        return out
+
+    def count_distribution(self, t, frequency, recency, T) -> NBMixture:
+        """The predictive distribution of the purchases in the next ``t`` (see
+        :func:`beta_geometric_distribution`), one row per customer.
+
+        Examples
+        --------
+        >>> model = BetaGeoModel()
+        >>> model.params_ = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
+        >>> sf = model.count_sf(np.arange(1, 400), 39, 2, 30.43, 38.86)
+        >>> round(float(sf.sum()), 3)  # the expectation, 1.226
+        1.226
+        """
+        r, alpha, a, b = self._params_array()
+        x, tx, T = np.broadcast_arrays(*(np.atleast_1d(np.asarray(v, dtype=float)) for v in (frequency, recency, T)))
+        return beta_geometric_distribution(np.asarray(t, dtype=float), r, alpha, a, b + x, self.probability_alive(x, tx, T), x, T)
 
     def expected_purchases_new_customer(self, t):
         """E[X(t)]: expected repeat purchases of a new customer by time ``t`` (FHL eq. 9).

@@ -33,9 +33,11 @@ def _discounted_purchases(model, frequency, recency, T, horizon_months, discount
     """Sum over months of the incremental expected purchases, discounted."""
     total = np.zeros(frequency.size)
     previous = np.zeros(frequency.size)
-    for month in range(1, horizon_months + 1):
-        t = month * DAYS_PER_MONTH / freq_days
-        cumulative = model.expected_purchases(t, frequency, recency, T)
+    times = [month * DAYS_PER_MONTH / freq_days for month in range(1, horizon_months + 1)]
+    curve = getattr(model, "expected_purchases_curve", None)
+    cumulative_by_month = curve(times, frequency, recency, T) if curve is not None else (
+        model.expected_purchases(t, frequency, recency, T) for t in times)
+    for month, cumulative in enumerate(cumulative_by_month, start=1):
         total += (cumulative - previous) / (1 + discount_rate_monthly) ** month
         previous = cumulative
     return total, previous
@@ -117,21 +119,24 @@ def customer_lifetime_value(
     horizon_months = int(horizon_months)
     args = (horizon_months, discount_rate_monthly, freq_days)
 
-    # Customers with identical inputs have identical values: compute each once.
-    codes = pd.DataFrame({"x": x, "tx": tx, "t": t, "m": m}).groupby(["x", "tx", "t", "m"], sort=False).ngroup().to_numpy()
-    _, first = np.unique(codes, return_index=True)
-    x, tx, t, m = x[first], tx[first], t[first], m[first]
-
-    discounted, purchases = _discounted_purchases(transaction_model, x, tx, t, *args)
-    spend = spend_model.expected_spend(x, m)
+    # Customers with identical purchase histories have identical expected purchases: compute
+    # those once per distinct (x, t_x, T) (spend is cheap and depends on each one's amounts).
+    rows = pd.DataFrame({"x": x, "tx": tx, "t": t}).groupby(["x", "tx", "t"], sort=False).ngroup().to_numpy()
+    _, first_row = np.unique(rows, return_index=True)
+    discounted_rows, purchases_rows = _discounted_purchases(transaction_model, x[first_row], tx[first_row],
+                                                            t[first_row], *args)
+    spend_all = spend_model.expected_spend(x, m)
     result = pd.DataFrame(
         {
-            "expected_purchases": purchases[codes],
-            "expected_spend": spend[codes],
-            "clv": (discounted * spend * margin)[codes],
+            "expected_purchases": purchases_rows[rows],
+            "expected_spend": spend_all,
+            "clv": discounted_rows[rows] * spend_all * margin,
         },
         index=index,
     )
+    codes = pd.DataFrame({"x": x, "tx": tx, "t": t, "m": m}).groupby(["x", "tx", "t", "m"], sort=False).ngroup().to_numpy()
+    _, first = np.unique(codes, return_index=True)
+    x, tx, t, m = x[first], tx[first], t[first], m[first]
     if n_bootstrap:
         rng = np.random.default_rng(random_state)
         transaction_draws = transaction_model.sample_params(n_bootstrap, rng)

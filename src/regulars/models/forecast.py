@@ -16,7 +16,9 @@ fitted with statsmodels on
   ``short_window_days`` (180), so the level follows the recent months.
 
 Intervals are simulated: coefficients are drawn from their asymptotic normal, then counts
-from the negative binomial, so they hold both the estimation and the day-to-day noise.
+from the negative binomial, so they hold both the estimation and the day-to-day noise. They
+are 80 % ranges; ``levels_`` (the simulation quantiles used) can be set from a calibration
+window by the job (conformal levels, :mod:`regulars.models.intervals`).
 Revenue on a simulated day is the sum of that many order values drawn from the recent order
 values (normal approximation to the sum), so revenue intervals stay coherent with the
 orders'. Busy days are the forecast days whose expected orders are in the top fifth.
@@ -33,7 +35,7 @@ import pandas as pd
 
 from .readiness import NotEnoughData, purchases
 
-__all__ = ["DemandForecaster", "daily_sales", "weekday_profile"]
+__all__ = ["DemandForecaster", "daily_sales", "draw_levels", "forecast_frame", "weekday_profile"]
 
 
 def daily_sales(tables, as_of) -> ibis.Table:
@@ -66,8 +68,8 @@ class DemandForecaster:
     yearly_terms : int, default 3
         Fourier pairs for the yearly season (used with >= ``yearly_min_days`` of history).
     yearly_min_days : int, default 730
-    interval : float, default 0.9
-        Coverage of the lower/upper bounds.
+    interval : float, default 0.8
+        Nominal coverage of the lower/upper bounds.
     n_simulations : int, default 2000
     random_state : int, default 0
 
@@ -82,6 +84,9 @@ class DemandForecaster:
     yearly_ : bool
         Whether the yearly season was fitted.
     order_value_mean_, order_value_var_ : float
+    levels_, revenue_levels_ : (float, float)
+        Simulation quantiles of the order and revenue bounds: ``((1 - interval) / 2, (1 +
+        interval) / 2)`` unless calibrated (see :meth:`calibrate`).
 
     Examples
     --------
@@ -99,7 +104,7 @@ class DemandForecaster:
     """
 
     def __init__(self, window_days: int = 730, short_window_days: int = 180, yearly_terms: int = 3,
-                 yearly_min_days: int = 730, interval: float = 0.9, n_simulations: int = 2000, random_state: int = 0):
+                 yearly_min_days: int = 730, interval: float = 0.8, n_simulations: int = 2000, random_state: int = 0):
         self.window_days = window_days
         self.short_window_days = short_window_days
         self.yearly_terms = yearly_terms
@@ -171,11 +176,13 @@ class DemandForecaster:
             self.order_value_mean_ = float(v.mean()) if v.size else 0.0
             self.order_value_var_ = float(v.var()) if v.size > 1 else 0.0
         self.history_ = h
+        tail = (1 - self.interval) / 2
+        self.levels_ = self.revenue_levels_ = (tail, 1 - tail)
         return self
 
-    def forecast(self, horizon_days: int = 56, start=None) -> pd.DataFrame:
-        """Daily forecast for ``horizon_days`` days from ``start`` (default: the day after the
-        last fitted day), with ``interval`` bounds for orders and revenue, and ``is_busy``."""
+    def draws(self, horizon_days: int = 56, start=None):
+        """``(days, expected orders, simulated orders, simulated revenue)``, the draws of shape
+        ``(n_simulations, days)``: the predictive distribution behind the bounds."""
         if not hasattr(self, "params_"):
             raise ValueError("DemandForecaster is not fitted yet: call fit() first")
         first = pd.Timestamp(start) if start is not None else pd.Timestamp(self.end_) + pd.Timedelta(days=1)
@@ -189,19 +196,51 @@ class DemandForecaster:
         counts = rng.negative_binomial(size, size / (size + mu))
         noise = rng.standard_normal(counts.shape) * np.sqrt(counts * self.order_value_var_)
         revenue = np.maximum(counts * self.order_value_mean_ + noise, 0.0)
-        tail = (1 - self.interval) / 2
-        expected = np.exp(X @ self.params_)
-        out = pd.DataFrame({
-            "day": days.date,
-            "orders": expected,
-            "orders_lower": np.quantile(counts, tail, axis=0),
-            "orders_upper": np.quantile(counts, 1 - tail, axis=0),
-            "revenue": expected * self.order_value_mean_,
-            "revenue_lower": np.quantile(revenue, tail, axis=0),
-            "revenue_upper": np.quantile(revenue, 1 - tail, axis=0),
-        })
-        out["is_busy"] = out["orders"] >= out["orders"].quantile(0.8)
-        return out
+        return days, np.exp(X @ self.params_), counts, revenue
+
+    def forecast(self, horizon_days: int = 56, start=None) -> pd.DataFrame:
+        """Daily forecast for ``horizon_days`` days from ``start`` (default: the day after the
+        last fitted day), with 80 % bounds for orders and revenue, and ``is_busy``."""
+        days, expected, counts, revenue = self.draws(horizon_days, start)
+        return forecast_frame(days, expected, expected * self.order_value_mean_, counts, revenue, self.levels_,
+                              self.revenue_levels_)
+
+    def calibrate(self, actual: pd.DataFrame, start) -> "DemandForecaster":
+        """Set ``levels_`` so that the bounds would have held ``interval`` of the days of
+        ``actual`` (``day, orders, revenue`` from ``start`` on, days without sales included as
+        zeros): split-conformal levels from where each day fell in its simulated distribution."""
+        _, _, counts, revenue = self.draws(len(actual), start)
+        self.levels_, self.revenue_levels_ = draw_levels(counts, revenue, actual, self.interval)
+        return self
+
+
+def forecast_frame(days, expected, expected_revenue, counts, revenue, levels, revenue_levels) -> pd.DataFrame:
+    """The forecast table from simulated draws: bounds at the given quantile levels."""
+    out = pd.DataFrame({
+        "day": pd.DatetimeIndex(days).date,
+        "orders": expected,
+        "orders_lower": np.quantile(counts, levels[0], axis=0),
+        "orders_upper": np.quantile(counts, levels[1], axis=0),
+        "revenue": expected_revenue,
+        "revenue_lower": np.quantile(revenue, revenue_levels[0], axis=0),
+        "revenue_upper": np.quantile(revenue, revenue_levels[1], axis=0),
+    })
+    out["is_busy"] = out["orders"] >= out["orders"].quantile(0.8)
+    return out
+
+
+def draw_levels(counts: np.ndarray, revenue: np.ndarray, actual: pd.DataFrame, interval: float):
+    """Conformal quantile levels of the order and revenue bounds from simulated draws and what happened."""
+    from .intervals import conformal_levels
+
+    y = actual["orders"].to_numpy(dtype=float)
+    u = (counts <= y[None, :]).mean(axis=0)
+    low = (counts <= y[None, :] - 1).mean(axis=0)
+    levels = conformal_levels(u, low, interval)
+    v = actual["revenue"].to_numpy(dtype=float)
+    ru = (revenue <= v[None, :]).mean(axis=0)
+    rl = (revenue < v[None, :]).mean(axis=0)
+    return levels, conformal_levels(ru, rl, interval)
 
 
 def weekday_profile(model: DemandForecaster) -> pd.DataFrame:

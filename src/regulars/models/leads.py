@@ -62,11 +62,17 @@ def lead_features(tables, as_of) -> ibis.Table:
         opens_30d=((mage <= 30) & (kind == "opened")).sum(),
         clicks_30d=((mage <= 30) & (kind == "clicked")).sum(),
     )
-    people = ev.select("customer_id").union(ms.filter(ms.last_message.notnull()).select("customer_id"))
+    # one row per person: an Ibis union keeps duplicates unless told otherwise
+    people = ev.select("customer_id").union(ms.filter(ms.last_message.notnull()).select("customer_id"), distinct=True)
     c = tables.table("customers").select("customer_id", "created_at", "accepts_email")
+    # consent as it stood before as_of: the latest recorded decision, else the customer's flag
+    k = tables.table("consents")
+    k = k.filter((k.purpose == "email") & (k.recorded_at < At))
+    k = k.group_by("customer_id").aggregate(_consent=k.is_granted.argmax(k.recorded_at))
     j = people.left_join(ev, "customer_id").drop("customer_id_right")
     j = j.left_join(ms, "customer_id").drop("customer_id_right")
     j = j.left_join(c, "customer_id").drop("customer_id_right")
+    j = j.left_join(k, "customer_id").drop("customer_id_right")
     zero = ibis.literal(0, "int64")
     counts = ["visits_7d", "events_30d", "product_views_30d", "cart_adds_7d", "cart_adds_30d", "checkout_30d",
               "opens_30d", "clicks_30d"]
@@ -76,7 +82,7 @@ def lead_features(tables, as_of) -> ibis.Table:
         days_since_last_visit=A.delta(j.last_visit.cast("date"), unit="day").cast("float64"),
         days_since_last_open=A.delta(j.last_open, unit="day").cast("float64"),
         days_since_signup=A.delta(j.created_at.cast("date"), unit="day").cast("float64"),
-        accepts_email=j.accepts_email.fill_null(False).cast("int64"),
+        accepts_email=j._consent.fill_null(j.accepts_email).fill_null(False).cast("int64"),
         **{k: j[k].fill_null(zero).cast("int64") for k in counts},
     )
 

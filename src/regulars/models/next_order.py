@@ -30,7 +30,7 @@ from __future__ import annotations
 import ibis
 import numpy as np
 import pandas as pd
-from scipy.special import ndtr, ndtri
+from scipy.special import log_ndtr, ndtr, ndtri
 
 from regulars.data.order_stats import stored_totals
 
@@ -142,6 +142,62 @@ class NextOrderEstimator:
             own = np.maximum(np.exp(mu + sd * ndtri(target)) - d, 0.0)
             out.append(weight * own + (1.0 - weight) * btyd)
         return np.clip(np.vstack(out), 0.0, self.max_days)
+
+
+    def truncated_quantiles(self, probs, horizon, n_gaps, log_gap_mean, log_gap_var, days_since_last, r_post,
+                            alpha_post):
+        """Days to the next purchase at each probability in ``probs``, **given that it falls
+        within** ``horizon`` days: the statement a backtest over that window can check.
+
+        Each view is truncated at the horizon before the quantiles are averaged: the BTYD
+        waiting time ``P(W <= w) = 1 - ((alpha+T)/(alpha+T+w))**(r+x)`` (alive; dropout only
+        matters through the chance of buying at all, shown separately) and the residual of her
+        log-normal gap. Where her own rhythm gives (numerically) no chance of a purchase within
+        the horizon, the BTYD view alone is used. Returns shape ``(len(probs), n)``, in
+        ``[0, horizon]``.
+
+        Examples
+        --------
+        >>> est = NextOrderEstimator().fit([3, 4, 5, 2, 6, 3], np.log([30, 28, 35, 31, 29, 33]), [0.04] * 6)
+        >>> q = est.truncated_quantiles((0.1, 0.5, 0.9), 90, [4], [np.log(30)], [0.04], [20], [4.5], [300.0])
+        >>> bool(0 <= q[0, 0] < q[1, 0] < q[2, 0] <= 90)
+        True
+        """
+        args = (n_gaps, log_gap_mean, log_gap_var, days_since_last, r_post, alpha_post)
+        n = np.asarray(r_post, dtype=float).size
+        return np.vstack([self._truncated_at(np.full(n, float(q)), horizon, *args) for q in probs])
+
+    def truncated_cdf(self, days, horizon, n_gaps, log_gap_mean, log_gap_var, days_since_last, r_post, alpha_post,
+                      steps: int = 40) -> np.ndarray:
+        """The probability level whose :meth:`truncated_quantiles` is ``days`` (bisection):
+        where an observed wait lies in the predicted distribution (for calibration)."""
+        days = np.asarray(days, dtype=float)
+        lo, hi = np.zeros(days.size), np.ones(days.size)
+        args = (n_gaps, log_gap_mean, log_gap_var, days_since_last, r_post, alpha_post)
+        for _ in range(steps):
+            mid = (lo + hi) / 2
+            q = self._truncated_at(mid, horizon, *args)
+            below = q < days
+            lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
+        return (lo + hi) / 2
+
+    def _truncated_at(self, p, horizon, *args) -> np.ndarray:
+        """:meth:`truncated_quantiles` with one probability per row."""
+        k, mu, sd = self._posterior(*args[:3])
+        d = np.maximum(np.asarray(args[3], dtype=float), 0.5)
+        r_post, alpha_post = (np.asarray(v, dtype=float) for v in args[4:])
+        h = float(horizon)
+        weight = k / (k + self.prior_weight)
+        btyd_h = -np.expm1(-r_post * np.log1p(h / alpha_post))
+        log_s_d = log_ndtr(-(np.log(d) - mu) / sd)
+        own_h = -np.expm1(log_ndtr(-(np.log(d + h) - mu) / sd) - log_s_d)
+        usable = (own_h > 1e-9) & np.isfinite(log_s_d)
+        weight = np.where(usable, weight, 0.0)
+        btyd = alpha_post * ((1.0 - p * btyd_h) ** (-1.0 / r_post) - 1.0)
+        log_target = log_s_d + np.log1p(-p * np.where(usable, own_h, 0.0))
+        gap = np.exp(mu + sd * -ndtri(np.clip(np.exp(log_target), 1e-300, 1.0)))
+        own = np.where(usable, np.clip(gap - d, 0.0, h), 0.0)
+        return np.clip(weight * own + (1.0 - weight) * btyd, 0.0, h)
 
 
 def next_order_quantiles(estimator: NextOrderEstimator, frame: pd.DataFrame, r: float, alpha: float,

@@ -68,6 +68,7 @@ class Minimums:
     comfortable_customers: int = 1000
     comfortable_repeat: int = 200
     forecast_days: int = 56
+    forecast_recent_days: int = 28  # days with sales in the fitted window (see DataStats)
     forecast_yearly_days: int = 730
     leads: int = 10
     comfortable_leads: int = 200
@@ -84,6 +85,9 @@ class DataStats:
     history_days: int  # first to last purchase day
     days_with_orders: int
     leads: int = 0
+    #: days with sales in the window the forecast is fitted on (the last 730 days with two years
+    #: of history, else the last 180); None when not counted
+    recent_days_with_orders: int | None = None
 
 
 @dataclass
@@ -168,6 +172,12 @@ def assess(stats: DataStats, minimums: Minimums | None = None) -> dict[str, Verd
         out["forecast"] = Verdict("forecast", REFUSED, [
             (f"orders on only {s.days_with_orders} days; the demand forecast needs at least {m.forecast_days} "
             "days of sales history (8 weeks, to see the weekly pattern)")
+        ])
+    elif s.recent_days_with_orders is not None and s.recent_days_with_orders < m.forecast_recent_days:
+        window = 730 if s.history_days >= m.forecast_yearly_days else 180
+        out["forecast"] = Verdict("forecast", REFUSED, [
+            (f"orders on only {s.recent_days_with_orders} of the last {window} days; the demand forecast needs sales "
+             f"on at least {m.forecast_recent_days} days of the period it learns from")
         ])
     elif s.history_days < m.forecast_yearly_days:
         out["forecast"] = Verdict("forecast", SMALL, [

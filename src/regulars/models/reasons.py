@@ -4,9 +4,12 @@ The classifiers' contributions (``pred_contrib=True``: Lundberg, S. M. et al. (2
 local explanations to global understanding with explainable AI for trees". *Nature Machine
 Intelligence* 2, 56-67) say how much each feature moved one customer's score. Features that
 describe the same behaviour (days since the last order, the gap ratio, the last gap) are
-summed into a **topic**, the topics that pushed the score up the most are kept, and each is
-written as a sentence with the customer's own values, e.g. "no order for 94 days, 2.3x their
-usual gap" or "opened no e-mail in 60 days".
+summed into a **topic**, the topics that moved the score the most (either way) are kept, and
+each is written as a sentence with the customer's own values and the way it pushes, e.g. "no
+order for 94 days, 2.3x their usual gap (raises the risk)" or "opened an e-mail 3 days ago (4
+opens in 60 days) (lowers the risk)". Windows are the same everywhere: "in the last 30 days"
+means the 30 days before the as-of date, so "no site visit in 41 days" is only said of someone
+whose 30-day counts beside it are zero.
 
 Everything is vectorised (one pass per topic over the customers it applies to), so reasons
 for a million customers take seconds.
@@ -14,14 +17,14 @@ for a million customers take seconds.
 Examples
 --------
 >>> feats = pd.DataFrame({"days_since_last_order": [94.0, 10.0], "gap_ratio": [2.3, 0.4],
-...                       "orders": [5, 9], "days_since_last_open": [75.0, 2.0]})
+...                       "orders": [5, 9], "tenure_days": [400, 700], "days_since_last_open": [75.0, 2.0]})
 >>> contrib = pd.DataFrame({"days_since_last_order": [0.8, -0.5], "gap_ratio": [0.3, -0.2],
 ...                         "orders": [0.0, -0.3], "days_since_last_open": [0.4, -0.1]})
 >>> reasons = explain(contrib, feats, top=2)
 >>> reasons[0]
-['no order for 94 days, 2.3× their usual gap', 'opened no e-mail in 75 days']
+['no order for 94 days, 2.3× their usual gap (raises the risk)', 'opened no e-mail in 75 days (raises the risk)']
 >>> reasons[1]
-[]
+['last order 10 days ago, 0.4× their usual gap (lowers the risk)', '9 order(s) in 700 days as a customer (lowers the risk)']
 """
 
 from __future__ import annotations
@@ -103,8 +106,10 @@ def _frequency(f: pd.DataFrame) -> pd.Series:
 
 
 def _pattern(f: pd.DataFrame) -> pd.Series:
-    p = _col(f, "p_alive")
-    return "their buying pattern gives a " + (p * 100).round(0).astype("Int64").astype(str) + "% chance they are still buying"
+    # no percentage here: the BG/NBD p_alive behind this feature is 100% for every one-time buyer
+    n, days = _col(f, "orders"), _col(f, "days_since_last_order")
+    return "how often and how recently they have bought, taken together (" + _int(n) + " order(s), the last " + \
+        _int(days) + " days ago)"
 
 
 def _value(f: pd.DataFrame) -> pd.Series:
@@ -131,10 +136,11 @@ def _email(f: pd.DataFrame) -> pd.Series:
 def _web(f: pd.DataFrame) -> pd.Series:
     last, n30, carts = _col(f, "days_since_last_visit"), _col(f, "events_30d"), _col(f, "cart_adds_30d")
     out = pd.Series("no site visits on record", index=f.index)
+    # the 30-day counts cover the days as_of - 30 .. as_of - 1: a visit 30 days ago is in them
     stale = "no site visit in " + _int(last) + " days"
-    fresh = "visited the site " + _int(last) + " days ago (" + _int(n30.fillna(0)) + " actions in 30 days"
+    fresh = "visited the site " + _int(last) + " days ago (" + _int(n30.fillna(0)) + " actions in the last 30 days"
     fresh = _pick(carts > 0, fresh + ", " + _int(carts) + " added to cart)", fresh + ")")
-    return _pick(last.notna(), _pick(last >= 30, stale, fresh), out)
+    return _pick(last.notna(), _pick(last > 30, stale, fresh), out)
 
 
 def _discount(f: pd.DataFrame) -> pd.Series:
@@ -199,21 +205,29 @@ def _topic_contributions(contrib: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(summed, columns=unique, index=contrib.index)
 
 
-def _ranked_sentences(contrib: pd.DataFrame, features: pd.DataFrame, top: int, min_effect: float):
+#: How a reason is said to push, by the noun of the prediction (``risk`` of churn, ``chance`` of buying).
+DIRECTION = {"risk": (" (raises the risk)", " (lowers the risk)"), "chance": (" (raises the chance)", " (lowers the chance)")}
+
+
+def _ranked_sentences(contrib: pd.DataFrame, features: pd.DataFrame, top: int, min_effect: float, noun: str = "risk"):
     """For each rank 0..top-1: an Arrow string array of sentences (null where no topic qualifies).
 
-    Each topic's sentences are rendered once, for the rows that rank it anywhere in their
-    top ``top``; the ranks are then gathered from that pool with one ``take`` each.
+    Topics are ranked by the size of their contribution, either way; each sentence ends with
+    the way it pushes. Each topic's sentences are rendered once, for the rows that rank it
+    anywhere in their top ``top``; the ranks are then gathered from that pool with one
+    ``take`` each.
     """
+    up, down = DIRECTION[noun]
     topic_frame = _topic_contributions(contrib)
     if features.index is not contrib.index and not features.index.equals(contrib.index):
         features = features.loc[contrib.index]
     topics = list(topic_frame.columns)
     values = topic_frame.to_numpy()
     n, k = len(values), min(top, len(topics))
-    order = np.argsort(-values, axis=1)[:, :k]
+    order = np.argsort(-np.abs(values), axis=1, kind="stable")[:, :k]
     strength = np.take_along_axis(values, order, axis=1)
-    chosen = np.where(strength > min_effect, order, -1)  # (n, k) topic index, -1 for none
+    chosen = np.where(np.abs(strength) > min_effect, order, -1)  # (n, k) topic index, -1 for none
+    raises = strength > 0
     pool, offset = [], 0
     position = np.full((n, k), -1, dtype=np.int64)  # index into the pool
     for j, topic in enumerate(topics):
@@ -223,6 +237,8 @@ def _ranked_sentences(contrib: pd.DataFrame, features: pd.DataFrame, top: int, m
             continue
         render = _RENDER.get(topic) or _generic(topic)
         rendered = render(features.iloc[rows])
+        pushes_up = (raises & hit).any(axis=1)[rows]
+        rendered = rendered + np.where(pushes_up, up, down)
         pool.append(pa.array(rendered, type=pa.string(), from_pandas=True))
         position[hit] = offset + np.searchsorted(rows, np.nonzero(hit)[0])
         offset += len(rows)
@@ -234,7 +250,8 @@ def _ranked_sentences(contrib: pd.DataFrame, features: pd.DataFrame, top: int, m
     return ranks
 
 
-def explain(contributions: pd.DataFrame, features: pd.DataFrame, top: int = 3, min_effect: float = 0.05) -> list[list[str]]:
+def explain(contributions: pd.DataFrame, features: pd.DataFrame, top: int = 3, min_effect: float = 0.05,
+            noun: str = "risk") -> list[list[str]]:
     """Top ``top`` reasons per row as lists of sentences.
 
     Parameters
@@ -248,17 +265,21 @@ def explain(contributions: pd.DataFrame, features: pd.DataFrame, top: int = 3, m
     top : int
         Most reasons per customer.
     min_effect : float
-        Topics whose summed contribution is at most this (log-odds) are not worth a sentence.
+        Topics whose summed contribution is at most this (log-odds) either way are not worth a
+        sentence.
+    noun : {"risk", "chance"}
+        What the score is, for "(raises the risk)" / "(lowers the chance)".
     """
-    ranks = _ranked_sentences(contributions, features, top, min_effect)
+    ranks = _ranked_sentences(contributions, features, top, min_effect, noun)
     if not ranks:
         return [[] for _ in range(len(contributions))]
     return [[s for s in row if s is not None] for row in zip(*(r.to_pylist() for r in ranks))]
 
 
-def explain_json(contributions: pd.DataFrame, features: pd.DataFrame, top: int = 3, min_effect: float = 0.05) -> pd.Series:
+def explain_json(contributions: pd.DataFrame, features: pd.DataFrame, top: int = 3, min_effect: float = 0.05,
+                 noun: str = "risk") -> pd.Series:
     """Like :func:`explain` but as JSON array strings, built without a per-row Python loop."""
-    ranks = _ranked_sentences(contributions, features, top, min_effect)
+    ranks = _ranked_sentences(contributions, features, top, min_effect, noun)
     joined = None
     for sentences in ranks:
         quoted = pc.binary_join_element_wise(

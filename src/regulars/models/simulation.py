@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["simulate_bg_nbd", "simulate_pareto_nbd", "simulate_gamma_gamma"]
+__all__ = ["simulate_bg_nbd", "simulate_mbg_nbd", "simulate_pareto_nbd", "simulate_gamma_gamma"]
 
 
 def _observation_lengths(n, T):
@@ -59,6 +59,28 @@ def simulate_bg_nbd(n, r, alpha, a, b, T, random_state=None) -> pd.DataFrame:
     n_events = rng.poisson(lam * T)
     # Purchases while alive before dropping out (dropout only after a repeat purchase).
     n_alive = rng.geometric(np.clip(p, 1e-300, 1.0))
+    x = np.minimum(n_events, n_alive)
+    tx = _last_of_first(x, n_events, T, rng)
+    return pd.DataFrame({"frequency": x.astype(float), "recency": tx, "T": T})
+
+
+def simulate_mbg_nbd(n, r, alpha, a, b, T, random_state=None) -> pd.DataFrame:
+    """Simulate ``n`` customers from the MBG/NBD process (Batislam, Denizel & Filiztekin 2007).
+
+    As :func:`simulate_bg_nbd`, but the customer may also drop out right after her first
+    purchase: she makes ``Geometric(p) - 1`` repeat purchases at most.
+
+    Examples
+    --------
+    >>> simulate_mbg_nbd(3, 0.5, 5.0, 1.0, 3.0, T=10.0, random_state=0).shape
+    (3, 3)
+    """
+    rng = np.random.default_rng(random_state)
+    T = _observation_lengths(n, T)
+    lam = rng.gamma(r, 1.0 / alpha, n)
+    p = rng.beta(a, b, n)
+    n_events = rng.poisson(lam * T)
+    n_alive = rng.geometric(np.clip(p, 1e-300, 1.0)) - 1
     x = np.minimum(n_events, n_alive)
     tx = _last_of_first(x, n_events, T, rng)
     return pd.DataFrame({"frequency": x.astype(float), "recency": tx, "T": T})

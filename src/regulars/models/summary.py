@@ -36,7 +36,7 @@ import pandas as pd
 
 from regulars.data.order_stats import stored_totals
 
-__all__ = ["purchase_summary", "summarize", "summary_expression"]
+__all__ = ["purchase_outcomes", "purchase_summary", "summarize", "summary_expression"]
 
 _UNIT_DAYS = {"D": 1.0, "W": 7.0}
 
@@ -46,6 +46,14 @@ def _as_date(value, name: str) -> dt.date:
         return pd.Timestamp(value).date()
     except (TypeError, ValueError) as error:
         raise ValueError(f"{name} must be a date, got {value!r}") from error
+
+
+def _check(columns, customer_col: str, time_col: str, value_col: str | None, freq: str) -> None:
+    if freq not in _UNIT_DAYS:
+        raise ValueError(f"freq must be 'D' (days) or 'W' (weeks), got {freq!r}")
+    missing = [c for c in (customer_col, time_col, value_col) if c is not None and c not in columns]
+    if missing:
+        raise ValueError(f"transactions has no column(s) {missing}; it has {list(columns)}")
 
 
 def summary_expression(
@@ -62,12 +70,8 @@ def summary_expression(
     Parameters are those of :func:`summarize`; the result has a ``customer_col`` column
     instead of an index and is not sorted.
     """
-    if freq not in _UNIT_DAYS:
-        raise ValueError(f"freq must be 'D' (days) or 'W' (weeks), got {freq!r}")
     table = ibis.memtable(transactions) if isinstance(transactions, pd.DataFrame) else transactions
-    missing = [c for c in (customer_col, time_col, value_col) if c is not None and c not in table.columns]
-    if missing:
-        raise ValueError(f"transactions has no column(s) {missing}; it has {list(table.columns)}")
+    _check(table.columns, customer_col, time_col, value_col, freq)
     unit = _UNIT_DAYS[freq]
 
     day = table[time_col].cast("date")
@@ -162,6 +166,35 @@ def purchase_summary(tables, as_of) -> ibis.Table:
     )
 
 
+def purchase_outcomes(tables, start, days: int, discount_rate_monthly: float = 0.01) -> ibis.Table:
+    """What each customer bought in the ``days`` days from ``start`` (an Ibis expression).
+
+    The outcome a value prediction made as of ``start`` over ``days`` is judged on, counted
+    the way the models count: purchase days (orders of one day are one purchase), their net
+    value, that value discounted like the CLV (a purchase on day ``k`` after ``start`` falls in
+    month ``floor(k / 30.4375) + 1`` and is divided by ``(1 + d)**month``), and the first
+    purchase day. Only customers with a purchase in the window have a row.
+
+    Returns
+    -------
+    ibis.Table
+        ``customer_id, orders, spend, discounted, first_day``.
+    """
+    from regulars.models.readiness import purchases
+
+    start = _as_date(start, "start")
+    end = start + dt.timedelta(days=int(days))
+    p = purchases(tables.table("orders"))
+    p = p.filter((p.day >= ibis.literal(start)) & (p.day < ibis.literal(end)))
+    d = p.group_by(["customer_id", "day"]).aggregate(net=p.net.sum())
+    month = (d.day.delta(ibis.literal(start), unit="day").cast("float64") / (365.25 / 12)).floor() + 1
+    factor = (ibis.literal(1.0 + discount_rate_monthly).ln() * -month).exp()
+    d = d.mutate(_disc=d.net * factor)
+    return d.group_by("customer_id").aggregate(
+        orders=d.count(), spend=d.net.sum(), discounted=d._disc.sum(), first_day=d.day.min()
+    )
+
+
 def summarize(
     transactions,
     customer_col: str,
@@ -178,7 +211,9 @@ def summarize(
     Parameters
     ----------
     transactions : ibis.Table or pandas.DataFrame
-        One row per transaction; a DataFrame is wrapped with ``ibis.memtable``.
+        One row per transaction. A table is summarised by its engine (DuckDB, Spark); a
+        DataFrame in memory by a few numpy passes (:mod:`regulars.models.summary_frame`), with
+        the same result.
     customer_col, time_col : str
         Customer key and transaction timestamp (or date) columns.
     value_col : str, optional
@@ -213,6 +248,16 @@ def summarize(
     a                    1      1.0  1.285714            20.0                  1                    40.0          0.714286
     b                    0      0.0  0.000000             0.0                  0                     0.0          0.714286
     """
+    if isinstance(transactions, pd.DataFrame):  # in memory already: numpy passes, no engine round trip
+        from .summary_frame import summarize_frame
+
+        _check(transactions.columns, customer_col, time_col, value_col, freq)
+        obs = _as_date(observation_end, "observation_end") if observation_end is not None else None
+        cal = _as_date(calibration_end, "calibration_end") if calibration_end is not None else None
+        if cal is not None and obs is not None and cal > obs:
+            raise ValueError(f"calibration_end {cal} is after observation_end {observation_end}")
+        return summarize_frame(transactions, customer_col, time_col, value_col, _UNIT_DAYS[freq], obs, cal,
+                               with_holdout=calibration_end is not None)
     expression = summary_expression(
         transactions, customer_col, time_col, value_col, freq, observation_end, calibration_end
     )

@@ -73,10 +73,18 @@ def funnel_report(
     top_paths: int = 10,
     path_steps: int = 5,
     as_of=None,
+    paths_and_drop_off: tuple[pd.DataFrame, pd.DataFrame] | None = None,
 ) -> FunnelReport:
-    """Execute the funnel (see :func:`regulars.features.funnel.funnel`), top paths and drop-off."""
+    """Execute the funnel (see :func:`regulars.features.funnel.funnel`), top paths and drop-off.
+
+    The paths and the drop-off do not depend on *by* or *steps*: pass
+    ``paths_and_drop_off=(report.paths, report.abandonment)`` of a report with the same other
+    options to reuse them (the refresh computes the funnel with and without a split).
+    """
     steps = _funnel._steps(steps)
     f = ws.execute(_funnel.funnel(ws, steps, by, segments, segment_column, unit, gap_minutes, session, as_of))
+    if paths_and_drop_off is not None:
+        return FunnelReport(steps, by, unit, f, *paths_and_drop_off)
     p = ws.execute(_sessions.top_paths(ws, top_paths, path_steps, gap_minutes, session, as_of))
     a = ws.execute(_funnel.cart_abandonment(ws, unit=unit, gap_minutes=gap_minutes, session=session, as_of=as_of))
     return FunnelReport(steps, by, unit, f, p.drop(columns=["purchases"], errors="ignore"), a)

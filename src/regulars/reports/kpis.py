@@ -76,6 +76,7 @@ class KpiReport:
     notes: list[str] = field(default_factory=list)
     active_days_reason: str = ""
     gross_margin: float | None = None
+    currency_warning: str | None = None
 
     def to_dict(self) -> dict:
         """JSON-ready: ``rows`` is a list of records, NaN becomes ``None``, dates ISO strings."""
@@ -91,6 +92,7 @@ class KpiReport:
             "rows": rows,
             "definitions": dict(self.definitions),
             "notes": list(self.notes),
+            "currency_warning": self.currency_warning,
         }
 
 
@@ -218,8 +220,13 @@ def kpis(
     expr = features.monthly_kpis(ws, plan) if by == "month" else features.summary_kpis(ws, plan, by)
     table = _tidy(ws.execute(expr), by)
     notes = _notes(by, plan, reason, rhythm, src, table)
+    from regulars.data import shop
+
+    mixed = shop.mixed_currency_note(shop.order_currencies(ws.con), shop.settings(ws.con)["currency"])
+    if mixed:
+        notes.insert(0, mixed)  # first: every money figure depends on it
     defs = features.definitions(by, active_days, plan.months, plan.gross_margin)
-    return KpiReport(by, start_d, end_d, active_days, table, defs, notes, reason, gross_margin)
+    return KpiReport(by, start_d, end_d, active_days, table, defs, notes, reason, gross_margin, mixed)
 
 
 def _timezone(ws) -> str:

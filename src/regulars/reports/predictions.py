@@ -39,7 +39,7 @@ __all__ = [
 
 #: Which backtest model judges which prediction column.
 JUDGED_BY = {
-    "churn_risk": "churn", "propensity_30d": "propensity", "next_order_at": "next_order",
+    "churn_risk": "churn", "propensity_30d": "propensity", "next_order_at": "next_order", "p_alive": "next_order",
     "clv": "clv", "expected_orders": "clv", "lead_tier": "leads", "forecast": "forecast",
 }
 #: Which readiness verdict governs which prediction.
@@ -207,6 +207,16 @@ class CustomerNotFound(LookupError):
     """No customer, order or lead with that id."""
 
 
+def _resolve(ws, ref: str) -> str:
+    """The customer id *ref* names (id, shop id, e-mail, phone); *ref* itself when none (it may be a lead)."""
+    from regulars.data.erasure import CustomerNotFound as NoMatch, resolve_customer
+
+    try:
+        return resolve_customer(ws.con, ref)
+    except NoMatch:
+        return ref.strip()
+
+
 def customer_predictions(ws, customer_id: str, as_of=None) -> CustomerPredictions:
     """Everything predicted for ``customer_id`` (latest ``as_of`` by default).
 
@@ -214,7 +224,11 @@ def customer_predictions(ws, customer_id: str, as_of=None) -> CustomerPrediction
     ------
     CustomerNotFound
         When the id is neither a customer nor a lead in the workspace.
+
+    ``customer_id`` may also be a shop id, an e-mail or a phone number (written any way): it is
+    resolved through the identity layer, as ``regulars export-customer`` does.
     """
+    customer_id = _resolve(ws, customer_id)
     facts_df = ws.sql(
         """SELECT count(*) AS orders, min(ordered_at) AS first_order_at, max(ordered_at) AS last_order_at,
                   sum(total - coalesce(refunded, 0))::DOUBLE AS revenue
@@ -225,7 +239,8 @@ def customer_predictions(ws, customer_id: str, as_of=None) -> CustomerPrediction
     row = store.read_customer_predictions(ws, as_of, customer_id) if as_of else pd.DataFrame()
     lead_df = store.read_table_as_of(ws, "lead_scores", as_of, customer_id) if as_of else pd.DataFrame()
     if not known and not facts["orders"] and row.empty and lead_df.empty:
-        raise CustomerNotFound(f"no customer {customer_id!r} in this workspace")
+        raise CustomerNotFound(f"no customer {customer_id!r} in this workspace (tried customer id, shop id, "
+                               "e-mail and phone)")
     run = (store.read_prediction_run(ws, as_of) or {}) if as_of else {}
     readiness = run.get("readiness") or {}
     report = backtest_report(ws)

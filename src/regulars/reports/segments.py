@@ -132,14 +132,15 @@ def members(ws, segment_id: str, limit: int = 100, offset: int = 0) -> pd.DataFr
     )
 
 
-def history(ws, segment_id: str, customer_id: str | None = None, limit: int = 1000) -> pd.DataFrame:
-    """Entries and exits of a segment (optionally one customer), newest refresh first."""
+def history(ws, segment_id: str, customer_id: str | None = None, limit: int | None = 1000) -> pd.DataFrame:
+    """Entries and exits of a segment (optionally one customer), newest refresh first (all when *limit* is None)."""
     extra, params = (" AND h.customer_id = ?", [customer_id]) if customer_id else ("", [])
     return ws.sql(
         "SELECT h.refresh_id, r.refreshed_at, h.as_of, h.customer_id, h.change, h.version "
         "FROM segment_history h LEFT JOIN segment_refreshes r USING (refresh_id) "
-        f"WHERE h.segment_id = ?{extra} ORDER BY h.refresh_id DESC, h.change, h.customer_id LIMIT ?",
-        [segment_id, *params, int(limit)],
+        f"WHERE h.segment_id = ?{extra} ORDER BY h.refresh_id DESC, h.change, h.customer_id"
+        + (" LIMIT ?" if limit is not None else ""),
+        [segment_id, *params, *([int(limit)] if limit is not None else [])],
     )
 
 

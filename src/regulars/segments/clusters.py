@@ -504,14 +504,20 @@ def _nearest(Z: np.ndarray, centres: np.ndarray, chunk: int = 200_000) -> np.nda
 NEVER_BOUGHT = -2
 #: Label of HDBSCAN's noise.
 NOISE = -1
+#: Label of customers with no net spend: every purchase returned, refunded or free, or only
+#: returns on record. Their order values of 0 (or below) would form a bogus "budget" cluster.
+NO_NET_SPEND = -3
 
 
 def cluster_customers(mart: pd.DataFrame, **params) -> tuple[BehaviouralClusters, pd.DataFrame]:
-    """Cluster the buyers of an executed features mart; never-buyers get :data:`NEVER_BOUGHT`.
+    """Cluster the buyers of an executed features mart; never-buyers get :data:`NEVER_BOUGHT`,
+    customers with no net spend :data:`NO_NET_SPEND`.
 
     Customers without a purchase have no order value, discount or category behaviour, so
     they would form one trivial cluster and stretch every scale; they are kept aside as
-    their own group (persona cards describe them too).
+    their own group (persona cards describe them too). So are customers whose purchases were
+    all returned, refunded or free (or who have only returns on record): their order value
+    of 0 says nothing about their baskets.
 
     Parameters
     ----------
@@ -528,11 +534,15 @@ def cluster_customers(mart: pd.DataFrame, **params) -> tuple[BehaviouralClusters
     """
     # sorted, so the samples drawn (and so the result) do not depend on the mart's row order
     features = behavioural_features(mart).sort_index()
-    buyers = (features["frequency"] > 0).to_numpy()
+    revenue = _col(mart.set_index(mart["customer_id"].astype(str)), "revenue", 0.0).reindex(features.index).fillna(0.0)
+    bought = (features["frequency"] > 0).to_numpy()
+    spent = (revenue > 0).to_numpy()
+    buyers = bought & spent
     if buyers.sum() < 3:
         raise ValueError(f"need at least 3 customers with a purchase to cluster, got {int(buyers.sum())}")
     model = BehaviouralClusters(**params).fit(features[buyers])
     labels = np.full(len(features), NEVER_BOUGHT, dtype=np.int64)
+    labels[(bought & ~spent) | (~bought & (revenue < 0).to_numpy())] = NO_NET_SPEND
     labels[buyers] = model.labels_
     frame = features.copy()
     frame["cluster"] = labels

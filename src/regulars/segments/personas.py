@@ -29,7 +29,7 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
-from regulars.segments.clusters import FEATURES, NEVER_BOUGHT, NOISE, BehaviouralClusters
+from regulars.segments.clusters import FEATURES, NEVER_BOUGHT, NO_NET_SPEND, NOISE, BehaviouralClusters
 
 #: (adjective when high, adjective when low) for each feature.
 ADJECTIVES = {
@@ -82,6 +82,8 @@ ACTIONS = {
     ("email_engagement", False): "E-mail does not reach them: try SMS, retargeting or in-store contact.",
 }
 NEVER_BOUGHT_ACTION = "Turn interest into a first order: a welcome offer and reminders of the products they viewed."
+NO_NET_SPEND_ACTION = ("Find out why nothing was kept: check the returns and complaints behind these orders before "
+                       "marketing to them.")
 
 
 @dataclass
@@ -125,10 +127,14 @@ def name_for(feature: str, high: bool, taken: set[str], category: str | None = N
     return f"{adjective} {FIRST_NAMES.get(letter, ('Alex',))[0]} {n}"
 
 
-def _times(ratio: float, more: str, less: str) -> str:
+def _times(ratio: float, more: str, less: str, same: str) -> str:
+    if not np.isfinite(ratio) or ratio <= 0:
+        return less
+    if 1 / 1.1 <= ratio <= 1.1:
+        return same
     if ratio >= 1:
         return f"{ratio:.1f}× {more}"
-    return f"{1 / ratio:.1f}× {less}" if ratio > 0 else less
+    return f"{1 / ratio:.1f}× {less}"
 
 
 def describe(feature: str, value: float, average: float, category: str | None = None) -> str:
@@ -138,26 +144,50 @@ def describe(feature: str, value: float, average: float, category: str | None = 
     'buys 3.1× as often as the average customer (6.2 vs 2.0 orders a year)'
     >>> describe("discount_share", 0.8, 0.2)
     '80% of purchases use a discount (average customer: 20%)'
+    >>> describe("web_engagement", 0.0, 0.0)
+    'visits the web shop no more than the average customer (neither visits)'
     """
-    ratio = value / average if average else float("inf")
+    if not (np.isfinite(value) and np.isfinite(average)):
+        return f"{FEATURE_WORDS.get(feature, feature)}: not known"
+    if average <= 0:  # no ratio to an average of nothing
+        if feature == "web_engagement":
+            return ("visits the web shop no more than the average customer (neither visits)" if value <= 0 else
+                    f"visits the web shop ({value:.0f} sessions a year) where the average customer does not")
+        if feature == "frequency" and value <= 0:
+            return "has never bought"
+        return f"{FEATURE_WORDS.get(feature, feature)}: {value:,.3g} (average customer: {average:,.3g})"
+    ratio = value / average
     if feature == "frequency":
         if value == 0:
             return "has never bought"
-        return f"buys {_times(ratio, 'as often as', 'less often than')} the average customer ({value:.1f} vs {average:.1f} orders a year)"
+        return (f"buys {_times(ratio, 'as often as', 'less often than', 'about as often as')} the average customer "
+                f"({value:.1f} vs {average:.1f} orders a year)")
     if feature == "recency":
         return f"last bought {value:.0f} days ago on average (average customer: {average:.0f} days)"
     if feature == "order_value":
-        return f"spends {value:,.2f} per order, {_times(ratio, 'the average', 'less than the average')} ({average:,.2f})"
+        if value <= 0:
+            return f"kept nothing they ordered: 0.00 per order after refunds (average customer: {average:,.2f})"
+        return (f"spends {value:,.2f} per order, {_times(ratio, 'the average', 'less than the average', 'about the average')}"
+                f" ({average:,.2f})")
     if feature == "discount_share":
         return f"{value:.0%} of purchases use a discount (average customer: {average:.0%})"
     if feature == "category_focus":
         where = f", mostly on {category.replace('_', ' ')}" if category else ""
         return f"spends {value:.0%} in their favourite category{where} (average customer: {average:.0%})"
     if feature == "web_engagement":
-        return f"visits the web shop {_times(ratio, 'as often as', 'less often than')} average ({value:.0f} vs {average:.0f} sessions a year)"
+        return (f"visits the web shop {_times(ratio, 'as often as', 'less often than', 'about as often as')} average "
+                f"({value:.0f} vs {average:.0f} sessions a year)")
     if feature == "email_engagement":
         return f"opens {value:.0%} of e-mails (average customer: {average:.0%})"
     return f"{feature}: {value:.3g} (average customer: {average:.3g})"
+
+
+#: Plain words for a feature when no comparison can be made.
+FEATURE_WORDS = {
+    "frequency": "orders a year", "recency": "days since the last order", "order_value": "spend per order",
+    "discount_share": "share of purchases with a discount", "category_focus": "share of spend in the favourite category",
+    "web_engagement": "web sessions a year", "email_engagement": "e-mail open rate",
+}
 
 
 def order_channels(tables, as_of=None) -> ir.Table:
@@ -215,7 +245,7 @@ def persona_cards(
     else:
         filled = raw.fillna(raw.median())
         z = (filled - filled.mean()) / filled.std(ddof=0).replace(0, 1)
-    buyers = frame["cluster"] != NEVER_BOUGHT
+    buyers = ~frame["cluster"].isin([NEVER_BOUGHT, NO_NET_SPEND])
     if not buyers.any():
         buyers = pd.Series(True, index=frame.index)
     # "the average customer" is the average buyer: never-buyers have no purchase behaviour
@@ -234,7 +264,8 @@ def persona_cards(
 
     cards: list[PersonaCard] = []
     taken: set[str] = set()
-    clusters = sorted(frame["cluster"].unique(), key=lambda c: (c < 0, -revenue[frame["cluster"] == c].sum()))
+    clusters = sorted(frame["cluster"].unique(), key=lambda c: (c < 0, -c if c < 0 else 0,
+                                                                -revenue[frame["cluster"] == c].sum()))
     for c in clusters:
         members = frame["cluster"] == c
         size = int(members.sum())
@@ -250,6 +281,14 @@ def persona_cards(
         if c == NEVER_BOUGHT:
             traits.append("has never bought")
             candidates = [f for f in order.index if f in ("web_engagement", "email_engagement")]
+        elif c == NO_NET_SPEND:
+            refunded = -float(revenue[members].clip(upper=0).sum())
+            orders = float(pd.to_numeric(mart.loc[members, "orders"], errors="coerce").fillna(0).mean()) \
+                if "orders" in mart.columns else 0.0
+            traits.append(f"kept nothing they bought: {orders:.1f} purchase(s) each on average, every one returned, "
+                          "refunded or free, or only returns of earlier purchases on record"
+                          + (f" ({refunded:,.2f} refunded beyond what was bought here)" if refunded > 0 else ""))
+            candidates = [f for f in order.index if f in ("web_engagement", "email_engagement", "frequency")]
         else:
             candidates = list(order.index)
         for f in candidates:
@@ -265,6 +304,8 @@ def persona_cards(
         high = bool(diff[top] > 0)
         if c == NEVER_BOUGHT:
             name, top_trait, action = _unique("Window-Shopping Wendy", taken), "never bought", NEVER_BOUGHT_ACTION
+        elif c == NO_NET_SPEND:
+            name, top_trait, action = _unique("Returning Rita", taken), "kept nothing they bought", NO_NET_SPEND_ACTION
         else:
             name = name_for(top, high, taken, category=top_category)
             top_trait = TRAIT_LABELS[(top, high)].format(category=(top_category or "one category").replace("_", " "))
@@ -285,7 +326,8 @@ def persona_cards(
                 size=size,
                 share=round(size / max(len(frame), 1), 4),
                 value_share=round(float(revenue[members].clip(lower=0).sum()) / total_revenue, 4),
-                revenue_per_customer=round(float(revenue[members].mean()) if size else 0.0, 2),
+                # net revenue per customer: groups kept apart for having none show 0, not a negative mean
+                revenue_per_customer=round(max(float(revenue[members].mean()), 0.0) if size else 0.0, 2),
                 traits=traits,
                 top_trait=top_trait,
                 preferred_channel=preferred,

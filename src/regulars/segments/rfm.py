@@ -11,14 +11,12 @@ Definitions (``as_of`` is a date; only transactions strictly before it count)
 - Only customers with at least one purchase are scored.
 
 Scores are **quintiles** from 1 to 5 (5 = best: most recent, most frequent,
-highest spend), equal to ``ntile(5)`` over all scored customers (computed by
-:func:`quintile_scores` without a sort per score). Ties are
-broken **deterministically by customer id** (ascending): customers are ordered by
-the value (recency descending, so the longest-ago buyers get 1; frequency and
-monetary ascending) and then by ``customer_id``, and cut into five groups whose
-sizes differ by at most one. So two customers with the same frequency can get
-different F scores at a group boundary, always the same way on every engine.
-The first ``n % 5`` groups hold one customer more, as with ``ntile``. Recency,
+highest spend): customers are ordered by the value (recency descending, so the
+longest-ago buyers get 1; frequency and monetary ascending) and cut into five
+groups **as equal in size as ties allow** (:func:`quintile_cuts`). Equal values
+always get the same score, whatever the customer ids: with sequential ids (most
+shops) an id tie-break would hand identical one-time buyers F scores from 1 to 3.
+Without ties the groups are exactly ``ntile(5)``'s. Recency,
 frequency and spend come from the workspace's stored per-customer order totals
 when they hold for ``as_of`` (:mod:`regulars.data.order_stats`).
 
@@ -48,6 +46,7 @@ from pathlib import Path
 
 import ibis
 import ibis.expr.types as ir
+import numpy as np
 
 from regulars.data.order_stats import stored_totals
 from regulars.features.mart import MONEY, purchases, resolve_as_of
@@ -194,51 +193,80 @@ def rfm_values(tables, as_of: dt.date) -> ir.Table:
     return g.mutate(recency_days=ibis.date(as_of).delta(g.last_order_date, unit="day").cast("int64"))
 
 
-def quintile_scores(table: ir.Table, scores: dict[str, tuple[str, bool]], key: str = "customer_id") -> ir.Table:
-    """*table* with quintile scores 1..5: ``{name: (value column, descending)}``.
+def quintile_cuts(counts, groups: int = 5) -> list[int]:
+    """Where to cut ordered distinct values into ``groups`` groups as equal in size as ties allow.
 
-    Each score is exactly ``ntile(5) + 1`` over ``ORDER BY value [DESC], key`` (groups differ
-    in size by at most one, the first ones larger), but without sorting every row: the row at
-    0-based position ``p`` of that order gets ``1 + #{i in 1..4 : p >= start_i}`` with
-    ``start_i = i * (n // 5) + min(i, n % 5)``. So only the four rows that *start* groups 2..5
-    are needed: a count per distinct value locates the value holding each start position, and
-    a row number among that value's ties (by *key*) finds the row. Every row is then scored by
-    comparing its ``(value, key)`` with those four bounds. On a million customers this is 2-3x
-    faster than one window sort per score. Values must not be null.
+    Parameters
+    ----------
+    counts : array_like
+        How many rows hold each distinct value, in value order.
+    groups : int
+
+    Returns
+    -------
+    list of int
+        Indexes of the distinct values that start groups 2, 3, ... (``min(groups, len(counts))``
+        groups, none empty). Greedy from the lowest group: each cut is placed at the boundary
+        between two distinct values closest to an equal share (rounded up) of the rows still
+        to place; without ties that is exactly ``ntile``.
+
+    Examples
+    --------
+    >>> quintile_cuts([60, 20, 8, 7, 5])  # 60% one-time buyers stay together in group 1
+    [1, 2, 3, 4]
+    >>> quintile_cuts([2] * 10)  # no ties: exactly ntile
+    [2, 4, 6, 8]
+    >>> quintile_cuts([5, 5])
+    [1]
     """
-    bounds = [_quintile_bounds(table, value, name, key, descending) for name, (value, descending) in scores.items()]
-    joined = functools.reduce(lambda left, right: left.cross_join(right), bounds, table)
-    columns, helpers = {}, []
+    counts = np.asarray(counts, dtype=float)
+    distinct = counts.size
+    k = min(groups, distinct)
+    cumulative = np.concatenate([[0.0], np.cumsum(counts)])  # rows before each distinct value
+    cuts, start = [], 0
+    for remaining in range(k, 1, -1):
+        # an equal share, rounded up as ntile does (its first n % 5 groups hold one row more)
+        target = cumulative[start] + np.ceil((cumulative[-1] - cumulative[start]) / remaining)
+        lo, hi = start + 1, distinct - remaining + 1  # leave at least one value per later group
+        e = int(np.clip(np.searchsorted(cumulative, target), lo, hi))
+        if e - 1 >= lo and abs(cumulative[e - 1] - target) <= abs(cumulative[e] - target):
+            e -= 1
+        cuts.append(e)
+        start = e
+    return cuts
+
+
+def _spread(groups: int) -> list[int]:
+    """Scores of ``groups`` groups spread over 1..5 (5 groups: 1..5; 2 groups: 1 and 5; one: 1)."""
+    if groups <= 1:
+        return [1]
+    return [int(round(1 + g * 4 / (groups - 1))) for g in range(groups)]
+
+
+def quintile_scores(table: ir.Table, scores: dict[str, tuple[str, bool]]) -> ir.Table:
+    """*table* with scores 1..5 for ``{name: (value column, descending)}``, **equal values
+    always getting the same score**.
+
+    The distinct values (best last: descending values for recency) are cut into five groups as
+    equal in size as ties allow (:func:`quintile_cuts`); without ties that is exactly
+    ``ntile(5)``. With ties no customer id decides anything: in a shop where 60 % bought once,
+    all of them get F = 1 and the other scores split the repeat buyers. With fewer than five
+    distinct values the groups are spread over 1..5 (the best group always scores 5). Runs one
+    small query per score (the value counts); the scoring is then a comparison with at most
+    four literal bounds, the same on every engine. Values must not be null.
+    """
+    columns = {}
     for name, (value, descending) in scores.items():
-        mine = joined[value] * -1 if descending else joined[value]
-        passed = []
-        for i in range(1, 5):
-            v, k = joined[f"_{name}_v{i}"], joined[f"_{name}_k{i}"]
-            passed.append(((mine > v) | ((mine == v) & (joined[key] >= k))).fill_null(False).cast("int8"))
-            helpers += [v.get_name(), k.get_name()]
-        columns[name] = (functools.reduce(operator.add, passed) + 1).cast("int8")
-    return joined.mutate(**columns).drop(*helpers)
-
-
-def _quintile_bounds(table: ir.Table, value: str, name: str, key: str, descending: bool) -> ir.Table:
-    """One row: ``(value, key)`` of the rows that start quintile groups 2..5 (``_{name}_v{i}``, ``_{name}_k{i}``)."""
-    rows = table.select(v_=table[value] * -1 if descending else table[value], k_=table[key])
-    counts = rows.group_by("v_").aggregate(c_=rows.count())
-    counts = counts.mutate(below_=counts.c_.sum().over(ibis.cumulative_window(order_by=counts.v_)) - counts.c_)
-    n = rows.aggregate(n_=rows.count())
-    starts = ibis.union(*[
-        n.select(i_=ibis.literal(i, "int64"), start_=(n.n_ // 5) * i + ibis.least(n.n_ % 5, i)) for i in range(1, 5)
-    ])
-    at = starts.join(counts, (starts.start_ >= counts.below_) & (starts.start_ < counts.below_ + counts.c_))
-    at = at.select(at.i_, at.v_, offset_=at.start_ - at.below_)
-    # the ties of each start's value, numbered by key (a value holding two starts is numbered twice)
-    ties = rows.join(at, "v_")
-    ties = ties.mutate(rank_=ibis.row_number().over(group_by=ties.i_, order_by=ties.k_))
-    found = ties.filter(ties.rank_ == ties.offset_)
-    return found.aggregate(**{
-        f"_{name}_{part}{i}": (found.v_ if part == "v" else found.k_).max(where=found.i_ == i)
-        for i in range(1, 5) for part in ("v", "k")
-    })
+        counts = table.group_by(value).aggregate(_n=table.count()).to_pyarrow().to_pandas()
+        counts = counts.sort_values(value, ascending=not descending, kind="stable")
+        cuts = quintile_cuts(counts["_n"].to_numpy())
+        bounds = [counts[value].iloc[i] for i in cuts]
+        oriented = table[value]
+        passed = [((oriented <= b) if descending else (oriented >= b)).cast("int8") for b in bounds]
+        group = functools.reduce(operator.add, passed, ibis.literal(0, "int8"))
+        spread = _spread(len(cuts) + 1)
+        columns[name] = ibis.cases(*[(group == g, s) for g, s in enumerate(spread)], else_=spread[-1]).cast("int8")
+    return table.mutate(**columns)
 
 
 def rfm(tables, as_of=None, config=None) -> ir.Table:

@@ -147,8 +147,8 @@ def get_segment(request: Request, principal: Principal = Depends(require("viewer
     "/segments/{segment_id}/members",
     summary="Members of a segment (JSON or CSV)",
     description="Current members with consent flags and order totals, highest revenue first. `format=csv` "
-    "downloads every member (ignores limit/offset) for an e-mail or ads tool; respect `accepts_email` / "
-    "`accepts_sms`. Viewers get personal fields as `\"***\"`.",
+    "downloads every member (ignores limit/offset) for an e-mail or ads tool; `channel=email|sms` keeps only "
+    "the members whose consent for that channel is granted. Viewers get personal fields as `\"***\"`.",
     responses={**ERRORS, **NOT_FOUND, **example({"total": 1830, "limit": 50, "offset": 0, "notes": [],
                                                  "segment": SEGMENTS_EXAMPLE["items"][0],
                                                  "items": [{"customer_id": "C000123", "email": "***",
@@ -158,9 +158,12 @@ def get_segment(request: Request, principal: Principal = Depends(require("viewer
 )
 def get_members(request: Request, principal: Principal = Depends(require("viewer")), ws=Depends(read_view),
                 segment_id: str = Path(..., min_length=1, max_length=200),
-                format: Literal["json", "csv"] = Query("json"), limit: int = Limit, offset: int = Offset):
+                format: Literal["json", "csv"] = Query("json"), limit: int = Limit, offset: int = Offset,
+                channel: Literal["email", "sms"] | None = Query(None, description="CSV only: just the members "
+                                                                  "who accept this channel (consent granted).")):
     if format == "csv":
-        csv_text, name = views.segment_members_csv(request, ws, segment_id, include_pii=principal.sees_pii)
+        csv_text, name = views.segment_members_csv(request, ws, segment_id, include_pii=principal.sees_pii,
+                                                   channel=channel)
         return Response(csv_text, media_type="text/csv; charset=utf-8",
                         headers={"content-disposition": f'attachment; filename="{name}.csv"'})
     return JSON(views.segment_members(request, ws, segment_id, limit=limit, offset=offset,
@@ -192,13 +195,15 @@ PREDICTIONS_EXAMPLE = {"as_of": "2024-12-20", "total": 18250, "limit": 50, "offs
     summary="Customer scores: churn risk, CLV, chance still active, next order, 30-day purchase chance",
     description="The latest scores per customer with reasons, sorted by `sort` (`at_risk_value`: customers with "
     "a high churn risk, most valuable first), distributions of the main scores, and the shop-wide summary "
-    "(counts, likely buyers, demand forecast, accuracy sentences). Customer ids only: no personal data.",
+    "(counts, likely buyers, demand forecast, accuracy sentences). Each customer's name and e-mail stand next "
+    "to the id (`***` for viewers).",
     responses={**ERRORS, **example(PREDICTIONS_EXAMPLE)},
 )
 def get_predictions(request: Request, principal: Principal = Depends(require("viewer")), ws=Depends(read_view),
                     sort: Literal["churn_risk", "clv", "at_risk_value", "propensity"] = Query("churn_risk"),
                     limit: int = Limit, offset: int = Offset):
-    return JSON(views.predictions(request, ws, limit=limit, offset=offset, sort=sort))
+    return JSON(views.predictions(request, ws, limit=limit, offset=offset, sort=sort,
+                                  include_pii=principal.sees_pii))
 
 
 @router.get(

@@ -164,7 +164,7 @@ def forget_derived(app, erasure: bool = False) -> None:
     After an erasure only the results that list customers go (aggregates are recomputed in the
     background as after any write); uploads and segment refreshes drop everything.
     """
-    app.state.cache.clear(("predictions", "members", "backtests") if erasure else None)
+    app.state.cache.clear(("predictions", "members", "backtests", "text_topics", "anomalies") if erasure else None)
     app.state.profiles.clear()
     if app.state.settings.warm_reports:
         from regulars.api.views import warm

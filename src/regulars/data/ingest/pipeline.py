@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import datetime as dt
 import json
 import os
 import re
@@ -334,11 +335,13 @@ def _run(con, kind, paths, fmt, source, say, started) -> IngestResult:
             )
         shop.settle(con, timezone=source.parse.timezone, currency=_currency(con, kind))
         result.seconds = round(time.perf_counter() - started, 3)
+        # the clock, not DuckDB's now(): inside a transaction now() is the moment it began
+        finished_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
         con.execute(
-            "INSERT INTO ingest_runs VALUES (?, ?, ?, ?, now()::TIMESTAMP - to_microseconds(?::BIGINT), "
-            "now()::TIMESTAMP, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO ingest_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
-                run_id, kind, fmt, json.dumps(paths), int(result.seconds * 1e6), result.rows_read,
+                run_id, kind, fmt, json.dumps(paths), finished_at - dt.timedelta(seconds=result.seconds),
+                finished_at, result.rows_read,
                 result.rows_new, result.rows_updated, result.rows_unchanged, result.rows_quarantined,
                 json.dumps({"tables": result.tables, "warnings": result.warnings,
                             "customers_created": result.customers_created, "rows_loaded": result.rows_loaded,
