@@ -66,7 +66,15 @@ MIGRATIONS: list[Migration] = [
               lambda: _trust_v()),
     Migration(15, "stored report results (report_results): what read commands and pages computed, per data version",
               lambda: _report_results_v()),
+    Migration(16, "text feature decisions: per-group verdicts (sentiment, topic of the last complaint)",
+              lambda: _text_feature_groups_v()),
 ]
+
+
+def _text_feature_groups_v() -> list[str]:
+    from regulars.data.text_store import feature_groups_statements
+
+    return feature_groups_statements()
 
 
 def _report_results_v() -> list[str]:
