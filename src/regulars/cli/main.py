@@ -244,7 +244,7 @@ def export_customer(
 
 @app.command()
 def kpis(
-    by: str = typer.Option(None, "--by", help="month, channel, cohort or segment (then a segment kind)."),
+    by: str = typer.Option(None, "--by", help="month, channel, cohort, currency or segment (then a segment kind)."),
     kind: str = typer.Argument(None, help="With --by segment: rfm, lifecycle, frequency, spend, aov, clv, affinity, "
                                "region, engagement, behaviour or rule.", show_default=False),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
@@ -264,8 +264,8 @@ def kpis(
         return
     if kind is not None:
         fail(f"unexpected {kind!r}: a segment kind goes with --by segment")
-    if by not in (None, "month", "channel", "cohort"):
-        fail(f"--by {by!r} unknown; use month, channel, cohort or segment")
+    if by not in (None, "month", "channel", "cohort", "currency"):
+        fail(f"--by {by!r} unknown; use month, channel, cohort, currency or segment")
     from regulars.data.shop import settings as shop_settings
     from regulars.reports.words import say
 
@@ -286,7 +286,7 @@ def kpis(
     elif format == "table":
         from regulars.reports.words import in_words, partial_month
 
-        table = in_words(table, currency)
+        table = _in_words_per_currency(table) if by == "currency" else in_words(table, currency)
         partial = partial_month(report.end) if by == "month" else None
         if partial and len(table) and str(table["month"].iloc[-1]) == partial:
             table.loc[table.index[-1], "month"] = f"{partial} (partial)"
@@ -294,6 +294,19 @@ def kpis(
     render_frame(table, format, title="KPIs" + (f" by {by}" if by else ""))
     for note in report.notes:
         console.print(f"[dim]note:[/] {note}")
+    if report.by_currency is not None and format == "table":
+        render_frame(_in_words_per_currency(report.by_currency), format, title="money per currency")
+    elif report.by_currency is not None:
+        console.print("[dim]note:[/] money columns are empty: see them per currency with `regulars kpis --by currency`")
+
+
+def _in_words_per_currency(table):
+    """Each row of a per-currency table in words, its money in that row's currency."""
+    import pandas as pd
+
+    from regulars.reports.words import in_words
+
+    return pd.concat([in_words(table.iloc[[i]], str(table["currency"].iloc[i])) for i in range(len(table))])
 
 
 def _segment_kpis(kind: str, as_json: bool, format: str, workspace) -> None:
