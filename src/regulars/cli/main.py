@@ -258,6 +258,7 @@ def kpis(
     import pandas as pd
 
     from regulars.reports import standard
+    from regulars.reports.kpis import ORDER_MONEY
 
     if by == "segment":
         _segment_kpis(kind or "rfm", as_json, format, workspace)
@@ -280,8 +281,10 @@ def kpis(
     table = report.table
     if by is None and format == "table" and len(table) == 1:
         row = table.iloc[0]
+        per_currency = report.by_currency is not None
         table = pd.DataFrame({"metric": [c.replace("_", " ") for c in table.columns],
-                              "value": [say(c, row[c].item() if hasattr(row[c], "item") else row[c], currency)
+                              "value": ["per currency, below" if per_currency and c in ORDER_MONEY else
+                                        say(c, row[c].item() if hasattr(row[c], "item") else row[c], currency)
                                         for c in table.columns]})
     elif format == "table":
         from regulars.reports.words import in_words, partial_month
@@ -295,7 +298,10 @@ def kpis(
     for note in report.notes:
         console.print(f"[dim]note:[/] {note}")
     if report.by_currency is not None and format == "table":
-        render_frame(_in_words_per_currency(report.by_currency), format, title="money per currency")
+        keys = [c for c in ("currency", "month", "channel", "cohort") if c in report.by_currency.columns]
+        shown = report.by_currency[keys + ["orders", *ORDER_MONEY[:-1]]]
+        render_frame(_in_words_per_currency(shown), format,
+                     title="money per currency (every KPI per currency: `regulars kpis --by currency`)")
     elif report.by_currency is not None:
         console.print("[dim]note:[/] money columns are empty: see them per currency with `regulars kpis --by currency`")
 
