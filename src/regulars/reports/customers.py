@@ -41,9 +41,9 @@ MASK = "***"
 #: What a viewer sees of each profile section (every other field is masked).
 VIEWER_FIELDS: dict[str, frozenset[str]] = {k: frozenset(v) for k, v in {
     "customer": ("customer_id", "created_at", "city", "region", "country", "acquisition_channel",
-                 "accepts_email", "accepts_sms", "accepts_personalization"),
+                 "accepts_email", "accepts_sms", "accepts_personalization", "consent_at"),
     "identities": ("kind", "source", "linked_at"),
-    "consents": ("purpose", "is_granted", "recorded_at"),
+    "consents": ("purpose", "is_granted", "recorded_at", "from_load"),
     "orders": ("order_id", "customer_id", "ordered_at", "status", "currency", "subtotal", "discount", "shipping",
                "tax", "total", "refunded", "channel", "location", "lines"),
     "lines": ("line_number", "product_id", "sku", "product_name", "category", "quantity", "unit_price", "discount"),
@@ -311,7 +311,8 @@ def customer_profiles(
         return {}
     idents = grouped(f"SELECT customer_id, kind, value, source, reason, linked_at FROM identities WHERE {IN} "
                      "ORDER BY customer_id, linked_at, kind")
-    consents = grouped(f"SELECT customer_id, purpose, is_granted, recorded_at, source FROM consents WHERE {IN} "
+    consents = grouped(f"SELECT customer_id, purpose, is_granted, recorded_at, source, coalesce(from_load, false) "
+                       f"AS from_load FROM consents WHERE {IN} "
                        "ORDER BY customer_id, recorded_at DESC")
     summaries = {r.pop("customer_id"): r for r in _rows(con, f"""
         SELECT customer_id, count(*) FILTER (WHERE total > 0) AS orders, count(*) FILTER (WHERE total < 0) AS returns,
@@ -516,7 +517,8 @@ def _timeline(sections: dict, limit: int) -> list[dict]:
                       "text": f"{s['survey']} survey: {s['score']}"})
     for c in (sections.get("consents") or {}).get("history", []):
         items.append({"at": c["recorded_at"], "kind": "consent", "id": None,
-                      "text": f"{c['purpose']} consent {'granted' if c['is_granted'] else 'withdrawn'}"})
+                      "text": f"{c['purpose']} consent {'granted' if c['is_granted'] else 'withdrawn'}"
+                              + (" (when is unknown: recorded when the file was loaded)" if c.get("from_load") else "")})
     for h in (sections.get("segments") or {}).get("history", [])[:50]:
         items.append({"at": h.get("at") or h.get("as_of"), "kind": "segment", "id": h["segment_id"],
                       "text": f"{h['change']} segment {h['name']}"})

@@ -79,7 +79,7 @@ def render(p: dict, principal: Principal, accuracy: dict[str, list[str]] | None 
         side.append(el("section", el("h2", "Consent"),
                        el("dl", *[join([el("dt", k), el("dd", _yes(cur.get(k)))]) for k in ("email", "sms", "personalization")],
                           class_="facts"),
-                       table(p["consents"]["history"], [("recorded_at", "When", lambda r: when(r["recorded_at"])),
+                       table(p["consents"]["history"], [("recorded_at", "When", _consent_when),
                                                          ("purpose", "Purpose"), ("is_granted", "Granted", lambda r: _yes(r["is_granted"])),
                                                          ("source", "Source")], caption="History"), class_="card"))
     if p.get("engagement"):
@@ -226,3 +226,10 @@ def erase_page(request: Request, customer_id: str, principal: Principal = Depend
                            "(it holds no personal data).", class_="ok", role="status"),
                  el("p", el("a", "Back to customers", href="/customers"))])
     return page(request, "Customer erased", body, principal=principal)
+
+
+def _consent_when(row: dict) -> str:
+    """When the customer decided, or, when the file gave no date, that it is unknown and when it was loaded."""
+    if row.get("from_load"):
+        return f"unknown (recorded on load {when(row['recorded_at'])})"
+    return when(row["recorded_at"])
