@@ -452,7 +452,7 @@ def _segment_rows(con, present: set[str], ids: list[str]) -> tuple[dict, dict]:
         return current, history
     for r in _rows(con, """
             SELECT m.customer_id, m.segment_id, coalesce(d.name, m.segment_id) AS name, d.kind, d.description,
-                   m.version, m.since_as_of, r.refreshed_at AS since
+                   m.version, m.since_as_of, m.since_as_of AS since, r.refreshed_at AS since_refreshed_at
             FROM segment_memberships m LEFT JOIN segment_definitions d USING (segment_id)
             LEFT JOIN segment_refreshes r ON r.refresh_id = m.since_refresh
             WHERE m.customer_id IN (SELECT unnest(?::VARCHAR[]))
@@ -462,7 +462,7 @@ def _segment_rows(con, present: set[str], ids: list[str]) -> tuple[dict, dict]:
         current.setdefault(cid, []).append(r)
     for r in _rows(con, """
             SELECT h.customer_id, h.segment_id, coalesce(d.name, h.segment_id) AS name, h.change, h.as_of,
-                   r.refreshed_at AS at, h.refresh_id, r.engine
+                   r.refreshed_at, h.refresh_id, r.engine
             FROM segment_history h LEFT JOIN segment_definitions d USING (segment_id)
             LEFT JOIN segment_refreshes r USING (refresh_id)
             WHERE h.customer_id IN (SELECT unnest(?::VARCHAR[]))
@@ -520,7 +520,7 @@ def _timeline(sections: dict, limit: int) -> list[dict]:
                       "text": f"{c['purpose']} consent {'granted' if c['is_granted'] else 'withdrawn'}"
                               + (" (when is unknown: recorded when the file was loaded)" if c.get("from_load") else "")})
     for h in (sections.get("segments") or {}).get("history", [])[:50]:
-        items.append({"at": h.get("at") or h.get("as_of"), "kind": "segment", "id": h["segment_id"],
+        items.append({"at": h.get("as_of") or h.get("refreshed_at"), "kind": "segment", "id": h["segment_id"],
                       "text": f"{h['change']} segment {h['name']}"})
     items.sort(key=lambda i: i["at"] or "", reverse=True)
     return items[:limit]

@@ -161,7 +161,7 @@ def _segments(seg: dict) -> HTML:
                  "since": m.get("entered_at") or m.get("since_as_of") or m.get("since")} for m in current]
     hist_rows = [{"segment": h.get("segment_name") or h.get("name") or h.get("segment") or h.get("segment_id"),
                   "change": h.get("change") or h.get("action") or ("entered" if h.get("entered_at") and not h.get("exited_at") else "left"),
-                  "at": h.get("as_of") or h.get("at") or h.get("changed_at") or h.get("exited_at") or h.get("entered_at")}
+                  "at": h.get("as_of") or h.get("refreshed_at") or h.get("changed_at") or h.get("exited_at") or h.get("entered_at")}
                  for h in history]
     return el("section", el("h2", "Segments"),
               table(cur_rows, [("segment", "Segment"), ("family", "Kind"), ("since", "Since", lambda r: str(r["since"] or "–")[:10])],
