@@ -12,6 +12,7 @@ from regulars.data import auth
 from regulars.data.ingest.pipeline import ingest
 from regulars.segments.membership import refresh
 from tests.api.server import start
+from tests.cli.test_shop_time import ORDERS
 
 ZONE = "Asia/Kolkata"  # +05:30: an offset no UTC default could produce by accident
 
@@ -20,9 +21,7 @@ ZONE = "Asia/Kolkata"  # +05:30: an offset no UTC default could produce by accid
 def running(tmp_path_factory):
     folder = tmp_path_factory.mktemp("api-time")
     orders = folder / "orders.csv"
-    orders.write_text("order_id,customer_id,ordered_at,total\n"
-                      + "".join(f"o{i},c{i % 3},2024-0{1 + i % 6}-1{i % 9} 10:00,{10 + i}.00\n" for i in range(18))
-                      + "bad,c1,not a date,5.00\n")
+    orders.write_text(ORDERS)
     customers = folder / "customers.csv"
     customers.write_text("customer_id,email,accepts_email,consent_date\nc1,ann@example.com,true,2023-05-04 08:30\n")
     path = folder / "shop.duckdb"

@@ -19,6 +19,10 @@ from regulars.data.ingest.pipeline import ingest
 from regulars.segments.membership import refresh
 
 ZONE = "America/New_York"
+#: 18 orders of three customers over the first half of 2024, and one row the load rejects.
+ORDERS = ("order_id,customer_id,ordered_at,total\n"
+          + "".join(f"o{i},c{i % 3},2024-0{1 + i % 6}-1{i % 9} 10:00,{10 + i}.00\n" for i in range(18))
+          + "bad,c1,not a date,5.00\n")
 
 
 def regulars(shop, *args, width=120):
@@ -35,9 +39,7 @@ def regulars(shop, *args, width=120):
 def shop(tmp_path_factory):
     folder = tmp_path_factory.mktemp("shop-time")
     orders = folder / "orders.csv"
-    orders.write_text("order_id,customer_id,ordered_at,total\n"
-                      + "".join(f"o{i},c{i % 3},2024-0{1 + i % 6}-1{i % 9} 10:00,{10 + i}.00\n" for i in range(18))
-                      + "bad,c1,not a date,5.00\n")
+    orders.write_text(ORDERS)
     path = folder / "shop.duckdb"
     with Workspace(path) as ws:
         ingest(ws, "orders", [str(orders)])

@@ -9,12 +9,12 @@ from regulars import Workspace
 from regulars.data.ingest.pipeline import ingest
 from regulars.reports.customers import customer_profile
 from regulars.segments.membership import refresh
+from tests.cli.test_shop_time import ORDERS
 
 
 def test_segment_since_and_timeline_use_the_data_date(tmp_path):
     path = tmp_path / "orders.csv"
-    path.write_text("order_id,customer_id,ordered_at,total\n"
-                    + "".join(f"o{i},c{i % 3},2024-0{1 + i % 6}-1{i % 9} 10:00,{10 + i}.00\n" for i in range(18)))
+    path.write_text(ORDERS)
     with Workspace(tmp_path / "shop.duckdb") as ws:
         ingest(ws, "orders", [str(path)])
         refresh(ws)
