@@ -68,3 +68,37 @@ def test_a_rate_the_shop_cannot_mean_is_refused(shop):
         auth.set_settings(shop.con, {"exchange_rates": "USD=-1"}, "test")
     with pytest.raises(auth.AuthError, match="ISO 4217"):
         auth.set_settings(shop.con, {"exchange_rates": "DOLLAR=1"}, "test")
+
+
+def test_segment_kpis_and_cohorts_follow_the_same_rule(shop):
+    from regulars.reports.cohorts import cohort_matrix
+    from regulars.reports.segment_kpis import segment_kpis
+    from regulars.segments.membership import refresh
+
+    refresh(shop)
+    mixed = segment_kpis(shop, "rfm")
+    assert mixed.table["revenue"].isna().all() and "--rate USD=RATE" in mixed.notes[0]
+    assert cohort_matrix(shop, metric="revenue").matrix.isna().all().all()
+    auth.set_settings(shop.con, {"exchange_rates": "USD=0.92"}, "test")
+    converted = segment_kpis(shop, "rfm")
+    assert converted.table["revenue"].sum() == pytest.approx(100.00 + 50.00 + 73.60 + 30.66)
+    assert converted.notes[0].startswith("amounts in EUR: 2 orders in USD converted at 0.92")
+
+
+def test_segment_sizes_add_converted_money_when_rates_cover_every_currency(shop):
+    from regulars.reports.segments import sizes
+    from regulars.segments.membership import refresh
+
+    auth.set_settings(shop.con, {"exchange_rates": "USD=0.92"}, "test")
+    refresh(shop)
+    assert sizes(shop).revenue == pytest.approx(100.00 + 50.00 + 73.60 + 30.66)
+
+
+def test_segment_sizes_leave_revenue_empty_without_a_rate(shop):
+    from regulars.reports.segments import sizes
+    from regulars.segments.membership import refresh
+
+    refresh(shop)
+    shown = sizes(shop)
+    assert shown.table["revenue"].isna().all() and shown.to_dict()["revenue"] is None
+    assert "--rate USD=RATE" in shown.currency_note

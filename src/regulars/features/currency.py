@@ -36,7 +36,8 @@ from decimal import Decimal
 import ibis
 import ibis.expr.types as ir
 
-__all__ = ["CurrencyPlan", "InShopCurrency", "MONEY_COLUMNS", "OneCurrency", "currency_plan", "order_currency"]
+__all__ = ["CurrencyPlan", "InShopCurrency", "MONEY_COLUMNS", "OneCurrency", "currency_plan", "in_shop_currency",
+           "order_currency", "shop_plan"]
 
 #: The money columns of ``orders`` (converted together).
 MONEY_COLUMNS = ("subtotal", "discount", "shipping", "tax", "total", "refunded")
@@ -115,6 +116,19 @@ def currency_plan(currencies: dict[str, int], shop_currency: str | None, rates: 
     if len(counts) < 2:  # one foreign currency, no rate: its amounts are shown as they are
         return CurrencyPlan(shop_currency, counts)
     return CurrencyPlan(shop_currency, counts, missing=missing, mode="per_currency")
+
+
+def shop_plan(con) -> CurrencyPlan:
+    """The plan for a workspace: its orders per currency, the shop's currency and exchange rates."""
+    from regulars.data import shop
+
+    return currency_plan(shop.order_currencies(con), shop.settings(con)["currency"], shop.exchange_rates(con))
+
+
+def in_shop_currency(tables, con):
+    """*tables* with orders converted to the shop's currency when the shop's rates cover them all."""
+    plan = shop_plan(con)
+    return InShopCurrency(tables, plan) if plan.mode == "converted" else tables
 
 
 def order_currency(orders: ir.Table, shop_currency: str | None) -> ir.StringValue:

@@ -35,9 +35,10 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from regulars.features import kpis as features
-from regulars.features.currency import CurrencyPlan, InShopCurrency, OneCurrency, currency_plan
+from regulars.features.currency import CurrencyPlan, OneCurrency
 from regulars.features.mart import to_date
 from regulars.features.sessions import trim
+from regulars.reports.money import money_plan, money_tables
 
 __all__ = ["KpiReport", "kpis"]
 
@@ -208,9 +209,7 @@ def kpis(
     start_d, end_d = to_date(start), to_date(end)
     if start_d and end_d and start_d > end_d:
         raise ValueError(f"start {start_d} is after end {end_d}")
-    money = _currency_plan(ws)
-    if money.mode == "converted":
-        ws = InShopCurrency(ws, money)
+    ws, money = money_tables(ws)
     timezone = _timezone(ws)
     rhythm = ws.execute(features.shop_rhythm(ws, end_d, timezone)).iloc[0]
     if pd.isna(rhythm["first_day"]):
@@ -258,18 +257,6 @@ def kpis(
                      money.note, per_currency)
 
 
-def _currency_plan(ws) -> CurrencyPlan:
-    """How money adds up in *ws* (one currency for providers without the shop's settings)."""
-    if isinstance(ws, OneCurrency):
-        return currency_plan({ws.code: 1}, ws.code, {})
-    con = getattr(ws, "con", None)
-    if con is None:
-        return currency_plan({}, None, {})
-    from regulars.data import shop
-
-    return currency_plan(shop.order_currencies(con), shop.settings(con)["currency"], shop.exchange_rates(con))
-
-
 def _by_currency(ws, money: CurrencyPlan, by, start, end, active_days, gross_margin) -> pd.DataFrame:
     """The report's table once per currency, each over the orders in that currency only."""
     frames = []
@@ -283,7 +270,7 @@ def _by_currency(ws, money: CurrencyPlan, by, start, end, active_days, gross_mar
 
 def _per_currency_report(ws, start, end, active_days, gross_margin) -> KpiReport:
     """``by="currency"``: one row per currency, each in its own money (never converted)."""
-    money = _currency_plan(ws)
+    money = money_plan(ws)
     whole = kpis(ws, None, start, end, active_days, gross_margin=gross_margin)
     table = _by_currency(ws, money, None, whole.start, whole.end, whole.active_days, gross_margin) \
         if whole.start is not None else pd.DataFrame(columns=["currency", *features.METRICS])
