@@ -176,7 +176,7 @@ def materialize(ws, provider, expr: ibis.Expr, name: str) -> int:
     """
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
         raise ValueError(f"bad temporary table name {name!r}")
-    if provider is ws:
+    if provider is ws or getattr(provider, "ibis", None) is ws.ibis:  # a view over the workspace runs in it too
         sql = ws.ibis.compile(expr)
         ws.con.execute(f'CREATE OR REPLACE TEMP TABLE "{name}" AS {sql}')
     else:
