@@ -105,7 +105,8 @@ def test_a_real_terminal_command_runs_through_the_server(served):
     assert again.returncode == 1 and f"already runs on this workspace at http://127.0.0.1:{served['port']}" in again.stderr
 
 
-def test_the_readme_tour_and_the_writes_work_while_serving(served):
+def test_the_readme_tour_and_the_writes_work_while_serving(served, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # files a command writes (the Monday report) land where the user stands
     api = httpx.Client(base_url=f"http://127.0.0.1:{served['port']}",
                        headers={"Authorization": f"Bearer {served['admin']}"}, timeout=120)
     first = csv_rows(cli(served, "sql", "SELECT customer_id, email FROM customers WHERE email IS NOT NULL "
@@ -130,6 +131,7 @@ def test_the_readme_tour_and_the_writes_work_while_serving(served):
         ["keys", "list"], ["suppressions", "list"],
     ):
         cli(served, *args)
+    assert list(tmp_path.glob("monday-report-*.html")), "the server wrote the report in the caller's folder"
     # a 300-customer shop is too small to plan a test on: the command's own advice comes back, not a lock
     plan = cli(served, "experiments", "plan", "--segment", "At risk", "--lift", "0.02", ok=False)
     assert plan.exit_code in (0, 1) and ("error:" in plan.stderr or plan.exit_code == 0)

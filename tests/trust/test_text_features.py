@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from regulars.data import text_store
 from regulars.jobs.predict import fit_models, snapshot
 from regulars.jobs.text import analyse_texts
-from regulars.jobs.text_features import FEATURES, compare, enabled, forced, text_features
+from regulars.jobs.text_features import FEATURES, compare, enabled, forced, helps, text_features
 
 
 def test_text_features_use_only_texts_written_before_the_date(demo):
@@ -41,7 +41,12 @@ def test_not_used_until_compared_then_as_the_comparison_decides(demo):
     assert decision["auc_with"] > 0.5 and decision["auc_without"] > 0.5
     assert decision["use"] == (decision["auc_with"] >= decision["auc_without"] + 0.005
                                and decision["brier_with"] <= decision["brier_without"] + 1e-9)
-    assert enabled(demo) == decision["use"]
+    for group, verdict in decision["groups"].items():  # each group judged on top of those kept before it
+        assert verdict["use"] == helps({"auc": verdict["auc_with"], "brier": verdict["brier_with"]},
+                                       {"auc": verdict["auc_without"], "brier": verdict["brier_without"]})
+        assert enabled(demo, group) == verdict["use"]
+    assert decision["use"] == any(v["use"] for v in decision["groups"].values())
+    assert enabled(demo) == decision["groups"]["sentiment"]["use"]
     fm = fit_models(demo)
     assert (set(FEATURES) <= set(fm.churn.feature_names_in_)) == decision["use"]
     # force the other verdict: the models follow the stored decision
@@ -50,6 +55,7 @@ def test_not_used_until_compared_then_as_the_comparison_decides(demo):
                                              "decided_at": pd.Timestamp.now(), "cutoff": pd.Timestamp(decision["cutoff"]),
                                              "use": not decision["use"]})
     assert enabled(demo) == (not decision["use"])
+    assert not enabled(demo, "complaint_topic")  # a decision without per-group verdicts never judged topics
 
 
 def test_cli_shows_the_verdict(demo):

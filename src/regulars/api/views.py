@@ -134,6 +134,8 @@ def segments(request: Request, ws) -> dict:
                 "members": seg.get("members"), "share": seg.get("member_share"), "revenue": seg.get("revenue"),
                 "revenue_share": seg.get("value_share"), "entered": m.get("entered"), "exited": m.get("exited"),
             })
+        if sizes.get("currency_note"):
+            notes.insert(0, sizes["currency_note"])
         if sizes["refresh_id"] is None:
             notes.append("no segments yet: run `regulars segments refresh` (or POST /api/segments/refresh)")
         return {"refresh_id": sizes["refresh_id"], "as_of": sizes["as_of"], "customers": sizes["customers"],

@@ -60,6 +60,9 @@ def open_workspace(path, read_only: bool = False) -> Iterator:
         ws = Workspace(path, read_only=read_only)
     except WorkspaceError as exc:
         fail(str(exc))
+    from regulars.reports.shop_time import SHOP_TIMEZONE
+
+    SHOP_TIMEZONE.set(ws.timezone or "UTC")  # what render_frame writes moments in (cli/times.py)
     try:
         yield ws
     finally:
@@ -96,7 +99,13 @@ def _jsonable(value):
 
 
 def render_frame(df, fmt: str = "table", title: str | None = None, limit: int | None = None) -> None:
-    """Print a DataFrame as a Rich table, JSON records or CSV."""
+    """Print a DataFrame as a Rich table, JSON records or CSV; moments in the shop's time zone
+    (:mod:`regulars.cli.times`)."""
+    from regulars.cli.times import in_shop_time
+    from regulars.reports.shop_time import SHOP_TIMEZONE
+
+    zone = SHOP_TIMEZONE.get()
+    df, moments = in_shop_time(df, zone, fmt)
     if fmt == "json":
         records = [{k: _jsonable(v) for k, v in row.items()} for row in df.to_dict(orient="records")]
         print(json.dumps(records, indent=2, default=str))
@@ -112,6 +121,8 @@ def render_frame(df, fmt: str = "table", title: str | None = None, limit: int | 
         print_table(console, rows, [str(c) for c in shown.columns], title=title)
         if limit is not None and len(df) > limit:
             console.print(f"[dim]… {len(df) - limit} more rows (use --limit or --format csv)[/]")
+        if moments:
+            console.print(f"[dim]times ({', '.join(moments)}) are in {zone}, the shop's time zone[/]")
     else:
         fail(f"unknown format {fmt!r}; use table, json or csv")
 
@@ -152,4 +163,10 @@ def say_stored(result) -> None:
 
 
 def print_json(obj) -> None:
+    """Print *obj* as JSON; moments as ISO 8601 with the shop's offset (as the API writes them)."""
+    from regulars.reports.shop_time import SHOP_TIMEZONE, with_offsets
+
+    zone = SHOP_TIMEZONE.get()
+    if zone:
+        obj = with_offsets(json.loads(json.dumps(obj, default=_jsonable)), zone)
     print(json.dumps(obj, indent=2, default=_jsonable))

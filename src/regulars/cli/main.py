@@ -245,7 +245,7 @@ def export_customer(
 
 @app.command()
 def kpis(
-    by: str = typer.Option(None, "--by", help="month, channel, cohort or segment (then a segment kind)."),
+    by: str = typer.Option(None, "--by", help="month, channel, cohort, currency or segment (then a segment kind)."),
     kind: str = typer.Argument(None, help="With --by segment: rfm, lifecycle, frequency, spend, aov, clv, affinity, "
                                "region, engagement, behaviour or rule.", show_default=False),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
@@ -261,14 +261,15 @@ def kpis(
     import pandas as pd
 
     from regulars.reports import standard
+    from regulars.reports.kpis import ORDER_MONEY
 
     if by == "segment":
         _segment_kpis(kind or "rfm", as_json, format, workspace)
         return
     if kind is not None:
         fail(f"unexpected {kind!r}: a segment kind goes with --by segment")
-    if by not in (None, "month", "channel", "cohort"):
-        fail(f"--by {by!r} unknown; use month, channel, cohort or segment")
+    if by not in (None, "month", "channel", "cohort", "currency"):
+        fail(f"--by {by!r} unknown; use month, channel, cohort, currency or segment")
     from regulars.cli.engine_opts import on_spark
     from regulars.data.shop import settings as shop_settings
     from regulars.reports.words import say
@@ -290,13 +291,15 @@ def kpis(
     table = report.table
     if by is None and format == "table" and len(table) == 1:
         row = table.iloc[0]
+        per_currency = report.by_currency is not None
         table = pd.DataFrame({"metric": [c.replace("_", " ") for c in table.columns],
-                              "value": [say(c, row[c].item() if hasattr(row[c], "item") else row[c], currency)
+                              "value": ["per currency, below" if per_currency and c in ORDER_MONEY else
+                                        say(c, row[c].item() if hasattr(row[c], "item") else row[c], currency)
                                         for c in table.columns]})
     elif format == "table":
         from regulars.reports.words import in_words, partial_month
 
-        table = in_words(table, currency)
+        table = _in_words_per_currency(table) if by == "currency" else in_words(table, currency)
         partial = partial_month(report.end) if by == "month" else None
         if partial and len(table) and str(table["month"].iloc[-1]) == partial:
             table.loc[table.index[-1], "month"] = f"{partial} (partial)"
@@ -304,6 +307,22 @@ def kpis(
     render_frame(table, format, title="KPIs" + (f" by {by}" if by else ""))
     for note in report.notes:
         console.print(f"[dim]note:[/] {note}")
+    if report.by_currency is not None and format == "table":
+        keys = [c for c in ("currency", "month", "channel", "cohort") if c in report.by_currency.columns]
+        shown = report.by_currency[keys + ["orders", *ORDER_MONEY[:-1]]]
+        render_frame(_in_words_per_currency(shown), format,
+                     title="money per currency (every KPI per currency: `regulars kpis --by currency`)")
+    elif report.by_currency is not None:
+        console.print("[dim]note:[/] money columns are empty: see them per currency with `regulars kpis --by currency`")
+
+
+def _in_words_per_currency(table):
+    """Each row of a per-currency table in words, its money in that row's currency."""
+    import pandas as pd
+
+    from regulars.reports.words import in_words
+
+    return pd.concat([in_words(table.iloc[[i]], str(table["currency"].iloc[i])) for i in range(len(table))])
 
 
 def _segment_kpis(kind: str, as_json: bool, format: str, workspace) -> None:

@@ -256,6 +256,7 @@ def customer_command(
 ) -> None:
     """One customer's profile with predictions, reasons and how accurate each has been."""
     from regulars.reports.predictions import CustomerNotFound, customer_predictions
+    from regulars.reports.shop_time import SHOP_TIMEZONE, shown
 
     with open_workspace(workspace, read_only=True) as ws:
         try:
@@ -266,8 +267,10 @@ def customer_command(
         print_json(c.to_dict())
         return
     f = c.facts
+    zone = SHOP_TIMEZONE.get() or "UTC"
     console.print(f"[bold]{c.customer_id}[/]: {f['orders'] or 0} order(s), revenue {_money(f['revenue'])}, "
-                  f"first {str(f['first_order_at'])[:10]}, last {str(f['last_order_at'])[:10]}")
+                  f"first {shown(f['first_order_at'], zone) or '–'}, last {shown(f['last_order_at'], zone) or '–'} "
+                  f"({zone})")
     for note in c.notes:
         console.print(f"[yellow]note:[/] {note}")
     p = c.predictions

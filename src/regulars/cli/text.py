@@ -143,7 +143,8 @@ def features_command(
                                   "text features, compare, and keep them only if they help."),
     workspace: Path = WorkspaceOption,
 ) -> None:
-    """Do customer text features (sentiment, negative tickets) improve the churn model? Shows the last verdict."""
+    """Do customer text features (sentiment, negative tickets, topic of the last complaint) improve the churn
+    model? Shows the last verdict for each."""
     from regulars.data import text_store
 
     if evaluate:
@@ -160,9 +161,13 @@ def features_command(
     if decision is None:
         console.print("not compared yet: run `regulars text features --evaluate` (text features are not used until then)")
         return
+    from regulars.jobs.text_features import TITLES, verdicts
+
     console.print(decision["sentence"])
-    console.print("text features are " + ("[green]used[/] by the churn and propensity models from the next "
-                                          "`regulars predict`" if decision["use"] else "[yellow]not used[/]"))
+    for group, used in verdicts(decision).items():
+        state = ("[green]used[/] by the churn and propensity models from the next `regulars predict`" if used
+                 else "[yellow]not used[/]" if used is False else "[yellow]not judged yet[/] (not used)")
+        console.print(f"{TITLES[group].split(' (')[0]}: {state}")
 
 
 def _pct(v) -> str:

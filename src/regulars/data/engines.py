@@ -79,12 +79,14 @@ def spark_session(cores: int | None = None, settings: SparkSettings | None = Non
 class SparkTables:
     """The workspace's tables as Ibis tables on a Spark session (a table provider)."""
 
-    def __init__(self, con, folder: str, names: list[str], timezone: str = "UTC", session=None) -> None:
+    def __init__(self, con, folder: str, names: list[str], timezone: str = "UTC", session=None,
+                 settings_con=None) -> None:
         self.ibis = con
         self.folder = folder
         self.names = names
         self.timezone = timezone  # the workspace's shop time zone
         self.session = session
+        self.settings_con = settings_con  # the workspace's DuckDB connection: the shop's settings (currency, rates)
 
     def table(self, name: str) -> ibis.Table:
         if name not in self.names:
@@ -150,7 +152,7 @@ def spark_tables(ws, tables: list[str] | None = None, cores: int | None = None,
             path = os.path.join(folder, f"{name}.parquet")
             _export(ws, name, path)
             con.read_parquet(path, table_name=name)
-        yield SparkTables(con, folder, names, getattr(ws, "timezone", "UTC"), session)
+        yield SparkTables(con, folder, names, getattr(ws, "timezone", "UTC"), session, getattr(ws, "con", None))
     finally:
         for name in names:
             with contextlib.suppress(Exception):
@@ -176,7 +178,7 @@ def materialize(ws, provider, expr: ibis.Expr, name: str) -> int:
     """
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
         raise ValueError(f"bad temporary table name {name!r}")
-    if provider is ws:
+    if provider is ws or getattr(provider, "ibis", None) is ws.ibis:  # a view over the workspace runs in it too
         sql = ws.ibis.compile(expr)
         ws.con.execute(f'CREATE OR REPLACE TEMP TABLE "{name}" AS {sql}')
     else:

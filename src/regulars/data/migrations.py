@@ -66,7 +66,25 @@ MIGRATIONS: list[Migration] = [
               lambda: _trust_v()),
     Migration(15, "stored report results (report_results): what read commands and pages computed, per data version",
               lambda: _report_results_v()),
+    Migration(16, "text feature decisions: per-group verdicts (sentiment, topic of the last complaint)",
+              lambda: _text_feature_groups_v()),
+    Migration(17, "consent dates from the data: customers.consent_at, consents.from_load", lambda: _consent_dates_v()),
 ]
+
+
+def _text_feature_groups_v() -> list[str]:
+    from regulars.data.text_store import feature_groups_statements
+
+    return feature_groups_statements()
+
+
+def _consent_dates_v() -> list[str]:
+    return [
+        "ALTER TABLE customers ADD COLUMN IF NOT EXISTS consent_at TIMESTAMP",
+        "ALTER TABLE consents ADD COLUMN IF NOT EXISTS from_load BOOLEAN",
+        # every consent a customers file stated so far was dated when the file was loaded
+        "UPDATE consents SET from_load = (source LIKE 'customers file %')",
+    ]
 
 
 def _report_results_v() -> list[str]:

@@ -58,6 +58,8 @@ FEATURE_DECISIONS = (
     ("decided_at", "TIMESTAMP"), ("cutoff", "DATE"), ("use", "BOOLEAN"), ("n", "BIGINT"), ("auc_with", "DOUBLE"),
     ("auc_without", "DOUBLE"), ("brier_with", "DOUBLE"), ("brier_without", "DOUBLE"), ("sentence", "VARCHAR"),
 )
+#: The decisions' columns since per-group verdicts were added (:func:`feature_groups_statements`).
+FEATURE_DECISIONS_V2 = FEATURE_DECISIONS + (("groups", "JSON"),)
 DEMO_TRUTH = (
     ("source", "VARCHAR"), ("text_id", "VARCHAR"), ("customer_id", "VARCHAR"), ("language", "VARCHAR"),
     ("sentiment", "VARCHAR"), ("topic", "VARCHAR"),
@@ -72,6 +74,11 @@ def create_statements() -> list[str]:
     """``CREATE TABLE`` statements for the migration that adds the text analysis."""
     return [_create("text_scores", SCORES), _create("text_topics", TOPICS), _create("text_runs", RUNS),
             _create("demo_truth_texts", DEMO_TRUTH), _create("text_feature_decisions", FEATURE_DECISIONS)]
+
+
+def feature_groups_statements() -> list[str]:
+    """The migration that adds per-group verdicts (sentiment, complaint topic) to the text feature decisions."""
+    return ["ALTER TABLE text_feature_decisions ADD COLUMN IF NOT EXISTS groups JSON"]
 
 
 # -- reading the texts ---------------------------------------------------------------------------
@@ -250,8 +257,9 @@ def scores_with_truth(ws) -> pd.DataFrame:
 
 def customer_text_features(ws, as_of) -> pd.DataFrame:
     """Per customer, from texts written before *as_of* only: mean sentiment, texts written, negative
-    texts, and negative support tickets in the 90 days before. (Topics are left out: the topic model
-    is fitted on every text, later ones included, so a topic would carry the future into a backtest.)"""
+    texts, and negative support tickets in the 90 days before. (The topic of the last complaint is
+    not read from the stored topics, fitted on every text, later ones included: it is fitted again
+    on the complaints before *as_of*, see :func:`complaints_before`.)"""
     import datetime as dt
 
     day = pd.Timestamp(as_of).to_pydatetime()
@@ -263,13 +271,35 @@ def customer_text_features(ws, as_of) -> pd.DataFrame:
         "GROUP BY 1", [day - dt.timedelta(days=90), day]).df()
 
 
+def complaints_before(ws, as_of) -> pd.DataFrame:
+    """Every negative analysed text of a known customer written before *as_of*, with its words:
+    source, text_id, customer_id, written_at, text, and ``is_last`` (the customer's latest complaint
+    before *as_of*; ties broken by source and id, so the choice is repeatable)."""
+    parts = [f"SELECT '{source}' AS source, {key}::VARCHAR AS text_id, {text} AS text FROM {table}"
+             for source, (table, key, text, _at, _score, _product) in SOURCES.items()]
+    return ws.con.execute(
+        "SELECT s.source, s.text_id, s.customer_id, s.written_at, x.text, row_number() OVER (PARTITION BY "
+        "s.customer_id ORDER BY s.written_at DESC, s.source DESC, s.text_id DESC) = 1 AS is_last "
+        f"FROM text_scores s JOIN ({' UNION ALL '.join(parts)}) x USING (source, text_id) "
+        "WHERE s.is_analysed AND s.sentiment = 'negative' AND s.customer_id IS NOT NULL AND s.written_at < ? "
+        "ORDER BY s.source, s.text_id", [pd.Timestamp(as_of).to_pydatetime()]).df()
+
+
 def write_feature_decision(ws, row: dict) -> None:
+    """Add one decision; ``row["groups"]`` (per-group verdicts, a dict) is optional."""
+    row = {**row, "groups": json.dumps(row["groups"]) if row.get("groups") is not None else None}
     with ws.transaction() as con:
-        insert(con, "text_feature_decisions", FEATURE_DECISIONS, pd.DataFrame([row]))
+        insert(con, "text_feature_decisions", FEATURE_DECISIONS_V2, pd.DataFrame([row]))
 
 
 def latest_feature_decision(ws) -> dict | None:
-    rows = ws.con.execute("SELECT * FROM text_feature_decisions ORDER BY decided_at DESC LIMIT 1").fetchall()
+    """The latest decision, ``groups`` parsed (None for a decision made before groups were judged)."""
+    names = [c for c, _ in FEATURE_DECISIONS_V2]
+    rows = ws.con.execute(f"SELECT {', '.join(names)} FROM text_feature_decisions "
+                          "ORDER BY decided_at DESC LIMIT 1").fetchall()
     if not rows:
         return None
-    return dict(zip([c for c, _ in FEATURE_DECISIONS], rows[0]))
+    decision = dict(zip(names, rows[0]))
+    if isinstance(decision["groups"], str):
+        decision["groups"] = json.loads(decision["groups"])
+    return decision

@@ -122,10 +122,10 @@ def build_cards(ws, result, fm) -> list[dict]:
         if name in ("churn", "propensity"):
             from regulars.data import text_store
 
+            from regulars.jobs.text_features import card_sentence
+
             decision = text_store.latest_feature_decision(ws) if "text_feature_decisions" in ws.list_tables() else None
-            data["text_features"] = decision["sentence"] if decision else (
-                "Customer text features (sentiment, negative tickets) are not used: not compared yet "
-                "(`regulars text features --evaluate`).")
+            data["text_features"] = card_sentence(decision)
         excluded = (result.summary or {}).get("not_personalised")
         if excluded and name in ("churn", "propensity", "value", "next_order"):
             data["excluded"] = (f"{excluded:,} customer(s) who refused personalisation get no personal score "

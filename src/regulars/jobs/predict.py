@@ -183,6 +183,13 @@ def snapshot(ws, as_of, categories=None, fraction: float = 1.0, tables=None) -> 
         frame = frame.join(text_features(ws, as_of), how="left")
         for col in ("texts_written", "negative_texts", "negative_tickets_90d"):
             frame[col] = frame[col].fillna(0.0)  # wrote nothing: zero texts (their sentiment stays unknown)
+    if use_text_features(ws, "complaint_topic"):
+        from regulars.jobs.text_features import complaint_topic_features
+
+        topics = complaint_topic_features(ws, as_of)
+        frame = frame.join(topics, how="left")
+        frame[list(topics.columns)] = frame[list(topics.columns)].fillna(0.0)
+        frame.loc[~frame.index.isin(topics.index), "complaint_none"] = 1.0  # no complaint before as_of
     frame = frame.reset_index()
     for c in frame.columns:
         if frame[c].dtype == bool or str(frame[c].dtype) == "boolean":
@@ -199,12 +206,13 @@ def snapshot(ws, as_of, categories=None, fraction: float = 1.0, tables=None) -> 
     return frame.set_index("customer_id").sort_index()  # DuckDB returns groups in any order
 
 
-def use_text_features(ws) -> bool:
-    """Whether customer text features (sentiment, negative tickets) are model inputs: the latest
-    comparison's decision (:mod:`regulars.jobs.text_features`), unless overridden while comparing."""
+def use_text_features(ws, group: str = "sentiment") -> bool:
+    """Whether a group of customer text features ("sentiment": sentiment and negative tickets;
+    "complaint_topic": topic of the last complaint) are model inputs: the latest comparison's
+    decision (:mod:`regulars.jobs.text_features`), unless overridden while comparing."""
     from regulars.jobs.text_features import enabled
 
-    return enabled(ws)
+    return enabled(ws, group)
 
 
 def _feature_names(frame: pd.DataFrame) -> list[str]:

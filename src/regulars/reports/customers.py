@@ -41,9 +41,9 @@ MASK = "***"
 #: What a viewer sees of each profile section (every other field is masked).
 VIEWER_FIELDS: dict[str, frozenset[str]] = {k: frozenset(v) for k, v in {
     "customer": ("customer_id", "created_at", "city", "region", "country", "acquisition_channel",
-                 "accepts_email", "accepts_sms", "accepts_personalization"),
+                 "accepts_email", "accepts_sms", "accepts_personalization", "consent_at"),
     "identities": ("kind", "source", "linked_at"),
-    "consents": ("purpose", "is_granted", "recorded_at"),
+    "consents": ("purpose", "is_granted", "recorded_at", "from_load"),
     "orders": ("order_id", "customer_id", "ordered_at", "status", "currency", "subtotal", "discount", "shipping",
                "tax", "total", "refunded", "channel", "location", "lines"),
     "lines": ("line_number", "product_id", "sku", "product_name", "category", "quantity", "unit_price", "discount"),
@@ -311,7 +311,8 @@ def customer_profiles(
         return {}
     idents = grouped(f"SELECT customer_id, kind, value, source, reason, linked_at FROM identities WHERE {IN} "
                      "ORDER BY customer_id, linked_at, kind")
-    consents = grouped(f"SELECT customer_id, purpose, is_granted, recorded_at, source FROM consents WHERE {IN} "
+    consents = grouped(f"SELECT customer_id, purpose, is_granted, recorded_at, source, coalesce(from_load, false) "
+                       f"AS from_load FROM consents WHERE {IN} "
                        "ORDER BY customer_id, recorded_at DESC")
     summaries = {r.pop("customer_id"): r for r in _rows(con, f"""
         SELECT customer_id, count(*) FILTER (WHERE total > 0) AS orders, count(*) FILTER (WHERE total < 0) AS returns,
@@ -451,7 +452,7 @@ def _segment_rows(con, present: set[str], ids: list[str]) -> tuple[dict, dict]:
         return current, history
     for r in _rows(con, """
             SELECT m.customer_id, m.segment_id, coalesce(d.name, m.segment_id) AS name, d.kind, d.description,
-                   m.version, m.since_as_of, r.refreshed_at AS since
+                   m.version, m.since_as_of, m.since_as_of AS since, r.refreshed_at AS since_refreshed_at
             FROM segment_memberships m LEFT JOIN segment_definitions d USING (segment_id)
             LEFT JOIN segment_refreshes r ON r.refresh_id = m.since_refresh
             WHERE m.customer_id IN (SELECT unnest(?::VARCHAR[]))
@@ -461,7 +462,7 @@ def _segment_rows(con, present: set[str], ids: list[str]) -> tuple[dict, dict]:
         current.setdefault(cid, []).append(r)
     for r in _rows(con, """
             SELECT h.customer_id, h.segment_id, coalesce(d.name, h.segment_id) AS name, h.change, h.as_of,
-                   r.refreshed_at AS at, h.refresh_id, r.engine
+                   r.refreshed_at, h.refresh_id, r.engine
             FROM segment_history h LEFT JOIN segment_definitions d USING (segment_id)
             LEFT JOIN segment_refreshes r USING (refresh_id)
             WHERE h.customer_id IN (SELECT unnest(?::VARCHAR[]))
@@ -516,9 +517,10 @@ def _timeline(sections: dict, limit: int) -> list[dict]:
                       "text": f"{s['survey']} survey: {s['score']}"})
     for c in (sections.get("consents") or {}).get("history", []):
         items.append({"at": c["recorded_at"], "kind": "consent", "id": None,
-                      "text": f"{c['purpose']} consent {'granted' if c['is_granted'] else 'withdrawn'}"})
+                      "text": f"{c['purpose']} consent {'granted' if c['is_granted'] else 'withdrawn'}"
+                              + (" (when is unknown: recorded when the file was loaded)" if c.get("from_load") else "")})
     for h in (sections.get("segments") or {}).get("history", [])[:50]:
-        items.append({"at": h.get("at") or h.get("as_of"), "kind": "segment", "id": h["segment_id"],
+        items.append({"at": h.get("as_of") or h.get("refreshed_at"), "kind": "segment", "id": h["segment_id"],
                       "text": f"{h['change']} segment {h['name']}"})
     items.sort(key=lambda i: i["at"] or "", reverse=True)
     return items[:limit]

@@ -58,7 +58,8 @@ def quarantine(
     clause, params = _by_run_and_kind(run_id, kind)
     total = ws.con.execute(f"SELECT count(*) FROM quarantine {clause}", params).fetchall()[0][0]
     items = _rows(ws.con, f"""
-        SELECT run_id, kind, file, row_number, column_name, reason, raw::VARCHAR AS raw FROM quarantine {clause}
+        SELECT run_id, (SELECT r.started_at FROM ingest_runs r WHERE r.run_id = quarantine.run_id) AS loaded_at,
+               kind, file, row_number, column_name, reason, raw::VARCHAR AS raw FROM quarantine {clause}
         ORDER BY run_id DESC, file, row_number LIMIT ? OFFSET ?""", params + [limit, offset])
     by_reason = ws.con.execute(
         f"SELECT reason, count(*) FROM quarantine {clause} GROUP BY 1 ORDER BY 2 DESC LIMIT 10", params

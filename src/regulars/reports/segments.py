@@ -34,10 +34,12 @@ class Sizes:
     customers: int
     revenue: float
     table: pd.DataFrame
+    currency_note: str | None = None  # orders in several currencies: converted, or revenue left empty
 
     def to_dict(self) -> dict:
         return {"refresh_id": self.refresh_id, "as_of": str(self.as_of) if self.as_of else None,
-                "customers": self.customers, "revenue": self.revenue,
+                "customers": self.customers, "revenue": None if self.revenue != self.revenue else self.revenue,
+                "currency_note": self.currency_note,
                 "segments": json.loads(self.table.to_json(orient="records", date_format="iso"))}
 
 
@@ -96,6 +98,7 @@ def sizes(ws, refresh_id: int | None = None, family: str | None = None) -> Sizes
     as_of, summary = _refresh_row(ws, rid)
     info = json.loads(summary or "{}")
     customers, revenue = int(info.get("customers") or 0), float(info.get("revenue") or 0.0)
+    mixed = info.get("money") == "per_currency"  # amounts in several currencies, a rate missing: no sums
     where, params = _family_filter(family)
     df = ws.sql(
         "SELECT s.segment_id, coalesce(d.name, s.segment_id) AS name, d.kind, s.version, s.members, "
@@ -105,7 +108,10 @@ def sizes(ws, refresh_id: int | None = None, family: str | None = None) -> Sizes
         f"WHERE s.refresh_id = ?{where} ORDER BY split_part(s.segment_id, ':', 1), s.members DESC, s.segment_id",
         [customers, revenue, rid, *params],
     )
-    return Sizes(rid, as_of, customers, revenue, df)
+    if mixed:
+        df["revenue"] = df["value_share"] = float("nan")
+        revenue = float("nan")
+    return Sizes(rid, as_of, customers, revenue, df, info.get("money_note"))
 
 
 def segment_list(ws) -> pd.DataFrame:

@@ -28,6 +28,7 @@ import ibis
 import ibis.expr.types as ir
 
 from regulars.data.engines import drop_temp, engine_name, materialize, open_engine
+from regulars.features.currency import InShopCurrency, shop_plan
 from regulars.features.mart import category_slug, customer_features, resolve_as_of, shop_categories
 from regulars.features.predicted import PREDICTION_COLUMNS, with_predictions
 from regulars.segments.lifecycle import STAGES, lifecycle, lifecycle_thresholds
@@ -223,6 +224,9 @@ def refresh(
     errors: dict[str, str] = {}
     try:
         with open_engine(ws, engine) as provider:
+            money = shop_plan(ws.con)  # RFM money and segment revenue in one currency when the rates allow
+            if money.mode == "converted":
+                provider = InShopCurrency(provider, money)
             as_of = resolve_as_of(provider, as_of)
             say("categories")
             categories = shop_categories(provider)
@@ -258,7 +262,7 @@ def refresh(
                     errors[sid] = f"the rule cannot be evaluated ({type(exc).__name__}); save a new version of it"
                     del rule_parts[sid]
             _union_into(ws, mart, parts + list(rule_parts.values()))
-        return _record(ws, as_of, engine, rfm_cfg, builtin, errors, th, started)
+        return _record(ws, as_of, engine, rfm_cfg, builtin, errors, th, started, money)
     finally:
         drop_temp(ws, *_TEMP)
 
@@ -287,7 +291,7 @@ def _union_into(ws, mart, parts: list) -> None:
     materialize(ws, ws, new, "_seg_new")
 
 
-def _record(ws, as_of, engine, rfm_cfg, builtin, errors, th, started) -> RefreshResult:
+def _record(ws, as_of, engine, rfm_cfg, builtin, errors, th, started, money=None) -> RefreshResult:
     con = ws.con
     now = _now()
     with ws.transaction():
@@ -353,6 +357,7 @@ def _record(ws, as_of, engine, rfm_cfg, builtin, errors, th, started) -> Refresh
             "SELECT count(*), coalesce(sum(members), 0) FROM segment_sizes WHERE refresh_id = ?", [rid]).fetchall()[0]
         customers, revenue = con.execute("SELECT count(*), coalesce(sum(revenue), 0) FROM _seg_mart").fetchall()[0]
         summary = {"errors": errors, "lifecycle": th.to_dict() if th else None,
+                   "money": money.mode if money else "one", "money_note": money.note if money else None,
                    "customers": customers, "revenue": float(revenue)}
         con.execute(
             "INSERT INTO segment_refreshes VALUES (?, ?, ?, ?, ?, ?, ?, ?)",

@@ -18,10 +18,13 @@ import math
 from collections.abc import Iterable, Sequence
 from contextvars import ContextVar
 
+from regulars.reports.shop_time import SHOP_TIMEZONE
+
 #: The shop's currency for the page being built (set per request by :mod:`regulars.web.currency`).
 CURRENCY: ContextVar[str | None] = ContextVar("regulars_currency", default=None)
-#: The shop's time zone for the page being built (same middleware); stored times are UTC.
-TIMEZONE: ContextVar[str | None] = ContextVar("regulars_timezone", default=None)
+#: The shop's time zone for the page being built (same middleware; shared with the API's JSON, see
+#: :mod:`regulars.reports.shop_time`); stored times are UTC.
+TIMEZONE = SHOP_TIMEZONE
 
 
 class HTML(str):

@@ -79,7 +79,7 @@ def render(p: dict, principal: Principal, accuracy: dict[str, list[str]] | None 
         side.append(el("section", el("h2", "Consent"),
                        el("dl", *[join([el("dt", k), el("dd", _yes(cur.get(k)))]) for k in ("email", "sms", "personalization")],
                           class_="facts"),
-                       table(p["consents"]["history"], [("recorded_at", "When", lambda r: when(r["recorded_at"])),
+                       table(p["consents"]["history"], [("recorded_at", "When", _consent_when),
                                                          ("purpose", "Purpose"), ("is_granted", "Granted", lambda r: _yes(r["is_granted"])),
                                                          ("source", "Source")], caption="History"), class_="card"))
     if p.get("engagement"):
@@ -161,7 +161,7 @@ def _segments(seg: dict) -> HTML:
                  "since": m.get("entered_at") or m.get("since_as_of") or m.get("since")} for m in current]
     hist_rows = [{"segment": h.get("segment_name") or h.get("name") or h.get("segment") or h.get("segment_id"),
                   "change": h.get("change") or h.get("action") or ("entered" if h.get("entered_at") and not h.get("exited_at") else "left"),
-                  "at": h.get("as_of") or h.get("at") or h.get("changed_at") or h.get("exited_at") or h.get("entered_at")}
+                  "at": h.get("as_of") or h.get("refreshed_at") or h.get("changed_at") or h.get("exited_at") or h.get("entered_at")}
                  for h in history]
     return el("section", el("h2", "Segments"),
               table(cur_rows, [("segment", "Segment"), ("family", "Kind"), ("since", "Since", lambda r: str(r["since"] or "–")[:10])],
@@ -226,3 +226,10 @@ def erase_page(request: Request, customer_id: str, principal: Principal = Depend
                            "(it holds no personal data).", class_="ok", role="status"),
                  el("p", el("a", "Back to customers", href="/customers"))])
     return page(request, "Customer erased", body, principal=principal)
+
+
+def _consent_when(row: dict) -> str:
+    """When the customer decided, or, when the file gave no date, that it is unknown and when it was loaded."""
+    if row.get("from_load"):
+        return f"unknown (recorded on load {when(row['recorded_at'])})"
+    return when(row["recorded_at"])

@@ -24,7 +24,9 @@ router = APIRouter(tags=["analytics"])
     summary="Key numbers, overall or by month, acquisition channel or cohort",
     description="Customers, active customers, orders, revenue, AOV, purchase frequency, repeat-purchase, "
     "retention and churn rates, historical CLV, new vs returning customers, conversion, CAC and CSAT/NPS. "
-    "`definitions` explains each column, `notes` what is missing.",
+    "`definitions` explains each column, `notes` what is missing. When orders are in several currencies, "
+    "amounts are converted with the shop's exchange rates (`currency_note` says how), or, when a rate is "
+    "missing, money columns are empty and `by_currency` gives the figures per currency (`by=currency` too).",
     responses={**ERRORS, **example({"by": "month", "start": "2023-01-01", "end": "2024-12-31", "active_days": 90,
                                     "columns": ["month", "customers", "revenue"],
                                     "rows": [{"month": "2024-12", "customers": 812, "revenue": 40210.5}],
@@ -35,7 +37,8 @@ def get_kpis(
     request: Request,
     principal: Principal = Depends(require("viewer")),
     ws=Depends(read_view),
-    by: Literal["month", "channel", "cohort"] | None = Query(None, description="Break down by month, channel or cohort."),
+    by: Literal["month", "channel", "cohort", "currency"] | None = Query(
+        None, description="Break down by month, channel, cohort or the orders' currency."),
     start: dt.date | None = Query(None, description="First day of the window (default: first order)."),
     end: dt.date | None = Query(None, description="Last day of the window (default: last order)."),
     active_days: int | None = Query(None, ge=1, le=3650, description="Activity window in days (default: from the shop's rhythm)."),

@@ -288,14 +288,22 @@ PURPOSES = {"accepts_email": "email", "accepts_sms": "sms", "accepts_personaliza
 
 
 def record_consents_from_customers(con, cols: list[str], run_id: int) -> None:
-    """A customers file states consent: keep it in the consent history when it changed."""
+    """A customers file states consent: keep it in the consent history when it changed.
+
+    The decision is dated by the file's consent date (``consent_at``) when it has one; otherwise
+    by the load, and ``from_load`` says so (the customer decided at some unknown earlier time).
+    """
+    dated = "consent_at" in cols
+    at = "coalesce(g.consent_at, now()::TIMESTAMP)" if dated else "now()::TIMESTAMP"
+    from_load = "g.consent_at IS NULL" if dated else "true"
     for col, purpose in PURPOSES.items():
         if col not in cols:
             continue
         con.execute(
             f"""
-            INSERT INTO consents
-            SELECT g.customer_id, {lit(purpose)}, g.{col}, now()::TIMESTAMP, 'customers file ' || parse_filename(g._file), {run_id}
+            INSERT INTO consents (customer_id, purpose, is_granted, recorded_at, source, _run_id, from_load)
+            SELECT g.customer_id, {lit(purpose)}, g.{col}, {at}, 'customers file ' || parse_filename(g._file),
+                   {run_id}, {from_load}
             FROM _g g
             WHERE g.{col} IS NOT NULL AND g.{col} IS DISTINCT FROM (
                 SELECT arg_max(c.is_granted, c.recorded_at) FROM consents c
