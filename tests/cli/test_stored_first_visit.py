@@ -72,6 +72,8 @@ def _serve_once(shop) -> dict:
 def test_the_first_visit_after_the_server_starts_reads_the_stored_doctor_and_weekly_report(shop):
     before = _stored(shop)
     assert before["doctor"].from_store and before["monday"].from_store  # `regulars demo` stored them
+    with Workspace(shop, read_only=True) as ws:  # and its fairness audit left them valid
+        assert standard.segment_kpis(ws, "rfm").from_store
     _serve_once(shop)
     with Workspace(shop, read_only=True) as ws:
         assert ws.count("journeys") > 0 and ws.count("activation_schedules") > 0  # the server wrote its defaults

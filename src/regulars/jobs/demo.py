@@ -101,17 +101,22 @@ def run_demo(
     summary.recommendations = _timed(steps, "recommend", lambda: _recommend(ws, say))
     summary.text = _timed(steps, "text", lambda: _text(ws, say))
     summary.anomalies = _timed(steps, "anomalies", lambda: _anomalies(ws, say))
-    _timed(steps, "reports", lambda: _store_reports(ws, say, predicted.get("result"), summary.recommendations))
     _timed(steps, "audit", lambda: _audit(ws, say, fitted.get("models")))
+    _timed(steps, "reports", lambda: _store_reports(ws, say, predicted.get("result"), summary.recommendations))
     return summary
 
 
 def _audit(ws, say, fitted) -> dict:
-    """Store the fairness audit (with the backtest's models) so a plain `regulars audit` reads it."""
+    """Store the fairness audit (with the backtest's models) so a plain `regulars audit` reads it.
+
+    The journey templates go in first (as the reports step and the server do): the audit's data
+    version includes them. The reports are stored after it, so its tables are in their version."""
     from regulars.jobs.audit_stored import store_after_backtest
+    from regulars.jobs.precompute import add_journey_templates
 
     if fitted is None:
         return {}
+    add_journey_templates(ws)
     outcome = store_after_backtest(ws, fitted, progress=lambda s: say(f"audit: {s}"))
     return {"cutoff": outcome.cutoff.isoformat(), "models": sorted(outcome.runs), "skipped": outcome.skipped}
 

@@ -47,7 +47,7 @@ def _shop_name(ws) -> str:
     return str(load_settings(ws).get("shop_name"))
 
 
-def _install_templates(ws) -> None:
+def add_journey_templates(ws) -> None:
     """Add the shipped journey templates (drafts) that ``regulars serve`` would add at its start: the
     weekly report lists journeys, so one stored before they exist would be out of date at once."""
     from regulars.jobs.journeys import install_templates
@@ -69,7 +69,7 @@ def precompute(ws, save=None, progress: Callable[[str], None] | None = None) -> 
     took: dict[str, float] = {}
     if save is None and not getattr(ws, "read_only", True):
         say("journey templates")
-        _install_templates(ws)
+        add_journey_templates(ws)
     for name, read in standard_reports():
         say(name)
         started = time.perf_counter()

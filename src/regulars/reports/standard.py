@@ -97,7 +97,7 @@ def segment_kpis(ws, kind: str, refresh: bool = False, save=None) -> Stored:
 
         return compute_segment_kpis(w, kind)
 
-    return stored(ws, "segment_kpis", {"kind": kind}, compute, refresh=refresh, save=save)
+    return stored(ws, "segment_kpis", {"kind": kind}, compute, refresh=refresh, save=save, ignore=AUDIT_TABLES)
 
 
 def monday(ws, as_of=None, shop_name: str = "My shop", refresh: bool = False, save=None) -> Stored:
