@@ -326,11 +326,14 @@ def warm(app) -> None:
             app.state.reports_warming = False
 
     def _run() -> None:
-        calls = [lambda ws: kpis(request, ws), lambda ws: kpis(request, ws, by="month"),
+        from regulars.api.routes.activation import monday
+
+        calls = [lambda ws: doctor(request, ws), lambda ws: monday(request, ws, None),
+                 lambda ws: kpis(request, ws), lambda ws: kpis(request, ws, by="month"),
                  lambda ws: segments(request, ws), lambda ws: cohorts(request, ws),
                  lambda ws: cohorts(request, ws, metric="revenue"),
                  lambda ws: predictions(request, ws, limit=25, sort="at_risk_value"),
-                 lambda ws: backtests(request, ws), lambda ws: doctor(request, ws),
+                 lambda ws: backtests(request, ws),
                  lambda ws: personas(request, ws), lambda ws: funnel(request, ws)]
         for call in calls:
             if app.state.shared.closing:

@@ -65,7 +65,8 @@ def ingest(
         None, "--format", help="csv, parquet, jsonl, or a preset: shopify, woocommerce, klaviyo, mailchimp, ga4 "
         "(default: detected from the header and extension).",
     ),
-    mapping: Path = typer.Option(None, "--mapping", "-m", help="TOML file mapping your columns to canonical ones."),
+    mapping: str = typer.Option(None, "--mapping", "-m", help="TOML file mapping your columns to canonical ones, "
+                                "or the name of a mapping saved on the dashboard's Data page."),
     as_json: bool = typer.Option(False, "--json", help="Print a machine-readable summary."),
     workspace: Path = WorkspaceOption,
 ) -> None:
@@ -78,10 +79,13 @@ def ingest(
 
     from regulars.data.ingest.pipeline import LoadInvariantError, ingest as run_ingest
 
+    from regulars.cli.ingest_mapping import resolve_mapping
+
     with open_workspace(workspace) as ws:
         try:
+            chosen = resolve_mapping(ws, mapping)
             with progress_steps(f"loading {kind}", quiet=as_json) as say:
-                result = run_ingest(ws, kind, [str(f) for f in files], format=format, mapping=mapping, progress=say)
+                result = run_ingest(ws, kind, [str(f) for f in files], format=format, mapping=chosen, progress=say)
         except (MappingError, LoadInvariantError) as exc:
             fail(str(exc))
     if as_json:

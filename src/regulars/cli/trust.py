@@ -70,6 +70,8 @@ def audit_command(
                                "90 days before the last order, as the backtest."),
     stored: bool = typer.Option(False, "--stored", help="Judge the previous audit's scores again (no refit)."),
     show: bool = typer.Option(False, "--show", help="Only show the latest stored audit."),
+    fresh: bool = typer.Option(False, "--fresh", help="Refit and audit again even when the stored audit was made "
+                               "with the same options from the same data."),
     min_ratio: float = typer.Option(0.8, "--min-ratio", help="Flag a group selected at less than this times the "
                                     "most selected group's rate (0.8: the four-fifths rule)."),
     max_gap: float = typer.Option(10.0, "--max-gap", help="Flag true/false positive rates that differ by more "
@@ -79,10 +81,15 @@ def audit_command(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     workspace: Path = WorkspaceOption,
 ) -> None:
-    """Fairness audit: selection rate, true/false positive rates and calibration per group of customers."""
+    """Fairness audit: selection rate, true/false positive rates and calibration per group of customers.
+
+    The audit made with the same options from the same data (e.g. by `regulars demo`) is shown
+    without refitting; `--fresh` audits again.
+    """
     import pandas as pd
 
     from regulars.jobs.audit import REGISTRY, run_audit
+    from regulars.jobs.audit_stored import current_audit
     from regulars.reports.fairness import fairness_report
 
     if model is not None and model not in REGISTRY:
@@ -91,13 +98,21 @@ def audit_command(
         with open_workspace(workspace) as ws:
             if ws.count("orders") == 0:
                 fail("no orders in this workspace; load some with `regulars ingest orders FILE`")
+            thresholds = {"disparity_threshold": min_ratio, "gap_threshold": max_gap / 100,
+                          "calibration_threshold": max_calibration_gap / 100}
             with progress_steps("auditing", quiet=as_json) as say:
                 try:
-                    run = run_audit(ws, [model] if model else None, cutoff=cutoff, stored=stored, progress=say,
-                                    disparity_threshold=min_ratio, gap_threshold=max_gap / 100,
-                                    calibration_threshold=max_calibration_gap / 100)
+                    if stored:
+                        run = run_audit(ws, [model] if model else None, cutoff=cutoff, stored=True, progress=say,
+                                        **thresholds)
+                    else:
+                        run = current_audit(ws, [model] if model else None, cutoff=cutoff, fresh=fresh,
+                                            progress=say, **thresholds)
                 except ValueError as exc:
                     fail(str(exc).splitlines()[0])
+        if getattr(run, "from_store", False):
+            console.print(f"[dim]audit of {run.computed_at:%Y-%m-%d %H:%M} UTC, made with these options from the "
+                          "same data (stored; `--fresh` audits again)[/]")
         for name, why in run.skipped.items():
             console.print(f"[yellow]{name} not audited:[/] {why}")
     with open_workspace(workspace, read_only=True) as ws:

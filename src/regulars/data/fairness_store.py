@@ -45,6 +45,10 @@ CARDS = (("model", "VARCHAR"), ("as_of", "DATE"), ("run_id", "VARCHAR"), ("creat
          ("card", "JSON"), ("markdown", "VARCHAR"))
 
 
+#: What one ``regulars audit`` writes (model cards are written by ``regulars predict``).
+AUDIT_TABLES = ("fairness_runs", "fairness_groups", "fairness_flags", "fairness_scores")
+
+
 def _create(name: str, columns) -> str:
     return f"CREATE TABLE IF NOT EXISTS {name} ({', '.join(f'{c} {t}' for c, t in columns)})"
 
@@ -79,6 +83,12 @@ def write_audit(ws, run: dict, groups: pd.DataFrame, flags: pd.DataFrame, scores
 def stored_scores(ws, model: str) -> pd.DataFrame:
     return ws.con.sql(f"SELECT customer_id, score, selected, outcome, cutoff FROM fairness_scores "
                       f"WHERE model = '{model.replace(chr(39), '')}'").df()
+
+
+def latest_run_ids(ws) -> dict[str, str]:
+    """The run id of each model's latest audit (the one ``regulars audit`` shows)."""
+    return dict(ws.con.execute(
+        "SELECT model, arg_max(run_id, (finished_at, run_id)) FROM fairness_runs GROUP BY model").fetchall())
 
 
 def latest_audit(ws, model: str) -> dict | None:

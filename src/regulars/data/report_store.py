@@ -38,8 +38,12 @@ from regulars.data.schema import TABLES
 
 TABLE = "report_results"
 
-#: Tables whose changes never change a report: reading them into the version would only throw results away.
-BOOKKEEPING = frozenset({TABLE, "audit_log", "sessions", "api_keys", "schema_version", "workspace_secret"})
+#: Tables whose changes never change a stored report: reading them into the version would only throw results
+#: away. Besides sign-ins and keys, the activation runner's own state (its cursors, and the schedules whose
+#: next run time it moves after each job; ``regulars serve`` installs the built-in ones at start) is read by
+#: the runner and the Activation page only, and that page is never stored.
+BOOKKEEPING = frozenset({TABLE, "audit_log", "sessions", "api_keys", "schema_version", "workspace_secret",
+                         "activation_watermarks", "activation_schedules"})
 #: At most this many results are kept (the most recent): options are open-ended (any date, any filter).
 KEEP = 500
 #: Tables up to this many rows are digested whole (an edit in place changes no count).
@@ -62,16 +66,19 @@ def _params(params: dict) -> str:
     return json.dumps(params, sort_keys=True, default=str)
 
 
-def data_version(con, reads: str = "all") -> str:
+def data_version(con, reads: str = "all", ignore: frozenset[str] | tuple = ()) -> str:
     """A digest that changes whenever a table a report may read changes (see the module docstring).
 
-    *reads* is ``"all"`` (every table but bookkeeping) or ``"inputs"`` (:data:`INPUTS` only).
+    *reads* is ``"all"`` (every table but bookkeeping) or ``"inputs"`` (:data:`INPUTS` only); *ignore*
+    names more tables left out, e.g. what the report itself writes (the fairness audit's own tables),
+    which would otherwise make every result it stores out of date at once.
     """
     if reads not in ("all", "inputs"):
         raise ValueError(f"reads={reads!r}: use 'all' or 'inputs'")
+    skip = BOOKKEEPING | frozenset(ignore)
     tables = [r[0] for r in con.execute(
         "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' AND database_name = current_database() "
-        "ORDER BY 1").fetchall() if r[0] not in BOOKKEEPING and (reads == "all" or r[0] in INPUTS)]
+        "ORDER BY 1").fetchall() if r[0] not in skip and (reads == "all" or r[0] in INPUTS)]
     if not tables:
         return "empty"
     counts = con.execute(" UNION ALL ".join(

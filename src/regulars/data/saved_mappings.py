@@ -17,6 +17,8 @@ Examples
 [parse]
 delimiter = ";"
 decimal = ","
+>>> saved_mapping(ws, "till export").parse.delimiter
+';'
 >>> ws.close()
 """
 
@@ -65,3 +67,11 @@ def mapping_text(con, name: str) -> str:
         known = ", ".join(saved_mappings(con)) or "none yet"
         raise KeyError(f"no saved mapping {name!r} (saved: {known})")
     return json.loads(row[0])
+
+
+def saved_mapping(ws, name: str):
+    """The saved mapping *name*, parsed (a :class:`~regulars.data.ingest.options.Mapping`), for
+    ``regulars ingest --mapping NAME``; ``KeyError`` naming the saved ones when there is none."""
+    from regulars.data.ingest.options import Mapping
+
+    return Mapping.from_toml(mapping_text(ws.con, name), path=f"saved mapping {name!r}")

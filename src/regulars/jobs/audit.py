@@ -228,11 +228,12 @@ def default_cutoff(ws) -> dt.date:
 
 def run_audit(ws, models: list[str] | None = None, cutoff=None, stored: bool = False, progress=None,
               disparity_threshold: float = DISPARITY_THRESHOLD, gap_threshold: float = GAP_THRESHOLD,
-              calibration_threshold: float = CALIBRATION_THRESHOLD) -> AuditRun:
+              calibration_threshold: float = CALIBRATION_THRESHOLD, fitted=None) -> AuditRun:
     """Audit *models* (default: every registered one) at *cutoff*; store and return the results.
 
     With ``stored`` the scores of the previous audit are judged again (no refit): quick, e.g. after
-    loading customer attributes. The thresholds are those of :func:`regulars.fairness.audit.audit_model`
+    loading customer attributes. *fitted*: the models :func:`~regulars.jobs.predict.fit_models` fitted
+    at this cutoff (the backtest's), used instead of fitting them again. The thresholds are those of :func:`regulars.fairness.audit.audit_model`
     (selection-rate ratio, TPR/FPR gap and calibration gap, the last two as fractions).
     """
     if not 0 < disparity_threshold <= 1:
@@ -247,7 +248,7 @@ def run_audit(ws, models: list[str] | None = None, cutoff=None, stored: bool = F
     if unknown:
         raise ValueError(f"unknown model(s) {unknown}; auditable: {', '.join(REGISTRY)}")
     cutoff = pd.Timestamp(cutoff).date() if cutoff is not None else default_cutoff(ws)
-    ctx = AuditContext(ws, cutoff, say)
+    ctx = AuditContext(ws, cutoff, say, _fitted=fitted)
     run = AuditRun(cutoff)
     attributes = store.customer_attributes(ws)
     groups_on: dict = {}  # customer groups per cutoff, built once

@@ -32,6 +32,7 @@ Each metric row carries a plain sentence; the rows are stored in ``backtests``.
 from __future__ import annotations
 
 import datetime as dt
+import copy
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -206,7 +207,8 @@ def agreed_verdicts(then: dict[str, Verdict], now: dict[str, Verdict]) -> dict[s
     return out
 
 
-def backtest(ws, cutoff=None, horizon_days: int | None = None, progress=None, write: bool = True) -> BacktestResult:
+def backtest(ws, cutoff=None, horizon_days: int | None = None, progress=None, write: bool = True,
+             on_fitted=None) -> BacktestResult:
     """Refit every model on data before its cutoff, judge it on what happened after, store the result.
 
     Parameters
@@ -218,6 +220,9 @@ def backtest(ws, cutoff=None, horizon_days: int | None = None, progress=None, wr
     horizon_days : int, optional
         The horizon the value predictions are shown for (default: that of the latest ``regulars
         predict``, else 365); they are judged over it.
+    on_fitted : callable, optional
+        Called with the models fitted at the cutoff, as :func:`~regulars.jobs.predict.fit_models`
+        returned them (the fairness audit reuses them: :mod:`regulars.jobs.audit_stored`).
     """
     start = time.perf_counter()
     say = progress or (lambda _s: None)
@@ -243,6 +248,8 @@ def backtest(ws, cutoff=None, horizon_days: int | None = None, progress=None, wr
     now = assess(stats_now)
     say(f"refitting on data before {cutoff}")
     fm = fit_models(ws, cutoff, progress=say)
+    if on_fitted is not None:
+        on_fitted(copy.copy(fm))  # before the verdicts below change it
     fm.verdicts = agreed_verdicts(fm.verdicts, now)
     for name in ("churn", "propensity", "leads", "forecast"):
         if fm.verdicts[name].refused:

@@ -96,12 +96,29 @@ def run_demo(
     summary.segments = _timed(steps, "segments", lambda: _segments(ws, say))
     predicted: dict = {}
     summary.predictions = _timed(steps, "predict", lambda: _predict(ws, say, predicted))
-    summary.backtest = _timed(steps, "backtest", lambda: _backtest(ws, say))
+    fitted: dict = {}
+    summary.backtest = _timed(steps, "backtest", lambda: _backtest(ws, say, fitted))
     summary.recommendations = _timed(steps, "recommend", lambda: _recommend(ws, say))
     summary.text = _timed(steps, "text", lambda: _text(ws, say))
     summary.anomalies = _timed(steps, "anomalies", lambda: _anomalies(ws, say))
+    _timed(steps, "audit", lambda: _audit(ws, say, fitted.get("models")))
     _timed(steps, "reports", lambda: _store_reports(ws, say, predicted.get("result"), summary.recommendations))
     return summary
+
+
+def _audit(ws, say, fitted) -> dict:
+    """Store the fairness audit (with the backtest's models) so a plain `regulars audit` reads it.
+
+    The journey templates go in first (as the reports step and the server do): the audit's data
+    version includes them. The reports are stored after it, so its tables are in their version."""
+    from regulars.jobs.audit_stored import store_after_backtest
+    from regulars.jobs.precompute import add_journey_templates
+
+    if fitted is None:
+        return {}
+    add_journey_templates(ws)
+    outcome = store_after_backtest(ws, fitted, progress=lambda s: say(f"audit: {s}"))
+    return {"cutoff": outcome.cutoff.isoformat(), "models": sorted(outcome.runs), "skipped": outcome.skipped}
 
 
 def _store_reports(ws, say, result, offers: dict) -> dict:
@@ -156,10 +173,10 @@ def _anomalies(ws, say) -> dict:
     return detect_anomalies(ws, progress=lambda s: say(f"anomalies: {s}")).to_dict()
 
 
-def _backtest(ws, say) -> dict:
+def _backtest(ws, say, fitted: dict) -> dict:
     from regulars.jobs.backtest import backtest, remember_run
 
-    result = backtest(ws, progress=lambda s: say(f"backtest: {s}"))
+    result = backtest(ws, progress=lambda s: say(f"backtest: {s}"), on_fitted=lambda fm: fitted.update(models=fm))
     remember_run(ws, None, None, result.run_id)  # `regulars backtest` shows it without running again
     return result.to_dict()
 

@@ -5,7 +5,9 @@
 (:mod:`regulars.reports.standard`), so ``regulars funnel``, ``regulars clusters``,
 ``regulars kpis`` and the first visit to a page read them instead of computing.
 A report that the data cannot support (no events, too few buyers) is skipped: its
-command says why when asked.
+command says why when asked. On a writable workspace the shipped journey templates are
+added first (as drafts, as ``regulars serve`` does at its start), so the stored weekly
+report is still valid when the server opens the file.
 """
 
 from __future__ import annotations
@@ -45,6 +47,15 @@ def _shop_name(ws) -> str:
     return str(load_settings(ws).get("shop_name"))
 
 
+def add_journey_templates(ws) -> None:
+    """Add the shipped journey templates (drafts) that ``regulars serve`` would add at its start: the
+    weekly report lists journeys, so one stored before they exist would be out of date at once."""
+    from regulars.jobs.journeys import install_templates
+
+    with ws.transaction():
+        install_templates(ws)
+
+
 def precompute(ws, save=None, progress: Callable[[str], None] | None = None) -> dict[str, float]:
     """Store every standard report for the workspace's current data; return seconds per report.
 
@@ -56,6 +67,9 @@ def precompute(ws, save=None, progress: Callable[[str], None] | None = None) -> 
     """
     say = progress or (lambda _s: None)
     took: dict[str, float] = {}
+    if save is None and not getattr(ws, "read_only", True):
+        say("journey templates")
+        add_journey_templates(ws)
     for name, read in standard_reports():
         say(name)
         started = time.perf_counter()

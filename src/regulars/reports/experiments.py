@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
@@ -144,11 +144,20 @@ def plan(ws, metric: str = "conversion", lift: float | None = None, effect: floa
     inflow = store.weekly_inflow(ws.con, segment_id)
     if metric == "conversion":
         rate = float(base["converted"].mean())
-        if not 0 < rate < 1:
-            raise ValueError(f"nobody (or everybody) in this audience bought in the last {window_days} days; "
-                             "plan on a revenue metric or a longer window")
-        return plan_rate(rate, lift if lift is not None else 0.02, alpha, power, treatment_share, len(base), inflow,
-                         population)
+        who = "the shop's customers" if segment_id is None else population
+        source = f"the share of {who} who bought in the last {window_days} days"
+        if rate == 0:  # a lapsed audience (a win-back test): the rate of comparable lapsed customers before
+            from regulars.reports.lapsed_baseline import lapsed_baseline
+
+            lapsed = lapsed_baseline(ws, base["customer_id"], as_of, window_days)
+            rate, source = lapsed.rate, lapsed.source
+        elif rate == 1:
+            raise ValueError(f"everybody in this audience bought in the last {window_days} days; "
+                             "plan on a revenue metric or a shorter window")
+        planned = plan_rate(rate, lift if lift is not None else 0.02, alpha, power, treatment_share, len(base),
+                            inflow, population)
+        return replace(planned, baseline_source=source,
+                       sentence=f"{planned.sentence} Base rate {rate:.1%}: {source}.")
     if metric == "revenue":
         mean, sd = float(base["revenue"].mean()), float(base["revenue"].std(ddof=1))
         effect = effect if effect is not None else round(0.1 * mean, 2) or 1.0

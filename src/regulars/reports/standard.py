@@ -10,6 +10,7 @@ returns a :class:`~regulars.reports.stored.Stored` (the report in ``.value``); *
 
 from __future__ import annotations
 
+from regulars.data.fairness_store import AUDIT_TABLES
 from regulars.reports.stored import Stored, stored
 
 #: ``regulars funnel``'s defaults (the dashboard's Funnel page uses them too).
@@ -79,13 +80,14 @@ def kpis(ws, by: str | None = None, refresh: bool = False, save=None) -> Stored:
 
 
 def doctor(ws, refresh: bool = False, save=None) -> Stored:
-    """The data doctor (:func:`regulars.reports.doctor.doctor`); it reads derived tables too."""
+    """The data doctor (:func:`regulars.reports.doctor.doctor`): it reads the shop's own data only, so a
+    segment refresh, a prediction run or the server installing its journey templates keeps it."""
     def compute(w):
         from regulars.reports.doctor import doctor as examine
 
         return examine(w)
 
-    return stored(ws, "doctor", {}, compute, refresh=refresh, save=save)
+    return stored(ws, "doctor", {}, compute, refresh=refresh, save=save, reads="inputs")
 
 
 def segment_kpis(ws, kind: str, refresh: bool = False, save=None) -> Stored:
@@ -95,11 +97,12 @@ def segment_kpis(ws, kind: str, refresh: bool = False, save=None) -> Stored:
 
         return compute_segment_kpis(w, kind)
 
-    return stored(ws, "segment_kpis", {"kind": kind}, compute, refresh=refresh, save=save)
+    return stored(ws, "segment_kpis", {"kind": kind}, compute, refresh=refresh, save=save, ignore=AUDIT_TABLES)
 
 
 def monday(ws, as_of=None, shop_name: str = "My shop", refresh: bool = False, save=None) -> Stored:
-    """The weekly report's data (:func:`regulars.reports.monday.monday_report`, as a dict)."""
+    """The weekly report's data (:func:`regulars.reports.monday.monday_report`, as a dict); a fairness
+    audit, which it does not show, keeps it."""
     def compute(w):
         from regulars.reports.monday import monday_report
 
@@ -107,4 +110,5 @@ def monday(ws, as_of=None, shop_name: str = "My shop", refresh: bool = False, sa
 
     if as_of is not None:  # another week: computed when asked, not kept (any date may be asked for)
         return Stored(compute(ws), None, as_of, False)
-    return stored(ws, "monday", {"as_of": as_of, "shop_name": shop_name}, compute, refresh=refresh, save=save)
+    return stored(ws, "monday", {"as_of": as_of, "shop_name": shop_name}, compute, refresh=refresh, save=save,
+                  ignore=AUDIT_TABLES)

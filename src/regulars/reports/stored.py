@@ -61,7 +61,7 @@ def key(params: dict, daily: bool = True) -> dict:
 
 def stored(ws, report: str, params: dict, compute: Callable[[object], object], refresh: bool = False,
            as_of: dt.date | None = None, save: Callable[[Callable], object] | None = None,
-           reads: str = "all", daily: bool = True) -> Stored:
+           reads: str = "all", daily: bool = True, ignore: frozenset[str] | tuple = ()) -> Stored:
     """``compute(ws)``, or the result stored for the same *report*, *params*, data and day.
 
     Parameters
@@ -74,6 +74,7 @@ def stored(ws, report: str, params: dict, compute: Callable[[object], object], r
     reads : ``"inputs"`` when the report reads only the shop's own data (not segments, predictions or
         other derived tables), else ``"all"`` (see :func:`regulars.data.report_store.data_version`)
     daily : the result depends on today's date (a default period ending today): kept for the day only
+    ignore : tables left out of the data version besides bookkeeping (what the report itself writes)
     save : ``save(fn)`` runs ``fn(con)`` on a writable connection (the server's writer); by default
         a writable *ws* stores at once and a read-only one after :func:`save_pending`
     """
@@ -81,7 +82,7 @@ def stored(ws, report: str, params: dict, compute: Callable[[object], object], r
     if con is None:
         return Stored(compute(ws), _now(), as_of, False)
     full = key(params, daily)
-    version = report_store.data_version(con, reads)
+    version = report_store.data_version(con, reads, ignore)
     if not refresh:
         found = _found(con, report, full, version)
         if found is not None:
@@ -108,12 +109,13 @@ def stored(ws, report: str, params: dict, compute: Callable[[object], object], r
     return Stored(value, _now(), as_of, False)
 
 
-def lookup(ws, report: str, params: dict, reads: str = "all", daily: bool = True) -> Stored | None:
+def lookup(ws, report: str, params: dict, reads: str = "all", daily: bool = True,
+           ignore: frozenset[str] | tuple = ()) -> Stored | None:
     """The result :func:`stored` would return without computing, or None when there is none."""
     con = getattr(ws, "con", None)
     if con is None:
         return None
-    return _found(con, report, key(params, daily), report_store.data_version(con, reads))
+    return _found(con, report, key(params, daily), report_store.data_version(con, reads, ignore))
 
 
 def _found(con, report: str, full: dict, version: str) -> Stored | None:

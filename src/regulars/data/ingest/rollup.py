@@ -84,7 +84,7 @@ def load(ctx, target: Target) -> None:
                 "UPDATE _warns SET customer_id = o.customer_id FROM _g g JOIN _og o USING (order_id) "
                 "WHERE _warns._file = g._file AND _warns._row = g._row AND _warns.customer_id IS NULL"
             )
-    with ctx.phase("rollup"):
+    with ctx.phase("write orders"):  # the orders made, written like an orders file's rows
         kept = con.execute("SELECT count(*) FROM _g").fetchall()[0][0]
         n_orders = con.execute("SELECT count(*) FROM _og").fetchall()[0][0]
         made = ctx.ledger.enter(f"{name}:orders", "orders", kept, covering=False)
@@ -117,29 +117,46 @@ def _keep_orders_whole(con, name: str, bad: str, why: str, table: str | None = N
 def _aggregate(con, cols: list[str], has: list[str], files: list[str]) -> None:
     """``_og``: one row per order from its lines (see the module docstring), in one pass over the
     lines, with what identity resolution needs: the order's identifiers (``_i_<column>``) when all
-    its lines that name someone name them alike, else ``_mixed``; ``_big``: beyond the amounts accepted."""
+    its lines that name someone name them alike, else ``_mixed``; ``_big``: beyond the amounts accepted.
+
+    Each aggregate is computed once in the inner query and combined outside it. A line's value
+    (quantity × unit price) stays a 64-bit decimal: quantities up to ``MAX_QUANTITY`` times prices
+    up to ``MAX_AMOUNT`` fit in DECIMAL(18,2), and only the order's sum needs 128 bits."""
     first = {c: f"arg_min({q(c)}, _row)" for c in ORDER_FIELDS if c in cols and c not in ("customer_id", "ordered_at")}
-    total = ("sum(CAST(quantity AS DECIMAL(38,2)) * unit_price) - sum(coalesce(discount, 0))"
-             if "discount" in cols else "sum(CAST(quantity AS DECIMAL(38,2)) * unit_price)")
-    extra = [f"coalesce({first[c]}, 0)" for c in ("shipping", "tax") if c in first]
-    computed = " + ".join([total] + extra)
-    order_total = f"coalesce({first.pop('total')}, {computed})" if "total" in first else computed
-    others = "".join(f", {expr} AS {q(c)}" for c, expr in first.items())
-    contact = "".join(f", arg_min({q(c)}, _row) AS {q(c)}" for c in ("email", "phone") if c in cols)
+    inner = ["order_id", "min(ordered_at) AS ordered_at",
+             "sum(CAST(quantity * unit_price AS DECIMAL(18,2))) AS _subtotal", "min(_row) AS _row"]
+    computed = "_subtotal"
+    if "discount" in cols:
+        inner.append("sum(coalesce(discount, 0)) AS _discount")
+        computed += " - _discount"
+    computed += "".join(f" + coalesce({q(c)}, 0)" for c in ("shipping", "tax") if c in first)
+    order_total = f"coalesce({q('total')}, {computed})" if "total" in first else computed
+    first.pop("total", None)
+    inner += [f"{expr} AS {q(c)}" for c, expr in first.items()]
+    if "total" in cols:
+        inner.append(f"arg_min({q('total')}, _row) AS {q('total')}")
+    inner += [f"arg_min({q(c)}, _row) AS {q(c)}" for c in ("email", "phone") if c in cols and c not in first]
     one_file = lit(files[0]) if len(files) == 1 else None  # no text to compare on every line
-    ident = ""
+    inner.append("arg_min(_file, _row) AS _file" if one_file is None else f"{one_file} AS _file")
+    outer = ["order_id", "ordered_at", "_subtotal", f"{order_total} AS _total", "_file", "_row"]
+    outer += [q(c) for c in first] + [q(c) for c in ("email", "phone") if c in cols and c not in first]
     if has:
         named = " OR ".join(f"{q(c)} IS NOT NULL" for c in has)
-        n_named = f"count({q(has[0])})" if len(has) == 1 else f"count(*) FILTER ({named})"
+        inner.append(f"count({q(has[0])}) AS _named" if len(has) == 1 else f"count(*) FILTER ({named}) AS _named")
+        for c in has:
+            inner += [f"min({q(c)}) AS {q('_min_' + c)}", f"max({q(c)}) AS {q('_max_' + c)}"]
+            if len(has) > 1:
+                inner.append(f"count({q(c)}) AS {q('_n_' + c)}")
         # alike: every column is either empty on all the lines that name someone, or one value on all of them
         mixed = " OR ".join(
-            ("" if len(has) == 1 else f"count({q(c)}) NOT IN (0, {n_named}) OR ")
-            + f"coalesce(min({q(c)}) <> max({q(c)}), false)" for c in has)
+            ("" if len(has) == 1 else f"{q('_n_' + c)} NOT IN (0, _named) OR ")
+            + f"coalesce({q('_min_' + c)} <> {q('_max_' + c)}, false)" for c in has)
         # _ifr: the first line that names someone (file, row), a real line: one per set of identifiers
-        ident = (f", ({mixed}) AS _mixed, {n_named} AS _named, "
-                 + (f"{{'f': {one_file}, 'r': min(_row) FILTER ({named})}}" if one_file
-                    else f"min({{'f': _file, 'r': _row}}) FILTER ({named})") + " AS _ifr"
-                 + "".join(f", CASE WHEN NOT ({mixed}) THEN min({q(c)}) END AS {q('_i_' + c)}" for c in has))
+        inner.append(f"min(_row) FILTER ({named}) AS _first_named" if one_file
+                     else f"min({{'f': _file, 'r': _row}}) FILTER ({named}) AS _ifr")
+        outer += [f"({mixed}) AS _mixed", "_named",
+                  f"{{'f': {one_file}, 'r': _first_named}} AS _ifr" if one_file else "_ifr"]
+        outer += [f"CASE WHEN NOT ({mixed}) THEN {q('_min_' + c)} END AS {q('_i_' + c)}" for c in has]
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _og AS
@@ -147,11 +164,8 @@ def _aggregate(con, cols: list[str], has: list[str], files: list[str]) -> None:
                CASE WHEN abs(_subtotal) <= {MAX_AMOUNT} THEN CAST(_subtotal AS DECIMAL(18,2)) END AS subtotal,
                CASE WHEN abs(_total) <= {MAX_AMOUNT} THEN CAST(_total AS DECIMAL(18,2)) END AS total,
                coalesce(abs(_total) > {MAX_AMOUNT} OR abs(_subtotal) > {MAX_AMOUNT}, false) AS _big
-        FROM (
-            SELECT order_id, min(ordered_at) AS ordered_at,
-                   sum(CAST(quantity AS DECIMAL(38,2)) * unit_price) AS _subtotal, {order_total} AS _total{others},
-                   {one_file or 'arg_min(_file, _row)'} AS _file, min(_row) AS _row{contact}{ident}
-            FROM _g GROUP BY order_id)
+        FROM (SELECT {', '.join(outer)}
+              FROM (SELECT {', '.join(inner)} FROM _g GROUP BY order_id))
         """
     )
 
