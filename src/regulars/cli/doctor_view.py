@@ -63,3 +63,16 @@ def _personal(report: DoctorReport) -> Table:
         table.add_row(p["table"], p["column"], f"{p['values']:,}", "yes" if p["kept_at_ingest"] else "[yellow]no (dropped)[/]",
                       note)
     return table
+
+
+def show_engine(check) -> None:
+    """Print which engine was checked, what it is connected to, and the row counts on both sides."""
+    style = "green" if check.ok else "red"
+    console.print(f"[bold]engine:[/] {check.engine}")
+    for sentence in check.sentences():
+        console.print(f"  [{style}]{sentence}[/]")
+    if check.settings:
+        sources = check.settings.get("from", {})
+        shown = {k: v for k, v in check.settings.items() if k != "from" and v not in (None, {}, "")}
+        for key, value in shown.items():
+            console.print(f"  {key.replace('_', ' ')}: {value} [dim]({sources.get(key, 'default')})[/]")

@@ -14,6 +14,7 @@ from pathlib import Path
 import typer
 
 from regulars import __version__
+from regulars.cli.engine_opts import EngineOption, engine_tables
 from regulars.cli.group import RegularsGroup
 from regulars.cli.common import (
     FormatOption,
@@ -253,11 +254,13 @@ def kpis(
                                "region, engagement, behaviour or rule.", show_default=False),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     format: str = FormatOption,
+    engine: str = EngineOption,
     workspace: Path = WorkspaceOption,
 ) -> None:
     """Key numbers: customers, retention, churn, AOV, frequency, CLV, conversion, CAC, CSAT/NPS.
 
-    `regulars kpis --by segment rfm` shows KPIs and predicted value per segment of a kind.
+    `regulars kpis --by segment rfm` shows KPIs and predicted value per segment of a kind
+    (from the stored segments and predictions, so always read from the workspace).
     """
     import pandas as pd
 
@@ -271,14 +274,21 @@ def kpis(
         fail(f"unexpected {kind!r}: a segment kind goes with --by segment")
     if by not in (None, "month", "channel", "cohort", "currency"):
         fail(f"--by {by!r} unknown; use month, channel, cohort, currency or segment")
+    from regulars.cli.engine_opts import on_spark
     from regulars.data.shop import settings as shop_settings
     from regulars.reports.words import say
 
     with open_workspace(workspace, read_only=True) as ws:
-        stored_report = standard.kpis(ws, by=by)
         currency = shop_settings(ws.con)["currency"]
-    say_stored(stored_report)
-    report = stored_report.value
+        if not on_spark(ws, engine):
+            stored_report = standard.kpis(ws, by=by)
+            say_stored(stored_report)
+            report = stored_report.value
+        else:
+            from regulars.reports.kpis import kpis as compute
+
+            with engine_tables(ws, engine) as tables:
+                report = compute(tables, by=by)
     if as_json or format == "json":
         print_json(report.to_dict())
         return
@@ -340,20 +350,33 @@ def _segment_kpis(kind: str, as_json: bool, format: str, workspace) -> None:
 @app.command()
 def doctor(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    engine: str = typer.Option(None, "--engine", help="Also check this engine: duckdb or spark (says what Spark "
+                               "is connected to). Default: only when REGULARS_ENGINE or regulars.toml chooses one."),
     workspace: Path = WorkspaceOption,
 ) -> None:
     """Data-quality and readiness report: what the data supports and what it lacks."""
-    from regulars.cli.doctor_view import show
+    from regulars.cli.doctor_view import show, show_engine
+    from regulars.data.engines import EngineError, engine_name
     from regulars.reports import standard
+    from regulars.reports.engine_check import engine_check
 
     with open_workspace(workspace, read_only=True) as ws:
         result = standard.doctor(ws)
+        check = None
+        try:
+            if engine or engine_name(None, workspace=ws.path) != "duckdb":
+                with progress_steps("checking the engine", quiet=as_json):
+                    check = engine_check(ws, engine)
+        except EngineError as exc:
+            fail(str(exc))
     say_stored(result)
     report = result.value
     if as_json:
-        print_json(report.to_dict())
+        print_json({**report.to_dict(), **({"engine": check.to_dict()} if check else {})})
         return
     show(report)
+    if check:
+        show_engine(check)
 
 
 @app.command()

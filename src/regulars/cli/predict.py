@@ -11,6 +11,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from regulars.cli.engine_opts import EngineOption, engine_workspace_or_fail
 from regulars.cli.common import (
     WorkspaceOption,
     console,
@@ -56,11 +57,16 @@ def predict_command(
     as_of: str = typer.Option(None, "--as-of", help="Predict as of this date (YYYY-MM-DD); default: the day after the last order."),
     horizon: str = typer.Option("365d", "--horizon", help="Horizon of expected orders, spend and CLV, e.g. 365d, 26w, 6m."),
     as_json: bool = typer.Option(False, "--json", help="Print a machine-readable summary."),
+    engine: str = EngineOption,
     refresh: bool = typer.Option(False, "--refresh", help="Fit again even when the stored predictions were made "
                                  "from the same data."),
     workspace: Path = WorkspaceOption,
 ) -> None:
     """Fit the models on your history and write every customer's predictions.
+
+    With --engine spark the data preparation (training snapshots, labels, BTYD summaries,
+    scoring features) runs on Spark; models fit and score here; results are written to the
+    workspace. Recommendations and next actions run on the workspace.
 
     Writes customer_predictions (p_alive, expected orders/spend/CLV with ranges, churn risk
     and reasons, next order date, 30-day purchase propensity), lead_scores, replenishments
@@ -68,6 +74,7 @@ def predict_command(
     When the latest predictions were made with the same options from the same data (e.g. by
     `regulars demo`), they are shown without fitting again; `--refresh` fits anyway.
     """
+    from regulars.cli.engine_opts import on_spark
     from regulars.jobs.predict import latest_display, predict, store_display
     from regulars.reports.predictions import backtest_report
 
@@ -76,10 +83,11 @@ def predict_command(
     with open_workspace(workspace) as ws:
         if ws.count("orders") == 0:
             fail("no orders in this workspace; load some with `regulars ingest orders FILE` (or try `regulars demo`)")
-        shown = None if refresh else latest_display(ws, day, days)
+        spark = on_spark(ws, engine)
+        shown = None if refresh or spark else latest_display(ws, day, days)
         if shown is None:
-            with progress_steps("predicting", quiet=as_json) as say:
-                result = predict(ws, as_of=day, horizon_days=days, progress=say)
+            with progress_steps("predicting", quiet=as_json) as say, engine_workspace_or_fail(ws, engine) as reads:
+                result = predict(reads, as_of=day, horizon_days=days, progress=say)
                 offers = recommend_and_decide(ws, result.as_of, say)
             store_display(ws, day, days, result, offers)
         else:
@@ -162,13 +170,17 @@ def backtest_command(
     refresh: bool = typer.Option(False, "--refresh", help="Run again even when the latest backtest was made with "
                                  "the same options from the same data."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    engine: str = EngineOption,
     workspace: Path = WorkspaceOption,
 ) -> None:
     """How accurate would the predictions have been? Refit before a cutoff, compare with simple rules.
 
-    When the latest backtest was made with the same options from the same data (e.g. by
-    `regulars demo`), it is shown without running again; `--refresh` runs anyway.
+    With --engine spark the data preparation runs on Spark (as for `regulars predict`); the
+    recommendation evaluation runs on the workspace. When the latest backtest was made with the same
+    options from the same data (e.g. by `regulars demo`), it is shown without running again (never
+    with --engine spark); `--refresh` runs anyway.
     """
+    from regulars.cli.engine_opts import on_spark
     from regulars.jobs.backtest import backtest, remember_run, remembered_run
     from regulars.jobs.recommend_eval import evaluate
     from regulars.reports.predictions import backtest_report
@@ -176,14 +188,16 @@ def backtest_command(
 
     day, days = _date(cutoff), (_days(horizon) if horizon else None)
     with open_workspace(workspace, read_only=show) as ws:
-        done = None if show or refresh else remembered_run(ws, day, days)
+        spark = on_spark(ws, engine)
+        done = None if show or refresh or spark else remembered_run(ws, day, days)
         if done is not None:
             say_stored(done)
         elif not show:
             if ws.count("orders") == 0:
                 fail("no orders in this workspace; load some with `regulars ingest orders FILE`")
             with progress_steps("backtesting", quiet=as_json) as say:
-                result = backtest(ws, cutoff=day, horizon_days=days, progress=say)
+                with engine_workspace_or_fail(ws, engine) as reads:
+                    result = backtest(reads, cutoff=day, horizon_days=days, progress=say)
                 evaluate(ws, cutoff=result.cutoff, progress=lambda s_: say(f"recommendations: {s_}"))
             remember_run(ws, day, days, result.run_id)
         report = backtest_report(ws)

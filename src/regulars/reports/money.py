@@ -21,7 +21,7 @@ def money_plan(ws) -> CurrencyPlan:
         return currency_plan({ws.code: 1}, ws.code, {})
     if isinstance(ws, InShopCurrency):
         return currency_plan({}, ws.plan.shop_currency, {})
-    con = getattr(ws, "con", None)
+    con = getattr(ws, "con", None) or getattr(ws, "settings_con", None)  # the Spark provider: the shop's workspace
     return currency_plan({}, None, {}) if con is None else shop_plan(con)
 
 

@@ -265,7 +265,7 @@ def rfm_report(ws, as_of=None, config=None, engine: str | None = None) -> Segmen
     guests = guest_note(ws, as_of)
     if guests:
         notes.append(guests)
-    return Segmentation(as_of_value, engine_name(engine), df, summary, notes)
+    return Segmentation(as_of_value, engine_name(engine, workspace=getattr(ws, "path", None)), df, summary, notes)
 
 
 def lifecycle_report(ws, as_of=None, engine: str | None = None, **overrides) -> Segmentation:
@@ -277,7 +277,7 @@ def lifecycle_report(ws, as_of=None, engine: str | None = None, **overrides) -> 
         th = lifecycle_thresholds(provider, as_of, **{k: v for k, v in overrides.items() if v is not None})
         df = provider.execute(lifecycle(provider, as_of, th).order_by("customer_id"))
     summary = _summarise(df, "stage", list(STAGES))
-    return Segmentation(_day(df, as_of), engine_name(engine), df, summary,
+    return Segmentation(_day(df, as_of), engine_name(engine, workspace=getattr(ws, "path", None)), df, summary,
                         [f"thresholds: {th.describe()}"])
 
 
@@ -297,4 +297,4 @@ def tiers_report(ws, as_of=None, config=None, engine: str | None = None) -> Segm
     summary = pd.DataFrame(rows, columns=["tier", "value", "customers"])
     if len(df):
         summary["customer_share"] = (summary["customers"] / len(df)).round(4)
-    return Segmentation(_day(df, as_of), engine_name(engine), df, summary)
+    return Segmentation(_day(df, as_of), engine_name(engine, workspace=getattr(ws, "path", None)), df, summary)

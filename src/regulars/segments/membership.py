@@ -219,7 +219,7 @@ def refresh(
     """Recompute all memberships as of *as_of* and record entries and exits (one transaction)."""
     say = progress or (lambda _s: None)
     started = time.perf_counter()
-    engine = engine_name(engine)
+    engine = engine_name(engine, workspace=getattr(ws, "path", None))
     rfm_cfg = load_rfm_config(rfm_config)
     errors: dict[str, str] = {}
     try:
