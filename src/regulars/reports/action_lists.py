@@ -129,12 +129,16 @@ def _reasons(value) -> str | None:
     return "; ".join(str(i) for i in items) if isinstance(items, list) else str(items)
 
 
-def _fixed(ws, name: str, include_pii: bool) -> ActionList:
-    title, purpose = FIXED[name]
-    notes: list[str] = []
+def _fixed_frame(ws, name: str, predictions: dict | None = None) -> tuple[pd.DataFrame, object]:
+    """The fixed list *name* before names are looked up: its rows (``customer_id`` first) and the
+    date of the predictions it comes from (None before any). *predictions* caches the latest
+    customer predictions between calls (the at-risk and likely-buyer lists read the same ones)."""
     if name in ("at-risk", "likely-buyers"):
-        as_of = store.latest_as_of(ws)
-        preds = store.read_customer_predictions(ws, as_of) if as_of else pd.DataFrame()
+        cache = {} if predictions is None else predictions
+        if "as_of" not in cache:
+            cache["as_of"] = store.latest_as_of(ws)
+            cache["frame"] = store.read_customer_predictions(ws, cache["as_of"]) if cache["as_of"] else pd.DataFrame()
+        as_of, preds = cache["as_of"], cache["frame"]
         if name == "at-risk":
             pick = preds[preds["churn_band"] == "high"] if len(preds) else preds
             pick = pick.sort_values(["clv", "churn_risk"], ascending=False, na_position="last") if len(pick) else pick
@@ -161,6 +165,13 @@ def _fixed(ws, name: str, include_pii: bool) -> ActionList:
             rep = rep[pd.to_datetime(rep["due_lower"]) <= soon].sort_values(["due_at", "customer_id"])
         cols = ["product_id", "product_name", "due_at", "is_overdue", "typical_interval_days"]
         frame = rep[["customer_id", *cols]] if len(rep) else pd.DataFrame(columns=["customer_id", *cols])
+    return frame, as_of
+
+
+def _fixed(ws, name: str, include_pii: bool) -> ActionList:
+    title, purpose = FIXED[name]
+    frame, as_of = _fixed_frame(ws, name)
+    notes: list[str] = []
     if as_of is None:
         notes.append("no predictions yet: run `regulars predict` (the dashboard's refresh does it too)")
     rows = _with_people(ws, frame, include_pii)
@@ -213,10 +224,10 @@ def action_list(ws, name: str, include_pii: bool = False) -> ActionList:
 
 def available(ws) -> list[dict]:
     """Every list with its title and size: the four fixed ones, then one per segment."""
-    out = []
+    out, predictions = [], {}
     for name, (title, purpose) in FIXED.items():
         out.append({"name": name, "title": title, "purpose": purpose,
-                    "size": len(_fixed(ws, name, include_pii=False).rows)})
+                    "size": len(_fixed_frame(ws, name, predictions)[0])})
     for seg in segment_lists(ws):
         out.append({"name": SEGMENT_PREFIX + seg["segment_id"], "title": f"Segment: {seg['name']}",
                     "purpose": "everyone in this segment now", "size": seg["members"] or 0})
