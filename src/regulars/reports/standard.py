@@ -31,8 +31,12 @@ def funnel(ws, refresh: bool = False, segments=None, save=None, like=None, **opt
     params["gap"] = float(params["gap"])
 
     def compute(w):
-        from regulars.reports.funnel import funnel_report
+        from regulars.features.funnel import _steps
+        from regulars.reports.funnel import funnel_report, overall_from_split
 
+        if (like is not None and like.by == "source" and params["by"] is None
+                and like.steps == _steps(params["steps"])):
+            return overall_from_split(like)  # the sources partition the units: add them up
         seg = segments
         if params["by"] == "segment" and seg is None:
             if params["segment_column"] == "segment":
