@@ -328,13 +328,13 @@ def warm(app) -> None:
     def _run() -> None:
         from regulars.api.routes.activation import monday
 
+        # the pages whose reports are slow to read first (the doctor; the personas import scikit-learn)
         calls = [lambda ws: doctor(request, ws), lambda ws: monday(request, ws, None),
+                 lambda ws: segments(request, ws), lambda ws: personas(request, ws),
                  lambda ws: kpis(request, ws), lambda ws: kpis(request, ws, by="month"),
-                 lambda ws: segments(request, ws), lambda ws: cohorts(request, ws),
-                 lambda ws: cohorts(request, ws, metric="revenue"),
+                 lambda ws: cohorts(request, ws), lambda ws: cohorts(request, ws, metric="revenue"),
                  lambda ws: predictions(request, ws, limit=25, sort="at_risk_value"),
-                 lambda ws: backtests(request, ws),
-                 lambda ws: personas(request, ws), lambda ws: funnel(request, ws)]
+                 lambda ws: backtests(request, ws), lambda ws: funnel(request, ws)]
         for call in calls:
             if app.state.shared.closing:
                 return
