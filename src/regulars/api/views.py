@@ -328,11 +328,11 @@ def warm(app) -> None:
     def _run() -> None:
         from regulars.api.routes.activation import monday
 
-        # the pages whose reports are slow to read first (the doctor; the personas import scikit-learn)
+        # in the order of the navigation, and the persona cards (they import scikit-learn) with the segments
         calls = [lambda ws: doctor(request, ws), lambda ws: monday(request, ws, None),
-                 lambda ws: segments(request, ws), lambda ws: personas(request, ws),
                  lambda ws: kpis(request, ws), lambda ws: kpis(request, ws, by="month"),
-                 lambda ws: cohorts(request, ws), lambda ws: cohorts(request, ws, metric="revenue"),
+                 lambda ws: cohorts(request, ws), lambda ws: segments(request, ws),
+                 lambda ws: personas(request, ws), lambda ws: cohorts(request, ws, metric="revenue"),
                  lambda ws: predictions(request, ws, limit=25, sort="at_risk_value"),
                  lambda ws: backtests(request, ws), lambda ws: funnel(request, ws)]
         for call in calls:
