@@ -73,20 +73,19 @@ def funnel_reach(
     """
     steps = _steps(steps)
     e, units = _units(tables, unit, gap_minutes, session, as_of)
-    e = e.select("unit", "occurred_at", et=e.event_type.lower())
-    reach = units
+    et = e.event_type.lower()
+    e = e.filter(et.isin(steps)).select("unit", "occurred_at", et=et)
+    # one pass per step over each unit's step events: step i's first event at or after step i - 1
+    # (a null reach compares as unknown, so the steps after a missed one stay null)
+    per_unit = ibis.window(group_by=e.unit)
+    reached = []
     for i, step in enumerate(steps):
-        s = e.filter(e.et == step)
-        if i == 0:
-            agg = s.group_by("unit").aggregate(_t=s.occurred_at.min())
-        else:
-            prev = reach.filter(reach[f"reached_at_{i - 1}"].notnull())
-            prev = prev.select(_u=prev.unit, _prev=prev[f"reached_at_{i - 1}"])
-            j = s.join(prev, [s.unit == prev._u, s.occurred_at >= prev._prev])
-            agg = j.group_by("unit").aggregate(_t=j.occurred_at.min())
-        agg = agg.select(_unit=agg.unit, **{f"reached_at_{i}": agg._t})
-        reach = reach.left_join(agg, reach.unit == agg._unit).drop("_unit")
-    return reach
+        at = (e.et == step) if i == 0 else (e.et == step) & (e.occurred_at >= e[reached[-1]])
+        reached.append(f"reached_at_{i}")
+        e = e.mutate(**{reached[-1]: e.occurred_at.min(where=at).over(per_unit)})
+    agg = e.group_by("unit").aggregate(**{name: e[name].max() for name in reached})
+    agg = agg.rename(_unit="unit")
+    return units.left_join(agg, units.unit == agg._unit).drop("_unit")
 
 
 def funnel(

@@ -147,8 +147,11 @@ def sessions(tables, gap_minutes: float = DEFAULT_GAP_MINUTES, session: str = "i
     :data:`DIRECT` when none), ``landing_page_type`` and ``has_purchase``.
     """
     e = session_events(tables, gap_minutes, session, as_of)
-    w = ibis.window(group_by=e.session, order_by=[e.occurred_at, e.event_id])
-    e = e.mutate(_pos=ibis.row_number().over(w))
+    if session == "inactivity":  # the session is the session key: its events are already numbered
+        e = e.mutate(_pos=e.event_number)
+    else:
+        w = ibis.window(group_by=e.session, order_by=[e.occurred_at, e.event_id])
+        e = e.mutate(_pos=ibis.row_number().over(w))
     src = e.filter(e.traffic_source.notnull() & (trim(e.traffic_source) != ""))
     ws = ibis.window(group_by=src.session, order_by=[src.occurred_at, src.event_id])
     src = src.mutate(_rn=ibis.row_number().over(ws))

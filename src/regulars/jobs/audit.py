@@ -57,11 +57,12 @@ class AuditContext:
         return self._fitted
 
     def scored(self) -> pd.DataFrame:
-        """Customers who ordered in the year before the cutoff, with every score as of the cutoff."""
+        """Customers who ordered in the year before the cutoff, with their churn and propensity scores
+        as of the cutoff, scored as the backtest scores them (without refitting the value models)."""
         if self._scored is None:
             from regulars.jobs.predict import score_customers
 
-            scored = score_customers(self.ws, self.fitted(), horizon_days=90, reasons=False).set_index("customer_id")
+            scored = score_customers(self.ws, self.fitted(), reasons=False, value=False).set_index("customer_id")
             since = (pd.Timestamp(self.cutoff) - pd.to_datetime(scored["last_order_at"])).dt.days
             self._scored = scored[since.to_numpy() <= ACTIVE_DAYS]
         return self._scored

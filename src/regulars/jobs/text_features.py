@@ -125,7 +125,7 @@ def _judge(ws, cutoff, groups: frozenset, say) -> dict:
         if fm.churn is None:
             raise ValueError("the churn model could not be fitted at the cutoff: "
                              + "; ".join(fm.verdicts["churn"].messages))
-        scored = score_customers(ws, fm, horizon_days=90, reasons=False).set_index("customer_id")
+        scored = score_customers(ws, fm, reasons=False, value=False).set_index("customer_id")
     since = (pd.Timestamp(cutoff) - pd.to_datetime(scored["last_order_at"])).dt.days
     active = scored[since.to_numpy() <= ACTIVE_DAYS]
     labels = ws.execute(churn_labels(ws.table("orders"), cutoff, 90)).set_index("customer_id")["churned"]
