@@ -267,6 +267,9 @@ class FittedModels:
     value: ValueModels | None = None
     first_day: dt.date | None = None
     inputs: dict = field(default_factory=dict)
+    #: Classifier-only scores already computed from these models (see :func:`score_customers`);
+    #: a shallow copy shares it, so the audit reuses the backtest's scores at the same cutoff.
+    scored: list = field(default_factory=list)
 
 
 #: Training snapshots sit on multiples of this many days before ``as_of``, so churn and
@@ -430,8 +433,24 @@ def score_customers(ws, fm: FittedModels, horizon_days: int = 365, reasons: bool
                     progress=None, value: bool = True) -> pd.DataFrame:
     """Predictions for every customer with a purchase before ``fm.as_of`` (one row each).
 
-    ``value=False`` skips the value models (the backtest judges them at their own cutoff)."""
+    ``value=False`` skips the value models (the backtest judges them at their own cutoff). Such
+    classifier-only scores are kept in ``fm.scored`` and returned again (as a copy) for the same
+    models, verdicts and horizon, e.g. to the fairness audit after the backtest at the same cutoff."""
     say = progress or (lambda _s: None)
+    reusable = not reasons and not value  # nothing is fitted here: the result depends only on the key
+    key = (horizon_days, fm.churn, fm.propensity, fm.value,
+           tuple(fm.verdicts[n].small for n in ("churn", "propensity")))
+    if reusable:
+        for seen, frame in fm.scored:
+            if len(seen) == len(key) and all(a is b or a == b for a, b in zip(seen, key)):
+                return frame.copy()
+    out = _score_customers(ws, fm, horizon_days, reasons, say, value)
+    if reusable:
+        fm.scored.append((key, out.copy()))
+    return out
+
+
+def _score_customers(ws, fm: FittedModels, horizon_days: int, reasons: bool, say, value: bool) -> pd.DataFrame:
     as_of = fm.as_of
     say("building features")
     t = time.perf_counter()
