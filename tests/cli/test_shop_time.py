@@ -85,3 +85,14 @@ def test_segments_history_and_customer_profile(shop):
     assert f"first {local(first):%Y-%m-%d %H:%M}" in out and f"({ZONE})" in out
     profile = json.loads(regulars(path, "customer", "c1", "--json").stdout)
     assert dt.datetime.fromisoformat(profile["facts"]["first_order_at"]) == local(first)
+
+
+def test_sql_prints_moments_in_the_shops_time_zone(shop):
+    path, _, _ = shop
+    with Workspace(path, read_only=True) as ws:
+        first = ws.con.execute("SELECT min(ordered_at) FROM orders").fetchall()[0][0]
+    query = "SELECT min(ordered_at) AS first_order FROM orders"
+    out = regulars(path, "sql", query).stdout
+    assert local(first).strftime("%Y-%m-%d %H:%M") in out and f"are in {ZONE}" in out
+    row = next(csv.DictReader(io.StringIO(regulars(path, "sql", query, "--format", "csv").stdout)))
+    assert dt.datetime.fromisoformat(row["first_order"]) == local(first)

@@ -167,8 +167,9 @@ def sql(
     """
     import duckdb
 
-    from regulars.data import sandbox
+    from regulars.data import sandbox, shop
     from regulars.data.workspace import resolve_path
+    from regulars.reports.shop_time import SHOP_TIMEZONE
 
     path = resolve_path(workspace)
     try:
@@ -177,6 +178,7 @@ def sql(
             if not sandbox.schema_is_current(con):
                 fail(f"workspace {path} has an older schema; open it once for writing (e.g. `regulars doctor`)")
             tables = [r[0] for r in con.execute("SHOW TABLES").fetchall()]
+            SHOP_TIMEZONE.set(shop.timezone(con))  # moments are printed in the shop's time zone
             try:
                 df = con.execute(statement).df()
             except duckdb.Error as exc:
