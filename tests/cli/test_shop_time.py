@@ -91,8 +91,9 @@ def test_sql_prints_moments_in_the_shops_time_zone(shop):
     path, _, _ = shop
     with Workspace(path, read_only=True) as ws:
         first = ws.con.execute("SELECT min(ordered_at) FROM orders").fetchall()[0][0]
-    query = "SELECT min(ordered_at) AS first_order FROM orders"
+    query = "SELECT min(ordered_at) AS first_order, min(ordered_at)::DATE AS first_day FROM orders"
     out = regulars(path, "sql", query).stdout
     assert local(first).strftime("%Y-%m-%d %H:%M") in out and f"are in {ZONE}" in out
+    assert f"{first:%Y-%m-%d} " in out + " " and "00:00:00" not in out  # a day is shown as a day
     row = next(csv.DictReader(io.StringIO(regulars(path, "sql", query, "--format", "csv").stdout)))
     assert dt.datetime.fromisoformat(row["first_order"]) == local(first)

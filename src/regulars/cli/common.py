@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import sys
 from collections.abc import Iterator
@@ -137,6 +138,8 @@ def _isnull(v) -> bool:
 
 
 def _fmt(v) -> str:
+    if isinstance(v, dt.datetime) and v.tzinfo is None and v.time() == dt.time():
+        return v.date().isoformat()  # a day (moments were written out by in_shop_time)
     if isinstance(v, float):
         if v.is_integer() and abs(v) >= 1:
             return f"{int(v):,}"
