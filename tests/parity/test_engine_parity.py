@@ -41,6 +41,43 @@ def _funnel(tables, as_of):
     return funnel(tables, as_of=as_of)
 
 
+def _funnel_by_source_per_visitor(tables, as_of):
+    from regulars.features.funnel import funnel
+
+    return funnel(tables, by="source", unit="visitor", as_of=as_of)
+
+
+def _sessions(tables, as_of):
+    from regulars.features.sessions import sessions
+
+    return sessions(tables, as_of=as_of)
+
+
+def _top_paths(tables, as_of):
+    from regulars.features.sessions import top_paths
+
+    return top_paths(tables, n=20, as_of=as_of)
+
+
+def _cart_abandonment(tables, as_of):
+    from regulars.features.funnel import cart_abandonment
+
+    return cart_abandonment(tables, as_of=as_of)
+
+
+def _rule_segment(tables, as_of):
+    from regulars.segments.rules import compile_rule
+
+    mart = customer_features(tables, as_of, CATEGORIES)
+    return mart.filter(compile_rule("orders >= 2 and days_since_last_order <= 120", mart)).select("customer_id")
+
+
+def _purchase_summary(tables, as_of):
+    from regulars.models.summary import purchase_summary
+
+    return purchase_summary(tables, as_of)
+
+
 #: (name, builder, sort keys). Builders get the provider and AS_OF.
 CASES = [
     ("mart", lambda t, a: customer_features(t, a, CATEGORIES), ["customer_id"]),
@@ -51,6 +88,12 @@ CASES = [
     # hooks for the cohort and funnel features (owned by the cohorts/funnels area)
     ("cohorts", _cohorts, None),
     ("funnel", _funnel, None),
+    ("funnel_by_source_per_visitor", _funnel_by_source_per_visitor, None),
+    ("sessions", _sessions, ["session"]),
+    ("top_paths", _top_paths, ["path"]),
+    ("cart_abandonment", _cart_abandonment, ["step_number"]),
+    ("rule_segment", _rule_segment, ["customer_id"]),
+    ("purchase_summary", _purchase_summary, ["customer_id"]),
 ]
 
 
