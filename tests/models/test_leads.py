@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import pandas as pd
 
 from regulars.models.leads import LEAD_FEATURES, LeadScorer, lead_features
@@ -21,7 +22,7 @@ def test_leads_are_people_with_activity_but_no_purchase(workspace):
     assert sorted(X.index) == ["lead", "reader"]
     assert X.loc["lead", "cart_adds_7d"] == 1 and X.loc["lead", "days_since_last_visit"] == 4
     assert X.loc["reader", "days_since_last_open"] == 31
-    tiers = LeadScorer().fit(None).score(X)
+    tiers = LeadScorer().fit(None).tiers(X)
     assert tiers.loc["lead", "tier"] == "hot"
     assert tiers.loc["reader", "tier"] == "cold"
     assert tiers.loc["lead", "reasons"][0] == "added 1 item(s) to the cart in the last 30 days"
@@ -42,7 +43,7 @@ def test_learned_tiers_rank_conversions():
     scorer = LeadScorer().fit(X, y)
     assert scorer.method_ == "learned"
     Xt, yt = _leads(4000, rng)
-    tiers = scorer.score(Xt)["tier"].to_numpy()
+    tiers = scorer.tiers(Xt)["tier"].to_numpy()
     rate = {t: yt[tiers == t].mean() for t in ("hot", "warm", "cold")}
     assert rate["hot"] > rate["warm"] > rate["cold"]
     assert rate["hot"] > 2 * yt.mean()
@@ -54,3 +55,14 @@ def test_too_few_conversions_fall_back_to_rules():
     y = np.zeros(300, dtype=int)
     y[:5] = 1
     assert LeadScorer().fit(X, y).method_ == "rules"
+
+
+def test_lead_scorer_is_a_scikit_learn_estimator():
+    from sklearn.base import BaseEstimator, clone
+    from sklearn.exceptions import NotFittedError
+
+    scorer = LeadScorer(min_conversions=5, C=0.5)
+    assert isinstance(scorer, BaseEstimator) and clone(scorer).get_params() == {"C": 0.5, "min_conversions": 5}
+    assert not hasattr(scorer, "score")  # scikit-learn's score(X, y) means goodness of fit; tiers() rates leads
+    with pytest.raises(NotFittedError):
+        scorer.predict(None)

@@ -135,7 +135,7 @@ def _lead_scores(ctx: AuditContext) -> pd.DataFrame | None:
     X = ctx.ws.frame(lead_features(ctx.ws, ctx.cutoff)).set_index("customer_id")
     if X.empty:
         return None
-    scored = fm.leads.score(X)
+    scored = fm.leads.tiers(X)
     return pd.DataFrame({"customer_id": X.index, "score": scored["score"].to_numpy(dtype=float),
                          "selected": (scored["tier"] == "hot").to_numpy(),
                          "outcome": converted(ctx.ws, X.index, ctx.cutoff, 30)})

@@ -377,7 +377,7 @@ def _judge_leads(ws, rows, fm, cutoff, available):
     if len(X) < 10:
         rows.add("leads", "readiness", None, sentence="too few leads at the cutoff to judge lead tiers", status="refused")
         return
-    tiers = fm.leads.score(X)["tier"]
+    tiers = fm.leads.tiers(X)["tier"]
     bought = converted(ws, X.index, cutoff, PROPENSITY_WINDOW)
     rates = {t: (int(bought[(tiers == t).to_numpy()].sum()), int((tiers == t).sum())) for t in ("hot", "warm", "cold")}
     recent = pd.to_numeric(X["days_since_last_visit"], errors="coerce").fillna(1e9).to_numpy() <= 7

@@ -528,7 +528,7 @@ def score_leads(ws, fm: FittedModels) -> pd.DataFrame:
     X = ws.frame(lead_features(as_known_on(ws, fm.as_of), fm.as_of)).set_index("customer_id")
     if X.empty:
         return pd.DataFrame(columns=["customer_id", "tier", "score", "reasons", "last_seen_at"])
-    scored = fm.leads.score(X)
+    scored = fm.leads.tiers(X)
     scored["last_seen_at"] = X["last_seen_at"]
     scored["as_of"] = fm.as_of
     scored["model_version"] = f"{MODEL_VERSIONS['leads']}-{fm.leads.method_}"

@@ -19,6 +19,8 @@ from __future__ import annotations
 import ibis
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
 
 from .readiness import purchases
 
@@ -117,7 +119,7 @@ def _sentences(X: pd.DataFrame) -> dict[str, pd.Series]:
     }
 
 
-class LeadScorer:
+class LeadScorer(BaseEstimator):
     """Hot / warm / cold tiers for leads, learned from earlier leads when possible.
 
     Parameters
@@ -142,7 +144,9 @@ class LeadScorer:
     ...     "cart_adds_30d": [1, 0, 0], "checkout_30d": [0, 0, 0], "days_since_last_open": [None, None, 200.0],
     ...     "opens_30d": [0, 0, 0], "clicks_30d": [0, 0, 0], "days_since_signup": [10.0, 40.0, 300.0],
     ...     "accepts_email": [1, 1, 0]})
-    >>> LeadScorer().fit(X, None).score(X)["tier"].tolist()
+    >>> LeadScorer().fit(X, None).tiers(X)["tier"].tolist()
+    ['hot', 'warm', 'cold']
+    >>> LeadScorer().fit(X).predict(X).tolist()
     ['hot', 'warm', 'cold']
     """
 
@@ -183,11 +187,16 @@ class LeadScorer:
         tier = np.where(hot, "hot", np.where(warm, "warm", "cold"))
         return tier, score
 
-    def score(self, X: pd.DataFrame) -> pd.DataFrame:
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """The tier of each lead: ``hot``, ``warm`` or ``cold``."""
+        return self.tiers(X)["tier"].to_numpy()
+
+    def tiers(self, X: pd.DataFrame) -> pd.DataFrame:
         """``tier`` (hot/warm/cold), ``score`` (probability when learned, points with rules)
-        and ``reasons`` (list of sentences), one row per lead (same index as ``X``)."""
-        if not hasattr(self, "method_"):
-            raise ValueError("LeadScorer is not fitted yet: call fit() first")
+        and ``reasons`` (list of sentences), one row per lead (same index as ``X``).
+
+        (Not ``score``: in scikit-learn ``score(X, y)`` is a goodness-of-fit.)"""
+        check_is_fitted(self, "method_")
         if self.method_ == "learned":
             Z = (_matrix(X) - self.mean_) / self.scale_
             score = self.model_.predict_proba(Z)[:, 1]
