@@ -223,3 +223,12 @@ def test_personas_have_no_inf_nan_or_negative_nonsense(demo):
     budget = [c for c in cards if c.name.startswith("Budget")]
     assert all(float(re.search(r"spends ([\d.,]+) per order", t).group(1).replace(",", "")) >= 1
                for c in budget for t in c.traits if "per order" in t)
+
+
+def test_clusters_are_a_transformer_whose_fit_transform_is_fit_then_transform():
+    from sklearn.base import TransformerMixin
+
+    X, _ = _blobs(n_per=100)
+    model = _model(n_clusters=3)
+    assert isinstance(model, TransformerMixin)
+    np.testing.assert_allclose(model.fit_transform(X), _model(n_clusters=3).fit(X).transform(X))

@@ -66,7 +66,7 @@ from pathlib import Path
 import joblib
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, ClusterMixin
+from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.cluster import HDBSCAN, KMeans, MiniBatchKMeans
 from sklearn.metrics import adjusted_rand_score, silhouette_score
 from sklearn.neighbors import NearestNeighbors
@@ -180,7 +180,7 @@ def _sample(n: int, size: int, rng: np.random.Generator) -> np.ndarray:
     return np.arange(n) if n <= size else np.sort(rng.choice(n, size, replace=False))
 
 
-class BehaviouralClusters(ClusterMixin, BaseEstimator):
+class BehaviouralClusters(ClusterMixin, TransformerMixin, BaseEstimator):
     """Clusters of customers on behavioural features (scikit-learn estimator).
 
     Parameters
