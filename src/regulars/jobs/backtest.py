@@ -57,7 +57,7 @@ from regulars.jobs.predict import (
 from regulars.models.churn import churn_labels
 from regulars.models.leads import lead_features
 from regulars.models.propensity import propensity_labels
-from regulars.models.readiness import Verdict, assess
+from regulars.models.readiness import MIN_OBSERVED, Verdict, assess
 
 __all__ = ["BacktestResult", "agreed_verdicts", "backtest", "classification_metrics", "default_cutoff", "reliability_bins"]
 
@@ -285,14 +285,14 @@ def _judge_churn(ws, rows, fm, scored, since_last, active, population, cutoff, a
         rows.refuse("churn", fm.verdicts["churn"].messages or ["churn risk was not fitted"])
         return
     if available < CHURN_WINDOW:
-        rows.add("churn", "readiness", None, sentence=f"only {available} days after {cutoff}: the 90-day churn "
+        rows.add("churn", "readiness", None, sentence=f"only {available} days after {cutoff}: the {CHURN_WINDOW}-day churn "
                  "outcome is not known yet; choose an earlier cutoff", status="refused")
         return
     idx = scored.index[active.to_numpy()]
     y = _labels(ws, churn_labels, cutoff, CHURN_WINDOW, idx, "churned").to_numpy()
     p = scored.loc[idx, "churn_risk"].to_numpy(dtype=float)
     rule = since_last.loc[idx].to_numpy()
-    if len(y) < 20 or y.min() == y.max():
+    if len(y) < MIN_OBSERVED or y.min() == y.max():
         rows.add("churn", "readiness", None, sentence="too few customers with both outcomes after the cutoff to judge churn",
                  status="refused")
         return
@@ -304,10 +304,10 @@ def _judge_churn(ws, rows, fm, scored, since_last, active, population, cutoff, a
     caught = int(y[flagged].sum())
     top_rule = np.argsort(-rule, kind="stable")[:n_flag]
     rule_caught = int(y[top_rule].sum())
-    rule90 = rule >= 90
+    rule90 = rule >= CHURN_WINDOW  # the rule of thumb: gone when no order within the churn window
     s_flag = (f"Of the {n_flag:,} customers flagged as at risk (risk of 50% or more) on {cutoff}, {caught:,} "
               f"({_pct(caught / max(n_flag, 1))}) did not order in the next {CHURN_WINDOW} days; of the same number "
-              f"with the longest time since their last order, {rule_caught:,} did not. The rule 'no order in 90 days' "
+              f"with the longest time since their last order, {rule_caught:,} did not. The rule 'no order in {CHURN_WINDOW} days' "
               f"flagged {int(rule90.sum()):,}, of whom {int(y[rule90].sum()):,} did not return.")
     rows.add("churn", "precision_flagged", caught / max(n_flag, 1), "days since last order",
              rule_caught / max(n_flag, 1), s_flag, details={"flagged": n_flag, "caught": caught,
@@ -346,7 +346,7 @@ def _judge_propensity(ws, rows, fm, scored, since_last, active, population, cuto
     y = _labels(ws, propensity_labels, cutoff, PROPENSITY_WINDOW, idx, "bought").to_numpy()
     p = scored.loc[idx, "propensity_30d"].to_numpy(dtype=float)
     rule = -since_last.loc[idx].to_numpy()
-    if len(y) < 20 or y.min() == y.max():
+    if len(y) < MIN_OBSERVED or y.min() == y.max():
         rows.add("propensity", "readiness", None, sentence="too few customers with both outcomes to judge propensity",
                  status="refused")
         return

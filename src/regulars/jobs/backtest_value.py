@@ -32,7 +32,7 @@ from regulars.jobs.tables import as_known_on
 from regulars.jobs.forecast import FORECASTERS, HOLDOUT_DAYS, actual_days, fit_forecast, weekly_error
 from regulars.jobs.value import COVERAGE, MIN_FIT_DAYS, fit_value, score_value, value_frame
 from regulars.models.forecast import daily_sales
-from regulars.models.readiness import NotEnoughData, purchases
+from regulars.models.readiness import MIN_OBSERVED, NotEnoughData, purchases
 from regulars.models.summary import purchase_outcomes
 
 __all__ = ["judge_forecast", "judge_value", "pace_baseline", "probability_table", "value_window"]
@@ -202,7 +202,7 @@ def _judge_next_order(rows, vm, frame, scored, actual, start, days, shown, commo
         rows.add("next_order", "within_window_calibration", error, None, None,
                  f"Calibration of that chance: {words}.", details={"bins": table}, **common)
     back = bought.astype(bool)
-    if back.sum() < 20:
+    if back.sum() < MIN_OBSERVED:
         rows.add("next_order", "readiness", None, sentence="too few customers ordered again within the window to judge "
                  "the next-order dates", status="refused", cutoff=start)
         return

@@ -45,6 +45,7 @@ from regulars.models.next_order import (
 from regulars.models.propensity import PurchasePropensityModel, propensity_labels
 from regulars.models.readiness import (
     DataStats,
+    Minimums,
     NotEnoughData,
     Verdict,
     assess,
@@ -323,10 +324,11 @@ def _fit_classifier(ws, as_of, cls, window, label_fn, label, verdict, categories
     train = pd.concat(fitted[:-1])
     cal = fitted[-1]
     names = _feature_names(train)
+    least = Minimums().label_class
     for f, what in ((train, "training"), (cal, "calibration")):
         counts = f[label].value_counts()
-        if counts.min() < 20 or len(counts) < 2:
-            raise NotEnoughData(f"the {what} window has {counts.to_dict()} outcomes; at least 20 of each are needed")
+        if counts.min() < least or len(counts) < 2:
+            raise NotEnoughData(f"the {what} window has {counts.to_dict()} outcomes; at least {least} of each are needed")
     # big shops (sampled training rows): 100 trees at a larger step score twice as fast
     big = fraction < 1
     model = cls(window_days=window, small_data=small, n_estimators=100 if big else 200,

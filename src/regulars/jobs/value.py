@@ -47,6 +47,7 @@ from regulars.models.intervals import conformal_levels, count_log_score, count_p
 from regulars.models.modified_beta_geo import ModifiedBetaGeoModel
 from regulars.models.next_order import NextOrderEstimator, add_days, gap_statistics
 from regulars.models.pareto_nbd import ParetoNBDModel
+from regulars.models.readiness import MIN_OBSERVED
 from regulars.models.summary import purchase_outcomes, purchase_summary
 
 __all__ = ["CANDIDATES", "COVERAGE", "ValueModels", "activity", "fit_value", "score_value", "value_frame"]
@@ -233,7 +234,7 @@ def fit_value(ws, as_of, horizon_days: int, frame: pd.DataFrame, small: bool = F
         if window < horizon:
             notes.append(f"ranges were calibrated on {window} days (the history is too short for the {horizon}-day "
                          "horizon), so their coverage over the full horizon is less certain")
-        if len(cal) and (cal["frequency"] > 0).sum() >= 20:
+        if len(cal) and (cal["frequency"] > 0).sum() >= MIN_OBSERVED:
             observed = cal["orders"].to_numpy(dtype=float)
             x, tx, T = (cal[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T"))
             for key, (name, cls) in CANDIDATES.items():
@@ -299,7 +300,7 @@ def _calibrate(model, cal: pd.DataFrame, start: dt.date, window: int, small: boo
     levels["clv"] = conformal_levels(*count_pit(sf, _per_order(cal["discounted"].to_numpy(), value * ratio)), COVERAGE)
     levels["next_order"] = ((1 - COVERAGE) / 2, (1 + COVERAGE) / 2)
     back = cal[cal["first_day"].notna().to_numpy()]
-    if len(back) >= 20:
+    if len(back) >= MIN_OBSERVED:
         est = NextOrderEstimator().fit(cal["n_gaps"], cal["log_gap_mean"], cal["log_gap_var"])
         wait = (pd.to_datetime(back["first_day"]) - pd.Timestamp(start)).dt.days.to_numpy(dtype=float)
         r, alpha = model.params_["r"], model.params_["alpha"]

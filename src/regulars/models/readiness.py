@@ -46,7 +46,11 @@ import ibis
 #: Same as ``regulars.features.mart.EXCLUDED_STATUSES`` (a test keeps them equal).
 EXCLUDED_STATUSES = ("cancelled", "canceled", "voided", "void", "failed", "declined", "abandoned", "draft")
 
-__all__ = ["DataStats", "Minimums", "NotEnoughData", "Verdict", "assess", "purchases"]
+__all__ = ["MIN_OBSERVED", "DataStats", "Minimums", "NotEnoughData", "Verdict", "assess", "purchases"]
+
+#: Fewest customers with an observed outcome that a backtest judges a prediction on, or that a
+#: range is calibrated on (fewer and the figure would be noise: it is refused instead).
+MIN_OBSERVED = 20
 
 # Statuses, from best to worst.
 OK, SMALL, REFUSED = "ok", "small", "refused"
