@@ -29,7 +29,7 @@ def built(tmp_path_factory):
 
 
 def one(ws, sql):
-    return ws.con.execute(sql).fetchall()[0][0]
+    return ws._con.execute(sql).fetchall()[0][0]
 
 
 # -- determinism -------------------------------------------------------------------------

@@ -193,10 +193,11 @@ def test_money_and_flags_reach_the_classifiers_as_numbers(shop):
     # revenue is DECIMAL in the mart and the consent flags are booleans: both must arrive as
     # float features (a Decimal object column used to be dropped from the model silently)
     from regulars.features.mart import customer_features
-    from regulars.jobs.predict import _feature_names, resolve_as_of, snapshot
+    from regulars.data.as_of import ORDERS, resolve_as_of
+    from regulars.jobs.predict import _feature_names, snapshot
 
     ws, _, _ = shop
-    as_of = resolve_as_of(ws)
+    as_of = resolve_as_of(ws, basis=ORDERS)
     frame = snapshot(ws, as_of)
     assert {"revenue", "aov", "accepts_email", "days_since_last_order"} <= set(_feature_names(frame))
     assert frame["revenue"].dtype == float and frame["accepts_email"].dtype == float

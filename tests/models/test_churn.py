@@ -22,9 +22,9 @@ from regulars.models.readiness import EXCLUDED_STATUSES, NotEnoughData
 def _orders(ws, rows):
     df = pd.DataFrame(rows, columns=["order_id", "customer_id", "ordered_at", "total", "status"])
     df["ordered_at"] = pd.to_datetime(df["ordered_at"])
-    ws.con.register("_o", df)
-    ws.con.execute("INSERT INTO orders (order_id, customer_id, ordered_at, total, status) SELECT * FROM _o")
-    ws.con.unregister("_o")
+    ws._con.register("_o", df)
+    ws._con.execute("INSERT INTO orders (order_id, customer_id, ordered_at, total, status) SELECT * FROM _o")
+    ws._con.unregister("_o")
 
 
 @pytest.fixture
@@ -39,7 +39,7 @@ def shop(workspace):
         ("o7", "c", "2024-03-01 08:00", 50, "cancelled"),  # cancelled: not a return
         ("o8", "d", "2024-03-01 08:00", 9, "paid"),      # first order after the cutoff: not in the population
     ])
-    workspace.con.execute(
+    workspace._con.execute(
         "INSERT INTO messages (message_id, customer_id, event_type, occurred_at) VALUES "
         "('m1', 'a', 'opened', '2024-01-10 10:00'), ('m2', 'a', 'sent', '2024-02-15 10:00'), "
         "('m3', 'b', 'clicked', '2024-02-19 10:00')")

@@ -100,7 +100,7 @@ def test_tiny_shop_mart_parity(tmp_path):
 
     ws = Workspace(tmp_path / "tiny.duckdb")
     for stmt in TINY_SHOP_SQL:
-        ws.con.execute(stmt)
+        ws._con.execute(stmt)
     with spark_tables(ws) as spark:
         a = normalise(ws.execute(customer_features(ws, dt.date(2024, 7, 1))), ["customer_id"])
         b = normalise(spark.execute(customer_features(spark, dt.date(2024, 7, 1))), ["customer_id"])

@@ -28,6 +28,7 @@ from regulars.cli.common import (
 )
 from regulars.data.ingest.options import MappingError
 from regulars.data.schema import KINDS
+from regulars.data.workspace import WorkspaceError
 
 app = typer.Typer(
     name="regulars",
@@ -136,11 +137,10 @@ def runs(
     workspace: Path = WorkspaceOption,
 ) -> None:
     """List ingest runs, newest first."""
+    from regulars.data.admin_queries import ingest_runs_frame
+
     with open_workspace(workspace, read_only=True) as ws:
-        df = ws.sql(
-            "SELECT run_id, kind, format, files, started_at, rows_read, rows_new, rows_updated, rows_unchanged, "
-            "rows_quarantined FROM ingest_runs ORDER BY run_id DESC LIMIT ?", [limit],
-        )
+        df = ingest_runs_frame(ws, limit)
     render_frame(df, format, title="ingest runs")
 
 
@@ -155,30 +155,12 @@ def sql(
 
     Nothing else runs: no COPY/EXPORT, no SET, no ATTACH, no files read or written.
     """
-    import duckdb
-
     from regulars.data import sandbox
-    from regulars.data.workspace import resolve_path
 
-    path = resolve_path(workspace)
     try:
-        statement = sandbox.check(query)
-        with sandbox.connect(path) as con:
-            if not sandbox.schema_is_current(con):
-                fail(f"workspace {path} has an older schema; open it once for writing (e.g. `regulars doctor`)")
-            tables = [r[0] for r in con.execute("SHOW TABLES").fetchall()]
-            try:
-                df = con.execute(statement).df()
-            except duckdb.Error as exc:
-                fail(f"{str(exc).splitlines()[0]} (queries are read-only and cannot touch files; "
-                     f"tables: {', '.join(t for t in tables if t not in sandbox.FORBIDDEN_TABLES)})")
-    except sandbox.SqlRefused as exc:
+        df = sandbox.query(workspace, query)
+    except (sandbox.SqlRefused, sandbox.SqlFailed, WorkspaceError) as exc:
         fail(str(exc))
-    except FileNotFoundError:
-        fail(f"no workspace at {path}; create one with `regulars demo` or `regulars ingest ...`")
-    except duckdb.IOException as exc:
-        fail(f"cannot open workspace {path}: {str(exc).splitlines()[0]}. Another regulars process may be "
-             "writing to it; wait for it to finish or use a copy.")
     render_frame(df, format, limit=limit if format == "table" else None)
 
 
@@ -198,7 +180,7 @@ def forget(
 
     with open_workspace(workspace) as ws:
         try:
-            cid = resolve_customer(ws.con, customer)
+            cid = resolve_customer(ws, customer)
         except CustomerNotFound as exc:
             fail(str(exc))
         if not yes:

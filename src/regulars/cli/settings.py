@@ -33,7 +33,7 @@ def settings(
                     auth.set_settings(con, {name: value}, updated_by="cli")
             except auth.AuthError as exc:
                 fail(str(exc))
-        current = auth.get_settings(ws.con)
+        current = auth.get_settings(ws)
     rows = [{"setting": k, "value": "" if v is None else v, "meaning": auth.SETTINGS[k][1]} for k, v in current.items()]
     render_frame(pd.DataFrame(rows), format, title="shop settings")
     if name == "timezone":

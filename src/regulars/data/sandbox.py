@@ -49,6 +49,10 @@ class SqlRefused(ValueError):
     """The SQL is not a single read-only query; the message says why."""
 
 
+class SqlFailed(ValueError):
+    """The query was allowed but failed (a wrong name, a type error); the message says why."""
+
+
 def _parse(query: str) -> list:
     try:
         return duckdb.extract_statements(query)
@@ -135,3 +139,34 @@ def run(path: str | Path, query: str) -> pd.DataFrame:
     statement = check(query)
     with connect(path) as con:
         return con.execute(statement).df()
+
+
+def query(workspace, text: str) -> pd.DataFrame:
+    """Run one read-only query for a person on the workspace file *workspace* (a path, or None for
+    the default) and return its result.
+
+    Every failure is an exception whose message says what to do: :class:`SqlRefused` (not a
+    read-only query), :class:`SqlFailed` (the query failed; the tables are listed),
+    :class:`~regulars.data.workspace.WorkspaceError` (no workspace, an old schema, or another
+    process writing).
+    """
+    from regulars.data.workspace import WorkspaceError, resolve_path
+
+    path = resolve_path(workspace)
+    statement = check(text)
+    try:
+        with connect(path) as con:
+            if not schema_is_current(con):
+                raise WorkspaceError(f"workspace {path} has an older schema; open it once for writing "
+                                     "(e.g. `regulars doctor`)")
+            tables = [r[0] for r in con.execute("SHOW TABLES").fetchall()]
+            try:
+                return con.execute(statement).df()
+            except duckdb.Error as exc:
+                raise SqlFailed(f"{str(exc).splitlines()[0]} (queries are read-only and cannot touch files; "
+                                f"tables: {', '.join(t for t in tables if t not in FORBIDDEN_TABLES)})") from None
+    except FileNotFoundError:
+        raise WorkspaceError(f"no workspace at {path}; create one with `regulars demo` or `regulars ingest ...`") from None
+    except duckdb.IOException as exc:
+        raise WorkspaceError(f"cannot open workspace {path}: {str(exc).splitlines()[0]}. Another regulars process "
+                             "may be writing to it; wait for it to finish or use a copy.") from None

@@ -33,6 +33,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.isotonic import IsotonicRegression
 from sklearn.utils.validation import check_is_fitted
 
+from regulars.values import to_date
+
 from .readiness import NotEnoughData, purchases
 
 __all__ = [
@@ -83,9 +85,6 @@ def float_matrix(X: pd.DataFrame, names) -> np.ndarray:
     return out
 
 
-def _date(value) -> dt.date:
-    return pd.Timestamp(value).date()
-
 
 # -- labels -------------------------------------------------------------------------------
 def churn_labels(orders: ibis.Table, cutoff, window_days: int = 90) -> ibis.Table:
@@ -93,7 +92,7 @@ def churn_labels(orders: ibis.Table, cutoff, window_days: int = 90) -> ibis.Tabl
 
     ``churned`` is 1 when there is no purchase on days ``cutoff .. cutoff + window_days - 1``.
     """
-    cutoff = _date(cutoff)
+    cutoff = to_date(cutoff)
     end = cutoff + dt.timedelta(days=int(window_days))
     p = purchases(orders)
     before = p.filter(p.day < cutoff).select("customer_id").distinct()
@@ -132,7 +131,7 @@ def activity_features(tables, as_of) -> ibis.Table:
         purchase days (null with a single purchase day); ``days_since_last_open`` (opens or
         clicks of e-mails) and ``days_since_last_visit`` are null when there is none on record.
     """
-    as_of = _date(as_of)
+    as_of = to_date(as_of)
     A = ibis.literal(as_of)
     p = purchases(tables.table("orders"))
     days = p.filter(p.day < A).group_by(["customer_id", "day"]).aggregate(net=p.net.sum())

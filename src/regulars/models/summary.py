@@ -35,6 +35,7 @@ import ibis
 import pandas as pd
 
 from regulars.data.order_stats import stored_totals
+from regulars.values import to_date
 
 __all__ = ["purchase_outcomes", "purchase_summary", "summarize", "summary_expression"]
 
@@ -43,9 +44,12 @@ _UNIT_DAYS = {"D": 1.0, "W": 7.0}
 
 def _as_date(value, name: str) -> dt.date:
     try:
-        return pd.Timestamp(value).date()
-    except (TypeError, ValueError) as error:
+        day = to_date(value)
+    except ValueError as error:
         raise ValueError(f"{name} must be a date, got {value!r}") from error
+    if day is None:
+        raise ValueError(f"{name} must be a date, got None")
+    return day
 
 
 def _check(columns, customer_col: str, time_col: str, value_col: str | None, freq: str) -> None:

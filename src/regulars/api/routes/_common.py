@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from fastapi import Query, Request
 from fastapi.responses import Response
 
-from regulars.reports.customers import jsonable
+from regulars.data.rows import jsonable
 
 Limit = Query(50, ge=1, le=1000, description="Page size (1 to 1000).")
 Offset = Query(0, ge=0, le=100_000_000, description="Rows to skip.")
