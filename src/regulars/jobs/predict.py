@@ -33,7 +33,7 @@ import pyarrow.compute as pc
 
 from regulars.data import predictions_store as store
 from regulars.data.as_of import ORDERS, resolve_as_of
-from regulars.data.order_stats import stored_totals
+from regulars.models.summary import stored_totals
 from regulars.models.churn import ChurnModel, activity_features, churn_labels, float_matrix
 from regulars.models.leads import LeadScorer, lead_features
 from regulars.models.next_order import (

@@ -34,7 +34,6 @@ import datetime as dt
 import ibis
 import pandas as pd
 
-from regulars.data.order_stats import stored_totals
 from regulars.values import to_date
 
 __all__ = ["purchase_outcomes", "purchase_summary", "summarize", "summary_expression"]
@@ -267,3 +266,10 @@ def summarize(
     )
     frame = expression.order_by(customer_col).to_pandas()
     return frame.set_index(customer_col)
+
+
+def stored_totals(tables, as_of):
+    """The per-customer order totals *tables* offers for *as_of* (a workspace's
+    ``order_stats``), else ``None``: other providers, such as Spark or a sample, have none."""
+    provider = getattr(tables, "order_stats", None)
+    return provider(as_of) if provider is not None else None
