@@ -7,6 +7,8 @@ This module imports nothing of regulars, so any layer may use it (``models`` inc
   zone arithmetic): it is already naive UTC or a shop-local date-only value.
 - :func:`round_money`: money to :data:`MONEY_DECIMALS` places, for a number, a pandas or
   numpy object, or an Ibis expression.
+- :data:`EXCLUDED_STATUSES` (:data:`CANCELLED_STATUSES` + :data:`NEVER_SOLD_STATUSES`): the order
+  statuses that are not a transaction.
 
 Examples
 --------
@@ -20,6 +22,15 @@ Examples
 from __future__ import annotations
 
 import datetime as dt
+
+#: Statuses of an order that was placed and later called off (compared lower-cased): it counted
+#: until ``cancelled_at``.
+CANCELLED_STATUSES = ("cancelled", "canceled", "voided", "void")
+#: Statuses of an order that never was a sale (payment failed, cart abandoned, draft).
+NEVER_SOLD_STATUSES = ("failed", "declined", "abandoned", "draft")
+#: Order statuses that do not count as a transaction (compared lower-cased): the data layer's
+#: purchase rules and stored totals, the features, KPIs and cohorts read these.
+EXCLUDED_STATUSES = CANCELLED_STATUSES + NEVER_SOLD_STATUSES
 
 #: Money is stored as DECIMAL(18, MONEY_DECIMALS) and shown with this many decimals.
 MONEY_DECIMALS = 2
