@@ -31,7 +31,8 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.isotonic import IsotonicRegression
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
 
 from regulars.values import to_date
 
@@ -84,6 +85,11 @@ def float_matrix(X: pd.DataFrame, names) -> np.ndarray:
         out[:, j] = col.to_numpy(dtype=float, na_value=np.nan)
     return out
 
+
+
+def _named(X) -> bool:
+    """Whether *X* is a DataFrame whose columns name its features."""
+    return isinstance(X, pd.DataFrame) and all(isinstance(c, str) for c in X.columns)
 
 
 # -- labels -------------------------------------------------------------------------------
@@ -274,13 +280,12 @@ class CalibratedBoostingClassifier(ClassifierMixin, BaseEstimator):
         """
         if self.calibration not in ("auto", "isotonic", "sigmoid"):
             raise ValueError(f"calibration must be 'auto', 'isotonic' or 'sigmoid', got {self.calibration!r}")
-        if not isinstance(X, pd.DataFrame):
-            X = pd.DataFrame(np.asarray(X), columns=[f"x{i}" for i in range(np.asarray(X).shape[1])])
-        y = np.asarray(y).astype(int)
+        if y is None:
+            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None")
+        X = self._frame(X, reset=True)
+        y = self._encode(y, reset=True)
         if len(X) != len(y):
             raise ValueError(f"X has {len(X)} rows but y has {len(y)}")
-        if set(np.unique(y)) - {0, 1}:
-            raise ValueError("y must hold 0/1 labels")
         names = list(X.columns)
         if X_calibration is None:
             rng = np.random.default_rng(self.random_state)
@@ -289,22 +294,62 @@ class CalibratedBoostingClassifier(ClassifierMixin, BaseEstimator):
             X, y = X.loc[~hold], y[~hold]
             self.calibration_fold_ = "random"
         else:
-            y_calibration = np.asarray(y_calibration).astype(int)
+            X_calibration = self._frame(X_calibration, reset=False)
+            y_calibration = self._encode(y_calibration, reset=False)
             self.calibration_fold_ = "held-out"
         for name, labels in (("training", y), ("calibration", y_calibration)):
             if labels.size == 0 or labels.min() == labels.max():
-                raise NotEnoughData(f"the {name} rows hold only one outcome; both outcomes are needed to learn")
+                raise NotEnoughData(f"the {name} rows hold only one class (outcome); both outcomes are needed to learn")
         data = lgb.Dataset(float_matrix(X, names), label=y, feature_name=names, free_raw_data=True)
         self.booster_ = lgb.train(self._lgb_params(), data, num_boost_round=self._n_rounds())
-        self.feature_names_in_ = np.array(names, dtype=object)
-        self.n_features_in_ = len(names)
-        self.classes_ = np.array([0, 1])
         self.n_train_ = len(y)
         self.positive_rate_ = float(y.mean())
         calibration = float_matrix(X_calibration, names)
         raw = self.booster_.predict(calibration, raw_score=True, num_threads=_threads(calibration))
         self._fit_calibration(raw, y_calibration)
         return self
+
+    def _frame(self, X, reset: bool) -> pd.DataFrame:
+        """*X* as a DataFrame: its own columns for a DataFrame (they name the features); an array
+        is checked as scikit-learn does and its columns are named ``x0, x1, ...`` internally
+        (``feature_names_in_`` is then not set, as scikit-learn's convention asks); so is a
+        DataFrame whose column names are not all text."""
+        if _named(X):
+            if not len(X):
+                raise ValueError(f"Found array with 0 sample(s) (shape={X.shape}) while a minimum of 1 is required.")
+            if reset:
+                self.feature_names_in_ = np.array(list(X.columns), dtype=object)
+                self.n_features_in_ = X.shape[1]
+            return X
+        matrix = check_array(X, dtype=np.float64, ensure_all_finite="allow-nan", estimator=self)
+        if reset:
+            if hasattr(self, "feature_names_in_"):
+                del self.feature_names_in_
+            self.n_features_in_ = matrix.shape[1]
+        elif matrix.shape[1] != self.n_features_in_:
+            raise ValueError(f"X has {matrix.shape[1]} features, but {type(self).__name__} is expecting "
+                             f"{self.n_features_in_} features as input.")
+        names = [f"x{i}" for i in range(matrix.shape[1])] if reset else self._feature_names()
+        return pd.DataFrame(matrix, columns=names)
+
+    def _feature_names(self) -> list:
+        return list(getattr(self, "feature_names_in_", [f"x{i}" for i in range(self.n_features_in_)]))
+
+    def _encode(self, y, reset: bool) -> np.ndarray:
+        """Labels as 0/1 (the position in ``classes_``); exactly two classes can be learned."""
+        y = np.asarray(column_or_1d(y, warn=True))
+        check_classification_targets(y)
+        if reset:
+            self.classes_ = np.unique(y)
+            if len(self.classes_) > 2:
+                raise ValueError(f"Only binary classification is supported. {type(self).__name__} learns two "
+                                 f"classes; y holds {len(self.classes_)}: {list(self.classes_)[:5]}")
+            if len(self.classes_) == 1:
+                raise NotEnoughData("the training rows hold only one class (outcome); both outcomes are needed to learn")
+        unknown = ~np.isin(y, self.classes_)
+        if unknown.any():
+            raise ValueError(f"y holds labels not seen in training: {list(np.unique(y[unknown]))[:5]}")
+        return np.searchsorted(self.classes_, y).astype(int)
 
     def _fit_calibration(self, raw: np.ndarray, y: np.ndarray) -> None:
         method = self.calibration
@@ -329,10 +374,13 @@ class CalibratedBoostingClassifier(ClassifierMixin, BaseEstimator):
 
     def _check_X(self, X) -> np.ndarray:
         check_is_fitted(self, "booster_")
-        missing = [c for c in self.feature_names_in_ if c not in X.columns]
+        if not _named(X):
+            return float_matrix(self._frame(X, reset=False), self._feature_names())
+        names = self._feature_names()
+        missing = [c for c in names if c not in X.columns]
         if missing:
             raise ValueError(f"X lacks the feature(s) the model was fitted on: {missing}")
-        return float_matrix(X, self.feature_names_in_)
+        return float_matrix(X, names)
 
     def decision_function(self, X: pd.DataFrame) -> np.ndarray:
         """Uncalibrated raw score (log-odds) of the trees."""
@@ -350,7 +398,15 @@ class CalibratedBoostingClassifier(ClassifierMixin, BaseEstimator):
         return np.column_stack([1 - p, p])
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
-        return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
+        """The more likely class of each row (``classes_[1]`` when its probability is at least 0.5)."""
+        positive = self.predict_proba(X)[:, 1] >= 0.5
+        return self.classes_[positive.astype(int)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True  # LightGBM learns where missing values go
+        tags.classifier_tags.multi_class = False
+        return tags
 
     def contributions(self, X: pd.DataFrame, method: str = "treeshap", groups: dict | None = None) -> pd.DataFrame:
         """Contribution of every feature (or group of features) to the raw score, plus ``bias``.
@@ -371,10 +427,11 @@ class CalibratedBoostingClassifier(ClassifierMixin, BaseEstimator):
         Each row sums to :meth:`decision_function` of that row.
         """
         matrix = self._check_X(X)
-        names = list(self.feature_names_in_)
+        names = self._feature_names()
+        index = X.index if isinstance(X, pd.DataFrame) else None  # rows keep their labels
         if method == "treeshap":
             contrib = self.booster_.predict(matrix, pred_contrib=True, num_threads=_threads(matrix))
-            frame = pd.DataFrame(contrib, columns=[*names, "bias"], index=X.index)
+            frame = pd.DataFrame(contrib, columns=[*names, "bias"], index=index)
             if groups is None:
                 return frame
             labels = [groups.get(c, c) for c in names]
@@ -397,12 +454,12 @@ class CalibratedBoostingClassifier(ClassifierMixin, BaseEstimator):
             self._path_cache = (key, self.booster_, (pairs, tables[-1] if len(tables) % 2 else None, bias))
         pairs, last, bias = self._path_cache[2]
         leaves = np.asfortranarray(self.booster_.predict(matrix, pred_leaf=True, num_threads=_threads(matrix)))
-        out = np.zeros((len(X), len(columns)), dtype=np.float64)
+        out = np.zeros((len(matrix), len(columns)), dtype=np.float64)
         for i, (pair, width) in enumerate(pairs):
             out += pair[leaves[:, 2 * i].astype(np.int64) * width + leaves[:, 2 * i + 1]]
         if last is not None:
             out += last[leaves[:, -1]]
-        frame = pd.DataFrame(out, columns=columns, index=X.index)
+        frame = pd.DataFrame(out, columns=columns, index=index)
         frame["bias"] = bias
         return frame
 
@@ -440,7 +497,7 @@ class CalibratedBoostingClassifier(ClassifierMixin, BaseEstimator):
         """Total gain of each feature, largest first."""
         check_is_fitted(self, "booster_")
         gain = self.booster_.feature_importance(importance_type="gain")
-        return pd.Series(gain, index=self.feature_names_in_).sort_values(ascending=False)
+        return pd.Series(gain, index=self._feature_names()).sort_values(ascending=False)
 
     # -- persistence --------------------------------------------------------------------
     _fitted = ("feature_names_in_", "calibration_", "calibration_fold_", "calibration_map_",
@@ -450,7 +507,8 @@ class CalibratedBoostingClassifier(ClassifierMixin, BaseEstimator):
         """Write the hyperparameters, trees and calibration map to a JSON file."""
         check_is_fitted(self, "booster_")
         fitted = {k: getattr(self, k) for k in self._fitted}
-        fitted["feature_names_in_"] = list(self.feature_names_in_)
+        fitted["feature_names_in_"] = self._feature_names()
+        fitted["classes_"] = self.classes_.tolist()
         state = {"model": type(self).__name__, "format_version": FORMAT_VERSION,
                  "hyperparameters": self.get_params(), "fitted": fitted,
                  "booster": self.booster_.model_to_string()}
@@ -467,7 +525,7 @@ class CalibratedBoostingClassifier(ClassifierMixin, BaseEstimator):
             setattr(model, k, v)
         model.feature_names_in_ = np.array(model.feature_names_in_, dtype=object)
         model.n_features_in_ = len(model.feature_names_in_)
-        model.classes_ = np.array([0, 1])
+        model.classes_ = np.array(state["fitted"].get("classes_", [0, 1]))
         model.booster_ = lgb.Booster(model_str=state["booster"])
         return model
 
