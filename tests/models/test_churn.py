@@ -10,12 +10,8 @@ import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
-from regulars.models.churn import (
-    CalibratedBoostingClassifier,
-    ChurnModel,
-    activity_features,
-    churn_labels,
-)
+from regulars.features.labels import activity_features, churn_labels
+from regulars.models.churn import CalibratedBoostingClassifier, ChurnModel
 from regulars.models.readiness import EXCLUDED_STATUSES, NotEnoughData
 
 

@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
-from regulars.models.propensity import PurchasePropensityModel, propensity_labels
+from regulars.features.labels import propensity_labels
+from regulars.models.propensity import PurchasePropensityModel
 
 
 def test_propensity_labels_count_purchases_in_the_window(workspace):

@@ -42,6 +42,7 @@ import pandas as pd
 
 from regulars.data import predictions_store as store
 from regulars.data.as_of import ORDERS, resolve_as_of
+from regulars.features.labels import churn_labels, propensity_labels
 from regulars.jobs.backtest_value import judge_forecast, judge_value, value_window
 from regulars.jobs.tables import as_known_on
 from regulars.jobs.predict import (
@@ -53,9 +54,7 @@ from regulars.jobs.predict import (
     fit_models,
     score_customers,
 )
-from regulars.models.churn import churn_labels
 from regulars.models.leads import lead_features
-from regulars.models.propensity import propensity_labels
 from regulars.models.readiness import Verdict, assess
 
 __all__ = ["BacktestResult", "agreed_verdicts", "backtest", "classification_metrics", "default_cutoff", "reliability_bins"]

@@ -33,8 +33,8 @@ import pyarrow.compute as pc
 
 from regulars.data import predictions_store as store
 from regulars.data.as_of import ORDERS, resolve_as_of
-from regulars.models.summary import stored_totals
-from regulars.models.churn import ChurnModel, activity_features, churn_labels, float_matrix
+from regulars.features.labels import activity_features, churn_labels, propensity_labels
+from regulars.models.churn import ChurnModel, float_matrix
 from regulars.models.leads import LeadScorer, lead_features
 from regulars.models.next_order import (
     add_days,
@@ -42,7 +42,7 @@ from regulars.models.next_order import (
     replenishment_pairs,
     replenishment_schedule,
 )
-from regulars.models.propensity import PurchasePropensityModel, propensity_labels
+from regulars.models.propensity import PurchasePropensityModel
 from regulars.models.readiness import (
     DataStats,
     NotEnoughData,
@@ -51,6 +51,7 @@ from regulars.models.readiness import (
     purchases,
 )
 from regulars.models.reasons import explain_json, topic_of
+from regulars.models.summary import stored_totals
 from regulars.jobs.tables import SampledTables, as_known_on, present_day
 from regulars.jobs.forecast import ForecastChoice, fit_forecast
 from regulars.jobs.value import ValueModels, fit_value, score_value
