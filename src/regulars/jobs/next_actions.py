@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from regulars.data import predictions_store, segment_store
+from regulars.data import predictions_store, segment_queries
 from regulars.data.as_of import ORDERS, resolve_as_of
 from regulars.data import recommend_store as store
 from regulars.features.next_action import DECISION_COLUMNS, decision_frame
@@ -93,7 +93,7 @@ def uplift_source(ws, catalogue: ActionCatalogue, as_of: dt.date | None = None):
     if measured.empty:
         return PriorUplift()
     segments = [s for s in measured["segment_id"].dropna().unique()]
-    return MeasuredUplift(measured, segment_store.memberships(ws, segments))
+    return MeasuredUplift(measured, segment_queries.memberships(ws, segments))
 
 
 def next_actions(ws, as_of=None, catalogue=None, uplift=None, progress=None, write: bool = True) -> NextActionsResult:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from regulars.data import segment_store
+from regulars.data import segment_queries, segment_store
 
 __all__ = ["Movement", "Segmentation", "Sizes", "history", "lifecycle_report", "members", "movement", "refreshes",
            "rfm_report", "segment_list", "size_trend", "sizes", "tiers_report"]
@@ -60,7 +60,7 @@ class Movement:
 
 def refreshes(ws, limit: int = 50) -> pd.DataFrame:
     """Refreshes, newest first."""
-    return segment_store.refreshes(ws, limit)
+    return segment_queries.refreshes(ws, limit)
 
 
 def sizes(ws, refresh_id: int | None = None, family: str | None = None) -> Sizes:
@@ -79,27 +79,27 @@ def sizes(ws, refresh_id: int | None = None, family: str | None = None) -> Sizes
         raise ValueError(f"no segment refresh {rid}; see `regulars segments list`")
     as_of, info = found
     customers, revenue = int(info.get("customers") or 0), float(info.get("revenue") or 0.0)
-    return Sizes(rid, as_of, customers, revenue, segment_store.sizes(ws, rid, customers, revenue, family))
+    return Sizes(rid, as_of, customers, revenue, segment_queries.sizes(ws, rid, customers, revenue, family))
 
 
 def segment_list(ws) -> pd.DataFrame:
     """Every live segment with its current rule version and size at the latest refresh."""
-    return segment_store.segment_list(ws)
+    return segment_queries.segment_list(ws)
 
 
 def members(ws, segment_id: str, limit: int = 100, offset: int = 0) -> pd.DataFrame:
     """Current members of a segment: who, since which refresh and date, under which rule version."""
-    return segment_store.members(ws, segment_id, limit, offset)
+    return segment_queries.members(ws, segment_id, limit, offset)
 
 
 def history(ws, segment_id: str, customer_id: str | None = None, limit: int = 1000) -> pd.DataFrame:
     """Entries and exits of a segment (optionally one customer), newest refresh first."""
-    return segment_store.history(ws, segment_id, customer_id, limit)
+    return segment_queries.history(ws, segment_id, customer_id, limit)
 
 
 def size_trend(ws, segment_id: str) -> pd.DataFrame:
     """A segment's members and revenue at every refresh."""
-    return segment_store.size_trend(ws, segment_id)
+    return segment_queries.size_trend(ws, segment_id)
 
 
 def movement(ws, from_refresh: int | None = None, to_refresh: int | None = None, family: str | None = "rfm") -> Movement:
@@ -112,11 +112,11 @@ def movement(ws, from_refresh: int | None = None, to_refresh: int | None = None,
     if to_refresh is None or from_refresh is None:
         raise ValueError("movement needs two refreshes; run `regulars segments refresh` again after new data")
     pattern = f"{family}:%" if family and family != "rule" else "%"
-    table = segment_store.movement(ws, from_refresh, to_refresh, pattern)
+    table = segment_queries.movement(ws, from_refresh, to_refresh, pattern)
     table["net"] = table["after"] - table["before"]
     flows = pd.DataFrame(columns=["from_segment", "to_segment", "customers"])
     if family and family != "rule":
-        flows = segment_store.flows(ws, from_refresh, to_refresh, pattern)
+        flows = segment_queries.flows(ws, from_refresh, to_refresh, pattern)
     return Movement(from_refresh, to_refresh, table, flows)
 
 
