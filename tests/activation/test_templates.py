@@ -11,7 +11,7 @@ from regulars.activation import holdout
 from regulars.data import predictions_store
 from regulars.jobs.activation import Runner, utcnow
 from regulars.segments.lifecycle import Thresholds
-from regulars.segments.membership import refresh
+from regulars.jobs.segments import refresh
 from tests.activation.servers import SmtpServer
 from tests.activation.shop import T0, Clock, _csv, approve, build, configure, customer, local, ts
 from tests.activation.test_cart_abandonment import treated_ids

@@ -1,7 +1,7 @@
 """Read-side segment reports for the CLI and the dashboard: sizes, value share, members,
 entry/exit history and movement between two refreshes.
 
-All functions read what :func:`regulars.segments.membership.refresh` recorded; none
+All functions read what :func:`regulars.jobs.segments.refresh` recorded; none
 recomputes a segment.
 
 Examples
