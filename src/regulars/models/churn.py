@@ -30,6 +30,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
 
 from .readiness import NotEnoughData
+from .tree_paths import path_contributions, path_tables
 
 __all__ = [
     "CalibratedBoostingClassifier",
@@ -324,55 +325,15 @@ class CalibratedBoostingClassifier(ClassifierMixin, BaseEstimator):
         labels = [groups.get(c, c) for c in names] if groups else names
         columns = list(dict.fromkeys(labels))
         column_of = np.array([columns.index(g) for g in labels])
-        key = (tuple(column_of), len(columns))
         cache = getattr(self, "_path_cache", None)
-        if cache is None or cache[0] != key or cache[1] is not self.booster_:
-            tables, bias = self._path_tables(column_of, len(columns))
-            # trees two at a time: a pair's table holds every leaf combination (a few hundred
-            # rows), which halves the gathers, the cost of this method
-            pairs = [((first[:, None, :] + second[None, :, :]).reshape(-1, len(columns)), len(second))
-                     for first, second in zip(tables[0::2], tables[1::2])]
-            self._path_cache = (key, self.booster_, (pairs, tables[-1] if len(tables) % 2 else None, bias))
-        pairs, last, bias = self._path_cache[2]
-        leaves = np.asfortranarray(self.booster_.predict(matrix, pred_leaf=True, num_threads=_threads(matrix)))
-        out = np.zeros((len(matrix), len(columns)), dtype=np.float64)
-        for i, (pair, width) in enumerate(pairs):
-            out += pair[leaves[:, 2 * i].astype(np.int64) * width + leaves[:, 2 * i + 1]]
-        if last is not None:
-            out += last[leaves[:, -1]]
+        if cache is None or cache[0] != (tuple(column_of), len(columns)) or cache[1] is not self.booster_:
+            self._path_cache = ((tuple(column_of), len(columns)), self.booster_,
+                                path_tables(self.booster_, column_of, len(columns)))
+        leaves = self.booster_.predict(matrix, pred_leaf=True, num_threads=_threads(matrix))
+        out, bias = path_contributions(self._path_cache[2], leaves)
         frame = pd.DataFrame(out, columns=columns, index=index)
         frame["bias"] = bias
         return frame
-
-    def _path_tables(self, column_of: np.ndarray, n_columns: int):
-        """Per tree, a (leaves x columns) table of path contributions; and the total root value."""
-        tables, bias = [], 0.0
-        for tree in self.booster_.dump_model()["tree_info"]:
-            root = tree["tree_structure"]
-            n_leaves = int(tree["num_leaves"])
-            table = np.zeros((n_leaves, n_columns))
-            if "leaf_value" in root:  # a stump
-                table[:, :] = 0.0
-                bias += float(root["leaf_value"])
-                tables.append(table)
-                continue
-            bias += float(root["internal_value"])
-            stack = [(root, np.zeros(n_columns))]
-            while stack:
-                node, acc = stack.pop()
-                parent_value = node["internal_value"]
-                column = column_of[node["split_feature"]]
-                for side in ("left_child", "right_child"):
-                    child = node[side]
-                    value = child["leaf_value"] if "leaf_value" in child else child["internal_value"]
-                    path = acc.copy()
-                    path[column] += value - parent_value
-                    if "leaf_value" in child:
-                        table[child["leaf_index"]] = path
-                    else:
-                        stack.append((child, path))
-            tables.append(table)
-        return tables, bias
 
     def feature_importance(self) -> pd.Series:
         """Total gain of each feature, largest first."""
