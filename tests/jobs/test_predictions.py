@@ -20,6 +20,7 @@ from regulars.cli.predict import register
 from regulars.data import predictions_store as store
 from regulars.data.purchases import purchase_sql
 from regulars.jobs.backtest import backtest
+from regulars import demo
 from regulars.jobs.predict import predict
 from regulars.reports.predictions import (
     backtest_report,
@@ -27,7 +28,6 @@ from regulars.reports.predictions import (
     predictions_summary,
 )
 
-demo = pytest.importorskip("regulars.demo")
 
 
 def _shop(tmp_path_factory, n, seed):

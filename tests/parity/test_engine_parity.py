@@ -14,7 +14,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-pytest.importorskip("pyspark")
+from tests.optional import engine
+
+engine("pyspark")
 
 from regulars import Workspace  # noqa: E402
 from regulars.data.engines import spark_tables  # noqa: E402
