@@ -26,21 +26,25 @@ from regulars.values import to_date
 __all__ = ["ACTIVITY_COLUMNS", "activity_features", "churn_labels", "propensity_labels"]
 
 
-def churn_labels(orders: ibis.Table, cutoff, window_days: int = 90) -> ibis.Table:
-    """``customer_id, churned`` for every customer who purchased before ``cutoff``.
-
-    ``churned`` is 1 when there is no purchase on days ``cutoff .. cutoff + window_days - 1``.
-    """
+def _came_back(orders: ibis.Table, cutoff, window_days: int) -> ibis.Table:
+    """``customer_id, came_back`` (1 or 0) for every customer who purchased before ``cutoff``:
+    1 when she purchases again on days ``cutoff .. cutoff + window_days - 1``."""
     cutoff = to_date(cutoff)
     end = cutoff + dt.timedelta(days=int(window_days))
     p = purchases(orders)
     before = p.filter(p.day < cutoff).select("customer_id").distinct()
     after = p.filter((p.day >= cutoff) & (p.day < end)).select("customer_id").distinct().mutate(came_back=1)
     joined = before.left_join(after, "customer_id")
-    return joined.select(
-        customer_id=before.customer_id,
-        churned=(1 - joined.came_back.fill_null(0)).cast("int8"),
-    )
+    return joined.select(customer_id=before.customer_id, came_back=joined.came_back.fill_null(0))
+
+
+def churn_labels(orders: ibis.Table, cutoff, window_days: int = 90) -> ibis.Table:
+    """``customer_id, churned`` for every customer who purchased before ``cutoff``.
+
+    ``churned`` is 1 when there is no purchase on days ``cutoff .. cutoff + window_days - 1``.
+    """
+    t = _came_back(orders, cutoff, window_days)
+    return t.select("customer_id", churned=(1 - t.came_back).cast("int8"))
 
 
 #: Recent-activity features computed by :func:`activity_features` (besides ``customer_id``);
@@ -137,10 +141,5 @@ def propensity_labels(orders: ibis.Table, cutoff, window_days: int = 30) -> ibis
 
     ``bought`` is 1 when there is a purchase on days ``cutoff .. cutoff + window_days - 1``.
     """
-    cutoff = to_date(cutoff)
-    end = cutoff + dt.timedelta(days=int(window_days))
-    p = purchases(orders)
-    before = p.filter(p.day < cutoff).select("customer_id").distinct()
-    after = p.filter((p.day >= cutoff) & (p.day < end)).select("customer_id").distinct().mutate(bought=1)
-    joined = before.left_join(after, "customer_id")
-    return joined.select(customer_id=before.customer_id, bought=joined.bought.fill_null(0).cast("int8"))
+    t = _came_back(orders, cutoff, window_days)
+    return t.select("customer_id", bought=t.came_back.cast("int8"))
