@@ -1,12 +1,10 @@
-"""How regulars reads a date and rounds money: one definition, used by every layer.
+"""What every layer shares: how regulars reads a date, and which order statuses are not a sale.
 
 This module imports nothing of regulars, so any layer may use it (``models`` included).
 
 - :func:`to_date`: a calendar date from what people and libraries hand us (ISO text, a
   ``date``, a ``datetime``, a pandas/numpy timestamp). A datetime keeps its own day (no time
   zone arithmetic): it is already naive UTC or a shop-local date-only value.
-- :func:`round_money`: money to :data:`MONEY_DECIMALS` places, for a number, a pandas or
-  numpy object, or an Ibis expression.
 - :data:`EXCLUDED_STATUSES` (:data:`CANCELLED_STATUSES` + :data:`NEVER_SOLD_STATUSES`): the order
   statuses that are not a transaction.
 
@@ -15,8 +13,6 @@ Examples
 >>> import datetime as dt
 >>> to_date("2024-03-05"), to_date(dt.datetime(2024, 3, 5, 23, 59)), to_date(None)
 (datetime.date(2024, 3, 5), datetime.date(2024, 3, 5), None)
->>> round_money(2.345678), round_money(None)
-(2.35, None)
 """
 
 from __future__ import annotations
@@ -31,9 +27,6 @@ NEVER_SOLD_STATUSES = ("failed", "declined", "abandoned", "draft")
 #: Order statuses that do not count as a transaction (compared lower-cased): the data layer's
 #: purchase rules and stored totals, the features, KPIs and cohorts read these.
 EXCLUDED_STATUSES = CANCELLED_STATUSES + NEVER_SOLD_STATUSES
-
-#: Money is stored as DECIMAL(18, MONEY_DECIMALS) and shown with this many decimals.
-MONEY_DECIMALS = 2
 
 
 def to_date(value) -> dt.date | None:
@@ -70,20 +63,3 @@ def to_date(value) -> dt.date | None:
     if pd.isna(stamp):
         raise ValueError(f"{value!r} is not a date; write it as YYYY-MM-DD")
     return stamp.date()
-
-
-def round_money(value):
-    """*value* rounded to :data:`MONEY_DECIMALS` places (``None`` stays ``None``).
-
-    Numbers come back as ``float``; pandas/numpy objects and Ibis expressions through their own
-    ``round`` (an Ibis DECIMAL stays DECIMAL).
-
-    >>> import pandas as pd
-    >>> round_money(pd.Series([1.005, 2.5])).tolist()
-    [1.0, 2.5]
-    """
-    if value is None:
-        return None
-    if hasattr(value, "round"):
-        return value.round(MONEY_DECIMALS)
-    return round(float(value), MONEY_DECIMALS)
