@@ -47,6 +47,15 @@ SERVER_NOT_YET_MOVED = {
 }
 
 
+#: Models that still build their input queries (Ibis over the shop's tables) and so reach into
+#: the data layer for the one purchase rule: module -> (what it may import, why). Those builders
+#: move to features/ next, as the churn/propensity labels did (features/labels.py).
+MODELS_STILL_BUILDING_QUERIES = {
+    "models.readiness": ({"data.purchases", "data"}, "purchases(): the purchase histories the models read, "
+                         "by data.purchases' rule (dated refunds and cancellations)"),
+}
+
+
 def _not_yet_moved(module: str, target: str) -> bool:
     return any(module.startswith(m) and (target + ".").startswith(t) for m, t in SERVER_NOT_YET_MOVED)
 
@@ -194,7 +203,8 @@ def _violations() -> list[str]:
             if other == part or other not in LAYERS:
                 continue
             allowed = INTERFACE_EXCEPTIONS.get(module, set())
-            if part == "models" and other != "values":
+            if part == "models" and other != "values" \
+                    and target not in MODELS_STILL_BUILDING_QUERIES.get(module, (set(), ""))[0]:
                 out.append(f"{module} -> {target}: models import only themselves and regulars.values")
             elif LAYERS[other] > LAYERS[part] and other not in allowed:
                 out.append(f"{module} -> {target}: imports upward ({part} is below {other})")

@@ -15,11 +15,11 @@ Examples
 >>> import tempfile, os
 >>> from regulars import Workspace
 >>> ws = Workspace(os.path.join(tempfile.mkdtemp(), "shop.duckdb"))
->>> timezone(ws.con)
+>>> timezone(ws)
 'UTC'
->>> settle(ws.con, timezone="Europe/Paris", currency="EUR")
+>>> settle(ws, timezone="Europe/Paris", currency="EUR")
 {'timezone': 'Europe/Paris', 'currency': 'EUR'}
->>> settle(ws.con, timezone="America/New_York")["timezone"]   # the first one stays
+>>> settle(ws, timezone="America/New_York")["timezone"]   # the first one stays
 'Europe/Paris'
 >>> ws.close()
 """
@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+
+from regulars.data.connection import connection
 
 DEFAULTS = {"timezone": "UTC", "currency": None}
 
@@ -42,17 +44,20 @@ def _stored(con) -> dict[str, object]:
 
 def settings(con) -> dict[str, object]:
     """``{"timezone": ..., "currency": ...}``: stored values, else the defaults."""
+    con = connection(con)
     stored = _stored(con)
     return {name: stored.get(name, default) for name, default in DEFAULTS.items()}
 
 
 def timezone(con) -> str:
     """The shop's time zone (IANA name; ``UTC`` until one is set)."""
+    con = connection(con)
     return str(settings(con)["timezone"] or "UTC")
 
 
 def settle(con, *, timezone: str | None = None, currency: str | None = None, by: str = "ingest") -> dict:
     """Store the shop's time zone and currency when none is stored yet (first load wins)."""
+    con = connection(con)
     stored = _stored(con)
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     for name, value in (("timezone", timezone), ("currency", currency)):

@@ -108,7 +108,7 @@ class Workspace:
     @property
     def timezone(self) -> str:
         """The shop's time zone (:mod:`regulars.data.shop`): reports group days and months by it."""
-        return shop.timezone(self.con)
+        return shop.timezone(self._con)
 
     def order_stats(self, as_of: dt.date) -> ibis.Table | None:
         """The stored per-customer order totals (:mod:`regulars.data.order_stats`), or ``None``
