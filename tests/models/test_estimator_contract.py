@@ -41,9 +41,7 @@ CLASSIFIER_EXEMPTIONS = {
 
 #: Estimators that do not subclass BaseEstimator yet (scikit-learn's clone cannot copy them).
 NOT_YET_ESTIMATORS = {
-    "regulars.models.forecast.DemandForecaster": "hyperparameters and fitted state not yet separated",
     "regulars.models.leads.LeadScorer": "its score(X) clashes with scikit-learn's score(X, y)",
-    "regulars.models.next_order.NextOrderEstimator": "fitted from a workspace's purchase history, not from arrays",
 }
 
 

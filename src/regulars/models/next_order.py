@@ -31,6 +31,7 @@ import ibis
 import numpy as np
 import pandas as pd
 from scipy.special import log_ndtr, ndtr, ndtri
+from sklearn.base import BaseEstimator
 
 
 from .readiness import purchases
@@ -70,7 +71,7 @@ def gap_statistics(tables, as_of) -> ibis.Table:
     )
 
 
-class NextOrderEstimator:
+class NextOrderEstimator(BaseEstimator):
     """Pooled log-normal gap model combined with a BTYD waiting time.
 
     Parameters
