@@ -331,9 +331,9 @@ def test_predict_and_backtest_agree_on_what_thin_recent_data_supports(workspace)
         rows.append((f"late{k}", f"c{k:03d}", start + dt.timedelta(days=int(day)), 25))
     frame = pd.DataFrame(rows, columns=["order_id", "customer_id", "ordered_at", "total"])
     frame["ordered_at"] = pd.to_datetime(frame["ordered_at"]) + pd.Timedelta(hours=10)
-    workspace.con.register("raw_orders", frame)
-    workspace.con.execute("INSERT INTO customers (customer_id) SELECT DISTINCT customer_id FROM raw_orders")
-    workspace.con.execute("INSERT INTO orders (order_id, customer_id, ordered_at, total) "
+    workspace._con.register("raw_orders", frame)
+    workspace._con.execute("INSERT INTO customers (customer_id) SELECT DISTINCT customer_id FROM raw_orders")
+    workspace._con.execute("INSERT INTO orders (order_id, customer_id, ordered_at, total) "
                           "SELECT order_id, customer_id, ordered_at, CAST(total AS DECIMAL(18, 2)) FROM raw_orders")
     result = predict(workspace)
     assert result.verdicts["forecast"].refused
