@@ -16,6 +16,7 @@ every run is printed with the median and the slowest: on a shared machine one ru
 from __future__ import annotations
 
 import argparse
+import os
 import json
 import statistics
 import subprocess
@@ -28,6 +29,10 @@ HERE = Path(__file__).resolve().parent
 # VmHWM is the peak resident memory of this process image only; ru_maxrss would also count
 # what the parent held when it forked the child.
 PEAK = r"""
+import resource
+def cpu_s():
+    u = resource.getrusage(resource.RUSAGE_SELF)
+    return u.ru_utime + u.ru_stime
 def peak_gb():
     for line in open("/proc/self/status"):
         if line.startswith("VmHWM:"):
@@ -39,10 +44,10 @@ import json, sys, time
 """ + PEAK + r"""
 from regulars import Workspace
 ws = Workspace(sys.argv[1], memory_limit=sys.argv[2])
-t = time.perf_counter()
+t, c = time.perf_counter(), cpu_s()
 orders = ws.sql("SELECT order_id, customer_id, ordered_at, total FROM orders")
 print(json.dumps({"reference_s": time.perf_counter() - t, "orders": len(orders),
-                  "peak_gb": peak_gb()}))
+                  "peak_gb": peak_gb(), "cpu_s": cpu_s() - c}))
 """
 
 CHILD = r"""
@@ -51,11 +56,11 @@ import json, sys, time
 from regulars import Workspace
 from regulars.jobs.predict import predict
 ws = Workspace(sys.argv[1], memory_limit=sys.argv[2])
-t = time.perf_counter()
+t, c = time.perf_counter(), cpu_s()
 result = predict(ws)
 seconds = time.perf_counter() - t
 print(json.dumps({"predict_s": seconds, "rows": result.rows, "timings": result.timings,
-                  "peak_gb": peak_gb(),
+                  "peak_gb": peak_gb(), "cpu_s": cpu_s() - c,
                   "readiness": {k: v.status for k, v in result.verdicts.items()}}))
 """
 
@@ -108,10 +113,13 @@ def main() -> None:
     for i, (reference, figures) in enumerate(runs, 1):
         label = f"run {i}/{len(runs)}: " if len(runs) > 1 else ""
         print(f"{label}regulars predict: {figures['predict_s']:.1f} s (target <= 60 s), peak memory "
-              f"{figures['peak_gb']:.2f} GB (target <= 4 GB)")
+              f"{figures['peak_gb']:.2f} GB (target <= 4 GB); {figures['cpu_s']:.1f} CPU-s")
         print(f"  reference (read the orders into pandas once, its own process): {reference['reference_s']:.2f} s, "
-              f"{reference['peak_gb']:.2f} GB -> predict is {figures['predict_s'] / reference['reference_s']:.1f}x "
-              f"the time and {figures['peak_gb'] / reference['peak_gb']:.1f}x the memory of the reference")
+              f"{reference['peak_gb']:.2f} GB, {reference['cpu_s']:.1f} CPU-s -> predict is "
+              f"{figures['predict_s'] / reference['reference_s']:.1f}x the time, "
+              f"{figures['cpu_s'] / reference['cpu_s']:.1f}x the CPU and {figures['peak_gb'] / reference['peak_gb']:.1f}x "
+              "the memory of the reference")
+        print(f"  load average {' / '.join(f'{x:.1f}' for x in os.getloadavg())}")
         print("  steps:", ", ".join(f"{k} {v:.1f}s" for k, v in figures["timings"].items()))
     if len(runs) > 1:
         seconds = sorted(f["predict_s"] for _, f in runs)

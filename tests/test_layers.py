@@ -93,8 +93,8 @@ def _part(module: str) -> str:
 
 
 DATABASE = re.compile(
-    r"\._?con\b|\.(sql|raw_sql)\(|^\s*(import duckdb|from duckdb\b)"
-    r"|from regulars\.data\.connection import|from regulars\.data\.rows import (?!jsonable\b)",
+    r"\._?con\b|\.(sql|raw_sql)\(|^\s*(import duckdb|from duckdb\b)|(get|has|set)attr\([^)\n]*[\"']_?con[\"']"
+    r"|from regulars\.data\.connection import (?!has_database\s*$)|from regulars\.data\.rows import (?!jsonable\b)",
     re.M,
 )
 #: SQL as code: a statement at the start of a string literal (prose such as help texts that
@@ -151,6 +151,16 @@ def test_only_the_data_layer_talks_to_the_database(module, path):
     if module not in SQL_ALLOWED:
         hits += _sql_in_code(path)
     assert not hits, f"{module} reaches the database outside regulars.data: {hits}"
+
+
+def test_the_connection_finder_sees_every_way_to_the_connection():
+    seen = ['con = ws.con', 'ws._con.execute(q)', 'getattr(ws, "con", None)', "hasattr(ws, '_con')",
+            'rows = ws.sql(q)', 'import duckdb', 'from regulars.data.connection import connection',
+            'from regulars.data.connection import connection, has_database']
+    fine = ['from regulars.data.connection import has_database', 'from regulars.data.rows import jsonable',
+            'getattr(ws, "settings_con", None)', 'ws.execute(expr)', 'cons = 1']
+    assert [s for s in seen if not DATABASE.search(s)] == []
+    assert [s for s in fine if DATABASE.search(s)] == []
 
 
 def test_the_sql_finder_sees_sql_and_not_prose(tmp_path):

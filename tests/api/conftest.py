@@ -17,6 +17,12 @@ def prepare(path, segments: bool = True, predictions: bool = True) -> None:
             from regulars.jobs.segments import refresh
 
             refresh(ws)
+        from regulars.jobs.text import analyse_texts
+
+        analyse_texts(ws)
+        from regulars.jobs.anomalies import detect_anomalies
+
+        detect_anomalies(ws)
         if predictions:
             from regulars.jobs.backtest import backtest
             from regulars.jobs.predict import predict
@@ -29,6 +35,9 @@ def prepare(path, segments: bool = True, predictions: bool = True) -> None:
 
             evaluate(ws)
             next_actions(ws, as_of=recommend(ws).as_of)
+            from regulars.jobs.audit import run_audit
+
+            run_audit(ws)
 
 
 @pytest.fixture(scope="session")

@@ -31,6 +31,8 @@ ROLES = {
     ("get", "/api/predictions"): "viewer",
     ("get", "/api/predictions/{customer_id}"): "viewer",
     ("get", "/api/backtests"): "viewer",
+    ("get", "/api/lists"): "viewer",
+    ("get", "/api/lists/{name}"): "viewer",
     ("post", "/api/events"): "analyst",
     ("post", "/api/ingest/{kind}"): "analyst",
     ("get", "/api/me"): "viewer",
@@ -79,6 +81,15 @@ ROLES = {
     ("get", "/api/activation/settings"): "admin",
     ("put", "/api/activation/settings"): "admin",
     ("get", "/api/activation/schedules"): "admin",
+    ("get", "/api/text/topics"): "viewer",
+    ("get", "/api/text/sentiment"): "viewer",
+    ("post", "/api/text/analyse"): "analyst",
+    ("get", "/api/anomalies"): "viewer",
+    ("post", "/api/anomalies/refresh"): "analyst",
+    ("get", "/api/fairness"): "viewer",
+    ("post", "/api/fairness/run"): "analyst",
+    ("get", "/api/model-cards"): "viewer",
+    ("get", "/api/model-cards/{model}"): "viewer",
 }
 
 
@@ -102,6 +113,8 @@ def request_for(server, method: str, path: str, *, harmless: bool) -> dict:
         "journey_id": "no-such-journey",
         "subscription_id": "no-such-subscription",
         "delivery_id": "no-such-delivery",
+        "model": "churn",
+        "name": "at-risk",
     }
     url = path.format(**values)
     kw: dict = {}

@@ -30,7 +30,7 @@ def test_single_event_is_written_and_in_the_profile_at_once(analyst, server):
     after = analyst.get(f"/api/customers/{cid}").json()
     assert after["events"]["total"] == before + 1
     item = next(e for e in after["events"]["items"] if e["page_url"] == "/rt-one")
-    assert item["occurred_at"] == "2024-12-19T09:00:00"  # stored in UTC
+    assert item["occurred_at"] == "2024-12-19T09:00:00+00:00"  # stored in UTC; written with the shop's offset (UTC)
     assert any(t["kind"] == "event" and "/rt-one" in t["text"] for t in after["timeline"])
 
 

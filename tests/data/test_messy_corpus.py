@@ -17,11 +17,11 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, note, settings
+from hypothesis import HealthCheck, given, note, reject, settings
 from hypothesis import strategies as st
 
 from regulars import Workspace
-from regulars.data.ingest.pipeline import ingest
+from regulars.data.ingest.pipeline import MappingError, ingest
 
 ENCODINGS = ("utf-8", "utf-8-sig", "cp1252", "utf-16")
 ENDINGS = {"lf": "\n", "crlf": "\r\n", "mixed": None, "cr": "\r"}
@@ -171,3 +171,7 @@ def test_any_grid_of_values_is_loaded_or_quarantined_and_reloads_unchanged(grid,
             check_file(Path(d), out.getvalue().encode("utf-8", errors="surrogatepass"), len(rows), mapping)
         except UnicodeEncodeError:
             pass  # hypothesis text with lone surrogates cannot be written as a file
+        except MappingError as exc:  # a grid of mostly control characters is refused as binary (by design)
+            if "holds binary data" not in str(exc):
+                raise
+            reject()

@@ -156,6 +156,25 @@ def test_an_order_is_loaded_whole_or_not_at_all(workspace, tmp_path):
     assert "names more than one customer (1, 2)" in reasons[3] and reasons[3] == reasons[4]
 
 
+def test_orders_across_two_files_keep_their_own_customers(workspace, tmp_path):
+    """An order whose lines are split over two files (row 1 of the second file, row 1+2k of the
+    first) must not lend its customer to the guest order on the same row number of the first file,
+    nor take that guest's none (each order once was resolved by its lowest file and row separately)."""
+    header = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID\n"
+    first, second = [header], [header]
+    for k in range(20):
+        first.append(f"G{k},A,Mug,1,2024-03-01 10:00,5.00,\n")          # a guest order, row 2k + 1
+        first.append(f"S{k},B,Tea,1,2024-03-01 10:00,3.50,{900 + k}\n")  # line 1 of order S{k}, row 2k + 2
+        second.append(f"S{k},C,Cake,1,2024-03-01 10:00,2.00,{900 + k}\n")  # its line 2, row k + 1
+    (tmp_path / "a.csv").write_text("".join(first))
+    (tmp_path / "b.csv").write_text("".join(second))
+    (tmp_path / "m.toml").write_text(MAPPING)
+    result = ingest(workspace, "order-lines", [tmp_path / "a.csv", tmp_path / "b.csv"], mapping=tmp_path / "m.toml")
+    assert (result.rows_read, result.rows_quarantined, result.guest_orders) == (60, 0, 20)
+    orders = dict(workspace._con.execute("SELECT order_id, customer_id FROM orders").fetchall())
+    assert orders == {**{f"G{k}": None for k in range(20)}, **{f"S{k}": str(900 + k) for k in range(20)}}
+
+
 def test_shopify_refunds_reach_the_kpis_on_the_day_of_the_export(workspace, tmp_path):
     export = tmp_path / "orders_export.csv"
     shutil.copy(SAMPLES / "shopify_orders.csv", export)

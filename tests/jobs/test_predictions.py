@@ -83,6 +83,10 @@ def test_every_customer_gets_a_prediction_row(shop):
     preds = store.read_customer_predictions(ws)
     buyers = ws.sql(f"SELECT count(DISTINCT customer_id) AS n FROM orders WHERE {purchase_sql()}")["n"].iloc[0]
     assert len(preds) == buyers == prediction.rows["customer_predictions"]
+    # customers who refused personalisation keep a row without personal scores (tests/trust/test_consent.py)
+    refused = preds["data_mode"] == "not_personalised"
+    assert preds.loc[refused, "churn_risk"].isna().all()
+    preds = preds[~refused]
     assert preds["churn_risk"].between(0, 1).all() and preds["propensity_30d"].between(0, 1).all()
     assert preds["p_alive"].between(0.01, 0.99).all()  # never "100% still buying"
     # an 80% range need not hold the mean (a likely 0 with a small chance of many orders)
@@ -110,7 +114,7 @@ def test_reasons_quote_the_customers_real_numbers(shop):
               r"visited the site (\d+) days ago": last_visit}
     seen = dict.fromkeys(checks, 0)
     n_reasons = 0
-    for cid, text in preds["churn_reasons"].items():
+    for cid, text in preds["churn_reasons"].dropna().items():  # none for who refused personalisation
         for sentence in json.loads(text):
             n_reasons += 1
             for pattern, source in checks.items():
@@ -178,6 +182,7 @@ def test_small_shop_runs_in_small_data_mode_with_honest_output(tmp_path_factory)
         result = predict(ws)
         assert result.verdicts["churn"].status == "small"
         preds = store.read_customer_predictions(ws)
+        preds = preds[preds["data_mode"] != "not_personalised"]  # refused personalisation: no personal score
         assert (preds["data_mode"] == "small").all()
         assert preds["churn_risk"].notna().all()
         # wide intervals: the 80% range of expected orders spans at least 1 order for most likely returners
@@ -213,18 +218,18 @@ def test_every_range_reports_its_measured_coverage_next_to_the_nominal_80(shop):
                           ("next_order", "interval_coverage"), ("forecast", "interval_coverage")):
         row = rows.loc[(model, metric)]
         assert row["baseline"] == "nominal" and row["baseline_value"] == 0.8, (model, metric)
-        if model != "forecast":  # measured on this shop: 77%, 80%, 81%, 79%
-            assert 0.75 <= row["value"] <= 0.85, (model, metric, row["value"])
+        assert 0.75 <= row["value"] <= 0.85, (model, metric, row["value"])  # measured: 77%, 80%, 81%, 79%, 77%
         assert "80%" in row["sentence"] and "below" in row["sentence"] or "earlier" in row["sentence"]
 
 
-@pytest.mark.xfail(strict=True, reason="known weakness, not fixed: 'repeat last week' is served from 3 of the 4 "
-                   "replayed dates and, after an unusual week (2026-07-13), repeats it for 8 weeks (27 orders a day "
-                   "came, 38 were forecast): its 80% range then holds 48% of the days, 74% over the 224 days")
 def test_the_forecast_range_holds_75_to_85_percent_of_the_replayed_days(shop):
+    # 12 forecasts of 8 weeks, 4 weeks apart (measured: 77% of 672 forecast days). With the 4
+    # separate windows judged before, this failed at 74%: one of them began after a campaign week
+    # that "repeat last week" then repeated for 8 weeks (45% inside) and weighed a quarter
     _, bt, _ = shop
     row = bt.rows.set_index(["model", "metric"]).loc[("forecast", "interval_coverage")]
     assert 0.75 <= row["value"] <= 0.85, row["value"]
+    assert row["n"] == 12 * 56 and "12 forecasts" in row["sentence"]
 
 
 def test_value_is_judged_at_the_horizon_shown_against_a_repeat_buying_pace(shop):
@@ -293,7 +298,12 @@ def test_leads_are_people_and_none_exists_only_through_later_links(shop):
     leads = store.read_table_as_of(ws, "lead_scores")
     assert leads["customer_id"].is_unique and len(leads) == prediction.rows["lead_scores"]
     as_of = prediction.as_of
-    assert data_stats(ws, as_of).leads == len(leads)  # people, not their events
+    # people, not their events; who refused personalisation gets no lead score (issue 20's consent rule)
+    from regulars.data.privacy_store import refused_personalisation
+
+    people = set(ws.execute(lead_features(ws, as_of))["customer_id"])
+    assert data_stats(ws, as_of).leads == len(people)
+    assert set(leads["customer_id"]) == people - set(refused_personalisation(ws._con))
     cutoff = bt.cutoff
     known = ws.execute(lead_features(as_known_on(ws, cutoff), cutoff))
     everything = ws.execute(lead_features(ws, cutoff))

@@ -57,7 +57,8 @@ def _shop(path) -> Workspace:
     con.execute("INSERT INTO order_lines (order_id, line_number, product_id, quantity, unit_price) VALUES "
                 + ", ".join(lines))
     # c1 opted out of personalisation before AS_OF; c2 only after it (not yet true on AS_OF)
-    con.execute("INSERT INTO consents VALUES ('c1', 'personalization', false, TIMESTAMP '2024-06-01', 'form', NULL), "
+    con.execute("INSERT INTO consents (customer_id, purpose, is_granted, recorded_at, source, _run_id) VALUES "
+                "('c1', 'personalization', false, TIMESTAMP '2024-06-01', 'form', NULL), "
                 "('c2', 'personalization', false, TIMESTAMP '2024-07-10', 'form', NULL)")
     con.execute("INSERT INTO events (event_id, customer_id, event_type, occurred_at, product_id) VALUES "
                 "('e1', 'c3', 'product_view', TIMESTAMP '2024-06-30 10:00', 'kettle'), "
@@ -115,7 +116,8 @@ def test_report_serves_best_sellers_after_a_later_opt_out_and_to_newcomers(tmp_p
 def test_next_actions_respect_consent_history_and_contact_caps(tmp_path):
     with _shop(tmp_path / "shop.duckdb") as ws:
         recommend(ws, as_of=AS_OF, k=3, evaluate_if_missing=False)
-        ws._con.execute("INSERT INTO consents VALUES ('c3', 'email', false, TIMESTAMP '2024-06-15', 'form', NULL)")
+        ws._con.execute("INSERT INTO consents (customer_id, purpose, is_granted, recorded_at, source, _run_id) "
+                       "VALUES ('c3', 'email', false, TIMESTAMP '2024-06-15', 'form', NULL)")
         ws._con.execute("INSERT INTO messages (message_id, customer_id, channel, event_type, occurred_at) VALUES "
                        + ", ".join(f"('m{i}', 'c4', 'email', 'sent', TIMESTAMP '2024-06-{20 + i} 09:00')"
                                    for i in range(3)))

@@ -16,7 +16,8 @@ from tests.web.conftest import settle, sign_in
 
 pytestmark = pytest.mark.slow
 
-PAGES = ["/", "/segments", "/customers", "/cohorts", "/funnel", "/predictions", "/data", "/settings"]
+PAGES = ["/", "/segments", "/customers", "/lists", "/cohorts", "/funnel", "/predictions", "/text", "/anomalies", "/fairness",
+         "/model-cards", "/data", "/settings"]
 
 
 def expected_numbers(server) -> dict[str, list[str]]:
@@ -31,13 +32,20 @@ def expected_numbers(server) -> dict[str, list[str]]:
         high = ws.sql("SELECT count(*) AS n FROM customer_predictions WHERE churn_band = 'high' AND "
                       "as_of = (SELECT max(as_of) FROM customer_predictions)")["n"][0]
         key_id = ws.sql("SELECT key_id FROM api_keys WHERE name = 'test viewer'")["key_id"][0]
+        texts = ws.sql("SELECT texts FROM text_runs ORDER BY finished_at DESC LIMIT 1")["texts"][0]
+        flags = ws.count("anomaly_flags")
     return {
         "/": [f"{int(summary['customers']):,}", f"{float(summary['revenue']):,.2f}", f"{int(summary['orders']):,}"],
         "/segments": [str(top_segment["name"]), f"{int(top_segment['n']):,}"],
         "/customers": [f"{customers.total:,} customers", customers.items[0]["customer_id"]],
         "/cohorts": [f"{cohorts['cohorts'][0]} ({cohorts['sizes'][0]:,})"],
-        "/funnel": ["product_view", "add_to_cart"],
+        "/funnel": ["Viewed a product", "Added to the cart"],  # steps in words (issue 16.5)
         "/predictions": [f"{int(high):,}"],
+        "/text": [f"{int(texts):,}", "What customers say"],
+        "/anomalies": [f"{flags:,}", "Anomalies"],
+        "/fairness": ["Fairness of the models"],
+        "/model-cards": ["Model cards"],
+        "/lists": ["Lists to act on", "Likely buyers"],
         "/data": [f"{orders:,}"],
         "/settings": [key_id],
     }

@@ -14,7 +14,7 @@ import time
 from fastapi import FastAPI
 
 from regulars import __version__
-from regulars.api import errors
+from regulars.api import cli_channel, errors
 from regulars.api.cache import ReportCache
 from regulars.api.middleware import ServerMiddleware
 from regulars.api.profiles import ProfileCache
@@ -50,6 +50,8 @@ TAGS = [
     {"name": "recommendations", "description": "What to offer each customer, bought-together pairs, next best actions."},
     {"name": "activation", "description": "Journeys (approval, results, send log), audience exports, webhooks, "
                                           "the Monday report, alerts and activation settings."},
+    {"name": "text", "description": "What customers say: sentiment and topics of reviews, tickets and survey comments."},
+    {"name": "trust", "description": "Anomaly and fraud flags, fairness audits of the models, model cards."},
 ]
 
 
@@ -73,12 +75,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.app_settings = auth.get_settings(ws)
             shared.write_transaction(auth.purge_sessions)
         app.state.profiles = ProfileCache(shared, max_profiles=settings.max_profiles)
+        from regulars.api import consent_hook  # noqa: F401 - registers the consent listener once per process
         from regulars.api.refresh import install as install_refresh
 
         refresher = install_refresh(app)
         from regulars.api.activation_runner import install as install_activation, uninstall as stop_activation
 
         install_activation(app)
+        from regulars.api.schedule import Schedule
+
+        schedule = Schedule(shared).start()  # retention limit, daily
         shared.warm(min(4, settings.read_connections))
         if settings.warm_reports:
             from regulars.api.views import warm
@@ -87,14 +93,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.warm_profiles:
             app.state.profiles.start_warm(shared.read)
         log.info("serving workspace %s (%d active keys)", shared.path.name, len(app.state.keyring))
+        cli_channel.install(app)  # `regulars` commands in a terminal run through this server meanwhile
         try:
             yield
         finally:
+            cli_channel.uninstall(app)
             used = app.state.keyring.drain_last_used()
             if used:
                 shared.submit(lambda ws: auth.touch_keys(ws, used))
             stop_activation(app)
             refresher.stop()
+            schedule.stop()
             shared.close()
 
     app = FastAPI(
@@ -109,18 +118,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.sessions = None
     app.state.last_touch = time.monotonic()
+    from regulars.web.currency import ShopCurrencyMiddleware
+
+    app.add_middleware(ShopCurrencyMiddleware)
     app.add_middleware(ServerMiddleware)
     errors.install(app)
 
-    from regulars.api.routes import activation, admin, analytics, customers, data_in, experiments, privacy, recommend
+    from regulars.api.routes import (activation, admin, analytics, customers, data_in, experiments, lists, privacy,
+                                     recommend, text, trust)
     from regulars.web import experiments as experiments_page
+    from regulars.web import lists as lists_page
     from regulars.web import pages, static
 
-    for module in (customers, analytics, data_in, admin, experiments, privacy, recommend, activation):
+    for module in (customers, analytics, data_in, admin, experiments, privacy, recommend, activation, text, trust,
+                   lists):
         app.include_router(module.router, prefix="/api")
+    app.include_router(cli_channel.router)
     app.include_router(static.router)
     app.include_router(pages.router)
     app.include_router(experiments_page.router)
+    app.include_router(lists_page.router)
 
     return app
 

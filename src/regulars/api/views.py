@@ -14,6 +14,7 @@ from fastapi import Request
 
 from regulars.api.errors import ApiError
 from regulars.data.rows import jsonable
+from regulars.reports import standard
 
 
 def report_module(name: str):
@@ -26,24 +27,50 @@ def report_module(name: str):
         raise ApiError(503, f"the {name} report is not available in this installation") from None
 
 
+#: Reports that read only the shop's own data (not segments or predictions): a segment refresh or a
+#: prediction run keeps their stored results (see :func:`regulars.reports.stored.stored`).
+INPUT_ONLY = frozenset({"kpis", "cohorts", "personas"})
+
+
+def _writer(request: Request):
+    """Where a report computed on a read view is stored: the server's writer thread."""
+    return request.app.state.shared.submit
+
+
 def _cached(request: Request, ws, key: tuple, compute):
-    """``compute(ws)`` made JSON-ready, through the report cache (see :mod:`regulars.api.cache`)."""
+    """``compute(ws)`` made JSON-ready, through the report cache (see :mod:`regulars.api.cache`).
+
+    Behind the in-memory cache are the workspace's stored results: a report computed before
+    (by the refresh job, ``regulars demo``, a read command or an earlier server) from the same
+    data is read, not computed again, so a first visit after a restart or a refresh is fast.
+    """
     cache = request.app.state.cache
+    reads = "inputs" if key[0] in INPUT_ONLY or (key[0] == "funnel" and key[1] != "segment") else "all"
+
+    def through_store(w):
+        from regulars.reports.stored import stored
+
+        return stored(w, "page", {"key": list(key)}, lambda v: jsonable(compute(v)), reads=reads,
+                      save=_writer(request)).value
+
     try:
-        return cache.get(key, lambda w: jsonable(compute(w)), ws)
+        return cache.get(key, through_store, ws)
     except ValueError as exc:  # the report refused a parameter
         raise ApiError(422, str(exc).splitlines()[0]) from None
 
 
 def kpis(request: Request, ws, by=None, start=None, end=None, active_days=None) -> dict:
     mod = report_module("kpis")
+    if start is None and end is None and active_days is None:
+        return _cached(request, ws, ("kpis", by, start, end, active_days),
+                       lambda w: standard.kpis(w, by=by, save=_writer(request)).value.to_dict())
     return _cached(request, ws, ("kpis", by, start, end, active_days),
                    lambda w: mod.kpis(w, by=by, start=start, end=end, active_days=active_days).to_dict())
 
 
 def doctor(request: Request, ws) -> dict:
-    mod = report_module("doctor")
-    return _cached(request, ws, ("doctor",), lambda w: mod.doctor(w).to_dict())
+    report_module("doctor")  # 503 when not installed
+    return _cached(request, ws, ("doctor",), lambda w: standard.doctor(w, save=_writer(request)).value.to_dict())
 
 
 def cohorts(request: Request, ws, by="month", kind="acquisition", metric="customers") -> dict:
@@ -53,12 +80,13 @@ def cohorts(request: Request, ws, by="month", kind="acquisition", metric="custom
 
 
 def funnel(request: Request, ws, by=None, unit="session", steps=None) -> dict:
-    mod = report_module("funnel")
+    report_module("funnel")  # 503 when not installed
     if by == "segment" and current_segments_table(ws) is None:
         raise ApiError(409, "no segment memberships yet: run the segmentation first")
     key = ("funnel", by, unit, tuple(steps) if steps else None)
-    return _cached(request, ws, key, lambda w: mod.funnel_report(
-        w, steps=steps, by=by, segments=current_segments_table(w) if by == "segment" else None, unit=unit).to_dict())
+    return _cached(request, ws, key, lambda w: standard.funnel(
+        w, by=by, unit=unit, steps=list(steps) if steps else None,
+        segments=current_segments_table(w) if by == "segment" else None, save=_writer(request)).value.to_dict())
 
 
 def current_segments_table(ws):
@@ -106,6 +134,8 @@ def segments(request: Request, ws) -> dict:
                 "members": seg.get("members"), "share": seg.get("member_share"), "revenue": seg.get("revenue"),
                 "revenue_share": seg.get("value_share"), "entered": m.get("entered"), "exited": m.get("exited"),
             })
+        if sizes.get("currency_note"):
+            notes.insert(0, sizes["currency_note"])
         if sizes["refresh_id"] is None:
             notes.append("no segments yet: run `regulars segments refresh` (or POST /api/segments/refresh)")
         return {"refresh_id": sizes["refresh_id"], "as_of": sizes["as_of"], "customers": sizes["customers"],
@@ -141,9 +171,11 @@ def segment_members(request: Request, ws, segment_id: str, limit: int = 50, offs
     return jsonable(out)
 
 
-def segment_members_csv(request: Request, ws, segment_id: str, include_pii: bool = False) -> tuple[str, str]:
+def segment_members_csv(request: Request, ws, segment_id: str, include_pii: bool = False,
+                        channel: str | None = None) -> tuple[str, str]:
     """Every member as CSV (personal fields masked unless *include_pii*; no cell a spreadsheet would
-    evaluate, see :mod:`regulars.reports.csv_safe`), and a file name."""
+    evaluate, see :mod:`regulars.reports.csv_safe`), and a file name; with *channel* (``email`` or
+    ``sms``) only the members whose consent for that channel is granted."""
     from regulars.reports.csv_safe import write_csv
     from regulars.reports.customers import list_customers, resolve_segment
 
@@ -153,8 +185,11 @@ def segment_members_csv(request: Request, ws, segment_id: str, include_pii: bool
     page = list_customers(ws, segment=sid, limit=100_000, offset=0, sort="revenue", include_pii=include_pii)
     columns = ["customer_id", "email", "phone", "first_name", "last_name", "city", "country", "accepts_email",
                "accepts_sms", "accepts_personalization", "orders", "revenue", "first_order_at", "last_order_at"]
-    name = "segment-" + "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in sid)
-    return write_csv(page.items, columns), name
+    items = page.items
+    if channel:  # consent for this channel not granted (or never stated): not exported
+        items = [i for i in items if i.get(f"accepts_{channel}") is not None and bool(i.get(f"accepts_{channel}"))]
+    name = "segment-" + "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in sid) + (f"-{channel}" if channel else "")
+    return write_csv(items, columns), name
 
 
 def refresh_segments(request: Request) -> dict:
@@ -172,8 +207,8 @@ def refresh_segments(request: Request) -> dict:
 
 def personas(request: Request, ws) -> dict:
     """Behavioural clusters of the buyers, each described as a persona card."""
-    mod = report_module("personas")
-    return _cached(request, ws, ("personas",), lambda w: mod.cluster_report(w).to_dict())
+    report_module("personas")  # 503 when not installed
+    return _cached(request, ws, ("personas",), lambda w: standard.clusters(w, save=_writer(request)).value.to_dict())
 
 
 def personas_or_none(request: Request, ws) -> dict | None:
@@ -249,7 +284,17 @@ def predictions(request: Request, ws, limit: int = 50, offset: int = 0, include_
                 "sort": sort, "items": items, "distributions": dist, "summary": summary,
                 "notes": summary.get("notes", [])}
 
-    return _cached(request, ws, ("predictions", limit, offset, sort), compute)
+    return _named(ws, _cached(request, ws, ("predictions", limit, offset, sort), compute), include_pii)
+
+
+def _named(ws, data: dict, include_pii: bool) -> dict:
+    """*data* with names next to the ids of its customer lists (masked unless *include_pii*)."""
+    from regulars.reports.action_lists import with_names
+
+    summary = dict(data.get("summary") or {})
+    for key in ("at_risk", "likely_buyers"):
+        summary[key] = jsonable(with_names(ws, summary.get(key) or [], include_pii))
+    return {**data, "items": jsonable(with_names(ws, data.get("items") or [], include_pii)), "summary": summary}
 
 
 def backtests(request: Request, ws) -> dict:
@@ -281,12 +326,15 @@ def warm(app) -> None:
             app.state.reports_warming = False
 
     def _run() -> None:
-        calls = [lambda ws: kpis(request, ws), lambda ws: kpis(request, ws, by="month"),
-                 lambda ws: segments(request, ws), lambda ws: cohorts(request, ws),
-                 lambda ws: cohorts(request, ws, metric="revenue"),
+        from regulars.api.routes.activation import monday
+
+        # in the order of the navigation, and the persona cards (they import scikit-learn) with the segments
+        calls = [lambda ws: doctor(request, ws), lambda ws: monday(request, ws, None),
+                 lambda ws: kpis(request, ws), lambda ws: kpis(request, ws, by="month"),
+                 lambda ws: cohorts(request, ws), lambda ws: segments(request, ws),
+                 lambda ws: personas(request, ws), lambda ws: cohorts(request, ws, metric="revenue"),
                  lambda ws: predictions(request, ws, limit=25, sort="at_risk_value"),
-                 lambda ws: backtests(request, ws), lambda ws: doctor(request, ws),
-                 lambda ws: personas(request, ws), lambda ws: funnel(request, ws)]
+                 lambda ws: backtests(request, ws), lambda ws: funnel(request, ws)]
         for call in calls:
             if app.state.shared.closing:
                 return

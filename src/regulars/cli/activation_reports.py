@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 
 from regulars.cli.activation import ACTOR, _frame, _write
-from regulars.cli.common import FormatOption, WorkspaceOption, console, fail, open_workspace, render_frame
+from regulars.cli.common import FormatOption, WorkspaceOption, console, fail, open_workspace, render_frame, say_stored
 
 report_app = typer.Typer(help="Scheduled reports (the weekly Monday report).", no_args_is_help=True)
 alerts_app = typer.Typer(help="Alerts when a metric moves abnormally.", no_args_is_help=True)
@@ -33,7 +33,7 @@ def report_monday(as_of: str = typer.Option(None, "--as-of", help="Report the 7 
     from regulars.data.access import LocalAccess
     from regulars.jobs import monday_report
     from regulars.jobs.activation import load_settings, utcnow
-    from regulars.reports.monday import monday_report as build_report
+    from regulars.reports import standard
 
     day = None
     if as_of:
@@ -48,7 +48,9 @@ def report_monday(as_of: str = typer.Option(None, "--as-of", help="Report the 7 
             console.print(f"report written to {result['file']}; e-mailed to {', '.join(result['emailed']) or 'nobody'}"
                           + (f" ({result['note']})" if result.get("note") else ""))
             return
-        data = build_report(ws, as_of=day, shop_name=str(settings.get("shop_name"))).to_dict()
+        result = standard.monday(ws, as_of=day, shop_name=str(settings.get("shop_name")))
+    say_stored(result)
+    data = result.value
     path = out or Path(f"monday-report-{data['as_of']}.html")
     path.write_text(monday_report.render_html(data), encoding="utf-8")
     console.print(f"wrote {path} (week {data['week']['start']} to {data['week']['end']})")

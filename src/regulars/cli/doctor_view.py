@@ -25,6 +25,8 @@ def show(report: DoctorReport) -> None:
     else:
         console.print("[green]no duplicates, outliers or rejected rows found[/]")
     console.print(_readiness(report))
+    if report.personal_data:
+        console.print(_personal(report))
 
 
 def _tables(report: DoctorReport) -> Table:
@@ -48,3 +50,29 @@ def _readiness(report: DoctorReport) -> Table:
     for r in report.readiness:
         table.add_row(r.title, _STATUS_STYLE.get(r.status, r.status), r.minimum, r.have, r.load or ("" if r.status == "ok" else r.reason))
     return table
+
+
+def _personal(report: DoctorReport) -> Table:
+    table = Table(title="personal data held", title_justify="left")
+    for col in ("table", "column", "values", "kept at ingest", "note"):
+        table.add_column(col, overflow="fold")
+    for p in report.personal_data:
+        note = ""
+        if p.get("retention"):
+            note = f"oldest {p.get('oldest') or '-'}; retention: {p['retention']}"
+        table.add_row(p["table"], p["column"], f"{p['values']:,}", "yes" if p["kept_at_ingest"] else "[yellow]no (dropped)[/]",
+                      note)
+    return table
+
+
+def show_engine(check) -> None:
+    """Print which engine was checked, what it is connected to, and the row counts on both sides."""
+    style = "green" if check.ok else "red"
+    console.print(f"[bold]engine:[/] {check.engine}")
+    for sentence in check.sentences():
+        console.print(f"  [{style}]{sentence}[/]")
+    if check.settings:
+        sources = check.settings.get("from", {})
+        shown = {k: v for k, v in check.settings.items() if k != "from" and v not in (None, {}, "")}
+        for key, value in shown.items():
+            console.print(f"  {key.replace('_', ' ')}: {value} [dim]({sources.get(key, 'default')})[/]")

@@ -19,10 +19,9 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-import pandas as pd
 import typer
 
-from regulars.cli.common import FormatOption, WorkspaceOption, console, fail, open_workspace, print_json, progress_steps, render_frame
+from regulars.cli.common import FormatOption, WorkspaceOption, console, fail, open_workspace, print_json, progress_steps, render_frame, render_summary
 
 experiments_app = typer.Typer(help="Experiments: create and assign A/B tests and holdouts, analyse them in money, "
                               "plan sample sizes, run bandits, measure changes that could not be randomised.",
@@ -59,6 +58,7 @@ def _check_format(fmt: str) -> None:
 
 
 def _money(v, currency: str) -> str:
+    import pandas as pd
     return "–" if v is None or pd.isna(v) else f"{v:,.2f}" + (f" {currency}" if currency else "")
 
 
@@ -83,6 +83,8 @@ def create_cmd(
     workspace: Path = WorkspaceOption,
 ) -> None:
     """Create an experiment; with --segment or --everyone its customers are assigned now (keyed hashing)."""
+    import pandas as pd
+
     from regulars.jobs.experiments import create_experiment
 
     _check_format(format)
@@ -99,6 +101,10 @@ def create_cmd(
     if format == "json":
         print_json(out)
         return
+    if format == "csv":  # one row per arm: how many customers it got
+        render_frame(pd.DataFrame([{"experiment_id": out["experiment_id"], "arm": a, "customers": n}
+                                   for a, n in (out.get("arms_assigned") or {}).items()],
+                                  columns=["experiment_id", "arm", "customers"]), "csv")
     console.print(f"created experiment [bold]{out['experiment_id']}[/] (control arm: {out['control']})")
     if out["customers"]:
         console.print("assigned " + ", ".join(f"{n:,} to {a}" for a, n in out["arms_assigned"].items()))
@@ -135,8 +141,8 @@ def stop_cmd(name: str = typer.Argument(...), workspace: Path = WorkspaceOption)
 
 
 def _print_record(result, format: str) -> None:
-    if format == "json":
-        print_json(result.to_dict())
+    if format != "table":
+        render_summary(result.to_dict(), format)
         return
     console.print(f"{result.rows:,} rows: {result.recorded:,} recorded, {result.already:,} already there, "
                   f"{len(result.rejected):,} rejected")
@@ -188,6 +194,8 @@ def analyze_cmd(
     workspace: Path = WorkspaceOption,
 ) -> None:
     """Did it work? Conversion and revenue per customer per arm, differences in money with intervals."""
+    import pandas as pd
+
     from regulars.reports.experiments import analyze
 
     _check_format(format)
@@ -205,10 +213,13 @@ def analyze_cmd(
                   f"{report.analysed:,} customers with a complete {window or exp['window_days']}-day window")
     for note in report.notes:
         console.print(f"[dim]note:[/] {note}")
+    columns = ["arm", "customers", "conversion", "conversion 95%", "revenue / customer", "revenue"]
     if r is None:
+        if format == "csv":  # nothing to compare yet (the notes say why): the header alone
+            render_frame(pd.DataFrame(columns=columns), "csv")
         return
     cur = r.currency
-    arms = pd.DataFrame([{"arm": a.arm, "customers": a.customers, "conversion": f"{a.conversion:.1%}",
+    arms = pd.DataFrame(columns=columns, data=[{"arm": a.arm, "customers": a.customers, "conversion": f"{a.conversion:.1%}",
                           "conversion 95%": f"{a.conversion_lower:.1%} – {a.conversion_upper:.1%}",
                           "revenue / customer": _money(a.revenue_per_customer, cur),
                           "revenue": _money(a.revenue_total, cur)} for a in r.arms])
@@ -262,8 +273,8 @@ def plan_cmd(
                      treatment_share=treatment_share, as_of=_date(as_of, "--as-of"))
         except _errors() as exc:
             fail(str(exc))
-    if format == "json":
-        print_json(p.to_dict())
+    if format != "table":
+        render_summary(p.to_dict(), format)
     else:
         console.print(p.sentence)
 
@@ -272,6 +283,8 @@ def plan_cmd(
 def bandit_cmd(name: str = typer.Argument(...), update: bool = typer.Option(False, "--update", help="Store the new shares."),
                as_of: str = AsOfOption, format: str = FormatOption, workspace: Path = WorkspaceOption) -> None:
     """A bandit's variants: conversions, chance of being best, regret, and the next shares."""
+    import pandas as pd
+
     from regulars.jobs.experiments import update_bandit
     from regulars.reports.experiments import bandit_report
 
@@ -311,8 +324,8 @@ def uplift_cmd(name: str = typer.Argument(...), learner: str = typer.Option("x",
                               as_of=_date(as_of, "--as-of"))
         except _errors() as exc:
             fail(str(exc))
-    if format == "json":
-        print_json(r.to_dict())
+    if format != "table":
+        render_summary(r.to_dict(), format)
         return
     console.print(r.sentence)
     console.print(f"targeting the top 30% by predicted uplift reaches {r.top_share_gain:.0%} of the incremental "
@@ -343,8 +356,8 @@ def did_cmd(treated: str = typer.Option(..., "--treated", help="Segment that got
         except _errors() as exc:
             fail(str(exc))
     d = r.to_dict()
-    if format == "json":
-        print_json(d)
+    if format != "table":
+        render_summary(d, format)
         return
     console.print(r.sentence)
     console.print(f"{d['treated_units']:,} customers in {d['treated']}, {d['comparison_units']:,} in the comparison group; "
@@ -371,8 +384,8 @@ def impact_cmd(change_date: str = typer.Option(..., "--change-date", help="YYYY-
         except _errors() as exc:
             fail(str(exc))
     d = r.to_dict()
-    if format == "json":
-        print_json(d)
+    if format != "table":
+        render_summary(d, format)
         return
     console.print(r.sentence)
     if d["weights"]:

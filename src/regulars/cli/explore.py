@@ -17,7 +17,8 @@ import datetime as dt
 
 import typer
 
-from regulars.cli.common import FormatOption, WorkspaceOption, console, fail, open_workspace, print_json, render_frame
+from regulars.cli.common import (FormatOption, WorkspaceOption, console, fail, open_workspace, print_json, render_frame,
+                                 say_stored)
 
 AsOfOption = typer.Option(None, "--as-of", help="Only data before this date (YYYY-MM-DD) counts.")
 EngineOption = typer.Option(None, "--engine", envvar="REGULARS_ENGINE", help="duckdb (default) or spark.")
@@ -57,6 +58,14 @@ def _engine(workspace, engine):
             fail(str(exc))
 
 
+def _stored(tables, read):
+    """``read(tables).value``: a stored report while the shop's data is unchanged (see
+    :mod:`regulars.reports.standard`); on Spark (a provider without a DuckDB connection) it is computed."""
+    result = read(tables)
+    say_stored(result)
+    return result.value
+
+
 def cohorts(
     by: str = typer.Option("month", "--by", help="month or week."),
     metric: str = typer.Option("customers", "--metric", help="customers (share still ordering) or revenue (vs period 0)."),
@@ -88,6 +97,10 @@ def cohorts(
         for col in table.columns[2:]:
             table[col] = table[col].map(lambda v: "" if v != v else f"{v:.0%}")
         render_frame(table, "table", title=f"{kind} cohorts by {by}: {what}")
+        hidden = len(result.table(None).columns) - len(table.columns)
+        if hidden > 0:
+            console.print(f"[dim]{hidden} later periods not shown: --periods {len(table.columns) - 3 + hidden} "
+                          "shows them, --format csv gives every one.[/dim]")
     else:
         render_frame(table, "csv")
 
@@ -106,8 +119,6 @@ def funnel(
     workspace=WorkspaceOption,
 ) -> None:
     """Funnel conversion per step (overall, by traffic source or segment), top paths and where carts are abandoned."""
-    from regulars.reports.funnel import funnel_report
-
     _check("--format", fmt, ("table", "json", "csv"))
     if by is not None:
         _check("--by", by, ("source", "segment"))
@@ -115,20 +126,13 @@ def funnel(
     _check("--session", session, ("inactivity", "source"))
     step_list = [s.strip() for s in steps.split(",")] if steps else None
     day = _as_of(as_of)
+    from regulars.reports import standard
+
+    options = {"by": by, "segment_column": segment_column, "steps": step_list, "unit": unit, "gap": gap,
+               "session": session, "paths": paths, "as_of": day}
     with _engine(workspace, engine) as tables:
-        segments = None
-        if by == "segment":
-            if segment_column == "segment":
-                from regulars.segments.rfm import rfm
-
-                segments = rfm(tables, as_of=day)
-            else:
-                from regulars.features.mart import customer_features
-
-                segments = customer_features(tables, as_of=day)
         try:
-            report = funnel_report(tables, steps=step_list, by=by, segments=segments, segment_column=segment_column,
-                                   unit=unit, gap_minutes=gap, session=session, top_paths=paths, as_of=day)
+            report = _stored(tables, lambda t: standard.funnel(t, **options))
         except ValueError as exc:
             fail(str(exc))
     if fmt == "json":
@@ -137,15 +141,22 @@ def funnel(
     if fmt == "csv":
         render_frame(report.funnel, "csv")
         return
+    from regulars.reports.words import step_words
+
     f = report.funnel.copy()
+    f["step"] = f["step"].map(step_words)
     for col in ("conversion_from_previous", "conversion_from_start"):
         f[col] = f[col].map(lambda v: "" if v != v else f"{v:.1%}")
     render_frame(f, "table", title=f"Funnel by {by or 'all'} ({unit}s)")
     p = report.paths.copy()
+    if "path" in p.columns:
+        p["path"] = p["path"].map(step_words)
     for col in ("share", "conversion_rate"):
         p[col] = p[col].map(lambda v: "" if v != v else f"{v:.1%}")
     render_frame(p, "table", title="Top paths")
     a = report.abandonment.copy()
+    if "furthest_step" in a.columns:
+        a["furthest_step"] = a["furthest_step"].map(step_words)
     a["share"] = a["share"].map(lambda v: "" if v != v else f"{v:.0%}")
     render_frame(a, "table", title="Cart abandoners: furthest checkout step")
 
@@ -161,16 +172,18 @@ def clusters(
     workspace=WorkspaceOption,
 ) -> None:
     """Cluster customers on behaviour and describe every cluster as a persona card."""
-    from regulars.reports.personas import cluster_report
     from regulars.segments.clusters import METHODS
 
     _check("--method", method, METHODS)
     _check("--format", fmt, ("table", "json", "csv"))
     if k is not None and k < 2:
         fail("--k must be at least 2")
+    from regulars.reports import standard
+
+    options = {"method": method, "k": k, "as_of": _as_of(as_of), "seed": seed}
     with _engine(workspace, engine) as tables:
         try:
-            report = cluster_report(tables, method=method, n_clusters=k, as_of=_as_of(as_of), random_state=seed)
+            report = _stored(tables, lambda t: standard.clusters(t, **options))
         except ValueError as exc:
             fail(str(exc))
     if customers:

@@ -11,10 +11,11 @@ import json
 import sys
 from pathlib import Path
 
-import pandas as pd
 import typer
 
 from regulars import __version__
+from regulars.cli.engine_opts import EngineOption, engine_tables
+from regulars.cli.group import RegularsGroup
 from regulars.cli.common import (
     FormatOption,
     WorkspaceOption,
@@ -25,8 +26,8 @@ from regulars.cli.common import (
     print_json,
     progress_steps,
     render_frame,
+    say_stored,
 )
-from regulars.data.ingest.options import MappingError
 from regulars.data.schema import KINDS
 from regulars.data.workspace import WorkspaceError
 
@@ -36,11 +37,12 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=RegularsGroup,  # while `regulars serve` holds the workspace, commands run through it
 )
 
 #: CLI modules of the other areas; each exposes ``register(app)``.
 AREAS: tuple[str, ...] = ("segments", "explore", "predict", "server", "experiments", "privacy", "recommend", "activation",
-                          "settings")
+                          "settings", "text", "trust", "lists")
 
 
 def _version(value: bool) -> None:
@@ -64,7 +66,8 @@ def ingest(
         None, "--format", help="csv, parquet, jsonl, or a preset: shopify, woocommerce, klaviyo, mailchimp, ga4 "
         "(default: detected from the header and extension).",
     ),
-    mapping: Path = typer.Option(None, "--mapping", "-m", help="TOML file mapping your columns to canonical ones."),
+    mapping: str = typer.Option(None, "--mapping", "-m", help="TOML file mapping your columns to canonical ones, "
+                                "or the name of a mapping saved on the dashboard's Data page."),
     as_json: bool = typer.Option(False, "--json", help="Print a machine-readable summary."),
     workspace: Path = WorkspaceOption,
 ) -> None:
@@ -73,12 +76,17 @@ def ingest(
     Rows that cannot be loaded are kept in the quarantine with their reason:
     see `regulars quarantine`.
     """
+    from regulars.data.ingest.options import MappingError
+
     from regulars.data.ingest.pipeline import LoadInvariantError, ingest as run_ingest
+
+    from regulars.cli.ingest_mapping import resolve_mapping
 
     with open_workspace(workspace) as ws:
         try:
+            chosen = resolve_mapping(ws, mapping)
             with progress_steps(f"loading {kind}", quiet=as_json) as say:
-                result = run_ingest(ws, kind, [str(f) for f in files], format=format, mapping=mapping, progress=say)
+                result = run_ingest(ws, kind, [str(f) for f in files], format=format, mapping=chosen, progress=say)
         except (MappingError, LoadInvariantError) as exc:
             fail(str(exc))
     if as_json:
@@ -114,6 +122,8 @@ def quarantine(
     workspace: Path = WorkspaceOption,
 ) -> None:
     """List rejected rows (file, row number, column and reason), or with --warnings the dropped values."""
+    import pandas as pd
+
     from regulars.reports.data_admin import field_warnings, quarantine as rejected
 
     with open_workspace(workspace, read_only=True) as ws:
@@ -221,47 +231,96 @@ def export_customer(
 
 @app.command()
 def kpis(
-    by: str = typer.Option(None, "--by", help="month, channel, cohort or segment (then a segment kind)."),
+    by: str = typer.Option(None, "--by", help="month, channel, cohort, currency or segment (then a segment kind)."),
     kind: str = typer.Argument(None, help="With --by segment: rfm, lifecycle, frequency, spend, aov, clv, affinity, "
                                "region, engagement, behaviour or rule.", show_default=False),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     format: str = FormatOption,
+    engine: str = EngineOption,
     workspace: Path = WorkspaceOption,
 ) -> None:
     """Key numbers: customers, retention, churn, AOV, frequency, CLV, conversion, CAC, CSAT/NPS.
 
-    `regulars kpis --by segment rfm` shows KPIs and predicted value per segment of a kind.
+    `regulars kpis --by segment rfm` shows KPIs and predicted value per segment of a kind
+    (from the stored segments and predictions, so always read from the workspace).
     """
-    from regulars.reports.kpis import kpis as compute
+    import pandas as pd
+
+    from regulars.reports import standard
+    from regulars.reports.kpis import ORDER_MONEY
 
     if by == "segment":
         _segment_kpis(kind or "rfm", as_json, format, workspace)
         return
     if kind is not None:
         fail(f"unexpected {kind!r}: a segment kind goes with --by segment")
-    if by not in (None, "month", "channel", "cohort"):
-        fail(f"--by {by!r} unknown; use month, channel, cohort or segment")
+    if by not in (None, "month", "channel", "cohort", "currency"):
+        fail(f"--by {by!r} unknown; use month, channel, cohort, currency or segment")
+    from regulars.cli.engine_opts import on_spark
+    from regulars.data.shop import settings as shop_settings
+    from regulars.reports.words import say
+
     with open_workspace(workspace, read_only=True) as ws:
-        report = compute(ws, by=by)
+        currency = shop_settings(ws)["currency"]
+        if not on_spark(ws, engine):
+            stored_report = standard.kpis(ws, by=by)
+            say_stored(stored_report)
+            report = stored_report.value
+        else:
+            from regulars.reports.kpis import kpis as compute
+
+            with engine_tables(ws, engine) as tables:
+                report = compute(tables, by=by)
     if as_json or format == "json":
         print_json(report.to_dict())
         return
     table = report.table
     if by is None and format == "table" and len(table) == 1:
-        table = pd.DataFrame({"metric": [c.replace("_", " ") for c in table.columns], "value": table.iloc[0].tolist()})
+        row = table.iloc[0]
+        per_currency = report.by_currency is not None
+        table = pd.DataFrame({"metric": [c.replace("_", " ") for c in table.columns],
+                              "value": ["per currency, below" if per_currency and c in ORDER_MONEY else
+                                        say(c, row[c].item() if hasattr(row[c], "item") else row[c], currency)
+                                        for c in table.columns]})
+    elif format == "table":
+        from regulars.reports.words import in_words, partial_month
+
+        table = _in_words_per_currency(table) if by == "currency" else in_words(table, currency)
+        partial = partial_month(report.end) if by == "month" else None
+        if partial and len(table) and str(table["month"].iloc[-1]) == partial:
+            table.loc[table.index[-1], "month"] = f"{partial} (partial)"
+            report.notes.append(f"{partial} is partial: the data ends on {report.end}; compare complete months")
     render_frame(table, format, title="KPIs" + (f" by {by}" if by else ""))
     for note in report.notes:
         console.print(f"[dim]note:[/] {note}")
+    if report.by_currency is not None and format == "table":
+        keys = [c for c in ("currency", "month", "channel", "cohort") if c in report.by_currency.columns]
+        shown = report.by_currency[keys + ["orders", *ORDER_MONEY[:-1]]]
+        render_frame(_in_words_per_currency(shown), format,
+                     title="money per currency (every KPI per currency: `regulars kpis --by currency`)")
+    elif report.by_currency is not None:
+        console.print("[dim]note:[/] money columns are empty: see them per currency with `regulars kpis --by currency`")
+
+
+def _in_words_per_currency(table):
+    """Each row of a per-currency table in words, its money in that row's currency."""
+    import pandas as pd
+
+    from regulars.reports.words import in_words
+
+    return pd.concat([in_words(table.iloc[[i]], str(table["currency"].iloc[i])) for i in range(len(table))])
 
 
 def _segment_kpis(kind: str, as_json: bool, format: str, workspace) -> None:
-    from regulars.reports.segment_kpis import segment_kpis
+    from regulars.reports import standard
 
     with open_workspace(workspace, read_only=True) as ws:
         try:
-            report = segment_kpis(ws, kind)
+            result = standard.segment_kpis(ws, kind)
         except ValueError as exc:
             fail(str(exc))
+    say_stored(result)
+    report = result.value
     if as_json or format == "json":
         print_json(report.to_dict())
         return
@@ -273,18 +332,33 @@ def _segment_kpis(kind: str, as_json: bool, format: str, workspace) -> None:
 @app.command()
 def doctor(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    engine: str = typer.Option(None, "--engine", help="Also check this engine: duckdb or spark (says what Spark "
+                               "is connected to). Default: only when REGULARS_ENGINE or regulars.toml chooses one."),
     workspace: Path = WorkspaceOption,
 ) -> None:
     """Data-quality and readiness report: what the data supports and what it lacks."""
-    from regulars.reports.doctor import doctor as examine
-    from regulars.cli.doctor_view import show
+    from regulars.cli.doctor_view import show, show_engine
+    from regulars.data.engines import EngineError, engine_name
+    from regulars.reports import standard
+    from regulars.reports.engine_check import engine_check
 
     with open_workspace(workspace, read_only=True) as ws:
-        report = examine(ws)
+        result = standard.doctor(ws)
+        check = None
+        try:
+            if engine or engine_name(None, workspace=ws.path) != "duckdb":
+                with progress_steps("checking the engine", quiet=as_json):
+                    check = engine_check(ws, engine)
+        except EngineError as exc:
+            fail(str(exc))
+    say_stored(result)
+    report = result.value
     if as_json:
-        print_json(report.to_dict())
+        print_json({**report.to_dict(), **({"engine": check.to_dict()} if check else {})})
         return
     show(report)
+    if check:
+        show_engine(check)
 
 
 @app.command()

@@ -11,6 +11,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from regulars.cli.engine_opts import EngineOption, engine_workspace_or_fail
 from regulars.cli.common import (
     WorkspaceOption,
     console,
@@ -18,6 +19,7 @@ from regulars.cli.common import (
     open_workspace,
     print_json,
     progress_steps,
+    say_stored,
 )
 
 _STATUS = {"ok": "[green]ok[/]", "small": "[yellow]small-data mode[/]", "warn": "[yellow]rough[/]",
@@ -55,24 +57,42 @@ def predict_command(
     as_of: str = typer.Option(None, "--as-of", help="Predict as of this date (YYYY-MM-DD); default: the day after the last order."),
     horizon: str = typer.Option("365d", "--horizon", help="Horizon of expected orders, spend and CLV, e.g. 365d, 26w, 6m."),
     as_json: bool = typer.Option(False, "--json", help="Print a machine-readable summary."),
+    engine: str = EngineOption,
+    refresh: bool = typer.Option(False, "--refresh", help="Fit again even when the stored predictions were made "
+                                 "from the same data."),
     workspace: Path = WorkspaceOption,
 ) -> None:
     """Fit the models on your history and write every customer's predictions.
 
+    With --engine spark the data preparation (training snapshots, labels, BTYD summaries,
+    scoring features) runs on Spark; models fit and score here; results are written to the
+    workspace. Recommendations and next actions run on the workspace.
+
     Writes customer_predictions (p_alive, expected orders/spend/CLV with ranges, churn risk
     and reasons, next order date, 30-day purchase propensity), lead_scores, replenishments
     and demand_forecast. Predictions the data cannot support are refused, with the reason.
+    When the latest predictions were made with the same options from the same data (e.g. by
+    `regulars demo`), they are shown without fitting again; `--refresh` fits anyway.
     """
-    from regulars.jobs.predict import predict
+    from regulars.cli.engine_opts import on_spark
+    from regulars.jobs.predict import latest_display, predict, store_display
     from regulars.reports.predictions import backtest_report
 
     days = _days(horizon)
+    day = _date(as_of)
     with open_workspace(workspace) as ws:
         if ws.count("orders") == 0:
             fail("no orders in this workspace; load some with `regulars ingest orders FILE` (or try `regulars demo`)")
-        with progress_steps("predicting", quiet=as_json) as say:
-            result = predict(ws, as_of=_date(as_of), horizon_days=days, progress=say)
-            offers = recommend_and_decide(ws, result.as_of, say)
+        spark = on_spark(ws, engine)
+        shown = None if refresh or spark else latest_display(ws, day, days)
+        if shown is None:
+            with progress_steps("predicting", quiet=as_json) as say, engine_workspace_or_fail(ws, engine) as reads:
+                result = predict(reads, as_of=day, horizon_days=days, progress=say)
+                offers = recommend_and_decide(ws, result.as_of, say)
+            store_display(ws, day, days, result, offers)
+        else:
+            result, offers = shown.value["result"], shown.value["offers"]
+            say_stored(shown)
         report = backtest_report(ws)
     if as_json:
         print_json({**result.to_dict(), "recommendations": offers})
@@ -98,6 +118,9 @@ def predict_command(
         text = heads.get(name, "") if not verdict.refused else "; ".join(verdict.messages)
         table.add_row(name, _STATUS.get(verdict.status, verdict.status), text)
     console.print(table)
+    if s.get("not_personalised"):
+        console.print(f"{s['not_personalised']:,} customer(s) refused personalisation: they get generic treatment "
+                      "(no personal score, lead score or reminder)")
     for name, verdict in result.verdicts.items():
         if verdict.small:
             for m in verdict.messages:
@@ -144,23 +167,39 @@ def backtest_command(
     horizon: str = typer.Option(None, "--horizon", help="Horizon the value predictions are judged over, e.g. 365d "
                                 "(default: that of the latest `regulars predict`, else 365 days)."),
     show: bool = typer.Option(False, "--show", help="Only show the latest stored backtest, do not run one."),
+    refresh: bool = typer.Option(False, "--refresh", help="Run again even when the latest backtest was made with "
+                                 "the same options from the same data."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    engine: str = EngineOption,
     workspace: Path = WorkspaceOption,
 ) -> None:
-    """How accurate would the predictions have been? Refit before a cutoff, compare with simple rules."""
-    from regulars.jobs.backtest import backtest
+    """How accurate would the predictions have been? Refit before a cutoff, compare with simple rules.
+
+    With --engine spark the data preparation runs on Spark (as for `regulars predict`); the
+    recommendation evaluation runs on the workspace. When the latest backtest was made with the same
+    options from the same data (e.g. by `regulars demo`), it is shown without running again (never
+    with --engine spark); `--refresh` runs anyway.
+    """
+    from regulars.cli.engine_opts import on_spark
+    from regulars.jobs.backtest import backtest, remember_run, remembered_run
     from regulars.jobs.recommend_eval import evaluate
     from regulars.reports.predictions import backtest_report
     from regulars.reports.recommend import evaluation_report
 
+    day, days = _date(cutoff), (_days(horizon) if horizon else None)
     with open_workspace(workspace, read_only=show) as ws:
-        if not show:
+        spark = on_spark(ws, engine)
+        done = None if show or refresh or spark else remembered_run(ws, day, days)
+        if done is not None:
+            say_stored(done)
+        elif not show:
             if ws.count("orders") == 0:
                 fail("no orders in this workspace; load some with `regulars ingest orders FILE`")
             with progress_steps("backtesting", quiet=as_json) as say:
-                result = backtest(ws, cutoff=_date(cutoff), horizon_days=_days(horizon) if horizon else None,
-                                  progress=say)
+                with engine_workspace_or_fail(ws, engine) as reads:
+                    result = backtest(reads, cutoff=day, horizon_days=days, progress=say)
                 evaluate(ws, cutoff=result.cutoff, progress=lambda s_: say(f"recommendations: {s_}"))
+            remember_run(ws, day, days, result.run_id)
         report = backtest_report(ws)
         offers = evaluation_report(ws)
     if as_json:
@@ -211,12 +250,13 @@ def _print_evaluation(offers: dict) -> None:
 
 
 def customer_command(
-    customer_id: str = typer.Argument(..., help="The customer id."),
+    customer_id: str = typer.Argument(..., help="Customer id, shop id, e-mail or phone."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     workspace: Path = WorkspaceOption,
 ) -> None:
     """One customer's profile with predictions, reasons and how accurate each has been."""
     from regulars.reports.predictions import CustomerNotFound, customer_predictions
+    from regulars.reports.shop_time import SHOP_TIMEZONE, shown
 
     with open_workspace(workspace, read_only=True) as ws:
         try:
@@ -227,8 +267,10 @@ def customer_command(
         print_json(c.to_dict())
         return
     f = c.facts
+    zone = SHOP_TIMEZONE.get() or "UTC"
     console.print(f"[bold]{c.customer_id}[/]: {f['orders'] or 0} order(s), revenue {_money(f['revenue'])}, "
-                  f"first {str(f['first_order_at'])[:10]}, last {str(f['last_order_at'])[:10]}")
+                  f"first {shown(f['first_order_at'], zone) or '–'}, last {shown(f['last_order_at'], zone) or '–'} "
+                  f"({zone})")
     for note in c.notes:
         console.print(f"[yellow]note:[/] {note}")
     p = c.predictions

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
 import typer
 
 from regulars.cli.common import FormatOption, WorkspaceOption, console, fail, open_workspace, render_frame
@@ -24,16 +23,19 @@ def register(app: typer.Typer) -> None:
 @suppressions_app.command("list")
 def list_cmd(format: str = FormatOption, workspace: Path = WorkspaceOption) -> None:
     """Each erasure still suppressed: when, and how many identifiers of each kind."""
+    import pandas as pd
+
     from regulars.data import suppression
 
     with open_workspace(workspace, read_only=True) as ws:
         items = suppression.listing(ws)
-    if not items:
+    if not items and format == "table":
         console.print("no suppressed identifiers: nobody has been erased (or every suppression was lifted)")
         return
     rows = [{"erasure_id": i["erasure_id"], "suppressed_at": i["suppressed_at"],
              **{k: i["identifiers"].get(k, 0) for k in suppression.KINDS}} for i in items]
-    render_frame(pd.DataFrame(rows), format, title="suppressed after erasure")
+    columns = ["erasure_id", "suppressed_at", *suppression.KINDS]
+    render_frame(pd.DataFrame(rows, columns=columns), format, title="suppressed after erasure")
 
 
 @suppressions_app.command("lift")

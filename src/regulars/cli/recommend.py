@@ -8,7 +8,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import pandas as pd
 import typer
 from rich.table import Table
 
@@ -26,6 +25,7 @@ from regulars.cli.predict import _date
 
 
 def _stored_covers(ws, k: int, as_of) -> bool:
+    import pandas as pd
     from regulars.data import recommend_store as store
 
     run = store.read_run(ws)
@@ -49,6 +49,8 @@ def recommend_command(
     Reads what `regulars predict` stored; with --all and no stored run for --as-of (or fewer
     than --k products stored), fits the recommenders first and stores the result.
     """
+    import pandas as pd
+
     from regulars.reports import recommend as report
 
     if (customer is None) == (not all_customers):
@@ -109,6 +111,8 @@ def bought_together_command(
     workspace: Path = WorkspaceOption,
 ) -> None:
     """Products often bought together with PRODUCT: support, confidence and lift."""
+    import pandas as pd
+
     from regulars.reports import recommend as report
 
     with open_workspace(workspace, read_only=True) as ws:
@@ -151,6 +155,8 @@ def next_actions_command(
     channel is email, sms, audience or none (do nothing). Expected values rest on each action's
     response uplift: the catalogue's prior (an assumption) until an experiment measures it.
     """
+    import pandas as pd
+
     from regulars.data import recommend_store as store
     from regulars.recommend.actions import CatalogueError
     from regulars.reports import recommend as report

@@ -253,11 +253,11 @@ def members_cmd(
 def history_cmd(
     name: str = typer.Argument(..., help="Segment id or name."),
     customer: str = typer.Option(None, "--customer", help="Only this customer id."),
-    limit: int = typer.Option(200, "--limit"),
+    limit: int = typer.Option(200, "--limit", min=0, help="Most changes to show, newest first (0: all of them)."),
     format: str = FormatOption,
     workspace: Path = WorkspaceOption,
 ) -> None:
-    """Who entered and who exited a segment, refresh by refresh."""
+    """Who entered and who exited a segment, refresh by refresh (the newest 200 changes; --limit 0 for all)."""
     from regulars.reports.segments import history
     from regulars.segments.membership import get_segment
 
@@ -267,8 +267,10 @@ def history_cmd(
             sid = get_segment(ws, name)["segment_id"]
         except _errors() as exc:
             fail(str(exc))
-        df = history(ws, sid, customer, limit)
+        df = history(ws, sid, customer, limit or None)
     render_frame(df, format, title=f"history of {sid}")
+    if limit and len(df) >= limit:
+        console.print(f"[dim]showing the newest {limit:,} changes only; see them all with --limit 0[/]")
 
 
 @segments_app.command("refresh")
@@ -291,6 +293,10 @@ def refresh_cmd(
                 result = refresh(ws, _as_of(as_of), engine, rfm_config, tiers_config, builtin=builtin, progress=say)
         except _errors() as exc:
             fail(str(exc))
+        from regulars.jobs.precompute import precompute
+
+        with progress_steps("storing the reports pages and commands show", quiet=as_json) as say:
+            precompute(ws, progress=say)  # so `regulars kpis`, `funnel`, `clusters` and the pages read them
     if as_json:
         print_json(result.to_dict())
         return

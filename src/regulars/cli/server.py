@@ -12,7 +12,6 @@ from pathlib import Path
 import typer
 
 from regulars.cli.common import WorkspaceOption, console, err_console, fail, render_frame
-from regulars.data.workspace import Workspace, WorkspaceError
 
 keys_app = typer.Typer(help="Manage API keys (stored hashed; a key is printed once, when created).",
                        no_args_is_help=True)
@@ -22,6 +21,7 @@ _LOCKED_HINT = ("if `regulars serve` is running on this workspace, manage keys o
 
 
 def _open(path) -> Workspace:
+    from regulars.data.workspace import Workspace, WorkspaceError
     try:
         return Workspace(path)
     except WorkspaceError as exc:

@@ -47,7 +47,8 @@ def quarantine_rows(db, *, run_id: int | None = None, kind: str | None = None, l
     where, params = _where({"run_id": None if run_id is None else int(run_id), "kind": kind or None})
     total = con.execute(f"SELECT count(*) FROM quarantine {where}", params).fetchall()[0][0]
     items = json_rows(con, f"""
-        SELECT run_id, kind, file, row_number, column_name, reason, raw::VARCHAR AS raw FROM quarantine {where}
+        SELECT run_id, (SELECT r.started_at FROM ingest_runs r WHERE r.run_id = quarantine.run_id) AS loaded_at,
+               kind, file, row_number, column_name, reason, raw::VARCHAR AS raw FROM quarantine {where}
         ORDER BY run_id DESC, file, row_number LIMIT ? OFFSET ?""", params + [limit, offset])
     by_reason = con.execute(
         f"SELECT reason, count(*) FROM quarantine {where} GROUP BY 1 ORDER BY 2 DESC LIMIT 10", params

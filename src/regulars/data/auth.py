@@ -50,6 +50,8 @@ SETTINGS: dict[str, tuple[object, str]] = {
     "timezone": ("UTC", "the shop's time zone (IANA name, e.g. Europe/Paris): days, weeks and months in reports "
                         "group by it, and file times without an offset are read in it"),
     "currency": (None, "the shop's currency (ISO 4217 code, e.g. EUR)"),
+    "exchange_rates": ({}, "exchange rates to the shop's currency for orders in other currencies, e.g. USD=0.92 "
+                           "(one USD is 0.92 of the shop's currency), each with the day it was set"),
 }
 
 
@@ -315,7 +317,7 @@ def get_settings(db) -> dict[str, object]:
     return {name: json.loads(stored[name]) if name in stored else default for name, (default, _) in SETTINGS.items()}
 
 
-def validate_setting(name: str, value: object) -> object:
+def validate_setting(name: str, value: object, current: object = None) -> object:
     if name not in SETTINGS:
         raise AuthError(f"unknown setting {name!r}; known: {', '.join(SETTINGS)}")
     if name == "shop_name":
@@ -345,13 +347,21 @@ def validate_setting(name: str, value: object) -> object:
         if code is None:
             raise AuthError(f"currency {value!r} is not an ISO 4217 code such as EUR or USD")
         return code
+    if name == "exchange_rates":
+        from regulars.data.shop import RateError, parse_rates
+
+        try:
+            return parse_rates(value, current if isinstance(current, dict) else None)
+        except RateError as exc:
+            raise AuthError(str(exc)) from None
     return value  # pragma: no cover
 
 
 def set_settings(db, values: dict[str, object], updated_by: str) -> dict[str, object]:
     """Validate and store settings; return all settings."""
     con = connection(db)
-    clean = {name: validate_setting(name, v) for name, v in values.items()}
+    now = get_settings(con) if values else {}
+    clean = {name: validate_setting(name, v, now.get(name)) for name, v in values.items()}
     for name, v in clean.items():
         con.execute("INSERT INTO app_settings VALUES (?, ?, ?, ?)", [name, json.dumps(v), _now(), updated_by])
     if clean:

@@ -9,6 +9,8 @@ a DuckDB connection itself (a transaction's connection, a cursor). No module out
 >>> con = duckdb.connect()
 >>> connection(con) is con
 True
+>>> has_database(con), has_database(object())
+(False, False)
 """
 
 from __future__ import annotations
@@ -17,3 +19,9 @@ from __future__ import annotations
 def connection(db):
     """The DuckDB connection of *db* (a workspace, a read view, or a connection)."""
     return getattr(db, "_con", db)
+
+
+def has_database(db) -> bool:
+    """Whether *db* is a workspace or read view over a DuckDB file (table providers on other
+    engines, e.g. the Spark tables, are not): the layers above ask this, never for the connection."""
+    return getattr(db, "_con", None) is not None

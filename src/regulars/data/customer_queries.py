@@ -133,7 +133,8 @@ def profile_rows(db, ids: list[str], *, orders_limit: int, events_limit: int, me
     out: dict = {"customers": customers}
     out["identities"] = _grouped(con, f"SELECT customer_id, kind, value, source, reason, linked_at FROM identities "
                                  f"WHERE {_IN} ORDER BY customer_id, linked_at, kind", p)
-    out["consents"] = _grouped(con, f"SELECT customer_id, purpose, is_granted, recorded_at, source FROM consents "
+    out["consents"] = _grouped(con, f"SELECT customer_id, purpose, is_granted, recorded_at, source, "
+                               "coalesce(from_load, false) AS from_load FROM consents "
                                f"WHERE {_IN} ORDER BY customer_id, recorded_at DESC", p)
     out["summaries"] = {r.pop("customer_id"): r for r in json_rows(con, f"""
         SELECT customer_id, count(*) FILTER (WHERE total > 0) AS orders, count(*) FILTER (WHERE total < 0) AS returns,
@@ -189,7 +190,7 @@ def _segment_rows(con, present: set[str], ids: list[str]) -> tuple[dict, dict]:
         return current, history
     for r in json_rows(con, """
             SELECT m.customer_id, m.segment_id, coalesce(d.name, m.segment_id) AS name, d.kind, d.description,
-                   m.version, m.since_as_of, r.refreshed_at AS since
+                   m.version, m.since_as_of, m.since_as_of AS since, r.refreshed_at AS since_refreshed_at
             FROM segment_memberships m LEFT JOIN segment_definitions d USING (segment_id)
             LEFT JOIN segment_refreshes r ON r.refresh_id = m.since_refresh
             WHERE m.customer_id IN (SELECT unnest(?::VARCHAR[]))
@@ -199,7 +200,7 @@ def _segment_rows(con, present: set[str], ids: list[str]) -> tuple[dict, dict]:
         current.setdefault(cid, []).append(r)
     for r in json_rows(con, """
             SELECT h.customer_id, h.segment_id, coalesce(d.name, h.segment_id) AS name, h.change, h.as_of,
-                   r.refreshed_at AS at, h.refresh_id, r.engine
+                   r.refreshed_at, h.refresh_id, r.engine
             FROM segment_history h LEFT JOIN segment_definitions d USING (segment_id)
             LEFT JOIN segment_refreshes r USING (refresh_id)
             WHERE h.customer_id IN (SELECT unnest(?::VARCHAR[]))

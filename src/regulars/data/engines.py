@@ -1,15 +1,18 @@
-"""Engines: where feature and segment expressions run (DuckDB by default, or local Spark).
+"""Engines: where feature and segment expressions run (DuckDB by default, or Spark).
 
 A *table provider* is any object with ``.table(name) -> ibis.Table`` and
 ``.execute(expr) -> pandas.DataFrame``. The :class:`~regulars.data.workspace.Workspace`
-is the DuckDB one; :func:`spark_tables` gives the same tables on a local PySpark
-session, so one Ibis expression runs on both.
+is the DuckDB one; :func:`spark_tables` gives the same tables on a Spark session,
+so one Ibis expression runs on both.
 
-The Spark session is local (``local[2]``), in UTC, with shuffle partitions equal
-to the cores, no UI, and Spark 4's ANSI mode left on (our expressions guard
-divisions with ``nullif`` and cast dates before differencing, so they are ANSI-safe).
-The workspace tables are exported to Parquet in a temporary folder and registered
-as views; the folder is removed when the ``with`` block ends.
+The engine is ``--engine``, else ``$REGULARS_ENGINE``, else the ``engine`` key of the
+settings file (:mod:`regulars.data.spark_config`), else DuckDB. Where Spark runs
+(``local[2]`` on a laptop, or a cluster's master with executor sizes) is configured
+in :mod:`regulars.data.spark_config`; the session itself is made by
+:mod:`regulars.data.spark_session`. The workspace tables are exported to Parquet in a
+staging folder (a temporary folder, or under the ``staging`` setting: on a cluster it
+must be a folder every executor can read) and registered as views; the folder is
+removed when the ``with`` block ends.
 
 Examples
 --------
@@ -22,6 +25,7 @@ Examples
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import re
 import shutil
@@ -32,72 +36,57 @@ import ibis
 import pandas as pd
 
 from regulars.data.schema import TABLES
+from regulars.data.spark_config import EngineError, SparkSettings, engine_from_file, settings_path, spark_settings
+from regulars.data.spark_session import SPARK_CONF, session_for
+
+__all__ = ["ENGINES", "ENV_VAR", "SPARK_CONF", "EngineError", "SparkTables", "drop_temp", "duckdb_description",
+           "engine_name", "materialize", "open_engine", "spark_session", "spark_tables"]
 
 ENGINES = ("duckdb", "spark")
 ENV_VAR = "REGULARS_ENGINE"
 
-#: Spark settings for a laptop-sized local session.
-SPARK_CONF = {
-    "spark.sql.session.timeZone": "UTC",
-    "spark.ui.enabled": "false",
-    "spark.ui.showConsoleProgress": "false",
-    "spark.sql.ansi.enabled": "true",
-    "spark.sql.execution.arrow.pyspark.enabled": "true",
-    "spark.driver.memory": "2g",
-    "spark.sql.parquet.inferTimestampNTZ.enabled": "true",
-    "spark.driver.extraJavaOptions": "-Duser.timezone=UTC",
-    "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
-}
 
+def engine_name(engine: str | None = None, env: Mapping[str, str] | None = None, workspace=None) -> str:
+    """The engine to use: *engine*, else ``$REGULARS_ENGINE``, else the settings file's ``engine``, else ``duckdb``.
 
-class EngineError(Exception):
-    """The engine asked for is unknown or cannot start; the message says what to do."""
-
-
-def engine_name(engine: str | None = None, env: Mapping[str, str] | None = None) -> str:
-    """The engine to use: *engine*, else ``$REGULARS_ENGINE``, else ``duckdb``."""
+    *workspace* (a path) locates the settings file (``regulars.toml`` beside it, or ``$REGULARS_SETTINGS``).
+    """
     env = os.environ if env is None else env
-    name = (engine or env.get(ENV_VAR) or "duckdb").strip().lower()
+    chosen = engine or env.get(ENV_VAR)
+    if not chosen and (workspace is not None or env.get("REGULARS_SETTINGS")):
+        chosen = engine_from_file(settings_path(workspace, env))
+    name = (chosen or "duckdb").strip().lower()
     if name not in ENGINES:
         raise EngineError(f"unknown engine {name!r}; use one of: {', '.join(ENGINES)}")
     return name
 
 
-_SESSION = None
+def duckdb_description(ws) -> str:
+    """Where DuckDB runs, in words."""
+    import duckdb
+
+    return f"DuckDB {duckdb.__version__} on this machine, in the regulars process, file {ws.path}"
 
 
-def spark_session(cores: int = 2):
-    """The process's local Spark session (created once, reused)."""
-    global _SESSION
-    if _SESSION is not None and _SESSION.sparkContext._jsc is not None:
-        return _SESSION
-    try:
-        from pyspark.sql import SparkSession
-    except ImportError as exc:  # pragma: no cover - depends on the install
-        raise EngineError("the Spark engine needs PySpark: pip install 'regulars[spark]'") from exc
-    os.environ.setdefault("PYSPARK_PYTHON", shutil.which("python3") or "python3")
-    builder = SparkSession.builder.master(f"local[{cores}]").appName("regulars")
-    builder = builder.config("spark.sql.shuffle.partitions", str(cores))
-    builder = builder.config("spark.default.parallelism", str(cores))
-    for key, value in SPARK_CONF.items():
-        builder = builder.config(key, value)
-    try:
-        session = builder.getOrCreate()
-    except Exception as exc:  # pragma: no cover - depends on Java
-        raise EngineError(f"cannot start Spark (is Java 17 installed and on PATH?): {exc}") from exc
-    session.sparkContext.setLogLevel("ERROR")
-    _SESSION = session
-    return session
+def spark_session(cores: int | None = None, settings: SparkSettings | None = None):
+    """The process's Spark session for *settings* (default: from the environment; ``local[cores]`` if given)."""
+    settings = settings or spark_settings(path=None)
+    if cores is not None:
+        settings = dataclasses.replace(settings, master=f"local[{cores}]")
+    return session_for(settings)
 
 
 class SparkTables:
-    """The workspace's tables as Ibis tables on a local Spark session (a table provider)."""
+    """The workspace's tables as Ibis tables on a Spark session (a table provider)."""
 
-    def __init__(self, con, folder: str, names: list[str], timezone: str = "UTC") -> None:
+    def __init__(self, con, folder: str, names: list[str], timezone: str = "UTC", session=None,
+                 settings_con=None) -> None:
         self.ibis = con
         self.folder = folder
         self.names = names
         self.timezone = timezone  # the workspace's shop time zone
+        self.session = session
+        self.settings_con = settings_con  # the workspace's DuckDB connection: the shop's settings (currency, rates)
 
     def table(self, name: str) -> ibis.Table:
         if name not in self.names:
@@ -106,6 +95,12 @@ class SparkTables:
 
     def list_tables(self) -> list[str]:
         return list(self.names)
+
+    def status(self):
+        """What the session is connected to (:class:`regulars.data.spark_session.SparkStatus`)."""
+        from regulars.data.spark_session import status
+
+        return status(self.session)
 
     def execute(self, expr: ibis.Expr) -> pd.DataFrame:
         """Run an Ibis expression on Spark and return a DataFrame."""
@@ -127,8 +122,9 @@ def _export(ws, name: str, path: str) -> None:
 
 
 @contextlib.contextmanager
-def spark_tables(ws, tables: list[str] | None = None, cores: int = 2) -> Iterator[SparkTables]:
-    """The workspace's tables on local Spark, for the length of a ``with`` block.
+def spark_tables(ws, tables: list[str] | None = None, cores: int | None = None,
+                 settings: SparkSettings | None = None) -> Iterator[SparkTables]:
+    """The workspace's tables on Spark, for the length of a ``with`` block.
 
     Parameters
     ----------
@@ -137,20 +133,26 @@ def spark_tables(ws, tables: list[str] | None = None, cores: int = 2) -> Iterato
     tables : list of str, optional
         Which tables to export (default: every canonical table plus any derived
         table in the workspace).
-    cores : int
-        Local cores (``local[cores]``, and as many shuffle partitions).
+    cores : int, optional
+        Run on this machine with ``local[cores]`` (and as many shuffle partitions),
+        whatever the settings say.
+    settings : SparkSettings, optional
+        Where Spark runs; default: the environment and the settings file beside the workspace.
     """
-    session = spark_session(cores)
+    settings = settings or spark_settings(getattr(ws, "path", None))
+    session = spark_session(cores, settings)
     con = ibis.pyspark.connect(session)
     existing = set(ws.list_tables())
     names = [t for t in (tables or sorted(set(TABLES) | existing)) if t in existing and t != "schema_version"]
-    folder = tempfile.mkdtemp(prefix="regulars-spark-")
+    if settings.staging:
+        os.makedirs(settings.staging, exist_ok=True)
+    folder = tempfile.mkdtemp(prefix="regulars-spark-", dir=settings.staging)
     try:
         for name in names:
             path = os.path.join(folder, f"{name}.parquet")
             _export(ws, name, path)
             con.read_parquet(path, table_name=name)
-        yield SparkTables(con, folder, names, ws.timezone)
+        yield SparkTables(con, folder, names, getattr(ws, "timezone", "UTC"), session, getattr(ws, "_con", None))
     finally:
         for name in names:
             with contextlib.suppress(Exception):
@@ -161,7 +163,7 @@ def spark_tables(ws, tables: list[str] | None = None, cores: int = 2) -> Iterato
 @contextlib.contextmanager
 def open_engine(ws, engine: str | None = None) -> Iterator:
     """A table provider for *engine*: the workspace itself (DuckDB) or its Spark copy."""
-    if engine_name(engine) == "spark":
+    if engine_name(engine, workspace=getattr(ws, "path", None)) == "spark":
         with spark_tables(ws) as provider:
             yield provider
     else:
@@ -176,7 +178,7 @@ def materialize(ws, provider, expr: ibis.Expr, name: str) -> int:
     """
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
         raise ValueError(f"bad temporary table name {name!r}")
-    if provider is ws:
+    if provider is ws or getattr(provider, "ibis", None) is ws.ibis:  # a view over the workspace runs in it too
         sql = ws.ibis.compile(expr)
         ws._con.execute(f'CREATE OR REPLACE TEMP TABLE "{name}" AS {sql}')
     else:

@@ -27,7 +27,7 @@ import json
 import uuid
 
 from regulars.data.connection import connection
-from regulars.data import erasure_scan, fastlane, keyed, order_stats, scrub, suppression
+from regulars.data import erasure_scan, fastlane, keyed, order_stats, report_store, scrub, suppression
 from regulars.data.identity import customer_tables, lookup_value, normalize_email, normalize_phone
 from regulars.data.ingest.readers import q
 
@@ -144,6 +144,7 @@ def forget(workspace, ref: str, requested_by: str = "cli", rewrite: bool = True)
             delete(table, f"customer_id {in_ids}", [ids])
         redacted = erasure_scan.redact_mentions(con, person)
         order_stats.mark_current(con)  # the customers' totals went with the rest
+        report_store.clear(con)  # stored results may list the person
         suppressed = suppression.add(
             con, erasure_id,
             {"email": sorted(person.emails), "phone": sorted(person.phones), "shop_id": sorted(person.shop_ids),

@@ -114,13 +114,16 @@ def lookup_value(db, kind: str, text: str) -> str | None:
     return str(text).strip(" ") or None
 
 
-def resolve(con, tmp: str, has: set[str], run_id: int, source: str, requires_customer: bool) -> IdentityResult:
+def resolve(con, tmp: str, has: set[str], run_id: int, source: str, requires_customer: bool,
+            weight: str | None = None) -> IdentityResult:
     """Replace ``customer_id`` in temp table *tmp* by the resolved customer id.
 
     *has* lists which identifier columns the source provides among
     ``customer_id`` (shop id), ``email``, ``phone`` and ``anonymous_id``.
     Rows without any identifier keep a NULL customer id (and are rejected by
-    the caller when the table requires a customer).
+    the caller when the table requires a customer). With *weight*, each row of
+    *tmp* stands for that many (a column: rows with the same identifiers folded
+    into one); conflicts are counted in those.
     """
     result = IdentityResult()
     hasher = keyed.for_connection(con)
@@ -131,7 +134,7 @@ def resolve(con, tmp: str, has: set[str], run_id: int, source: str, requires_cus
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE _idn AS SELECT _file, _row, {shop}::VARCHAR AS shop, "
         f"{email_h}::VARCHAR AS email_h, {phone_h}::VARCHAR AS phone_h, {anon}::VARCHAR AS anon, "
-        f"{_time_column(con, tmp)} AS _at FROM {tmp}"
+        f"{_time_column(con, tmp)} AS _at, {weight or 1} AS _n FROM {tmp}"
     )
     con.execute(
         """
@@ -188,7 +191,7 @@ def resolve(con, tmp: str, has: set[str], run_id: int, source: str, requires_cus
     ).fetchall()
     result.conflicts = con.execute(
         """
-        SELECT count(*) FROM _idr WHERE
+        SELECT coalesce(sum(_n), 0) FROM _idr WHERE
             (via_email IS NOT NULL AND via_email <> cid AND left(via_email, 2) NOT IN ('e-', 'p-'))
          OR (via_phone IS NOT NULL AND via_phone <> cid AND left(via_phone, 2) NOT IN ('e-', 'p-'))
         """
@@ -199,7 +202,10 @@ def resolve(con, tmp: str, has: set[str], run_id: int, source: str, requires_cus
     # New links, one per identifier, from the first row that shows it; linked at the earliest
     # row that shows it next to that customer (when it became knowable).
     before = con.execute("SELECT count(*) FROM identities").fetchall()[0][0]
-    for kind, col in (("shop_id", "shop"), ("email", "email_h"), ("phone", "phone_h"), ("anonymous_id", "anon")):
+    for kind, col, given in (("shop_id", "shop", "customer_id"), ("email", "email_h", "email"),
+                             ("phone", "phone_h", "phone"), ("anonymous_id", "anon", "anonymous_id")):
+        if given not in has:  # the column is empty: no link to make
+            continue
         evidence = (f"SELECT {col} AS v, cid AS c, min(_at) AS at FROM _idr "
                     f"WHERE {col} IS NOT NULL AND cid IS NOT NULL GROUP BY 1, 2")
         con.execute(
@@ -245,7 +251,8 @@ def ensure_customers(con, tmp: str, has: set[str], run_id: int) -> int:
     con.execute(
         f"""
         INSERT INTO customers (customer_id, email, phone, _run_id)
-        SELECT customer_id, arg_min({email}, _row), arg_min({phone}, _row), {run_id}
+        SELECT customer_id, {f'arg_min({email}, _row)' if email != 'NULL' else 'NULL'},
+               {f'arg_min({phone}, _row)' if phone != 'NULL' else 'NULL'}, {run_id}
         FROM {tmp} t WHERE customer_id IS NOT NULL
           AND NOT EXISTS (SELECT 1 FROM customers c WHERE c.customer_id = t.customer_id)
         GROUP BY customer_id

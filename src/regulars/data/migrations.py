@@ -60,7 +60,55 @@ MIGRATIONS: list[Migration] = [
     Migration(10, "activation: journeys, enrollments, send log, webhooks, audiences, schedules, alerts", lambda: _activation_v()),
     Migration(11, "guest orders, dated refunds and cancellations (orders.refunded_at, orders.cancelled_at), "
                "ingest_warnings", lambda: _nothing_lost_v()),
+    Migration(12, "text analysis: text_scores, text_topics, text_runs, text_feature_decisions, demo_truth_texts", lambda: _text_v()),
+    Migration(13, "anomaly flags: anomaly_flags, anomaly_runs, demo_truth_anomalies", lambda: _anomalies_v()),
+    Migration(14, "fairness audits, model cards, privacy settings, retention log and daily event counts",
+              lambda: _trust_v()),
+    Migration(15, "stored report results (report_results): what read commands and pages computed, per data version",
+              lambda: _report_results_v()),
+    Migration(16, "text feature decisions: per-group verdicts (sentiment, topic of the last complaint)",
+              lambda: _text_feature_groups_v()),
+    Migration(17, "consent dates from the data: customers.consent_at, consents.from_load", lambda: _consent_dates_v()),
 ]
+
+
+def _text_feature_groups_v() -> list[str]:
+    from regulars.data.text_store import feature_groups_statements
+
+    return feature_groups_statements()
+
+
+def _consent_dates_v() -> list[str]:
+    return [
+        "ALTER TABLE customers ADD COLUMN IF NOT EXISTS consent_at TIMESTAMP",
+        "ALTER TABLE consents ADD COLUMN IF NOT EXISTS from_load BOOLEAN",
+        # every consent a customers file stated so far was dated when the file was loaded
+        "UPDATE consents SET from_load = (source LIKE 'customers file %')",
+    ]
+
+
+def _report_results_v() -> list[str]:
+    from regulars.data.report_store import create_statements
+
+    return create_statements()
+
+
+def _text_v() -> list[str]:
+    from regulars.data.text_store import create_statements
+
+    return create_statements()
+
+
+def _anomalies_v() -> list[str]:
+    from regulars.data.anomaly_store import create_statements
+
+    return create_statements()
+
+
+def _trust_v() -> list[str]:
+    from regulars.data import fairness_store, privacy_store
+
+    return fairness_store.create_statements() + privacy_store.create_statements()
 
 
 def _experiments_v() -> list[str]:

@@ -38,9 +38,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import ibis
-import ibis.expr.types as ir
-
 from regulars.data.schema import CANCELLED_STATUSES, NEVER_SOLD_STATUSES
 
 __all__ = [
@@ -64,6 +61,8 @@ def _moment(as_of) -> dt.datetime | None:
 
 
 def _cancelled(o: ir.Table, as_of) -> ir.BooleanValue:
+    import ibis
+
     status = o.status.lower()
     by_status = o.cancelled_at.isnull() & status.notnull() & status.isin(CANCELLED_STATUSES)
     moment = _moment(as_of)
@@ -73,6 +72,8 @@ def _cancelled(o: ir.Table, as_of) -> ir.BooleanValue:
 
 def counted(o: ir.Table, as_of=None) -> ir.BooleanValue:
     """True for the order rows that count as of *as_of* (see the module docstring)."""
+    import ibis
+
     status = o.status.lower()
     sold = status.isnull() | ~status.isin(NEVER_SOLD_STATUSES)
     keep = o.ordered_at.notnull() & sold & ~_cancelled(o, as_of)
@@ -84,6 +85,8 @@ def counted(o: ir.Table, as_of=None) -> ir.BooleanValue:
 
 def refunded_amount(o: ir.Table, as_of=None) -> ir.NumericValue:
     """The amount refunded by *as_of* (a positive number, 0 when nothing yet)."""
+    import ibis
+
     amount = o.refunded.coalesce(0)
     moment = _moment(as_of)
     if moment is None:

@@ -98,6 +98,9 @@ CUSTOMERS = Table(
         _c("accepts_personalization", "BOOLEAN", "current consent to personalised offers (default true unless opted out)"),
         _c("tags", "VARCHAR"),
         RUN,
+        _c("consent_at", "TIMESTAMP", "when the source says the marketing consent was last stated (e.g. Shopify's "
+           "accepts_marketing_updated_at, a consent_date or opt_in_date column); NULL when the file gives no date",
+           later=True),
     ),
     key=("customer_id",),
     time_column="created_at",
@@ -311,6 +314,8 @@ CONSENTS = Table(
         _c("recorded_at", "TIMESTAMP", "", True),
         _c("source", "VARCHAR"),
         RUN,
+        _c("from_load", "BOOLEAN", "true when the source gave no date for the decision: recorded_at is then when "
+           "the file was loaded, not when the customer decided", later=True),
     ),
     key=("customer_id", "purpose", "recorded_at"),
     time_column="recorded_at",

@@ -29,7 +29,6 @@ import secrets
 from pathlib import Path
 
 import duckdb
-import ibis
 
 
 def _fsync(path: Path) -> None:
@@ -107,4 +106,4 @@ def _reopen(workspace, token: str) -> None:
             "of this process is open (close every cursor before rewriting)")
     workspace._con.execute("DROP TABLE _rewrite_mark")
     workspace._con.execute("CHECKPOINT")
-    workspace.ibis = ibis.duckdb.from_connection(workspace._con)
+    workspace.ibis = None  # made again over the new connection on first use

@@ -8,8 +8,8 @@ Examples
 >>> import tempfile, os
 >>> from regulars import Workspace
 >>> ws = Workspace(os.path.join(tempfile.mkdtemp(), "shop.duckdb"))
->>> refreshes(ws).empty, segment_list(ws).empty
-(True, True)
+>>> refreshes(ws).empty, segment_list(ws).empty, membership_rows(ws)
+(True, True, 0)
 >>> ws.close()
 """
 
@@ -23,6 +23,11 @@ from regulars.data.segment_store import LATEST_VERSIONS_SQL, latest_refresh_id
 
 def _frame(con, sql: str, params: list | None = None) -> pd.DataFrame:
     return con.execute(sql, params or []).df()
+
+
+def membership_rows(db) -> int:
+    """How many (segment, customer) memberships are stored now (0 before the first refresh)."""
+    return int(connection(db).execute("SELECT count(*) FROM segment_memberships").fetchall()[0][0])
 
 
 def refreshes(db, limit: int = 50) -> pd.DataFrame:
@@ -91,15 +96,16 @@ def memberships(db, segment_ids: list[str]) -> pd.DataFrame:
                   "WHERE segment_id IN (SELECT unnest(?::VARCHAR[]))", [list(segment_ids)])
 
 
-def history(db, segment_id: str, customer_id: str | None = None, limit: int = 1000) -> pd.DataFrame:
-    """Entries and exits of a segment (optionally one customer), newest refresh first."""
+def history(db, segment_id: str, customer_id: str | None = None, limit: int | None = 1000) -> pd.DataFrame:
+    """Entries and exits of a segment (optionally one customer), newest refresh first (all when *limit* is None)."""
     extra, params = (" AND h.customer_id = ?", [customer_id]) if customer_id else ("", [])
     return _frame(
         connection(db),
         "SELECT h.refresh_id, r.refreshed_at, h.as_of, h.customer_id, h.change, h.version "
         "FROM segment_history h LEFT JOIN segment_refreshes r USING (refresh_id) "
-        f"WHERE h.segment_id = ?{extra} ORDER BY h.refresh_id DESC, h.change, h.customer_id LIMIT ?",
-        [segment_id, *params, int(limit)],
+        f"WHERE h.segment_id = ?{extra} ORDER BY h.refresh_id DESC, h.change, h.customer_id"
+        + (" LIMIT ?" if limit is not None else ""),
+        [segment_id, *params, *([int(limit)] if limit is not None else [])],
     )
 
 

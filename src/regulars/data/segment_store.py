@@ -152,13 +152,15 @@ def _add_definitions(con, segment_ids, label: Label, now: dt.datetime) -> None:
 # -- writing refreshes ---------------------------------------------------------------------
 def record_refresh(db, *, as_of: dt.date, engine: str, members_table: str, features_table: str,
                    fixed_ids: list[str], label: Label, builtin: bool, errors: dict[str, str],
-                   lifecycle: dict | None) -> dict:
+                   lifecycle: dict | None, money_mode: str = "one", money_note: str | None = None) -> dict:
     """Record a full refresh from *members_table* ``(segment_id, customer_id)``; one transaction.
 
     Decides every built-in segment (when *builtin*) and every rule segment except those in
     *errors* (their members stay as they were). *features_table* holds ``customer_id, revenue``
     of every customer (segment revenue and the refresh's totals). *fixed_ids* are the built-in
-    ids defined even before they have members. Returns the counts of the refresh.
+    ids defined even before they have members. *money_mode* and *money_note* say how amounts in
+    several currencies were added (``regulars.features.currency.CurrencyPlan``). Returns the
+    counts of the refresh.
     """
     con = connection(db)
     now = _now()
@@ -218,7 +220,8 @@ def record_refresh(db, *, as_of: dt.date, engine: str, members_table: str, featu
             "SELECT count(*), coalesce(sum(members), 0) FROM segment_sizes WHERE refresh_id = ?", [rid]).fetchall()[0]
         customers, revenue = con.execute(
             f"SELECT count(*), coalesce(sum(revenue), 0) FROM {features_table}").fetchall()[0]
-        summary = {"errors": errors, "lifecycle": lifecycle, "customers": customers, "revenue": float(revenue)}
+        summary = {"errors": errors, "lifecycle": lifecycle, "money": money_mode, "money_note": money_note,
+                   "customers": customers, "revenue": float(revenue)}
         con.execute(
             "INSERT INTO segment_refreshes VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [rid, now, as_of, engine, segments, entered, exited, json.dumps(summary)],

@@ -21,14 +21,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
-import ibis
-import pandas as pd
 
 from regulars.data import migrations, order_stats, scrub, shop
 from regulars.data.schema import TABLES
 
-DEFAULT_PATH = "regulars.duckdb"
-ENV_VAR = "REGULARS_WORKSPACE"
+from regulars.data.location import DEFAULT_PATH, ENV_VAR  # noqa: F401 - light module: the CLI's options need them
 
 
 class WorkspaceError(Exception):
@@ -63,6 +60,7 @@ class Workspace:
     ) -> None:
         self.path = resolve_path(path)
         self.read_only = read_only
+        self._ibis = None
         if read_only and not self.path.exists():
             raise WorkspaceError(
                 f"no workspace at {self.path}; create one with `regulars demo` or "
@@ -92,7 +90,19 @@ class Workspace:
                 f"workspace {self.path} has an older schema; open it once for writing "
                 "(any `regulars` command that writes, e.g. `regulars doctor`) to upgrade it"
             )
-        self.ibis = ibis.duckdb.from_connection(self._con)
+
+    @property
+    def ibis(self):
+        """The Ibis backend over this connection, made on first use (importing Ibis takes a while)."""
+        if self._ibis is None:
+            import ibis
+
+            self._ibis = ibis.duckdb.from_connection(self._con)
+        return self._ibis
+
+    @ibis.setter
+    def ibis(self, backend) -> None:
+        self._ibis = backend
 
     # -- reading -----------------------------------------------------------
     @property

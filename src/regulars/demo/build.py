@@ -62,6 +62,14 @@ def _build(ws, folder: Path, n_customers: int, seed: int, say, started: float, k
     say("store the demo truth")
     t = time.perf_counter()
     truth_rows = write_demo_truth(ws, files.truth)
+    if files.texts_truth is not None:
+        from regulars.data.text_store import write_text_truth
+
+        write_text_truth(ws, files.texts_truth)
+    if files.anomalies_truth is not None:
+        from regulars.data.anomaly_store import write_truth
+
+        write_truth(ws, files.anomalies_truth)
     seconds["store truth"] = round(time.perf_counter() - t, 3)
     done = time.perf_counter()
     seconds["generate"] = round(generated - started, 3)

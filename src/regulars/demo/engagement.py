@@ -20,7 +20,8 @@ from regulars.demo.calendar import DAY, HOUR, Calendar
 from regulars.demo.catalog import Catalog
 from regulars.demo.population import Population
 from regulars.demo.purchases import PARTIAL, PENDING, POS, REFUNDED, Lines, Orders, Truth
-from regulars.demo.texts import CSAT_COMMENTS, NPS_COMMENTS, REVIEWS, TICKET_TOPICS, fill
+from regulars.demo.people import COUNTRY
+from regulars.demo.texts import TICKETS, review_texts, survey_texts, ticket_texts
 from regulars.demo.types import BROWSER, CHANNELS, TYPES
 
 DEAL = [t.name for t in TYPES].index("deal_seeker")
@@ -282,7 +283,7 @@ TICKETS_SCHEMA = pa.schema([
     ("ticket_id", pa.string()), ("customer_id", pa.string()), ("opened_at", pa.timestamp("s")), ("closed_at", pa.timestamp("s")),
     ("channel", pa.string()), ("topic", pa.string()), ("body", pa.string()), ("csat", pa.int64()),
 ])
-TOPICS = list(TICKET_TOPICS)
+TOPICS = list(TICKETS)
 TOPIC_PENALTY = {"shipping_delay": 0.7, "damaged_item": 0.6, "return_request": 0.3, "billing": 0.5, "order_change": 0.1,
                  "product_question": -0.2, "subscription_change": 0.0, "account_help": 0.2}
 
@@ -327,22 +328,18 @@ def tickets(rng, cal: Calendar, cat: Catalog, pop: Population, o: Orders, lines:
     no_answer = (rng.random(k) < 0.4) | still_open
     channel = weighted_choice(rng, [0.5, 0.3, 0.1, 0.1], k)
     channel = np.where((channel == 3) & ~np.isin(pop.channel[cust], [CHANNELS.index("store")]), 0, channel)
-    # bodies: one template per ticket within its topic
-    which = np.zeros(k, dtype=np.int64)
-    templates: list[str] = []
-    for i, t in enumerate(TOPICS):
-        m = topic == i
-        which[m] = len(templates) + (rng.random(int(m.sum())) * len(TICKET_TOPICS[t])).astype(np.int64)
-        templates.extend(TICKET_TOPICS[t])
     has_order = order_idx >= 0
-    body = fill(
-        templates, which,
+    body, sentiment = ticket_texts(
+        rng, np.asarray(TOPICS, dtype=object)[topic],
         order=pc.if_else(pa.array(has_order), order_ids.take(pa.array(np.maximum(order_idx, 0))), pa.scalar("my last order")),
         product=take(cat.name, product),
         first_name=first_names.take(pa.array(cust)),
     )
+    ticket_ids = ids(np.arange(k) + 10_001, "T", 7)
+    truth = text_truth("tickets", ticket_ids, customer_ids.take(pa.array(cust)), np.full(k, "en", dtype=object),
+                       sentiment, np.asarray(TOPICS, dtype=object)[topic])
     return {
-        "ticket_id": ids(np.arange(k) + 10_001, "T", 7),
+        "ticket_id": ticket_ids,
         "customer_id": customer_ids.take(pa.array(cust)),
         "opened_at": timestamps(cal.to_utc(opened)),
         "closed_at": timestamps(cal.to_utc(np.where(still_open, 0, closed)), mask=still_open),
@@ -350,6 +347,19 @@ def tickets(rng, cal: Calendar, cat: Catalog, pop: Population, o: Orders, lines:
         "topic": take(TOPICS, topic),
         "body": body,
         "csat": pa.array(csat, mask=no_answer),
+    }, truth
+
+
+def text_truth(source: str, text_ids, customer_ids, language, sentiment, topic, present=None) -> dict:
+    """Rows of ``demo_truth_texts``: what each text was planted to say (only texts that have a body)."""
+    keep = np.ones(len(language), dtype=bool) if present is None else np.asarray(present, dtype=bool)
+    idx = pa.array(np.flatnonzero(keep))
+    return {
+        "source": pa.array([source] * int(keep.sum()), pa.string()),
+        "text_id": text_ids.take(idx), "customer_id": customer_ids.take(idx),
+        "language": pa.array(np.asarray(language, dtype=object)[keep].astype(str), pa.string()),
+        "sentiment": pa.array(np.asarray(sentiment, dtype=object)[keep].astype(str), pa.string()),
+        "topic": pa.array(np.asarray(topic, dtype=object)[keep].astype(str), pa.string()),
     }
 
 
@@ -380,20 +390,36 @@ def reviews(rng, cal: Calendar, cat: Catalog, pop: Population, o: Orders, lines:
     order = np.argsort(when, kind="stable")
     cust, product, when, rating = cust[order], product[order], when[order], rating[order]
     k = cust.size
-    templates, which = [], np.zeros(k, dtype=np.int64)
-    for stars in (1, 2, 3, 4, 5):
-        m = rating == stars
-        which[m] = len(templates) + (rng.random(int(m.sum())) * len(REVIEWS[stars])).astype(np.int64)
-        templates.extend(REVIEWS[stars])
-    body = fill(templates, which, product=take(cat.name, product))
+    sentiment = np.where(rating >= 4, "positive", np.where(rating == 3, "neutral", "negative")).astype(object)
+    consumable = np.isin(np.asarray(cat.category_names, dtype=object)[product],
+                         ["coffee", "tea", "gifts", "subscriptions"])
+    aspect = np.where(consumable, np.asarray(REVIEW_ASPECTS_CONSUMABLE, dtype=object)[
+        weighted_choice(rng, [0.55, 0.15, 0.12, 0.18], k)], np.asarray(REVIEW_ASPECTS_GEAR, dtype=object)[
+        weighted_choice(rng, [0.5, 0.15, 0.15, 0.2], k)])
+    country = np.asarray(COUNTRY, dtype=object)[pop.place[cust]]
+    u = rng.random(k)
+    language = np.full(k, "en", dtype=object)
+    language[(country == "DE") & (u < 0.8)] = "de"
+    language[(country == "NL") & (u < 0.8)] = "nl"
+    language[~np.isin(country, ["DE", "NL"]) & (u < 0.01)] = "es"
+    language[~np.isin(country, ["DE", "NL"]) & (u >= 0.01) & (u < 0.015)] = "fr"
+    body = review_texts(rng, aspect, sentiment, language, product=take(cat.name, product))
+    no_body = rng.random(k) < 0.1
+    review_ids = ids(np.arange(k) + 1, "R", 8)
+    truth = text_truth("reviews", review_ids, customer_ids.take(pa.array(cust)), language, sentiment, aspect,
+                       present=~no_body)
     return {
-        "review_id": ids(np.arange(k) + 1, "R", 8),
+        "review_id": review_ids,
         "customer_id": customer_ids.take(pa.array(cust)),
         "product_id": take(cat.product_id, product),
         "rating": pa.array(rating),
-        "body": nullable(body, rng.random(k) < 0.1),
+        "body": nullable(body, no_body),
         "created_at": timestamps(cal.to_utc(when)),
-    }
+    }, truth
+
+
+REVIEW_ASPECTS_CONSUMABLE = ["taste", "delivery", "packaging", "price"]
+REVIEW_ASPECTS_GEAR = ["durability", "delivery", "packaging", "price"]
 
 
 SURVEYS_SCHEMA = pa.schema([
@@ -426,24 +452,23 @@ def surveys(rng, cal: Calendar, pop: Population, o: Orders, customer_ids: pa.Arr
     order = np.argsort(t, kind="stable")
     cust, t, score, is_nps = cust[order], t[order], score[order], is_nps[order]
     k = cust.size
-    bucket = np.where(score >= 9, 0, np.where(score >= 7, 1, 2))
-    templates, which = [], np.zeros(k, dtype=np.int64)
-    for b, name in enumerate(("promoter", "passive", "detractor")):
-        m = is_nps & (bucket == b)
-        which[m] = len(templates) + (rng.random(int(m.sum())) * len(NPS_COMMENTS[name])).astype(np.int64)
-        templates.extend(NPS_COMMENTS[name])
-    m = ~is_nps
-    which[m] = len(templates) + (rng.random(int(m.sum())) * len(CSAT_COMMENTS)).astype(np.int64)
-    templates.extend(CSAT_COMMENTS)
-    comment = nullable(fill(templates, which), rng.random(k) > 0.35)
+    nps_feeling = np.where(score >= 9, "positive", np.where(score >= 7, "neutral", "negative"))
+    csat_feeling = np.where(score >= 4, "positive", np.where(score == 3, "neutral", "negative"))
+    sentiment = np.where(is_nps, nps_feeling, csat_feeling).astype(object)
+    text, topic = survey_texts(rng, sentiment)
+    no_comment = rng.random(k) > 0.35
+    comment = nullable(text, no_comment)
+    response_ids = ids(np.arange(k) + 1, "S", 8)
+    truth = text_truth("surveys", response_ids, customer_ids.take(pa.array(cust)), np.full(k, "en", dtype=object),
+                       sentiment, topic, present=~no_comment)
     return {
-        "response_id": ids(np.arange(k) + 1, "S", 8),
+        "response_id": response_ids,
         "customer_id": customer_ids.take(pa.array(cust)),
         "survey": take(["csat", "nps"], is_nps.astype(np.int64)),
         "score": pa.array(score),
         "comment": comment,
         "answered_at": timestamps(cal.to_utc(t)),
-    }
+    }, truth
 
 
 SPEND_SCHEMA = pa.schema([("spent_on", pa.date32()), ("channel", pa.string()), ("amount", pa.decimal128(18, 2))])

@@ -13,7 +13,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from regulars.demo import engagement, purchases, web
+from regulars.demo import anomalies, engagement, purchases, web
 from regulars.demo._arrow import (
     WRITE_BATCH, CsvSink, ParquetSink, coded, dates, ids, money, nullable, take, timestamps, write_csv,
 )
@@ -38,10 +38,11 @@ FILES = [
     ("spend", "spend.csv"),
 ]
 TRUTH_FILE = "demo_truth.parquet"
+TEXT_TRUTH_FILE = "demo_truth_texts.parquet"
 
 #: Independent random streams, so that changing one part leaves the others as they were.
 _STREAMS = {"population": 1, "purchases": 2, "consents": 3, "messages": 4, "contacts": 5, "tickets": 6,
-            "reviews": 7, "surveys": 8, "spend": 9, "events": 10}
+            "reviews": 7, "surveys": 8, "spend": 9, "events": 10, "anomalies": 11}
 
 CUSTOMERS_SCHEMA = pa.schema([
     ("customer_id", pa.string()), ("email", pa.string()), ("phone", pa.string()), ("first_name", pa.string()),
@@ -59,6 +60,7 @@ ORDERS_SCHEMA = pa.schema([
     ("shipping", pa.decimal128(18, 2)), ("tax", pa.decimal128(18, 2)), ("total", pa.decimal128(18, 2)),
     ("refunded", pa.decimal128(18, 2)), ("channel", pa.string()), ("location", pa.string()), ("discount_code", pa.string()),
     ("refunded_at", pa.timestamp("s")),
+    ("email", pa.string()),  # the address given at checkout, when it differs from the account's (rare)
 ])
 LINES_SCHEMA = pa.schema([
     ("order_id", pa.string()), ("line_number", pa.int64()), ("product_id", pa.string()), ("sku", pa.string()),
@@ -77,6 +79,10 @@ class DemoFiles:
     truth_path: Path
     rows: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    #: one row per ticket, review and survey comment: planted language, sentiment and topic
+    texts_truth: pd.DataFrame | None = None
+    #: one row per planted anomaly: entity (order, customer, session), its id, the customer, the kind
+    anomalies_truth: pd.DataFrame | None = None
 
     def __iter__(self):
         return iter(self.files)
@@ -152,6 +158,8 @@ def generate(
     lap("population")
     say("generate: orders")
     orders, lines, truth, codes = purchases.simulate(_rng(seed, "purchases"), cal, cat, pop, type_clocks)
+    planted_anomalies = anomalies.plant_orders(_rng(seed, "anomalies"), orders, lines, codes, n_customers)
+    order_emails = anomalies.order_emails(_rng(seed, "anomalies", 1), orders, planted_anomalies, n_customers)
     pop.created = np.minimum(pop.created, np.where(pop.buyer, truth.acquired - 60.0, np.inf))
     customer_ids = ids(np.arange(n_customers) + 1, "C", 7)
     order_ids = ids(orders.number + 100_001, "O", 7)
@@ -188,7 +196,7 @@ def generate(
 
     say("generate: orders and order lines files")
     if "orders" in wanted:
-        rows["orders"] = _write_orders(path("orders"), cal, orders, codes, customer_ids, order_ids)
+        rows["orders"] = _write_orders(path("orders"), cal, orders, codes, customer_ids, order_ids, order_emails)
     if "order-lines" in wanted:
         rows["order-lines"] = _write_lines(path("order-lines"), cat, orders, lines, order_ids)
     lap("orders_files")
@@ -199,21 +207,29 @@ def generate(
                           n_lines, line_start)
         sink = ParquetSink(path("events"), web.SCHEMA)
         web.write_events(lambda chunk: _rng(seed, "events", chunk), ctx, sink)
+        bots, bot_truth = anomalies.bot_sessions(_rng(seed, "anomalies", 2), cal, n_customers, 0)
+        if bots is not None:
+            sink.write(bots)
         sink.close()
+        planted_anomalies.extend(bot_truth)
         rows["events"] = sink.rows
         lap("events")
 
     say("generate: tickets, reviews, surveys, consents, spend")
+    text_truth = []
     if "tickets" in wanted:
-        rows["tickets"] = write_csv(path("tickets"), engagement.tickets(
-            _rng(seed, "tickets"), cal, cat, pop, orders, lines, n_lines, line_start, customer_ids, order_ids, first),
-            engagement.TICKETS_SCHEMA)
+        columns, planted = engagement.tickets(
+            _rng(seed, "tickets"), cal, cat, pop, orders, lines, n_lines, line_start, customer_ids, order_ids, first)
+        rows["tickets"] = write_csv(path("tickets"), columns, engagement.TICKETS_SCHEMA)
+        text_truth.append(planted)
     if "reviews" in wanted:
-        rows["reviews"] = write_csv(path("reviews"), engagement.reviews(
-            _rng(seed, "reviews"), cal, cat, pop, orders, lines, customer_ids), engagement.REVIEWS_SCHEMA)
+        columns, planted = engagement.reviews(_rng(seed, "reviews"), cal, cat, pop, orders, lines, customer_ids)
+        rows["reviews"] = write_csv(path("reviews"), columns, engagement.REVIEWS_SCHEMA)
+        text_truth.append(planted)
     if "surveys" in wanted:
-        rows["surveys"] = write_csv(path("surveys"), engagement.surveys(
-            _rng(seed, "surveys"), cal, pop, orders, customer_ids), engagement.SURVEYS_SCHEMA)
+        columns, planted = engagement.surveys(_rng(seed, "surveys"), cal, pop, orders, customer_ids)
+        rows["surveys"] = write_csv(path("surveys"), columns, engagement.SURVEYS_SCHEMA)
+        text_truth.append(planted)
     if "consents" in wanted:
         rows["consents"] = write_csv(path("consents"), engagement.consent_rows(cal, pop, consent, customer_ids),
                                      engagement.CONSENTS_SCHEMA)
@@ -227,9 +243,14 @@ def generate(
     truth_path = out / TRUTH_FILE
     pq.write_table(pa.Table.from_pandas(truth_df, preserve_index=False), truth_path, compression="zstd")
     rows["truth"] = len(truth_df)
+    texts_df = pa.concat_tables([pa.table(t) for t in text_truth]).to_pandas() if text_truth else None
+    if texts_df is not None:
+        pq.write_table(pa.Table.from_pandas(texts_df, preserve_index=False), out / TEXT_TRUTH_FILE, compression="zstd")
+    anomalies_df = _anomaly_frame(planted_anomalies, customer_ids, order_ids, orders)
     lap("truth")
     files = [(k, out / name) for k, name in FILES if k in wanted]
-    return DemoFiles(out, files, truth_df, truth_path, rows, seconds)
+    return DemoFiles(out, files, truth_df, truth_path, rows, seconds, texts_truth=texts_df,
+                     anomalies_truth=anomalies_df)
 
 
 def _write_customers(path, rng, cal: Calendar, pop, consent, customer_ids, first, last, email, phone) -> int:
@@ -257,7 +278,7 @@ def _write_customers(path, rng, cal: Calendar, pop, consent, customer_ids, first
     }, CUSTOMERS_SCHEMA)
 
 
-def _write_orders(path, cal: Calendar, o: purchases.Orders, codes, customer_ids, order_ids) -> int:
+def _write_orders(path, cal: Calendar, o: purchases.Orders, codes, customer_ids, order_ids, emails) -> int:
     by_time = np.argsort(o.number, kind="stable")
     sink = CsvSink(path, ORDERS_SCHEMA)
     locations = ["online", "online", *STORES]
@@ -277,6 +298,7 @@ def _write_orders(path, cal: Calendar, o: purchases.Orders, codes, customer_ids,
             "location": coded(loc, locations),
             "discount_code": coded(o.code[i], codes, mask=o.code[i] < 0),
             "refunded_at": timestamps(cal.to_utc(np.maximum(o.refunded_t[i], 0)), mask=o.refunded_t[i] < 0),
+            "email": pa.array(emails[i].astype(str), mask=emails[i] == ""),
         })
     sink.close()
     return sink.rows
@@ -300,6 +322,21 @@ def _write_lines(path, cat: Catalog, o: purchases.Orders, lines: purchases.Lines
         })
     sink.close()
     return sink.rows
+
+
+def _anomaly_frame(planted: list[dict], customer_ids, order_ids, o: purchases.Orders) -> pd.DataFrame:
+    rows = []
+    cust = customer_ids.to_pylist()
+    for p in planted:
+        if p["entity"] == "order":
+            rows.append({"entity": "order", "entity_id": order_ids[p["number"]].as_py(),
+                         "customer_id": cust[int(o.cust[p["number"]])], "kind": p["kind"]})
+        elif p["entity"] == "customer":
+            rows.append({"entity": "customer", "entity_id": cust[p["number"]], "customer_id": cust[p["number"]],
+                         "kind": p["kind"]})
+        else:
+            rows.append({"entity": p["entity"], "entity_id": p["id"], "customer_id": None, "kind": p["kind"]})
+    return pd.DataFrame(rows, columns=["entity", "entity_id", "customer_id", "kind"])
 
 
 def _truth_frame(cal: Calendar, pop, truth: purchases.Truth, customer_ids) -> pd.DataFrame:

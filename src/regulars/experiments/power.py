@@ -48,6 +48,7 @@ class Plan:
     weekly_inflow: float | None
     weeks_needed: int | None
     sentence: str
+    baseline_source: str | None = None  # where the baseline came from, in words (set by the caller)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -93,15 +93,17 @@ def _end(as_of) -> dt.date | None:
     return None if as_of is None else as_of - dt.timedelta(days=1)
 
 
-def transactions(tables, as_of=None, timezone: str | None = None) -> ir.Table:
-    """Customers' orders that count (not cancelled), placed before *as_of* (the shop's days).
+def transactions(tables, as_of=None, timezone: str | None = None, guests: bool = False) -> ir.Table:
+    """Customers' orders that count (not cancelled), placed before *as_of* (the shop's days);
+    with ``guests=True`` guest orders too (shop-level figures).
 
     The orders' columns plus ``order_date`` (the shop's date), ``net_revenue`` (float: total
     minus what was refunded before *as_of*) and ``is_purchase`` (:mod:`regulars.data.purchases`).
     """
     end = _end(as_of)
     o = dated_orders(tables, end, timezone)
-    o = o.filter(o.customer_id.notnull())
+    if not guests:
+        o = o.filter(o.customer_id.notnull())
     if end is not None:
         o = o.filter(o.day <= ibis.date(end))
     return o.mutate(

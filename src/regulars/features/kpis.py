@@ -533,8 +533,14 @@ def _rating_counts(r: ir.Table, group: str) -> ir.Table:
     )
 
 
-def _finish(t: ir.Table, plan: KpiPlan, months_per_row: int) -> dict[str, ir.Value]:
-    """The KPI columns from the joined counts (every division guarded)."""
+def _finish(t: ir.Table, plan: KpiPlan, months_per_row: int, window: bool = False) -> dict[str, ir.Value]:
+    """The KPI columns from the joined counts (every division guarded).
+
+    Over a *window* (not a month), returning customers are those who came back: customers of the
+    window with at least two purchases to date, the numerator of the repeat-purchase rate (with a
+    window that is all history, "purchased before the window" would always be 0 next to a 60%
+    repeat rate). Per month they are the month's customers who had purchased before it.
+    """
     def count(col: str) -> ir.IntegerValue:
         return t[col].coalesce(0).cast("int64") if col in t.columns else ibis.literal(0, "int64")
 
@@ -557,7 +563,7 @@ def _finish(t: ir.Table, plan: KpiPlan, months_per_row: int) -> dict[str, ir.Val
         "churn_rate": 1.0 - retention,
         "clv_historical": _ratio(t.clv_revenue.coalesce(0.0), t.clv_customers.coalesce(0)),
         "new_customers": count("new_customers"),
-        "returning_customers": customers - count("new_customers"),
+        "returning_customers": count("repeat_customers") if window else customers - count("new_customers"),
         "refunds": count("refunds"),
         "refund_amount": _f(t.refund_amount).coalesce(0.0) if "refund_amount" in t.columns else ibis.literal(0.0),
         "retention_base": count("retention_base"),
@@ -632,7 +638,7 @@ def summary_kpis(tables, plan: KpiPlan, by: str | None = None) -> ir.Table:
     for piece in pieces:
         t = _left(t, piece, "key")
     t = t.mutate(clv_customers=t.customers)
-    return t.select(key=t.key, **_finish(t, plan, plan.months)).order_by("key")
+    return t.select(key=t.key, **_finish(t, plan, plan.months, window=True)).order_by("key")
 
 
 def _month_spine(plan: KpiPlan) -> ir.Table:
@@ -750,7 +756,9 @@ def definitions(by: str | None, active_days: int, months: int | None = None, gro
         "churn_rate": f"1 - retention rate: share of the {base} who did not purchase again",
         "clv_historical": clv,
         "new_customers": f"customers whose first purchase ever was in the {period}",
-        "returning_customers": f"customers who purchased in the {period} and had purchased before it",
+        "returning_customers": (f"customers who purchased in the {period} and had purchased before it"
+                                if by == "month" else "customers of the window who came back: at least two "
+                                "purchases to date (the repeat-purchase rate's numerator)"),
         "refunds": f"refunds in the {period}: returns (transactions with total < 0) and refunds of orders, "
                    "each on the day it happened",
         "refund_amount": f"money given back in the {period} (returns and refunds, a positive number)",

@@ -103,7 +103,7 @@ def revenue_series(tables, start: dt.date, end: dt.date, unit: str = "day", by: 
         raise ValueError("unit must be day or week")
     if by not in (None, "location", "channel"):
         raise ValueError("split the series by location or channel")
-    t = transactions(tables, end)
+    t = transactions(tables, end, guests=True)
     t = t.filter(t.ordered_at >= _ts(start))
     days = t.order_date.delta(ibis.date(start), unit="day")
     period = days if unit == "day" else (days / 7).floor().cast("int64")

@@ -32,6 +32,7 @@ Each metric row carries a plain sentence; the rows are stored in ``backtests``.
 from __future__ import annotations
 
 import datetime as dt
+import copy
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -205,7 +206,8 @@ def agreed_verdicts(then: dict[str, Verdict], now: dict[str, Verdict]) -> dict[s
     return out
 
 
-def backtest(ws, cutoff=None, horizon_days: int | None = None, progress=None, write: bool = True) -> BacktestResult:
+def backtest(ws, cutoff=None, horizon_days: int | None = None, progress=None, write: bool = True,
+             on_fitted=None) -> BacktestResult:
     """Refit every model on data before its cutoff, judge it on what happened after, store the result.
 
     Parameters
@@ -217,6 +219,9 @@ def backtest(ws, cutoff=None, horizon_days: int | None = None, progress=None, wr
     horizon_days : int, optional
         The horizon the value predictions are shown for (default: that of the latest ``regulars
         predict``, else 365); they are judged over it.
+    on_fitted : callable, optional
+        Called with the models fitted at the cutoff, as :func:`~regulars.jobs.predict.fit_models`
+        returned them (the fairness audit reuses them: :mod:`regulars.jobs.audit_stored`).
     """
     start = time.perf_counter()
     say = progress or (lambda _s: None)
@@ -242,6 +247,8 @@ def backtest(ws, cutoff=None, horizon_days: int | None = None, progress=None, wr
     now = assess(stats_now)
     say(f"refitting on data before {cutoff}")
     fm = fit_models(ws, cutoff, progress=say)
+    if on_fitted is not None:
+        on_fitted(copy.copy(fm))  # before the verdicts below change it
     fm.verdicts = agreed_verdicts(fm.verdicts, now)
     for name in ("churn", "propensity", "leads", "forecast"):
         if fm.verdicts[name].refused:
@@ -382,3 +389,30 @@ def _judge_leads(ws, rows, fm, cutoff, available):
              f"{int(recent.sum()):,} who had visited in the last 7 days, {_pct(rule_rate) if recent.any() else '-'} bought.",
              n=len(X), horizon=PROPENSITY_WINDOW, population=f"leads on {cutoff}", status=status,
              details={t: {"bought": b, "n": n} for t, (b, n) in rates.items()})
+
+
+#: Under this name :func:`remember_run` records which backtest was made from which data and options.
+RUN_MARKER = "backtest"
+
+
+def remember_run(ws, cutoff, horizon_days, run_id: str) -> None:
+    """Record that backtest *run_id* was made with these options (None: the defaults) from the current data."""
+    from regulars.reports.stored import stored
+
+    stored(ws, RUN_MARKER, {"cutoff": cutoff, "horizon_days": horizon_days}, lambda _w: run_id, refresh=True,
+           reads="inputs", daily=False)
+
+
+def remembered_run(ws, cutoff, horizon_days):
+    """The :class:`~regulars.reports.stored.Stored` run id of the latest backtest with these options on the
+    same data when it is still the latest one stored, else None."""
+    from regulars.data import predictions_store
+    from regulars.reports.stored import lookup
+
+    found = lookup(ws, RUN_MARKER, {"cutoff": cutoff, "horizon_days": horizon_days}, reads="inputs", daily=False)
+    if found is None:
+        return None
+    latest = predictions_store.read_backtests(ws)
+    if latest.empty or str(latest["run_id"].iloc[0]) != found.value:
+        return None
+    return found

@@ -30,8 +30,9 @@ class DemoSummary:
     headline : dict
         Whole-period KPIs (metric -> value).
     steps : dict
-        Seconds per step (``build``, ``segments``, ``predict``, ``backtest``, ``recommend``).
-    segments, predictions, backtest, recommendations : dict
+        Seconds per step (``build``, ``segments``, ``predict``, ``backtest``, ``recommend``, ``text``, ``anomalies``,
+        ``reports``: the stored reports of :mod:`regulars.jobs.precompute`).
+    segments, predictions, backtest, recommendations, text, anomalies : dict
         What each analysis did (``to_dict()`` of its result), or ``{"error": ...}`` when it failed.
     """
 
@@ -44,6 +45,8 @@ class DemoSummary:
     predictions: dict = field(default_factory=dict)
     backtest: dict = field(default_factory=dict)
     recommendations: dict = field(default_factory=dict)
+    text: dict = field(default_factory=dict)
+    anomalies: dict = field(default_factory=dict)
 
     @property
     def seconds(self) -> float:
@@ -74,7 +77,7 @@ def run_demo(
         Called with the current step.
     """
     from regulars.demo import build_demo
-    from regulars.reports.kpis import kpis
+    from regulars.reports import standard
 
     say = progress or (lambda _s: None)
     steps: dict[str, float] = {}
@@ -85,16 +88,49 @@ def run_demo(
         path=ws.path,
         counts={name: ws.count(name) for name in COUNTED_TABLES},
         quarantined=int(sum(built.get("quarantined", {}).values())),
-        headline=_headline(kpis(ws)),
+        headline=_headline(standard.kpis(ws).value),  # stored: `regulars kpis` reads it
         steps=steps,
     )
     if not analyses:
         return summary
     summary.segments = _timed(steps, "segments", lambda: _segments(ws, say))
-    summary.predictions = _timed(steps, "predict", lambda: _predict(ws, say))
-    summary.backtest = _timed(steps, "backtest", lambda: _backtest(ws, say))
+    predicted: dict = {}
+    summary.predictions = _timed(steps, "predict", lambda: _predict(ws, say, predicted))
+    fitted: dict = {}
+    summary.backtest = _timed(steps, "backtest", lambda: _backtest(ws, say, fitted))
     summary.recommendations = _timed(steps, "recommend", lambda: _recommend(ws, say))
+    summary.text = _timed(steps, "text", lambda: _text(ws, say))
+    summary.anomalies = _timed(steps, "anomalies", lambda: _anomalies(ws, say))
+    _timed(steps, "audit", lambda: _audit(ws, say, fitted.get("models")))
+    _timed(steps, "reports", lambda: _store_reports(ws, say, predicted.get("result"), summary.recommendations))
     return summary
+
+
+def _audit(ws, say, fitted) -> dict:
+    """Store the fairness audit (with the backtest's models) so a plain `regulars audit` reads it.
+
+    The journey templates go in first (as the reports step and the server do): the audit's data
+    version includes them. The reports are stored after it, so its tables are in their version."""
+    from regulars.jobs.audit_stored import store_after_backtest
+    from regulars.jobs.precompute import add_journey_templates
+
+    if fitted is None:
+        return {}
+    add_journey_templates(ws)
+    outcome = store_after_backtest(ws, fitted, progress=lambda s: say(f"audit: {s}"))
+    return {"cutoff": outcome.cutoff.isoformat(), "models": sorted(outcome.runs), "skipped": outcome.skipped}
+
+
+def _store_reports(ws, say, result, offers: dict) -> dict:
+    """Store what `regulars predict` shows for this run, and the reports pages and commands open first."""
+    from regulars.jobs.precompute import precompute
+    from regulars.jobs.predict import store_display
+
+    if result is not None and "error" not in offers:
+        store_display(ws, None, result.horizon_days, result,
+                      {"k": offers["recommendations"].get("k", 10), "recommendations": offers["recommendations"],
+                       "next_actions": offers["next_actions"]})
+    return precompute(ws, progress=lambda s: say(f"reports: {s}"))
 
 
 def _headline(report) -> dict:
@@ -118,16 +154,31 @@ def _segments(ws, say) -> dict:
     return refresh(ws, progress=lambda s: say(f"segments: {s}")).to_dict()
 
 
-def _predict(ws, say) -> dict:
+def _predict(ws, say, keep: dict) -> dict:
     from regulars.jobs.predict import predict
 
-    return predict(ws, progress=lambda s: say(f"predictions: {s}")).to_dict()
+    keep["result"] = predict(ws, progress=lambda s: say(f"predictions: {s}"))
+    return keep["result"].to_dict()
 
 
-def _backtest(ws, say) -> dict:
-    from regulars.jobs.backtest import backtest
+def _text(ws, say) -> dict:
+    from regulars.jobs.text import analyse_texts
 
-    return backtest(ws, progress=lambda s: say(f"backtest: {s}")).to_dict()
+    return analyse_texts(ws, progress=lambda s: say(f"text: {s}")).to_dict()
+
+
+def _anomalies(ws, say) -> dict:
+    from regulars.jobs.anomalies import detect_anomalies
+
+    return detect_anomalies(ws, progress=lambda s: say(f"anomalies: {s}")).to_dict()
+
+
+def _backtest(ws, say, fitted: dict) -> dict:
+    from regulars.jobs.backtest import backtest, remember_run
+
+    result = backtest(ws, progress=lambda s: say(f"backtest: {s}"), on_fitted=lambda fm: fitted.update(models=fm))
+    remember_run(ws, None, None, result.run_id)  # `regulars backtest` shows it without running again
+    return result.to_dict()
 
 
 def _recommend(ws, say) -> dict:

@@ -53,12 +53,10 @@ def catalogue_path(ws, path=None) -> Path | None:
     return beside if beside.exists() else None
 
 
-def load_catalogue(ws, path=None) -> ActionCatalogue:
-    """The catalogue, its rules checked against the decision frame and the features mart."""
-    from regulars.segments.membership import mart_schema
-
-    columns = {**mart_schema(ws), **DECISION_COLUMNS}
-    return ActionCatalogue.load(catalogue_path(ws, path), columns=columns)
+def load_catalogue(ws, path=None, columns: dict | None = None) -> ActionCatalogue:
+    """The catalogue, its rules checked against the decision frame and the features mart (``columns``:
+    their schema, when the caller has it already)."""
+    return ActionCatalogue.load(catalogue_path(ws, path), columns=columns or _all_columns(ws))
 
 
 @dataclass
@@ -104,8 +102,9 @@ def next_actions(ws, as_of=None, catalogue=None, uplift=None, progress=None, wri
     if as_of is None:
         as_of = predictions_store.latest_as_of(ws) or resolve_as_of(ws, basis=ORDERS)
     as_of = pd.Timestamp(as_of).date()
-    cat = catalogue if isinstance(catalogue, ActionCatalogue) else load_catalogue(ws, catalogue)
-    used = sorted({c for a in cat.actions for c in rule_columns(a.eligibility, _all_columns(ws))})
+    columns = _all_columns(ws)  # builds the features mart's expression: once, not once per action
+    cat = catalogue if isinstance(catalogue, ActionCatalogue) else load_catalogue(ws, catalogue, columns)
+    used = sorted({c for a in cat.actions for c in rule_columns(a.eligibility, columns)})
     extra = [c for c in used if c not in DECISION_COLUMNS]
     say("building the decision frame" + (f" (with mart columns {', '.join(extra)})" if extra else ""))
     t = time.perf_counter()

@@ -10,7 +10,8 @@
    scorer and the demand forecaster.
 3. :func:`score_customers` builds every customer's features as of ``as_of`` and predicts.
 4. The results are written to ``customer_predictions``, ``lead_scores``,
-   ``replenishments`` and ``demand_forecast`` (:mod:`regulars.data.predictions_store`).
+   ``replenishments`` and ``demand_forecast`` (:mod:`regulars.data.predictions_store`), and a
+   model card per fitted model is regenerated (:mod:`regulars.jobs.model_cards`).
 
 The same :func:`fit_models` / :func:`score_customers` pair is what the backtest refits at a
 cutoff, so the numbers a backtest reports are for exactly the code that makes predictions.
@@ -167,6 +168,19 @@ def snapshot(ws, as_of, categories=None, fraction: float = 1.0, tables=None) -> 
         parts.append(mart.select(*[c for c in mart.columns if c not in frame.columns]))
     for part in parts:
         frame = frame.join(ws.frame(part).set_index("customer_id"), how="left")
+    if use_text_features(ws):  # only when the backtest showed they help (regulars.jobs.text_features)
+        from regulars.jobs.text_features import text_features
+
+        frame = frame.join(text_features(ws, as_of), how="left")
+        for col in ("texts_written", "negative_texts", "negative_tickets_90d"):
+            frame[col] = frame[col].fillna(0.0)  # wrote nothing: zero texts (their sentiment stays unknown)
+    if use_text_features(ws, "complaint_topic"):
+        from regulars.jobs.text_features import complaint_topic_features
+
+        topics = complaint_topic_features(ws, as_of)
+        frame = frame.join(topics, how="left")
+        frame[list(topics.columns)] = frame[list(topics.columns)].fillna(0.0)
+        frame.loc[~frame.index.isin(topics.index), "complaint_none"] = 1.0  # no complaint before as_of
     frame = frame.reset_index()
     for c in frame.columns:
         if frame[c].dtype == bool or str(frame[c].dtype) == "boolean":
@@ -181,6 +195,15 @@ def snapshot(ws, as_of, categories=None, fraction: float = 1.0, tables=None) -> 
     floats = [c for c in frame.columns if frame[c].dtype == float]
     frame[floats] = frame[floats].round(6)
     return frame.set_index("customer_id").sort_index()  # DuckDB returns groups in any order
+
+
+def use_text_features(ws, group: str = "sentiment") -> bool:
+    """Whether a group of customer text features ("sentiment": sentiment and negative tickets;
+    "complaint_topic": topic of the last complaint) are model inputs: the latest comparison's
+    decision (:mod:`regulars.jobs.text_features`), unless overridden while comparing."""
+    from regulars.jobs.text_features import enabled
+
+    return enabled(ws, group)
 
 
 def _feature_names(frame: pd.DataFrame) -> list[str]:
@@ -533,6 +556,15 @@ def predict(ws, as_of=None, horizon_days: int = 365, forecast_days: int = 56, pr
         forecast["run_id"] = run_id
     fm.timings["leads_replenishment_forecast"] = time.perf_counter() - t
     customers = score_customers(ws, fm, horizon_days, progress=say)
+    # consent: no personalised score, lead score or reminder for those who refused personalisation
+    from regulars.data.privacy_store import refused_personalisation
+    from regulars.privacy.consent import withhold
+
+    refused = refused_personalisation(ws)
+    customers, withheld = withhold(customers, refused)
+    if refused:
+        leads = leads[~leads["customer_id"].isin(refused)] if len(leads) else leads
+        replenish = replenish[~replenish["customer_id"].isin(refused)] if len(replenish) else replenish
     versions = {k: MODEL_VERSIONS[k] for k, v in fm.verdicts.items() if not v.refused and k in MODEL_VERSIONS}
     if fm.reasons_method:
         versions["reasons"] = fm.reasons_method
@@ -551,7 +583,7 @@ def predict(ws, as_of=None, horizon_days: int = 365, forecast_days: int = 56, pr
     }
     fm.timings["write"] = time.perf_counter() - t
     fm.timings["total"] = time.perf_counter() - start
-    summary = _summary(customers, leads, forecast)
+    summary = {**_summary(customers, leads, forecast), "not_personalised": withheld}
     if fm.value is not None:
         summary["value_model"] = {"model": fm.value.name, "sentence": fm.value.sentence, "notes": fm.value.notes,
                                   "calibration": fm.value.calibration}
@@ -564,6 +596,9 @@ def predict(ws, as_of=None, horizon_days: int = 365, forecast_days: int = 56, pr
         "readiness": {k: v.to_dict() for k, v in fm.verdicts.items()},
         "summary": result.summary, "timings": {k: round(v, 3) for k, v in fm.timings.items()},
     })
+    from regulars.jobs.model_cards import write_model_cards
+
+    write_model_cards(ws, result, fm)  # a model card per fitted model, regenerated on every run
     return result
 
 
@@ -583,3 +618,36 @@ def _summary(customers: pd.DataFrame, leads: pd.DataFrame, forecast: pd.DataFram
         s["forecast_orders"] = float(forecast["orders"].sum())
         s["busiest_days"] = [d.isoformat() for d in forecast.nlargest(3, "orders")["day"]]
     return s
+
+
+#: Under this name :func:`store_display` keeps what ``regulars predict`` shows (see :mod:`regulars.reports.stored`).
+DISPLAY = "predict"
+
+
+def _display_params(as_of, horizon_days: int) -> dict:
+    return {"as_of": as_of, "horizon_days": horizon_days}
+
+
+def store_display(ws, as_of, horizon_days: int, result: PredictResult, offers: dict) -> None:
+    """Keep what ``regulars predict`` shows for a run: *result* and the *offers* made after it.
+
+    *as_of* is the date asked for (None: the default); the stored run is shown again by
+    :func:`latest_display` while the shop's data is unchanged and it is still the latest run.
+    """
+    from regulars.reports.stored import stored
+
+    stored(ws, DISPLAY, _display_params(as_of, horizon_days), lambda _w: {"result": result, "offers": offers},
+           refresh=True, reads="inputs", daily=False)
+
+
+def latest_display(ws, as_of, horizon_days: int):
+    """The stored ``{"result", "offers"}`` of the latest run with these options on the same data, or None."""
+    from regulars.reports.stored import lookup
+
+    shown = lookup(ws, DISPLAY, _display_params(as_of, horizon_days), reads="inputs", daily=False)
+    if shown is None:
+        return None
+    latest = store.read_prediction_run(ws)
+    if latest is None or latest.get("run_id") != shown.value["result"].run_id:
+        return None
+    return shown

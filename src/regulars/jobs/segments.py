@@ -30,6 +30,7 @@ import ibis
 
 from regulars.data import segment_store
 from regulars.data.engines import drop_temp, engine_name, materialize, open_engine
+from regulars.features.currency import InShopCurrency, shop_plan
 from regulars.features.mart import customer_features, resolve_as_of, shop_categories
 from regulars.features.predicted import with_predictions
 from regulars.segments.lifecycle import lifecycle_thresholds
@@ -78,10 +79,13 @@ def refresh(
     """Recompute all memberships as of *as_of* and record entries and exits (one transaction)."""
     say = progress or (lambda _s: None)
     started = time.perf_counter()
-    engine = engine_name(engine)
+    engine = engine_name(engine, workspace=getattr(ws, "path", None))
     rfm_cfg = load_rfm_config(rfm_config)
     try:
         with open_engine(ws, engine) as provider:
+            money = shop_plan(ws)  # RFM money and segment revenue in one currency when the rates allow
+            if money.mode == "converted":
+                provider = InShopCurrency(provider, money)
             as_of = resolve_as_of(provider, as_of)
             say("categories")
             categories = shop_categories(provider)
@@ -120,7 +124,8 @@ def refresh(
         counts = segment_store.record_refresh(
             ws, as_of=as_of, engine=engine, members_table="_seg_new", features_table="_seg_mart",
             fixed_ids=builtin_ids(rfm_cfg), label=lambda sid: segment_label(sid, rfm_cfg), builtin=builtin,
-            errors=errors, lifecycle=th.to_dict() if th else None)
+            errors=errors, lifecycle=th.to_dict() if th else None,
+            money_mode=money.mode, money_note=money.note)
         return RefreshResult(
             refresh_id=counts["refresh_id"], as_of=as_of, engine=engine, segments=counts["segments"],
             members=counts["members"], entered=counts["entered"], exited=counts["exited"],

@@ -5,17 +5,26 @@ Estimators follow scikit-learn's contract (hyperparameters in ``__init__``, data
 builds the per-customer input from transactions as an Ibis expression.
 """
 
-from .beta_geo import BetaGeoModel
-from .clv import customer_lifetime_value
-from .gamma_gamma import GammaGammaModel
-from .pareto_nbd import ParetoNBDModel
-from .summary import summarize, summary_expression
+import importlib
 
-__all__ = [
-    "BetaGeoModel",
-    "GammaGammaModel",
-    "ParetoNBDModel",
-    "customer_lifetime_value",
-    "summarize",
-    "summary_expression",
-]
+#: Public name -> the submodule defining it. Imported on first use (PEP 562): importing a light
+#: submodule such as ``regulars.models.readiness`` (the data doctor's limits) must not load the
+#: estimators and SciPy, which costs seconds when a stored report is decoded on a page's first visit.
+_EXPORTS = {
+    "BetaGeoModel": ".beta_geo",
+    "GammaGammaModel": ".gamma_gamma",
+    "ParetoNBDModel": ".pareto_nbd",
+    "customer_lifetime_value": ".clv",
+    "summarize": ".summary",
+    "summary_expression": ".summary",
+}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name], __name__), name)
+    globals()[name] = value
+    return value

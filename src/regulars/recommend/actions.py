@@ -280,7 +280,9 @@ def choose_actions(frame: pd.DataFrame, catalogue: ActionCatalogue, uplift: Upli
         base = {"purchase": propensity, "retention": 1 - churn, "review": np.zeros(n)}[a.response]
         p_inc = u * (1 - base)
         value = _value(a, frame, basket, clv) * (1.0 if isinstance(a.value, float) else catalogue.gross_margin)
-        contact = np.array([catalogue.costs.get(c, 0.0) for c in channel])
+        contact = np.zeros(n)
+        for c in a.channels:
+            contact[channel == c] = catalogue.costs.get(c, 0.0)
         discount = a.discount_pct / 100 * basket * (base + p_inc) if a.response != "review" else np.zeros(n)
         cost = contact + discount
         ev = p_inc * value - cost

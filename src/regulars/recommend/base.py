@@ -120,7 +120,8 @@ class BaseRecommender(BaseEstimator):
         check_is_fitted(self, "matrix_")
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
-        ids = pd.Index(pd.unique(pd.Series(list(customer_ids), dtype=object)))
+        given = customer_ids if isinstance(customer_ids, (pd.Index, pd.Series, np.ndarray)) else list(customer_ids)
+        ids = pd.Index(pd.unique(np.asarray(given, dtype=object)))  # converted column-wise, not id by id
         rows = self.matrix_.rows(ids)
         parts = [self._recommend_rows(ids[sl], rows[sl], k) for sl in chunks(len(ids), self.matrix_.n_products)]
         if not parts:

@@ -31,6 +31,7 @@ from sklearn.preprocessing import normalize
 
 from regulars.recommend.base import BaseRecommender
 from regulars.recommend.item_knn import DENSE_MAX
+from regulars.recommend.matrix import cells
 
 __all__ = ["ContentRecommender", "product_vectors"]
 
@@ -114,8 +115,11 @@ class ContentRecommender(BaseRecommender):
                          else self.similarity_ + np.diag(self.described_.astype(np.float32)))
         known = rows >= 0
         if known.any():
-            block = np.nan_to_num(s[known])
-            norm = np.sqrt(np.maximum(np.asarray(x.multiply(sp.csr_matrix(block)).sum(axis=1)).ravel(), 1e-12))
+            # |profile|^2 = sum_j x_j (x S')_j over her own cells only: gathered, not a dense block made sparse
+            r, c = cells(x)
+            own = s[np.flatnonzero(known)[r], c]
+            squared = np.bincount(r, weights=x.data * np.nan_to_num(own), minlength=x.shape[0])
+            norm = np.sqrt(np.maximum(squared, 1e-12))
             s[known] /= norm[:, None].astype(np.float32)
         return s
 

@@ -42,7 +42,7 @@ import scipy.sparse as sp
 from regulars.recommend.base import BaseRecommender
 from regulars.recommend.content import ContentRecommender
 from regulars.recommend.item_knn import ItemKNNRecommender
-from regulars.recommend.matrix import top_k
+from regulars.recommend.matrix import cells, top_k
 from regulars.recommend.popularity import PopularityRecommender
 from regulars.recommend.repeat import ReplenishmentRecommender, UsualOrderRecommender
 from regulars.recommend.rules import ProductKinds
@@ -154,11 +154,12 @@ class HybridRecommender(BaseRecommender):
             if hasattr(part, "sparse_scores"):
                 block = part.sparse_scores(prows).tocsr()
                 if block.nnz:
+                    block.sum_duplicates()
                     top = block.max(axis=1).toarray().ravel()
-                    scale = np.divide(w, top, out=np.zeros_like(top), where=top > 0)
-                    block = (sp.diags(scale.astype(np.float32)) @ block).tocsr()
-                    coo = block.tocoo()
-                    total[coo.row, coo.col] += coo.data
+                    scale = np.divide(w, top, out=np.zeros_like(top), where=top > 0).astype(np.float32)
+                    r, c = cells(block)
+                    block.data = (block.data * scale[r]).astype(np.float32)
+                    total[r, c] += block.data
                 contributions[name] = block
                 continue
             s = part._scores(prows)

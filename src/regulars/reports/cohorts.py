@@ -69,10 +69,14 @@ def cohort_matrix(ws, by: str = "month", kind: str = "acquisition", metric: str 
     if metric not in _METRIC_COLUMN:
         raise ValueError(f"metric must be one of {', '.join(_METRIC_COLUMN)}; got {metric!r}")
     from regulars.reports.kpis import guest_note, _timezone
+    from regulars.reports.money import money_tables
 
     timezone = _timezone(ws)
-    long = ws.execute(_cohorts.retention(ws, by=by, kind=kind, as_of=as_of, timezone=timezone))
-    notes = [n for n in (guest_note(ws, as_of),) if n]
+    tables, money = money_tables(ws)
+    long = ws.execute(_cohorts.retention(tables, by=by, kind=kind, as_of=as_of, timezone=timezone))
+    notes = [n for n in (money.note, guest_note(tables, as_of)) if n]
+    if money.mode == "per_currency" and metric == "revenue":  # a ratio of mixed amounts means nothing
+        long["revenue_retention"] = float("nan")
     if timezone != "UTC":
         notes.append(f"{'weeks' if by == 'week' else 'months'} are the shop's, in {timezone}")
     value = _METRIC_COLUMN[metric]

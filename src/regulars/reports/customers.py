@@ -39,9 +39,9 @@ MASK = "***"
 #: What a viewer sees of each profile section (every other field is masked).
 VIEWER_FIELDS: dict[str, frozenset[str]] = {k: frozenset(v) for k, v in {
     "customer": ("customer_id", "created_at", "city", "region", "country", "acquisition_channel",
-                 "accepts_email", "accepts_sms", "accepts_personalization"),
+                 "accepts_email", "accepts_sms", "accepts_personalization", "consent_at"),
     "identities": ("kind", "source", "linked_at"),
-    "consents": ("purpose", "is_granted", "recorded_at"),
+    "consents": ("purpose", "is_granted", "recorded_at", "from_load"),
     "orders": ("order_id", "customer_id", "ordered_at", "status", "currency", "subtotal", "discount", "shipping",
                "tax", "total", "refunded", "channel", "location", "lines"),
     "lines": ("line_number", "product_id", "sku", "product_name", "category", "quantity", "unit_price", "discount"),
@@ -306,9 +306,10 @@ def _timeline(sections: dict, limit: int) -> list[dict]:
                       "text": f"{s['survey']} survey: {s['score']}"})
     for c in (sections.get("consents") or {}).get("history", []):
         items.append({"at": c["recorded_at"], "kind": "consent", "id": None,
-                      "text": f"{c['purpose']} consent {'granted' if c['is_granted'] else 'withdrawn'}"})
+                      "text": f"{c['purpose']} consent {'granted' if c['is_granted'] else 'withdrawn'}"
+                              + (" (when is unknown: recorded when the file was loaded)" if c.get("from_load") else "")})
     for h in (sections.get("segments") or {}).get("history", [])[:50]:
-        items.append({"at": h.get("at") or h.get("as_of"), "kind": "segment", "id": h["segment_id"],
+        items.append({"at": h.get("as_of") or h.get("refreshed_at"), "kind": "segment", "id": h["segment_id"],
                       "text": f"{h['change']} segment {h['name']}"})
     items.sort(key=lambda i: i["at"] or "", reverse=True)
     return items[:limit]

@@ -109,6 +109,8 @@ IMPORTANT_COLUMNS: dict[str, tuple[str, ...]] = {
 
 LOAD = {
     "orders": "load orders: `regulars ingest orders FILE`",
+    "more_orders": "your orders are loaded: more customers and history get it there (older orders not loaded "
+                   "yet? `regulars ingest orders FILE`)",
     "events": "load web/app events: `regulars ingest events FILE` (a GA4 export or a CSV)",
     "order_lines": "load order lines with product ids: `regulars ingest order-lines FILE`",
     "spend": "load marketing spend per day and channel: `regulars ingest spend FILE`, "
@@ -189,6 +191,9 @@ class DoctorReport:
     identities : dict
         Identifier counts by kind, customers with several identifiers, merges.
     readiness : list of Readiness
+    personal_data : list of dict
+        What personal data is held: per personal column the number of values and whether the shop
+        keeps it at ingest (data minimisation), and the raw web events with the retention limit.
     """
 
     workspace: str
@@ -199,6 +204,7 @@ class DoctorReport:
     ingest_runs: list[dict]
     identities: dict
     readiness: list[Readiness]
+    personal_data: list[dict] = field(default_factory=list)
 
     def table(self, name: str) -> TableHealth:
         for t in self.tables:
@@ -545,7 +551,26 @@ def _stats(ws) -> dict:
         t = ws.table(name)
         texts += _scalar(ws, t.count(where=trim(t[col]).length() > 0))
     s["texts"] = texts
+    s["english_texts"], s["english_exact"] = _english_texts(ws, texts)
     return s
+
+
+#: Texts whose language the doctor checks; above it the English share is estimated from a sample.
+LANGUAGE_SAMPLE = 2000
+
+
+def _english_texts(ws, texts: int) -> tuple[int, bool]:
+    """How many texts are in English (the language sentiment and topics are computed for)."""
+    if not texts:
+        return 0, True
+    from regulars.data.text_store import sample_texts
+    from regulars.text.language import SUPPORTED, detect_language
+
+    sample = sample_texts(ws, LANGUAGE_SAMPLE)
+    english = sum(detect_language(t) in SUPPORTED for t in sample)
+    if len(sample) >= texts:
+        return english, True
+    return round(texts * english / max(len(sample), 1)), False
 
 
 def _verdict(ok: bool, has_data: bool) -> str:
@@ -560,6 +585,7 @@ def _readiness(s: dict) -> list[Readiness]:
     out = []
     buyers, repeat = _int(s.get("buyers")), _int(s.get("repeat"))
     months, hdays = s["history_months"], s["history_days"]
+    orders_advice = LOAD["more_orders"] if buyers else LOAD["orders"]  # orders loaded: "load orders" would mislead
 
     def add(analysis, title, ok, has, minimum, have, load, extra=""):
         status = _verdict(ok, has)
@@ -568,9 +594,9 @@ def _readiness(s: dict) -> list[Readiness]:
         out.append(Readiness(analysis, title, status, minimum, have, reason, None if status == OK else load))
 
     add("rfm", "RFM segments", buyers >= RFM_MIN_CUSTOMERS, buyers > 0,
-        f"at least {RFM_MIN_CUSTOMERS} customers with a purchase", f"{buyers:,}", LOAD["orders"])
+        f"at least {RFM_MIN_CUSTOMERS} customers with a purchase", f"{buyers:,}", orders_advice)
     add("cohorts", "cohorts", months >= COHORT_MIN_MONTHS, buyers > 0,
-        f"at least {COHORT_MIN_MONTHS} months of order history", _months(months), LOAD["orders"])
+        f"at least {COHORT_MIN_MONTHS} months of order history", _months(months), orders_advice)
     steps = s["steps"]
     add("funnel", "the funnel", s["sessions"] >= FUNNEL_MIN_SESSIONS and len(steps) >= FUNNEL_MIN_STEPS,
         s["events"] > 0,
@@ -586,7 +612,7 @@ def _readiness(s: dict) -> list[Readiness]:
         repeat >= BTYD_MIN_REPEAT_CUSTOMERS and months >= BTYD_MIN_MONTHS, buyers > 0,
         f"at least {BTYD_MIN_REPEAT_CUSTOMERS} customers with repeat purchases over at least "
         f"{BTYD_MIN_MONTHS} months of history",
-        f"{repeat:,} over {_months(months)}", LOAD["orders"], floor)
+        f"{repeat:,} over {_months(months)}", orders_advice, floor)
     floor = ""
     if buyers and (buyers < _MODEL.customers or repeat < _MODEL.repeat_customers or hdays < CHURN_MIN_DAYS):
         floor = (f" (below {_MODEL.customers} customers, {_MODEL.repeat_customers} repeat customers or "
@@ -598,7 +624,7 @@ def _readiness(s: dict) -> list[Readiness]:
         buyers > 0,
         f"at least {CHURN_MIN_CUSTOMERS:,} customers with a purchase ({CHURN_MIN_REPEAT_CUSTOMERS} of them "
         f"repeat customers) over at least {CHURN_MIN_DAYS} days",
-        f"{buyers:,} ({repeat:,} repeat) over {hdays:,} day(s)", LOAD["orders"], floor)
+        f"{buyers:,} ({repeat:,} repeat) over {hdays:,} day(s)", orders_advice, floor)
     lc, lp = _int(s.get("line_customers")), _int(s.get("line_products"))
     add("recommendations", "recommendations", lc >= RECO_MIN_CUSTOMERS and lp >= RECO_MIN_PRODUCTS, s["lines"] > 0,
         f"order lines with product ids from at least {RECO_MIN_CUSTOMERS} customers and {RECO_MIN_PRODUCTS} products",
@@ -612,9 +638,13 @@ def _readiness(s: dict) -> list[Readiness]:
         f"{len(matching)} channel(s) in both" + (f" ({', '.join(matching)})" if matching else ""), LOAD["spend"])
     add("nps", "NPS", s["nps"] >= NPS_MIN_RESPONSES, s["nps"] > 0,
         f"at least {NPS_MIN_RESPONSES} NPS answers", f"{s['nps']:,}", LOAD["nps"])
-    add("sentiment", "sentiment analysis", s["texts"] >= SENTIMENT_MIN_TEXTS, s["texts"] > 0,
-        f"at least {SENTIMENT_MIN_TEXTS} texts (reviews, ticket bodies, survey comments)", f"{s['texts']:,}",
-        LOAD["texts"])
+    english = s["english_texts"]
+    have = f"{s['texts']:,}"
+    if s["texts"] and english != s["texts"]:
+        have += f" ({'' if s['english_exact'] else 'about '}{english:,} in English)"
+    add("sentiment", "sentiment analysis", english >= SENTIMENT_MIN_TEXTS, s["texts"] > 0,
+        f"at least {SENTIMENT_MIN_TEXTS} texts in English (reviews, ticket bodies, survey comments; other "
+        "languages are not analysed)", have, LOAD["texts"])
     return out
 
 
@@ -643,4 +673,11 @@ def doctor(ws) -> DoctorReport:
         ingest_runs=_ingest_runs(ws),
         identities=_identities(ws),
         readiness=_readiness(_stats(ws)),
+        personal_data=_personal_data(ws),
     )
+
+
+def _personal_data(ws) -> list[dict]:
+    from regulars.data.privacy_store import personal_data_held
+
+    return personal_data_held(ws)

@@ -20,17 +20,18 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from regulars.data import experiments_store as store
-from regulars.experiments.analysis import ExperimentResult, analyse
-from regulars.experiments.bandit import RegretReport, regret_report
-from regulars.experiments.bayes import rate_posteriors
-from regulars.experiments.estimates import rate_difference
 from regulars.experiments.power import Plan, plan_mean, plan_rate
-from regulars.experiments.uplift import ActionUplift, ResponseUplift, response_uplift
+
+if TYPE_CHECKING:  # imported where used: planning a test needs none of them (SciPy, LightGBM, scikit-learn)
+    from regulars.experiments.analysis import ExperimentResult
+    from regulars.experiments.bandit import RegretReport
+    from regulars.experiments.uplift import ActionUplift, ResponseUplift
 from regulars.features.mart import resolve_as_of
 from regulars.features.outcomes import experiment_outcomes, pending_customers, window_outcomes
 
@@ -106,6 +107,8 @@ def analyze(ws, name: str, as_of=None, window_days: int | None = None, n_resampl
         shares = {a: 1.0 for a in shares}  # allocation changes over time: no fixed ratio to check
         notes.append("bandit: arm sizes follow the adaptive allocation, so the sample-ratio check does not apply; "
                      "estimates of arms that were starved early are less precise")
+    from regulars.experiments.analysis import analyse
+
     currency = store.dominant_currency(ws)
     try:
         result = analyse(frame, exp["control_arm"], shares, n_resamples=n_resamples, seed=seed, currency=currency,
@@ -144,11 +147,20 @@ def plan(ws, metric: str = "conversion", lift: float | None = None, effect: floa
     inflow = store.weekly_inflow(ws, segment_id)
     if metric == "conversion":
         rate = float(base["converted"].mean())
-        if not 0 < rate < 1:
-            raise ValueError(f"nobody (or everybody) in this audience bought in the last {window_days} days; "
-                             "plan on a revenue metric or a longer window")
-        return plan_rate(rate, lift if lift is not None else 0.02, alpha, power, treatment_share, len(base), inflow,
-                         population)
+        who = "the shop's customers" if segment_id is None else population
+        source = f"the share of {who} who bought in the last {window_days} days"
+        if rate == 0:  # a lapsed audience (a win-back test): the rate of comparable lapsed customers before
+            from regulars.reports.lapsed_baseline import lapsed_baseline
+
+            lapsed = lapsed_baseline(ws, base["customer_id"], as_of, window_days)
+            rate, source = lapsed.rate, lapsed.source
+        elif rate == 1:
+            raise ValueError(f"everybody in this audience bought in the last {window_days} days; "
+                             "plan on a revenue metric or a shorter window")
+        planned = plan_rate(rate, lift if lift is not None else 0.02, alpha, power, treatment_share, len(base),
+                            inflow, population)
+        return replace(planned, baseline_source=source,
+                       sentence=f"{planned.sentence} Base rate {rate:.1%}: {source}.")
     if metric == "revenue":
         mean, sd = float(base["revenue"].mean()), float(base["revenue"].std(ddof=1))
         effect = effect if effect is not None else round(0.1 * mean, 2) or 1.0
@@ -186,6 +198,8 @@ def bandit_report(ws, name: str, as_of=None, seed: int = 0) -> BanditReport:
     variants = [a["name"] for a in exp["arms"]]
     g = frame.groupby("arm").agg(n=("converted", "size"), x=("converted", "sum"), rev=("revenue", "sum"))
     g = g.reindex(variants).fillna(0)
+    from regulars.experiments.bandit import regret_report
+
     report = regret_report(variants, g["x"].astype(int), g["n"].astype(int), exp["min_share"] or 0.05, seed=seed)
     buyers = frame.loc[frame["converted"].astype(bool), "revenue"]
     history = json.loads(store.allocations(ws, exp["experiment_id"]).to_json(orient="records", date_format="iso"))
@@ -196,6 +210,10 @@ def bandit_report(ws, name: str, as_of=None, seed: int = 0) -> BanditReport:
 def measured_uplift(ws, as_of=None) -> list[ActionUplift]:
     """Per experiment that measures an action: its conversion uplift over the control (treatment
     arms pooled), on customers whose window is over. Feed to :func:`response_uplift`."""
+    from regulars.experiments.bayes import rate_posteriors
+    from regulars.experiments.estimates import rate_difference
+    from regulars.experiments.uplift import ActionUplift
+
     as_of = resolve_as_of(ws, as_of)
     out = []
     for row in store.list_experiments(ws).itertuples():
@@ -218,6 +236,8 @@ def response_uplift_for(ws, priors: dict[str, float], min_customers: int = 1000,
     """The response uplift next-best-action should use per action: measured by experiments where one
     has at least *min_customers* per side, else the configured prior (see
     :func:`regulars.experiments.uplift.response_uplift`)."""
+    from regulars.experiments.uplift import response_uplift
+
     return response_uplift(priors, measured_uplift(ws, as_of), min_customers)
 
 

@@ -34,13 +34,18 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from regulars.features import kpis as features
+from regulars.features.currency import CurrencyPlan, OneCurrency
 from regulars.values import to_date
 from regulars.features.sessions import trim
+from regulars.reports.money import money_plan, money_tables
 
 __all__ = ["KpiReport", "kpis"]
 
 _KEY_COLUMN = {None: None, "month": "month", "channel": "channel", "cohort": "cohort"}
 _MONEY = ("revenue", "guest_revenue", "refund_amount", "spend")  # sums of cents: rounding only removes float noise
+#: KPIs that add up order amounts: never shown as one figure across currencies.
+ORDER_MONEY = ("revenue", "guest_revenue", "average_order_value", "clv_historical", "refund_amount",
+               "cac_payback_months")
 
 
 @dataclass
@@ -49,7 +54,7 @@ class KpiReport:
 
     Attributes
     ----------
-    by : {None, "month", "channel", "cohort"}
+    by : {None, "month", "channel", "cohort", "currency"}
     start, end : date or None
         The window (inclusive); ``None`` when the shop has no orders.
     active_days : int or None
@@ -64,6 +69,14 @@ class KpiReport:
     notes : list of str
         What the numbers rest on and what is missing ("CAC needs marketing
         spend: none loaded ...").
+    currency_note : str or None
+        How money adds up when orders are in several currencies (converted
+        at the shop's rates, or shown per currency); ``currency_warning``
+        repeats it when amounts are *not* converted.
+    by_currency : pandas.DataFrame or None
+        When orders are in several currencies and a rate is missing: the
+        same table per currency (first column ``currency``), each in its own
+        money; :attr:`table` then leaves :data:`ORDER_MONEY` empty.
     """
 
     by: str | None
@@ -75,10 +88,13 @@ class KpiReport:
     notes: list[str] = field(default_factory=list)
     active_days_reason: str = ""
     gross_margin: float | None = None
+    currency_warning: str | None = None
+    currency_note: str | None = None
+    by_currency: pd.DataFrame | None = None
 
     def to_dict(self) -> dict:
         """JSON-ready: ``rows`` is a list of records, NaN becomes ``None``, dates ISO strings."""
-        rows = [{k: _plain(v) for k, v in rec.items()} for rec in self.table.to_dict(orient="records")]
+        rows = _records(self.table)
         return {
             "by": self.by,
             "start": self.start.isoformat() if self.start else None,
@@ -90,7 +106,14 @@ class KpiReport:
             "rows": rows,
             "definitions": dict(self.definitions),
             "notes": list(self.notes),
+            "currency_warning": self.currency_warning,
+            "currency_note": self.currency_note,
+            "by_currency": None if self.by_currency is None else _records(self.by_currency),
         }
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    return [{k: _plain(v) for k, v in rec.items()} for rec in frame.to_dict(orient="records")]
 
 
 def _plain(value):
@@ -174,8 +197,10 @@ def kpis(
     -------
     KpiReport
     """
+    if by == "currency":
+        return _per_currency_report(ws, start, end, active_days, gross_margin)
     if by not in features.BY:
-        raise ValueError(f"by must be one of month, channel, cohort (or None); got {by!r}")
+        raise ValueError(f"by must be one of month, channel, cohort, currency (or None); got {by!r}")
     if active_days is not None and int(active_days) < 1:
         raise ValueError(f"active_days must be at least 1; got {active_days}")
     if gross_margin is not None and not 0 < gross_margin <= 1:
@@ -183,6 +208,7 @@ def kpis(
     start_d, end_d = to_date(start), to_date(end)
     if start_d and end_d and start_d > end_d:
         raise ValueError(f"start {start_d} is after end {end_d}")
+    ws, money = money_tables(ws)
     timezone = _timezone(ws)
     rhythm = ws.execute(features.shop_rhythm(ws, end_d, timezone)).iloc[0]
     if pd.isna(rhythm["first_day"]):
@@ -217,8 +243,41 @@ def kpis(
     expr = features.monthly_kpis(ws, plan) if by == "month" else features.summary_kpis(ws, plan, by)
     table = _tidy(ws.execute(expr), by)
     notes = _notes(by, plan, reason, rhythm, src, table)
+    per_currency = None
+    if money.mode == "per_currency":
+        per_currency = _by_currency(ws, money, by, start_d, end_d, active_days, gross_margin)
+        for col in ORDER_MONEY:
+            table[col] = float("nan")
+    if money.note:
+        notes.insert(0, money.note)  # first: every money figure depends on it
     defs = features.definitions(by, active_days, plan.months, plan.gross_margin)
-    return KpiReport(by, start_d, end_d, active_days, table, defs, notes, reason, gross_margin)
+    warning = money.note if money.mode == "per_currency" else None
+    return KpiReport(by, start_d, end_d, active_days, table, defs, notes, reason, gross_margin, warning,
+                     money.note, per_currency)
+
+
+def _by_currency(ws, money: CurrencyPlan, by, start, end, active_days, gross_margin) -> pd.DataFrame:
+    """The report's table once per currency, each over the orders in that currency only."""
+    frames = []
+    for code in money.currencies:
+        part = kpis(OneCurrency(ws, code, money.shop_currency), by, start, end, active_days,
+                    gross_margin=gross_margin).table
+        part.insert(0, "currency", code)
+        frames.append(part)
+    return pd.concat(frames, ignore_index=True)
+
+
+def _per_currency_report(ws, start, end, active_days, gross_margin) -> KpiReport:
+    """``by="currency"``: one row per currency, each in its own money (never converted)."""
+    money = money_plan(ws)
+    whole = kpis(ws, None, start, end, active_days, gross_margin=gross_margin)
+    table = _by_currency(ws, money, None, whole.start, whole.end, whole.active_days, gross_margin) \
+        if whole.start is not None else pd.DataFrame(columns=["currency", *features.METRICS])
+    notes = [n for n in whole.notes if n != whole.currency_note]
+    notes.insert(0, "each row counts only the orders in its currency, in that currency's money"
+                 + (f"; {money.note}" if money.mode == "per_currency" else ""))
+    return KpiReport("currency", whole.start, whole.end, whole.active_days, table, whole.definitions, notes,
+                     whole.active_days_reason, gross_margin, whole.currency_warning, whole.currency_note)
 
 
 def _timezone(ws) -> str:

@@ -208,6 +208,16 @@ class CustomerNotFound(LookupError):
     """No customer, order or lead with that id."""
 
 
+def _resolve(ws, ref: str) -> str:
+    """The customer id *ref* names (id, shop id, e-mail, phone); *ref* itself when none (it may be a lead)."""
+    from regulars.data.erasure import CustomerNotFound as NoMatch, resolve_customer
+
+    try:
+        return resolve_customer(ws, ref)
+    except NoMatch:
+        return ref.strip()
+
+
 def customer_predictions(ws, customer_id: str, as_of=None) -> CustomerPredictions:
     """Everything predicted for ``customer_id`` (latest ``as_of`` by default).
 
@@ -215,14 +225,19 @@ def customer_predictions(ws, customer_id: str, as_of=None) -> CustomerPrediction
     ------
     CustomerNotFound
         When the id is neither a customer nor a lead in the workspace.
+
+    ``customer_id`` may also be a shop id, an e-mail or a phone number (written any way): it is
+    resolved through the identity layer, as ``regulars export-customer`` does.
     """
+    customer_id = _resolve(ws, customer_id)
     facts = customer_queries.order_facts(ws, customer_id)
     known = customer_queries.customer_exists(ws, customer_id)
     as_of = pd.Timestamp(as_of).date() if as_of is not None else store.latest_as_of(ws)
     row = store.read_customer_predictions(ws, as_of, customer_id) if as_of else pd.DataFrame()
     lead_df = store.read_table_as_of(ws, "lead_scores", as_of, customer_id) if as_of else pd.DataFrame()
     if not known and not facts["orders"] and row.empty and lead_df.empty:
-        raise CustomerNotFound(f"no customer {customer_id!r} in this workspace")
+        raise CustomerNotFound(f"no customer {customer_id!r} in this workspace (tried customer id, shop id, "
+                               "e-mail and phone)")
     run = (store.read_prediction_run(ws, as_of) or {}) if as_of else {}
     readiness = run.get("readiness") or {}
     report = backtest_report(ws)

@@ -22,6 +22,7 @@ from regulars.features import segment_kpis as features
 from regulars.features.kpis import shop_rhythm
 from regulars.values import to_date
 from regulars.data.rows import jsonable
+from regulars.reports.money import money_tables
 
 __all__ = ["SegmentKpis", "segment_kpis"]
 
@@ -54,6 +55,10 @@ class SegmentKpis:
                          "notes": self.notes})
 
 
+#: Columns that add up order amounts (empty when a rate is missing; predictions are per customer).
+ORDER_AMOUNTS = ("revenue", "average_order_value", "clv_historical")
+
+
 def segment_kpis(ws, kind: str = "rfm", start=None, end=None) -> SegmentKpis:
     """KPIs over ``start .. end`` (default: the shop's KPI window) for each segment of ``kind``."""
     if kind not in features.KINDS:
@@ -67,10 +72,13 @@ def segment_kpis(ws, kind: str = "rfm", start=None, end=None) -> SegmentKpis:
     end = to_date(end) or to_date(rhythm["last_day"])
     if start > end:
         raise ValueError(f"start {start} is after end {end}")
-    table = ws.execute(features.segment_kpis(ws, kind, start, end))
+    tables, money = money_tables(ws)
+    table = ws.execute(features.segment_kpis(tables, kind, start, end))
     for col in ("revenue", "average_order_value", "clv_historical", "predicted_clv", "predicted_value"):
         table[col] = pd.to_numeric(table[col], errors="coerce").round(2)
-    notes = []
+    notes = [money.note] if money.note else []
+    if money.mode == "per_currency":  # never one sum across currencies: see them with `kpis --by currency`
+        table[list(ORDER_AMOUNTS)] = float("nan")
     if table.empty:
         notes.append(f"no members in segments of kind {kind!r}")
     if kind == "rule":

@@ -36,10 +36,12 @@ class Sizes:
     customers: int
     revenue: float
     table: pd.DataFrame
+    currency_note: str | None = None  # orders in several currencies: converted, or revenue left empty
 
     def to_dict(self) -> dict:
         return {"refresh_id": self.refresh_id, "as_of": str(self.as_of) if self.as_of else None,
-                "customers": self.customers, "revenue": self.revenue,
+                "customers": self.customers, "revenue": None if self.revenue != self.revenue else self.revenue,
+                "currency_note": self.currency_note,
                 "segments": json.loads(self.table.to_json(orient="records", date_format="iso"))}
 
 
@@ -79,7 +81,12 @@ def sizes(ws, refresh_id: int | None = None, family: str | None = None) -> Sizes
         raise ValueError(f"no segment refresh {rid}; see `regulars segments list`")
     as_of, info = found
     customers, revenue = int(info.get("customers") or 0), float(info.get("revenue") or 0.0)
-    return Sizes(rid, as_of, customers, revenue, segment_queries.sizes(ws, rid, customers, revenue, family))
+    mixed = info.get("money") == "per_currency"  # amounts in several currencies, a rate missing: no sums
+    df = segment_queries.sizes(ws, rid, customers, revenue, family)
+    if mixed:
+        df["revenue"] = df["value_share"] = float("nan")
+        revenue = float("nan")
+    return Sizes(rid, as_of, customers, revenue, df, info.get("money_note"))
 
 
 def segment_list(ws) -> pd.DataFrame:
@@ -92,8 +99,8 @@ def members(ws, segment_id: str, limit: int = 100, offset: int = 0) -> pd.DataFr
     return segment_queries.members(ws, segment_id, limit, offset)
 
 
-def history(ws, segment_id: str, customer_id: str | None = None, limit: int = 1000) -> pd.DataFrame:
-    """Entries and exits of a segment (optionally one customer), newest refresh first."""
+def history(ws, segment_id: str, customer_id: str | None = None, limit: int | None = 1000) -> pd.DataFrame:
+    """Entries and exits of a segment (optionally one customer), newest refresh first (all when *limit* is None)."""
     return segment_queries.history(ws, segment_id, customer_id, limit)
 
 
@@ -189,7 +196,7 @@ def rfm_report(ws, as_of=None, config=None, engine: str | None = None) -> Segmen
     guests = guest_note(ws, as_of)
     if guests:
         notes.append(guests)
-    return Segmentation(as_of_value, engine_name(engine), df, summary, notes)
+    return Segmentation(as_of_value, engine_name(engine, workspace=getattr(ws, "path", None)), df, summary, notes)
 
 
 def lifecycle_report(ws, as_of=None, engine: str | None = None, **overrides) -> Segmentation:
@@ -201,7 +208,7 @@ def lifecycle_report(ws, as_of=None, engine: str | None = None, **overrides) -> 
         th = lifecycle_thresholds(provider, as_of, **{k: v for k, v in overrides.items() if v is not None})
         df = provider.execute(lifecycle(provider, as_of, th).order_by("customer_id"))
     summary = _summarise(df, "stage", list(STAGES))
-    return Segmentation(_day(df, as_of), engine_name(engine), df, summary,
+    return Segmentation(_day(df, as_of), engine_name(engine, workspace=getattr(ws, "path", None)), df, summary,
                         [f"thresholds: {th.describe()}"])
 
 
@@ -221,4 +228,4 @@ def tiers_report(ws, as_of=None, config=None, engine: str | None = None) -> Segm
     summary = pd.DataFrame(rows, columns=["tier", "value", "customers"])
     if len(df):
         summary["customer_share"] = (summary["customers"] / len(df)).round(4)
-    return Segmentation(_day(df, as_of), engine_name(engine), df, summary)
+    return Segmentation(_day(df, as_of), engine_name(engine, workspace=getattr(ws, "path", None)), df, summary)

@@ -156,6 +156,10 @@ def segment_label(sid: str, rfm_cfg=None) -> tuple[str, str, str]:
         return f"{words.capitalize()} buyers", kind, f"at least half of their spend is on {words}"
     if family == "clv":
         return f"Predicted CLV: {words}", kind, "by predicted lifetime value: top 20% high, next 30% medium"
+    if family == "region":
+        from regulars.segments.regions import region_words
+
+        return f"Region: {region_words(value)}", kind, ""
     title = {"aov": "AOV", "lifecycle": "Lifecycle", "frequency": "Frequency", "spend": "Spend",
              "engagement": "Engagement", "behaviour": "Behaviour", "region": "Region"}.get(family, family)
     return f"{title}: {words}", kind, ""

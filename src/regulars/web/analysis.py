@@ -15,6 +15,7 @@ from regulars.api import views
 from regulars.api.errors import ApiError
 from regulars.api.routes._common import read_view
 from regulars.api.security import Principal, require_page
+from regulars.reports.words import step_words
 from regulars.web.html import HTML, bar, chart, el, join, money, num, pct, table, tile, void, when
 from regulars.web.layout import page
 
@@ -97,7 +98,8 @@ def funnel_page(request: Request, principal: Principal = Depends(require_page("v
     except ApiError as exc:
         return _unavailable(request, principal, "Funnel", exc)
     parts = [el("h1", "Funnel"),
-             el("p", f"How many {unit}s reach each step, in order: " + " → ".join(f["steps"]) + ".", class_="lead"),
+             el("p", f"How many {unit}s reach each step, in order: " + " → ".join(map(step_words, f["steps"])) + ".",
+                class_="lead"),
              _controls("/funnel", _select("by", "Split by", [("", "no split"), ("source", "traffic source"),
                                                              ("segment", "segment")], by),
                        _select("unit", "Count", [("session", "sessions"), ("visitor", "visitors")], unit))]
@@ -105,6 +107,7 @@ def funnel_page(request: Request, principal: Principal = Depends(require_page("v
     if not rows:
         parts.append(el("p", "No web or app events yet: load them with `regulars ingest events FILE`.", class_="note"))
         return page(request, "Funnel", join(parts), principal=principal)
+    rows = [{**r, "step": step_words(r["step"])} for r in rows]
     groups: dict[str, list] = {}
     for r in rows:
         groups.setdefault(r["group"], []).append(r)
@@ -127,7 +130,7 @@ def funnel_page(request: Request, principal: Principal = Depends(require_page("v
                     class_="card"))
     side = []
     if f.get("abandonment"):
-        ab = f["abandonment"]
+        ab = [{**a, "furthest_step": step_words(a["furthest_step"])} for a in f["abandonment"]]
         side.append(el("section", el("h2", "Where cart abandoners stop"), chart(
             {"data": [{"type": "bar", "x": [a["furthest_step"] for a in ab], "y": [a["units"] for a in ab],
                        "marker": {"color": PALETTE[3]}}], "layout": {"yaxis": {"title": {"text": unit + "s"}}}},
@@ -136,7 +139,7 @@ def funnel_page(request: Request, principal: Principal = Depends(require_page("v
                                   ("share", "Share", lambda r: pct(r.get("share")), "num")])), class_="card"))
     if f.get("paths"):
         side.append(el("section", el("h2", "Most common paths"), table(f["paths"], [
-            ("path", "Path"), ("sessions", "Sessions", lambda r: num(r["sessions"]), "num"),
+            ("path", "Path", lambda r: step_words(r["path"])), ("sessions", "Sessions", lambda r: num(r["sessions"]), "num"),
             ("share", "Share", lambda r: pct(r.get("share")), "num"),
             ("conversion_rate", "Bought", lambda r: pct(r.get("conversion_rate")), "num")]), class_="card"))
     if side:
@@ -296,7 +299,8 @@ MODEL_TITLES = {"churn": "Churn risk", "propensity": "Buying within 30 days", "n
 @router.get("/predictions", response_class=HTMLResponse)
 def predictions_page(request: Request, principal: Principal = Depends(require_page("viewer")), ws=Depends(read_view)):
     try:
-        data = views.predictions(request, ws, limit=25, offset=0, sort="at_risk_value")
+        data = views.predictions(request, ws, limit=25, offset=0, sort="at_risk_value",
+                                 include_pii=principal.sees_pii)
         backtests = views.backtests(request, ws)
     except ApiError as exc:
         return _unavailable(request, principal, "Predictions", exc)
@@ -334,16 +338,18 @@ def predictions_page(request: Request, principal: Principal = Depends(require_pa
         parts.append(el("div", *charts, class_="grid2"))
     at_risk = summary.get("at_risk") or data.get("items") or []
     cols = [("customer_id", "Customer", lambda r: el("a", r["customer_id"], href=f"/customers/{quote(r['customer_id'], safe='')}")),
+            ("name", "Name", lambda r: r.get("name") or "–"),
             ("churn_risk", "Churn risk", lambda r: pct(r.get("churn_risk"), 0), "num"),
             ("clv", "Predicted CLV", lambda r: money(r.get("clv")), "num"),
             ("reasons", "Why", lambda r: "; ".join(_reasons(r.get("reasons") or r.get("churn_reasons")))[:300])]
     parts.append(el("section", el("h2", "Valuable customers at risk"),
-                    el("p", "High churn risk, highest predicted value first: the ones worth a win-back.", class_="muted"),
+                    el("p", "High churn risk, highest predicted value first: the ones worth a win-back. ",
+                       el("a", "See and download the whole list", href="/lists/at-risk"), class_="muted"),
                     table(at_risk, cols, empty="No customer is at high risk."), class_="card", id="at-risk"))
     buyers = summary.get("likely_buyers") or []
     if buyers:
         parts.append(el("section", el("h2", "Most likely to buy in the next 30 days"), table(buyers, [
-            cols[0], ("propensity_30d", "Chance", lambda r: pct(r.get("propensity_30d"), 0), "num"),
+            cols[0], cols[1], ("propensity_30d", "Chance", lambda r: pct(r.get("propensity_30d"), 0), "num"),
             ("reasons", "Why", lambda r: "; ".join(_reasons(r.get("reasons")))[:300])]), class_="card"))
     forecast = summary.get("forecast") or []
     if forecast:

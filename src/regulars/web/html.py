@@ -4,6 +4,9 @@
 '<td class="num">&lt;b&gt;</td>'
 >>> money(1234.5), pct(0.1234), num(12345)
 ('1,234.50', '12.3%', '12,345')
+>>> token = CURRENCY.set("EUR"); money(1234.5)
+'1,234.50 EUR'
+>>> CURRENCY.reset(token)
 """
 
 from __future__ import annotations
@@ -13,6 +16,15 @@ import html
 import json
 import math
 from collections.abc import Iterable, Sequence
+from contextvars import ContextVar
+
+from regulars.reports.shop_time import SHOP_TIMEZONE
+
+#: The shop's currency for the page being built (set per request by :mod:`regulars.web.currency`).
+CURRENCY: ContextVar[str | None] = ContextVar("regulars_currency", default=None)
+#: The shop's time zone for the page being built (same middleware; shared with the API's JSON, see
+#: :mod:`regulars.reports.shop_time`); stored times are UTC.
+TIMEZONE = SHOP_TIMEZONE
 
 
 class HTML(str):
@@ -66,7 +78,10 @@ def num(v, digits: int = 0) -> str:
 
 
 def money(v) -> str:
-    return num(v, 2)
+    """An amount with two decimals and the shop's currency (when one is set)."""
+    text = num(v, 2)
+    currency = CURRENCY.get()
+    return f"{text} {currency}" if currency and not _missing(v) else text
 
 
 def pct(v, digits: int = 1) -> str:
@@ -76,9 +91,28 @@ def pct(v, digits: int = 1) -> str:
 
 
 def when(v) -> str:
-    """A timestamp as ``2024-05-01 12:30`` (UTC)."""
+    """A stored (UTC) timestamp as ``2024-05-01 12:30`` in the shop's time zone (:data:`TIMEZONE`).
+
+    >>> when("2024-05-01T12:30:00"), when(None)
+    ('2024-05-01 12:30', '–')
+    >>> token = TIMEZONE.set("Europe/Paris"); when("2024-05-01T12:30:00"), when("2024-05-01")
+    ('2024-05-01 14:30', '2024-05-01')
+    >>> TIMEZONE.reset(token)
+    """
     if _missing(v) or v == "":
         return "–"
+    zone = TIMEZONE.get()
+    if zone and zone != "UTC" and not (isinstance(v, dt.date) and not isinstance(v, dt.datetime)):
+        try:
+            stamp = v if isinstance(v, dt.datetime) else dt.datetime.fromisoformat(str(v))
+        except ValueError:
+            stamp = None
+        if stamp is not None and (isinstance(v, dt.datetime) or len(str(v)) > 10):
+            from zoneinfo import ZoneInfo
+
+            if stamp.tzinfo is None:
+                stamp = stamp.replace(tzinfo=dt.UTC)
+            return stamp.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
     if isinstance(v, (dt.datetime, dt.date)):
         v = v.isoformat()
     text = str(v).replace("T", " ")
@@ -115,11 +149,15 @@ def tile(label: str, value: str, delta: HTML | str | None = None, spark: HTML | 
               el("div", delta or "", class_="delta"), spark or "", class_="tile", title=title)
 
 
-def delta(now, before, label: str, good_when_up: bool = True, is_rate: bool = False) -> HTML:
-    """``▲ 4.2% vs Nov`` (green when it moved the good way)."""
+def delta(now, before, label: str, good_when_up: bool = True, is_rate: bool = False, points: bool = False) -> HTML:
+    """``▲ 4.2% vs Nov`` (green when it moved the good way); a rate moves in percentage points, a
+    score such as NPS (*points*) in points — never in percent of the score."""
     if _missing(now) or _missing(before):
         return el("span", "no earlier period", class_="flat")
-    if is_rate:
+    if points:
+        change = float(now) - float(before)
+        text = f"{abs(change):.1f} points"
+    elif is_rate:
         change = (float(now) - float(before)) * 100
         text = f"{abs(change):.1f} pts"
     else:

@@ -13,6 +13,7 @@ NAV = [
     ("/", "Overview", "viewer"),
     ("/segments", "Segments", "viewer"),
     ("/customers", "Customers", "viewer"),
+    ("/lists", "Lists", "viewer"),
     ("/cohorts", "Cohorts", "viewer"),
     ("/funnel", "Funnel", "viewer"),
     ("/predictions", "Predictions", "viewer"),
@@ -20,6 +21,10 @@ NAV = [
     ("/products", "Products", "viewer"),
     ("/actions", "Actions", "viewer"),
     ("/journeys", "Journeys", "viewer"),
+    ("/text", "Text", "viewer"),
+    ("/anomalies", "Anomalies", "viewer"),
+    ("/fairness", "Fairness", "viewer"),
+    ("/model-cards", "Model cards", "viewer"),
     ("/data", "Data", "viewer"),
     ("/settings", "Settings", "admin"),
 ]
@@ -28,6 +33,12 @@ NAV = [
 def shop_name(request: Request) -> str:
     settings = getattr(request.app.state, "app_settings", None) or {}
     return str(settings.get("shop_name") or "My shop")
+
+
+def shop_currency(request: Request) -> str | None:
+    """The shop's currency code (``regulars settings currency EUR``), None until one is set."""
+    settings = getattr(request.app.state, "app_settings", None) or {}
+    return settings.get("currency") or None
 
 
 def csrf_field(principal) -> HTML:
@@ -49,7 +60,9 @@ def page(request: Request, title: str, body, *, principal=None, charts: bool = F
     if charts:
         head.append(el("script", src=static.url("plotly.min.js"), defer=True))
     head.append(el("script", src=static.url("app.js"), defer=True))
-    top = [el("a", shop_name(request), href="/", class_="brand")]
+    currency = shop_currency(request)
+    top = [el("a", shop_name(request), el("span", f" · {currency}", class_="currency") if currency else "",
+              href="/", class_="brand", title=f"amounts in {currency}" if currency else None)]
     if principal is not None:
         links = []
         for href, label, role in NAV:

@@ -21,18 +21,22 @@ from regulars.api.security import (
 )
 from regulars.data import auth
 from regulars.data.schema import KINDS
+from regulars.data.shop import rates_text
 from regulars.reports import customers as customers_report
 from regulars.reports import data_admin
-from regulars.web import activation, analysis, profile
+from regulars.web import activation, analysis, money_overview, profile, text, trust
 from regulars.web import recommend as recommend_pages
 from regulars.web.html import HTML, chart, delta, el, esc, join, money, num, pager, pct, sparkline, table, tile, void, when
 from regulars.web.layout import csrf_field, login_page, page
+from regulars.web.upload_mapping import chosen_mapping, mapping_fields, saved_names
 
 router = APIRouter(include_in_schema=False)
 router.include_router(analysis.router)
 router.include_router(profile.router)
 router.include_router(recommend_pages.router)
 router.include_router(activation.router)
+router.include_router(text.router)
+router.include_router(trust.router)
 
 
 def safe_next(next_url: str | None) -> str:
@@ -134,6 +138,10 @@ def overview(request: Request, principal: Principal = Depends(require_page("view
     compare = f"trends compare {months[-1]['month']} with {months[-2]['month']}" if len(months) >= 2 else \
         "trends appear after two complete months"
     parts.append(el("p", f"All figures over {window}; {compare}.", class_="lead"))
+    if summary.get("currency_warning"):
+        parts.append(el("div", el("p", summary["currency_warning"]), class_="note", role="note"))
+    elif summary.get("currency_note"):
+        parts.append(el("p", summary["currency_note"], class_="muted currency-note"))
     tiles = []
     defs = summary.get("definitions") or {}
     for col, label, fmt, good_up, is_rate in TILES:
@@ -143,17 +151,23 @@ def overview(request: Request, principal: Principal = Depends(require_page("view
         d = spark = None
         series = [m.get(col) for m in months[-12:]]
         if len(months) >= 2 and col not in ("customers",):
-            d = delta(months[-1].get(col), months[-2].get(col), months[-2]["month"], good_up, is_rate)
+            d = delta(months[-1].get(col), months[-2].get(col), months[-2]["month"], good_up, is_rate,
+                      points=col == "nps")
         if col == "customers":
             series = [m.get("new_customers") for m in months[-12:]]
         spark = sparkline(series, f"{label}, last {len(series)} months")
         tiles.append(tile(label, fmt(value), d, spark, title=defs.get(col)))
     parts.append(el("section", el("h2", "Headline numbers", class_="visually-hidden"), el("div", *tiles, class_="tiles"),
                     aria_label="Headline numbers"))
+    if summary.get("by_currency"):
+        parts.append(el("section", el("h2", "Money per currency"), money_overview.per_currency_table(summary),
+                        class_="card"))
 
-    mrows = monthly.get("rows") or []
+    mrows = [dict(m) for m in monthly.get("rows") or []]
+    if len(months) < len(mrows):  # the last month is not over: say so where it shows
+        mrows[-1]["month"] = f"{mrows[-1]['month']} (partial, to {str(monthly.get('end'))[:10]})"
     x = [m["month"] for m in mrows]
-    rev = chart({"data": [{"type": "bar", "x": x, "y": [m.get("revenue") for m in mrows], "name": "revenue",
+    rev = money_overview.revenue_by_month(monthly, x) if monthly.get("by_currency") else chart({"data": [{"type": "bar", "x": x, "y": [m.get("revenue") for m in mrows], "name": "revenue",
                            "marker": {"color": "#1f5fbf"}}],
                  "layout": {"yaxis": {"title": {"text": "net revenue"}}}},
                 "Net revenue per month",
@@ -168,7 +182,7 @@ def overview(request: Request, principal: Principal = Depends(require_page("view
                                  ("returning_customers", "Returning", lambda r: num(r.get("returning_customers")), "num")]))
     parts.append(el("div", el("section", el("h2", "Revenue by month"), rev, class_="card"),
                     el("section", el("h2", "New vs returning customers"), nvr, class_="card"), class_="grid2"))
-    seg = analysis.revenue_by_segment(request, ws)
+    seg = None if summary.get("by_currency") else analysis.revenue_by_segment(request, ws)  # adds all currencies
     if seg is not None:
         parts.append(el("section", el("h2", "Revenue by segment"), seg, class_="card"))
     notes = summary.get("notes") or []
@@ -258,7 +272,7 @@ def render_data(request: Request, principal: Principal, ws, run: int | None = No
                     el("section", el("h2", "Data doctor"), _doctor(request, ws), class_="card"),
                     class_="grid2"))
     if principal.can("analyst"):
-        parts.append(_upload_form(principal))
+        parts.append(_upload_form(principal, saved_names(ws)))
     parts.append(el("section", el("h2", "Ingest runs"), table(runs["items"], [
         ("run_id", "Run", lambda r: el("a", str(r["run_id"]), href=f"/data?run={r['run_id']}#quarantine")),
         ("kind", "Kind"), ("format", "Format"),
@@ -296,7 +310,7 @@ def _doctor(request: Request, ws) -> HTML:
     return analysis.render_doctor(report)
 
 
-def _upload_form(principal: Principal) -> HTML:
+def _upload_form(principal: Principal, saved: list[str]) -> HTML:
     return el("section", el("h2", "Upload a file"),
               el("form", csrf_field(principal),
                  el("div", el("label", "What the file holds", for_="kind"),
@@ -305,6 +319,7 @@ def _upload_form(principal: Principal) -> HTML:
                     void("input", type="text", id="format", name="format", placeholder="detected")),
                  el("div", el("label", "Files", for_="files"),
                     void("input", type="file", id="files", name="files", multiple=True, required=True)),
+                 mapping_fields(saved),
                  el("div", el("button", "Load", type="submit")),
                  method="post", action="/data/upload", enctype="multipart/form-data", class_="inline"),
               el("p", "Loads go through the same validated, idempotent, all-or-nothing path as "
@@ -315,12 +330,15 @@ def _upload_form(principal: Principal) -> HTML:
 @router.post("/data/upload", response_class=HTMLResponse)
 def data_upload(request: Request, principal: Principal = Depends(require_page("analyst")),
                 csrf_token: str = Form("", max_length=200), kind: str = Form(..., max_length=40),
-                format: str | None = Form(None, max_length=40), files: list[UploadFile] = File(...)):
+                format: str | None = Form(None, max_length=40), files: list[UploadFile] = File(...),
+                saved_mapping: str = Form("", max_length=100), mapping_toml: str = Form("", max_length=65536),
+                save_mapping_as: str = Form("", max_length=100)):
     from regulars.api.routes.data_in import run_upload
 
     check_csrf(principal, csrf_token)
     try:
-        result = run_upload(request, principal, kind, files, format or None, None)
+        toml = chosen_mapping(request, principal, saved_mapping, mapping_toml, save_mapping_as)
+        result = run_upload(request, principal, kind, files, format or None, None, toml)
     except ApiError as exc:
         message = el("div", exc.message, class_="error", role="alert")
     else:
@@ -345,6 +363,17 @@ def render_settings(request: Request, principal: Principal, ws, message: HTML | 
               el("div", el("label", "Shop name", for_="shop_name"),
                  void("input", type="text", id="shop_name", name="shop_name", value=values.get("shop_name"),
                       maxlength="80", required=True)),
+              el("div", el("label", "Currency (ISO code)", for_="currency"),
+                 void("input", type="text", id="currency", name="currency", value=values.get("currency") or "",
+                      maxlength="3", size="4", placeholder="EUR", pattern="[A-Za-z]{3}")),
+              el("div", el("label", "Exchange rates to the shop's currency", for_="exchange_rates"),
+                 void("input", type="text", id="exchange_rates", name="exchange_rates", maxlength="400", size="30",
+                      value=rates_text(values.get("exchange_rates") or {}), placeholder="USD=0.92, GBP=1.17",
+                      aria_describedby="rates-help"),
+                 el("small", rates_help(values), id="rates-help", class_="muted")),
+              el("div", el("label", "Time zone", for_="timezone"),
+                 void("input", type="text", id="timezone", name="timezone", value=values.get("timezone") or "UTC",
+                      maxlength="64", placeholder="Europe/Paris")),
               el("div", el("label", "Sign-in lasts (hours)", for_="session_hours"),
                  void("input", type="number", id="session_hours", name="session_hours", step="0.25", min="0.25",
                       max="720", value=values.get("session_hours"))),
@@ -383,15 +412,28 @@ def render_settings(request: Request, principal: Principal, ws, message: HTML | 
     return response
 
 
+def rates_help(values: dict) -> str:
+    """What the exchange-rate field means, with the day each rate was set."""
+    rates = values.get("exchange_rates") or {}
+    shop = values.get("currency") or "the shop's currency"
+    dated = "; ".join(f"{c} set {r['set_on']}" for c, r in rates.items())
+    return (f"One unit of each currency in {shop}, e.g. USD=0.92: orders in these currencies are converted before "
+            "they are added up" + (f" ({dated})" if dated else "; without a rate, money is shown per currency"))
+
+
 @router.post("/settings", response_class=HTMLResponse)
 def settings_save(request: Request, principal: Principal = Depends(require_page("admin")),
                   csrf_token: str = Form("", max_length=200), shop_name: str = Form("", max_length=200),
-                  session_hours: str = Form("", max_length=20)):
+                  session_hours: str = Form("", max_length=20), currency: str = Form("", max_length=20),
+                  timezone: str = Form("", max_length=64), exchange_rates: str | None = Form(None, max_length=400)):
     from regulars.api.routes.admin import change_settings
 
     check_csrf(principal, csrf_token)
+    extra = {k: v.strip() for k, v in (("currency", currency), ("timezone", timezone)) if v.strip()}
+    if exchange_rates is not None:
+        extra["exchange_rates"] = exchange_rates
     try:
-        change_settings(request, principal, {"shop_name": shop_name, "session_hours": session_hours})
+        change_settings(request, principal, {"shop_name": shop_name, "session_hours": session_hours, **extra})
         message = el("div", "Saved.", class_="ok", role="status")
     except ApiError as exc:
         message = el("div", exc.message, class_="error", role="alert")

@@ -79,7 +79,7 @@ def render(p: dict, principal: Principal, accuracy: dict[str, list[str]] | None 
         side.append(el("section", el("h2", "Consent"),
                        el("dl", *[join([el("dt", k), el("dd", _yes(cur.get(k)))]) for k in ("email", "sms", "personalization")],
                           class_="facts"),
-                       table(p["consents"]["history"], [("recorded_at", "When", lambda r: when(r["recorded_at"])),
+                       table(p["consents"]["history"], [("recorded_at", "When", _consent_when),
                                                          ("purpose", "Purpose"), ("is_granted", "Granted", lambda r: _yes(r["is_granted"])),
                                                          ("source", "Source")], caption="History"), class_="card"))
     if p.get("engagement"):
@@ -122,8 +122,9 @@ def render(p: dict, principal: Principal, accuracy: dict[str, list[str]] | None 
             parts.append(el("section", el("h2", title), table(p[key], cols), class_="card"))
     if p.get("identities"):
         parts.append(el("section", el("h2", "Identity links"), table(p["identities"], [
-            ("kind", "Identifier"), ("value", "Value"), ("reason", "Why linked"),
-            ("linked_at", "When", lambda r: when(r["linked_at"]))]), class_="card"))
+            ("kind", "Identifier", lambda r: IDENTIFIERS.get(r["kind"], r["kind"])),
+            ("value", "Value", _identity_value), ("reason", "Why linked"),
+            ("linked_at", "When", lambda r: when(r["linked_at"]))]), class_="card", id="identities"))
     if p["pii_masked"]:
         parts.append(el("p", "Personal data is hidden for the viewer role.", class_="muted"))
     if principal.can("admin"):
@@ -138,20 +139,36 @@ def _timeline(items: list[dict]) -> HTML:
                          el("span", i["text"])) for i in items], class_="timeline", aria_label="activity, newest first")
 
 
+IDENTIFIERS = {"shop_id": "Shop's customer id", "email": "E-mail address", "phone": "Phone number",
+               "anonymous_id": "Website or app visitor"}
+
+
+def _identity_value(r: dict) -> str:
+    """What a shop owner can read of an identifier: e-mails and phones are kept only as a keyed fingerprint."""
+    if r.get("kind") in ("email", "phone") and r.get("value") != "***":
+        return "kept as a fingerprint only (matches the same address when it comes again)"
+    if r.get("kind") == "anonymous_id" and r.get("value") not in (None, "***"):
+        return f"visitor {str(r['value'])[:8]}…"
+    return r.get("value") or "–"
+
+
 def _segments(seg: dict) -> HTML:
     current = seg.get("current") or seg.get("memberships") or []
     history = seg.get("history") or []
     cur_rows = [{"segment": m.get("segment_name") or m.get("name") or m.get("segment") or m.get("segment_id"),
                  "family": m.get("family") or m.get("kind") or m.get("segmentation") or "",
-                 "since": m.get("entered_at") or m.get("since")} for m in current]
+                 # the data's date of the refresh it entered at, not the clock time the refresh ran
+                 "since": m.get("entered_at") or m.get("since_as_of") or m.get("since")} for m in current]
     hist_rows = [{"segment": h.get("segment_name") or h.get("name") or h.get("segment") or h.get("segment_id"),
                   "change": h.get("change") or h.get("action") or ("entered" if h.get("entered_at") and not h.get("exited_at") else "left"),
-                  "at": h.get("at") or h.get("changed_at") or h.get("exited_at") or h.get("entered_at")} for h in history]
+                  "at": h.get("as_of") or h.get("refreshed_at") or h.get("changed_at") or h.get("exited_at") or h.get("entered_at")}
+                 for h in history]
     return el("section", el("h2", "Segments"),
-              table(cur_rows, [("segment", "Segment"), ("family", "Kind"), ("since", "Since", lambda r: when(r["since"]))],
+              table(cur_rows, [("segment", "Segment"), ("family", "Kind"), ("since", "Since", lambda r: str(r["since"] or "–")[:10])],
                     caption="Now", empty="In no segment."),
               el("details", el("summary", f"History ({len(hist_rows)})"),
-                 table(hist_rows, [("at", "When", lambda r: when(r["at"])), ("segment", "Segment"), ("change", "Change")]))
+                 table(hist_rows, [("at", "When", lambda r: str(r["at"] or "–")[:10]), ("segment", "Segment"),
+                                   ("change", "Change")]))
               if hist_rows else "", class_="card", id="segments")
 
 
@@ -209,3 +226,10 @@ def erase_page(request: Request, customer_id: str, principal: Principal = Depend
                            "(it holds no personal data).", class_="ok", role="status"),
                  el("p", el("a", "Back to customers", href="/customers"))])
     return page(request, "Customer erased", body, principal=principal)
+
+
+def _consent_when(row: dict) -> str:
+    """When the customer decided, or, when the file gave no date, that it is unknown and when it was loaded."""
+    if row.get("from_load"):
+        return f"unknown (recorded on load {when(row['recorded_at'])})"
+    return when(row["recorded_at"])

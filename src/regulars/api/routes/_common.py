@@ -9,6 +9,7 @@ from fastapi import Query, Request
 from fastapi.responses import Response
 
 from regulars.data.rows import jsonable
+from regulars.reports.shop_time import SHOP_TIMEZONE, with_offsets
 
 Limit = Query(50, ge=1, le=1000, description="Page size (1 to 1000).")
 Offset = Query(0, ge=0, le=100_000_000, description="Rows to skip.")
@@ -35,12 +36,17 @@ def read_view(request: Request) -> Iterator:
 
 
 class JSON(Response):
-    """JSON without FastAPI's slow generic encoder (values are made JSON-ready first)."""
+    """JSON without FastAPI's slow generic encoder (values are made JSON-ready first).
+
+    Every stored moment is written as ISO 8601 with the shop's UTC offset
+    (:func:`regulars.reports.shop_time.with_offsets`); dates stay dates.
+    """
 
     media_type = "application/json"
 
     def render(self, content) -> bytes:
-        return json.dumps(jsonable(content), ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+        ready = with_offsets(jsonable(content), SHOP_TIMEZONE.get())
+        return json.dumps(ready, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
 
 
 def example(value: dict | list, description: str = "Success.") -> dict:

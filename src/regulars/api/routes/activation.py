@@ -202,10 +202,10 @@ def retry_delivery(request: Request, delivery_id: str = Path(..., min_length=1, 
 # -- reports, alerts, settings ----------------------------------------------------------------------
 def monday(request: Request, ws, as_of: dt.date | None) -> dict:
     """The Monday report (shared by the JSON route and the dashboard page)."""
-    from regulars.reports.monday import monday_report
+    from regulars.reports import standard
 
     name = str((request.app.state.app_settings or {}).get("shop_name") or "My shop")
-    return monday_report(ws, as_of=as_of, shop_name=name).to_dict()
+    return standard.monday(ws, as_of=as_of, shop_name=name, save=request.app.state.shared.submit).value
 
 
 @router.get("/reports/monday", summary="The weekly report: KPIs vs last week, segments, at-risk customers, journeys",

@@ -111,6 +111,9 @@ class SettingsIn(BaseModel):
     session_hours: float | None = Field(None, ge=0.25, le=720)
     timezone: str | None = Field(None, min_length=1, max_length=64, description="IANA time zone, e.g. Europe/Paris")
     currency: str | None = Field(None, min_length=3, max_length=3, description="ISO 4217 code, e.g. EUR")
+    exchange_rates: str | dict[str, float] | None = Field(
+        None, description="Rates to the shop's currency, replacing the stored ones: \"USD=0.92, GBP=1.17\" or "
+                          "{\"USD\": 0.92} (one USD is 0.92 of the shop's currency); each keeps the day it was set")
 
 
 @router.put("/settings", summary="Change server settings (admin)", responses={**ERRORS, **example(SETTINGS_EXAMPLE)})
@@ -124,6 +127,8 @@ def change_settings(request: Request, principal: Principal, values: dict) -> dic
     except auth.AuthError as exc:
         raise ApiError(422, str(exc)) from None
     request.app.state.app_settings = new
+    if {"currency", "exchange_rates", "timezone"} & set(values):
+        request.app.state.cache.clear()  # every report's money and days depend on them
     return new
 
 

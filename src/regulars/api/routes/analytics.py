@@ -24,7 +24,9 @@ router = APIRouter(tags=["analytics"])
     summary="Key numbers, overall or by month, acquisition channel or cohort",
     description="Customers, active customers, orders, revenue, AOV, purchase frequency, repeat-purchase, "
     "retention and churn rates, historical CLV, new vs returning customers, conversion, CAC and CSAT/NPS. "
-    "`definitions` explains each column, `notes` what is missing.",
+    "`definitions` explains each column, `notes` what is missing. When orders are in several currencies, "
+    "amounts are converted with the shop's exchange rates (`currency_note` says how), or, when a rate is "
+    "missing, money columns are empty and `by_currency` gives the figures per currency (`by=currency` too).",
     responses={**ERRORS, **example({"by": "month", "start": "2023-01-01", "end": "2024-12-31", "active_days": 90,
                                     "columns": ["month", "customers", "revenue"],
                                     "rows": [{"month": "2024-12", "customers": 812, "revenue": 40210.5}],
@@ -35,7 +37,8 @@ def get_kpis(
     request: Request,
     principal: Principal = Depends(require("viewer")),
     ws=Depends(read_view),
-    by: Literal["month", "channel", "cohort"] | None = Query(None, description="Break down by month, channel or cohort."),
+    by: Literal["month", "channel", "cohort", "currency"] | None = Query(
+        None, description="Break down by month, channel, cohort or the orders' currency."),
     start: dt.date | None = Query(None, description="First day of the window (default: first order)."),
     end: dt.date | None = Query(None, description="Last day of the window (default: last order)."),
     active_days: int | None = Query(None, ge=1, le=3650, description="Activity window in days (default: from the shop's rhythm)."),
@@ -147,8 +150,8 @@ def get_segment(request: Request, principal: Principal = Depends(require("viewer
     "/segments/{segment_id}/members",
     summary="Members of a segment (JSON or CSV)",
     description="Current members with consent flags and order totals, highest revenue first. `format=csv` "
-    "downloads every member (ignores limit/offset) for an e-mail or ads tool; respect `accepts_email` / "
-    "`accepts_sms`. Viewers get personal fields as `\"***\"`.",
+    "downloads every member (ignores limit/offset) for an e-mail or ads tool; `channel=email|sms` keeps only "
+    "the members whose consent for that channel is granted. Viewers get personal fields as `\"***\"`.",
     responses={**ERRORS, **NOT_FOUND, **example({"total": 1830, "limit": 50, "offset": 0, "notes": [],
                                                  "segment": SEGMENTS_EXAMPLE["items"][0],
                                                  "items": [{"customer_id": "C000123", "email": "***",
@@ -158,9 +161,12 @@ def get_segment(request: Request, principal: Principal = Depends(require("viewer
 )
 def get_members(request: Request, principal: Principal = Depends(require("viewer")), ws=Depends(read_view),
                 segment_id: str = Path(..., min_length=1, max_length=200),
-                format: Literal["json", "csv"] = Query("json"), limit: int = Limit, offset: int = Offset):
+                format: Literal["json", "csv"] = Query("json"), limit: int = Limit, offset: int = Offset,
+                channel: Literal["email", "sms"] | None = Query(None, description="CSV only: just the members "
+                                                                  "who accept this channel (consent granted).")):
     if format == "csv":
-        csv_text, name = views.segment_members_csv(request, ws, segment_id, include_pii=principal.sees_pii)
+        csv_text, name = views.segment_members_csv(request, ws, segment_id, include_pii=principal.sees_pii,
+                                                   channel=channel)
         return Response(csv_text, media_type="text/csv; charset=utf-8",
                         headers={"content-disposition": f'attachment; filename="{name}.csv"'})
     return JSON(views.segment_members(request, ws, segment_id, limit=limit, offset=offset,
@@ -192,13 +198,15 @@ PREDICTIONS_EXAMPLE = {"as_of": "2024-12-20", "total": 18250, "limit": 50, "offs
     summary="Customer scores: churn risk, CLV, chance still active, next order, 30-day purchase chance",
     description="The latest scores per customer with reasons, sorted by `sort` (`at_risk_value`: customers with "
     "a high churn risk, most valuable first), distributions of the main scores, and the shop-wide summary "
-    "(counts, likely buyers, demand forecast, accuracy sentences). Customer ids only: no personal data.",
+    "(counts, likely buyers, demand forecast, accuracy sentences). Each customer's name and e-mail stand next "
+    "to the id (`***` for viewers).",
     responses={**ERRORS, **example(PREDICTIONS_EXAMPLE)},
 )
 def get_predictions(request: Request, principal: Principal = Depends(require("viewer")), ws=Depends(read_view),
                     sort: Literal["churn_risk", "clv", "at_risk_value", "propensity"] = Query("churn_risk"),
                     limit: int = Limit, offset: int = Offset):
-    return JSON(views.predictions(request, ws, limit=limit, offset=offset, sort=sort))
+    return JSON(views.predictions(request, ws, limit=limit, offset=offset, sort=sort,
+                                  include_pii=principal.sees_pii))
 
 
 @router.get(

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.responses import Response
 
 from regulars.api.errors import ApiError
 from regulars.api.profiles import DEFAULTS as PROFILE_DEFAULTS
@@ -85,7 +86,7 @@ def get_customer(
     try:
         if events == DEFAULT_EVENTS and orders == DEFAULT_ORDERS:
             body = request.app.state.profiles.json_bytes(ws, customer_id, principal.sees_pii)
-            return Response(body, media_type="application/json")
+            return JSON(json.loads(body))  # the stored profile is in UTC: JSON writes the shop's offsets
         profile = report.customer_profile(ws, customer_id, include_pii=principal.sees_pii,
                                           events_limit=events, orders_limit=orders)
     except report.CustomerNotFound as exc:
@@ -163,7 +164,7 @@ def forget_derived(app, erasure: bool = False) -> None:
     After an erasure only the results that list customers go (aggregates are recomputed in the
     background as after any write); uploads and segment refreshes drop everything.
     """
-    app.state.cache.clear(("predictions", "members", "backtests") if erasure else None)
+    app.state.cache.clear(("predictions", "members", "backtests", "text_topics", "anomalies") if erasure else None)
     app.state.profiles.clear()
     if app.state.settings.warm_reports:
         from regulars.api.views import warm

@@ -123,7 +123,7 @@ def upload(
 
 
 def run_upload(request: Request, principal: Principal, kind: str, files: list[UploadFile], format: str | None,
-               mapping: UploadFile | None) -> dict:
+               mapping: UploadFile | None, mapping_text: str | None = None) -> dict:
     """Save the uploads to a temporary folder and ingest them through the writer (shared with the Data page).
 
     Loads run one at a time on the server's single writer; at most :data:`MAX_UPLOADS_IN_FLIGHT`
@@ -135,7 +135,7 @@ def run_upload(request: Request, principal: Principal, kind: str, files: list[Up
     if not files:
         raise ApiError(422, "no file uploaded; send one or more files in the `files` field")
     with _upload_slot(request):
-        return _save_and_load(request, principal, kind, files, format, mapping)
+        return _save_and_load(request, principal, kind, files, format, mapping, mapping_text)
 
 
 #: Uploads received or waiting for the writer at once; more are refused until one finishes.
@@ -157,7 +157,7 @@ def _upload_slot(request: Request):
 
 
 def _save_and_load(request: Request, principal: Principal, kind: str, files: list[UploadFile], format: str | None,
-                   mapping: UploadFile | None) -> dict:
+                   mapping: UploadFile | None, mapping_text: str | None = None) -> dict:
     from regulars.data.ingest.pipeline import LoadInvariantError, ingest
 
     budget = request.app.state.settings.max_upload_mb * 1024 * 1024
@@ -180,6 +180,9 @@ def _save_and_load(request: Request, principal: Principal, kind: str, files: lis
         if mapping is not None and mapping.filename:
             mapping_path = folder / "mapping.toml"
             mapping_path.write_bytes(mapping.file.read(1 << 20))
+        elif mapping_text and mapping_text.strip():  # pasted on the Data page, or a saved one
+            mapping_path = folder / "mapping.toml"
+            mapping_path.write_text(mapping_text, encoding="utf-8")
 
         def run(ws):
             result = ingest(ws, kind, paths, format=format or None, mapping=mapping_path)

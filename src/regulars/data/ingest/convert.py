@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from regulars.data.ingest.money import in_range_sql
 from regulars.data.ingest.money import parsed_sql as parsed_money
 from regulars.data.ingest.options import ParseOptions
 from regulars.data.ingest.readers import lit, q
@@ -128,6 +129,21 @@ class FieldWarning:
     text: str      # SQL column of the source text
 
 
+def cleaned_sql(v: str) -> str:
+    """SQL: text *v* trimmed of spaces, empty -> NULL.
+
+    ``trim`` copies every value; plain ASCII text without a space at either end (nearly all of
+    it) is kept as it is, which gives the same result (of the ASCII characters ``trim`` removes
+    only the space).
+
+    >>> import duckdb
+    >>> duckdb.sql(f"SELECT {cleaned_sql('x')} FROM (VALUES (' a '), ('b'), (''), ('  '), ('\u00a0c\u3000')) t(x)").fetchall()
+    [('a',), ('b',), (None,), (None,), ('c',)]
+    """
+    return (f"CASE WHEN strlen({v}) = length({v}) AND NOT starts_with({v}, ' ') AND NOT ends_with({v}, ' ') "
+            f"THEN nullif({v}, '') ELSE nullif(trim({v}), '') END")
+
+
 def build_typed(con, target: Target, parse: ParseOptions, out: str, keep_text: bool = False) -> list[FieldWarning]:
     """Create temp table *out*: typed canonical columns, ``_file``, ``_row``, ``_reason``, ``_column``
     and one ``_w<i>`` column per field warning (returned).
@@ -137,7 +153,7 @@ def build_typed(con, target: Target, parse: ParseOptions, out: str, keep_text: b
     source text as ``<column>__txt``.
     """
     cols = list(target.exprs)
-    text = ", ".join(f"nullif(trim(CAST({e} AS VARCHAR)), '') AS {q(c + '__txt')}" for c, e in target.exprs.items())
+    text = ", ".join(f"{cleaned_sql(f'CAST({e} AS VARCHAR)')} AS {q(c + '__txt')}" for c, e in target.exprs.items())
     where = f" WHERE {target.where}" if target.where else ""
     parsed, typed = [], []
     for c in cols:
@@ -146,7 +162,7 @@ def build_typed(con, target: Target, parse: ParseOptions, out: str, keep_text: b
         if t == MONEY:
             parsed.append(f"{parsed_money(v, parse)} AS {q('_mx_' + c)}")
             mx = q("_mx_" + c)
-            expr = f"CASE WHEN abs({mx}) <= {MAX_AMOUNT} THEN CAST({mx} AS {MONEY}) END"
+            expr = in_range_sql(mx)
         elif c == "email":
             expr = email_sql(v)
         elif c == "phone":
@@ -210,7 +226,9 @@ def build_typed(con, target: Target, parse: ParseOptions, out: str, keep_text: b
     reason_cols += [f"{sql} AS _w{i}" for i, (sql, _, _) in enumerate(warns)]
     reasons = ", ".join(f"_r{i}" for i in range(len(rejects)))
     first_col = " ".join(f"WHEN _r{i} IS NOT NULL THEN {lit(lbl)}" for i, (_, lbl) in enumerate(rejects))
-    reason_expr = f"nullif(concat_ws('; ', {reasons}), '')" if rejects else "NULL::VARCHAR"
+    # nearly every row has no reason: joining the reasons only where one is there
+    reason_expr = (f"CASE WHEN coalesce({reasons}) IS NOT NULL THEN nullif(concat_ws('; ', {reasons}), '') END"
+                   if rejects else "NULL::VARCHAR")
     column_expr = f"CASE {first_col} END" if rejects else "NULL::VARCHAR"
     dropped: dict[str, list[str]] = {}
     for i, (_, c, _) in enumerate(warns):

@@ -81,8 +81,16 @@ def amount_pattern(parse: ParseOptions) -> str:
 
 def money_sql(v: str, parse: ParseOptions) -> str:
     """SQL turning text *v* into ``DECIMAL(18,2)``: NULL when it is not an amount (see the module)."""
-    parsed = parsed_sql(v, parse)
-    return f"CASE WHEN abs({parsed}) <= {MAX_AMOUNT} THEN CAST({parsed} AS {MONEY}) END"
+    return in_range_sql(parsed_sql(v, parse))
+
+
+def in_range_sql(parsed: str) -> str:
+    """SQL: the parsed amount *parsed* (``DECIMAL(38,4)``) as ``DECIMAL(18,2)``, NULL beyond the range.
+
+    Narrowed to ``DECIMAL(18,4)`` first (it fits within the range): rounding to the cent from a
+    64-bit decimal is the same and several times cheaper than from a 128-bit one.
+    """
+    return f"CASE WHEN abs({parsed}) <= {MAX_AMOUNT} THEN CAST(CAST({parsed} AS DECIMAL(18,4)) AS {MONEY}) END"
 
 
 def parsed_sql(v: str, parse: ParseOptions) -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import datetime as dt
 import json
 import os
 import re
@@ -97,6 +98,12 @@ def _norm(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", name.strip().lower()).strip("_")
 
 
+#: Common names of canonical columns in real exports, recognised without a mapping.
+ALIASES = {"customers": {"consent_at": ("accepts_marketing_updated_at", "accepts_email_marketing_updated_at",
+                                        "email_marketing_consent_updated_at", "consent_date", "consent_updated_at",
+                                        "opt_in_date", "optin_date", "opted_in_at", "subscribed_at")}}
+
+
 def generic_source(kind: str, fmt: str, mapping: Mapping | None) -> Source:
     """A source for a canonical file, or any file described by a mapping."""
     table = KINDS[kind]
@@ -121,6 +128,10 @@ def generic_source(kind: str, fmt: str, mapping: Mapping | None) -> Source:
             if table == "order_lines":
                 known |= set(ORDER_FIELDS)
             chosen = {_norm(c): c for c in columns if _norm(c) in known and _norm(c) != "_run_id"}
+            for canon, names in ALIASES.get(table, {}).items():
+                found = [c for c in columns if _norm(c) in names]
+                if canon not in chosen and found:
+                    chosen[canon] = found[0]
         exprs = {canon: q(src) for canon, src in chosen.items()}
         labels = {canon: f'column "{src}"' + ("" if _norm(src) == canon else f" ({canon})") for canon, src in chosen.items()}
         if table == "order_lines" and "line_number" not in exprs and "order_id" in exprs:
@@ -334,11 +345,13 @@ def _run(con, kind, paths, fmt, source, say, started) -> IngestResult:
             )
         shop.settle(con, timezone=source.parse.timezone, currency=_currency(con, kind))
         result.seconds = round(time.perf_counter() - started, 3)
+        # the clock, not DuckDB's now(): inside a transaction now() is the moment it began
+        finished_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
         con.execute(
-            "INSERT INTO ingest_runs VALUES (?, ?, ?, ?, now()::TIMESTAMP - to_microseconds(?::BIGINT), "
-            "now()::TIMESTAMP, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO ingest_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
-                run_id, kind, fmt, json.dumps(paths), int(result.seconds * 1e6), result.rows_read,
+                run_id, kind, fmt, json.dumps(paths), finished_at - dt.timedelta(seconds=result.seconds),
+                finished_at, result.rows_read,
                 result.rows_new, result.rows_updated, result.rows_unchanged, result.rows_quarantined,
                 json.dumps({"tables": result.tables, "warnings": result.warnings,
                             "customers_created": result.customers_created, "rows_loaded": result.rows_loaded,

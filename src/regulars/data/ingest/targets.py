@@ -10,6 +10,7 @@ dates, the upsert itself (read back to check it), and the target's line in the l
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from dataclasses import dataclass, field
 
@@ -58,6 +59,14 @@ def load_target(ctx: LoadContext, target: Target) -> None:
         rollup.load(ctx, target)
         return
     con, table = ctx.con, target.table
+    if table == "customers":  # data minimisation: personal columns the shop chose not to keep never land
+        from regulars.data.privacy_store import minimise
+
+        exprs, dropped = minimise(con, target.exprs)
+        if dropped:
+            target = dataclasses.replace(target, exprs=exprs,
+                                         labels={k: v for k, v in target.labels.items() if k in exprs})
+            ctx.result.warnings.append(f"not kept (data minimisation setting): {', '.join(dropped)}")
     spec = TABLES[table]
     name = ctx.name(table)
     with ctx.phase("validate"):
@@ -71,32 +80,37 @@ def load_target(ctx: LoadContext, target: Target) -> None:
     with ctx.phase("validate"):
         reject_duplicate_keys(ctx, name, table, cols)
     if table == "order_lines":
-        check_orders_exist(con, name)
-        ctx.result.tables.setdefault("products", {}).setdefault("stubs_created", 0)
-        ctx.result.tables["products"]["stubs_created"] += product_stubs(con, cols, ctx.run_id)
+        with ctx.phase("validate"):
+            check_orders_exist(con, name)
+        with ctx.phase("write"):
+            ctx.result.tables.setdefault("products", {}).setdefault("stubs_created", 0)
+            ctx.result.tables["products"]["stubs_created"] += product_stubs(con, cols, ctx.run_id)
     if table == "messages" and "campaign_id" in cols:
-        con.execute(
-            f"INSERT INTO campaigns (campaign_id, name, channel, sent_at, _run_id) "
-            f"SELECT campaign_id, campaign_id, {'any_value(channel)' if 'channel' in cols else 'NULL'}, min(occurred_at), "
-            f"{ctx.run_id} FROM _g g WHERE campaign_id IS NOT NULL AND NOT EXISTS "
-            "(SELECT 1 FROM campaigns c WHERE c.campaign_id = g.campaign_id) GROUP BY campaign_id"
-        )
+        with ctx.phase("write"):
+            con.execute(
+                f"INSERT INTO campaigns (campaign_id, name, channel, sent_at, _run_id) "
+                f"SELECT campaign_id, campaign_id, {'any_value(channel)' if 'channel' in cols else 'NULL'}, min(occurred_at), "
+                f"{ctx.run_id} FROM _g g WHERE campaign_id IS NOT NULL AND NOT EXISTS "
+                "(SELECT 1 FROM campaigns c WHERE c.campaign_id = g.campaign_id) GROUP BY campaign_id"
+            )
     if table == "orders":
-        cols = orders.prepare(con, cols)
-    if spec.customer_column and table != "customers":
-        ident = set(cols) & {"email", "phone"}
-        ctx.result.customers_created += identity.ensure_customers(con, "_g", ident, ctx.run_id)
+        with ctx.phase("validate"):
+            cols = orders.prepare(con, cols)
     if spec.customer_column:
-        fieldwarnings.attach_customers(con, "_g")
+        with ctx.phase("customers"):
+            if table != "customers":
+                ident = set(cols) & {"email", "phone"}
+                ctx.result.customers_created += identity.ensure_customers(con, "_g", ident, ctx.run_id)
+            fieldwarnings.attach_customers(con, "_g")
     with ctx.phase("write"):
         write(ctx, table, "_g", cols, count)
-    if table == "customers":
-        record_consents_from_customers(con, cols, ctx.run_id)
-    if table == "consents":
-        apply_latest_consents(con)
-    if table == "events" and "anonymous_id" in cols:
-        identity.stitch_anonymous_events(con)
-    con.execute("DROP TABLE _g")
+        if table == "customers":
+            record_consents_from_customers(con, cols, ctx.run_id)
+        if table == "consents":
+            apply_latest_consents(con)
+        if table == "events" and "anonymous_id" in cols:
+            identity.stitch_anonymous_events(con)
+        con.execute("DROP TABLE _g")
     with ctx.phase("invariant"):
         ctx.ledger.close_target(con, count)
 
@@ -274,14 +288,22 @@ PURPOSES = {"accepts_email": "email", "accepts_sms": "sms", "accepts_personaliza
 
 
 def record_consents_from_customers(con, cols: list[str], run_id: int) -> None:
-    """A customers file states consent: keep it in the consent history when it changed."""
+    """A customers file states consent: keep it in the consent history when it changed.
+
+    The decision is dated by the file's consent date (``consent_at``) when it has one; otherwise
+    by the load, and ``from_load`` says so (the customer decided at some unknown earlier time).
+    """
+    dated = "consent_at" in cols
+    at = "coalesce(g.consent_at, now()::TIMESTAMP)" if dated else "now()::TIMESTAMP"
+    from_load = "g.consent_at IS NULL" if dated else "true"
     for col, purpose in PURPOSES.items():
         if col not in cols:
             continue
         con.execute(
             f"""
-            INSERT INTO consents
-            SELECT g.customer_id, {lit(purpose)}, g.{col}, now()::TIMESTAMP, 'customers file ' || parse_filename(g._file), {run_id}
+            INSERT INTO consents (customer_id, purpose, is_granted, recorded_at, source, _run_id, from_load)
+            SELECT g.customer_id, {lit(purpose)}, g.{col}, {at}, 'customers file ' || parse_filename(g._file),
+                   {run_id}, {from_load}
             FROM _g g
             WHERE g.{col} IS NOT NULL AND g.{col} IS DISTINCT FROM (
                 SELECT arg_max(c.is_granted, c.recorded_at) FROM consents c

@@ -165,8 +165,14 @@ def _customers(columns: list[str]) -> list[Target]:
         "accepts_email": (email_ok, h.label("Accepts Email Marketing", "Accepts Marketing")),
         "accepts_sms": (h.col("Accepts SMS Marketing"), h.label("Accepts SMS Marketing")),
         "tags": (h.col("Tags"), h.label("Tags")),
+        "consent_at": (h.col(*CONSENT_DATES), h.label(*CONSENT_DATES)),
     })
     return [Target("customers", exprs, labels)]
+
+
+#: Columns some Shopify customer exports (API-based tools) carry with the consent's date.
+CONSENT_DATES = ("Accepts Email Marketing Updated At", "Accepts Marketing Updated At",
+                 "Email Marketing Consent Updated At", "accepts_marketing_updated_at")
 
 
 PRESET = register(
