@@ -19,7 +19,7 @@ The data layer (:mod:`regulars.data.experiments_store`) keeps experiments and as
 reads outcomes and calls this package.
 """
 
-import importlib
+from regulars._lazy import lazy_exports
 
 #: Public name -> the submodule defining it, imported on first use (PEP 562): planning a test
 #: (``regulars.experiments.power``) must not load the analysis, LightGBM and scikit-learn.
@@ -29,9 +29,4 @@ _EXPORTS = {"ExperimentResult": ".analysis", "analyse": ".analysis", "ActionUpli
 __all__ = ["ActionUplift", "ExperimentResult", "ResponseUplift", "analyse", "response_uplift"]
 
 
-def __getattr__(name: str):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(_EXPORTS[name], __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _EXPORTS, globals())

@@ -5,7 +5,7 @@ Estimators follow scikit-learn's contract (hyperparameters in ``__init__``, data
 builds the per-customer input from transactions as an Ibis expression.
 """
 
-import importlib
+from regulars._lazy import lazy_exports
 
 #: Public name -> the submodule defining it. Imported on first use (PEP 562): importing a light
 #: submodule such as ``regulars.models.readiness`` (the data doctor's limits) must not load the
@@ -22,9 +22,4 @@ _EXPORTS = {
 __all__ = list(_EXPORTS)
 
 
-def __getattr__(name: str):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(_EXPORTS[name], __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _EXPORTS, globals())
