@@ -111,6 +111,11 @@ RUNS_TEXT = {"execute", "executemany", "sql", "raw_sql", "query", "fetch"}
 
 #: Modules outside ``regulars.data`` allowed to hold SQL text, and why. Keep it short.
 SQL_ALLOWED: dict[str, str] = {}
+#: Modules outside ``regulars.data`` that still reach the database (any finding above), and why:
+#: their queries should move to a ``data/*_queries.py`` module. Empty since main's 122 commits
+#: were merged with their queries moved; a listed module that no longer reaches the database
+#: fails the test, so the list only shrinks.
+DATABASE_NOT_YET_MOVED: dict[str, str] = {}
 
 
 def _string_start(node) -> str | None:
@@ -151,7 +156,16 @@ def test_only_the_data_layer_talks_to_the_database(module, path):
     hits = [f"line {text.count(chr(10), 0, m.start()) + 1}: {m.group(0).strip()}" for m in DATABASE.finditer(text)]
     if module not in SQL_ALLOWED:
         hits += _sql_in_code(path)
+    if module in DATABASE_NOT_YET_MOVED:
+        assert hits, f"{module} no longer reaches the database: remove it from DATABASE_NOT_YET_MOVED"
+        return
     assert not hits, f"{module} reaches the database outside regulars.data: {hits}"
+
+
+def test_the_pending_lists_name_real_modules():
+    known = {m for m, _ in _modules()}
+    listed = set(DATABASE_NOT_YET_MOVED) | set(SQL_ALLOWED) | set(MODELS_STILL_BUILDING_QUERIES)
+    assert listed <= known, f"listed but gone (moved or renamed): {sorted(listed - known)}"
 
 
 def test_the_connection_finder_sees_every_way_to_the_connection():

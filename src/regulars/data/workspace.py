@@ -228,6 +228,7 @@ class Workspace:
         [[9.5, Timestamp('2024-01-01 00:00:00')]]
         >>> ws.close()
         """
+        import pandas as pd
         import pyarrow as pa
 
         frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame.from_records(rows)
