@@ -29,7 +29,6 @@ from regulars.cli.common import (
     say_stored,
 )
 from regulars.data.schema import KINDS
-from regulars.data.workspace import WorkspaceError
 
 app = typer.Typer(
     name="regulars",
@@ -166,6 +165,7 @@ def sql(
     Nothing else runs: no COPY/EXPORT, no SET, no ATTACH, no files read or written.
     """
     from regulars.data import sandbox
+    from regulars.data.workspace import WorkspaceError
 
     try:
         df = sandbox.query(workspace, query)
