@@ -24,7 +24,7 @@ def build(path: str | Path, orders: int, customers: int, rich: bool = False, fre
     if ws.count("orders") == orders and ws.count("customers") == customers and (not rich or ws.count("events")):
         return ws
     t = time.perf_counter()
-    con = ws.con
+    con = ws._con
     for table in ("customers", "orders", "order_lines", "events", "messages", "tickets", "reviews"):
         con.execute(f"DELETE FROM {table}")
     con.execute(f"""

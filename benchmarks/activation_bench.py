@@ -52,7 +52,7 @@ def build(path: Path, customers: int) -> None:
         path.unlink()
     t = time.perf_counter()
     with Workspace(path) as ws:
-        con = ws.con
+        con = ws._con
         con.execute(f"""
             INSERT INTO customers (customer_id, email, phone, first_name, created_at, birth_date, country,
                                    accepts_email, accepts_sms)
@@ -136,10 +136,10 @@ def journeys_part(base: Path) -> None:
         runner = Runner(LocalAccess(ws), lambda: clock[0])
         runner.run_once()                                   # settle: the backlog of the last 48 hours enters
         t = time.perf_counter()
-        ref = ws.con.execute("SELECT count(DISTINCT customer_id) FROM events").fetchall()
+        ref = ws._con.execute("SELECT count(DISTINCT customer_id) FROM events").fetchall()
         reference = time.perf_counter() - t
         n = ws.count("customers")
-        ws.con.execute(f"""
+        ws._con.execute(f"""
             INSERT INTO events (event_id, customer_id, session_id, event_type, occurred_at, product_id)
             SELECT 'new' || i, 'c' || lpad((hash(i, 50) % {n})::VARCHAR, 8, '0'), 'ns' || (i // 3),
                    ['page_view', 'add_to_cart', 'product_view'][(i % 3)::INTEGER + 1],
@@ -174,19 +174,19 @@ def emails_part(base: Path, n_emails: int) -> None:
         with Workspace(path) as ws:
             settings(ws, quiet_hours="", cap_per_day=0, cap_per_week=0, smtp_host="127.0.0.1", smtp_port=port,
                      mail_from="shop@example.com")
-            ws.con.execute("UPDATE customers SET accepts_email = TRUE")
+            ws._con.execute("UPDATE customers SET accepts_email = TRUE")
             with ws.transaction():
                 from regulars.jobs.journeys import install_templates
 
                 install_templates(ws)
                 journey_store.set_status(ws, "cart_abandonment", "approved", "bench")
             holdout_pad = int(n_emails / 0.9) + 50
-            ws.con.execute("DELETE FROM events WHERE event_type IN ('add_to_cart', 'purchase')")
-            ws.con.execute(f"""
+            ws._con.execute("DELETE FROM events WHERE event_type IN ('add_to_cart', 'purchase')")
+            ws._con.execute(f"""
                 INSERT INTO events (event_id, customer_id, session_id, event_type, occurred_at, product_id)
                 SELECT 'cart' || i, 'c' || lpad(i::VARCHAR, 8, '0'), 'cs' || i, 'add_to_cart',
                        TIMESTAMP '{NOW - dt.timedelta(minutes=61)}', 'p1' FROM range({holdout_pad}) r(i)""")
-            ws.con.execute("DELETE FROM orders WHERE ordered_at > ?", [NOW - dt.timedelta(hours=2)])
+            ws._con.execute("DELETE FROM orders WHERE ordered_at > ?", [NOW - dt.timedelta(hours=2)])
             runner = Runner(LocalAccess(ws), lambda: NOW)
             t = time.perf_counter()
             out = runner.run_once()

@@ -68,7 +68,7 @@ def demo_workspace(customers: int, seed: int) -> Path:
     with Workspace(path) as ws:
         build_demo(ws, n_customers=customers, seed=seed)
         try:
-            from regulars.segments.membership import refresh
+            from regulars.jobs.segments import refresh
 
             refresh(ws)
             from regulars.jobs.predict import predict
@@ -93,9 +93,9 @@ def start_server(source: Path) -> tuple[subprocess.Popen, str, str, Path, list[s
         p.unlink(missing_ok=True)
     shutil.copy(source, run)
     with Workspace(run) as ws:
-        with ws.transaction() as con:
-            _key, secret = auth.create_key(con, "admin", name="benchmark", created_by="benchmark")
-        ids = [r[0] for r in ws.con.execute("SELECT customer_id FROM customers ORDER BY 1").fetchall()]
+        with ws.transaction():
+            _key, secret = auth.create_key(ws, "admin", name="benchmark", created_by="benchmark")
+        ids = [r[0] for r in ws._con.execute("SELECT customer_id FROM customers ORDER BY 1").fetchall()]
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "regulars.api", "--workspace", str(run), "--port", str(port),
                              "--log-level", "warning"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)

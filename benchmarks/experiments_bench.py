@@ -60,7 +60,7 @@ def timed(fn, repeat: int = 1, warm: bool = True):
 
 def build(path: Path, n: int) -> tuple[Workspace, float]:
     ws = Workspace(path)
-    con = ws.con
+    con = ws._con
     con.execute("SELECT setseed(0.42)").fetchall()
     con.execute(f"INSERT INTO customers (customer_id) SELECT 'c' || lpad(i::VARCHAR, 7, '0') FROM range({n}) t(i)")
     con.execute(

@@ -56,10 +56,10 @@ def build(ws, n: int, seed: int = 0) -> None:
         "birth_date": pd.to_datetime("1950-01-01") + pd.to_timedelta(rng.integers(0, 20000, n), unit="D"),
     })
     customers.loc[rng.random(n) < 0.6, "birth_date"] = pd.NaT
-    ws.con.register("_c", customers)
-    ws.con.execute("INSERT INTO customers (customer_id, country, region, acquisition_channel, birth_date) "
+    ws._con.register("_c", customers)
+    ws._con.execute("INSERT INTO customers (customer_id, country, region, acquisition_channel, birth_date) "
                    "SELECT customer_id, country, region, acquisition_channel, birth_date::DATE FROM _c")
-    ws.con.unregister("_c")
+    ws._con.unregister("_c")
     frames = []
     for model, share in SHARES.items():
         k = int(n * share)
@@ -69,11 +69,11 @@ def build(ws, n: int, seed: int = 0) -> None:
                                     "customer_id": customers["customer_id"].to_numpy()[:k], "score": score,
                                     "selected": selected, "outcome": outcome}))
     scores = pd.concat(frames)
-    ws.con.register("_s", scores)
-    ws.con.execute("INSERT INTO fairness_scores SELECT model, cutoff::DATE, customer_id, score, selected, outcome FROM _s")
-    ws.con.unregister("_s")
+    ws._con.register("_s", scores)
+    ws._con.execute("INSERT INTO fairness_scores SELECT model, cutoff::DATE, customer_id, score, selected, outcome FROM _s")
+    ws._con.unregister("_s")
     for model in SHARES:  # an earlier audit's record, as `--stored` expects
-        ws.con.execute("INSERT INTO fairness_runs (run_id, model, cutoff, finished_at, inputs) VALUES "
+        ws._con.execute("INSERT INTO fairness_runs (run_id, model, cutoff, finished_at, inputs) VALUES "
                        "(?, ?, DATE '2026-08-01', now()::TIMESTAMP, '[]')", [f"seed-{model}", model])
 
 

@@ -18,12 +18,12 @@ END = pd.Timestamp("2025-12-31 23:00")
 
 
 def _insert(ws, table: str, frame: pd.DataFrame) -> None:
-    ws.con.register("_synth", frame)
+    ws._con.register("_synth", frame)
     try:
         cols = ", ".join(f'"{c}"' for c in frame.columns)
-        ws.con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _synth")
+        ws._con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _synth")
     finally:
-        ws.con.unregister("_synth")
+        ws._con.unregister("_synth")
 
 
 def synthesize_shop(ws, n_customers: int = 5000, seed: int = 0, years: float = 3.0,
@@ -70,7 +70,7 @@ def synthesize_shop(ws, n_customers: int = 5000, seed: int = 0, years: float = 3
     })
     _insert(ws, "customers", customers)
     _insert(ws, "orders", orders)
-    order_stats.rebuild(ws.con)  # written with SQL, not through ingestion: keep the stored totals current
+    order_stats.rebuild(ws._con)  # written with SQL, not through ingestion: keep the stored totals current
 
     # order lines: a staple product (re-bought) on 60% of the orders of staple buyers
     n_products = 200

@@ -50,8 +50,8 @@ def erasure(base: Path, work: Path) -> None:
     shutil.copyfile(base, path)
     _, copy_s = _timed(lambda: shutil.copyfile(base, work / "plain-copy.duckdb"))
     with Workspace(path) as ws:
-        cid = ws.con.execute("SELECT customer_id FROM orders GROUP BY 1 ORDER BY count(*) DESC LIMIT 1").fetchall()[0][0]
-        _, ckpt_s = _timed(lambda: ws.con.execute("FORCE CHECKPOINT"))
+        cid = ws._con.execute("SELECT customer_id FROM orders GROUP BY 1 ORDER BY count(*) DESC LIMIT 1").fetchall()[0][0]
+        _, ckpt_s = _timed(lambda: ws._con.execute("FORCE CHECKPOINT"))
         record, delete_s = _timed(lambda: forget(ws, cid, rewrite=False))
         from regulars.data import scrub
 
@@ -69,10 +69,10 @@ def suppressed_ingest(base: Path, work: Path, orders: Path) -> None:
         path = work / f"supp-{n}.duckdb"
         shutil.copyfile(base, path)
         with Workspace(path) as ws:
-            ws.con.execute("DELETE FROM orders")  # the file loads as new rows in both copies
+            ws._con.execute("DELETE FROM orders")  # the file loads as new rows in both copies
             if n:
-                with ws.transaction() as con:
-                    suppression.add(con, "bench", {"email": [f"gone{i}@example.org" for i in range(n // 2)],
+                with ws.transaction():
+                    suppression.add(ws, "bench", {"email": [f"gone{i}@example.org" for i in range(n // 2)],
                                                    "shop_id": [f"gone-{i}" for i in range(n // 2)]})
             result, secs = _timed(lambda: ingest(ws, "orders", [orders]))
         times[label] = secs
@@ -86,13 +86,13 @@ def events_during_upload(base: Path, work: Path, orders: Path) -> None:
     shared = SharedWorkspace(path)
     try:
         with shared.read() as ws:
-            cid = ws.con.execute("SELECT customer_id FROM customers ORDER BY customer_id LIMIT 1").fetchall()[0][0]
+            cid = ws._con.execute("SELECT customer_id FROM customers ORDER BY customer_id LIMIT 1").fetchall()[0][0]
 
         def post(i: int) -> float:
             t = time.perf_counter()
             shared.post_events([{"customer_id": cid, "event_type": "page_view", "event_id": f"bench-{i}"}])
             with shared.read() as ws:
-                assert ws.con.execute("SELECT count(*) FROM events WHERE event_id = ?", [f"bench-{i}"]).fetchall()[0][0]
+                assert ws._con.execute("SELECT count(*) FROM events WHERE event_id = ?", [f"bench-{i}"]).fetchall()[0][0]
             return time.perf_counter() - t
 
         idle = [post(i) for i in range(20)]
@@ -100,7 +100,7 @@ def events_during_upload(base: Path, work: Path, orders: Path) -> None:
 
         def upload():
             def run(ws):
-                ws.con.execute("DELETE FROM orders")
+                ws._con.execute("DELETE FROM orders")
                 return ingest(ws, "orders", [orders])
             shared.write(run)
             done.set()

@@ -56,9 +56,10 @@ print(json.dumps({"seconds": time.perf_counter() - t, "rows": len(df), "peak_gb"
 FIT = PEAK + r"""
 import json, sys, time
 from regulars import Workspace
-from regulars.jobs.recommend import fit, load_inputs, resolve_as_of
+from regulars.data.as_of import ORDERS, resolve_as_of
+from regulars.jobs.recommend import fit, load_inputs
 ws = Workspace(sys.argv[1], memory_limit="2GB")
-as_of = resolve_as_of(ws)
+as_of = resolve_as_of(ws, basis=ORDERS)
 t = time.perf_counter()
 inputs = load_inputs(ws, as_of)
 load = time.perf_counter() - t
@@ -135,7 +136,7 @@ def build(path: Path, customers: int) -> None:
     t = time.perf_counter()
     with Workspace(path) as ws:
         counts = synthesize_shop(ws, customers)
-        con = ws.con
+        con = ws._con
         # a complementary second line on 40% of the orders: product p comes with p + 100 (mod 200) or p + 1
         con.execute("""
             INSERT INTO order_lines (order_id, line_number, product_id, product_name, quantity, unit_price)
@@ -184,9 +185,9 @@ def api_p99(path: Path, rate: float, duration: float) -> dict:
     from regulars.data import auth
 
     with Workspace(path) as ws:
-        with ws.transaction() as con:
-            _key, secret = auth.create_key(con, "viewer", name="recommend bench", created_by="benchmark")
-        ids = [r[0] for r in ws.con.execute("SELECT customer_id FROM customers USING SAMPLE 20000 ROWS").fetchall()]
+        with ws.transaction():
+            _key, secret = auth.create_key(ws, "viewer", name="recommend bench", created_by="benchmark")
+        ids = [r[0] for r in ws._con.execute("SELECT customer_id FROM customers USING SAMPLE 20000 ROWS").fetchall()]
     port = free_port()
     env = {**os.environ, "REGULARS_WARM_PROFILES": "0", "REGULARS_WARM_REPORTS": "0"}
     proc = subprocess.Popen([sys.executable, "-m", "regulars.api", "--workspace", str(path), "--port", str(port),

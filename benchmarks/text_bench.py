@@ -88,7 +88,7 @@ def make_texts(n: int, seed: int = 0) -> dict[str, pa.Table]:
 
 
 def load(ws, tables: dict[str, pa.Table]) -> None:
-    con = ws.con
+    con = ws._con
     start = "TIMESTAMP '2024-01-01'"
     con.register("_r", tables["reviews"])
     con.execute(f"INSERT INTO reviews (review_id, customer_id, product_id, rating, body, created_at) SELECT review_id, "

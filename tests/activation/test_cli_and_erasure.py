@@ -65,7 +65,7 @@ def test_erasure_reaches_every_activation_table(tmp_path):
         finally:
             runner.close()
         mine = ["journey_enrollments", "journey_sends", "experiment_assignments", "audience_members", "webhook_deliveries"]
-        assert set(mine) <= set(customer_tables(ws.con))
+        assert set(mine) <= set(customer_tables(ws._con))
         assert ws.sql("SELECT count(*) AS n FROM audience_members")["n"][0] == 1
         forget(ws, cid, requested_by="tests")
         for table in mine:

@@ -11,7 +11,7 @@ from regulars.activation import holdout
 from regulars.data import predictions_store
 from regulars.jobs.activation import Runner, utcnow
 from regulars.segments.lifecycle import Thresholds
-from regulars.segments.membership import refresh
+from regulars.jobs.segments import refresh
 from tests.activation.servers import SmtpServer
 from tests.activation.shop import T0, Clock, _csv, approve, build, configure, customer, local, ts
 from tests.activation.test_cart_abandonment import treated_ids
@@ -195,6 +195,6 @@ def test_holdout_is_close_to_ten_percent_stable_and_gets_nothing(tmp_path):
         assert set(logged["source"]) == {"journey"} and set(logged["source_ref"]) == {"cart_abandonment"}
         from regulars.data.experiments_store import get
 
-        assert get(ws.con, "journey-cart_abandonment")["control_arm"] == "holdout"
+        assert get(ws._con, "journey-cart_abandonment")["control_arm"] == "holdout"
     shares = [holdout.assign("any_journey", f"C{i}", 0.10) for i in range(50_000)]
     assert abs(shares.count("holdout") / 50_000 - 0.10) < 0.005

@@ -11,7 +11,7 @@ from regulars.data import webhook_store
 from regulars.data.ingest.pipeline import ingest
 from regulars.jobs.activation import Runner
 from regulars.jobs.activation_admin import add_webhook
-from regulars.segments.membership import refresh
+from regulars.jobs.segments import refresh
 from tests.activation.servers import WebhookReceiver
 from tests.activation.shop import T0, Clock, _csv, build, configure, customer, local, ts
 

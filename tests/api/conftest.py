@@ -14,7 +14,7 @@ def prepare(path, segments: bool = True, predictions: bool = True) -> None:
 
     with Workspace(path) as ws:
         if segments:
-            from regulars.segments.membership import refresh
+            from regulars.jobs.segments import refresh
 
             refresh(ws)
         from regulars.jobs.text import analyse_texts

@@ -47,9 +47,9 @@ class RunningServer:
 def make_keys(path: Path) -> dict[str, str]:
     keys = {}
     with Workspace(path) as ws:
-        with ws.transaction() as con:
+        with ws.transaction():
             for role in auth.ROLES:
-                keys[role] = auth.create_key(con, role, name=f"test {role}", created_by="tests")[1]
+                keys[role] = auth.create_key(ws, role, name=f"test {role}", created_by="tests")[1]
     return keys
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
 
@@ -100,6 +101,30 @@ def test_event_moves_the_customer_into_event_driven_segments_within_two_seconds(
     assert {"engagement:product_viewer", "engagement:browser_never_bought"} <= current()
     segs = {s["segment_id"]: s for s in analyst.get("/api/segments").json()["items"]}
     assert "engagement:cart_abandoner" in segs
+
+
+def test_the_realtime_path_records_segments_like_a_full_refresh(analyst, server):
+    """One segment store: a real-time entry is recorded as of the day its memberships are as of (tomorrow,
+    since today's events count), as a full refresh records its as_of, and a segment it creates gets the
+    same definition a full refresh would give it."""
+    from regulars.segments.membership import segment_label
+
+    cid = "RT-NEW-VIEWER"
+    r = analyst.post("/api/events", json={"customer_id": cid, "session_id": "rt-v1", "event_type": "product_view",
+                                          "product_id": "P03"})
+    assert r.status_code == 200, r.text
+    segments = lambda: analyst.get(f"/api/customers/{cid}").json().get("segments", {})  # noqa: E731
+    found, _ = wait_for(lambda: any(m["segment_id"] == "engagement:product_viewer" for m in segments().get("current", [])))
+    assert found, "the new customer did not enter engagement:product_viewer"
+    tomorrow = (dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)).isoformat()
+    seg = segments()
+    entry = next(h for h in seg["history"] if h["segment_id"] == "engagement:product_viewer")
+    member = next(m for m in seg["current"] if m["segment_id"] == "engagement:product_viewer")
+    assert entry["engine"] == "realtime"
+    assert entry["as_of"] == tomorrow and member["since_as_of"] == tomorrow
+    names = {s["segment_id"]: s["name"] for s in analyst.get("/api/segments").json()["items"]}
+    for sid in ("engagement:product_viewer", "engagement:browser_never_bought"):
+        assert names[sid] == segment_label(sid)[0]
 
 
 def test_readers_keep_working_while_events_are_written(analyst, viewer, server):

@@ -10,7 +10,7 @@ import pytest
 from regulars import Workspace
 from regulars.data import auth
 from regulars.data.ingest.pipeline import ingest
-from regulars.segments.membership import refresh
+from regulars.jobs.segments import refresh
 from tests.api.server import start
 from tests.cli.test_shop_time import ORDERS
 
@@ -29,9 +29,9 @@ def running(tmp_path_factory):
         ingest(ws, "orders", [str(orders)])
         ingest(ws, "customers", [str(customers)])
         refresh(ws)
-        auth.set_settings(ws.con, {"timezone": ZONE}, "test")
-        facts = {"started": ws.con.execute("SELECT min(started_at) FROM ingest_runs").fetchall()[0][0],
-                 "refreshed": ws.con.execute("SELECT max(refreshed_at) FROM segment_refreshes").fetchall()[0][0]}
+        auth.set_settings(ws._con, {"timezone": ZONE}, "test")
+        facts = {"started": ws._con.execute("SELECT min(started_at) FROM ingest_runs").fetchall()[0][0],
+                 "refreshed": ws._con.execute("SELECT max(refreshed_at) FROM segment_refreshes").fetchall()[0][0]}
     server = start(path)
     server.extra["facts"] = facts
     yield server

@@ -15,7 +15,7 @@ TILL = ('[columns]\norder_id = "Bon"\ncustomer_id = "Kunde"\nordered_at = "Datum
 def test_a_mapping_saved_on_the_dashboard_loads_a_semicolon_decimal_comma_file(tmp_path):
     shop = tmp_path / "shop.duckdb"
     with Workspace(shop) as ws:
-        save_mapping(ws.con, "till export", TILL, by="admin")  # what the Data page's "save as" stores
+        save_mapping(ws._con, "till export", TILL, by="admin")  # what the Data page's "save as" stores
     data = tmp_path / "kasse.csv"
     data.write_text("Bon;Kunde;Datum;Betrag\nB1;K1;2024-03-01 10:00:00;1.234,50\nB2;K2;2024-03-02 11:00:00;12,30\n")
     out = json.loads(run("ingest", "orders", data, "--mapping", "till export", "--json", workspace=shop).stdout)
@@ -28,7 +28,7 @@ def test_a_mapping_saved_on_the_dashboard_loads_a_semicolon_decimal_comma_file(t
 def test_an_unknown_mapping_name_says_what_is_saved(tmp_path):
     shop = tmp_path / "shop.duckdb"
     with Workspace(shop) as ws:
-        save_mapping(ws.con, "till export", TILL, by="admin")
+        save_mapping(ws._con, "till export", TILL, by="admin")
     data = tmp_path / "kasse.csv"
     data.write_text("Bon;Kunde;Datum;Betrag\nB1;K1;2024-03-01;1,00\n")
     proc = run("ingest", "orders", data, "--mapping", "till", workspace=shop, check=False)

@@ -78,7 +78,7 @@ def test_no_progress_bar_reaches_stdout(tmp_path):
 
     code = ("from regulars import Workspace\n"
             f"ws = Workspace({str(tmp_path / 'w.duckdb')!r})\n"
-            "ws.con.execute('SELECT count(*) FROM range(400000000) t(x) WHERE x % 7 = 3').fetchall()\n"
+            "ws._con.execute('SELECT count(*) FROM range(400000000) t(x) WHERE x % 7 = 3').fetchall()\n"
             "print('customer_id')\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}, timeout=300)

@@ -16,7 +16,7 @@ import pytest
 from regulars import Workspace
 from regulars.data import auth
 from regulars.data.ingest.pipeline import ingest
-from regulars.segments.membership import refresh
+from regulars.jobs.segments import refresh
 
 ZONE = "America/New_York"
 #: 18 orders of three customers over the first half of 2024, and one row the load rejects.
@@ -44,9 +44,9 @@ def shop(tmp_path_factory):
     with Workspace(path) as ws:
         ingest(ws, "orders", [str(orders)])
         refresh(ws)
-        auth.set_settings(ws.con, {"timezone": ZONE}, "test")
-        started = ws.con.execute("SELECT started_at FROM ingest_runs").fetchall()[0][0]
-        refreshed = ws.con.execute("SELECT max(refreshed_at) FROM segment_refreshes").fetchall()[0][0]
+        auth.set_settings(ws._con, {"timezone": ZONE}, "test")
+        started = ws._con.execute("SELECT started_at FROM ingest_runs").fetchall()[0][0]
+        refreshed = ws._con.execute("SELECT max(refreshed_at) FROM segment_refreshes").fetchall()[0][0]
     return path, started, refreshed
 
 
@@ -80,7 +80,7 @@ def test_segments_history_and_customer_profile(shop):
     assert rows and dt.datetime.fromisoformat(rows[0]["refreshed_at"]) == local(refreshed)
     assert len(rows[0]["as_of"]) == 10  # a day stays a day
     with Workspace(path, read_only=True) as ws:
-        first = ws.con.execute("SELECT min(ordered_at) FROM orders WHERE customer_id = 'c1'").fetchall()[0][0]
+        first = ws._con.execute("SELECT min(ordered_at) FROM orders WHERE customer_id = 'c1'").fetchall()[0][0]
     out = regulars(path, "customer", "c1").stdout + regulars(path, "customer", "c1").stderr
     assert f"first {local(first):%Y-%m-%d %H:%M}" in out and f"({ZONE})" in out
     profile = json.loads(regulars(path, "customer", "c1", "--json").stdout)
@@ -90,7 +90,7 @@ def test_segments_history_and_customer_profile(shop):
 def test_sql_prints_moments_in_the_shops_time_zone(shop):
     path, _, _ = shop
     with Workspace(path, read_only=True) as ws:
-        first = ws.con.execute("SELECT min(ordered_at) FROM orders").fetchall()[0][0]
+        first = ws._con.execute("SELECT min(ordered_at) FROM orders").fetchall()[0][0]
     query = "SELECT min(ordered_at) AS first_order, min(ordered_at)::DATE AS first_day FROM orders"
     out = regulars(path, "sql", query).stdout
     assert local(first).strftime("%Y-%m-%d %H:%M") in out and f"are in {ZONE}" in out

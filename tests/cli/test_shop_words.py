@@ -31,7 +31,7 @@ def regulars(shop, *args, width=120, check=True):
 
 def sql(shop, query, params=()):
     with Workspace(shop, read_only=True) as ws:
-        return ws.con.execute(query, list(params)).fetchall()
+        return ws._con.execute(query, list(params)).fetchall()
 
 
 @pytest.mark.parametrize("width", [80, 120])
@@ -49,7 +49,7 @@ def test_every_list_exports_whole_with_names_and_emails_and_no_formula(demo_shop
     victim = sql(demo_shop, "SELECT customer_id FROM segment_memberships WHERE segment_id = 'rfm:champions' "
                             "ORDER BY customer_id LIMIT 1")[0][0]
     with Workspace(demo_shop) as ws:
-        ws.con.execute("UPDATE customers SET first_name = '=HYPERLINK(\"http://x\",\"y\")' WHERE customer_id = ?",
+        ws._con.execute("UPDATE customers SET first_name = '=HYPERLINK(\"http://x\",\"y\")' WHERE customer_id = ?",
                        [victim])
     overview = json.loads(regulars(demo_shop, "lists", "--format", "json").stdout)
     names = {i["name"] for i in overview}

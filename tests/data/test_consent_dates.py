@@ -11,7 +11,7 @@ from regulars.web.profile import _consent_when
 
 
 def _consents(ws):
-    return ws.con.execute("SELECT customer_id, purpose, is_granted, recorded_at, from_load FROM consents "
+    return ws._con.execute("SELECT customer_id, purpose, is_granted, recorded_at, from_load FROM consents "
                           "ORDER BY customer_id, purpose").fetchall()
 
 
@@ -24,7 +24,7 @@ def test_a_consent_date_column_dates_the_decision(tmp_path):
         rows = _consents(ws)
         assert rows[0] == ("c1", "email", True, dt.datetime(2023, 5, 4, 8, 30), False)
         assert rows[1][0] == "c2" and rows[1][4] is True  # no date in the file: dated by the load, and said so
-        assert ws.con.execute("SELECT consent_at FROM customers WHERE customer_id = 'c1'").fetchall()[0][0] == \
+        assert ws._con.execute("SELECT consent_at FROM customers WHERE customer_id = 'c1'").fetchall()[0][0] == \
             dt.datetime(2023, 5, 4, 8, 30)
 
 

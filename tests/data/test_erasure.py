@@ -8,7 +8,7 @@ from regulars import Workspace
 from regulars.data.erasure import CustomerNotFound, export_customer, forget
 from regulars.demo import build_demo
 from regulars.jobs.predict import predict
-from regulars.segments.membership import refresh
+from regulars.jobs.segments import refresh
 
 
 @pytest.fixture(scope="module")
@@ -59,29 +59,29 @@ def _busy_customer(con) -> tuple[str, str]:
 
 def test_export_then_forget_leaves_no_trace_in_any_table(shop):
     with Workspace(shop) as ws:
-        cid, email = _busy_customer(ws.con)
+        cid, email = _busy_customer(ws._con)
         held = export_customer(ws, email.upper())
         assert held["customer_id"] == cid
         assert {"customers", "orders", "order_lines", "segment_memberships", "customer_predictions"} <= set(held["tables"])
-        assert _mentions(ws.con, email)  # sanity: the scan does see the e-mail before erasure
+        assert _mentions(ws._con, email)  # sanity: the scan does see the e-mail before erasure
         others = ws.count("customers") - 1
-        orders_left = ws.con.execute("SELECT count(*) FROM orders WHERE customer_id <> ?", [cid]).fetchall()[0][0]
+        orders_left = ws._con.execute("SELECT count(*) FROM orders WHERE customer_id <> ?", [cid]).fetchall()[0][0]
 
         record = forget(ws, email)
 
         assert record["rows_deleted"]["orders"] > 0 and record["rows_deleted"]["customer_predictions"] == 1
         assert email not in str(record) and cid not in str(record)
-        by_id = {k: v for k, v in _mentions(ws.con, cid).items()}
+        by_id = {k: v for k, v in _mentions(ws._con, cid).items()}
         # Other customers' ids may contain this one as a prefix (C12 in C123): check exact matches.
         exact = {
-            f"{t}.{c}": n for t, c in _text_columns(ws.con)
-            if (n := ws.con.execute(f'SELECT count(*) FROM "{t}" WHERE "{c}"::VARCHAR = ?', [cid]).fetchall()[0][0])
+            f"{t}.{c}": n for t, c in _text_columns(ws._con)
+            if (n := ws._con.execute(f'SELECT count(*) FROM "{t}" WHERE "{c}"::VARCHAR = ?', [cid]).fetchall()[0][0])
         }
         assert exact == {}, f"customer id still in {exact} (substring hits: {by_id})"
-        assert _mentions(ws.con, email) == {}
+        assert _mentions(ws._con, email) == {}
         assert ws.count("customers") == others
-        assert ws.con.execute("SELECT count(*) FROM orders").fetchall()[0][0] == orders_left
-        audit = ws.con.execute("SELECT * FROM erasures").fetchall()
+        assert ws._con.execute("SELECT count(*) FROM orders").fetchall()[0][0] == orders_left
+        audit = ws._con.execute("SELECT * FROM erasures").fetchall()
         assert len(audit) == 1 and email not in str(audit) and cid not in str(audit)
         with pytest.raises(CustomerNotFound):
             export_customer(ws, email)

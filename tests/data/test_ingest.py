@@ -31,7 +31,7 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
 
 def snapshot(ws, *tables):
     """Every row of *tables* as text, so that two snapshots compare exactly (NULL == NULL)."""
-    return {t: ws.con.execute(f"SELECT COLUMNS(lambda c: c NOT IN ('_run_id', 'run_id')) FROM {t} ORDER BY ALL").fetchall() for t in tables}
+    return {t: ws._con.execute(f"SELECT COLUMNS(lambda c: c NOT IN ('_run_id', 'run_id')) FROM {t} ORDER BY ALL").fetchall() for t in tables}
 
 
 def cdnow_master_totals():
@@ -120,7 +120,7 @@ def test_every_bad_row_is_quarantined_with_its_reason_and_the_good_rows_load(wor
     assert "not-a-number" in dict(zip(q.row_number, q.raw))[2]
     # Good rows: O1 (its later version, row 9), the guest order O4 (no customer at all), O5 without its
     # broken e-mail (a field warning), the refund O7, O10 with a thousands separator.
-    orders = workspace.con.execute("SELECT order_id, customer_id, total::VARCHAR FROM orders ORDER BY order_id").fetchall()
+    orders = workspace._con.execute("SELECT order_id, customer_id, total::VARCHAR FROM orders ORDER BY order_id").fetchall()
     assert orders == [("O1", "C1", "21.90"), ("O10", "C10", "1234.50"), ("O4", None, "5.00"), ("O5", "C5", "5.00"),
                       ("O7", "C7", "-12.50")]
     warned = workspace.sql("SELECT row_number, column_name, value, reason, customer_id FROM ingest_warnings")
@@ -190,7 +190,7 @@ def test_anonymous_events_are_attributed_once_the_visitor_is_known(workspace, tm
     assert workspace.sql("SELECT count(customer_id) FROM events").iloc[0, 0] == 0
     login = write(tmp_path, "e2.csv", "event_id,anonymous_id,customer_id,event_type,occurred_at\ne4,anon-7,C42,form_submit,2024-05-01 10:05:00\n")
     ingest(workspace, "events", [login])
-    got = workspace.con.execute("SELECT event_id, customer_id FROM events ORDER BY event_id").fetchall()
+    got = workspace._con.execute("SELECT event_id, customer_id FROM events ORDER BY event_id").fetchall()
     assert got == [("e1", "C42"), ("e2", "C42"), ("e3", None), ("e4", "C42")]
 
 
@@ -238,7 +238,7 @@ def test_consent_history_and_current_flags(workspace, tmp_path):
     ingest(workspace, "consents", [write(tmp_path, "k2.csv", "customer_id,purpose,is_granted,recorded_at\nC1,email,false,2025-01-01\n")])
     row = workspace.sql("SELECT accepts_email, accepts_sms, accepts_personalization FROM customers").iloc[0].tolist()
     assert row == [True, False, False]
-    history = workspace.con.execute("SELECT purpose, is_granted FROM consents ORDER BY recorded_at, purpose").fetchall()
+    history = workspace._con.execute("SELECT purpose, is_granted FROM consents ORDER BY recorded_at, purpose").fetchall()
     assert history == [("personalization", False), ("email", False), ("email", True), ("sms", False)]
 
 

@@ -36,7 +36,7 @@ MAPPING = '[columns]\ncustomer_id = "customer"\nordered_at = "day"\ntotal = "amo
 
 def state(ws):
     return {
-        t: ws.con.execute(f"SELECT COLUMNS(lambda c: c NOT IN ('_run_id', 'run_id')) FROM {t} ORDER BY ALL").fetchall()
+        t: ws._con.execute(f"SELECT COLUMNS(lambda c: c NOT IN ('_run_id', 'run_id')) FROM {t} ORDER BY ALL").fetchall()
         for t in ("orders", "customers", "identities", "quarantine")
     }
 

@@ -17,8 +17,8 @@ def test_history_follows_a_provisional_customer_into_the_shop_customer(tmp_path)
     t0, t1 = dt.datetime(2024, 5, 1, 11), dt.datetime(2024, 5, 2, 9)
     with Workspace(tmp_path / "shop.duckdb") as ws:
         ingest(ws, "events", [str(tmp_path / "events.csv")])
-        (provisional,) = ws.con.execute("SELECT customer_id FROM customers").fetchall()[0]
-        con = ws.con
+        (provisional,) = ws._con.execute("SELECT customer_id FROM customers").fetchall()[0]
+        con = ws._con
         # the visitor was put in an experiment's offer arm and got the welcome e-mail before the export
         con.execute("INSERT INTO experiment_assignments (experiment_id, customer_id, arm, assigned_at, source, recorded_at) "
                     "VALUES ('x1', ?, 'offer', ?, 'journey', ?), ('x2', ?, 'control', ?, 'journey', ?)",
@@ -44,7 +44,7 @@ def test_a_person_assigned_under_both_ids_keeps_the_first_arm(tmp_path):
 
     t0, t1 = dt.datetime(2024, 5, 1), dt.datetime(2024, 5, 3)
     with Workspace(tmp_path / "shop.duckdb") as ws:
-        con = ws.con
+        con = ws._con
         con.execute("INSERT INTO customers (customer_id) VALUES ('OLD'), ('NEW')")
         con.execute("INSERT INTO experiment_assignments (experiment_id, customer_id, arm, assigned_at, source, recorded_at) "
                     "VALUES ('x', 'NEW', 'control', ?, 'upload', ?), ('x', 'OLD', 'offer', ?, 'upload', ?), "

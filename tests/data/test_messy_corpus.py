@@ -90,7 +90,7 @@ CASES = [
 
 
 def state(ws) -> dict:
-    return {t: ws.con.execute(f"SELECT COLUMNS(lambda c: c NOT IN ('_run_id', 'run_id')) FROM {t} ORDER BY ALL").fetchall()
+    return {t: ws._con.execute(f"SELECT COLUMNS(lambda c: c NOT IN ('_run_id', 'run_id')) FROM {t} ORDER BY ALL").fetchall()
             for t in STATE}
 
 

@@ -130,7 +130,7 @@ def test_every_run_records_loaded_and_quarantined_rows(workspace, tmp_path):
 def test_a_target_that_does_not_add_up_is_refused(workspace):
     from regulars.data.ingest.accounting import Ledger, LoadInvariantError
 
-    con = workspace.con
+    con = workspace._con
     con.execute("CREATE TEMP TABLE _rejects (_file VARCHAR, _row BIGINT, column_name VARCHAR, reason VARCHAR, "
                 "raw VARCHAR, _target VARCHAR)")
     con.execute("INSERT INTO _rejects VALUES ('f', 3, NULL, 'bad', NULL, 'orders')")
@@ -152,9 +152,9 @@ def test_rows_reported_as_written_must_be_in_the_table(workspace, tmp_path):
     path = tmp_path / "o.csv"
     path.write_text("order_id,customer_id,ordered_at,total\nA,C1,2024-01-01,5\nB,C2,2024-01-02,6\n")
     result = ingest(workspace, "orders", [path])
-    check_written(workspace.con, "orders", result.run_id, before=0, expected=2)
+    check_written(workspace._con, "orders", result.run_id, before=0, expected=2)
     with pytest.raises(LoadInvariantError, match="3 rows were written to orders but 2 are there when read back"):
-        check_written(workspace.con, "orders", result.run_id, before=0, expected=3)
+        check_written(workspace._con, "orders", result.run_id, before=0, expected=3)
 
 
 def test_a_failed_check_rolls_the_whole_load_back(workspace, tmp_path):

@@ -6,6 +6,9 @@ import datetime as dt
 import math
 from decimal import Decimal
 
+import duckdb
+import pytest
+
 from regulars.data import order_stats
 from regulars.data.erasure import forget
 from regulars.data.ingest.pipeline import ingest
@@ -15,7 +18,7 @@ LATER = dt.date(2025, 1, 1)
 
 
 def stats(ws) -> dict:
-    rows = ws.con.execute("SELECT customer_id, last_order_date, orders, net FROM customer_order_stats").fetchall()
+    rows = ws._con.execute("SELECT customer_id, last_order_date, orders, net FROM customer_order_stats").fetchall()
     return {r[0]: tuple(r[1:]) for r in rows}
 
 
@@ -42,13 +45,13 @@ def test_loads_reloads_merges_and_erasure_keep_the_totals_exact(workspace, tmp_p
         "C1": (dt.date(2024, 4, 2), 2, Decimal("40.50")),
         "C2": (dt.date(2024, 2, 3), 1, Decimal("12.00")),
     }
-    summary = workspace.con.execute("SELECT first_order_date, purchase_days, purchases_net, first_day_net, n_gaps, "
+    summary = workspace._con.execute("SELECT first_order_date, purchase_days, purchases_net, first_day_net, n_gaps, "
                                     "log_gap_mean, log_gap_var FROM customer_order_stats WHERE customer_id = 'C1'").fetchall()
     assert summary == [(dt.date(2024, 3, 1), 2, Decimal("45.00"), Decimal("20.00"), 1, math.log(32), None)]
-    assert order_stats.mismatches(workspace.con) == 0
-    assert order_stats.covers(workspace.con, dt.date(2024, 5, 2))
-    assert not order_stats.covers(workspace.con, dt.date(2024, 5, 1))  # the return on 1 May would be counted
-    refunds = workspace.con.execute("SELECT order_id, refunded_at, cancelled_at FROM orders WHERE order_id IN ('B', 'D') "
+    assert order_stats.mismatches(workspace._con) == 0
+    assert order_stats.covers(workspace._con, dt.date(2024, 5, 2))
+    assert not order_stats.covers(workspace._con, dt.date(2024, 5, 1))  # the return on 1 May would be counted
+    refunds = workspace._con.execute("SELECT order_id, refunded_at, cancelled_at FROM orders WHERE order_id IN ('B', 'D') "
                                     "ORDER BY 1").fetchall()
     assert refunds == [("B", dt.datetime(2024, 5, 1, 12), None), ("D", None, None)]  # D: cancelled from the start
 
@@ -65,41 +68,41 @@ def test_loads_reloads_merges_and_erasure_keep_the_totals_exact(workspace, tmp_p
         "C2": (dt.date(2024, 4, 2), 1, Decimal("25.00")),
         "C3": (dt.date(2024, 6, 1), 1, Decimal("8.00")),
     }
-    assert order_stats.mismatches(workspace.con) == 0
+    assert order_stats.mismatches(workspace._con) == 0
 
     # an e-mail-only buyer merged into the shop's customer record carries its orders over
     ingest(workspace, "orders", [write(tmp_path, "o3.csv", "order_id,email,ordered_at,total\nG,ann@example.com,2024-06-02,10\n")])
     ingest(workspace, "customers", [write(tmp_path, "c.csv", "customer_id,email\nC3,ann@example.com\n")])
     assert stats(workspace)["C3"] == (dt.date(2024, 6, 2), 2, Decimal("18.00"))
     assert not any(c.startswith("e-") for c in stats(workspace))
-    assert order_stats.mismatches(workspace.con) == 0
+    assert order_stats.mismatches(workspace._con) == 0
 
     forget(workspace, "C2")
     assert set(stats(workspace)) == {"C1", "C3"}
-    assert order_stats.covers(workspace.con, LATER)  # still usable after the erasure
+    assert order_stats.covers(workspace._con, LATER)  # still usable after the erasure
 
 
 def test_orders_written_behind_regulars_back_are_detected(workspace, tmp_path):
     ingest(workspace, "orders", [write(tmp_path, "o.csv", "order_id,customer_id,ordered_at,total\nA,C1,2024-03-01,20\n")])
-    assert order_stats.covers(workspace.con, LATER)
-    workspace.con.execute("INSERT INTO orders (order_id, customer_id, ordered_at, total) VALUES ('Z', 'C9', '2024-03-02', 1)")
-    assert not order_stats.covers(workspace.con, LATER)
+    assert order_stats.covers(workspace._con, LATER)
+    workspace._con.execute("INSERT INTO orders (order_id, customer_id, ordered_at, total) VALUES ('Z', 'C9', '2024-03-02', 1)")
+    assert not order_stats.covers(workspace._con, LATER)
     assert workspace.order_stats(LATER) is None  # readers go back to the orders
-    assert order_stats.mismatches(workspace.con) == 1
+    assert order_stats.mismatches(workspace._con) == 1
 
 
 def test_a_failed_load_leaves_the_totals_untouched(workspace, tmp_path):
     ingest(workspace, "orders", [write(tmp_path, "o.csv", "order_id,customer_id,ordered_at,total\nA,C1,2024-03-01,20\n")])
     before = stats(workspace)
-    workspace.con.execute("CREATE TABLE boom AS SELECT 1")  # a name the next statement will collide with
-    try:
-        with workspace.transaction() as con:
+    workspace._con.execute("CREATE TABLE boom AS SELECT 1")  # a name the next statement will collide with
+    con = workspace._con
+    with pytest.raises(duckdb.CatalogException, match="boom"):
+        with workspace.transaction():
             con.execute("INSERT INTO orders (order_id, customer_id, ordered_at, total) VALUES ('B', 'C1', '2024-03-05', 7)")
             order_stats.refresh(con, "SELECT 'C1' AS customer_id")
+            assert stats(workspace) != before  # the refresh did run inside the transaction
             con.execute("CREATE TABLE boom AS SELECT 2")
-    except Exception:
-        pass
-    assert stats(workspace) == before and order_stats.covers(workspace.con, LATER)
+    assert stats(workspace) == before and order_stats.covers(workspace._con, LATER)
 
 
 def test_gap_statistics_from_the_stored_totals_equal_those_from_the_orders(workspace, tmp_path):

@@ -30,15 +30,15 @@ GA4 = SAMPLES / "ga4_events.jsonl"
 
 def provisional(ws, email: str) -> str:
     """The provisional id of a customer known only by *email*: ``e-`` + its keyed hash (16 characters)."""
-    return "e-" + fingerprint(keyed.for_connection(ws.con), "email", email)[:16]
+    return "e-" + fingerprint(keyed.for_connection(ws._con), "email", email)[:16]
 
 
 def one(ws, sql, params=None):
-    return ws.con.execute(sql, params or []).fetchall()[0][0]
+    return ws._con.execute(sql, params or []).fetchall()[0][0]
 
 
 def rows(ws, sql, params=None):
-    return ws.con.execute(sql, params or []).fetchall()
+    return ws._con.execute(sql, params or []).fetchall()
 
 
 def quarantined(ws):
@@ -237,7 +237,7 @@ def test_one_customer_across_the_orders_and_customers_exports(workspace, first):
     assert rows(ws, "SELECT DISTINCT customer_id FROM orders WHERE order_id IN ('#1001', '#1005')") == [("7001001",)]
     assert one(ws, "SELECT count(*) FROM identities WHERE customer_id LIKE 'e-%' AND customer_id NOT IN (SELECT customer_id FROM customers)") == 0
     # Alice's e-mail and phone both point to her shop id.
-    alice = [fingerprint(keyed.for_connection(ws.con), k, v) for k, v in (("email", "alice@example.com"),
+    alice = [fingerprint(keyed.for_connection(ws._con), k, v) for k, v in (("email", "alice@example.com"),
                                                                            ("phone", "+16135550101"))]
     assert dict(rows(ws, "SELECT kind, customer_id FROM identities WHERE value IN (?, ?)", alice)) == {
         "email": "7001001", "phone": "7001001",

@@ -74,7 +74,7 @@ def test_line_level_file_becomes_orders_with_guests_and_dated_returns(till):
     assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (10, 10, 0)
     assert result.tables["orders"] == {"new": 7, "updated": 0, "unchanged": 0, "merged": 3}
     assert result.tables["order_lines"]["new"] == 10 and result.guest_orders == 3
-    orders = ws.con.execute("SELECT order_id, customer_id, ordered_at::DATE::VARCHAR, total::VARCHAR, currency "
+    orders = ws._con.execute("SELECT order_id, customer_id, ordered_at::DATE::VARCHAR, total::VARCHAR, currency "
                             "FROM orders ORDER BY ordered_at").fetchall()
     assert orders == [
         ("1001", "17850", "2024-03-01", "13.50", "GBP"), ("1002", None, "2024-03-02", "11.00", "GBP"),
@@ -82,7 +82,7 @@ def test_line_level_file_becomes_orders_with_guests_and_dated_returns(till):
         ("1005", None, "2024-04-02", "4.00", "GBP"), ("1006", "13047", "2024-04-03", "4.00", "GBP"),
         ("C1007", None, "2024-04-05", "-4.00", "GBP"),
     ]
-    assert ws.con.execute("SELECT quantity FROM order_lines WHERE order_id = 'C1007'").fetchall() == [(-2,)]
+    assert ws._con.execute("SELECT quantity FROM order_lines WHERE order_id = 'C1007'").fetchall() == [(-2,)]
     # loading the same file again changes nothing
     again = ingest(ws, "order-lines", [tmp_path / "lines.csv"], mapping=tmp_path / "m.toml")
     assert (again.rows_new, again.rows_updated, again.rows_unchanged) == (0, 0, 17)
@@ -113,7 +113,7 @@ def test_customer_analyses_skip_guests(till):
     scores = ws.execute(rfm(ws, as_of=dt.date(2024, 4, 6))).set_index("customer_id")
     assert sorted(scores.index) == ["13047", "17850"]
     assert scores.loc["17850", "monetary"] == Decimal("8.50")  # 13.50 less the credit note
-    assert ws.con.execute("SELECT count(*) FROM customer_order_stats").fetchall() == [(2,)]
+    assert ws._con.execute("SELECT count(*) FROM customer_order_stats").fetchall() == [(2,)]
 
 
 def test_guest_baskets_count_in_basket_analysis(till):
@@ -149,9 +149,9 @@ def test_an_order_is_loaded_whole_or_not_at_all(workspace, tmp_path):
     )
     result = ingest(workspace, "order-lines", [tmp_path / "bad.csv"], mapping=tmp_path / "m.toml")
     assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (6, 2, 4)
-    assert workspace.con.execute("SELECT order_id, customer_id, total::VARCHAR FROM orders").fetchall() == [
+    assert workspace._con.execute("SELECT order_id, customer_id, total::VARCHAR FROM orders").fetchall() == [
         ("2003", "3", "8.50")]
-    reasons = dict(workspace.con.execute("SELECT row_number, reason FROM quarantine").fetchall())
+    reasons = dict(workspace._con.execute("SELECT row_number, reason FROM quarantine").fetchall())
     assert "has a line that could not be loaded (row 2)" in reasons[1]
     assert "names more than one customer (1, 2)" in reasons[3] and reasons[3] == reasons[4]
 
@@ -171,7 +171,7 @@ def test_orders_across_two_files_keep_their_own_customers(workspace, tmp_path):
     (tmp_path / "m.toml").write_text(MAPPING)
     result = ingest(workspace, "order-lines", [tmp_path / "a.csv", tmp_path / "b.csv"], mapping=tmp_path / "m.toml")
     assert (result.rows_read, result.rows_quarantined, result.guest_orders) == (60, 0, 20)
-    orders = dict(workspace.con.execute("SELECT order_id, customer_id FROM orders").fetchall())
+    orders = dict(workspace._con.execute("SELECT order_id, customer_id FROM orders").fetchall())
     assert orders == {**{f"G{k}": None for k in range(20)}, **{f"S{k}": str(900 + k) for k in range(20)}}
 
 
@@ -181,7 +181,7 @@ def test_shopify_refunds_reach_the_kpis_on_the_day_of_the_export(workspace, tmp_
     stamp = dt.datetime(2024, 3, 1, 9, 0, tzinfo=dt.UTC).timestamp()
     os.utime(export, (stamp, stamp))  # Shopify gives no refund date: the export's date is used
     ingest(workspace, "orders", [export])
-    refunds = workspace.con.execute("SELECT order_id, refunded::VARCHAR, refunded_at::VARCHAR FROM orders "
+    refunds = workspace._con.execute("SELECT order_id, refunded::VARCHAR, refunded_at::VARCHAR FROM orders "
                                     "WHERE refunded > 0 ORDER BY 1").fetchall()
     assert refunds == [("#1002", "28.76", "2024-03-01 09:00:00"), ("#1003", "12.00", "2024-03-01 09:00:00")]
     row = kpis(workspace).table.iloc[0]
@@ -201,8 +201,8 @@ def test_a_fully_refunded_order_is_not_a_purchase_anywhere(workspace, tmp_path):
         "C,C2,2024-02-06 10:00,15.00,paid,15.00,2024-03-01 10:00\n"  # refunded in full later
     )
     ingest(workspace, "orders", [tmp_path / "o.csv"])
-    assert workspace.con.execute("SELECT refunded::VARCHAR FROM orders WHERE order_id = 'B'").fetchall() == [("20.00",)]
-    stats = dict(workspace.con.execute("SELECT customer_id, orders FROM customer_order_stats").fetchall())
+    assert workspace._con.execute("SELECT refunded::VARCHAR FROM orders WHERE order_id = 'B'").fetchall() == [("20.00",)]
+    stats = dict(workspace._con.execute("SELECT customer_id, orders FROM customer_order_stats").fetchall())
     assert stats == {"C1": 1, "C2": 0}  # C2 bought nothing: the only order was refunded in full
     from regulars.features.mart import customer_features
 

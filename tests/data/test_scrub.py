@@ -15,10 +15,10 @@ NAME = b"Zebulon Quixotic"
 
 
 def _plant(ws) -> None:
-    ws.con.execute("INSERT INTO customers (customer_id, first_name, last_name, postal_code) "
+    ws._con.execute("INSERT INTO customers (customer_id, first_name, last_name, postal_code) "
                    "VALUES ('ZQ1', 'Zebulon', 'Quixotic', 'ZQ-99817')")
-    ws.con.execute("INSERT INTO customers (customer_id, first_name) SELECT 'N' || range, 'Name ' || range FROM range(5000)")
-    ws.con.execute("CHECKPOINT")
+    ws._con.execute("INSERT INTO customers (customer_id, first_name) SELECT 'N' || range, 'Name ' || range FROM range(5000)")
+    ws._con.execute("CHECKPOINT")
 
 
 def test_duckdb_keeps_deleted_bytes_after_a_checkpoint(tmp_path):
@@ -26,13 +26,13 @@ def test_duckdb_keeps_deleted_bytes_after_a_checkpoint(tmp_path):
     path = tmp_path / "shop.duckdb"
     with Workspace(path) as ws:
         _plant(ws)
-        ws.con.execute("DELETE FROM customers WHERE customer_id = 'ZQ1'")
-        ws.con.execute("FORCE CHECKPOINT")
+        ws._con.execute("DELETE FROM customers WHERE customer_id = 'ZQ1'")
+        ws._con.execute("FORCE CHECKPOINT")
     assert b"Quixotic" in path.read_bytes() or b"ZQ-99817" in path.read_bytes()
 
 
 def _catalog(ws) -> tuple:
-    con = ws.con
+    con = ws._con
     tables = con.execute("SELECT table_name, sql FROM duckdb_tables() WHERE NOT temporary AND database_name = "
                          "current_database() ORDER BY 1").fetchall()
     counts = {t: con.execute(f'SELECT count(*), sum(hash(columns(*))) FROM "{t}"').fetchall()[0] for t, _ in tables}
@@ -46,15 +46,15 @@ def _catalog(ws) -> tuple:
 def test_rewrite_keeps_every_table_sequence_and_constraint(tmp_path):
     shop = build_shop(tmp_path / "shop.duckdb", n_customers=15)
     with Workspace(shop.path) as ws:
-        from regulars.segments.membership import refresh
+        from regulars.jobs.segments import refresh
 
         refresh(ws)
-        ws.con.execute("CREATE VIEW big_orders AS SELECT * FROM orders WHERE total > 50")
+        ws._con.execute("CREATE VIEW big_orders AS SELECT * FROM orders WHERE total > 50")
         before = _catalog(ws)
-        run = ws.con.execute("SELECT nextval('ingest_run_ids')").fetchall()[0][0]
+        run = ws._con.execute("SELECT nextval('ingest_run_ids')").fetchall()[0][0]
         scrub.rewrite(ws)
         assert _catalog(ws) == before
-        assert ws.con.execute("SELECT nextval('ingest_run_ids')").fetchall()[0][0] == run + 1
+        assert ws._con.execute("SELECT nextval('ingest_run_ids')").fetchall()[0][0] == run + 1
         assert ws.execute(ws.table("orders").count()) == before[1]["orders"][0]  # Ibis follows the new connection
     assert not scrub.temp_path(shop.path).exists()
 
@@ -64,12 +64,12 @@ def test_erasure_rewrites_and_an_interrupted_rewrite_is_finished_at_the_next_ope
     with Workspace(path) as ws:
         _plant(ws)
         forget(ws, "ZQ1", rewrite=False)  # as if the process died between commit and rewrite
-        assert scrub.pending(ws.con)
+        assert scrub.pending(ws._con)
     assert NAME.split()[1] in path.read_bytes() or b"ZQ-99817" in path.read_bytes()
     scrub.temp_path(path).write_bytes(b"half a copy")  # what a crash during the copy leaves
     with Workspace(path) as ws:
-        assert not scrub.pending(ws.con)
-        assert ws.con.execute("SELECT file_rewritten_at IS NOT NULL FROM erasures").fetchall() == [(True,)]
+        assert not scrub.pending(ws._con)
+        assert ws._con.execute("SELECT file_rewritten_at IS NOT NULL FROM erasures").fetchall() == [(True,)]
     data = path.read_bytes()
     assert b"Quixotic" not in data and b"ZQ-99817" not in data
     assert not scrub.temp_path(path).exists()
@@ -79,8 +79,8 @@ def test_a_cursor_opened_before_the_rewrite_is_closed_with_the_old_connection(tm
     """Why the server hands out fresh read views after an erasure (``SharedWorkspace`` exclusive writes)."""
     with Workspace(tmp_path / "shop.duckdb") as ws:
         _plant(ws)
-        stale = ws.con.cursor()
+        stale = ws._con.cursor()
         forget(ws, "ZQ1")
-        assert ws.con.execute("SELECT count(*) FROM customers WHERE customer_id = 'ZQ1'").fetchall() == [(0,)]
+        assert ws._con.execute("SELECT count(*) FROM customers WHERE customer_id = 'ZQ1'").fetchall() == [(0,)]
         with pytest.raises(duckdb.ConnectionException):
             stale.execute("SELECT count(*) FROM customers").fetchall()

@@ -41,7 +41,7 @@ def test_a_date_only_value_is_stored_on_its_day(workspace, tmp_path):
     (tmp_path / "v.csv").write_text("client;date;montant\nZ;05/07/2026;1,00\n")
     (tmp_path / "m.toml").write_text(PARIS)
     ingest(workspace, "orders", [tmp_path / "v.csv"], mapping=tmp_path / "m.toml")
-    stored = workspace.con.execute("SELECT ordered_at FROM orders").fetchall()[0][0]
+    stored = workspace._con.execute("SELECT ordered_at FROM orders").fetchall()[0][0]
     assert stored.date() == dt.date(2026, 7, 5)  # midday in Paris: 10:00 UTC, still 5 July
     assert stored == dt.datetime(2026, 7, 5, 10, 0)
 
@@ -49,9 +49,9 @@ def test_a_date_only_value_is_stored_on_its_day(workspace, tmp_path):
 def test_the_first_load_sets_the_shop_time_zone_and_reports_group_by_it(workspace, tmp_path):
     from regulars.data import shop  # new with issue 12 (imported here so the other tests run on older code)
 
-    assert shop.timezone(workspace.con) == "UTC"
+    assert shop.timezone(workspace._con) == "UTC"
     load(workspace, tmp_path)
-    assert shop.timezone(workspace.con) == "Europe/Paris" == workspace.timezone
+    assert shop.timezone(workspace._con) == "Europe/Paris" == workspace.timezone
     months = kpis(workspace, by="month").table.set_index("month")
     assert months["orders"].to_dict() == {"2024-01": 1, "2024-02": 2, "2024-03": 0, "2024-04": 1, "2024-05": 1}
     assert months["revenue"].to_dict() == {"2024-01": 10.0, "2024-02": 25.0, "2024-03": 0.0, "2024-04": 7.5,
@@ -69,7 +69,7 @@ def test_timestamps_near_midnight_fall_on_the_shops_day(workspace, tmp_path):
     assert kpis(workspace, by="month").table.set_index("month")["orders"].to_dict() == {"2024-01": 2}
     from regulars.data.auth import set_settings
 
-    set_settings(workspace.con, {"timezone": "Europe/Paris"}, updated_by="test")
+    set_settings(workspace._con, {"timezone": "Europe/Paris"}, updated_by="test")
     months = kpis(workspace, by="month").table.set_index("month")["orders"].to_dict()
     assert months == {"2024-01": 1, "2024-02": 1}  # the same stored data, regrouped by the shop's days
 

@@ -23,7 +23,7 @@ def load(ws, tmp_path, data: bytes, name="o.csv", mapping=None):
 
 
 def totals(ws) -> dict:
-    return dict(ws.con.execute("SELECT order_id, total::VARCHAR FROM orders").fetchall())
+    return dict(ws._con.execute("SELECT order_id, total::VARCHAR FROM orders").fetchall())
 
 
 EXPECTED = {"A": "10.00", "B": "20.50", "C": "1000.25"}
@@ -46,7 +46,7 @@ def test_windows_1252_text_is_read_as_such(workspace, tmp_path):
     text = "order_id,customer_id,ordered_at,total,location\nA,C1,2024-01-01,10.00,Café Müller – Köln\n"
     result = load(workspace, tmp_path, text.encode("cp1252"))
     assert result.rows_loaded == 1
-    assert workspace.con.execute("SELECT location FROM orders").fetchall() == [("Café Müller – Köln",)]
+    assert workspace._con.execute("SELECT location FROM orders").fetchall() == [("Café Müller – Köln",)]
     assert any("read as Windows-1252" in w for w in result.warnings)
 
 
@@ -75,11 +75,11 @@ def test_a_few_broken_rows_are_quarantined_and_numbered_right(workspace, tmp_pat
     )
     result = load(workspace, tmp_path, data)
     assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (5, 3, 2)
-    reasons = dict(workspace.con.execute("SELECT row_number, reason FROM quarantine").fetchall())
+    reasons = dict(workspace._con.execute("SELECT row_number, reason FROM quarantine").fetchall())
     assert set(reasons) == {2, 4}
     assert "expected 5 fields separated by commas, found 6" in reasons[2]
     assert "not UTF-8 text" in reasons[4]
-    assert workspace.con.execute("SELECT location FROM orders WHERE order_id = 'A'").fetchall() == [("Main St\nUnit 4",)]
+    assert workspace._con.execute("SELECT location FROM orders WHERE order_id = 'A'").fetchall() == [("Main St\nUnit 4",)]
 
 
 def test_an_unclosed_quote_does_not_swallow_the_rest_of_the_file(workspace, tmp_path):
@@ -88,7 +88,7 @@ def test_an_unclosed_quote_does_not_swallow_the_rest_of_the_file(workspace, tmp_
     data = ("order_id,customer_id,ordered_at,total,location\n" + "\n".join(rows) + "\n").encode()
     result = load(workspace, tmp_path, data)
     assert result.rows_read == 2000 and result.rows_quarantined == 1
-    assert workspace.con.execute("SELECT reason FROM quarantine").fetchall()[0][0].startswith("a quote opened on this row")
+    assert workspace._con.execute("SELECT reason FROM quarantine").fetchall()[0][0].startswith("a quote opened on this row")
 
 
 def test_a_tab_separated_file_is_detected(workspace, tmp_path):

@@ -22,7 +22,7 @@ def load(ws, tmp_path, name, text, mapping=None, kind="orders"):
 
 
 def quarantined(ws, run_id) -> dict:
-    rows = ws.con.execute("SELECT row_number, reason FROM quarantine WHERE run_id = ? ORDER BY 1", [run_id]).fetchall()
+    rows = ws._con.execute("SELECT row_number, reason FROM quarantine WHERE run_id = ? ORDER BY 1", [run_id]).fetchall()
     return dict(rows)
 
 
@@ -39,7 +39,7 @@ MONEY = [
 def test_every_money_string_is_read_exactly_or_quarantined_with_its_value(workspace, tmp_path):
     rows = "\n".join(f'O{i},C{i},2024-01-01,"{text}"' for i, (text, _) in enumerate(MONEY))
     result = load(workspace, tmp_path, "o.csv", "order_id,customer_id,ordered_at,total\n" + rows + "\n")
-    loaded = dict(workspace.con.execute("SELECT order_id, total::VARCHAR FROM orders").fetchall())
+    loaded = dict(workspace._con.execute("SELECT order_id, total::VARCHAR FROM orders").fetchall())
     reasons = quarantined(workspace, result.run_id)
     for i, (text, want) in enumerate(MONEY):
         if want is None:
@@ -55,13 +55,13 @@ def test_parse_options_describe_the_numbers_accepted(workspace, tmp_path):
     mapping = ('[columns]\norder_id = "order_id"\ncustomer_id = "customer_id"\nordered_at = "ordered_at"\ntotal = "total"\n'
                '[parse]\ndelimiter = ";"\ndecimal = ","\nnegative_parentheses = true\n')
     result = load(workspace, tmp_path, "o.csv", text, mapping)
-    got = dict(workspace.con.execute("SELECT order_id, total::VARCHAR FROM orders").fetchall())
+    got = dict(workspace._con.execute("SELECT order_id, total::VARCHAR FROM orders").fetchall())
     assert got == {"A": "-10.00", "B": "1234.50"}  # "1 234,50": a space is not this file's thousands separator
     assert 'cannot read "1 234,50" as an amount' in quarantined(workspace, result.run_id)[3]
     again = load(workspace, tmp_path, "o2.csv", text.replace("C;C3", "D;C4"), mapping.replace("negative_parentheses = true",
                                                                                             'thousands = " "'))
-    assert dict(workspace.con.execute("SELECT order_id, total::VARCHAR FROM orders WHERE order_id = 'C'").fetchall()) == {}
-    assert workspace.con.execute("SELECT total::VARCHAR FROM orders WHERE order_id = 'D'").fetchall() == [("1234.50",)]
+    assert dict(workspace._con.execute("SELECT order_id, total::VARCHAR FROM orders WHERE order_id = 'C'").fetchall()) == {}
+    assert workspace._con.execute("SELECT total::VARCHAR FROM orders WHERE order_id = 'D'").fetchall() == [("1234.50",)]
     assert 'cannot read "(10,00)"' in quarantined(workspace, again.run_id)[1]
 
 
@@ -72,7 +72,7 @@ def test_a_huge_amount_is_quarantined_and_the_customer_keeps_loading(workspace, 
     assert "beyond the largest amount accepted (1,000,000,000 either way)" in quarantined(workspace, big.run_id)[1]
     small = load(workspace, tmp_path, "c.csv", "order_id,customer_id,ordered_at,total\nC,C1,2024-01-03,0.01\n")
     assert small.rows_loaded == 1
-    assert workspace.con.execute("SELECT orders, net FROM customer_order_stats").fetchall() == [(2, Decimal("10.01"))]
+    assert workspace._con.execute("SELECT orders, net FROM customer_order_stats").fetchall() == [(2, Decimal("10.01"))]
 
 
 def test_quantities_and_line_totals_are_range_limited(workspace, tmp_path):
@@ -95,7 +95,7 @@ def test_identifiers_with_control_characters_are_rejected(workspace, tmp_path):
     assert all("an identifier cannot hold a control character" in r for r in reasons.values())
     assert '"C3?"' in reasons[3]  # the value is shown with the control character replaced
     # currencies are ISO codes, upper-cased; anything else is dropped with a warning
-    got = dict(workspace.con.execute("SELECT order_id, currency FROM orders").fetchall())
+    got = dict(workspace._con.execute("SELECT order_id, currency FROM orders").fetchall())
     assert got == {"D": None, "E": "USD"}
     warned = workspace.sql("SELECT row_number, value, reason FROM ingest_warnings").values.tolist()
     assert warned == [[4, "<b>X</b>", 'column "currency": cannot read "<b>X</b>" as an ISO 4217 currency code such as EUR or USD']]
@@ -107,7 +107,7 @@ def test_utc_offsets_must_be_real(workspace, tmp_path):
             "C,C3,2024-01-01 10:00:00+14:00,1\nD,C4,2024-01-01 10:00:00-05:30,1\n")
     result = load(workspace, tmp_path, "o.csv", text)
     assert set(quarantined(workspace, result.run_id)) == {1, 2}
-    got = dict(workspace.con.execute("SELECT order_id, ordered_at::VARCHAR FROM orders").fetchall())
+    got = dict(workspace._con.execute("SELECT order_id, ordered_at::VARCHAR FROM orders").fetchall())
     assert got == {"C": "2023-12-31 20:00:00", "D": "2024-01-01 15:30:00"}
 
 
@@ -129,6 +129,6 @@ def test_float_ids_from_a_spreadsheet_or_parquet_are_whole_numbers(workspace, tm
     pd.DataFrame({"order_id": [536366.0], "customer_id": [17850.0], "ordered_at": pd.to_datetime(["2024-01-02"]),
                   "total": [2.5]}).to_parquet(tmp_path / "o.parquet")
     ingest(workspace, "orders", [tmp_path / "o.parquet"])
-    assert workspace.con.execute("SELECT order_id, customer_id FROM orders ORDER BY 1").fetchall() == [
+    assert workspace._con.execute("SELECT order_id, customer_id FROM orders ORDER BY 1").fetchall() == [
         ("536365", "17850"), ("536366", "17850")]
     assert workspace.count("customers") == 1

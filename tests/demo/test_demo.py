@@ -10,7 +10,7 @@ import pytest
 
 from regulars import Workspace
 from regulars.demo import FILES, LATENT_TYPES, build_demo, generate
-from regulars.demo.truth import write_demo_truth
+from regulars.data.demo_truth import write_demo_truth
 
 N = 2_000
 TABLES = ["customers", "products", "orders", "order_lines", "events", "messages", "campaigns", "tickets", "reviews",
@@ -29,7 +29,7 @@ def built(tmp_path_factory):
 
 
 def one(ws, sql):
-    return ws.con.execute(sql).fetchall()[0][0]
+    return ws._con.execute(sql).fetchall()[0][0]
 
 
 # -- determinism -------------------------------------------------------------------------

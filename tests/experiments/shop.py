@@ -26,10 +26,10 @@ BASE_RATE = {True: 0.35, False: 0.08}
 
 
 def _insert_orders(ws, frame: pd.DataFrame) -> None:
-    ws.con.register("_new_orders", frame)
-    ws.con.execute("INSERT INTO orders (order_id, customer_id, ordered_at, total, refunded, status, currency) "
+    ws._con.register("_new_orders", frame)
+    ws._con.execute("INSERT INTO orders (order_id, customer_id, ordered_at, total, refunded, status, currency) "
                    "SELECT order_id, customer_id, ordered_at, total, refunded, status, 'EUR' FROM _new_orders")
-    ws.con.unregister("_new_orders")
+    ws._con.unregister("_new_orders")
 
 
 def experiment_shop(path, n: int = 20_000, lift: float = 0.04, seed: int = 0, name: str = "Spring offer",
@@ -38,9 +38,9 @@ def experiment_shop(path, n: int = 20_000, lift: float = 0.04, seed: int = 0, na
     ids = np.array([f"c{i:06d}" for i in range(n)])
     loyal = rng.random(n) < 0.3
     ws = Workspace(path)
-    ws.con.register("_c", pd.DataFrame({"customer_id": ids}))
-    ws.con.execute("INSERT INTO customers (customer_id, created_at) SELECT customer_id, TIMESTAMP '2023-01-01' FROM _c")
-    ws.con.unregister("_c")
+    ws._con.register("_c", pd.DataFrame({"customer_id": ids}))
+    ws._con.execute("INSERT INTO customers (customer_id, created_at) SELECT customer_id, TIMESTAMP '2023-01-01' FROM _c")
+    ws._con.unregister("_c")
     k = rng.poisson(np.where(loyal, 3.0, 0.6))
     owner = np.repeat(np.arange(n), k)
     pre = pd.DataFrame({
@@ -67,7 +67,7 @@ def experiment_shop(path, n: int = 20_000, lift: float = 0.04, seed: int = 0, na
         "ordered_at": [START + dt.timedelta(days=2), START + dt.timedelta(days=3), dt.datetime(2024, 4, 20)],
         "total": [500.0, 700.0, 900.0], "refunded": [0.0, 0.0, 0.0], "status": ["cancelled", None, None]})
     _insert_orders(ws, noise)
-    order_stats.rebuild(ws.con)
+    order_stats.rebuild(ws._con)
     true_effect = lift * (BASKET + 0.2 * pre_spend.mean())
     return ws, {"experiment_id": exp["experiment_id"], "arm": arm, "ids": ids, "buy": buy, "loyal": loyal,
                 "true_revenue_effect": true_effect, "lift": lift,

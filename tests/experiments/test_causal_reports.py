@@ -15,10 +15,10 @@ from tests.experiments.shop import AS_OF, experiment_shop
 
 
 def _orders(ws, frame):
-    ws.con.register("_o", frame)
-    ws.con.execute("INSERT INTO orders (order_id, customer_id, ordered_at, total, location, currency) "
+    ws._con.register("_o", frame)
+    ws._con.execute("INSERT INTO orders (order_id, customer_id, ordered_at, total, location, currency) "
                    "SELECT order_id, customer_id, ordered_at, total, location, 'EUR' FROM _o")
-    ws.con.unregister("_o")
+    ws._con.unregister("_o")
 
 
 def loyalty_shop(path, effect=2.5, drift=0.0, seed=0, n=4000):
@@ -27,9 +27,9 @@ def loyalty_shop(path, effect=2.5, drift=0.0, seed=0, n=4000):
     ws = Workspace(path)
     ids = np.array([f"c{i:05d}" for i in range(n)])
     member = rng.random(n) < 0.3
-    ws.con.register("_c", pd.DataFrame({"customer_id": ids}))
-    ws.con.execute("INSERT INTO customers (customer_id) SELECT customer_id FROM _c")
-    ws.con.unregister("_c")
+    ws._con.register("_c", pd.DataFrame({"customer_id": ids}))
+    ws._con.execute("INSERT INTO customers (customer_id) SELECT customer_id FROM _c")
+    ws._con.unregister("_c")
     start = dt.datetime(2024, 1, 1)
     rows = []
     for w in range(20):
@@ -40,11 +40,11 @@ def loyalty_shop(path, effect=2.5, drift=0.0, seed=0, n=4000):
                                   "ordered_at": start + pd.to_timedelta(7 * w + rng.uniform(0, 6.9, len(idx)), unit="D"),
                                   "total": np.round(amount[idx], 2), "location": None}))
     _orders(ws, pd.concat(rows, ignore_index=True))
-    order_stats.rebuild(ws.con)
-    ws.con.execute("INSERT INTO segment_definitions VALUES ('loyalty_club', 'Loyalty club', 'rule', '', now(), now(), NULL)")
-    ws.con.register("_m", pd.DataFrame({"customer_id": ids[member]}))
-    ws.con.execute("INSERT INTO segment_memberships SELECT 'loyalty_club', customer_id, 1, 1, DATE '2024-05-20' FROM _m")
-    ws.con.unregister("_m")
+    order_stats.rebuild(ws._con)
+    ws._con.execute("INSERT INTO segment_definitions VALUES ('loyalty_club', 'Loyalty club', 'rule', '', now(), now(), NULL)")
+    ws._con.register("_m", pd.DataFrame({"customer_id": ids[member]}))
+    ws._con.execute("INSERT INTO segment_memberships SELECT 'loyalty_club', customer_id, 1, 1, DATE '2024-05-20' FROM _m")
+    ws._con.unregister("_m")
     return ws
 
 

@@ -57,12 +57,12 @@ def test_windows_still_open_are_not_analysed(shop):
 
 def test_planned_end_switches_from_always_valid_to_fixed_horizon(shop):
     ws, _ = shop
-    ws.con.execute("UPDATE experiments SET planned_end = DATE '2024-05-01' WHERE experiment_id = 'spring-offer'")
+    ws._con.execute("UPDATE experiments SET planned_end = DATE '2024-05-01' WHERE experiment_id = 'spring-offer'")
     try:
         early = rep.analyze(ws, "spring-offer", as_of=AS_OF)
         late = rep.analyze(ws, "spring-offer", as_of=dt.date(2024, 5, 2))
     finally:
-        ws.con.execute("UPDATE experiments SET planned_end = NULL WHERE experiment_id = 'spring-offer'")
+        ws._con.execute("UPDATE experiments SET planned_end = NULL WHERE experiment_id = 'spring-offer'")
     assert early.result.comparisons[0].decision_interval == "always-valid"
     assert any("planned to run until 2024-05-01" in w for w in early.result.warnings)
     assert late.result.comparisons[0].decision_interval == "fixed-horizon"
@@ -70,7 +70,7 @@ def test_planned_end_switches_from_always_valid_to_fixed_horizon(shop):
 
 def test_skewed_assignment_log_raises_sample_ratio_mismatch(tmp_path):
     ws, _ = experiment_shop(tmp_path / "skew.duckdb", n=6000, seed=3)
-    ws.con.execute("DELETE FROM experiment_assignments WHERE arm = 'offer' AND hash(customer_id) % 10 = 0")
+    ws._con.execute("DELETE FROM experiment_assignments WHERE arm = 'offer' AND hash(customer_id) % 10 = 0")
     r = rep.analyze(ws, "spring-offer", as_of=AS_OF).result
     ws.close()
     assert r.srm.mismatch and any("sample-ratio mismatch" in w for w in r.warnings)
@@ -113,7 +113,7 @@ def test_upload_keeps_every_row_accounted_for_and_is_idempotent(shop, tmp_path):
     assert "arm must be one of" in reasons[5] and "not a known customer" in reasons[6]
     assert "not a date" in reasons[7] and "different arms" in reasons[8]
     again = upload_assignments(ws, "postcard-test", f)
-    assert again.recorded == 0 and store.arm_counts(ws.con, "postcard-test") == {"control": 1, "postcard": 1}
+    assert again.recorded == 0 and store.arm_counts(ws._con, "postcard-test") == {"control": 1, "postcard": 1}
     conflict = record_assignments(ws, "postcard-test", pd.DataFrame({"customer_id": ["c000010"], "arm": ["control"]}),
                                   source="campaign", source_ref="newsletter-42")
     assert conflict.recorded == 0 and "already assigned to arm postcard" in conflict.rejected["reason"].iloc[0]
@@ -122,11 +122,11 @@ def test_upload_keeps_every_row_accounted_for_and_is_idempotent(shop, tmp_path):
 def test_stratified_creation_balances_every_segment(tmp_path):
     from regulars.data.migrations import LATEST  # noqa: F401  (workspace is migrated on open)
     ws, truth = experiment_shop(tmp_path / "strata.duckdb", n=3000, seed=5, name="Plain")
-    ws.con.execute("INSERT INTO segment_definitions VALUES ('rfm:loyal', 'Loyal', 'rfm', '', now(), now(), NULL), "
+    ws._con.execute("INSERT INTO segment_definitions VALUES ('rfm:loyal', 'Loyal', 'rfm', '', now(), now(), NULL), "
                    "('rfm:new', 'New', 'rfm', '', now(), now(), NULL)")
-    ws.con.register("_m", pd.DataFrame({"customer_id": truth["ids"],
+    ws._con.register("_m", pd.DataFrame({"customer_id": truth["ids"],
                                         "segment_id": np.where(truth["loyal"], "rfm:loyal", "rfm:new")}))
-    ws.con.execute("INSERT INTO segment_memberships SELECT segment_id, customer_id, 1, 1, DATE '2024-03-01' FROM _m")
+    ws._con.execute("INSERT INTO segment_memberships SELECT segment_id, customer_id, 1, 1, DATE '2024-03-01' FROM _m")
     out = create_experiment(ws, "Stratified", "control:0.5,offer:0.5", everyone=True, stratify_by="rfm", starts_at=START)
     split = ws.sql("SELECT stratum, arm, count(*) AS n FROM experiment_assignments WHERE experiment_id = 'stratified' "
                    "GROUP BY ALL ORDER BY ALL")
@@ -165,7 +165,7 @@ def test_bandit_moves_customers_to_the_better_variant(tmp_path):
 
 def test_measured_uplift_replaces_the_prior_once_there_is_enough_data(shop):
     ws, truth = shop
-    ws.con.execute("UPDATE experiments SET action = 'spring_offer' WHERE experiment_id = 'spring-offer'")
+    ws._con.execute("UPDATE experiments SET action = 'spring_offer' WHERE experiment_id = 'spring-offer'")
     got = rep.response_uplift_for(ws, {"spring_offer": 0.10, "welcome": 0.02}, min_customers=1000, as_of=AS_OF)
     small = rep.response_uplift_for(ws, {"spring_offer": 0.10}, min_customers=50_000, as_of=AS_OF)
     assert got["spring_offer"].source == "measured" and got["welcome"].source == "prior"
@@ -207,7 +207,7 @@ def test_next_best_action_uses_the_uplift_an_experiment_measured(shop):
         {"id": "welcome", "label": "Welcome", "eligibility": "orders >= 0", "channels": ["email"],
          "response": "purchase", "value": "basket", "uplift": 0.02}]})
     frame = pd.DataFrame({"customer_id": ["c000001", "c000002"]})
-    ws.con.execute("UPDATE experiments SET action = 'spring_offer' WHERE experiment_id = 'spring-offer'")
+    ws._con.execute("UPDATE experiments SET action = 'spring_offer' WHERE experiment_id = 'spring-offer'")
     try:
         source = uplift_source(ws, catalogue, AS_OF)
         offer, why = source.lookup(catalogue.actions[0], frame)
@@ -215,8 +215,8 @@ def test_next_best_action_uses_the_uplift_an_experiment_measured(shop):
         recommend_store.record_uplift(ws, "spring_offer", 0.2, "hand-entered test")
         by_hand, _ = uplift_source(ws, catalogue, AS_OF).lookup(catalogue.actions[0], frame)
     finally:
-        ws.con.execute("UPDATE experiments SET action = NULL WHERE experiment_id = 'spring-offer'")
-        ws.con.execute("DELETE FROM action_uplift WHERE action = 'spring_offer'")
+        ws._con.execute("UPDATE experiments SET action = NULL WHERE experiment_id = 'spring-offer'")
+        ws._con.execute("DELETE FROM action_uplift WHERE action = 'spring_offer'")
     measured = rep.response_uplift_for(ws, {"spring_offer": 0.10}, 1, AS_OF)  # the action is gone again: prior
     assert measured["spring_offer"].source == "prior"
     assert offer[0] != 0.10 and abs(offer[0] - truth["lift"]) < 0.03

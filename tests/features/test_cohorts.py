@@ -25,6 +25,8 @@ import math
 import pandas as pd
 import pytest
 
+from tests.optional import engine
+
 from regulars.data.ingest.pipeline import ingest
 from regulars.features import cohorts
 from regulars.reports.cohorts import cohort_matrix
@@ -173,7 +175,7 @@ def test_bad_arguments_are_refused(shop):
 
 @pytest.mark.slow
 def test_same_matrices_on_spark(shop):
-    pytest.importorskip("pyspark")
+    engine("pyspark")
     from regulars.data.engines import spark_tables
 
     with spark_tables(shop, ["orders", "order_lines", "products"]) as spark:

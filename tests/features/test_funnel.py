@@ -25,6 +25,8 @@ import ibis
 import pandas as pd
 import pytest
 
+from tests.optional import engine
+
 from regulars.data.ingest.pipeline import ingest
 from regulars.features import funnel as fn
 from regulars.features.mart import customer_features
@@ -146,7 +148,7 @@ def test_report_bundles_funnel_paths_and_drop_off(clicks):
 
 @pytest.mark.slow
 def test_same_results_on_spark(clicks):
-    pytest.importorskip("pyspark")
+    engine("pyspark")
     from regulars.data.engines import spark_tables
     from regulars.features import sessions as sz
 

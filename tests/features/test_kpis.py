@@ -32,6 +32,8 @@ import math
 import ibis
 import pytest
 
+from tests.optional import engine
+
 from regulars import Workspace
 from regulars.data.ingest.pipeline import ingest
 from regulars.features import kpis as features
@@ -461,7 +463,7 @@ def test_every_expression_compiles_for_pyspark(shop, pyspark_compiler):
 @pytest.mark.slow
 def test_same_numbers_on_spark(shop):
     """The expressions give the same numbers on a local Spark session."""
-    pytest.importorskip("pyspark")
+    engine("pyspark")
     from regulars.data.engines import spark_tables
 
     plan = features.KpiPlan(dt.date(2024, 1, 5), dt.date(2024, 4, 30), dt.date(2024, 1, 5), active_days=84,

@@ -96,7 +96,7 @@ TINY_SHOP_SQL = [
 
 def build_tiny_shop(ws) -> None:
     for stmt in TINY_SHOP_SQL:
-        ws.con.execute(stmt)
+        ws._con.execute(stmt)
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from regulars.cli.predict import register
 from regulars.data import predictions_store as store
 from regulars.data.purchases import purchase_sql
 from regulars.jobs.backtest import backtest
+from regulars import demo
 from regulars.jobs.predict import predict
 from regulars.reports.predictions import (
     backtest_report,
@@ -27,7 +28,6 @@ from regulars.reports.predictions import (
     predictions_summary,
 )
 
-demo = pytest.importorskip("regulars.demo")
 
 
 def _shop(tmp_path_factory, n, seed):
@@ -198,10 +198,11 @@ def test_money_and_flags_reach_the_classifiers_as_numbers(shop):
     # revenue is DECIMAL in the mart and the consent flags are booleans: both must arrive as
     # float features (a Decimal object column used to be dropped from the model silently)
     from regulars.features.mart import customer_features
-    from regulars.jobs.predict import _feature_names, resolve_as_of, snapshot
+    from regulars.data.as_of import ORDERS, resolve_as_of
+    from regulars.jobs.predict import _feature_names, snapshot
 
     ws, _, _ = shop
-    as_of = resolve_as_of(ws)
+    as_of = resolve_as_of(ws, basis=ORDERS)
     frame = snapshot(ws, as_of)
     assert {"revenue", "aov", "accepts_email", "days_since_last_order"} <= set(_feature_names(frame))
     assert frame["revenue"].dtype == float and frame["accepts_email"].dtype == float
@@ -302,7 +303,7 @@ def test_leads_are_people_and_none_exists_only_through_later_links(shop):
 
     people = set(ws.execute(lead_features(ws, as_of))["customer_id"])
     assert data_stats(ws, as_of).leads == len(people)
-    assert set(leads["customer_id"]) == people - set(refused_personalisation(ws.con))
+    assert set(leads["customer_id"]) == people - set(refused_personalisation(ws._con))
     cutoff = bt.cutoff
     known = ws.execute(lead_features(as_known_on(ws, cutoff), cutoff))
     everything = ws.execute(lead_features(ws, cutoff))
@@ -340,9 +341,9 @@ def test_predict_and_backtest_agree_on_what_thin_recent_data_supports(workspace)
         rows.append((f"late{k}", f"c{k:03d}", start + dt.timedelta(days=int(day)), 25))
     frame = pd.DataFrame(rows, columns=["order_id", "customer_id", "ordered_at", "total"])
     frame["ordered_at"] = pd.to_datetime(frame["ordered_at"]) + pd.Timedelta(hours=10)
-    workspace.con.register("raw_orders", frame)
-    workspace.con.execute("INSERT INTO customers (customer_id) SELECT DISTINCT customer_id FROM raw_orders")
-    workspace.con.execute("INSERT INTO orders (order_id, customer_id, ordered_at, total) "
+    workspace._con.register("raw_orders", frame)
+    workspace._con.execute("INSERT INTO customers (customer_id) SELECT DISTINCT customer_id FROM raw_orders")
+    workspace._con.execute("INSERT INTO orders (order_id, customer_id, ordered_at, total) "
                           "SELECT order_id, customer_id, ordered_at, CAST(total AS DECIMAL(18, 2)) FROM raw_orders")
     result = predict(workspace)
     assert result.verdicts["forecast"].refused

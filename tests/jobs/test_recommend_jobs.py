@@ -23,7 +23,7 @@ def _shop(path) -> Workspace:
     """24 customers: 20 coffee regulars who also buy filters, 3 tea drinkers (one bought a kettle), one opted out,
     one newcomer."""
     ws = Workspace(path)
-    con = ws.con
+    con = ws._con
     con.execute("INSERT INTO products (product_id, name, category, price, is_active) VALUES "
                 "('beans', 'House coffee beans', 'coffee', 15, true), ('filter', 'Paper filters', 'accessories', 5, true), "
                 "('tea', 'Green tea', 'tea', 10, true), ('kettle', 'Gooseneck kettle', 'equipment', 80, true), "
@@ -106,7 +106,7 @@ def test_report_serves_best_sellers_after_a_later_opt_out_and_to_newcomers(tmp_p
         r = report.customer_recommendations(ws, "c2", k=3)
         assert not r.is_personal and r.served == "popularity" and report.NOT_PERSONAL in r.notes
         assert all(i["source"] == "popularity" for i in r.items)
-        ws.con.execute("INSERT INTO customers (customer_id) VALUES ('late')")
+        ws._con.execute("INSERT INTO customers (customer_id) VALUES ('late')")
         late = report.customer_recommendations(ws, "late", k=2)
         assert len(late.items) == 2 and not late.is_personal
         with pytest.raises(report.CustomerNotFound):
@@ -116,9 +116,9 @@ def test_report_serves_best_sellers_after_a_later_opt_out_and_to_newcomers(tmp_p
 def test_next_actions_respect_consent_history_and_contact_caps(tmp_path):
     with _shop(tmp_path / "shop.duckdb") as ws:
         recommend(ws, as_of=AS_OF, k=3, evaluate_if_missing=False)
-        ws.con.execute("INSERT INTO consents (customer_id, purpose, is_granted, recorded_at, source, _run_id) "
+        ws._con.execute("INSERT INTO consents (customer_id, purpose, is_granted, recorded_at, source, _run_id) "
                        "VALUES ('c3', 'email', false, TIMESTAMP '2024-06-15', 'form', NULL)")
-        ws.con.execute("INSERT INTO messages (message_id, customer_id, channel, event_type, occurred_at) VALUES "
+        ws._con.execute("INSERT INTO messages (message_id, customer_id, channel, event_type, occurred_at) VALUES "
                        + ", ".join(f"('m{i}', 'c4', 'email', 'sent', TIMESTAMP '2024-06-{20 + i} 09:00')"
                                    for i in range(3)))
         result = next_actions(ws, as_of=AS_OF)
@@ -186,8 +186,8 @@ def test_csv_exports_cannot_carry_a_formula(tmp_path):
 
     assert store.FORMULA_START == FORMULA_START  # the SQL writer applies the same rule
     with _shop(tmp_path / "shop.duckdb") as ws:
-        ws.con.execute("UPDATE products SET name = '=HYPERLINK(\"http://x\")' WHERE product_id = 'beans'")
-        ws.con.execute("UPDATE customers SET first_name = '@SUM(1+1)' WHERE customer_id = 'c0'")
+        ws._con.execute("UPDATE products SET name = '=HYPERLINK(\"http://x\")' WHERE product_id = 'beans'")
+        ws._con.execute("UPDATE customers SET first_name = '@SUM(1+1)' WHERE customer_id = 'c0'")
         recommend(ws, as_of=AS_OF, k=3, evaluate_if_missing=False)
         next_actions(ws, as_of=AS_OF)
         out = tmp_path / "recs.csv"

@@ -29,12 +29,12 @@ def cdnow(tmp_path_factory):
         "order_id": [f"o{i}" for i in range(len(raw))], "customer_id": raw["customer_id"].astype(str),
         "ordered_at": pd.to_datetime(raw["date"].astype(str), format="%Y%m%d"), "total": raw["value"].round(2)})
     ws = Workspace(tmp_path_factory.mktemp("cdnow") / "cdnow.duckdb")
-    ws.con.register("raw_orders", orders)
-    ws.con.execute("INSERT INTO customers (customer_id) SELECT DISTINCT customer_id FROM raw_orders")
-    ws.con.execute("INSERT INTO orders (order_id, customer_id, ordered_at, total) "
+    ws._con.register("raw_orders", orders)
+    ws._con.execute("INSERT INTO customers (customer_id) SELECT DISTINCT customer_id FROM raw_orders")
+    ws._con.execute("INSERT INTO orders (order_id, customer_id, ordered_at, total) "
                    "SELECT order_id, customer_id, ordered_at, CAST(total AS DECIMAL(18, 2)) FROM raw_orders")
-    ws.con.unregister("raw_orders")
-    order_stats.rebuild(ws.con)
+    ws._con.unregister("raw_orders")
+    order_stats.rebuild(ws._con)
     frame = value_frame(ws, ws, AS_OF)
     vm = fit_value(ws, AS_OF, HOLDOUT, frame, first_day=dt.date(1997, 1, 1))
     scored = score_value(vm, frame)

@@ -1,12 +1,13 @@
 """summarize gives identical results on PySpark (ANSI mode, UTC) and DuckDB."""
 
+import ibis
 import pandas as pd
 import pytest
 
 from regulars.models import summarize
+from tests.optional import engine
 
-pyspark = pytest.importorskip("pyspark")
-ibis = pytest.importorskip("ibis")
+pyspark = engine("pyspark")
 
 pytestmark = pytest.mark.slow
 

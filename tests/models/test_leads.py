@@ -10,14 +10,14 @@ from regulars.models.leads import LEAD_FEATURES, LeadScorer, lead_features
 
 
 def test_leads_are_people_with_activity_but_no_purchase(workspace):
-    workspace.con.execute(
+    workspace._con.execute(
         "INSERT INTO events (event_id, customer_id, session_id, event_type, occurred_at) VALUES "
         "('e1', 'lead', 's1', 'add_to_cart', '2024-03-28 10:00'), ('e2', 'lead', 's1', 'product_view', '2024-03-28 10:01'), "
         "('e3', 'buyer', 's2', 'page_view', '2024-03-29 10:00'), ('e4', 'later', 's3', 'page_view', '2024-04-02 10:00')")
-    workspace.con.execute(
+    workspace._con.execute(
         "INSERT INTO messages (message_id, customer_id, event_type, occurred_at) VALUES "
         "('m1', 'reader', 'opened', '2024-03-01 08:00'), ('m2', 'sent_only', 'sent', '2024-03-01 08:00')")
-    workspace.con.execute("INSERT INTO orders (order_id, customer_id, ordered_at, total) VALUES ('o1', 'buyer', '2024-02-01', 10)")
+    workspace._con.execute("INSERT INTO orders (order_id, customer_id, ordered_at, total) VALUES ('o1', 'buyer', '2024-02-01', 10)")
     X = workspace.execute(lead_features(workspace, "2024-04-01")).set_index("customer_id")
     assert sorted(X.index) == ["lead", "reader"]
     assert X.loc["lead", "cart_adds_7d"] == 1 and X.loc["lead", "days_since_last_visit"] == 4

@@ -39,11 +39,11 @@ def test_quantiles_are_ordered_and_non_negative_for_overdue_customers():
 
 
 def test_gap_statistics_and_replenishment_on_a_hand_made_shop(workspace):
-    workspace.con.execute(
+    workspace._con.execute(
         "INSERT INTO orders (order_id, customer_id, ordered_at, total) VALUES "
         "('o1', 'a', '2024-01-01', 10), ('o2', 'a', '2024-01-31', 10), ('o3', 'a', '2024-03-01', 10), "
         "('o4', 'a', '2024-04-20', 10), ('o5', 'b', '2024-01-01', 5)")
-    workspace.con.execute(
+    workspace._con.execute(
         "INSERT INTO order_lines (order_id, line_number, product_id, product_name, quantity, unit_price) VALUES "
         "('o1', 1, 'beans', 'Beans', 1, 10), ('o2', 1, 'beans', 'Beans', 1, 10), ('o3', 1, 'beans', 'Beans', 1, 10), "
         "('o4', 1, 'mug', 'Mug', 1, 10), ('o5', 1, 'beans', 'Beans', 1, 5)")

@@ -6,11 +6,12 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
-from regulars.models.propensity import PurchasePropensityModel, propensity_labels
+from regulars.features.labels import propensity_labels
+from regulars.models.propensity import PurchasePropensityModel
 
 
 def test_propensity_labels_count_purchases_in_the_window(workspace):
-    workspace.con.execute(
+    workspace._con.execute(
         "INSERT INTO orders (order_id, customer_id, ordered_at, total, status) VALUES "
         "('o1', 'a', '2024-01-01', 10, 'paid'), ('o2', 'a', '2024-02-10', 10, 'paid'), "
         "('o3', 'b', '2024-01-02', 10, 'paid'), ('o4', 'b', '2024-03-05', 10, 'paid'), "

@@ -14,11 +14,11 @@ STEPS = ["page_view", "product_view", "search", "add_to_cart", "begin_checkout",
 
 
 def _insert(ws, table: str, df: pd.DataFrame) -> None:
-    ws.con.register("_parity_df", df)
+    ws._con.register("_parity_df", df)
     try:
-        ws.con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _parity_df")
+        ws._con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _parity_df")
     finally:
-        ws.con.unregister("_parity_df")
+        ws._con.unregister("_parity_df")
 
 
 def build_random_shop(ws, customers: int = 400, seed: int = 7) -> None:

@@ -14,7 +14,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-pytest.importorskip("pyspark")
+from tests.optional import engine
+
+engine("pyspark")
 
 from regulars import Workspace  # noqa: E402
 from regulars.data.engines import spark_tables  # noqa: E402
@@ -143,7 +145,7 @@ def test_tiny_shop_mart_parity(tmp_path):
 
     ws = Workspace(tmp_path / "tiny.duckdb")
     for stmt in TINY_SHOP_SQL:
-        ws.con.execute(stmt)
+        ws._con.execute(stmt)
     with spark_tables(ws) as spark:
         a = normalise(ws.execute(customer_features(ws, dt.date(2024, 7, 1))), ["customer_id"])
         b = normalise(spark.execute(customer_features(spark, dt.date(2024, 7, 1))), ["customer_id"])

@@ -22,7 +22,7 @@ def shop(tmp_path):
     path.write_text(ORDERS)
     with Workspace(tmp_path / "shop.duckdb") as ws:
         ingest(ws, "orders", [str(path)])
-        auth.set_settings(ws.con, {"currency": "EUR"}, "test")
+        auth.set_settings(ws._con, {"currency": "EUR"}, "test")
         yield ws
 
 
@@ -45,41 +45,41 @@ def test_without_a_rate_no_mixed_total_is_given(shop):
 
 
 def test_with_rates_money_is_converted_to_the_shop_currency(shop):
-    auth.set_settings(shop.con, {"exchange_rates": "USD=0.92"}, "test")
+    auth.set_settings(shop._con, {"exchange_rates": "USD=0.92"}, "test")
     report = kpis(shop)
     row = report.table.iloc[0]
     converted = 100.00 + 50.00 + round(80.00 * 0.92, 2) + round(33.33 * 0.92, 2)  # 73.60 + 30.66
     assert row["revenue"] == pytest.approx(converted)
     assert row["average_order_value"] == pytest.approx(converted / 4)
     assert report.by_currency is None and report.currency_warning is None
-    today = auth.get_settings(shop.con)["exchange_rates"]["USD"]["set_on"]
+    today = auth.get_settings(shop._con)["exchange_rates"]["USD"]["set_on"]
     assert report.currency_note == f"amounts in EUR: 2 orders in USD converted at 0.92 (rate set {today})"
     assert report.notes[0] == report.currency_note
 
 
 def test_by_currency_keeps_each_currency_in_its_own_money(shop):
-    auth.set_settings(shop.con, {"exchange_rates": "USD=0.92"}, "test")
+    auth.set_settings(shop._con, {"exchange_rates": "USD=0.92"}, "test")
     table = kpis(shop, by="currency").table.set_index("currency")
     assert table.loc["USD", "revenue"] == 113.33 and table.loc["EUR", "orders"] == 2
 
 
 def test_a_rate_the_shop_cannot_mean_is_refused(shop):
     with pytest.raises(auth.AuthError, match="positive number"):
-        auth.set_settings(shop.con, {"exchange_rates": "USD=-1"}, "test")
+        auth.set_settings(shop._con, {"exchange_rates": "USD=-1"}, "test")
     with pytest.raises(auth.AuthError, match="ISO 4217"):
-        auth.set_settings(shop.con, {"exchange_rates": "DOLLAR=1"}, "test")
+        auth.set_settings(shop._con, {"exchange_rates": "DOLLAR=1"}, "test")
 
 
 def test_segment_kpis_and_cohorts_follow_the_same_rule(shop):
     from regulars.reports.cohorts import cohort_matrix
     from regulars.reports.segment_kpis import segment_kpis
-    from regulars.segments.membership import refresh
+    from regulars.jobs.segments import refresh
 
     refresh(shop)
     mixed = segment_kpis(shop, "rfm")
     assert mixed.table["revenue"].isna().all() and "--rate USD=RATE" in mixed.notes[0]
     assert cohort_matrix(shop, metric="revenue").matrix.isna().all().all()
-    auth.set_settings(shop.con, {"exchange_rates": "USD=0.92"}, "test")
+    auth.set_settings(shop._con, {"exchange_rates": "USD=0.92"}, "test")
     converted = segment_kpis(shop, "rfm")
     assert converted.table["revenue"].sum() == pytest.approx(100.00 + 50.00 + 73.60 + 30.66)
     assert converted.notes[0].startswith("amounts in EUR: 2 orders in USD converted at 0.92")
@@ -87,16 +87,16 @@ def test_segment_kpis_and_cohorts_follow_the_same_rule(shop):
 
 def test_segment_sizes_add_converted_money_when_rates_cover_every_currency(shop):
     from regulars.reports.segments import sizes
-    from regulars.segments.membership import refresh
+    from regulars.jobs.segments import refresh
 
-    auth.set_settings(shop.con, {"exchange_rates": "USD=0.92"}, "test")
+    auth.set_settings(shop._con, {"exchange_rates": "USD=0.92"}, "test")
     refresh(shop)
     assert sizes(shop).revenue == pytest.approx(100.00 + 50.00 + 73.60 + 30.66)
 
 
 def test_segment_sizes_leave_revenue_empty_without_a_rate(shop):
     from regulars.reports.segments import sizes
-    from regulars.segments.membership import refresh
+    from regulars.jobs.segments import refresh
 
     refresh(shop)
     shown = sizes(shop)

@@ -13,17 +13,18 @@ import pytest
 from regulars import Workspace
 from regulars.data import order_stats
 from regulars.reports.experiments import plan
-from regulars.segments.membership import create_segment, refresh
+from regulars.jobs.segments import refresh
+from regulars.segments.membership import create_segment
 
 AS_OF = dt.date(2024, 12, 31)
 COME_BACK = 0.12  # chance that a lapsed customer buys again within any 30 days (memoryless gaps)
 
 
 def _insert(ws, frame: pd.DataFrame) -> None:
-    ws.con.register("_o", frame)
-    ws.con.execute("INSERT INTO orders (order_id, customer_id, ordered_at, total, refunded, currency) "
+    ws._con.register("_o", frame)
+    ws._con.execute("INSERT INTO orders (order_id, customer_id, ordered_at, total, refunded, currency) "
                    "SELECT order_id, customer_id, ordered_at, total, 0, 'EUR' FROM _o")
-    ws.con.unregister("_o")
+    ws._con.unregister("_o")
 
 
 @pytest.fixture(scope="module")
@@ -42,11 +43,11 @@ def shop(tmp_path_factory):
     path = tmp_path_factory.mktemp("lapsed") / "shop.duckdb"
     ws = Workspace(path)
     ids = pd.DataFrame({"customer_id": [f"c{i:05d}" for i in range(n)]})
-    ws.con.register("_c", ids)
-    ws.con.execute("INSERT INTO customers (customer_id, created_at) SELECT customer_id, TIMESTAMP '2023-01-01' FROM _c")
-    ws.con.unregister("_c")
+    ws._con.register("_c", ids)
+    ws._con.execute("INSERT INTO customers (customer_id, created_at) SELECT customer_id, TIMESTAMP '2023-01-01' FROM _c")
+    ws._con.unregister("_c")
     _insert(ws, pd.DataFrame(rows, columns=["order_id", "customer_id", "ordered_at", "total"]))
-    order_stats.rebuild(ws.con)
+    order_stats.rebuild(ws._con)
     create_segment(ws, "Lapsed", "days_since_last_order >= 60")
     refresh(ws, as_of=AS_OF, builtin=False)
     yield ws
@@ -68,7 +69,7 @@ def test_the_base_rate_knows_nothing_after_the_plan_date(shop):
     _insert(shop, pd.DataFrame({"order_id": [f"late{i}" for i in range(3000)],
                                 "customer_id": [f"c{i:05d}" for i in range(3000)],
                                 "ordered_at": [dt.datetime(2024, 12, 31, 12)] * 3000, "total": [10.0] * 3000}))
-    order_stats.rebuild(shop.con)
+    order_stats.rebuild(shop._con)
     assert plan(shop, segment="Lapsed", lift=0.03, as_of=AS_OF).baseline == before.baseline
 
 

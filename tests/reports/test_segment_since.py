@@ -8,7 +8,7 @@ import datetime as dt
 from regulars import Workspace
 from regulars.data.ingest.pipeline import ingest
 from regulars.reports.customers import customer_profile
-from regulars.segments.membership import refresh
+from regulars.jobs.segments import refresh
 from tests.cli.test_shop_time import ORDERS
 
 

@@ -40,7 +40,7 @@ def shop_path(tmp_path_factory):
     shop = build_shop(folder / "shop.duckdb", n_customers=30)
     planted.plant(shop.path, folder / "planted")
     with Workspace(shop.path) as ws:
-        con = ws.con
+        con = ws._con
         con.execute("INSERT INTO customers (customer_id, phone) VALUES (?, '12015550916')", [LEGACY])
         con.execute("INSERT INTO identities VALUES ('phone', ?, ?, 'events posted to the API', 'old link', "
                     "now()::TIMESTAMP, 0)", [hashlib.sha256(b"12015550916").hexdigest(), LEGACY])
@@ -51,7 +51,7 @@ def shop_path(tmp_path_factory):
                     "VALUES ('ev-other', 'C0003', 'search', '2024-02-03', 'who is ZELDA.QUUX@example.org?')")
         con.execute("INSERT INTO tickets (ticket_id, customer_id, opened_at, body) VALUES "
                     "('T-other', 'C0004', '2024-02-04', 'my neighbour (tel. 001 201-555-0916) took my parcel')")
-        from regulars.segments.membership import refresh
+        from regulars.jobs.segments import refresh
 
         refresh(ws)
     before = file_leaks(shop.path)
@@ -86,9 +86,9 @@ def test_erasure_through_the_server_is_complete_leaves_no_bytes_and_sticks(serve
         assert not planted.leaks(r.text) and planted.CID not in r.text
         assert record["text_redacted"] == {"events": 1, "tickets": 1}
         with server.shared.read() as ws:
-            assert ws.con.execute("SELECT search_query FROM events WHERE event_id = 'ev-other'").fetchall() == [
+            assert ws._con.execute("SELECT search_query FROM events WHERE event_id = 'ev-other'").fetchall() == [
                 ("who is [erased]?",)]
-            assert ws.con.execute("SELECT body FROM tickets WHERE ticket_id = 'T-other'").fetchall() == [
+            assert ws._con.execute("SELECT body FROM tickets WHERE ticket_id = 'T-other'").fetchall() == [
                 ("my neighbour (tel. [erased]) took my parcel",)]
 
         assert file_leaks(shop_path) == []
@@ -147,17 +147,17 @@ def test_reloading_her_exports_after_erasure_brings_nothing_back(tmp_path):
         forget(ws, planted.EMAIL)
         for kind, paths in found.items():
             ingest(ws, kind, paths)
-        assert ws.con.execute("SELECT count(*) FROM customers WHERE customer_id = ?", [planted.CID]).fetchall() == [(0,)]
-        assert ws.con.execute("SELECT count(*) FROM orders WHERE order_id LIKE 'OZ-%'").fetchall() == [(0,)]
-        raw = ws.con.execute("SELECT raw::VARCHAR, reason FROM quarantine").fetchall()
+        assert ws._con.execute("SELECT count(*) FROM customers WHERE customer_id = ?", [planted.CID]).fetchall() == [(0,)]
+        assert ws._con.execute("SELECT count(*) FROM orders WHERE order_id LIKE 'OZ-%'").fetchall() == [(0,)]
+        raw = ws._con.execute("SELECT raw::VARCHAR, reason FROM quarantine").fetchall()
     assert not planted.leaks(str(raw))
     assert sum(reason == "erased customer" for _raw, reason in raw) >= 16
 
 
 def test_the_audit_record_holds_no_reversible_hash(server):
     with server.shared.read() as ws:
-        rows = ws.con.execute("SELECT subject_hash, rows_deleted::VARCHAR FROM erasures").fetchall()
-        audit = ws.con.execute("SELECT target, detail::VARCHAR FROM audit_log").fetchall()
+        rows = ws._con.execute("SELECT subject_hash, rows_deleted::VARCHAR FROM erasures").fetchall()
+        audit = ws._con.execute("SELECT target, detail::VARCHAR FROM audit_log").fetchall()
     assert rows and all(r[0] is None for r in rows)
     for value in (planted.CID, planted.EMAIL, "12015550916"):
         digest = hashlib.sha256(value.encode()).hexdigest()

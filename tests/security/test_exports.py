@@ -45,7 +45,8 @@ def shop(tmp_path_factory):
     with Workspace(built.path) as ws:
         ingest(ws, "customers", [hostile])
         ingest(ws, "orders", [rejected])
-        from regulars.segments.membership import create_segment, refresh
+        from regulars.jobs.segments import refresh
+        from regulars.segments.membership import create_segment
 
         create_segment(ws, "Everyone with orders", "orders >= 1")
         refresh(ws)

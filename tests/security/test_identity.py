@@ -54,7 +54,7 @@ def test_one_phone_written_four_ways_is_one_customer(tmp_path):
         assert ws.count("customers") == 1
         from regulars.data.erasure import resolve_customer
 
-        assert resolve_customer(ws.con, "(+1) 201 555 0916") == "C1"
+        assert resolve_customer(ws._con, "(+1) 201 555 0916") == "C1"
 
 
 def test_provisional_ids_are_keyed_per_workspace(tmp_path):
@@ -64,15 +64,15 @@ def test_provisional_ids_are_keyed_per_workspace(tmp_path):
         f.write_text("order_id,email,ordered_at,total\nO1,ann@example.com,2024-01-01,10\n", encoding="utf-8")
         with Workspace(tmp_path / f"shop{n}.duckdb") as ws:
             ingest(ws, "orders", [f])
-            ids.append(ws.con.execute("SELECT customer_id FROM orders").fetchall()[0][0])
-            values = ws.con.execute("SELECT value FROM identities WHERE kind = 'email'").fetchall()
+            ids.append(ws._con.execute("SELECT customer_id FROM orders").fetchall()[0][0])
+            values = ws._con.execute("SELECT value FROM identities WHERE kind = 'email'").fetchall()
             assert values != [(hashlib.sha256(b"ann@example.com").hexdigest(),)]
     guess = "e-" + hashlib.sha256(b"ann@example.com").hexdigest()[:16]
     assert guess not in ids and ids[0] != ids[1]  # no oracle, and no id shared between shops
     from regulars.data import identity, keyed
 
     with Workspace(tmp_path / "shop1.duckdb") as ws:
-        assert ids[0] == "e-" + identity.fingerprint(keyed.for_connection(ws.con), "email", "ann@example.com")[:16]
+        assert ids[0] == "e-" + identity.fingerprint(keyed.for_connection(ws._con), "email", "ann@example.com")[:16]
 
 
 def _old_workspace(path) -> None:
@@ -110,7 +110,7 @@ def test_an_old_workspace_is_upgraded_to_keyed_hashes(tmp_path):
     path = tmp_path / "old.duckdb"
     _old_workspace(path)
     with Workspace(path) as ws:
-        con = ws.con
+        con = ws._con
         h = keyed.for_connection(con)
         ids = {r[0] for r in con.execute("SELECT customer_id FROM customers").fetchall()}
         bo, phone = "e-" + identity.fingerprint(h, "email", "bo@example.com")[:16], \

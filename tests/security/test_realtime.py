@@ -29,14 +29,15 @@ def wait_for(check, timeout: float = 5.0) -> bool:
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory):
     built = build_shop(tmp_path_factory.mktemp("realtime-shop") / "shop.duckdb", n_customers=30)
-    from regulars.segments.membership import create_segment, refresh
+    from regulars.jobs.segments import refresh
+    from regulars.segments.membership import create_segment
 
     with Workspace(built.path) as ws:
         # C0002 bought and viewed products but never searched: a search moves it out of this segment only
-        ws.con.execute("DELETE FROM events WHERE customer_id = 'C0002' AND event_type = 'search'")
+        ws._con.execute("DELETE FROM events WHERE customer_id = 'C0002' AND event_type = 'search'")
         create_segment(ws, "Never searched", "searches < 1")
         refresh(ws)
-        members = {r[0] for r in ws.con.execute(
+        members = {r[0] for r in ws._con.execute(
             "SELECT customer_id FROM segment_memberships WHERE segment_id = 'never_searched'").fetchall()}
     built.never_searched = sorted(members)
     return built
@@ -142,10 +143,10 @@ def test_events_stay_fast_and_visible_while_a_large_upload_runs(shop, tmp_path):
         # after the upload, the deferred events went through the full path: the new e-mail is a customer
         assert server.shared.wait_idle(60)
         with server.shared.read() as ws:
-            owner = ws.con.execute("SELECT customer_id FROM events WHERE anonymous_id = 'anon-fair'").fetchall()[0][0]
+            owner = ws._con.execute("SELECT customer_id FROM events WHERE anonymous_id = 'anon-fair'").fetchall()[0][0]
             assert owner and owner.startswith("e-")
-            assert ws.con.execute("SELECT count(*) FROM events_deferred").fetchall()[0][0] == 0
-            posted = ws.con.execute(f"SELECT count(*) FROM events WHERE event_id LIKE 'fair{attempt}-%'").fetchall()[0][0]
+            assert ws._con.execute("SELECT count(*) FROM events_deferred").fetchall()[0][0] == 0
+            posted = ws._con.execute(f"SELECT count(*) FROM events WHERE event_id LIKE 'fair{attempt}-%'").fetchall()[0][0]
             assert posted >= during
     finally:
         server.stop()

@@ -12,7 +12,8 @@ import datetime as dt
 import pytest
 
 from regulars import Workspace
-from regulars.segments.membership import create_segment, refresh
+from regulars.jobs.segments import refresh
+from regulars.segments.membership import create_segment
 from regulars.segments import rules
 from regulars.segments.rules import RuleError
 from tests.api.server import start
@@ -45,8 +46,8 @@ def test_hostile_rules_are_refused_when_saved(shop, name):
 def _save_unchecked(ws, sid: str, rule: str) -> None:
     """What a workspace saved before validation existed holds: the rule as typed."""
     now = dt.datetime(2024, 1, 1)
-    ws.con.execute("INSERT INTO segment_definitions VALUES (?, ?, 'rule', '', ?, ?, NULL)", [sid, sid, now, now])
-    ws.con.execute("INSERT INTO segment_versions VALUES (?, 1, ?, '', ?)", [sid, rule, now])
+    ws._con.execute("INSERT INTO segment_definitions VALUES (?, ?, 'rule', '', ?, ?, NULL)", [sid, sid, now, now])
+    ws._con.execute("INSERT INTO segment_versions VALUES (?, 1, ?, '', ?)", [sid, rule, now])
 
 
 @pytest.fixture(scope="module")
@@ -70,10 +71,10 @@ def test_saved_hostile_rules_do_not_stop_the_other_segments(saved):
     shop, result = saved
     assert set(result.errors) == {f"bad_{n}" for n in HOSTILE}
     with Workspace(shop, read_only=True) as ws:
-        buyers = ws.con.execute("SELECT count(*) FROM segment_memberships WHERE segment_id = 'buyers'").fetchall()[0][0]
-        expected = ws.con.execute("SELECT count(DISTINCT customer_id) FROM orders WHERE total > 0").fetchall()[0][0]
+        buyers = ws._con.execute("SELECT count(*) FROM segment_memberships WHERE segment_id = 'buyers'").fetchall()[0][0]
+        expected = ws._con.execute("SELECT count(DISTINCT customer_id) FROM orders WHERE total > 0").fetchall()[0][0]
         assert buyers == expected > 0
-        assert ws.con.execute("SELECT count(*) FROM segment_memberships WHERE segment_id LIKE 'rfm:%'").fetchall()[0][0]
+        assert ws._con.execute("SELECT count(*) FROM segment_memberships WHERE segment_id LIKE 'rfm:%'").fetchall()[0][0]
 
 
 def test_the_api_refresh_answers_and_events_still_flow(server):

@@ -86,7 +86,7 @@ ALLOWED = [
 
 def _state(path: Path, folder: Path) -> tuple:
     with Workspace(path, read_only=True) as ws:
-        counts = (ws.count("orders"), ws.count("customers"), ws.con.execute(
+        counts = (ws.count("orders"), ws.count("customers"), ws._con.execute(
             "SELECT count(*) FROM customers WHERE email IS NOT NULL").fetchall()[0][0])
     with duckdb.connect(str(folder / "other.duckdb"), read_only=True) as con:
         precious = con.execute("SELECT count(*) FROM precious").fetchall()[0][0]

@@ -28,9 +28,9 @@ def add_orders(ws, rows) -> None:
     """rows: (order_id, customer_id, date or datetime, total[, status[, refunded]])."""
     for r in rows:
         oid, cid, when, total, status, refunded = (*r, None, None)[:6]
-        ws.con.execute("INSERT INTO customers (customer_id) SELECT ? WHERE ? NOT IN (SELECT customer_id FROM customers)",
+        ws._con.execute("INSERT INTO customers (customer_id) SELECT ? WHERE ? NOT IN (SELECT customer_id FROM customers)",
                        [cid, cid])
-        ws.con.execute("INSERT INTO orders (order_id, customer_id, ordered_at, total, status, refunded) "
+        ws._con.execute("INSERT INTO orders (order_id, customer_id, ordered_at, total, status, refunded) "
                        "VALUES (?, ?, ?, ?, ?, ?)", [oid, cid, when, total, status, refunded])
 
 

@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 
 from regulars.cli.segments import register
 from regulars.reports import segments as reports
-from regulars.segments.membership import SegmentError, create_segment, delete_segment, get_segment, refresh
+from regulars.jobs.segments import refresh
+from regulars.segments.membership import SegmentError, create_segment, delete_segment, get_segment
 from regulars.segments.rules import RuleError
 from tests.segments.conftest import add_orders
 
@@ -25,8 +26,8 @@ def shop(workspace):
         ("b1", "b", "2024-02-10", 30),
         ("c1", "c", "2023-06-01", 300),
     ])
-    workspace.con.execute("INSERT INTO products VALUES ('p1', NULL, 'Beans', 'Coffee', NULL, 10, true, NULL)")
-    workspace.con.execute("INSERT INTO order_lines (order_id, line_number, product_id, quantity, unit_price) "
+    workspace._con.execute("INSERT INTO products VALUES ('p1', NULL, 'Beans', 'Coffee', NULL, 10, true, NULL)")
+    workspace._con.execute("INSERT INTO order_lines (order_id, line_number, product_id, quantity, unit_price) "
                           "VALUES ('a1', 1, 'p1', 4, 10), ('b1', 1, 'p1', 3, 10)")
     return workspace
 
@@ -107,7 +108,7 @@ def test_rule_that_no_longer_fits_keeps_its_members(shop):
     create_segment(shop, "Coffee fans", "category_share_coffee > 0.5")
     refresh(shop, as_of=D1, builtin=False)
     assert members(shop, "coffee_fans") == ["a", "b"]
-    shop.con.execute("DELETE FROM order_lines")  # the shop has no categories any more
+    shop._con.execute("DELETE FROM order_lines")  # the shop has no categories any more
     result = refresh(shop, as_of=D1, builtin=False)
     assert "coffee_fans" in result.errors and "unknown column" in result.errors["coffee_fans"]
     assert members(shop, "coffee_fans") == ["a", "b"]

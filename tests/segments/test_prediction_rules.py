@@ -10,7 +10,8 @@ import pytest
 from regulars import Workspace
 from regulars.data import predictions_store
 from regulars.data import recommend_store
-from regulars.segments.membership import create_segment, refresh
+from regulars.jobs.segments import refresh
+from regulars.segments.membership import create_segment
 from regulars.segments.rules import RuleError, validate
 
 AS_OF = dt.date(2024, 6, 1)
@@ -20,10 +21,10 @@ AS_OF = dt.date(2024, 6, 1)
 def ws(tmp_path):
     ws = Workspace(tmp_path / "shop.duckdb")
     ids = [f"c{i}" for i in range(10)]
-    ws.con.execute("INSERT INTO customers (customer_id) VALUES " + ", ".join(f"('{c}')" for c in ids))
-    ws.con.execute("INSERT INTO orders (order_id, customer_id, ordered_at, total) VALUES "
+    ws._con.execute("INSERT INTO customers (customer_id) VALUES " + ", ".join(f"('{c}')" for c in ids))
+    ws._con.execute("INSERT INTO orders (order_id, customer_id, ordered_at, total) VALUES "
                    + ", ".join(f"('o{i}', 'c{i}', TIMESTAMP '2024-05-0{1 + i % 9} 10:00', 10)" for i in range(10)))
-    ws.con.execute("INSERT INTO products (product_id, name, category) VALUES ('beans', 'Beans', 'coffee'), "
+    ws._con.execute("INSERT INTO products (product_id, name, category) VALUES ('beans', 'Beans', 'coffee'), "
                    "('tea', 'Tea', 'tea')")
     predictions_store.write_customer_predictions(ws, pd.DataFrame({
         "customer_id": ids, "as_of": AS_OF, "churn_risk": [0.1 * i for i in range(10)],

@@ -82,8 +82,8 @@ def mart(workspace):
         ("o1", "a", "2024-01-10", 100), ("o2", "a", "2024-02-10", 50), ("o3", "a", "2024-03-10", 20),
         ("o4", "b", "2024-06-20", 30), ("o5", "c", "2023-01-01", 500),
     ])
-    workspace.con.execute("UPDATE customers SET region = 'north' WHERE customer_id IN ('a', 'c')")
-    workspace.con.execute("INSERT INTO customers (customer_id, created_at) VALUES ('d', '2024-01-01')")
+    workspace._con.execute("UPDATE customers SET region = 'north' WHERE customer_id IN ('a', 'c')")
+    workspace._con.execute("INSERT INTO customers (customer_id, created_at) VALUES ('d', '2024-01-01')")
     return workspace, customer_features(workspace, as_of=AS_OF, categories=[])
 
 

@@ -20,16 +20,16 @@ def shop(workspace):
     rows += [("y0", "y", "2022-01-01", 300), ("y1", "y", "2023-06-01", 300)]  # yearly-ish: low
     rows += [("o0", "o", "2024-05-01", 80)]  # one-time
     add_orders(workspace, rows)
-    workspace.con.execute("UPDATE orders SET discount = 5 WHERE customer_id = 'q'")
-    workspace.con.execute("UPDATE customers SET region = 'North' WHERE customer_id = 'm'")
-    workspace.con.execute("INSERT INTO customers (customer_id, created_at) VALUES ('b', '2024-01-01')")
-    workspace.con.execute("""INSERT INTO events (event_id, customer_id, session_id, event_type, occurred_at) VALUES
+    workspace._con.execute("UPDATE orders SET discount = 5 WHERE customer_id = 'q'")
+    workspace._con.execute("UPDATE customers SET region = 'North' WHERE customer_id = 'm'")
+    workspace._con.execute("INSERT INTO customers (customer_id, created_at) VALUES ('b', '2024-01-01')")
+    workspace._con.execute("""INSERT INTO events (event_id, customer_id, session_id, event_type, occurred_at) VALUES
         ('e1', 'b', 's1', 'product_view', '2024-06-01'), ('e2', 'b', 's1', 'add_to_cart', '2024-06-01 00:01'),
         ('e3', 'b', 's1', 'begin_checkout', '2024-06-01 00:02')""")
-    workspace.con.execute("""INSERT INTO messages (message_id, customer_id, channel, event_type, occurred_at) VALUES
+    workspace._con.execute("""INSERT INTO messages (message_id, customer_id, channel, event_type, occurred_at) VALUES
         ('x1', 'm', 'email', 'opened', '2024-06-01'), ('x2', 'o', 'email', 'unsubscribed', '2024-06-02'),
         ('x3', 'q', 'email', 'opened', '2023-01-01')""")
-    workspace.con.execute("""INSERT INTO order_lines (order_id, line_number, category, quantity, unit_price) VALUES
+    workspace._con.execute("""INSERT INTO order_lines (order_id, line_number, category, quantity, unit_price) VALUES
         ('y0', 1, 'Coffee', 1, 300), ('y1', 1, 'Coffee', 1, 200), ('y1', 2, 'Tea', 1, 100)""")
     return workspace
 

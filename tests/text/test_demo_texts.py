@@ -104,9 +104,9 @@ def test_a_refresh_keeps_topic_ids_and_labels(shop):
     key = ["source", "topic_id", "label"]
     assert after[key].sort_values(key).reset_index(drop=True).equals(before[key].sort_values(key).reset_index(drop=True))
     # new texts arrive: most topics are still matched to the earlier ones
-    ws.con.execute("CREATE TEMP TABLE extra AS SELECT * FROM tickets ORDER BY ticket_id LIMIT 150")
-    ws.con.execute("UPDATE extra SET ticket_id = 'X' || ticket_id")
-    ws.con.execute("INSERT INTO tickets SELECT * FROM extra")
+    ws._con.execute("CREATE TEMP TABLE extra AS SELECT * FROM tickets ORDER BY ticket_id LIMIT 150")
+    ws._con.execute("UPDATE extra SET ticket_id = 'X' || ticket_id")
+    ws._con.execute("INSERT INTO tickets SELECT * FROM extra")
     third = analyse_texts(ws)
     later = text_store.topics(ws, third.run_id)
     kept = set(later.loc[later["source"] == "tickets", "first_run_id"])
@@ -114,7 +114,7 @@ def test_a_refresh_keeps_topic_ids_and_labels(shop):
     new_ids = set(later.loc[later["source"] == "tickets", "topic_id"])
     assert len(old_ids & new_ids) >= 0.6 * len(old_ids)
     assert kept & {before["first_run_id"].iloc[0]}
-    ws.con.execute("DELETE FROM tickets WHERE ticket_id LIKE 'X%'")
+    ws._con.execute("DELETE FROM tickets WHERE ticket_id LIKE 'X%'")
     analyse_texts(ws)
 
 
@@ -176,12 +176,12 @@ def test_the_doctor_counts_only_english_texts_as_ready_for_sentiment(tmp_path):
     from regulars.reports.doctor import doctor
 
     ws = Workspace(tmp_path / "shop.duckdb")
-    ws.con.execute("INSERT INTO reviews (review_id, customer_id, rating, body, created_at) "
+    ws._con.execute("INSERT INTO reviews (review_id, customer_id, rating, body, created_at) "
                    "SELECT 'r' || i, 'c' || i, 4, 'Sehr leckerer Kaffee, ich bin mit der Lieferung zufrieden.', "
                    "TIMESTAMP '2024-01-01' FROM range(60) t(i)")
     report = doctor(ws)
     assert report.ready("sentiment").status == "warn"
     assert report.ready("sentiment").have == "60 (0 in English)"
-    ws.con.execute("UPDATE reviews SET body = 'Lovely coffee, fast delivery.'")
+    ws._con.execute("UPDATE reviews SET body = 'Lovely coffee, fast delivery.'")
     assert doctor(ws).ready("sentiment").status == "ok"
     ws.close()

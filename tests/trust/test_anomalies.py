@@ -50,7 +50,7 @@ def test_alert_subscribers_hear_new_flags_once_and_a_broken_one_does_not_stop_th
         before = again.flags.set_index(key)["first_flagged_at"].sort_index()
         assert before.equals(first.flags.set_index(key)["first_flagged_at"].sort_index())
         # a new bot session appears: exactly one new flag
-        demo.con.execute("INSERT INTO events (event_id, anonymous_id, session_id, event_type, occurred_at) "
+        demo._con.execute("INSERT INTO events (event_id, anonymous_id, session_id, event_type, occurred_at) "
                          "SELECT 'zz' || i, 'anon-new', 'new-bot', 'page_view', TIMESTAMP '2026-10-01' + "
                          "to_seconds(i) FROM range(150) t(i)")
         third = detect_anomalies(demo)

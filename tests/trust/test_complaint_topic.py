@@ -24,11 +24,11 @@ def plant_tickets(ws, rows: pd.DataFrame, prefix: str) -> None:
     """Add negative support tickets: ``rows`` has customer_id, opened_at and body."""
     frame = rows.reset_index(drop=True)
     frame = frame.assign(ticket_id=[f"{prefix}{i:06d}" for i in range(len(frame))])
-    ws.con.register("_planted", frame)
-    ws.con.execute("INSERT INTO tickets (ticket_id, customer_id, opened_at, closed_at, channel, topic, body, csat) "
+    ws._con.register("_planted", frame)
+    ws._con.execute("INSERT INTO tickets (ticket_id, customer_id, opened_at, closed_at, channel, topic, body, csat) "
                    "SELECT ticket_id, customer_id, opened_at, opened_at + INTERVAL 1 DAY, 'email', 'planted', body, 1 "
                    "FROM _planted")
-    ws.con.unregister("_planted")
+    ws._con.unregister("_planted")
 
 
 def bodies(rng, sentences, n) -> list[str]:

@@ -14,7 +14,7 @@ from regulars.jobs.predict import predict
 
 def test_refusers_get_generic_treatment_and_are_counted(demo):
     """Regression: before the fix every customer who refused personalisation was scored like the others."""
-    refused = refused_personalisation(demo.con)
+    refused = refused_personalisation(demo._con)
     assert len(refused) > 10  # the demo's preference-center opt-outs
     result = predict(demo)
     preds = predictions_store.read_customer_predictions(demo)
@@ -36,14 +36,14 @@ def test_refusers_get_generic_treatment_and_are_counted(demo):
 
 def test_the_latest_consent_decision_counts(demo):
     cid = demo.sql("SELECT customer_id FROM customers WHERE accepts_personalization IS NULL LIMIT 1")["customer_id"][0]
-    assert cid not in refused_personalisation(demo.con)
-    demo.con.execute("INSERT INTO consents (customer_id, purpose, is_granted, recorded_at, source) VALUES "
+    assert cid not in refused_personalisation(demo._con)
+    demo._con.execute("INSERT INTO consents (customer_id, purpose, is_granted, recorded_at, source) VALUES "
                      "(?, 'personalization', false, TIMESTAMP '2026-01-01', 'test'), "
                      "(?, 'personalization', true, TIMESTAMP '2026-02-01', 'test')", [cid, cid])
-    assert cid not in refused_personalisation(demo.con)
-    demo.con.execute("INSERT INTO consents (customer_id, purpose, is_granted, recorded_at, source) VALUES "
+    assert cid not in refused_personalisation(demo._con)
+    demo._con.execute("INSERT INTO consents (customer_id, purpose, is_granted, recorded_at, source) VALUES "
                      "(?, 'personalization', false, TIMESTAMP '2026-03-01', 'test')", [cid])
-    assert cid in refused_personalisation(demo.con)
+    assert cid in refused_personalisation(demo._con)
 
 
 @pytest.mark.slow
@@ -96,7 +96,7 @@ def test_a_consent_event_withdraws_the_stored_next_action_and_recommendations(de
                       "LIMIT 2")["customer_id"].tolist()
     cid, other = chosen
     assert customer_recommendations(demo, cid).is_personal
-    demo.con.execute("INSERT INTO events (event_id, customer_id, event_type, occurred_at, properties) VALUES "
+    demo._con.execute("INSERT INTO events (event_id, customer_id, event_type, occurred_at, properties) VALUES "
                      "('consent-1', ?, 'consent', now()::TIMESTAMP, '{\"purpose\": \"personalization\", "
                      "\"granted\": false}')", [cid])
     done = apply_consent_events(demo, [cid])

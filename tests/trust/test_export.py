@@ -46,7 +46,7 @@ def test_free_text_is_left_out_and_internal_tables_cannot_be_exported(demo, tmp_
 
 
 def test_segment_exports_filter_by_channel_consent(demo, tmp_path):
-    from regulars.segments.membership import refresh
+    from regulars.jobs.segments import refresh
 
     refresh(demo)
     seg = demo.sql("SELECT segment_id, count(*) AS n FROM segment_memberships GROUP BY 1 ORDER BY 2 DESC LIMIT 1")

@@ -97,8 +97,8 @@ def test_the_audit_of_the_demo_models(demo):
 
 def test_gender_is_audited_when_the_data_has_it_and_sensitive_inputs_are_reported(demo):
     run_audit(demo, ["churn"])
-    demo.con.execute("ALTER TABLE customers ADD COLUMN gender VARCHAR")
-    demo.con.execute("UPDATE customers SET gender = CASE WHEN hash(customer_id) % 2 = 0 THEN 'f' ELSE 'm' END")
+    demo._con.execute("ALTER TABLE customers ADD COLUMN gender VARCHAR")
+    demo._con.execute("UPDATE customers SET gender = CASE WHEN hash(customer_id) % 2 = 0 THEN 'f' ELSE 'm' END")
     again = run_audit(demo, ["churn"], stored=True)
     assert "gender" in again.results["churn"].attributes
     # a model that uses a sensitive attribute without the shop's consent is flagged
@@ -109,7 +109,7 @@ def test_gender_is_audited_when_the_data_has_it_and_sensitive_inputs_are_reporte
     try:
         r = run_audit(demo, ["uses_country"]).results["uses_country"]
         assert r.flags[0]["kind"] == "sensitive_input" and "country_is_us" in r.flags[0]["sentence"]
-        privacy_store.put(demo.con, "sensitive_inputs", ["country"])
+        privacy_store.put(demo._con, "sensitive_inputs", ["country"])
         r = run_audit(demo, ["uses_country"]).results["uses_country"]
         assert not [f for f in r.flags if f["kind"] == "sensitive_input"]
         assert "opted in by the shop: country" in r.notes[0]

@@ -43,13 +43,13 @@ def test_columns_the_shop_does_not_keep_never_land_and_held_ones_are_erased(tmp_
     with pytest.raises(ValueError, match="may be dropped"):
         validate("drop_columns", "email")
     with pytest.raises(ValueError, match="may be dropped"):
-        privacy_store.put(ws.con, "drop_columns", ["email"])
+        privacy_store.put(ws._con, "drop_columns", ["email"])
     ws.close()
 
 
 def _events(ws, days_back: list[int], today: dt.date):
     for i, d in enumerate(days_back):
-        ws.con.execute("INSERT INTO events (event_id, customer_id, anonymous_id, session_id, event_type, occurred_at, "
+        ws._con.execute("INSERT INTO events (event_id, customer_id, anonymous_id, session_id, event_type, occurred_at, "
                        "traffic_source) VALUES (?, 'C1', 'a1', 's' || ?, 'page_view', ?, 'google / organic')",
                        [f"e{i}", i // 3, dt.datetime.combine(today - dt.timedelta(days=d), dt.time(12))])
 
@@ -67,7 +67,7 @@ def test_retention_aggregates_then_deletes_old_events_and_logs_it(tmp_path):
     assert ws.count("events") == 3
     daily = ws.sql("SELECT day, events FROM event_daily ORDER BY day")
     assert daily["events"].tolist() == [1, 3]  # nothing lost: every deleted event is counted
-    runs = privacy_store.retention_runs(ws.con)
+    runs = privacy_store.retention_runs(ws._con)
     assert len(runs) == 1 and runs[0]["events_deleted"] == 4
     again = retention(ws, months=12, today=today)
     assert again["events_deleted"] == 0 and ws.sql("SELECT sum(events) AS n FROM event_daily")["n"][0] == 4

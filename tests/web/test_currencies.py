@@ -30,7 +30,7 @@ def mixed_shop(tmp_path):
     path = tmp_path / "shop.duckdb"
     with Workspace(path) as ws:
         ingest(ws, "orders", [str(orders)])
-        auth.set_settings(ws.con, {"currency": "EUR"}, "test")
+        auth.set_settings(ws._con, {"currency": "EUR"}, "test")
     server = start(path)
     yield server
     server.stop()

@@ -76,7 +76,7 @@ def test_upload_a_semicolon_decimal_comma_file_with_a_pasted_then_a_saved_mappin
     finally:
         context.close()
     with web_server.shared.read() as ws:
-        amounts = sorted(float(r[0]) for r in ws.con.execute(
+        amounts = sorted(float(r[0]) for r in ws._con.execute(
             "SELECT amount FROM marketing_spend WHERE channel = 'newsletter'").fetchall())
     assert amounts == [7.75, 12.25, 1234.5]
 
@@ -163,7 +163,7 @@ def test_an_nps_change_is_in_points_not_percent_of_the_score():
 def test_segment_since_is_the_data_date_not_when_the_refresh_ran(browser, web_server):
     shop = web_server.extra["shop"]
     with web_server.shared.read() as ws:
-        since, ran = ws.con.execute(
+        since, ran = ws._con.execute(
             "SELECT m.since_as_of::VARCHAR, r.refreshed_at::DATE::VARCHAR FROM segment_memberships m "
             "JOIN segment_refreshes r ON r.refresh_id = m.since_refresh WHERE m.customer_id = ? LIMIT 1",
             [shop.best_customer]).fetchone()
@@ -186,7 +186,7 @@ def test_times_on_pages_are_in_the_shops_time_zone(browser, web_server):
         before = api.get("/api/settings").json()["timezone"]
         api.put("/api/settings", json={"timezone": "Asia/Tokyo"})  # UTC+9 all year
     with web_server.shared.read() as ws:
-        created = ws.con.execute("SELECT created_at FROM api_keys WHERE name = 'test viewer'").fetchone()[0]
+        created = ws._con.execute("SELECT created_at FROM api_keys WHERE name = 'test viewer'").fetchone()[0]
     tokyo = (created + dt.timedelta(hours=9)).strftime("%Y-%m-%d %H:%M")
     utc = created.strftime("%Y-%m-%d %H:%M")
     context, page, errors = sign_in(browser, web_server, "admin")

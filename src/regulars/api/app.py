@@ -72,7 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.cache = ReportCache(shared)
         reload_keys(app)
         with shared.read() as ws:
-            app.state.app_settings = auth.get_settings(ws.con)
+            app.state.app_settings = auth.get_settings(ws)
             shared.write_transaction(auth.purge_sessions)
         app.state.profiles = ProfileCache(shared, max_profiles=settings.max_profiles)
         from regulars.api import consent_hook  # noqa: F401 - registers the consent listener once per process
@@ -100,7 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             cli_channel.uninstall(app)
             used = app.state.keyring.drain_last_used()
             if used:
-                shared.submit(lambda ws: auth.touch_keys(ws.con, used))
+                shared.submit(lambda ws: auth.touch_keys(ws, used))
             stop_activation(app)
             refresher.stop()
             schedule.stop()
@@ -145,4 +145,4 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 def reload_keys(app: FastAPI) -> None:
     """Reload the active keys after a change (create/revoke)."""
     with app.state.shared.read() as ws:
-        app.state.keyring = auth.Keyring.load(ws.con)
+        app.state.keyring = auth.Keyring.load(ws)

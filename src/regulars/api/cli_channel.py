@@ -154,7 +154,7 @@ def _after(app: FastAPI, future, out: queue.Queue) -> None:
 
             reload_keys(app)
             with app.state.shared.read() as ws:
-                app.state.app_settings = auth.get_settings(ws.con)
+                app.state.app_settings = auth.get_settings(ws)
             forget_derived(app)
         except Exception as exc:  # noqa: BLE001 - the command itself succeeded
             log.error("reloading after a forwarded command failed: %s", type(exc).__name__)

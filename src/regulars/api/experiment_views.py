@@ -13,7 +13,7 @@ import datetime as dt
 from fastapi import Request
 
 from regulars.api.errors import ApiError
-from regulars.reports.customers import jsonable
+from regulars.data.rows import jsonable
 
 
 def _errors():

@@ -33,6 +33,7 @@ import time
 import zlib
 from collections import OrderedDict
 
+from regulars.data import customer_queries
 from regulars.reports import customers as report
 
 log = logging.getLogger("regulars.server")
@@ -157,11 +158,7 @@ class ProfileCache:
         started = time.perf_counter()
         try:
             with read() as ws:
-                ids = [r[0] for r in ws.con.execute(
-                    "SELECT c.customer_id FROM customers c LEFT JOIN "
-                    "(SELECT customer_id, max(ordered_at) AS t FROM orders GROUP BY 1) o USING (customer_id) "
-                    "ORDER BY o.t DESC NULLS LAST, c.created_at DESC NULLS LAST, c.customer_id LIMIT ?",
-                    [self._max]).fetchall()]
+                ids = customer_queries.recent_customer_ids(ws, self._max)
             cleared = self._cleared_at
             for i in range(0, len(ids), BATCH):
                 if self._cleared_at != cleared or self._shared.closing:

@@ -3,15 +3,9 @@
 The writer thread hands the ids of the customers whose events committed to
 a :class:`Refresher` thread (so event writes never wait for this), which:
 
-1. recomputes those customers' **features** (the features mart, over views
-   of the canonical tables restricted to them: SQL compiled once per day) and
-   their **event-driven segment memberships** — ``engagement:browser_never_bought``,
-   ``engagement:product_viewer``, ``engagement:cart_abandoner`` and saved rule
-   segments whose rule uses web/app event features — then records who
-   entered and exited as a ``realtime`` segment refresh (history, memberships
-   and sizes stay consistent with :mod:`regulars.segments.membership`).
-   Order-, e-mail- and time-driven segments (RFM, lifecycle, value tiers,
-   e-mail engagement) move at the next full refresh;
+1. recomputes those customers' **event-driven segment memberships**
+   (:mod:`regulars.jobs.realtime_segments`) and records who entered and exited
+   as a ``realtime`` segment refresh through the one segment store;
 2. rebuilds their cached 360 profiles (:mod:`regulars.api.profiles`);
 3. calls the functions registered with :func:`on_events` (e.g. journey
    triggers): ``fn(workspace, customer_ids)`` on the writer, so they may write.
@@ -22,192 +16,24 @@ refresh` or ``POST /api/segments/refresh`` once).
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import logging
-import queue
 import threading
 import time
 from collections.abc import Callable
+
+from regulars.jobs import realtime_segments
+from regulars.jobs.realtime_segments import RealtimeSegments
 
 log = logging.getLogger("regulars.realtime")
 
 #: Extra refreshers: ``fn(workspace, customer_ids)``, run on the writer after the segments.
 REFRESHERS: list[Callable] = []
 
-#: Mart columns computed from web/app events (what a posted event can change).
-EVENT_FEATURES = frozenset({"sessions", "product_views", "cart_adds", "searches", "checkout_step_max",
-                            "cart_abandonments", "abandoned_checkout_step"})
-#: Built-in segments a posted event can move (tier flag column -> segment id).
-EVENT_FLAGS = {
-    "is_browser_never_bought": "engagement:browser_never_bought",
-    "is_product_viewer": "engagement:product_viewer",
-    "is_cart_abandoner": "engagement:cart_abandoner",
-}
-CUSTOMER_TABLES = ("customers", "orders", "events", "messages", "tickets", "reviews", "surveys", "consents",
-                   "identities")
-SHARED_TABLES = ("products", "campaigns", "marketing_spend")
-
 
 def on_events(fn: Callable) -> Callable:
     """Register *fn(workspace, customer_ids)* to run after events commit (decorator-friendly)."""
     REFRESHERS.append(fn)
     return fn
-
-
-class RealtimeSegments:
-    """Event-driven memberships for a few customers, from SQL compiled once (per day and rule set)."""
-
-    def __init__(self, view):
-        self.view = view  # a ReadView owned by the refresher thread: its temp views are its own
-        self._compiled: dict[tuple, str] = {}
-        self._ready = False
-
-    def _setup(self) -> None:
-        con = self.view.con
-        con.execute("CREATE OR REPLACE TEMP TABLE rt_ids (customer_id VARCHAR)")
-        for t in CUSTOMER_TABLES:
-            con.execute(f"CREATE OR REPLACE TEMP VIEW rt_{t} AS SELECT * FROM main.{t} "
-                        "WHERE customer_id IN (SELECT customer_id FROM rt_ids)")
-        con.execute("CREATE OR REPLACE TEMP VIEW rt_order_lines AS SELECT * FROM main.order_lines "
-                    "WHERE order_id IN (SELECT order_id FROM rt_orders)")
-        for t in SHARED_TABLES:
-            con.execute(f"CREATE OR REPLACE TEMP VIEW rt_{t} AS SELECT * FROM main.{t}")
-        self._ready = True
-
-    def _provider(self):
-        ibis_backend = self.view.ibis
-
-        class Scoped:
-            def table(self, name):
-                return ibis_backend.table(f"rt_{name}")
-
-            def execute(self, expr):
-                return ibis_backend.execute(expr)
-
-        return Scoped()
-
-    def _sql(self, key: tuple, build: Callable[[], object]) -> str:
-        if key not in self._compiled:
-            import ibis
-
-            self._compiled = {k: v for k, v in self._compiled.items() if k[1] == key[1]}  # forget other days
-            self._compiled[key] = str(ibis.to_sql(build(), dialect="duckdb"))
-        return self._compiled[key]
-
-    def compute(self, ids: list[str]) -> tuple[set[str], set[tuple[str, str]], dict[str, float]] | None:
-        """(segment ids decided, their (segment_id, customer_id) members among *ids*, revenue per customer)."""
-        from regulars.features.mart import customer_features, shop_categories
-        from regulars.segments.membership import mart_schema
-        from regulars.segments.rules import RuleError, compile_rule, rule_columns
-        from regulars.segments.tiers import tiers
-
-        con = self.view.con
-        if not con.execute("SELECT count(*) FROM segment_refreshes").fetchall()[0][0]:
-            return None
-        if not self._ready:
-            self._setup()
-        as_of = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)
-        cats = tuple(shop_categories(self.view))
-        provider = self._provider()
-        mart_sql = self._sql(("mart", as_of, cats), lambda: customer_features(provider, as_of, list(cats)))
-        con.execute("DELETE FROM rt_ids")
-        con.execute("INSERT INTO rt_ids SELECT unnest(?::VARCHAR[])", [ids])
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _rt_mart AS {mart_sql}")
-        mart = self.view.ibis.table("_rt_mart")
-        flags_sql = self._sql(("flags", as_of, cats), lambda: tiers(provider, as_of, None, categories=list(cats),
-                                                                      mart=mart).select("customer_id", *EVENT_FLAGS))
-        decided = set(EVENT_FLAGS.values())
-        members: set[tuple[str, str]] = set()
-        for row in con.execute(flags_sql).fetchall():
-            for flag, value in zip(EVENT_FLAGS.values(), row[1:]):
-                if value:
-                    members.add((flag, row[0]))
-        rules = con.execute(
-            "SELECT d.segment_id, v.version, v.rule FROM segment_definitions d "
-            "JOIN (SELECT segment_id, max(version) AS version FROM segment_versions GROUP BY ALL) m USING (segment_id) "
-            "JOIN segment_versions v ON v.segment_id = m.segment_id AND v.version = m.version "
-            "WHERE d.kind = 'rule' AND d.deleted_at IS NULL").fetchall()
-        if rules:
-            schema = mart_schema(provider, list(cats))
-            for sid, version, rule in rules:
-                try:
-                    if not set(rule_columns(rule, schema)) & EVENT_FEATURES:
-                        continue
-                    sql = self._sql(("rule", as_of, cats, sid, version),
-                                    lambda: mart.filter(compile_rule(rule, mart)).select("customer_id"))
-                    found = {(sid, r[0]) for r in con.execute(sql).fetchall()}
-                except (RuleError, RecursionError, TypeError, ValueError, OverflowError) as exc:
-                    log.warning("rule segment %s skipped in the real-time refresh: %s", sid, type(exc).__name__)
-                    continue  # one bad saved rule never stops the others
-                except Exception as exc:  # noqa: BLE001 - e.g. the database refusing the rule's SQL
-                    if type(exc).__module__.split(".")[0] not in ("duckdb", "_duckdb"):
-                        raise
-                    log.warning("rule segment %s skipped in the real-time refresh: %s", sid, type(exc).__name__)
-                    continue
-                decided.add(sid)
-                members |= found
-        revenue = {r[0]: float(r[1] or 0) for r in con.execute("SELECT customer_id, revenue FROM _rt_mart").fetchall()}
-        return decided, members, revenue
-
-
-def apply_memberships(ws, ids: list[str], decided: set[str], members: set[tuple[str, str]],
-                      revenue: dict[str, float]) -> dict | None:
-    """Record entries/exits of *ids* in the *decided* segments as a ``realtime`` refresh (on the writer)."""
-    con = ws.con
-    with ws.transaction():
-        current = {(s, c) for s, c in con.execute(
-            "SELECT segment_id, customer_id FROM segment_memberships WHERE customer_id IN (SELECT unnest(?::VARCHAR[])) "
-            "AND segment_id IN (SELECT unnest(?::VARCHAR[]))", [ids, sorted(decided)]).fetchall()}
-        entered, exited = members - current, current - members
-        if not entered and not exited:
-            return None
-        base = con.execute("SELECT refresh_id, summary::VARCHAR FROM segment_refreshes ORDER BY refresh_id DESC LIMIT 1"
-                           ).fetchall()
-        if not base:
-            return None
-        base_id, base_summary = base[0]
-        rid = con.execute("SELECT nextval('segment_refresh_ids')").fetchall()[0][0]
-        today = dt.datetime.now(dt.UTC).date()
-        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-        versions = dict(con.execute("SELECT segment_id, max(version) FROM segment_versions GROUP BY 1").fetchall())
-        known = {r[0] for r in con.execute("SELECT segment_id FROM segment_definitions").fetchall()}
-        for sid in sorted({s for s, _ in entered} - known):
-            family, _, value = sid.partition(":")
-            con.execute("INSERT INTO segment_definitions VALUES (?, ?, 'tier', '', ?, ?, NULL)",
-                        [sid, f"{family.capitalize()}: {value.replace('_', ' ')}", now, now])
-        rows = [(rid, s, c, "entered", versions.get(s, 0), today) for s, c in sorted(entered)]
-        rows += [(rid, s, c, "exited", versions.get(s, 0), today) for s, c in sorted(exited)]
-        con.executemany("INSERT INTO segment_history VALUES (?, ?, ?, ?, ?, ?)", rows)
-        for s, c in exited:
-            con.execute("DELETE FROM segment_memberships WHERE segment_id = ? AND customer_id = ?", [s, c])
-        if entered:  # executemany with no rows fails (and rolled the exits back)
-            con.executemany("INSERT INTO segment_memberships VALUES (?, ?, ?, ?, ?)",
-                            [(s, c, versions.get(s, 0), rid, today) for s, c in sorted(entered)])
-        # Sizes at this refresh: the previous ones, moved by who entered and exited.
-        delta: dict[str, list[float]] = {}
-        for s, c in entered:
-            d = delta.setdefault(s, [0, 0.0])
-            d[0] += 1
-            d[1] += revenue.get(c, 0.0)
-        for s, c in exited:
-            d = delta.setdefault(s, [0, 0.0])
-            d[0] -= 1
-            d[1] -= revenue.get(c, 0.0)
-        con.execute("CREATE OR REPLACE TEMP TABLE _rt_delta (segment_id VARCHAR, members BIGINT, revenue DOUBLE)")
-        con.executemany("INSERT INTO _rt_delta VALUES (?, ?, ?)", [(s, int(v[0]), v[1]) for s, v in delta.items()])
-        con.execute(
-            "INSERT INTO segment_sizes SELECT ?, coalesce(s.segment_id, d.segment_id), coalesce(s.version, 0), "
-            "coalesce(s.members, 0) + coalesce(d.members, 0), coalesce(s.revenue, 0) + coalesce(d.revenue, 0) "
-            "FROM (SELECT * FROM segment_sizes WHERE refresh_id = ?) s FULL JOIN _rt_delta d USING (segment_id)",
-            [rid, base_id])
-        con.execute("DROP TABLE _rt_delta")
-        summary = json.loads(base_summary or "{}")
-        summary.update({"partial": True, "base_refresh": base_id, "touched_customers": len(ids)})
-        con.execute("INSERT INTO segment_refreshes VALUES (?, ?, ?, 'realtime', ?, ?, ?, ?)",
-                    [rid, now, today, len({s for s, _ in entered | exited}), len(entered), len(exited),
-                     json.dumps(summary)])
-    return {"refresh_id": rid, "entered": len(entered), "exited": len(exited)}
 
 
 class _Worker:
@@ -327,14 +153,13 @@ class Refresher:
         self.close_view()
 
     def _segments_round(self, ids: list[str]) -> None:
-        from regulars.data.realtime import ReadView
 
         if self.shared.closing:
             return
         started = time.perf_counter()
         with self._segments_lock:
             if self._segments is None:
-                self._segments = RealtimeSegments(ReadView(self.shared.workspace))
+                self._segments = RealtimeSegments(self.shared.private_view())
             computed = self._compute(ids)
         changed = self._apply(ids, computed)
         for fn in REFRESHERS:
@@ -355,7 +180,7 @@ class Refresher:
         """Before an exclusive write (the workspace file is rewritten): drop the read view; made afresh later."""
         with self._segments_lock:
             if self._segments is not None:
-                self._segments.view.close()
+                self._segments.close()
                 self._segments = None
 
     def _compute(self, ids: list[str]):
@@ -369,8 +194,7 @@ class Refresher:
     def _apply(self, ids: list[str], computed) -> int:
         if computed is None:
             return 0
-        decided, members, revenue = computed
-        result = self.shared.write(lambda ws: apply_memberships(ws, ids, decided, members, revenue))
+        result = self.shared.write(lambda ws: realtime_segments.record(ws, ids, computed))
         return (result["entered"] + result["exited"]) if result else 0
 
 

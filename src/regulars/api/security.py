@@ -72,7 +72,7 @@ class SessionCache:
         s = self._cache.get(h)
         if s is None:
             with self._shared.read() as ws:
-                s = auth.find_session(ws.con, token)
+                s = auth.find_session(ws, token)
             if s is None:
                 return None
             self._cache[h] = s
@@ -82,13 +82,13 @@ class SessionCache:
         return s
 
     def start(self, key: auth.ApiKey, hours: float) -> tuple[str, auth.Session]:
-        token, s = self._shared.write_transaction(lambda con: auth.create_session(con, key, hours))
+        token, s = self._shared.write_transaction(lambda ws: auth.create_session(ws, key, hours))
         self._cache[auth.session_hash(token)] = s
         return token, s
 
     def end(self, token: str) -> None:
         self._cache.pop(auth.session_hash(token), None)
-        self._shared.write_transaction(lambda con: auth.end_session(con, token))
+        self._shared.write_transaction(lambda ws: auth.end_session(ws, token))
 
     def forget_key(self, key_id: str) -> None:
         for h, s in list(self._cache.items()):
@@ -105,7 +105,7 @@ def _touch(request: Request) -> None:
     state.last_touch = now
     used = state.keyring.drain_last_used()
     if used:
-        state.shared.submit(lambda ws: auth.touch_keys(ws.con, used))
+        state.shared.submit(lambda ws: auth.touch_keys(ws, used))
 
 
 def identify(request: Request) -> Principal | None:

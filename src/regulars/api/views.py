@@ -13,8 +13,8 @@ import importlib
 from fastapi import Request
 
 from regulars.api.errors import ApiError
+from regulars.data.rows import jsonable
 from regulars.reports import standard
-from regulars.reports.customers import jsonable
 
 
 def report_module(name: str):
@@ -195,7 +195,7 @@ def segment_members_csv(request: Request, ws, segment_id: str, include_pii: bool
 def refresh_segments(request: Request) -> dict:
     """Recompute every membership through the writer, then drop cached results."""
     try:
-        from regulars.segments.membership import refresh
+        from regulars.jobs.segments import refresh
     except ImportError:
         raise ApiError(503, "segments are not available in this installation") from None
     result = request.app.state.shared.write(lambda ws: refresh(ws))

@@ -146,11 +146,10 @@ def runs(
     workspace: Path = WorkspaceOption,
 ) -> None:
     """List ingest runs, newest first."""
+    from regulars.data.admin_queries import ingest_runs_frame
+
     with open_workspace(workspace, read_only=True) as ws:
-        df = ws.sql(
-            "SELECT run_id, kind, format, files, started_at, rows_read, rows_new, rows_updated, rows_unchanged, "
-            "rows_quarantined FROM ingest_runs ORDER BY run_id DESC LIMIT ?", [limit],
-        )
+        df = ingest_runs_frame(ws, limit)
     render_frame(df, format, title="ingest runs")
 
 
@@ -165,32 +164,15 @@ def sql(
 
     Nothing else runs: no COPY/EXPORT, no SET, no ATTACH, no files read or written.
     """
-    import duckdb
-
-    from regulars.data import sandbox, shop
-    from regulars.data.workspace import resolve_path
+    from regulars.data import sandbox
+    from regulars.data.workspace import WorkspaceError
     from regulars.reports.shop_time import SHOP_TIMEZONE
 
-    path = resolve_path(workspace)
     try:
-        statement = sandbox.check(query)
-        with sandbox.connect(path) as con:
-            if not sandbox.schema_is_current(con):
-                fail(f"workspace {path} has an older schema; open it once for writing (e.g. `regulars doctor`)")
-            tables = [r[0] for r in con.execute("SHOW TABLES").fetchall()]
-            SHOP_TIMEZONE.set(shop.timezone(con))  # moments are printed in the shop's time zone
-            try:
-                df = con.execute(statement).df()
-            except duckdb.Error as exc:
-                fail(f"{str(exc).splitlines()[0]} (queries are read-only and cannot touch files; "
-                     f"tables: {', '.join(t for t in tables if t not in sandbox.FORBIDDEN_TABLES)})")
-    except sandbox.SqlRefused as exc:
+        df, zone = sandbox.query(workspace, query, with_time_zone=True)
+    except (sandbox.SqlRefused, sandbox.SqlFailed, WorkspaceError) as exc:
         fail(str(exc))
-    except FileNotFoundError:
-        fail(f"no workspace at {path}; create one with `regulars demo` or `regulars ingest ...`")
-    except duckdb.IOException as exc:
-        fail(f"cannot open workspace {path}: {str(exc).splitlines()[0]}. Another regulars process may be "
-             "writing to it; wait for it to finish or use a copy.")
+    SHOP_TIMEZONE.set(zone)  # moments are printed in the shop's time zone
     render_frame(df, format, limit=limit if format == "table" else None)
 
 
@@ -210,7 +192,7 @@ def forget(
 
     with open_workspace(workspace) as ws:
         try:
-            cid = resolve_customer(ws.con, customer)
+            cid = resolve_customer(ws, customer)
         except CustomerNotFound as exc:
             fail(str(exc))
         if not yes:
@@ -281,7 +263,7 @@ def kpis(
     from regulars.reports.words import say
 
     with open_workspace(workspace, read_only=True) as ws:
-        currency = shop_settings(ws.con)["currency"]
+        currency = shop_settings(ws)["currency"]
         if not on_spark(ws, engine):
             stored_report = standard.kpis(ws, by=by)
             say_stored(stored_report)

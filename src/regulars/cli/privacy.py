@@ -28,7 +28,7 @@ def list_cmd(format: str = FormatOption, workspace: Path = WorkspaceOption) -> N
     from regulars.data import suppression
 
     with open_workspace(workspace, read_only=True) as ws:
-        items = suppression.listing(ws.con)
+        items = suppression.listing(ws)
     if not items and format == "table":
         console.print("no suppressed identifiers: nobody has been erased (or every suppression was lifted)")
         return
@@ -62,14 +62,14 @@ def lift_cmd(
             fail("refusing to lift a suppression without confirmation; pass --yes")
         typer.confirm("Rows of this person will load again from the next import. Lift the suppression?", abort=True)
     with open_workspace(workspace) as ws:
-        with ws.transaction() as con:
+        with ws.transaction():
             if erasure:
-                n = suppression.lift(con, erasure_id=erasure)
+                n = suppression.lift(ws, erasure_id=erasure)
             else:
                 (kind, text), = given.items()
-                n = suppression.lift(con, kind=kind, text=text)
+                n = suppression.lift(ws, kind=kind, text=text)
             if n:
-                auth.record(con, "cli", None, "suppression.lift", erasure or "identifier", {"identifiers": n})
+                auth.record(ws, "cli", None, "suppression.lift", erasure or "identifier", {"identifiers": n})
     if not n:
         fail("nothing to lift: no suppression matches (see `regulars suppressions list`)")
     console.print(f"lifted {n} suppressed identifier(s); their rows load again from the next import")

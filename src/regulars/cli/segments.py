@@ -170,6 +170,7 @@ def list_cmd(format: str = FormatOption, workspace: Path = WorkspaceOption) -> N
 def show_cmd(name: str = typer.Argument(..., help="Segment id or name."), format: str = FormatOption,
              workspace: Path = WorkspaceOption) -> None:
     """A segment's definition, every version of its rule, and its size over the refreshes."""
+    from regulars.reports.segments import size_trend
     from regulars.segments.membership import get_segment
 
     _check_format(format)
@@ -178,9 +179,7 @@ def show_cmd(name: str = typer.Argument(..., help="Segment id or name."), format
             seg = get_segment(ws, name)
         except _errors() as exc:
             fail(str(exc))
-        trend = ws.sql("SELECT s.refresh_id, r.as_of, s.version, s.members, s.revenue::DOUBLE AS revenue "
-                       "FROM segment_sizes s JOIN segment_refreshes r USING (refresh_id) WHERE segment_id = ? "
-                       "ORDER BY refresh_id", [seg["segment_id"]])
+        trend = size_trend(ws, seg["segment_id"])
     if format == "json":
         seg["sizes"] = trend.to_dict(orient="records")
         print_json(seg)
@@ -286,7 +285,7 @@ def refresh_cmd(
 ) -> None:
     """Recompute every membership and record who entered and exited since the last refresh."""
     from regulars.cli.common import progress_steps
-    from regulars.segments.membership import refresh
+    from regulars.jobs.segments import refresh
 
     with open_workspace(workspace) as ws:
         try:

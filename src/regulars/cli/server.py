@@ -32,10 +32,10 @@ def ensure_admin_key(ws: Workspace) -> str | None:
     """Create an admin key when the workspace has none; return its secret (else None)."""
     from regulars.data import auth
 
-    if auth.count_active_admins(ws.con):
+    if auth.count_active_admins(ws):
         return None
-    with ws.transaction() as con:
-        _key, secret = auth.create_key(con, "admin", name="first admin (created by regulars serve)", created_by="cli")
+    with ws.transaction():
+        _key, secret = auth.create_key(ws, "admin", name="first admin (created by regulars serve)", created_by="cli")
     return secret
 
 
@@ -102,8 +102,8 @@ def keys_create(
 
     ws = _open(workspace)
     try:
-        with ws.transaction() as con:
-            key, secret = auth.create_key(con, role, name=name, created_by="cli")
+        with ws.transaction():
+            key, secret = auth.create_key(ws, role, name=name, created_by="cli")
     except auth.AuthError as exc:
         fail(str(exc))
     finally:
@@ -125,7 +125,7 @@ def keys_list(
 
     ws = _open(workspace)
     try:
-        keys = auth.list_keys(ws.con, include_revoked=all_)
+        keys = auth.list_keys(ws, include_revoked=all_)
     finally:
         ws.close()
     df = pd.DataFrame([k.as_dict() for k in keys],
@@ -143,8 +143,8 @@ def keys_revoke(
 
     ws = _open(workspace)
     try:
-        with ws.transaction() as con:
-            key = auth.revoke_key(con, key_id, revoked_by="cli")
+        with ws.transaction():
+            key = auth.revoke_key(ws, key_id, revoked_by="cli")
     except auth.AuthError as exc:
         fail(str(exc))
     finally:

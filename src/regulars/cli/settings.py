@@ -38,17 +38,17 @@ def settings(
             from regulars.data.shop import RateError, parse_rates
 
             try:
-                changes["exchange_rates"] = parse_rates(" ; ".join(rate), auth.get_settings(ws.con)["exchange_rates"],
+                changes["exchange_rates"] = parse_rates(" ; ".join(rate), auth.get_settings(ws)["exchange_rates"],
                                                         merge=True)
             except RateError as exc:
                 fail(str(exc))
         if changes:
             try:
-                with ws.transaction() as con:
-                    auth.set_settings(con, changes, updated_by="cli")
+                with ws.transaction() as tx:
+                    auth.set_settings(tx, changes, updated_by="cli")
             except auth.AuthError as exc:
                 fail(str(exc))
-        current = auth.get_settings(ws.con)
+        current = auth.get_settings(ws)
     rows = [{"setting": k, "value": _shown(k, v), "meaning": auth.SETTINGS[k][1]} for k, v in current.items()]
     render_frame(pd.DataFrame(rows), format, title="shop settings")
     if name == "timezone":

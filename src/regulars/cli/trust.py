@@ -224,9 +224,9 @@ def privacy_show(workspace: Path = WorkspaceOption) -> None:
     from regulars.data import privacy_store
 
     with open_workspace(workspace, read_only=True) as ws:
-        settings = privacy_store.get(ws.con)
-        held = privacy_store.personal_data_held(ws.con)
-        runs = privacy_store.retention_runs(ws.con, 3)
+        settings = privacy_store.get(ws)
+        held = privacy_store.personal_data_held(ws)
+        runs = privacy_store.retention_runs(ws, 3)
     for name, value in settings.items():
         console.print(f"{name}: {value if value not in (None, []) else '(none)'}")
     render_frame(pd.DataFrame(held)[["table", "column", "values", "kept_at_ingest"]], "table", title="personal data held")
@@ -248,11 +248,11 @@ def privacy_set(
     with open_workspace(workspace) as ws:
         try:
             clean = validate(name, value)
-            with ws.transaction() as con:
-                erased = privacy_store.put(con, name, clean, updated_by="cli")
+            with ws.transaction() as tx:
+                erased = privacy_store.put(tx, name, clean, updated_by="cli")
         except ValueError as exc:
             fail(str(exc))
-        console.print(f"{name} = {privacy_store.get(ws.con, name)}")
+        console.print(f"{name} = {privacy_store.get(ws, name)}")
     for col, n in erased.items():
         console.print(f"erased {n:,} stored value(s) of customers.{col}; it will not be kept at the next loads")
 

@@ -39,6 +39,8 @@ True
 
 from __future__ import annotations
 
+from regulars.data.connection import connection
+
 
 def create_statements() -> list[str]:
     """``CREATE ... IF NOT EXISTS`` for every activation table (one migration)."""
@@ -95,7 +97,7 @@ def insert_new(ws, table: str, rows: list[dict], schema, select: str = "*") -> i
         return 0
     import pyarrow as pa
 
-    con = ws.con
+    con = connection(ws)
     name = f"_new_{table}"
     con.register(name, pa.Table.from_pylist(rows, schema=schema))
     try:

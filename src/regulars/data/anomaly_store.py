@@ -25,6 +25,7 @@ import pandas as pd
 from regulars.data.inserts import insert
 
 from regulars.data.schema import EXCLUDED_STATUSES
+from regulars.data.connection import connection
 
 FLAGS = (
     ("run_id", "VARCHAR"), ("entity", "VARCHAR"), ("entity_id", "VARCHAR"), ("customer_id", "VARCHAR"),
@@ -92,7 +93,7 @@ def session_facts(ws, min_events: int = 50) -> pd.DataFrame:
 
 
 def has_rows(ws, table: str) -> bool:
-    return bool(ws.con.execute(f"SELECT count(*) FROM (SELECT 1 FROM {table} LIMIT 1)").fetchall()[0][0])
+    return bool(connection(ws).execute(f"SELECT count(*) FROM (SELECT 1 FROM {table} LIMIT 1)").fetchall()[0][0])
 
 
 # -- flags -------------------------------------------------------------------------------------------
@@ -105,7 +106,8 @@ def previous_flags(ws) -> pd.DataFrame:
 def write_run(ws, flags: pd.DataFrame, run: dict) -> None:
     """Replace the stored flags with this run's and record the run, in one transaction."""
     run = {**run, "counts": json.dumps(run["counts"]), "checks": json.dumps(run["checks"])}
-    with ws.transaction() as con:
+    con = connection(ws)
+    with ws.transaction():
         con.execute("DELETE FROM anomaly_flags")
         insert(con, "anomaly_flags", FLAGS, flags)
         con.execute("INSERT INTO anomaly_runs VALUES (?, ?, ?, ?, ?)",
@@ -137,7 +139,8 @@ def read_flags(ws, kind: str | None = None, entity: str | None = None) -> pd.Dat
 
 def write_truth(ws, frame: pd.DataFrame) -> int:
     """Replace ``demo_truth_anomalies`` with *frame* (the demo generator's planted anomalies)."""
-    with ws.transaction() as con:
+    con = connection(ws)
+    with ws.transaction():
         con.execute("DELETE FROM demo_truth_anomalies")
         insert(con, "demo_truth_anomalies", TRUTH, frame)
     return ws.count("demo_truth_anomalies")

@@ -17,13 +17,13 @@ Examples
 >>> import tempfile, os
 >>> from regulars import Workspace
 >>> ws = Workspace(os.path.join(tempfile.mkdtemp(), "shop.duckdb"))
->>> key, secret = create_key(ws.con, "viewer", name="wall screen", created_by="cli")
+>>> key, secret = create_key(ws, "viewer", name="wall screen", created_by="cli")
 >>> key.role, secret.startswith("rk_" + key.key_id + "_")
 ('viewer', True)
->>> Keyring.load(ws.con).verify(secret).key_id == key.key_id
+>>> Keyring.load(ws).verify(secret).key_id == key.key_id
 True
->>> _ = revoke_key(ws.con, key.key_id, revoked_by="cli")
->>> Keyring.load(ws.con).verify(secret) is None
+>>> _ = revoke_key(ws, key.key_id, revoked_by="cli")
+>>> Keyring.load(ws).verify(secret) is None
 True
 >>> ws.close()
 """
@@ -37,6 +37,8 @@ import json
 import secrets
 import threading
 from dataclasses import asdict, dataclass, replace
+
+from regulars.data.connection import connection
 
 ROLES = ("viewer", "analyst", "admin")
 KEY_PREFIX = "rk"
@@ -119,8 +121,9 @@ def _check_role(role: str) -> None:
         raise AuthError(f"unknown role {role!r}; use one of {', '.join(ROLES)}")
 
 
-def create_key(con, role: str, name: str = "", created_by: str = "cli") -> tuple[ApiKey, str]:
+def create_key(db, role: str, name: str = "", created_by: str = "cli") -> tuple[ApiKey, str]:
     """Create a key with *role*; return it and the full secret key (shown once)."""
+    con = connection(db)
     _check_role(role)
     name = (name or f"{role} key").strip()[:100]
     key_id = secrets.token_hex(5)
@@ -134,14 +137,22 @@ def create_key(con, role: str, name: str = "", created_by: str = "cli") -> tuple
     return ApiKey(key_id, name, role, now, created_by), f"{KEY_PREFIX}_{key_id}_{secret}"
 
 
-def list_keys(con, include_revoked: bool = True) -> list[ApiKey]:
+def list_keys(db, include_revoked: bool = True) -> list[ApiKey]:
+    con = connection(db)
     where = "" if include_revoked else "WHERE revoked_at IS NULL"
     rows = con.execute(f"SELECT {_KEY_COLS} FROM api_keys {where} ORDER BY created_at, key_id").fetchall()
     return [ApiKey(*r) for r in rows]
 
 
-def revoke_key(con, key_id: str, revoked_by: str = "cli") -> ApiKey:
+def get_key(db, key_id: str) -> ApiKey | None:
+    """The key *key_id* (active or revoked), or None."""
+    rows = connection(db).execute(f"SELECT {_KEY_COLS} FROM api_keys WHERE key_id = ?", [key_id]).fetchall()
+    return ApiKey(*rows[0]) if rows else None
+
+
+def revoke_key(db, key_id: str, revoked_by: str = "cli") -> ApiKey:
     """Revoke a key (and end its sessions). Raises :class:`AuthError` when unknown."""
+    con = connection(db)
     rows = con.execute(f"SELECT {_KEY_COLS} FROM api_keys WHERE key_id = ?", [key_id]).fetchall()
     if not rows:
         raise AuthError(f"no key {key_id!r}; list them with `regulars keys list`")
@@ -155,14 +166,16 @@ def revoke_key(con, key_id: str, revoked_by: str = "cli") -> ApiKey:
     return key
 
 
-def count_active_admins(con) -> int:
+def count_active_admins(db) -> int:
+    con = connection(db)
     return con.execute(
         "SELECT count(*) FROM api_keys WHERE role = 'admin' AND revoked_at IS NULL"
     ).fetchall()[0][0]
 
 
-def touch_keys(con, last_used: dict[str, dt.datetime]) -> None:
+def touch_keys(db, last_used: dict[str, dt.datetime]) -> None:
     """Record when keys were last used (batched by the server)."""
+    con = connection(db)
     for key_id, at in last_used.items():
         con.execute("UPDATE api_keys SET last_used_at = ? WHERE key_id = ?", [at, key_id])
 
@@ -180,7 +193,8 @@ class Keyring:
         self.last_used: dict[str, dt.datetime] = {}
 
     @classmethod
-    def load(cls, con) -> "Keyring":
+    def load(cls, db) -> "Keyring":
+        con = connection(db)
         rows = con.execute(
             f"SELECT secret_hash, {_KEY_COLS} FROM api_keys WHERE revoked_at IS NULL"
         ).fetchall()
@@ -224,8 +238,9 @@ class Session:
     expires_at: dt.datetime
 
 
-def create_session(con, key: ApiKey, hours: float) -> tuple[str, Session]:
+def create_session(db, key: ApiKey, hours: float) -> tuple[str, Session]:
     """Start a session for *key*; return the cookie token and the session."""
+    con = connection(db)
     token = secrets.token_urlsafe(32)
     session = Session(key.key_id, key.role, secrets.token_urlsafe(24), _now() + dt.timedelta(hours=hours))
     con.execute(
@@ -235,8 +250,9 @@ def create_session(con, key: ApiKey, hours: float) -> tuple[str, Session]:
     return token, session
 
 
-def find_session(con, token: str | None) -> Session | None:
+def find_session(db, token: str | None) -> Session | None:
     """The live session for a cookie token, or None (unknown, ended or expired)."""
+    con = connection(db)
     if not token or len(token) > 200:
         return None
     rows = con.execute(
@@ -247,7 +263,8 @@ def find_session(con, token: str | None) -> Session | None:
     return Session(*rows[0]) if rows else None
 
 
-def end_session(con, token: str) -> None:
+def end_session(db, token: str) -> None:
+    con = connection(db)
     con.execute("UPDATE sessions SET ended_at = ? WHERE session_hash = ? AND ended_at IS NULL", [_now(), _hash(token)])
 
 
@@ -255,23 +272,26 @@ def session_hash(token: str) -> str:
     return _hash(token)
 
 
-def purge_sessions(con) -> None:
+def purge_sessions(db) -> None:
     """Forget sessions that ended or expired more than a day ago."""
+    con = connection(db)
     con.execute(
         "DELETE FROM sessions WHERE coalesce(ended_at, expires_at) < ?", [_now() - dt.timedelta(days=1)]
     )
 
 
 # -- audit --------------------------------------------------------------------
-def record(con, actor: str, role: str | None, action: str, target: str | None, detail: dict | None = None) -> None:
+def record(db, actor: str, role: str | None, action: str, target: str | None, detail: dict | None = None) -> None:
     """Append to the audit log. *target* and *detail* must not hold personal data."""
+    con = connection(db)
     con.execute(
         "INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?)",
         [_now(), actor, role, action, target, json.dumps(detail or {}, default=str)],
     )
 
 
-def audit_entries(con, limit: int = 100, offset: int = 0) -> tuple[int, list[dict]]:
+def audit_entries(db, limit: int = 100, offset: int = 0) -> tuple[int, list[dict]]:
+    con = connection(db)
     total = con.execute("SELECT count(*) FROM audit_log").fetchall()[0][0]
     cur = con.execute(
         "SELECT logged_at, actor, role, action, target, detail::VARCHAR FROM audit_log ORDER BY logged_at DESC LIMIT ? OFFSET ?",
@@ -286,8 +306,9 @@ def audit_entries(con, limit: int = 100, offset: int = 0) -> tuple[int, list[dic
 
 
 # -- settings -----------------------------------------------------------------
-def get_settings(con) -> dict[str, object]:
+def get_settings(db) -> dict[str, object]:
     """Every setting: stored value, else default."""
+    con = connection(db)
     stored = dict(
         con.execute(
             "SELECT name, arg_max(value, updated_at)::VARCHAR FROM app_settings GROUP BY name"
@@ -336,8 +357,9 @@ def validate_setting(name: str, value: object, current: object = None) -> object
     return value  # pragma: no cover
 
 
-def set_settings(con, values: dict[str, object], updated_by: str) -> dict[str, object]:
+def set_settings(db, values: dict[str, object], updated_by: str) -> dict[str, object]:
     """Validate and store settings; return all settings."""
+    con = connection(db)
     now = get_settings(con) if values else {}
     clean = {name: validate_setting(name, v, now.get(name)) for name, v in values.items()}
     for name, v in clean.items():

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from regulars.data.connection import connection
+
 CONTACT_COLUMNS = ["customer_id", "first_name", "last_name", "email", "phone", "accepts_email", "accepts_sms"]
 
 
@@ -11,6 +13,6 @@ def contacts(ws, customer_ids: list[str]) -> pd.DataFrame:
     """One row per id found in ``customers`` (ids that are not customers, e.g. leads, are absent)."""
     if not customer_ids:
         return pd.DataFrame(columns=CONTACT_COLUMNS)
-    return ws.con.execute(
+    return connection(ws).execute(
         f"SELECT {', '.join(CONTACT_COLUMNS)} FROM customers "
         "WHERE customer_id IN (SELECT unnest(?::VARCHAR[]))", [list(dict.fromkeys(customer_ids))]).df()

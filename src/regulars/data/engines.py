@@ -112,13 +112,13 @@ class SparkTables:
 
 def _export(ws, name: str, path: str) -> None:
     cols = []
-    for col, typ in ws.con.execute(
+    for col, typ in ws._con.execute(
         "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ? "
         "ORDER BY ordinal_position", [name]
     ).fetchall():
         # JSON becomes text: Spark has no JSON type.
         cols.append(f'"{col}"::VARCHAR AS "{col}"' if typ.upper() == "JSON" else f'"{col}"')
-    ws.con.execute(f"COPY (SELECT {', '.join(cols)} FROM \"{name}\") TO '{path}' (FORMAT parquet)")
+    ws._con.execute(f"COPY (SELECT {', '.join(cols)} FROM \"{name}\") TO '{path}' (FORMAT parquet)")
 
 
 @contextlib.contextmanager
@@ -152,7 +152,7 @@ def spark_tables(ws, tables: list[str] | None = None, cores: int | None = None,
             path = os.path.join(folder, f"{name}.parquet")
             _export(ws, name, path)
             con.read_parquet(path, table_name=name)
-        yield SparkTables(con, folder, names, getattr(ws, "timezone", "UTC"), session, getattr(ws, "con", None))
+        yield SparkTables(con, folder, names, getattr(ws, "timezone", "UTC"), session, getattr(ws, "_con", None))
     finally:
         for name in names:
             with contextlib.suppress(Exception):
@@ -180,19 +180,19 @@ def materialize(ws, provider, expr: ibis.Expr, name: str) -> int:
         raise ValueError(f"bad temporary table name {name!r}")
     if provider is ws or getattr(provider, "ibis", None) is ws.ibis:  # a view over the workspace runs in it too
         sql = ws.ibis.compile(expr)
-        ws.con.execute(f'CREATE OR REPLACE TEMP TABLE "{name}" AS {sql}')
+        ws._con.execute(f'CREATE OR REPLACE TEMP TABLE "{name}" AS {sql}')
     else:
         arrow = provider.ibis.to_pyarrow(expr)
         view = f"_arrow_{name}"
-        ws.con.register(view, arrow)
+        ws._con.register(view, arrow)
         try:
-            ws.con.execute(f'CREATE OR REPLACE TEMP TABLE "{name}" AS SELECT * FROM "{view}"')
+            ws._con.execute(f'CREATE OR REPLACE TEMP TABLE "{name}" AS SELECT * FROM "{view}"')
         finally:
-            ws.con.unregister(view)
-    return ws.con.execute(f'SELECT count(*) FROM "{name}"').fetchall()[0][0]
+            ws._con.unregister(view)
+    return ws._con.execute(f'SELECT count(*) FROM "{name}"').fetchall()[0][0]
 
 
 def drop_temp(ws, *names: str) -> None:
     """Drop temporary tables made by :func:`materialize`."""
     for name in names:
-        ws.con.execute(f'DROP TABLE IF EXISTS temp."{name}"')
+        ws._con.execute(f'DROP TABLE IF EXISTS temp."{name}"')

@@ -26,6 +26,7 @@ import decimal
 import json
 import uuid
 
+from regulars.data.connection import connection
 from regulars.data import erasure_scan, fastlane, keyed, order_stats, report_store, scrub, suppression
 from regulars.data.identity import customer_tables, lookup_value, normalize_email, normalize_phone
 from regulars.data.ingest.readers import q
@@ -35,8 +36,9 @@ class CustomerNotFound(LookupError):
     """No customer matches the reference given."""
 
 
-def resolve_customer(con, ref: str) -> str:
+def resolve_customer(db, ref: str) -> str:
     """The customer id for *ref*: a customer id, a shop id, an e-mail or a phone number (written any way)."""
+    con = connection(db)
     ref = ref.strip()
     hit = con.execute("SELECT customer_id FROM customers WHERE customer_id = ?", [ref]).fetchall()
     if hit:
@@ -80,7 +82,7 @@ def export_customer(workspace, ref: str) -> dict:
     E-mail addresses and phone numbers appear as stored: in ``customers`` in
     clear, in ``identities`` as keyed hashes.
     """
-    con = workspace.con
+    con = workspace._con
     cid = resolve_customer(con, ref)
     out: dict = {"customer_id": cid, "exported_at": dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat(), "tables": {}}
     for table in customer_tables(con):
@@ -116,7 +118,7 @@ def forget(workspace, ref: str, requested_by: str = "cli", rewrite: bool = True)
         whose free text mentioned them) and ``sharing_customers``: other shop customers with one of
         their e-mails or phones, not erased (erase them too if they are the same person). No PII.
     """
-    con = workspace.con
+    con = workspace._con
     cid = resolve_customer(con, ref)
     deleted: dict[str, int] = {}
 

@@ -25,15 +25,15 @@ Examples
 >>> import tempfile, os
 >>> from regulars import Workspace
 >>> ws = Workspace(os.path.join(tempfile.mkdtemp(), "shop.duckdb"))
->>> _ = ws.con.execute("INSERT INTO customers (customer_id) VALUES ('c1'), ('c2')")
->>> create(ws.con, {"experiment_id": "spring", "name": "Spring", "arms": [{"name": "control", "share": 0.5},
+>>> _ = ws.insert_rows("customers", [{"customer_id": "c1"}, {"customer_id": "c2"}])
+>>> create(ws, {"experiment_id": "spring", "name": "Spring", "arms": [{"name": "control", "share": 0.5},
 ...        {"name": "offer", "share": 0.5}], "control_arm": "control", "salt": "k"})
 >>> import pandas as pd
->>> r = insert_assignments(ws.con, "spring", pd.DataFrame({"customer_id": ["c1", "c2", "zz"],
+>>> r = insert_assignments(ws, "spring", pd.DataFrame({"customer_id": ["c1", "c2", "zz"],
 ...     "arm": ["offer", "control", "offer"]}), source="upload", source_ref="file.csv")
 >>> r.recorded, r.already, len(r.rejected)
 (2, 0, 1)
->>> arm_counts(ws.con, "spring")
+>>> arm_counts(ws, "spring")
 {'control': 1, 'offer': 1}
 >>> ws.close()
 """
@@ -46,6 +46,8 @@ import re
 from dataclasses import dataclass, field
 
 import pandas as pd
+
+from regulars.data.connection import connection
 
 __all__ = ["SOURCES", "ExperimentError", "RecordResult", "arm_counts", "audience", "create", "create_statements",
            "assignments", "dominant_currency", "get", "insert_assignments", "list_experiments",
@@ -93,8 +95,9 @@ def slug(name: str) -> str:
     return s[:60]
 
 
-def create(con, experiment: dict) -> None:
+def create(db, experiment: dict) -> None:
     """Insert a new experiment (keys of :data:`_COLUMNS`; defaults for the optional ones)."""
+    con = connection(db)
     row = {"kind": "test", "description": None, "action": None, "segment_id": None, "stratify_by": None,
            "window_days": 30, "pre_days": 90, "min_share": None, "starts_at": _now(), "planned_end": None,
            "planned_customers": None, "status": "running", "created_at": _now(), "stopped_at": None, **experiment}
@@ -109,8 +112,9 @@ def create(con, experiment: dict) -> None:
                 [row[c] for c in _COLUMNS])
 
 
-def get(con, name: str) -> dict:
+def get(db, name: str) -> dict:
     """One experiment by id or name (``arms`` parsed), or :class:`ExperimentError`."""
+    con = connection(db)
     rows = con.execute(f"SELECT {', '.join(_COLUMNS)} FROM experiments WHERE experiment_id = ? OR lower(name) = lower(?) "
                        "ORDER BY experiment_id = ? DESC", [name, name, name]).fetchall()
     if not rows:
@@ -120,8 +124,9 @@ def get(con, name: str) -> dict:
     return exp
 
 
-def list_experiments(con) -> pd.DataFrame:
+def list_experiments(db) -> pd.DataFrame:
     """Every experiment with its number of assigned customers (no salt)."""
+    con = connection(db)
     return con.execute(
         "SELECT e.experiment_id, e.name, e.kind, e.status, e.action, e.segment_id, e.arms::VARCHAR AS arms, "
         "e.starts_at, e.planned_end, e.window_days, coalesce(a.customers, 0) AS customers, a.last_assigned_at "
@@ -130,7 +135,8 @@ def list_experiments(con) -> pd.DataFrame:
     ).df()
 
 
-def arm_counts(con, experiment_id: str) -> dict[str, int]:
+def arm_counts(db, experiment_id: str) -> dict[str, int]:
+    con = connection(db)
     rows = con.execute("SELECT arm, count(*) FROM experiment_assignments WHERE experiment_id = ? GROUP BY arm ORDER BY arm",
                        [experiment_id]).fetchall()
     return {a: int(n) for a, n in rows}
@@ -150,7 +156,7 @@ class RecordResult:
                 "problems": self.rejected.head(100).astype(str).to_dict(orient="records")}
 
 
-def insert_assignments(con, experiment_id: str, frame: pd.DataFrame, *, source: str, source_ref: str | None = None,
+def insert_assignments(db, experiment_id: str, frame: pd.DataFrame, *, source: str, source_ref: str | None = None,
                        at: dt.datetime | None = None) -> RecordResult:
     """Append assignments to the log, in the caller's transaction.
 
@@ -159,6 +165,7 @@ def insert_assignments(con, experiment_id: str, frame: pd.DataFrame, *, source: 
     its arm is not one of the experiment's, or the customer already has another arm (in the log or
     earlier in *frame*). Rows repeating an existing assignment are counted as ``already``.
     """
+    con = connection(db)
     if source not in SOURCES:
         raise ExperimentError(f"source must be one of {', '.join(SOURCES)}")
     exp = get(con, experiment_id)
@@ -201,8 +208,9 @@ def insert_assignments(con, experiment_id: str, frame: pd.DataFrame, *, source: 
     return RecordResult(len(f), int(counts[0]), int(counts[1]), rejected)
 
 
-def assignments(con, experiment_id: str, customer_ids=None) -> pd.DataFrame:
+def assignments(db, experiment_id: str, customer_ids=None) -> pd.DataFrame:
     """``customer_id, arm, assigned_at, source`` of an experiment (all, or of *customer_ids*)."""
+    con = connection(db)
     if customer_ids is None:
         return con.execute("SELECT customer_id, arm, assigned_at, source FROM experiment_assignments "
                            "WHERE experiment_id = ? ORDER BY customer_id", [experiment_id]).df()
@@ -215,10 +223,11 @@ def assignments(con, experiment_id: str, customer_ids=None) -> pd.DataFrame:
         con.unregister("_ids")
 
 
-def audience(con, segment_id: str | None = None, stratify_by: str | None = None) -> pd.DataFrame:
+def audience(db, segment_id: str | None = None, stratify_by: str | None = None) -> pd.DataFrame:
     """``customer_id, stratum``: the current members of *segment_id* (every customer when None) and,
     with *stratify_by* (a segment family such as ``rfm`` or ``lifecycle``), the name of the segment
     of that family each one is in now (``(none)`` when in none)."""
+    con = connection(db)
     members = ("SELECT DISTINCT customer_id FROM segment_memberships WHERE segment_id = ?" if segment_id
                else "SELECT DISTINCT customer_id FROM customers WHERE customer_id IS NOT NULL")
     params = [segment_id] if segment_id else []
@@ -231,9 +240,10 @@ def audience(con, segment_id: str | None = None, stratify_by: str | None = None)
         [*params, f"{stratify_by}:%"]).df()
 
 
-def weekly_inflow(con, segment_id: str | None = None, weeks: int = 8) -> float | None:
+def weekly_inflow(db, segment_id: str | None = None, weeks: int = 8) -> float | None:
     """Customers entering *segment_id* per week over the last *weeks* weeks of refreshes (new buyers
     per week for the whole shop); None when there is no history to tell."""
+    con = connection(db)
     if segment_id:
         rows = con.execute(
             "SELECT count(*) FILTER (WHERE change = 'entered' AND as_of > max_as_of - ?::INTEGER), "
@@ -251,15 +261,17 @@ def weekly_inflow(con, segment_id: str | None = None, weeks: int = 8) -> float |
     return rows[0] / weeks if rows[1] is not None else None
 
 
-def dominant_currency(con) -> str:
+def dominant_currency(db) -> str:
     """The currency most orders are in ('' when the orders do not say)."""
+    con = connection(db)
     rows = con.execute("SELECT currency FROM orders WHERE currency IS NOT NULL GROUP BY currency "
                        "ORDER BY count(*) DESC, currency LIMIT 1").fetchall()
     return rows[0][0] if rows else ""
 
 
-def set_allocation(con, experiment_id: str, shares: dict[str, float], reason: str) -> None:
+def set_allocation(db, experiment_id: str, shares: dict[str, float], reason: str) -> None:
     """Store a bandit's new shares (in ``experiments.arms`` and the history)."""
+    con = connection(db)
     exp = get(con, experiment_id)
     arms = [{"name": a["name"], "share": float(shares[a["name"]])} for a in exp["arms"]]
     con.execute("UPDATE experiments SET arms = ? WHERE experiment_id = ?", [json.dumps(arms), exp["experiment_id"]])
@@ -267,12 +279,14 @@ def set_allocation(con, experiment_id: str, shares: dict[str, float], reason: st
                 [exp["experiment_id"], _now(), json.dumps(shares), reason])
 
 
-def allocations(con, experiment_id: str) -> pd.DataFrame:
+def allocations(db, experiment_id: str) -> pd.DataFrame:
+    con = connection(db)
     return con.execute("SELECT changed_at, shares::VARCHAR AS shares, reason FROM experiment_allocations "
                        "WHERE experiment_id = ? ORDER BY changed_at", [experiment_id]).df()
 
 
-def stop(con, experiment_id: str) -> None:
+def stop(db, experiment_id: str) -> None:
+    con = connection(db)
     exp = get(con, experiment_id)
     con.execute("UPDATE experiments SET status = 'stopped', stopped_at = ? WHERE experiment_id = ?",
                 [_now(), exp["experiment_id"]])

@@ -13,6 +13,7 @@ from __future__ import annotations
 import pandas as pd
 
 from regulars.data.schema import TABLES
+from regulars.data.connection import connection
 
 NOT_EXPORTABLE = {"ingest_runs", "quarantine", "erasures", "demo_truth", "demo_truth_texts", "demo_truth_anomalies"}
 DERIVED = ("customer_predictions", "lead_scores", "replenishments", "segment_memberships", "text_scores",
@@ -38,7 +39,7 @@ def read_table(ws, table: str, channel: str | None = None) -> pd.DataFrame:
     """Every row of *table* (of customers who consented to *channel*, when given)."""
     if table not in exportable(ws):
         raise ValueError(f"cannot export {table!r}; exportable tables: {', '.join(exportable(ws))}")
-    columns = [r[0] for r in ws.con.execute(
+    columns = [r[0] for r in connection(ws).execute(
         "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
         [table]).fetchall()]
     if channel is not None and "customer_id" not in columns:
@@ -47,12 +48,12 @@ def read_table(ws, table: str, channel: str | None = None) -> pd.DataFrame:
     if table == "customers" and channel is not None:
         join, where = "", f" WHERE coalesce(t.{CHANNELS[channel]}, false)"
     cols = ", ".join(f't."{c}"' for c in columns if c != "_run_id")
-    return ws.con.sql(f"SELECT {cols} FROM {table} t{join}{where}").df()
+    return connection(ws).sql(f"SELECT {cols} FROM {table} t{join}{where}").df()
 
 
 def read_segment(ws, segment_id: str, channel: str | None = None) -> pd.DataFrame:
     """The customers currently in a segment (their ``customers`` rows), consent-filtered when asked."""
-    rows = ws.con.execute("SELECT count(*) FROM segment_memberships WHERE segment_id = ?", [segment_id]).fetchall()
+    rows = connection(ws).execute("SELECT count(*) FROM segment_memberships WHERE segment_id = ?", [segment_id]).fetchall()
     if not rows[0][0]:
         raise ValueError(f"segment {segment_id!r} has no members (or does not exist); see `regulars segments list`")
     columns = [c for c in TABLES["customers"].column_names if c != "_run_id"]
@@ -60,5 +61,5 @@ def read_segment(ws, segment_id: str, channel: str | None = None) -> pd.DataFram
     if channel is not None and channel not in CHANNELS:
         raise ValueError(f"channel must be email or sms; got {channel!r}")
     cols = ", ".join(f"c.{c}" for c in columns)
-    return ws.con.execute(f"SELECT {cols} FROM customers c JOIN segment_memberships m USING (customer_id) "
+    return connection(ws).execute(f"SELECT {cols} FROM customers c JOIN segment_memberships m USING (customer_id) "
                           f"WHERE m.segment_id = ?{where} ORDER BY c.customer_id", [segment_id]).df()

@@ -29,6 +29,7 @@ import json
 import pandas as pd
 
 from regulars.data.inserts import insert
+from regulars.data.connection import connection
 
 RUNS = (("run_id", "VARCHAR"), ("model", "VARCHAR"), ("cutoff", "DATE"), ("finished_at", "TIMESTAMP"),
         ("n", "BIGINT"), ("attributes", "JSON"), ("inputs", "JSON"), ("sensitive_inputs", "JSON"),
@@ -60,10 +61,10 @@ def create_statements() -> list[str]:
 
 def customer_attributes(ws) -> pd.DataFrame:
     """Every customer's country, region, acquisition channel, birth date, and gender when the table has it."""
-    cols = {r[0] for r in ws.con.execute("SELECT column_name FROM information_schema.columns "
+    cols = {r[0] for r in connection(ws).execute("SELECT column_name FROM information_schema.columns "
                                           "WHERE table_name = 'customers'").fetchall()}
     extra = ", gender::VARCHAR AS gender" if "gender" in cols else ""
-    return ws.con.sql(f"SELECT customer_id, country, region, acquisition_channel, birth_date{extra} "
+    return connection(ws).sql(f"SELECT customer_id, country, region, acquisition_channel, birth_date{extra} "
                       "FROM customers").df()
 
 
@@ -71,7 +72,8 @@ def write_audit(ws, run: dict, groups: pd.DataFrame, flags: pd.DataFrame, scores
     """Store one model's audit (and, when given, the scores it judged, replacing that model's earlier ones)."""
     run = {**run, **{k: json.dumps(run[k], default=str) for k in ("attributes", "inputs", "sensitive_inputs",
                                                                   "overall", "notes")}}
-    with ws.transaction() as con:
+    con = connection(ws)
+    with ws.transaction():
         insert(con, "fairness_runs", RUNS, pd.DataFrame([run]))
         insert(con, "fairness_groups", GROUPS, groups)
         insert(con, "fairness_flags", FLAGS, flags)
@@ -81,13 +83,13 @@ def write_audit(ws, run: dict, groups: pd.DataFrame, flags: pd.DataFrame, scores
 
 
 def stored_scores(ws, model: str) -> pd.DataFrame:
-    return ws.con.sql(f"SELECT customer_id, score, selected, outcome, cutoff FROM fairness_scores "
+    return connection(ws).sql(f"SELECT customer_id, score, selected, outcome, cutoff FROM fairness_scores "
                       f"WHERE model = '{model.replace(chr(39), '')}'").df()
 
 
 def latest_run_ids(ws) -> dict[str, str]:
     """The run id of each model's latest audit (the one ``regulars audit`` shows)."""
-    return dict(ws.con.execute(
+    return dict(connection(ws).execute(
         "SELECT model, arg_max(run_id, (finished_at, run_id)) FROM fairness_runs GROUP BY model").fetchall())
 
 
@@ -107,7 +109,7 @@ def latest_audit(ws, model: str) -> dict | None:
 
 
 def audited_models(ws) -> list[str]:
-    return [r[0] for r in ws.con.execute("SELECT DISTINCT model FROM fairness_runs ORDER BY 1").fetchall()]
+    return [r[0] for r in connection(ws).execute("SELECT DISTINCT model FROM fairness_runs ORDER BY 1").fetchall()]
 
 
 def write_cards(ws, cards: list[dict]) -> int:
@@ -116,7 +118,8 @@ def write_cards(ws, cards: list[dict]) -> int:
     if frame.empty:
         return 0
     frame["card"] = frame["card"].map(lambda c: json.dumps(c, default=str))
-    with ws.transaction() as con:
+    con = connection(ws)
+    with ws.transaction():
         con.execute("DELETE FROM model_cards WHERE run_id = ?", [cards[0]["run_id"]])
         insert(con, "model_cards", CARDS, frame)
     return len(frame)
@@ -132,7 +135,7 @@ def latest_card(ws, model: str) -> dict | None:
 
 
 def card_models(ws) -> list[str]:
-    return [r[0] for r in ws.con.execute("SELECT model FROM model_cards GROUP BY 1 ORDER BY min(created_at), 1").fetchall()]
+    return [r[0] for r in connection(ws).execute("SELECT model FROM model_cards GROUP BY 1 ORDER BY min(created_at), 1").fetchall()]
 
 
 def products_bought(ws, start, days: int) -> pd.DataFrame:
@@ -140,7 +143,7 @@ def products_bought(ws, start, days: int) -> pd.DataFrame:
     import datetime as dt
 
     lo = pd.Timestamp(start).to_pydatetime()
-    return ws.con.execute(
+    return connection(ws).execute(
         "SELECT DISTINCT o.customer_id, l.product_id FROM orders o JOIN order_lines l USING (order_id) "
         "WHERE o.ordered_at >= ? AND o.ordered_at < ? AND o.total > 0 AND l.quantity > 0 "
         "AND o.customer_id IS NOT NULL AND l.product_id IS NOT NULL",

@@ -119,11 +119,11 @@ def lend(workspace, fn: Callable[[], object]) -> object:
     import duckdb
     import ibis
 
-    workspace.con.close()
+    workspace._con.close()
     try:
         return fn()
     finally:
         config = {"memory_limit": workspace.memory_limit} if getattr(workspace, "memory_limit", None) else {}
-        workspace.con = duckdb.connect(str(workspace.path), config=config)
-        workspace.con.execute("SET enable_progress_bar = false")
-        workspace.ibis = ibis.duckdb.from_connection(workspace.con)
+        workspace._con = duckdb.connect(str(workspace.path), config=config)
+        workspace._con.execute("SET enable_progress_bar = false")
+        workspace.ibis = ibis.duckdb.from_connection(workspace._con)

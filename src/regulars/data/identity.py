@@ -45,6 +45,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from regulars.data import keyed, order_stats
+from regulars.data.connection import connection
 from regulars.data.ingest.readers import lit
 from regulars.data.normalize import (  # noqa: F401 - the normalisation, re-exported for every path
     email_sql, normalize_email, normalize_phone, phone_key, phone_key_sql, phone_sql,
@@ -105,8 +106,9 @@ def fingerprint(hasher: keyed.Keyed, kind: str, text: str | None) -> str | None:
     return hasher.hash(value) if value else None
 
 
-def lookup_value(con, kind: str, text: str) -> str | None:
+def lookup_value(db, kind: str, text: str) -> str | None:
     """What ``identities.value`` holds for the identifier *text* of *kind* (for searches)."""
+    con = connection(db)
     if kind in HASHED_KINDS:
         return fingerprint(keyed.for_connection(con), kind, text)
     return str(text).strip(" ") or None

@@ -21,6 +21,7 @@ import json
 
 import pyarrow as pa
 
+from regulars.data.connection import connection
 from regulars.data.activation_schema import insert_new, records, where
 
 JOURNEY_COLUMNS = ("journey_id", "name", "version", "definition", "status", "approved_version", "approved_by",
@@ -51,7 +52,7 @@ _records = records
 def save_journey(ws, journey_id: str, name: str, definition: str, source: str, by: str) -> int:
     """Store a definition as the journey's next version (a new journey starts at 1); it is a draft
     again until an admin approves this version. Returns the version."""
-    con, now = ws.con, _now()
+    con, now = connection(ws), _now()
     rows = con.execute("SELECT version, definition FROM journeys WHERE journey_id = ?", [journey_id]).fetchall()
     if rows and rows[0][1] == definition:
         return rows[0][0]
@@ -70,15 +71,15 @@ def set_status(ws, journey_id: str, status: str, by: str) -> dict:
     """``approved`` (the current version), ``paused`` or ``draft``."""
     now = _now()
     if status == "approved":
-        ws.con.execute("UPDATE journeys SET status = 'approved', approved_version = version, approved_by = ?, "
+        connection(ws).execute("UPDATE journeys SET status = 'approved', approved_version = version, approved_by = ?, "
                        "approved_at = ?, updated_at = ? WHERE journey_id = ?", [by, now, now, journey_id])
     else:
-        ws.con.execute("UPDATE journeys SET status = ?, updated_at = ? WHERE journey_id = ?", [status, now, journey_id])
+        connection(ws).execute("UPDATE journeys SET status = ?, updated_at = ? WHERE journey_id = ?", [status, now, journey_id])
     return get_journey(ws, journey_id)
 
 
 def get_journey(ws, journey_id: str) -> dict | None:
-    rows = _records(ws.con.execute(f"SELECT {', '.join(JOURNEY_COLUMNS)} FROM journeys WHERE journey_id = ?",
+    rows = _records(connection(ws).execute(f"SELECT {', '.join(JOURNEY_COLUMNS)} FROM journeys WHERE journey_id = ?",
                                    [journey_id]))
     if not rows:
         return None
@@ -88,7 +89,7 @@ def get_journey(ws, journey_id: str) -> dict | None:
 
 
 def list_journeys(ws) -> list[dict]:
-    rows = _records(ws.con.execute(f"SELECT {', '.join(JOURNEY_COLUMNS)} FROM journeys ORDER BY journey_id"))
+    rows = _records(connection(ws).execute(f"SELECT {', '.join(JOURNEY_COLUMNS)} FROM journeys ORDER BY journey_id"))
     for r in rows:
         r["watermarks"] = json.loads(r["watermarks"] or "{}")
     return rows
@@ -100,7 +101,7 @@ def running_journeys(ws) -> list[dict]:
 
 
 def set_watermarks(ws, journey_id: str, watermarks: dict) -> None:
-    ws.con.execute("UPDATE journeys SET watermarks = ? WHERE journey_id = ?",
+    connection(ws).execute("UPDATE journeys SET watermarks = ? WHERE journey_id = ?",
                    [json.dumps(watermarks, default=str), journey_id])
 
 
@@ -110,7 +111,7 @@ _NO_RECENT_ENTRY = ("NOT EXISTS (SELECT 1 FROM journey_enrollments j WHERE j.jou
 def _candidates(ws, inner: str, params: dict, journey_id: str, reentry: dt.timedelta, extra: str = "") -> list[dict]:
     sql = (f"SELECT * FROM ({inner}) c WHERE c.customer_id IS NOT NULL AND {_NO_RECENT_ENTRY}{extra} "
            "ORDER BY c.entered_at, c.customer_id")
-    return _records(ws.con.execute(sql, {**params, "journey": journey_id,
+    return _records(connection(ws).execute(sql, {**params, "journey": journey_id,
                                          "reentry": int(reentry.total_seconds() * 1_000_000)}))
 
 
@@ -159,7 +160,7 @@ def signup_candidates(ws, journey_id: str, since: dt.datetime, until: dt.datetim
 def segment_candidates(ws, journey_id: str, segment_id: str, after_refresh: int, reentry: dt.timedelta,
                        max_age_start: dt.datetime) -> tuple[list[dict], int]:
     """Customers who entered *segment_id* in refreshes after *after_refresh* (recent ones only); the last refresh id."""
-    last = ws.con.execute("SELECT coalesce(max(refresh_id), 0) FROM segment_refreshes").fetchall()[0][0]
+    last = connection(ws).execute("SELECT coalesce(max(refresh_id), 0) FROM segment_refreshes").fetchall()[0][0]
     inner = ("SELECT h.customer_id, 'refresh-' || h.refresh_id AS trigger_key, r.refreshed_at AS entered_at "
              "FROM segment_history h JOIN segment_refreshes r USING (refresh_id) WHERE h.segment_id = $segment "
              "AND h.change = 'entered' AND h.refresh_id > $after AND h.refresh_id <= $last AND r.refreshed_at > $oldest")
@@ -242,7 +243,7 @@ def due_enrollments(ws, now: dt.datetime, journey_ids: list[str], limit: int,
     LEFT JOIN preds p USING (customer_id) LEFT JOIN segs s USING (customer_id) LEFT JOIN recent r USING (customer_id)
     ORDER BY d.next_due_at, d.enrollment_id
     """
-    return _records(ws.con.execute(sql, {"now": now, "journeys": list(journey_ids), "limit": int(limit),
+    return _records(connection(ws).execute(sql, {"now": now, "journeys": list(journey_ids), "limit": int(limit),
                                          "waiting": list(waiting or [])}))
 
 
@@ -250,13 +251,13 @@ def count_due(ws, now: dt.datetime, steps: list[str]) -> int:
     """Active enrollments due now whose next step is one of *steps* (``"<journey id>:<step index>"``)."""
     if not steps:
         return 0
-    return ws.con.execute("SELECT count(*) FROM journey_enrollments WHERE status = 'active' AND next_due_at <= ? "
+    return connection(ws).execute("SELECT count(*) FROM journey_enrollments WHERE status = 'active' AND next_due_at <= ? "
                           "AND journey_id || ':' || next_step IN (SELECT unnest(?::VARCHAR[]))",
                           [now, list(steps)]).fetchall()[0][0]
 
 
 def next_batch_id(ws) -> int:
-    return ws.con.execute("SELECT nextval('activation_batch_ids')").fetchall()[0][0]
+    return connection(ws).execute("SELECT nextval('activation_batch_ids')").fetchall()[0][0]
 
 
 def insert_sends(ws, rows: list[dict]) -> int:
@@ -268,7 +269,7 @@ def advance_enrollments(ws, updates: list[dict]) -> None:
     """Apply ``{enrollment_id, status, next_step, next_due_at, ended_at, end_reason}`` to enrollments."""
     if not updates:
         return
-    con = ws.con
+    con = connection(ws)
     schema = pa.schema([("enrollment_id", pa.string()), ("status", pa.string()), ("next_step", pa.int32()),
                         ("next_due_at", pa.timestamp("us")), ("ended_at", pa.timestamp("us")),
                         ("end_reason", pa.string())])
@@ -282,7 +283,7 @@ def advance_enrollments(ws, updates: list[dict]) -> None:
 
 
 def add_to_audience(ws, audience_id: str, customer_ids: list[str], source: str, now: dt.datetime) -> None:
-    ws.con.execute("INSERT INTO audience_members SELECT ?, c, ?, ? FROM (SELECT unnest(?::VARCHAR[]) AS c) "
+    connection(ws).execute("INSERT INTO audience_members SELECT ?, c, ?, ? FROM (SELECT unnest(?::VARCHAR[]) AS c) "
                    "WHERE c NOT IN (SELECT customer_id FROM audience_members WHERE audience_id = ?)",
                    [audience_id, now, source, list(customer_ids), audience_id])
 
@@ -290,7 +291,7 @@ def add_to_audience(ws, audience_id: str, customer_ids: list[str], source: str, 
 # -- the e-mail outbox -------------------------------------------------------------------------
 def claimed_emails(ws, limit: int = 100_000) -> list[dict]:
     """E-mail steps written to the log but not yet handed to the mail server, in the order they were claimed."""
-    return _records(ws.con.execute(
+    return _records(connection(ws).execute(
         "SELECT s.send_key, s.enrollment_id, s.journey_id, s.customer_id, s.step, s.batch_id, s.seq, s.due_at, "
         "e.version, e.context::VARCHAR AS context FROM journey_sends s JOIN journey_enrollments e USING (enrollment_id) "
         "WHERE s.status = 'claimed' AND s.channel = 'email' ORDER BY s.batch_id, s.seq LIMIT ?", [int(limit)]))
@@ -301,7 +302,7 @@ def set_send_outcomes(ws, outcomes: list[tuple[str, str, str | None, dt.datetime
     ``claimed`` again with the reason it will be tried again)."""
     if not outcomes:
         return
-    con = ws.con
+    con = connection(ws)
     schema = pa.schema([("send_key", pa.string()), ("status", pa.string()), ("reason", pa.string()),
                         ("sent_at", pa.timestamp("us"))])
     con.register("_outcomes", pa.Table.from_pylist(
@@ -317,21 +318,21 @@ def set_send_outcomes(ws, outcomes: list[tuple[str, str, str | None, dt.datetime
 # -- content -----------------------------------------------------------------------------------
 def message_facts(ws, customer_ids: list[str]) -> dict[str, dict]:
     """Name, e-mail and phone of customers about to get a message."""
-    rows = _records(ws.con.execute(
+    rows = _records(connection(ws).execute(
         "SELECT customer_id, email, phone, first_name, last_name, accepts_email, accepts_sms FROM customers "
         "WHERE customer_id IN (SELECT unnest(?::VARCHAR[]))", [list(customer_ids)]))
     return {r["customer_id"]: r for r in rows}
 
 
 def product_names(ws, product_ids: list[str]) -> dict[str, str]:
-    rows = ws.con.execute("SELECT product_id, coalesce(name, product_id) FROM products "
+    rows = connection(ws).execute("SELECT product_id, coalesce(name, product_id) FROM products "
                           "WHERE product_id IN (SELECT unnest(?::VARCHAR[]))", [list(product_ids)]).fetchall()
     return dict(rows)
 
 
 def recent_buyers(ws, product_ids: list[str], since: dt.datetime) -> dict[str, int]:
     """How many customers bought each product since *since* (for social proof)."""
-    rows = ws.con.execute(
+    rows = connection(ws).execute(
         "SELECT l.product_id, count(DISTINCT o.customer_id) FROM order_lines l JOIN orders o USING (order_id) "
         "WHERE o.ordered_at >= ? AND l.product_id IN (SELECT unnest(?::VARCHAR[])) GROUP BY 1",
         [since, list(product_ids)]).fetchall()
@@ -340,14 +341,14 @@ def recent_buyers(ws, product_ids: list[str], since: dt.datetime) -> dict[str, i
 
 def best_sellers(ws, since: dt.datetime, n: int = 3) -> list[tuple[str, int]]:
     """The products bought by the most customers since *since*: (name, customers)."""
-    return [tuple(r) for r in ws.con.execute(
+    return [tuple(r) for r in connection(ws).execute(
         "SELECT coalesce(p.name, l.product_name, l.product_id) AS name, count(DISTINCT o.customer_id) AS buyers "
         "FROM order_lines l JOIN orders o USING (order_id) LEFT JOIN products p USING (product_id) "
         "WHERE o.ordered_at >= ? AND l.quantity > 0 GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT ?", [since, n]).fetchall()]
 
 
 def order_product_names(ws, order_ids: list[str]) -> dict[str, str]:
-    rows = ws.con.execute(
+    rows = connection(ws).execute(
         "SELECT l.order_id, string_agg(DISTINCT coalesce(p.name, l.product_name, l.product_id), ', ') "
         "FROM order_lines l LEFT JOIN products p USING (product_id) "
         "WHERE l.order_id IN (SELECT unnest(?::VARCHAR[])) GROUP BY 1", [list(order_ids)]).fetchall()
@@ -358,8 +359,8 @@ def order_product_names(ws, order_ids: list[str]) -> dict[str, str]:
 def send_log(ws, journey_id: str | None = None, customer_id: str | None = None, status: str | None = None,
              limit: int = 50, offset: int = 0) -> tuple[int, list[dict]]:
     cond, params = where(journey_id=journey_id, customer_id=customer_id, status=status)
-    total = ws.con.execute(f"SELECT count(*) FROM journey_sends WHERE {cond}", params).fetchall()[0][0]
-    rows = _records(ws.con.execute(
+    total = connection(ws).execute(f"SELECT count(*) FROM journey_sends WHERE {cond}", params).fetchall()[0][0]
+    rows = _records(connection(ws).execute(
         f"SELECT send_key, journey_id, customer_id, step, step_name, channel, status, reason, due_at, decided_at, "
         f"sent_at FROM journey_sends WHERE {cond} ORDER BY decided_at DESC, send_key LIMIT ? OFFSET ?",
         params + [int(limit), int(offset)]))
@@ -368,7 +369,7 @@ def send_log(ws, journey_id: str | None = None, customer_id: str | None = None, 
 
 def send_counts(ws, journey_id: str) -> list[dict]:
     """Per step, channel and status: how many."""
-    return _records(ws.con.execute(
+    return _records(connection(ws).execute(
         "SELECT step, step_name, channel, status, count(*) AS n FROM journey_sends WHERE journey_id = ? "
         "GROUP BY ALL ORDER BY step, status", [journey_id]))
 
@@ -376,7 +377,7 @@ def send_counts(ws, journey_id: str) -> list[dict]:
 def enrollment_outcomes(ws, journey_id: str, window_days: float, now: dt.datetime) -> list[dict]:
     """Per enrollment: arm, entry, whether the customer ordered within the conversion window and the
     net revenue of those orders (both arms alike)."""
-    return _records(ws.con.execute(
+    return _records(connection(ws).execute(
         "SELECT e.enrollment_id, e.arm, e.entered_at, e.status, "
         "count(o.order_id) > 0 AS converted, coalesce(sum(o.total - coalesce(o.refunded, 0)), 0)::DOUBLE AS revenue "
         "FROM journey_enrollments e LEFT JOIN orders o ON o.customer_id = e.customer_id AND o.ordered_at > e.entered_at "
@@ -387,7 +388,7 @@ def enrollment_outcomes(ws, journey_id: str, window_days: float, now: dt.datetim
 
 
 def enrollment_counts(ws) -> dict[str, dict]:
-    rows = _records(ws.con.execute(
+    rows = _records(connection(ws).execute(
         "SELECT journey_id, count(*) AS enrolled, count(*) FILTER (WHERE arm = 'holdout') AS holdout, "
         "count(*) FILTER (WHERE status = 'active') AS active FROM journey_enrollments GROUP BY 1"))
     return {r["journey_id"]: r for r in rows}

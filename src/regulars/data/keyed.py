@@ -40,6 +40,8 @@ import hashlib
 import hmac
 import secrets
 
+from regulars.data.connection import connection
+
 TABLE = "workspace_secret"
 
 _BLOCK = 64  # SHA-256 block size: HMAC pads the key to it
@@ -82,8 +84,9 @@ class Keyed:
         return self.sql_of_sha256(f"sha256({expr})")
 
 
-def for_connection(con) -> Keyed:
+def for_connection(db) -> Keyed:
     """The workspace's keyed hash (its secret read from ``workspace_secret``)."""
+    con = connection(db)
     rows = con.execute(f"SELECT secret FROM {TABLE} ORDER BY created_at LIMIT 1").fetchall()
     if not rows:
         raise RuntimeError("this workspace has no secret yet: open it once for writing to upgrade it")

@@ -37,7 +37,7 @@ import datetime as dt
 from regulars.data import purchases
 from regulars.data.schema import EXCLUDED_STATUSES
 
-__all__ = ["TABLE", "covers", "create_statements", "mark_current", "mismatches", "rebuild", "refresh", "stored_totals"]
+__all__ = ["TABLE", "covers", "create_statements", "mark_current", "mismatches", "rebuild", "refresh"]
 
 TABLE = "customer_order_stats"
 SOURCE = "customer_order_stats_source"
@@ -160,10 +160,3 @@ def mismatches(con) -> int:
         f"SELECT count(*) FROM ((({_aggregate()}) EXCEPT ALL (SELECT * FROM {TABLE})) "
         f"UNION ALL ((SELECT * FROM {TABLE}) EXCEPT ALL ({_aggregate()})))"
     ).fetchall()[0][0]
-
-
-def stored_totals(tables, as_of: dt.date):
-    """The totals table of *tables* when it is a workspace whose totals hold for *as_of*, else
-    ``None`` (other providers, such as Spark or a training sample, have none)."""
-    provider = getattr(tables, "order_stats", None)
-    return provider(as_of) if provider is not None else None

@@ -178,7 +178,8 @@ def _conform(frame: pd.DataFrame, columns) -> pd.DataFrame:
 
 def _replace(ws, table: str, columns, frame: pd.DataFrame, where: str, params: list) -> int:
     data = _conform(frame, columns)
-    with ws.transaction() as con:
+    con = ws._con
+    with ws.transaction():
         con.execute(f"DELETE FROM {table} WHERE {where}", params)
         if len(data):
             # through Arrow: DuckDB scans Arrow strings several times faster than Python objects
@@ -235,7 +236,7 @@ def write_backtests(ws, frame: pd.DataFrame, run_id: str) -> int:
 
 # -- reading --------------------------------------------------------------------------------
 def latest_as_of(ws, table: str = "customer_predictions") -> dt.date | None:
-    rows = ws.con.execute(f"SELECT max(as_of) FROM {table}").fetchall()
+    rows = ws._con.execute(f"SELECT max(as_of) FROM {table}").fetchall()
     return rows[0][0] if rows else None
 
 
@@ -270,7 +271,7 @@ def read_table_as_of(ws, table: str, as_of: dt.date | None = None, customer_id: 
 def read_backtests(ws, run_id: str | None = None) -> pd.DataFrame:
     """Rows of one backtest run (default: the latest run)."""
     if run_id is None:
-        rows = ws.con.execute("SELECT run_id FROM backtests ORDER BY run_at DESC, run_id DESC LIMIT 1").fetchall()
+        rows = ws._con.execute("SELECT run_id FROM backtests ORDER BY run_at DESC, run_id DESC LIMIT 1").fetchall()
         if not rows:
             return pd.DataFrame(columns=[c for c, _ in BACKTESTS])
         run_id = rows[0][0]

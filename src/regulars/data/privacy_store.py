@@ -22,6 +22,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+from regulars.data.connection import connection
+
 #: setting -> default value
 DEFAULTS: dict[str, object] = {
     # sensitive attributes the shop allows models to use (none by default)
@@ -50,6 +52,7 @@ DROPPABLE = ("first_name", "last_name", "postal_code", "birth_date", "city")
 
 def get(con, name: str | None = None):
     """One setting (or all of them as a dict): the latest stored value, else the default."""
+    con = connection(con)
     rows = dict(con.execute("SELECT name, arg_max(value, updated_at)::VARCHAR FROM privacy_settings GROUP BY name")
                 .fetchall())
     values = {k: json.loads(rows[k]) if k in rows else v for k, v in DEFAULTS.items()}
@@ -59,6 +62,7 @@ def get(con, name: str | None = None):
 def put(con, name: str, value, updated_by: str = "cli") -> dict[str, int]:
     """Store a setting (checked first with :func:`regulars.privacy.settings.validate`). Choosing to drop
     columns also erases the values already held; returns how many were erased per column."""
+    con = connection(con)
     if name not in DEFAULTS:
         raise ValueError(f"unknown privacy setting {name!r}; known: {', '.join(DEFAULTS)}")
     if name == "drop_columns" and any(c not in DROPPABLE for c in value):
@@ -74,6 +78,7 @@ def put(con, name: str, value, updated_by: str = "cli") -> dict[str, int]:
 
 def minimise(con, exprs: dict[str, str]) -> tuple[dict[str, str], list[str]]:
     """The customers columns to load, without those the shop chose not to keep; and the dropped ones."""
+    con = connection(con)
     drop = [c for c in get(con, "drop_columns") if c in exprs]
     return {k: v for k, v in exprs.items() if k not in drop}, drop
 
@@ -81,6 +86,7 @@ def minimise(con, exprs: dict[str, str]) -> tuple[dict[str, str], list[str]]:
 def personal_data_held(con) -> list[dict]:
     """What personal data the workspace holds: per personal column, how many values, and whether the
     shop drops it at ingest; free text; raw web events and the retention limit."""
+    con = connection(con)
     from regulars.data.schema import PII_COLUMNS
 
     dropped = set(get(con, "drop_columns"))
@@ -106,6 +112,7 @@ _LATEST_PERSONALISATION = (
 def refused_personalisation(con) -> set[str]:
     """Customers whose current personalisation consent is refused: their latest decision in
     ``consents``, else ``customers.accepts_personalization`` (never stated = allowed)."""
+    con = connection(con)
     rows = con.execute(
         f"WITH latest AS ({_LATEST_PERSONALISATION}) "
         "SELECT c.customer_id FROM customers c LEFT JOIN latest l USING (customer_id) "
@@ -116,6 +123,7 @@ def refused_personalisation(con) -> set[str]:
 def withdraw_personalisation(con, customer_ids, columns, mode: str) -> dict[str, int]:
     """Empty the personalised *columns* of *customer_ids*' predictions (``data_mode`` set to *mode*),
     drop their lead scores and reminders and turn their stored next best actions into "do nothing", at once."""
+    con = connection(con)
     ids = sorted(set(customer_ids))
     if not ids:
         return {}
@@ -146,6 +154,7 @@ WITHDRAWN_ACTION = ("Do nothing until the next run: this customer refused person
 def unrecorded_consent_events(con, customer_ids) -> list[tuple]:
     """``(customer_id, occurred_at, properties)`` of *customer_ids*' ``consent`` events not yet recorded
     in ``consents``, oldest first."""
+    con = connection(con)
     ids = sorted(set(customer_ids))
     if not ids:
         return []
@@ -159,6 +168,7 @@ def unrecorded_consent_events(con, customer_ids) -> list[tuple]:
 
 def record_consent(con, customer_id: str, purpose: str, column: str, granted: bool, at) -> None:
     """A consent decision from an event: a ``consents`` row and the customer's current flag."""
+    con = connection(con)
     con.execute("INSERT INTO consents (customer_id, purpose, is_granted, recorded_at, source) "
                 "VALUES (?, ?, ?, ?, 'event')", [customer_id, purpose, granted, at])
     con.execute(f"UPDATE customers SET {column} = ? WHERE customer_id = ?", [granted, customer_id])
@@ -167,6 +177,7 @@ def record_consent(con, customer_id: str, purpose: str, column: str, granted: bo
 # -- retention ---------------------------------------------------------------------------------------
 def retention_preview(con, cutoff: dt.datetime) -> dict:
     """What a retention run at *cutoff* would do: raw events before it, and the daily rows they make."""
+    con = connection(con)
     row = con.execute("SELECT count(*), min(occurred_at) FROM events WHERE occurred_at < ?", [cutoff]).fetchall()[0]
     return {"events": int(row[0]), "oldest": row[1]}
 
@@ -175,7 +186,8 @@ def apply_retention(ws, cutoff: dt.datetime, months: int, started: float) -> dic
     """Aggregate raw events before *cutoff* into ``event_daily`` and delete them, log the run: one transaction."""
     import time
 
-    with ws.transaction() as con:
+    con = connection(ws)
+    with ws.transaction():
         aggregated = con.execute("SELECT count(*) FROM events WHERE occurred_at < ?", [cutoff]).fetchall()[0][0]
         daily = con.execute(
             "INSERT INTO event_daily SELECT occurred_at::DATE, customer_id, anonymous_id, event_type, traffic_source, "
@@ -191,6 +203,7 @@ def apply_retention(ws, cutoff: dt.datetime, months: int, started: float) -> dic
 
 
 def retention_runs(con, limit: int = 10) -> list[dict]:
+    con = connection(con)
     cols = ("run_at", "cutoff", "months", "events_aggregated", "events_deleted", "daily_rows", "seconds")
     rows = con.execute("SELECT * FROM retention_runs ORDER BY run_at DESC LIMIT ?", [limit]).fetchall()
     return [dict(zip(cols, r)) for r in rows]

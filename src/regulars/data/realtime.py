@@ -69,8 +69,8 @@ class ReadView(Workspace):
     def __init__(self, parent: Workspace):  # noqa: D107 - no super().__init__: shares the parent's file
         self.path = parent.path
         self.read_only = True
-        self.con = parent.con.cursor()
-        self.ibis = ibis.duckdb.from_connection(self.con)
+        self._con = parent._con.cursor()
+        self.ibis = ibis.duckdb.from_connection(self._con)
 
     @contextlib.contextmanager
     def transaction(self):
@@ -134,7 +134,7 @@ class SharedWorkspace:
         self._last_refresh = 0.0
         self._events_run: int | None = None
         self._run_lock = threading.Lock()
-        self._batches = itertools.count(fastlane.next_batch(self.workspace.con))  # thread-safe in CPython
+        self._batches = itertools.count(fastlane.next_batch(self.workspace._con))  # thread-safe in CPython
         self._idle = threading.Event()
         self._idle.set()
         self._pending = 0
@@ -148,7 +148,7 @@ class SharedWorkspace:
         self._busy: set[ReadView] = set()
         self._thread = threading.Thread(target=self._run, name="regulars-writer", daemon=True)
         self._thread.start()
-        if fastlane.pending(self.workspace.con, limit=1):  # left by a crash: replay them first
+        if fastlane.pending(self.workspace._con, limit=1):  # left by a crash: replay them first
             self.submit(self._drain_deferred)
 
     # -- reading --------------------------------------------------------------
@@ -185,6 +185,11 @@ class SharedWorkspace:
             if view is not None and not keep:
                 view.close()
 
+    def private_view(self) -> ReadView:
+        """A read view for a background thread of the caller's own (not pooled; close it when done,
+        and before an exclusive write: see :meth:`on_reopen`)."""
+        return ReadView(self.workspace)
+
     def warm(self, n: int | None = None) -> None:
         """Open *n* read views ahead of the first requests (each takes a few ms)."""
         views = [ReadView(self.workspace) for _ in range(n or self._readers_max)]
@@ -205,10 +210,10 @@ class SharedWorkspace:
         self._reopen_hooks.append(hook)
 
     def write_transaction(self, fn: Callable[[object], object], timeout: float | None = 600) -> object:
-        """Like :meth:`write`, with *fn(con)* inside one transaction."""
+        """Like :meth:`write`, with *fn(workspace)* inside one transaction."""
         def run(ws: Workspace):
-            with ws.transaction() as con:
-                return fn(con)
+            with ws.transaction():
+                return fn(ws)
         return self.write(run, timeout)
 
     def post_events(self, events: list[dict], timeout: float | None = 60) -> EventsWrite:
@@ -264,7 +269,7 @@ class SharedWorkspace:
             with self._pool_lock:
                 busy = list(self._busy)
             for view in busy:
-                view.con.interrupt()
+                view._con.interrupt()
             deadline = time.monotonic() + 30
             while self._active_reads and time.monotonic() < deadline:
                 time.sleep(0.05)
@@ -359,7 +364,7 @@ class SharedWorkspace:
                 if not self._active_reads:
                     break
                 for view in list(self._busy):  # a long report: stop its query
-                    view.con.interrupt()
+                    view._con.interrupt()
             pool, self._pool = self._pool, []
         for view in pool:
             view.close()
@@ -404,7 +409,7 @@ class SharedWorkspace:
             job.seq = next(self._batches)
             rows += self._rows(job.events, job.seq)
         try:
-            results = self._insert_events(self.workspace.con, rows, jobs)
+            results = self._insert_events(self.workspace._con, rows, jobs)
         except BaseException as exc:
             for job in jobs:
                 job.future.set_exception(exc)
@@ -421,7 +426,7 @@ class SharedWorkspace:
         rows = self._rows(events, batch)
         with self._fast_lock:
             if self._fast_con is None:
-                self._fast_con = self.workspace.con.cursor()
+                self._fast_con = self.workspace._con.cursor()
             run_id = self._run_id()
             out = fastlane.write(self._fast_con, rows, pa.Table.from_pylist(rows, schema=_ARROW), EVENT_COLUMNS, run_id)
         self.version += 1
@@ -441,10 +446,10 @@ class SharedWorkspace:
         """Replay fast-lane events through the normal path (links, new customers, merges, segments)."""
         self._drain_queued = False
         done = 0
-        while deferred := fastlane.pending(ws.con):
+        while deferred := fastlane.pending(ws._con):
             job = _Job(None, Future(), [normalize_event(ev, i) for i, (_s, ev) in enumerate(deferred)])
             job.seq = next(self._batches)
-            self._insert_events(ws.con, self._rows(job.events, job.seq, "deferred"), [job],
+            self._insert_events(ws._con, self._rows(job.events, job.seq, "deferred"), [job],
                                 deferred=[s for s, _ev in deferred])
             done += len(deferred)
         return done
@@ -518,7 +523,7 @@ class SharedWorkspace:
         """
         with self._run_lock:
             if self._events_run is None:
-                con = self.workspace.con.cursor()
+                con = self.workspace._con.cursor()
                 try:
                     con.execute("BEGIN TRANSACTION")
                     run_id = con.execute("SELECT nextval('ingest_run_ids')").fetchall()[0][0]

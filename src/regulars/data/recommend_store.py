@@ -133,7 +133,7 @@ def record_uplift(ws, action: str, uplift: float, source: str, segment_id: str |
     """Store a measured response uplift for ``action`` (and ``segment_id``), e.g. from an experiment."""
     if not 0.0 <= float(uplift) <= 1.0:
         raise ValueError(f"uplift is a probability between 0 and 1, got {uplift}")
-    ws.con.execute("INSERT INTO action_uplift VALUES (?, ?, ?, ?, ?, ?, ?)",
+    ws._con.execute("INSERT INTO action_uplift VALUES (?, ?, ?, ?, ?, ?, ?)",
                    [action, segment_id, float(uplift), source, _now(), experiment_id, note])
 
 
@@ -141,7 +141,7 @@ def record_uplift(ws, action: str, uplift: float, source: str, segment_id: str |
 def latest_as_of(ws, table: str) -> dt.date | None:
     if table not in dict(TABLES):
         raise ValueError(f"{table!r} is not a recommendation table")
-    rows = ws.con.execute(f"SELECT max(as_of) FROM {table}").fetchall()
+    rows = ws._con.execute(f"SELECT max(as_of) FROM {table}").fetchall()
     return rows[0][0] if rows else None
 
 
@@ -178,9 +178,9 @@ def export_recommendations_csv(ws, path: str, k: int, as_of: dt.date | None = No
     as_of = as_of or latest_as_of(ws, "recommendations")
     if as_of is None:
         return 0
-    n = ws.con.execute("SELECT count(*) FROM recommendations WHERE as_of = ? AND rank <= ?", [as_of, int(k)]).fetchall()[0][0]
+    n = ws._con.execute("SELECT count(*) FROM recommendations WHERE as_of = ? AND rank <= ?", [as_of, int(k)]).fetchall()[0][0]
     day = pd.Timestamp(as_of).date().isoformat()
-    ws.con.execute(
+    ws._con.execute(
         f"COPY (SELECT {_safe_text('customer_id')}, rank, {_safe_text('product_id')}, {_safe_text('product_name')}, "
         f"score, {_safe_text('reason')} FROM recommendations "
         f"WHERE as_of = DATE '{day}' AND rank <= {int(k)} ORDER BY customer_id, rank) "
@@ -228,7 +228,7 @@ def read_run(ws, table: str = "recommend_runs") -> dict | None:
 def read_evaluation(ws, run_id: str | None = None) -> pd.DataFrame:
     """Rows of one evaluation (default: the latest)."""
     if run_id is None:
-        rows = ws.con.execute("SELECT run_id FROM recommend_evaluations ORDER BY run_at DESC LIMIT 1").fetchall()
+        rows = ws._con.execute("SELECT run_id FROM recommend_evaluations ORDER BY run_at DESC LIMIT 1").fetchall()
         if not rows:
             return pd.DataFrame(columns=[c for c, _ in RECOMMEND_EVALUATIONS])
         run_id = rows[0][0]
@@ -275,13 +275,9 @@ def next_action_counts(ws, as_of: dt.date | None = None, segment_id: str | None 
     return ws.sql(query + " GROUP BY ALL ORDER BY action, channel", params)
 
 
-def customer_exists(ws, customer_id: str) -> bool:
-    return bool(ws.con.execute("SELECT count(*) FROM customers WHERE customer_id = ?", [customer_id]).fetchall()[0][0])
-
-
 def current_personalization(ws, customer_id: str) -> bool:
     """The customer's consent to personalisation now: the latest decision, else her flag, else yes."""
-    rows = ws.con.execute(
+    rows = ws._con.execute(
         "SELECT coalesce((SELECT is_granted FROM consents WHERE customer_id = ? AND purpose = 'personalization' "
         "ORDER BY recorded_at DESC, is_granted DESC LIMIT 1), (SELECT accepts_personalization FROM customers "
         "WHERE customer_id = ?), true)", [customer_id, customer_id]).fetchall()
@@ -293,7 +289,7 @@ ITEM_FIELDS = ("rank", "product_id", "product_name", "score", "reason", "source"
 
 def opted_out_customers(ws) -> frozenset:
     """Customers who refuse personalisation now (latest decision in ``consents``, else their flag)."""
-    rows = ws.con.execute(
+    rows = ws._con.execute(
         "WITH latest AS (SELECT customer_id, arg_max(is_granted, (recorded_at, is_granted)) AS granted "
         "FROM consents WHERE purpose = 'personalization' GROUP BY customer_id) "
         "SELECT c.customer_id FROM customers c LEFT JOIN latest l USING (customer_id) "
@@ -306,12 +302,12 @@ def customer_offer(ws, customer_id: str, as_of: dt.date | None, k: int,
     """Whether the customer exists, her consent to personalisation now (latest decision, else her flag,
     else yes) and her stored top ``k`` of ``as_of``. With ``opted_out`` (from :func:`opted_out_customers`,
     which a server caches) a customer with stored recommendations costs one point query."""
-    items = [] if as_of is None else [dict(zip(ITEM_FIELDS, r)) for r in ws.con.execute(
+    items = [] if as_of is None else [dict(zip(ITEM_FIELDS, r)) for r in ws._con.execute(
         f"SELECT {', '.join(ITEM_FIELDS)} FROM recommendations WHERE as_of = ? AND customer_id = ? AND rank <= ? "
         "ORDER BY rank", [as_of, customer_id, int(k)]).fetchall()]
     if items and opted_out is not None:
         return True, customer_id not in opted_out, items
-    rows = ws.con.execute(
+    rows = ws._con.execute(
         "SELECT (SELECT is_granted FROM consents WHERE customer_id = $1 AND purpose = 'personalization' "
         "ORDER BY recorded_at DESC, is_granted DESC LIMIT 1), "
         "(SELECT list(accepts_personalization) FROM customers WHERE customer_id = $1)", [customer_id]).fetchall()
@@ -360,9 +356,9 @@ def read_action_uplift(ws) -> pd.DataFrame:
 def contact_names(ws, customer_ids) -> pd.DataFrame:
     """``customer_id, first_name, last_name, email, phone`` of the given customers (for exports)."""
     ids = pd.DataFrame({"customer_id": pd.Series(list(customer_ids), dtype=object)})
-    ws.con.register("_ids", ids)
+    ws._con.register("_ids", ids)
     try:
         return ws.sql("SELECT c.customer_id, c.first_name, c.last_name, c.email, c.phone FROM customers c "
                       "JOIN _ids USING (customer_id)")
     finally:
-        ws.con.unregister("_ids")
+        ws._con.unregister("_ids")

@@ -35,6 +35,7 @@ import hashlib
 import json
 
 from regulars.data.schema import TABLES
+from regulars.data.connection import connection
 
 TABLE = "report_results"
 
@@ -73,6 +74,7 @@ def data_version(con, reads: str = "all", ignore: frozenset[str] | tuple = ()) -
     names more tables left out, e.g. what the report itself writes (the fairness audit's own tables),
     which would otherwise make every result it stores out of date at once.
     """
+    con = connection(con)
     if reads not in ("all", "inputs"):
         raise ValueError(f"reads={reads!r}: use 'all' or 'inputs'")
     skip = BOOKKEEPING | frozenset(ignore)
@@ -92,6 +94,7 @@ def data_version(con, reads: str = "all", ignore: frozenset[str] | tuple = ()) -
 
 def load(con, report: str, params: dict, version: str) -> tuple[bytes, dt.datetime, dt.date | None] | None:
     """(payload, computed_at, as_of) stored for *report* at data *version*, or None."""
+    con = connection(con)
     if not _exists(con):
         return None
     rows = con.execute(f"SELECT payload, computed_at, as_of FROM {TABLE} WHERE report = ? AND params = ? "
@@ -101,6 +104,7 @@ def load(con, report: str, params: dict, version: str) -> tuple[bytes, dt.dateti
 
 def save(con, report: str, params: dict, version: str, payload: bytes, as_of: dt.date | None) -> None:
     """Store *payload* for *report* at data *version* (replacing the one stored before)."""
+    con = connection(con)
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     key = _params(params)
     con.execute(f"DELETE FROM {TABLE} WHERE (report = ? AND params = ?) OR (report = ? AND data_version <> ?)",
@@ -112,6 +116,7 @@ def save(con, report: str, params: dict, version: str, payload: bytes, as_of: dt
 
 def clear(con) -> None:
     """Forget every stored result (an erasure: they may list the erased person)."""
+    con = connection(con)
     if _exists(con):
         con.execute(f"DELETE FROM {TABLE}")
 
@@ -141,7 +146,7 @@ def save_to_files(items: list[tuple]) -> int:
         try:
             with ws.transaction():
                 for report, params, version, payload, as_of in rows:
-                    save(ws.con, report, params, version, payload, as_of)
+                    save(connection(ws), report, params, version, payload, as_of)
             saved += len(rows)
         except Exception as exc:  # noqa: BLE001 - never fail a read command over its cache
             if type(exc).__module__.split(".")[0] not in ("duckdb", "_duckdb"):

@@ -36,7 +36,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from regulars.data import keyed, migrations
+from regulars.data import keyed, migrations, shop
 
 ALLOWED = (duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN)
 FORBIDDEN_FUNCTIONS = {"query", "query_table"}
@@ -47,6 +47,10 @@ _EXPLAIN = re.compile(r"^\s*explain\s+(analy[sz]e\s+)?(\([^)]*\)\s*)?", re.IGNOR
 
 class SqlRefused(ValueError):
     """The SQL is not a single read-only query; the message says why."""
+
+
+class SqlFailed(ValueError):
+    """The query was allowed but failed (a wrong name, a type error); the message says why."""
 
 
 def _parse(query: str) -> list:
@@ -135,3 +139,36 @@ def run(path: str | Path, query: str) -> pd.DataFrame:
     statement = check(query)
     with connect(path) as con:
         return con.execute(statement).df()
+
+
+def query(workspace, text: str, *, with_time_zone: bool = False):
+    """Run one read-only query for a person on the workspace file *workspace* (a path, or None for
+    the default) and return its result (with ``with_time_zone``: the result and the shop's time
+    zone, to print its moments in).
+
+    Every failure is an exception whose message says what to do: :class:`SqlRefused` (not a
+    read-only query), :class:`SqlFailed` (the query failed; the tables are listed),
+    :class:`~regulars.data.workspace.WorkspaceError` (no workspace, an old schema, or another
+    process writing).
+    """
+    from regulars.data.workspace import WorkspaceError, resolve_path
+
+    path = resolve_path(workspace)
+    statement = check(text)
+    try:
+        with connect(path) as con:
+            if not schema_is_current(con):
+                raise WorkspaceError(f"workspace {path} has an older schema; open it once for writing "
+                                     "(e.g. `regulars doctor`)")
+            tables = [r[0] for r in con.execute("SHOW TABLES").fetchall()]
+            try:
+                frame = con.execute(statement).df()
+            except duckdb.Error as exc:
+                raise SqlFailed(f"{str(exc).splitlines()[0]} (queries are read-only and cannot touch files; "
+                                f"tables: {', '.join(t for t in tables if t not in FORBIDDEN_TABLES)})") from None
+            return (frame, shop.timezone(con)) if with_time_zone else frame
+    except FileNotFoundError:
+        raise WorkspaceError(f"no workspace at {path}; create one with `regulars demo` or `regulars ingest ...`") from None
+    except duckdb.IOException as exc:
+        raise WorkspaceError(f"cannot open workspace {path}: {str(exc).splitlines()[0]}. Another regulars process "
+                             "may be writing to it; wait for it to finish or use a copy.") from None

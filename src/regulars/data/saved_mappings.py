@@ -9,11 +9,11 @@ Examples
 >>> import tempfile, os
 >>> from regulars import Workspace
 >>> ws = Workspace(os.path.join(tempfile.mkdtemp(), "shop.duckdb"))
->>> save_mapping(ws.con, "till export", '[parse]\\ndelimiter = ";"\\ndecimal = ","\\n', by="doc")
+>>> save_mapping(ws, "till export", '[parse]\\ndelimiter = ";"\\ndecimal = ","\\n', by="doc")
 'till export'
->>> saved_mappings(ws.con)
+>>> saved_mappings(ws)
 ['till export']
->>> print(mapping_text(ws.con, "till export"), end="")
+>>> print(mapping_text(ws, "till export"), end="")
 [parse]
 delimiter = ";"
 decimal = ","
@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+
+from regulars.data.connection import connection
 
 PREFIX = "mapping."
 MAX_NAME = 60
@@ -41,6 +43,7 @@ def _clean_name(name: str) -> str:
 
 def save_mapping(con, name: str, text: str, by: str) -> str:
     """Check *text* is a mapping and store it under *name* (replacing an older one); return the name."""
+    con = connection(con)
     from regulars.data.ingest.options import Mapping
 
     name = _clean_name(name)
@@ -54,6 +57,7 @@ def save_mapping(con, name: str, text: str, by: str) -> str:
 
 def saved_mappings(con) -> list[str]:
     """Names of the saved mappings, alphabetically."""
+    con = connection(con)
     rows = con.execute("SELECT DISTINCT name FROM app_settings WHERE starts_with(name, ?) ORDER BY name",
                        [PREFIX]).fetchall()
     return [r[0][len(PREFIX):] for r in rows]
@@ -61,6 +65,7 @@ def saved_mappings(con) -> list[str]:
 
 def mapping_text(con, name: str) -> str:
     """The TOML of the saved mapping *name*; ``KeyError`` naming the saved ones when there is none."""
+    con = connection(con)
     row = con.execute("SELECT arg_max(value, updated_at)::VARCHAR FROM app_settings WHERE name = ?",
                       [PREFIX + str(name)]).fetchone()
     if not row or row[0] is None:
@@ -74,4 +79,4 @@ def saved_mapping(ws, name: str):
     ``regulars ingest --mapping NAME``; ``KeyError`` naming the saved ones when there is none."""
     from regulars.data.ingest.options import Mapping
 
-    return Mapping.from_toml(mapping_text(ws.con, name), path=f"saved mapping {name!r}")
+    return Mapping.from_toml(mapping_text(connection(ws), name), path=f"saved mapping {name!r}")

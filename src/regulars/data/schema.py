@@ -22,6 +22,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from regulars.values import CANCELLED_STATUSES, EXCLUDED_STATUSES, NEVER_SOLD_STATUSES  # noqa: F401  (re-exported)
+
 MONEY = "DECIMAL(18,2)"
 
 
@@ -65,14 +67,6 @@ class Table:
 def _c(name: str, type_: str, doc: str = "", required: bool = False, later: bool = False) -> Column:
     return Column(name, type_, doc, required, later)
 
-
-#: Statuses of an order that was placed and later called off (compared lower-cased): it counted
-#: until ``cancelled_at``.
-CANCELLED_STATUSES = ("cancelled", "canceled", "voided", "void")
-#: Statuses of an order that never was a sale (payment failed, cart abandoned, draft).
-NEVER_SOLD_STATUSES = ("failed", "declined", "abandoned", "draft")
-#: Order statuses that do not count as a transaction (compared lower-cased).
-EXCLUDED_STATUSES = CANCELLED_STATUSES + NEVER_SOLD_STATUSES
 
 #: Largest amount accepted in a money column (absolute value; larger ones are quarantined).
 #: DECIMAL(18,2) holds 10^16, so a customer's total stays exact over ten million such orders.

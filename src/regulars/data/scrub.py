@@ -72,7 +72,7 @@ def rewrite(workspace) -> None:
     path = Path(workspace.path)
     tmp = temp_path(path)
     discard_leftover(path)
-    con = workspace.con
+    con = workspace._con
     db = con.execute("SELECT current_database()").fetchall()[0][0]
     token = secrets.token_hex(8)
     con.execute("CHECKPOINT")
@@ -88,7 +88,7 @@ def rewrite(workspace) -> None:
         raise
     con.execute("DETACH _rewrite")
     _fsync(tmp)
-    workspace.con.close()
+    workspace._con.close()
     os.replace(tmp, path)
     _fsync(path.parent)
     _reopen(workspace, token)
@@ -96,14 +96,14 @@ def rewrite(workspace) -> None:
 
 def _reopen(workspace, token: str) -> None:
     config = {"memory_limit": workspace.memory_limit} if getattr(workspace, "memory_limit", None) else {}
-    workspace.con = duckdb.connect(str(workspace.path), config=config)
-    mark = workspace.con.execute(
+    workspace._con = duckdb.connect(str(workspace.path), config=config)
+    mark = workspace._con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_name = '_rewrite_mark'").fetchall()[0][0]
-    found = workspace.con.execute("SELECT token FROM _rewrite_mark").fetchall() if mark else []
+    found = workspace._con.execute("SELECT token FROM _rewrite_mark").fetchall() if mark else []
     if not found or found[0][0] != token:
         raise RuntimeError(
             "the workspace file was rewritten but this process still reads the old one: another connection "
             "of this process is open (close every cursor before rewriting)")
-    workspace.con.execute("DROP TABLE _rewrite_mark")
-    workspace.con.execute("CHECKPOINT")
+    workspace._con.execute("DROP TABLE _rewrite_mark")
+    workspace._con.execute("CHECKPOINT")
     workspace.ibis = None  # made again over the new connection on first use

@@ -20,11 +20,11 @@ Examples
 >>> import tempfile, os
 >>> from regulars import Workspace
 >>> ws = Workspace(os.path.join(tempfile.mkdtemp(), "shop.duckdb"))
->>> timezone(ws.con)
+>>> timezone(ws)
 'UTC'
->>> settle(ws.con, timezone="Europe/Paris", currency="EUR")
+>>> settle(ws, timezone="Europe/Paris", currency="EUR")
 {'timezone': 'Europe/Paris', 'currency': 'EUR'}
->>> settle(ws.con, timezone="America/New_York")["timezone"]   # the first one stays
+>>> settle(ws, timezone="America/New_York")["timezone"]   # the first one stays
 'Europe/Paris'
 >>> ws.close()
 """
@@ -34,6 +34,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+
+from regulars.data.connection import connection
 
 DEFAULTS = {"timezone": "UTC", "currency": None}
 
@@ -48,17 +50,20 @@ def _stored(con) -> dict[str, object]:
 
 def settings(con) -> dict[str, object]:
     """``{"timezone": ..., "currency": ...}``: stored values, else the defaults."""
+    con = connection(con)
     stored = _stored(con)
     return {name: stored.get(name, default) for name, default in DEFAULTS.items()}
 
 
 def timezone(con) -> str:
     """The shop's time zone (IANA name; ``UTC`` until one is set)."""
+    con = connection(con)
     return str(settings(con)["timezone"] or "UTC")
 
 
 def settle(con, *, timezone: str | None = None, currency: str | None = None, by: str = "ingest") -> dict:
     """Store the shop's time zone and currency when none is stored yet (first load wins)."""
+    con = connection(con)
     stored = _stored(con)
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     for name, value in (("timezone", timezone), ("currency", currency)):
@@ -69,7 +74,7 @@ def settle(con, *, timezone: str | None = None, currency: str | None = None, by:
 
 def order_currencies(con) -> dict[str, int]:
     """Orders per currency code (``""`` for orders that state none), most orders first."""
-    rows = con.execute("SELECT coalesce(upper(trim(currency)), '') AS c, count(*) FROM orders "
+    rows = connection(con).execute("SELECT coalesce(upper(trim(currency)), '') AS c, count(*) FROM orders "
                        "GROUP BY 1 ORDER BY 2 DESC, 1").fetchall()
     return {c: int(n) for c, n in rows}
 
@@ -95,7 +100,7 @@ RATES_SETTING = "exchange_rates"
 
 def exchange_rates(con) -> dict[str, dict]:
     """``{"USD": {"rate": 0.92, "set_on": "2026-12-07"}, ...}``: the rates the shop gave (may be empty)."""
-    row = con.execute("SELECT arg_max(value, updated_at)::VARCHAR FROM app_settings WHERE name = ?",
+    row = connection(con).execute("SELECT arg_max(value, updated_at)::VARCHAR FROM app_settings WHERE name = ?",
                       [RATES_SETTING]).fetchall()
     return json.loads(row[0][0]) if row and row[0][0] else {}
 

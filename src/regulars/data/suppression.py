@@ -18,13 +18,13 @@ Examples
 >>> import tempfile, os
 >>> from regulars import Workspace
 >>> ws = Workspace(os.path.join(tempfile.mkdtemp(), "shop.duckdb"))
->>> add(ws.con, "e1", {"email": ["Ann@Example.com "], "shop_id": ["C1"]})
+>>> add(ws, "e1", {"email": ["Ann@Example.com "], "shop_id": ["C1"]})
 2
->>> is_suppressed(ws.con, "email", "ann@example.com"), is_suppressed(ws.con, "shop_id", "C2")
+>>> is_suppressed(ws, "email", "ann@example.com"), is_suppressed(ws, "shop_id", "C2")
 (True, False)
->>> [(s["erasure_id"], s["identifiers"]) for s in listing(ws.con)]
+>>> [(s["erasure_id"], s["identifiers"]) for s in listing(ws)]
 [('e1', {'email': 1, 'shop_id': 1})]
->>> lift(ws.con, erasure_id="e1")
+>>> lift(ws, erasure_id="e1")
 2
 >>> ws.close()
 """
@@ -32,6 +32,7 @@ Examples
 from __future__ import annotations
 
 from regulars.data import keyed
+from regulars.data.connection import connection
 from regulars.data.identity import fingerprint, normalized_hash_sql
 
 TABLE = "erasure_suppressions"
@@ -48,8 +49,9 @@ def create_statements() -> list[str]:
     ]
 
 
-def add(con, erasure_id: str, identifiers: dict[str, list[str]], hashed: dict[str, list[str]] | None = None) -> int:
+def add(db, erasure_id: str, identifiers: dict[str, list[str]], hashed: dict[str, list[str]] | None = None) -> int:
     """Suppress identifiers written in clear (*identifiers*) or already keyed (*hashed*); return how many."""
+    con = connection(db)
     hasher = keyed.for_connection(con)
     rows = set()
     for kind, values in identifiers.items():
@@ -67,7 +69,8 @@ def add(con, erasure_id: str, identifiers: dict[str, list[str]], hashed: dict[st
     return len(new)
 
 
-def is_suppressed(con, kind: str, text: str) -> bool:
+def is_suppressed(db, kind: str, text: str) -> bool:
+    con = connection(db)
     h = fingerprint(keyed.for_connection(con), kind, text)
     return bool(h) and bool(con.execute(
         f"SELECT count(*) FROM {TABLE} WHERE kind = ? AND value_hash = ?", [kind, h]).fetchall()[0][0])
@@ -149,8 +152,9 @@ def reject_erased_rows(con) -> None:
     con.execute("DROP TABLE _erased")
 
 
-def listing(con) -> list[dict]:
+def listing(db) -> list[dict]:
     """Each erasure still suppressed: when, and how many identifiers of each kind (never the hashes)."""
+    con = connection(db)
     out: dict[str, dict] = {}
     for eid, kind, n, at in con.execute(
             f"SELECT erasure_id, kind, count(*), min(suppressed_at) FROM {TABLE} GROUP BY ALL ORDER BY 4, 1, 2"
@@ -160,8 +164,9 @@ def listing(con) -> list[dict]:
     return list(out.values())
 
 
-def lift(con, *, erasure_id: str | None = None, kind: str | None = None, text: str | None = None) -> int:
+def lift(db, *, erasure_id: str | None = None, kind: str | None = None, text: str | None = None) -> int:
     """Delete suppressions: all of one erasure, or the one matching an identifier; return how many."""
+    con = connection(db)
     if erasure_id is not None:
         return _delete(con, "erasure_id = ?", [erasure_id])
     if kind is None or text is None:

@@ -32,6 +32,7 @@ import pandas as pd
 import pyarrow as pa
 
 from regulars.data.inserts import insert
+from regulars.data.connection import connection
 
 SOURCES = {  # source -> (table, id column, text column, time column, score column, product column)
     "reviews": ("reviews", "review_id", "body", "created_at", "rating", "product_id"),
@@ -95,33 +96,33 @@ def texts_query() -> str:
 
 def read_texts(ws) -> pa.Table:
     """The texts to analyse, as an Arrow table (ordered by source and id, for repeatable runs)."""
-    return ws.con.sql(texts_query() + " ORDER BY source, text_id").to_arrow_table()
+    return connection(ws).sql(texts_query() + " ORDER BY source, text_id").to_arrow_table()
 
 
 def product_words(ws) -> set[str]:
     """The words of the shop's product names (lower case, letters only)."""
     import re
 
-    names = [r[0] for r in ws.con.execute("SELECT DISTINCT name FROM products WHERE name IS NOT NULL").fetchall()]
+    names = [r[0] for r in connection(ws).execute("SELECT DISTINCT name FROM products WHERE name IS NOT NULL").fetchall()]
     return {w for n in names for w in re.findall(r"[^\W\d_]{3,}", n.lower())}
 
 
 def customer_name_words(ws) -> set[str]:
     """Every first and last name of the shop's customers, lower case (kept out of topic words)."""
-    rows = ws.con.execute("SELECT DISTINCT lower(trim(n)) FROM (SELECT first_name AS n FROM customers UNION ALL "
+    rows = connection(ws).execute("SELECT DISTINCT lower(trim(n)) FROM (SELECT first_name AS n FROM customers UNION ALL "
                           "SELECT last_name FROM customers) WHERE n IS NOT NULL").fetchall()
     return {r[0] for r in rows if r[0]}
 
 
 def sample_texts(ws, n: int = 2000) -> list[str]:
     """At most *n* texts, a repeatable sample (every text when there are fewer)."""
-    rows = ws.con.execute(f"SELECT text FROM ({texts_query()}) ORDER BY hash(source || text_id) LIMIT ?",
+    rows = connection(ws).execute(f"SELECT text FROM ({texts_query()}) ORDER BY hash(source || text_id) LIMIT ?",
                           [int(n)]).fetchall()
     return [r[0] for r in rows]
 
 
 def count_texts(ws) -> int:
-    return ws.con.execute(f"SELECT count(*) FROM ({texts_query()})").fetchall()[0][0]
+    return connection(ws).execute(f"SELECT count(*) FROM ({texts_query()})").fetchall()[0][0]
 
 
 # -- writing a run -------------------------------------------------------------------------------
@@ -131,7 +132,8 @@ def write_run(ws, scores: pa.Table, topics: pd.DataFrame, run: dict) -> None:
     for col in ("top_words", "signature"):
         topics[col] = topics[col].map(lambda v: json.dumps(v))
     run = {**run, "languages": json.dumps(run.get("languages", {})), "params": json.dumps(run.get("params", {}))}
-    with ws.transaction() as con:
+    con = connection(ws)
+    with ws.transaction():
         con.execute("DELETE FROM text_scores")
         insert(con, "text_scores", SCORES, scores)
         con.execute("DELETE FROM text_topics WHERE run_id = ?", [run["run_id"]])
@@ -141,7 +143,8 @@ def write_run(ws, scores: pa.Table, topics: pd.DataFrame, run: dict) -> None:
 
 def write_text_truth(ws, frame: pd.DataFrame) -> int:
     """Replace ``demo_truth_texts`` with *frame* (the demo generator's planted text truth)."""
-    with ws.transaction() as con:
+    con = connection(ws)
+    with ws.transaction():
         con.execute("DELETE FROM demo_truth_texts")
         insert(con, "demo_truth_texts", DEMO_TRUTH, frame)
     return ws.count("demo_truth_texts")
@@ -263,7 +266,7 @@ def customer_text_features(ws, as_of) -> pd.DataFrame:
     import datetime as dt
 
     day = pd.Timestamp(as_of).to_pydatetime()
-    return ws.con.execute(
+    return connection(ws).execute(
         "SELECT customer_id, avg(compound) AS text_sentiment, count(*) AS texts_written, "
         "count(*) FILTER (WHERE sentiment = 'negative') AS negative_texts, "
         "count(*) FILTER (WHERE source = 'tickets' AND sentiment = 'negative' AND written_at >= ?) "
@@ -277,7 +280,7 @@ def complaints_before(ws, as_of) -> pd.DataFrame:
     before *as_of*; ties broken by source and id, so the choice is repeatable)."""
     parts = [f"SELECT '{source}' AS source, {key}::VARCHAR AS text_id, {text} AS text FROM {table}"
              for source, (table, key, text, _at, _score, _product) in SOURCES.items()]
-    return ws.con.execute(
+    return connection(ws).execute(
         "SELECT s.source, s.text_id, s.customer_id, s.written_at, x.text, row_number() OVER (PARTITION BY "
         "s.customer_id ORDER BY s.written_at DESC, s.source DESC, s.text_id DESC) = 1 AS is_last "
         f"FROM text_scores s JOIN ({' UNION ALL '.join(parts)}) x USING (source, text_id) "
@@ -288,14 +291,15 @@ def complaints_before(ws, as_of) -> pd.DataFrame:
 def write_feature_decision(ws, row: dict) -> None:
     """Add one decision; ``row["groups"]`` (per-group verdicts, a dict) is optional."""
     row = {**row, "groups": json.dumps(row["groups"]) if row.get("groups") is not None else None}
-    with ws.transaction() as con:
+    con = connection(ws)
+    with ws.transaction():
         insert(con, "text_feature_decisions", FEATURE_DECISIONS_V2, pd.DataFrame([row]))
 
 
 def latest_feature_decision(ws) -> dict | None:
     """The latest decision, ``groups`` parsed (None for a decision made before groups were judged)."""
     names = [c for c, _ in FEATURE_DECISIONS_V2]
-    rows = ws.con.execute(f"SELECT {', '.join(names)} FROM text_feature_decisions "
+    rows = connection(ws).execute(f"SELECT {', '.join(names)} FROM text_feature_decisions "
                           "ORDER BY decided_at DESC LIMIT 1").fetchall()
     if not rows:
         return None

@@ -21,6 +21,7 @@ import secrets
 
 import pyarrow as pa
 
+from regulars.data.connection import connection
 from regulars.data.activation_schema import insert_new, records, where
 
 DELIVERY_ARROW = pa.schema([
@@ -45,14 +46,14 @@ def add_subscription(ws, name: str, url: str, secret: str | None, topics: list[s
                      max_attempts: int, by: str) -> dict:
     sid = secrets.token_hex(6)
     secret = secret or "whsec_" + secrets.token_urlsafe(24)
-    ws.con.execute("INSERT INTO webhook_subscriptions VALUES (?, ?, ?, ?, ?, ?, ?, TRUE, ?, ?)",
+    connection(ws).execute("INSERT INTO webhook_subscriptions VALUES (?, ?, ?, ?, ?, ?, ?, TRUE, ?, ?)",
                    [sid, name, url, secret, json.dumps(sorted(topics)), json.dumps(filters), int(max_attempts),
                     dt.datetime.now(dt.UTC).replace(tzinfo=None), by])
     return get_subscription(ws, sid)
 
 
 def get_subscription(ws, subscription_id: str) -> dict | None:
-    rows = _records(ws.con.execute(f"SELECT {SUB_COLUMNS} FROM webhook_subscriptions WHERE subscription_id = ? "
+    rows = _records(connection(ws).execute(f"SELECT {SUB_COLUMNS} FROM webhook_subscriptions WHERE subscription_id = ? "
                                    "OR name = ? ORDER BY subscription_id = ? DESC LIMIT 1",
                                    [subscription_id, subscription_id, subscription_id]))
     return _sub(rows[0]) if rows else None
@@ -60,12 +61,12 @@ def get_subscription(ws, subscription_id: str) -> dict | None:
 
 def list_subscriptions(ws, include_inactive: bool = False) -> list[dict]:
     where = "" if include_inactive else "WHERE is_active"
-    return [_sub(r) for r in _records(ws.con.execute(
+    return [_sub(r) for r in _records(connection(ws).execute(
         f"SELECT {SUB_COLUMNS} FROM webhook_subscriptions {where} ORDER BY created_at, subscription_id"))]
 
 
 def deactivate_subscription(ws, subscription_id: str) -> None:
-    ws.con.execute("UPDATE webhook_subscriptions SET is_active = FALSE WHERE subscription_id = ?", [subscription_id])
+    connection(ws).execute("UPDATE webhook_subscriptions SET is_active = FALSE WHERE subscription_id = ?", [subscription_id])
 
 
 def subscriptions_for(ws, topic: str) -> list[dict]:
@@ -81,7 +82,7 @@ def enqueue(ws, rows: list[dict]) -> int:
 
 def due_deliveries(ws, now: dt.datetime, limit: int = 500) -> list[dict]:
     """Pending deliveries whose next attempt is due, with their subscription's URL and secret."""
-    return _records(ws.con.execute(
+    return _records(connection(ws).execute(
         "SELECT d.delivery_id, d.subscription_id, d.topic, d.payload, d.attempts, d.created_at, s.url, s.secret, "
         "s.max_attempts FROM webhook_deliveries d JOIN webhook_subscriptions s USING (subscription_id) "
         "WHERE d.status = 'pending' AND d.next_attempt_at <= ? AND s.is_active "
@@ -93,7 +94,7 @@ def record_attempts(ws, results: list[dict]) -> None:
     outcome: delivered|retry|dead, next_attempt_at}``."""
     if not results:
         return
-    con = ws.con
+    con = connection(ws)
     con.executemany("INSERT INTO webhook_attempts VALUES (?, ?, ?, ?, ?, ?)",
                     [(r["delivery_id"], r["attempt"], r["at"], r["status_code"], r["error"], r["latency_ms"])
                      for r in results])
@@ -109,8 +110,8 @@ def record_attempts(ws, results: list[dict]) -> None:
 def deliveries(ws, status: str | None = None, topic: str | None = None, limit: int = 50,
                offset: int = 0) -> tuple[int, list[dict]]:
     cond, params = where("d.", status=status, topic=topic)
-    total = ws.con.execute(f"SELECT count(*) FROM webhook_deliveries d WHERE {cond}", params).fetchall()[0][0]
-    rows = _records(ws.con.execute(
+    total = connection(ws).execute(f"SELECT count(*) FROM webhook_deliveries d WHERE {cond}", params).fetchall()[0][0]
+    rows = _records(connection(ws).execute(
         "SELECT d.delivery_id, s.name AS subscription, s.url, d.topic, d.status, d.attempts, d.created_at, "
         "d.last_attempt_at, d.delivered_at, d.last_status, d.last_error, d.latency_ms, d.next_attempt_at "
         f"FROM webhook_deliveries d LEFT JOIN webhook_subscriptions s USING (subscription_id) WHERE {cond} "
@@ -119,29 +120,29 @@ def deliveries(ws, status: str | None = None, topic: str | None = None, limit: i
 
 
 def attempts(ws, delivery_id: str) -> list[dict]:
-    return _records(ws.con.execute("SELECT * FROM webhook_attempts WHERE delivery_id = ? ORDER BY attempt",
+    return _records(connection(ws).execute("SELECT * FROM webhook_attempts WHERE delivery_id = ? ORDER BY attempt",
                                    [delivery_id]))
 
 
 def retry(ws, delivery_id: str, now: dt.datetime) -> bool:
     """Put a dead (or pending) delivery back in the queue now, with a fresh attempt budget."""
-    rows = ws.con.execute("SELECT status FROM webhook_deliveries WHERE delivery_id = ?", [delivery_id]).fetchall()
+    rows = connection(ws).execute("SELECT status FROM webhook_deliveries WHERE delivery_id = ?", [delivery_id]).fetchall()
     if not rows or rows[0][0] == "delivered":
         return False
-    ws.con.execute("UPDATE webhook_deliveries SET status = 'pending', attempts = 0, next_attempt_at = ? "
+    connection(ws).execute("UPDATE webhook_deliveries SET status = 'pending', attempts = 0, next_attempt_at = ? "
                    "WHERE delivery_id = ?", [now, delivery_id])
     return True
 
 
 def delivery_statuses(ws, delivery_ids: list[str]) -> dict[str, str]:
-    return dict(ws.con.execute("SELECT delivery_id, status FROM webhook_deliveries "
+    return dict(connection(ws).execute("SELECT delivery_id, status FROM webhook_deliveries "
                                "WHERE delivery_id IN (SELECT unnest(?::VARCHAR[]))", [list(delivery_ids)]).fetchall())
 
 
 def settled_step_deliveries(ws) -> list[tuple[str, str, dt.datetime | None, str | None]]:
     """Journey steps handed to webhooks (send log ``queued``, deliveries ``<send_key>.<subscription>``) whose
     deliveries are all settled: ``delivered`` when one got through, else ``dead``."""
-    return [tuple(r) for r in ws.con.execute(
+    return [tuple(r) for r in connection(ws).execute(
         "SELECT s.send_key, CASE WHEN bool_or(d.status = 'delivered') THEN 'delivered' ELSE 'dead' END, "
         "max(d.delivered_at), any_value(d.last_error) FROM journey_sends s "
         "JOIN webhook_deliveries d ON split_part(d.delivery_id, '.', 1) = s.send_key WHERE s.status = 'queued' "
@@ -150,35 +151,35 @@ def settled_step_deliveries(ws) -> list[tuple[str, str, dt.datetime | None, str 
 
 # -- watermarks and topic sources ------------------------------------------------------------------
 def get_watermark(ws, name: str, default=None):
-    rows = ws.con.execute("SELECT value::VARCHAR FROM activation_watermarks WHERE name = ?", [name]).fetchall()
+    rows = connection(ws).execute("SELECT value::VARCHAR FROM activation_watermarks WHERE name = ?", [name]).fetchall()
     return json.loads(rows[0][0]) if rows else default
 
 
 def set_watermark(ws, name: str, value) -> None:
-    ws.con.execute("INSERT OR REPLACE INTO activation_watermarks VALUES (?, ?, ?)",
+    connection(ws).execute("INSERT OR REPLACE INTO activation_watermarks VALUES (?, ?, ?)",
                    [name, json.dumps(value, default=str), dt.datetime.now(dt.UTC).replace(tzinfo=None)])
 
 
 def latest_refresh_id(ws) -> int:
-    return ws.con.execute("SELECT coalesce(max(refresh_id), 0) FROM segment_refreshes").fetchall()[0][0]
+    return connection(ws).execute("SELECT coalesce(max(refresh_id), 0) FROM segment_refreshes").fetchall()[0][0]
 
 
 def segment_changes(ws, after_refresh: int, until_refresh: int) -> list[dict]:
     """Entries and exits recorded after *after_refresh*: one row per refresh, segment and change with the ids."""
-    return _records(ws.con.execute(
+    return _records(connection(ws).execute(
         "SELECT h.refresh_id, h.segment_id, h.change, list(h.customer_id ORDER BY h.customer_id) AS customers, "
         "any_value(r.as_of) AS as_of FROM segment_history h JOIN segment_refreshes r USING (refresh_id) "
         "WHERE h.refresh_id > ? AND h.refresh_id <= ? GROUP BY ALL ORDER BY 1, 2, 3", [after_refresh, until_refresh]))
 
 
 def prediction_dates(ws) -> list[dt.date]:
-    return [r[0] for r in ws.con.execute(
+    return [r[0] for r in connection(ws).execute(
         "SELECT DISTINCT as_of FROM customer_predictions ORDER BY as_of DESC LIMIT 2").fetchall()]
 
 
 def churn_crossings(ws, before: dt.date | None, after: dt.date, threshold: float) -> list[dict]:
     """Customers whose churn risk reached *threshold* at *after* while below it at *before* (or new)."""
-    return _records(ws.con.execute(
+    return _records(connection(ws).execute(
         "SELECT a.customer_id, a.churn_risk, b.churn_risk AS previous_risk FROM customer_predictions a "
         "LEFT JOIN customer_predictions b ON b.customer_id = a.customer_id AND b.as_of = ? "
         "WHERE a.as_of = ? AND a.churn_risk >= ? AND (b.churn_risk IS NULL OR b.churn_risk < ?) "
@@ -187,7 +188,7 @@ def churn_crossings(ws, before: dt.date | None, after: dt.date, threshold: float
 
 def finished_ingest_runs(ws, after_run: int) -> list[dict]:
     """File loads finished after run *after_run* (events posted to the API are not a load)."""
-    return _records(ws.con.execute(
+    return _records(connection(ws).execute(
         "SELECT run_id, kind, format, started_at, finished_at, rows_read, rows_new, rows_updated, rows_unchanged, "
         "rows_quarantined FROM ingest_runs WHERE run_id > ? AND finished_at IS NOT NULL "
         "AND coalesce(format, '') <> 'api' ORDER BY run_id", [after_run]))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from regulars.data.ingest.pipeline import ingest
 from regulars.demo.generate import generate
-from regulars.demo.truth import write_demo_truth
+from regulars.data.demo_truth import write_demo_truth
 
 
 def build_demo(

@@ -48,8 +48,8 @@ import ibis
 import ibis.expr.types as ir
 
 from regulars.features.kpis import dated_orders, order_facts
-from regulars.features.mart import to_date
 from regulars.features.sessions import trim
+from regulars.values import to_date
 
 
 PERIODS = ("month", "week")

@@ -118,16 +118,16 @@ def currency_plan(currencies: dict[str, int], shop_currency: str | None, rates: 
     return CurrencyPlan(shop_currency, counts, missing=missing, mode="per_currency")
 
 
-def shop_plan(con) -> CurrencyPlan:
-    """The plan for a workspace: its orders per currency, the shop's currency and exchange rates."""
+def shop_plan(db) -> CurrencyPlan:
+    """The plan for a workspace *db*: its orders per currency, the shop's currency and exchange rates."""
     from regulars.data import shop
 
-    return currency_plan(shop.order_currencies(con), shop.settings(con)["currency"], shop.exchange_rates(con))
+    return currency_plan(shop.order_currencies(db), shop.settings(db)["currency"], shop.exchange_rates(db))
 
 
-def in_shop_currency(tables, con):
+def in_shop_currency(tables, db):
     """*tables* with orders converted to the shop's currency when the shop's rates cover them all."""
-    plan = shop_plan(con)
+    plan = shop_plan(db)
     return InShopCurrency(tables, plan) if plan.mode == "converted" else tables
 
 

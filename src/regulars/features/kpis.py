@@ -33,13 +33,14 @@ and as a formula):
 Examples
 --------
 >>> import tempfile, os, datetime as dt
+>>> import pandas as pd
 >>> from regulars import Workspace
 >>> ws = Workspace(os.path.join(tempfile.mkdtemp(), "shop.duckdb"))
->>> _ = ws.con.execute("INSERT INTO customers (customer_id) VALUES ('c1'), ('c2')")
->>> _ = ws.con.execute(
-...     "INSERT INTO orders (order_id, customer_id, ordered_at, total) VALUES "
-...     "('o1', 'c1', '2024-01-01 10:00', 10), ('o2', 'c1', '2024-01-21 09:00', 30), "
-...     "('o3', 'c2', '2024-01-15 12:00', 20), ('o4', 'c2', '2024-01-20 12:00', -5)")
+>>> _ = ws.insert_rows("customers", [{"customer_id": "c1"}, {"customer_id": "c2"}])
+>>> _ = ws.insert_rows("orders", pd.DataFrame({
+...     "order_id": ["o1", "o2", "o3", "o4"], "customer_id": ["c1", "c1", "c2", "c2"],
+...     "ordered_at": ["2024-01-01 10:00", "2024-01-21 09:00", "2024-01-15 12:00", "2024-01-20 12:00"],
+...     "total": [10, 30, 20, -5]}))
 >>> plan = KpiPlan(start=dt.date(2024, 1, 1), end=dt.date(2024, 1, 31),
 ...                history_start=dt.date(2024, 1, 1), active_days=30)
 >>> row = ws.execute(summary_kpis(ws, plan)).iloc[0]

@@ -28,9 +28,10 @@ Examples
 >>> import tempfile, os, datetime as dt
 >>> from regulars import Workspace
 >>> ws = Workspace(os.path.join(tempfile.mkdtemp(), "shop.duckdb"))
->>> _ = ws.con.execute("INSERT INTO customers (customer_id) VALUES ('c1')")
->>> _ = ws.con.execute("INSERT INTO orders (order_id, customer_id, ordered_at, total) VALUES "
-...                    "('o1', 'c1', '2024-01-01 10:00', 10), ('o2', 'c1', '2024-01-11 09:00', 30)")
+>>> _ = ws.insert_rows("customers", [{"customer_id": "c1"}])
+>>> _ = ws.insert_rows("orders", [
+...     {"order_id": "o1", "customer_id": "c1", "ordered_at": "2024-01-01 10:00", "total": 10},
+...     {"order_id": "o2", "customer_id": "c1", "ordered_at": "2024-01-11 09:00", "total": 30}])
 >>> row = ws.execute(customer_features(ws, as_of=dt.date(2024, 2, 1), categories=[])).iloc[0]
 >>> int(row.orders), float(row.revenue), float(row.aov), int(row.days_since_last_order)
 (2, 40.0, 20.0, 21)
@@ -49,6 +50,8 @@ import ibis.expr.types as ir
 
 from regulars.data import purchases as rules
 from regulars.data.schema import EXCLUDED_STATUSES
+from regulars.data.as_of import resolve_as_of  # noqa: F401 - features resolve the as-of date here
+from regulars.values import to_date
 
 __all__ = [
     "CHECKOUT_STEPS",
@@ -77,23 +80,6 @@ CHECKOUT_STEPS = ("add_to_cart", "begin_checkout", "add_shipping_info", "add_pay
 RECENT_DAYS = 90
 
 
-def to_date(value) -> dt.date | None:
-    """A date from a date, datetime, pandas Timestamp or ISO string (``None`` stays ``None``).
-
-    >>> to_date("2024-03-05"), to_date(dt.datetime(2024, 3, 5, 23, 59))
-    (datetime.date(2024, 3, 5), datetime.date(2024, 3, 5))
-    """
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return dt.date.fromisoformat(value.strip()[:10])
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if hasattr(value, "date") and not isinstance(value, dt.date):  # pandas / numpy timestamps
-        return value.date()
-    return value
-
-
 def category_slug(name: str) -> str:
     """The column-name slug of a category: ``category_share_<slug>``.
 
@@ -105,35 +91,6 @@ def category_slug(name: str) -> str:
     if not slug:
         return "unnamed"
     return slug if slug[0].isalpha() else f"c_{slug}"
-
-
-def _scalar(expr) -> object:
-    """Execute a scalar expression on whatever backend it is bound to."""
-    value = expr.execute()
-    try:
-        import pandas as pd
-
-        return None if pd.isna(value) else value
-    except (TypeError, ValueError):
-        return value
-
-
-def resolve_as_of(tables, as_of=None) -> dt.date:
-    """``as_of`` as a date; by default the day after the latest order, refund, cancellation, event
-    or message.
-
-    This runs one small query when ``as_of`` is None (and returns today for an
-    empty shop).
-    """
-    if as_of is not None:
-        return to_date(as_of)
-    latest = []
-    for name, col in (("orders", "ordered_at"), ("orders", "refunded_at"), ("orders", "cancelled_at"),
-                      ("events", "occurred_at"), ("messages", "occurred_at")):
-        value = _scalar(tables.table(name)[col].max())
-        if value is not None:
-            latest.append(to_date(value))
-    return (max(latest) + dt.timedelta(days=1)) if latest else dt.date.today()
 
 
 def _line_categories(tables) -> ir.Table:

@@ -26,7 +26,8 @@ import datetime as dt
 import ibis
 import ibis.expr.types as ir
 
-from regulars.features.mart import customer_features, order_summary, to_date
+from regulars.features.mart import customer_features, order_summary
+from regulars.values import to_date
 from regulars.features.predicted import PREDICTION_COLUMNS, prediction_columns
 from regulars.features.recommend import contact_history
 

@@ -15,16 +15,18 @@ with ``total > 0`` and **net revenue** is ``total - coalesce(refunded, 0)`` (ret
 Examples
 --------
 >>> import tempfile, os, datetime as dt
+>>> import pandas as pd
 >>> from regulars import Workspace
 >>> ws = Workspace(os.path.join(tempfile.mkdtemp(), "shop.duckdb"))
->>> _ = ws.con.execute("INSERT INTO customers (customer_id) VALUES ('c1'), ('c2')")
->>> _ = ws.con.execute("INSERT INTO orders (order_id, customer_id, ordered_at, total, refunded) VALUES "
-...     "('o0', 'c1', '2024-01-20', 50, 0), ('o1', 'c1', '2024-02-03', 40, 10), ('o2', 'c2', '2024-03-20', 30, 0)")
->>> _ = ws.con.execute("INSERT INTO experiments (experiment_id, name, kind, arms, control_arm, salt, window_days, "
-...     "pre_days, starts_at, status, created_at) VALUES ('e', 'e', 'test', '[]', 'control', 's', 30, 30, "
-...     "'2024-02-01', 'running', '2024-02-01')")
->>> _ = ws.con.execute("INSERT INTO experiment_assignments VALUES ('e', 'c1', 'offer', '2024-02-01', 'regulars', "
-...     "NULL, NULL, '2024-02-01'), ('e', 'c2', 'control', '2024-02-01', 'regulars', NULL, NULL, '2024-02-01')")
+>>> _ = ws.insert_rows("customers", [{"customer_id": "c1"}, {"customer_id": "c2"}])
+>>> _ = ws.insert_rows("orders", pd.DataFrame({"order_id": ["o0", "o1", "o2"], "customer_id": ["c1", "c1", "c2"],
+...     "ordered_at": ["2024-01-20", "2024-02-03", "2024-03-20"], "total": [50, 40, 30], "refunded": [0, 10, 0]}))
+>>> _ = ws.insert_rows("experiments", [{"experiment_id": "e", "name": "e", "kind": "test", "arms": "[]",
+...     "control_arm": "control", "salt": "s", "window_days": 30, "pre_days": 30, "starts_at": "2024-02-01",
+...     "status": "running", "created_at": "2024-02-01"}])
+>>> _ = ws.insert_rows("experiment_assignments", pd.DataFrame({"experiment_id": ["e", "e"], "customer_id": ["c1", "c2"],
+...     "arm": ["offer", "control"], "assigned_at": ["2024-02-01"] * 2, "source": ["regulars"] * 2,
+...     "recorded_at": ["2024-02-01"] * 2}))
 >>> out = ws.execute(experiment_outcomes(ws, "e", window_days=30, pre_days=30, as_of=dt.date(2024, 4, 1)))
 >>> out.sort_values("customer_id")[["customer_id", "arm", "converted", "revenue", "pre_revenue"]].to_dict("records")
 [{'customer_id': 'c1', 'arm': 'offer', 'converted': True, 'revenue': 30.0, 'pre_revenue': 50.0}, {'customer_id': 'c2', 'arm': 'control', 'converted': False, 'revenue': 0.0, 'pre_revenue': 0.0}]
@@ -39,7 +41,8 @@ import ibis
 import ibis.expr.types as ir
 
 from regulars.features.cohorts import transactions
-from regulars.features.mart import purchases, to_date
+from regulars.features.mart import purchases
+from regulars.values import to_date
 
 __all__ = ["experiment_outcomes", "pending_customers", "revenue_series", "weekly_spend", "window_outcomes"]
 

@@ -34,7 +34,7 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from regulars.features.mart import to_date
+from regulars.values import to_date
 
 __all__ = ["PREDICTION_COLUMNS", "prediction_columns", "with_predictions"]
 

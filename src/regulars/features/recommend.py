@@ -19,12 +19,13 @@ gets exactly what was knowable that day.
 Examples
 --------
 >>> import tempfile, os, datetime as dt
+>>> import pandas as pd
 >>> from regulars import Workspace
 >>> ws = Workspace(os.path.join(tempfile.mkdtemp(), "shop.duckdb"))
->>> _ = ws.con.execute("INSERT INTO orders (order_id, customer_id, ordered_at, total) VALUES "
-...     "('o1', 'c1', '2024-01-01', 20), ('o2', 'c1', '2024-02-01', 10), ('o3', 'c1', '2024-03-05', 10)")
->>> _ = ws.con.execute("INSERT INTO order_lines (order_id, line_number, product_id, quantity, unit_price) VALUES "
-...     "('o1', 1, 'beans', 2, 5), ('o1', 2, 'mug', 1, 10), ('o2', 1, 'beans', 1, 10), ('o3', 1, 'beans', 1, 10)")
+>>> _ = ws.insert_rows("orders", pd.DataFrame({"order_id": ["o1", "o2", "o3"], "customer_id": "c1",
+...     "ordered_at": ["2024-01-01", "2024-02-01", "2024-03-05"], "total": [20, 10, 10]}))
+>>> _ = ws.insert_rows("order_lines", pd.DataFrame({"order_id": ["o1", "o1", "o2", "o3"], "line_number": [1, 2, 1, 1],
+...     "product_id": ["beans", "mug", "beans", "beans"], "quantity": [2, 1, 1, 1], "unit_price": [5, 10, 10, 10]}))
 >>> df = ws.execute(interactions(ws, dt.date(2024, 3, 1))).sort_values("product_id")
 >>> df[["product_id", "purchases", "quantity"]].values.tolist()
 [['beans', 2, 3], ['mug', 1, 1]]
@@ -38,7 +39,8 @@ import datetime as dt
 import ibis
 import ibis.expr.types as ir
 
-from regulars.features.mart import _consent_features, to_date
+from regulars.features.mart import _consent_features
+from regulars.values import to_date
 from regulars.models.readiness import purchases
 
 __all__ = [

@@ -26,7 +26,7 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from regulars.features.mart import to_date
+from regulars.values import to_date
 
 DEFAULT_GAP_MINUTES = 30
 SESSION_CHOICES = ("inactivity", "source")

@@ -38,7 +38,7 @@ def utcnow() -> dt.datetime:
 def load_settings(ws) -> dict:
     """Activation settings over their defaults, plus the shop name."""
     s = merged(activation_store.read_settings(ws))
-    s["shop_name"] = auth.get_settings(ws.con).get("shop_name")
+    s["shop_name"] = auth.get_settings(ws).get("shop_name")
     return s
 
 

@@ -41,7 +41,7 @@ class ActivationError(ValueError):
 
 
 def _audit(ws, actor: str, role: str | None, action: str, target: str | None, detail: dict | None = None) -> None:
-    auth.record(ws.con, actor, role, action, target, detail)
+    auth.record(ws, actor, role, action, target, detail)
 
 
 def save_journey(ws, text: str, actor: str, role: str | None = "admin", source: str = "custom") -> dict:

@@ -101,7 +101,7 @@ def _labels(ctx: AuditContext, fn, window: int, index, column: str) -> np.ndarra
 
 
 def _churn_scores(ctx: AuditContext) -> pd.DataFrame | None:
-    from regulars.models.churn import churn_labels
+    from regulars.features.labels import churn_labels
 
     if ctx.fitted().churn is None:
         return None
@@ -112,7 +112,7 @@ def _churn_scores(ctx: AuditContext) -> pd.DataFrame | None:
 
 
 def _propensity_scores(ctx: AuditContext) -> pd.DataFrame | None:
-    from regulars.models.propensity import propensity_labels
+    from regulars.features.labels import propensity_labels
 
     if ctx.fitted().propensity is None:
         return None
@@ -253,7 +253,7 @@ def run_audit(ws, models: list[str] | None = None, cutoff=None, stored: bool = F
     run = AuditRun(cutoff)
     attributes = store.customer_attributes(ws)
     groups_on: dict = {}  # customer groups per cutoff, built once
-    opted_in = set(privacy_store.get(ws.con, "sensitive_inputs"))
+    opted_in = set(privacy_store.get(ws, "sensitive_inputs"))
     for name in names:
         model = REGISTRY[name]
         t = time.perf_counter()

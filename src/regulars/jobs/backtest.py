@@ -42,6 +42,8 @@ import numpy as np
 import pandas as pd
 
 from regulars.data import predictions_store as store
+from regulars.data.as_of import ORDERS, resolve_as_of
+from regulars.features.labels import churn_labels, propensity_labels
 from regulars.jobs.backtest_value import judge_forecast, judge_value, value_window
 from regulars.jobs.tables import as_known_on
 from regulars.jobs.predict import (
@@ -51,12 +53,9 @@ from regulars.jobs.predict import (
     converted,
     data_stats,
     fit_models,
-    resolve_as_of,
     score_customers,
 )
-from regulars.models.churn import churn_labels
 from regulars.models.leads import lead_features
-from regulars.models.propensity import propensity_labels
 from regulars.models.readiness import MIN_OBSERVED, Verdict, assess
 
 __all__ = ["BacktestResult", "agreed_verdicts", "backtest", "classification_metrics", "default_cutoff", "reliability_bins"]
@@ -178,7 +177,7 @@ class _Rows:
 
 def default_cutoff(ws) -> dt.date:
     """The latest cutoff that leaves a full churn window (90 days) after it."""
-    return resolve_as_of(ws) - dt.timedelta(days=CHURN_WINDOW)
+    return resolve_as_of(ws, basis=ORDERS) - dt.timedelta(days=CHURN_WINDOW)
 
 
 def agreed_verdicts(then: dict[str, Verdict], now: dict[str, Verdict]) -> dict[str, Verdict]:
@@ -226,7 +225,7 @@ def backtest(ws, cutoff=None, horizon_days: int | None = None, progress=None, wr
     """
     start = time.perf_counter()
     say = progress or (lambda _s: None)
-    end = resolve_as_of(ws)
+    end = resolve_as_of(ws, basis=ORDERS)
     explicit = cutoff is not None
     cutoff = pd.Timestamp(cutoff).date() if explicit else default_cutoff(ws)
     if horizon_days is None:

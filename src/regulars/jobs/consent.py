@@ -16,16 +16,16 @@ from regulars.privacy.consent import NOT_PERSONALISED, PERSONALISED_COLUMNS, PUR
 
 def apply_consent_events(ws, customer_ids) -> dict[str, int]:
     changes = []
-    for cid, at, props in privacy_store.unrecorded_consent_events(ws.con, customer_ids):
+    for cid, at, props in privacy_store.unrecorded_consent_events(ws, customer_ids):
         change = consent_change(json.loads(props) if props else None)
         if change:
             changes.append((cid, change[0], change[1], at))
     if not changes:
         return {}
-    with ws.transaction() as con:
+    with ws.transaction() as tx:
         for cid, purpose, granted, at in changes:
-            privacy_store.record_consent(con, cid, purpose, PURPOSES[purpose], granted, at)
+            privacy_store.record_consent(tx, cid, purpose, PURPOSES[purpose], granted, at)
         touched = {c[0] for c in changes}
-        refused = touched & privacy_store.refused_personalisation(con)
-        done = privacy_store.withdraw_personalisation(con, refused, PERSONALISED_COLUMNS, NOT_PERSONALISED)
+        refused = touched & privacy_store.refused_personalisation(tx)
+        done = privacy_store.withdraw_personalisation(tx, refused, PERSONALISED_COLUMNS, NOT_PERSONALISED)
     return {"consent_changes": len(changes), "withdrawn": len(refused), **done}

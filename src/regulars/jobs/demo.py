@@ -149,7 +149,7 @@ def _timed(steps: dict, name: str, fn: Callable[[], dict]) -> dict:
 
 
 def _segments(ws, say) -> dict:
-    from regulars.segments.membership import refresh
+    from regulars.jobs.segments import refresh
 
     return refresh(ws, progress=lambda s: say(f"segments: {s}")).to_dict()
 
@@ -186,9 +186,9 @@ def _recommend(ws, say) -> dict:
     from regulars.jobs.next_actions import next_actions
     from regulars.jobs.recommend import recommend
     from regulars.jobs.recommend_eval import evaluate
-    from regulars.jobs.predict import resolve_as_of
+    from regulars.data.as_of import ORDERS, resolve_as_of
 
     evaluation = evaluate(ws, progress=lambda s: say(f"recommendations: {s}"))
-    rec = recommend(ws, as_of=resolve_as_of(ws), progress=lambda s: say(f"recommendations: {s}"))
+    rec = recommend(ws, as_of=resolve_as_of(ws, basis=ORDERS), progress=lambda s: say(f"recommendations: {s}"))
     nba = next_actions(ws, as_of=rec.as_of, progress=lambda s: say(f"next actions: {s}"))
     return {"evaluation": evaluation.to_dict(), "recommendations": rec.to_dict(), "next_actions": nba.to_dict()}

@@ -22,7 +22,7 @@ Examples
 >>> import tempfile, os
 >>> from regulars import Workspace
 >>> ws = Workspace(os.path.join(tempfile.mkdtemp(), "shop.duckdb"))
->>> _ = ws.con.execute("INSERT INTO customers (customer_id) SELECT 'c' || i FROM range(1000) t(i)")
+>>> _ = ws.insert_rows("customers", [{"customer_id": f"c{i}"} for i in range(1000)])
 >>> exp = create_experiment(ws, "Spring offer", "control:0.5,offer:0.5", everyone=True, salt="doc")
 >>> exp["customers"], sorted(exp["arms_assigned"].items())
 (1000, [('control', 479), ('offer', 521)])
@@ -91,8 +91,8 @@ def create_experiment(ws, name: str, arms: str | dict[str, float], *, segment: s
         segment_id = get_segment(ws, segment)["segment_id"]
     experiment_id = store.slug(name)
     starts_at = starts_at or dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
-    with ws.transaction() as con:
-        store.create(con, {
+    with ws.transaction():
+        store.create(ws, {
             "experiment_id": experiment_id, "name": name.strip(), "kind": kind, "description": description,
             "arms": [{"name": a, "share": s} for a, s in shares.items()], "control_arm": control, "action": action,
             "segment_id": segment_id, "stratify_by": stratify_by, "salt": salt or new_salt(), "window_days": int(window_days),
@@ -100,16 +100,16 @@ def create_experiment(ws, name: str, arms: str | dict[str, float], *, segment: s
             "planned_end": planned_end, "planned_customers": planned_customers})
         result = None
         if segment_id or everyone:
-            people = store.audience(con, segment_id, stratify_by)
+            people = store.audience(ws, segment_id, stratify_by)
             if people.empty:
                 raise ExperimentError("the audience is empty: refresh the segment (`regulars segments refresh`) "
                                       "or load customers first")
-            exp = store.get(con, experiment_id)
+            exp = store.get(ws, experiment_id)
             strata = people["stratum"].to_numpy() if stratify_by else None
             people["arm"] = assign(people["customer_id"].tolist(), exp["salt"], shares, strata)
             people["assigned_at"] = starts_at
-            result = store.insert_assignments(con, experiment_id, people, source="regulars", source_ref="experiments create")
-        counts = store.arm_counts(con, experiment_id)
+            result = store.insert_assignments(ws, experiment_id, people, source="regulars", source_ref="experiments create")
+        counts = store.arm_counts(ws, experiment_id)
     return {"experiment_id": experiment_id, "control": control, "customers": sum(counts.values()),
             "arms_assigned": counts, "record": result.to_dict() if result else None}
 
@@ -123,14 +123,14 @@ def assign_customers(ws, experiment: str, customer_ids, *, source: str = "journe
     decide its holdout (``source="journey"``, ``source_ref`` = the journey's name).
     """
     ids = pd.Series(list(dict.fromkeys(str(c) for c in customer_ids)), dtype="string")
-    with ws.transaction() as con:
-        exp = store.get(con, experiment)
-        known = store.assignments(con, exp["experiment_id"], ids)
+    with ws.transaction():
+        exp = store.get(ws, experiment)
+        known = store.assignments(ws, exp["experiment_id"], ids)
         fresh = ids[~ids.isin(known["customer_id"])]
         if len(fresh):
             frame = pd.DataFrame({"customer_id": fresh.to_numpy(),
                                   "arm": assign(fresh.tolist(), exp["salt"], _shares(exp))})
-            result = store.insert_assignments(con, exp["experiment_id"], frame, source=source, source_ref=source_ref, at=at)
+            result = store.insert_assignments(ws, exp["experiment_id"], frame, source=source, source_ref=source_ref, at=at)
             unknown = set(result.rejected["customer_id"].astype(str)) if len(result.rejected) else set()
             frame = frame[~frame["customer_id"].isin(unknown)]
         else:
@@ -145,8 +145,8 @@ def assign_customers(ws, experiment: str, customer_ids, *, source: str = "journe
 def record_assignments(ws, experiment: str, frame: pd.DataFrame, *, source: str, source_ref: str | None = None,
                        at: dt.datetime | None = None) -> store.RecordResult:
     """Log assignments decided elsewhere: *frame* has ``customer_id, arm`` [, ``assigned_at``]."""
-    with ws.transaction() as con:
-        return store.insert_assignments(con, experiment, frame, source=source, source_ref=source_ref, at=at)
+    with ws.transaction():
+        return store.insert_assignments(ws, experiment, frame, source=source, source_ref=source_ref, at=at)
 
 
 def upload_assignments(ws, experiment: str, path: str | Path) -> store.RecordResult:
@@ -176,8 +176,8 @@ def upload_assignments(ws, experiment: str, path: str | Path) -> store.RecordRes
 
 
 def stop_experiment(ws, experiment: str) -> None:
-    with ws.transaction() as con:
-        store.stop(con, experiment)
+    with ws.transaction():
+        store.stop(ws, experiment)
 
 
 def update_bandit(ws, experiment: str, as_of: dt.date | None = None, seed: int = 0) -> dict:
@@ -187,8 +187,8 @@ def update_bandit(ws, experiment: str, as_of: dt.date | None = None, seed: int =
 
     report = bandit_report(ws, experiment, as_of=as_of, seed=seed)
     shares = dict(zip(report.regret.variants, report.regret.next_shares))
-    with ws.transaction() as con:
-        store.set_allocation(con, report.experiment_id, shares, f"Thompson update on {report.as_of} from "
+    with ws.transaction():
+        store.set_allocation(ws, report.experiment_id, shares, f"Thompson update on {report.as_of} from "
                              f"{sum(report.regret.customers):,} customers with a complete window")
     return {"experiment_id": report.experiment_id, "shares": shares, "regret": report.regret.to_dict(),
-            "history": json.loads(store.allocations(ws.con, report.experiment_id).to_json(orient="records", date_format="iso"))}
+            "history": json.loads(store.allocations(ws, report.experiment_id).to_json(orient="records", date_format="iso"))}

@@ -14,7 +14,7 @@ import datetime as dt
 import pandas as pd
 
 from regulars.data import fairness_store as store
-from regulars.data import predictions_store
+from regulars.data import order_queries, predictions_store
 from regulars.fairness.cards import render_markdown
 from regulars.fairness.groups import sensitive_inputs
 
@@ -50,7 +50,7 @@ ABOUT: dict[str, tuple] = {
 
 
 def _window(ws, as_of: dt.date) -> str:
-    first = ws.con.execute("SELECT min(ordered_at)::DATE FROM orders WHERE ordered_at < ?", [as_of]).fetchall()[0][0]
+    first = order_queries.first_order_date(ws, before=as_of)
     return f"{first} to {as_of - dt.timedelta(days=1)}" if first else "no orders"
 
 

@@ -25,10 +25,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from regulars.data import predictions_store
+from regulars.data import predictions_store, segment_queries
+from regulars.data.as_of import ORDERS, resolve_as_of
 from regulars.data import recommend_store as store
 from regulars.features.next_action import DECISION_COLUMNS, decision_frame
-from regulars.jobs.predict import resolve_as_of
 from regulars.recommend.actions import (
     ActionCatalogue,
     MeasuredUplift,
@@ -91,12 +91,7 @@ def uplift_source(ws, catalogue: ActionCatalogue, as_of: dt.date | None = None):
     if measured.empty:
         return PriorUplift()
     segments = [s for s in measured["segment_id"].dropna().unique()]
-    members = pd.DataFrame(columns=["customer_id", "segment_id"])
-    if segments:
-        marks = ", ".join("?" * len(segments))
-        members = ws.sql(f"SELECT customer_id, segment_id FROM segment_memberships WHERE segment_id IN ({marks})",
-                         list(segments))
-    return MeasuredUplift(measured, members)
+    return MeasuredUplift(measured, segment_queries.memberships(ws, segments))
 
 
 def next_actions(ws, as_of=None, catalogue=None, uplift=None, progress=None, write: bool = True) -> NextActionsResult:
@@ -105,7 +100,7 @@ def next_actions(ws, as_of=None, catalogue=None, uplift=None, progress=None, wri
     start = time.perf_counter()
     timings: dict[str, float] = {}
     if as_of is None:
-        as_of = predictions_store.latest_as_of(ws) or resolve_as_of(ws)
+        as_of = predictions_store.latest_as_of(ws) or resolve_as_of(ws, basis=ORDERS)
     as_of = pd.Timestamp(as_of).date()
     columns = _all_columns(ws)  # builds the features mart's expression: once, not once per action
     cat = catalogue if isinstance(catalogue, ActionCatalogue) else load_catalogue(ws, catalogue, columns)

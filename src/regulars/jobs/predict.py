@@ -33,8 +33,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from regulars.data import predictions_store as store
-from regulars.data.order_stats import stored_totals
-from regulars.models.churn import ChurnModel, activity_features, churn_labels, float_matrix
+from regulars.data.as_of import ORDERS, resolve_as_of
+from regulars.features.labels import activity_features, churn_labels, propensity_labels
+from regulars.models.churn import ChurnModel, float_matrix
 from regulars.models.leads import LeadScorer, lead_features
 from regulars.models.next_order import (
     add_days,
@@ -42,7 +43,7 @@ from regulars.models.next_order import (
     replenishment_pairs,
     replenishment_schedule,
 )
-from regulars.models.propensity import PurchasePropensityModel, propensity_labels
+from regulars.models.propensity import PurchasePropensityModel
 from regulars.models.readiness import (
     DataStats,
     Minimums,
@@ -52,9 +53,11 @@ from regulars.models.readiness import (
     purchases,
 )
 from regulars.models.reasons import explain_json, topic_of
+from regulars.models.summary import stored_totals
 from regulars.jobs.tables import SampledTables, as_known_on, present_day
 from regulars.jobs.forecast import ForecastChoice, fit_forecast
 from regulars.jobs.value import ValueModels, fit_value, score_value
+from regulars.values import to_date
 
 __all__ = [
     "CHURN_WINDOW",
@@ -64,7 +67,6 @@ __all__ = [
     "data_stats",
     "fit_models",
     "predict",
-    "resolve_as_of",
     "score_customers",
 ]
 
@@ -100,29 +102,18 @@ _NOT_FEATURES = {
 }
 
 
-def _date(value) -> dt.date:
-    return pd.Timestamp(value).date()
-
-
-def resolve_as_of(ws, as_of=None) -> dt.date:
-    """``as_of`` as a date; by default the day after the last order."""
-    if as_of is not None:
-        return _date(as_of)
-    last = ws.con.execute("SELECT max(ordered_at) FROM orders").fetchall()[0][0]
-    return (last.date() + dt.timedelta(days=1)) if last is not None else dt.date.today()
-
 
 def data_stats(ws, as_of) -> DataStats:
     """The counts that readiness is decided on, from purchases before ``as_of``."""
     p = purchases(ws.table("orders"))
-    p = p.filter(p.day < ibis.literal(_date(as_of)))
-    stored = stored_totals(ws, _date(as_of))  # one row per customer instead of every order
+    p = p.filter(p.day < ibis.literal(to_date(as_of)))
+    stored = stored_totals(ws, to_date(as_of))  # one row per customer instead of every order
     if stored is not None:
         per = stored.filter(stored.orders > 0).select("customer_id", days="purchase_days")
     else:
         per = p.group_by("customer_id").aggregate(days=p.day.nunique())
     row = ws.execute(per.aggregate(customers=per.count(), repeat=(per.days > 1).sum())).iloc[0]
-    day = _date(as_of)
+    day = to_date(as_of)
     recent = {n: p.day.nunique(where=p.day >= ibis.literal(day - dt.timedelta(days=n))) for n in (180, 730)}
     span = ws.execute(p.aggregate(first=p.day.min(), days=p.day.nunique(), d180=recent[180], d730=recent[730])).iloc[0]
     history = 0 if pd.isna(span["first"]) else (pd.Timestamp(day) - pd.Timestamp(span["first"])).days
@@ -135,14 +126,14 @@ def data_stats(ws, as_of) -> DataStats:
 
 def _lead_count(ws, as_of) -> int:
     """People known on ``as_of`` with a site visit or an e-mail open/click before it and no purchase."""
-    At = ibis.literal(pd.Timestamp(_date(as_of)).to_pydatetime())
-    known = as_known_on(ws, _date(as_of))
+    At = ibis.literal(pd.Timestamp(to_date(as_of)).to_pydatetime())
+    known = as_known_on(ws, to_date(as_of))
     e, m = known.table("events"), known.table("messages")
     active = e.filter(e.customer_id.notnull() & (e.occurred_at < At)).select("customer_id").union(
         m.filter(m.event_type.lower().isin(["opened", "clicked"]) & (m.occurred_at < At)).select("customer_id"),
         distinct=True)  # people, not their events
     p = purchases(ws.table("orders"))
-    buyers = p.filter(p.day < ibis.literal(_date(as_of))).select("customer_id").distinct()
+    buyers = p.filter(p.day < ibis.literal(to_date(as_of))).select("customer_id").distinct()
     return int(ws.execute(active.anti_join(buyers, "customer_id").count()))
 
 
@@ -166,7 +157,7 @@ def snapshot(ws, as_of, categories=None, fraction: float = 1.0, tables=None) -> 
     """
     from regulars.models.summary import purchase_summary
 
-    as_of = _date(as_of)
+    as_of = to_date(as_of)
     tables = as_known_on(ws, as_of, tables or (SampledTables(ws, fraction) if fraction < 1 else ws))
     # The narrow parts arrive sorted by customer id: pandas then joins sorted indexes, 3x faster
     # than hashing strings. The wide mart is not sorted: DuckDB would hold all of it (~0.4 GB at
@@ -347,7 +338,7 @@ def fit_models(ws, as_of=None, *, verdicts: dict[str, Verdict] | None = None, pr
     calibration frames of the classifiers, the leads' features and outcomes, the daily sales):
     what a point-in-time rebuild must reproduce exactly."""
     say = progress or (lambda _s: None)
-    as_of = resolve_as_of(ws, as_of)
+    as_of = resolve_as_of(ws, as_of, basis=ORDERS)
     stats = data_stats(ws, as_of)
     verdicts = verdicts or assess(stats)
     try:
@@ -410,7 +401,7 @@ def fit_models(ws, as_of=None, *, verdicts: dict[str, Verdict] | None = None, pr
 def _converted(ws, start, days) -> ibis.Table:
     """Customers with a purchase in ``start .. start + days - 1``."""
     p = purchases(ws.table("orders"))
-    lo, hi = _date(start), _date(start) + dt.timedelta(days=days)
+    lo, hi = to_date(start), to_date(start) + dt.timedelta(days=days)
     return p.filter((p.day >= ibis.literal(lo)) & (p.day < ibis.literal(hi))).select("customer_id").distinct()
 
 
@@ -567,7 +558,7 @@ def predict(ws, as_of=None, horizon_days: int = 365, forecast_days: int = 56, pr
     """Fit, score and write every prediction as of ``as_of`` (default: the day after the last order)."""
     start = time.perf_counter()
     say = progress or (lambda _s: None)
-    as_of = resolve_as_of(ws, as_of)
+    as_of = resolve_as_of(ws, as_of, basis=ORDERS)
     run_id = f"p-{as_of.isoformat()}-{uuid.uuid4().hex[:8]}"
     say("checking the data")
     fm = fit_models(ws, as_of, progress=say)
@@ -590,7 +581,7 @@ def predict(ws, as_of=None, horizon_days: int = 365, forecast_days: int = 56, pr
     from regulars.data.privacy_store import refused_personalisation
     from regulars.privacy.consent import withhold
 
-    refused = refused_personalisation(ws.con)
+    refused = refused_personalisation(ws)
     customers, withheld = withhold(customers, refused)
     if refused:
         leads = leads[~leads["customer_id"].isin(refused)] if len(leads) else leads

@@ -26,12 +26,13 @@ import pandas as pd
 
 from regulars.data import predictions_store
 from regulars.data import recommend_store as store
+from regulars.data.as_of import ORDERS, resolve_as_of
 from regulars.features import recommend as features
-from regulars.jobs.predict import resolve_as_of
 from regulars.models.next_order import replenishment_pairs, replenishment_schedule
 from regulars.recommend import HybridRecommender, PopularityRecommender
 from regulars.recommend.hybrid import OPTED_OUT
 from regulars.recommend.matrix import InteractionMatrix
+from regulars.values import to_date
 
 __all__ = ["MODEL_VERSION", "RecommendInputs", "RecommendResult", "fit", "load_inputs", "recommend", "served"]
 
@@ -57,9 +58,6 @@ class RecommendInputs:
                 "customers": self.customers}
 
 
-def _date(value) -> dt.date:
-    return pd.Timestamp(value).date()
-
 
 _TEMP = ("_rec_pairs", "_rec_customers", "_rec_products")
 
@@ -77,9 +75,9 @@ def _matrix(ws, as_of: dt.date, products: pd.DataFrame) -> tuple[InteractionMatr
         pidx = ws.temp_table("_rec_products", features.code_index(known, "product_id"))
         customers = ws.frame(cidx.order_by("code"))
         product_ids = ws.frame(pidx.order_by("code"))["product_id"]
-        coded = ws.ibis.to_pyarrow(features.coded_interactions(pairs, cidx, pidx, as_of))
+        coded = ws.arrow(features.coded_interactions(pairs, cidx, pidx, as_of))
         basket_expr = features.basket_lines(ws, as_of, since=as_of - dt.timedelta(days=BASKET_DAYS))
-        baskets = ws.ibis.to_pyarrow(features.coded_baskets(basket_expr, pidx)).to_pandas()
+        baskets = ws.arrow(features.coded_baskets(basket_expr, pidx)).to_pandas()
     finally:
         for name in _TEMP:
             ws.drop_temp_table(name)
@@ -99,7 +97,7 @@ def load_inputs(ws, as_of, use_active_flag: bool = True, stored_schedule: bool =
     ``use_active_flag=False`` ignores ``products.is_active`` (a backtest at a past cutoff: the
     flag is today's state, not the cutoff's).
     """
-    as_of = _date(as_of)
+    as_of = to_date(as_of)
     products = ws.frame(features.product_catalogue(ws))
     if not use_active_flag:
         products = products.assign(is_active=None)
@@ -179,7 +177,7 @@ def recommend(ws, as_of=None, k: int = 10, progress=None, customer_ids=None, wri
     say = progress or (lambda _s: None)
     start = time.perf_counter()
     timings: dict[str, float] = {}
-    as_of = resolve_as_of(ws, as_of)
+    as_of = resolve_as_of(ws, as_of, basis=ORDERS)
     run_id = f"r-{as_of.isoformat()}-{uuid.uuid4().hex[:8]}"
     say("reading purchases, views and baskets")
     t = time.perf_counter()
@@ -253,7 +251,7 @@ def _pairs(hybrid: HybridRecommender, as_of, run_id) -> pd.DataFrame:
 
 def recommend_for(ws, customer_ids, k: int = 10, as_of=None) -> pd.DataFrame:
     """Recommendations computed now (nothing stored) for a few customers."""
-    as_of = resolve_as_of(ws, as_of)
+    as_of = resolve_as_of(ws, as_of, basis=ORDERS)
     inputs = load_inputs(ws, as_of)
     if inputs.matrix is None:
         return pd.DataFrame(columns=["customer_id", "rank", "product_id", "product_name", "score", "reason"])

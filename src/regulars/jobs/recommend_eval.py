@@ -25,8 +25,8 @@ import numpy as np
 import pandas as pd
 
 from regulars.data import recommend_store as store
+from regulars.data.as_of import ORDERS, resolve_as_of
 from regulars.features import recommend as features
-from regulars.jobs.predict import resolve_as_of
 from regulars.jobs.recommend import MODEL_VERSION, fit, load_inputs
 from regulars.recommend import (
     ContentRecommender,
@@ -55,7 +55,7 @@ MIN_CUSTOMERS = 20
 def default_cutoff(ws, horizon_days: int = 30) -> dt.date:
     """90 days before the day after the last order (the predictions' backtest cutoff), so the
     same history is judged; at least ``horizon_days`` must follow it."""
-    return resolve_as_of(ws) - dt.timedelta(days=max(90, horizon_days))
+    return resolve_as_of(ws, basis=ORDERS) - dt.timedelta(days=max(90, horizon_days))
 
 
 @dataclass
@@ -87,7 +87,7 @@ def evaluate(ws, cutoff=None, horizon_days: int = 30, k: int = 10, progress=None
     """Judge every recommender on the purchases after ``cutoff``; store and return the result."""
     say = progress or (lambda _s: None)
     start = time.perf_counter()
-    end_data = resolve_as_of(ws)
+    end_data = resolve_as_of(ws, basis=ORDERS)
     cutoff = pd.Timestamp(cutoff).date() if cutoff is not None else default_cutoff(ws, horizon_days)
     horizon = min(horizon_days, (end_data - cutoff).days)
     run_id = f"e-{cutoff.isoformat()}-{uuid.uuid4().hex[:8]}"

@@ -34,12 +34,12 @@ def cutoff_for(months: int, today: dt.date | None = None) -> dt.datetime:
 def retention(ws, months: int | None = None, apply: bool = True, today: dt.date | None = None) -> dict:
     """Apply (or, with ``apply=False``, preview) the retention limit; *months* defaults to the setting."""
     started = time.perf_counter()
-    months = months if months is not None else privacy_store.get(ws.con, "event_retention_months")
+    months = months if months is not None else privacy_store.get(ws, "event_retention_months")
     if months is None:
         return {"applied": False, "reason": "no retention limit set: `regulars privacy set event_retention_months N`"}
     months = validate("event_retention_months", months)
     cutoff = cutoff_for(months, today)
     if not apply:
-        preview = privacy_store.retention_preview(ws.con, cutoff)
+        preview = privacy_store.retention_preview(ws, cutoff)
         return {"applied": False, "cutoff": cutoff, "months": months, **preview}
     return {"applied": True, **privacy_store.apply_retention(ws, cutoff, months, started)}

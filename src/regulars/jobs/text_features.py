@@ -116,7 +116,7 @@ def _judge(ws, cutoff, groups: frozenset, say) -> dict:
 
     from regulars.jobs.backtest import ACTIVE_DAYS
     from regulars.jobs.predict import fit_models, score_customers
-    from regulars.models.churn import churn_labels
+    from regulars.features.labels import churn_labels
 
     say("refitting churn with " + (", ".join(TITLES[g].split(" (")[0].lower() for g in sorted(groups))
                                    if groups else "no text features"))

@@ -49,6 +49,7 @@ from regulars.models.next_order import NextOrderEstimator, add_days, gap_statist
 from regulars.models.pareto_nbd import ParetoNBDModel
 from regulars.models.readiness import MIN_OBSERVED
 from regulars.models.summary import purchase_outcomes, purchase_summary
+from regulars.values import to_date
 
 __all__ = ["CANDIDATES", "COVERAGE", "ValueModels", "activity", "fit_value", "score_value", "value_frame"]
 
@@ -95,10 +96,6 @@ class ValueModels:
         return {"model": self.name, "key": self.key, "sentence": self.sentence, "notes": self.notes,
                 "levels": {k: [round(v[0], 4), round(v[1], 4)] for k, v in self.levels.items()},
                 "calibration": self.calibration, "candidates": self.candidates}
-
-
-def _date(value) -> dt.date:
-    return pd.Timestamp(value).date()
 
 
 def _fit(cls, frame: pd.DataFrame, small: bool):
@@ -218,7 +215,7 @@ def fit_value(ws, as_of, horizon_days: int, frame: pd.DataFrame, small: bool = F
         What the calibration window reads (default ``ws``; the jobs pass a point-in-time view).
     """
     say = progress or (lambda _s: None)
-    as_of, horizon = _date(as_of), int(horizon_days)
+    as_of, horizon = to_date(as_of), int(horizon_days)
     tables = tables if tables is not None else ws
     window = _calibration_window(as_of, horizon, first_day)
     notes: list[str] = []

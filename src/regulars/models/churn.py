@@ -1,13 +1,10 @@
-"""Churn risk: labels from the shop's own history, behavioural features, a calibrated LightGBM.
+"""Churn risk: a calibrated LightGBM classifier on arrays or frames (no database).
 
-Definitions
------------
-* A **snapshot** at date ``A`` sees only what happened strictly before ``A`` (the customer
-  features mart's convention: ``A`` is midnight at the start of that day).
-* The **churn label** of a customer with at least one purchase before ``A`` is 1 when she
-  makes no purchase in the ``window_days`` days from ``A`` (days ``A .. A+window_days-1``).
-* Features are the customer features mart as of ``A``, :func:`activity_features` (how recent
-  her activity is) and the BTYD outputs (p_alive, expected orders), joined by the job.
+What it learns from is built in :mod:`regulars.features.labels`: the **churn label** (1 when a
+customer who purchased before the snapshot ``A`` makes no purchase in the ``window_days`` days
+from ``A``) and :func:`~regulars.features.labels.activity_features` (how recent her activity
+is); the job joins them with the customer features mart and the BTYD outputs (p_alive,
+expected orders).
 
 The classifier is gradient-boosted trees (LightGBM: Ke, G., Meng, Q., Finley, T., Wang, T.,
 Chen, W., Ma, W., Ye, Q. & Liu, T.-Y. (2017). "LightGBM: A highly efficient gradient boosting
@@ -20,27 +17,24 @@ such customers do not come back. Per-customer reasons come from TreeSHAP contrib
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 from pathlib import Path
 
-import ibis
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.isotonic import IsotonicRegression
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
 
-from .readiness import NotEnoughData, purchases
+from .readiness import NotEnoughData
+from .tree_paths import path_contributions, path_tables
 
 __all__ = [
-    "ACTIVITY_COLUMNS",
     "CalibratedBoostingClassifier",
     "ChurnModel",
-    "activity_features",
-    "churn_labels",
     "float_matrix",
 ]
 
@@ -89,117 +83,10 @@ def float_matrix(X: pd.DataFrame, names) -> np.ndarray:
     return out
 
 
-def _date(value) -> dt.date:
-    return pd.Timestamp(value).date()
 
-
-# -- labels -------------------------------------------------------------------------------
-def churn_labels(orders: ibis.Table, cutoff, window_days: int = 90) -> ibis.Table:
-    """``customer_id, churned`` for every customer who purchased before ``cutoff``.
-
-    ``churned`` is 1 when there is no purchase on days ``cutoff .. cutoff + window_days - 1``.
-    """
-    cutoff = _date(cutoff)
-    end = cutoff + dt.timedelta(days=int(window_days))
-    p = purchases(orders)
-    before = p.filter(p.day < cutoff).select("customer_id").distinct()
-    after = p.filter((p.day >= cutoff) & (p.day < end)).select("customer_id").distinct().mutate(came_back=1)
-    joined = before.left_join(after, "customer_id")
-    return joined.select(
-        customer_id=before.customer_id,
-        churned=(1 - joined.came_back.fill_null(0)).cast("int8"),
-    )
-
-
-# -- features -----------------------------------------------------------------------------
-#: Recent-activity features computed by :func:`activity_features` (besides ``customer_id``);
-#: they complement the customer features mart, which holds the lifetime totals.
-ACTIVITY_COLUMNS = (
-    "gap_ratio", "orders_90d", "orders_365d", "revenue_365d", "days_since_last_open", "opens_60d",
-    "days_since_last_visit", "events_30d", "cart_adds_30d",
-)
-FEATURE_COLUMNS = ACTIVITY_COLUMNS
-
-
-def activity_features(tables, as_of) -> ibis.Table:
-    """One row per customer with a purchase before ``as_of``: how recent her activity is.
-
-    Parameters
-    ----------
-    tables : object with ``.table(name)`` (e.g. a Workspace)
-    as_of : date-like
-        Snapshot date; only data strictly before it counts (the mart's convention).
-
-    Returns
-    -------
-    ibis.Table
-        ``customer_id`` and :data:`ACTIVITY_COLUMNS`. Day counts are whole days between
-        dates; ``gap_ratio`` = days since the last purchase day / her mean gap between
-        purchase days (null with a single purchase day); ``days_since_last_open`` (opens or
-        clicks of e-mails) and ``days_since_last_visit`` are null when there is none on record.
-    """
-    as_of = _date(as_of)
-    A = ibis.literal(as_of)
-    p = purchases(tables.table("orders"))
-    days = p.filter(p.day < A).group_by(["customer_id", "day"]).aggregate(net=p.net.sum())
-    since = A.delta(days.day, unit="day")
-    base = days.group_by("customer_id").aggregate(
-        n=days.count(),
-        first_day=days.day.min(),
-        last_day=days.day.max(),
-        orders_90d=(since <= 90).sum(),
-        orders_365d=(since <= 365).sum(),
-        revenue_365d=days.net.sum(where=since <= 365),
-    )
-    dsl = A.delta(base.last_day, unit="day").cast("float64")
-    mean_gap = (base.last_day.delta(base.first_day, unit="day").cast("float64")
-                / (base.n - 1).cast("float64").nullif(0)).nullif(0)
-    feats = base.select(
-        customer_id=base.customer_id,
-        gap_ratio=dsl / mean_gap,
-        orders_90d=base.orders_90d.cast("int64"),
-        orders_365d=base.orders_365d.cast("int64"),
-        revenue_365d=base.revenue_365d.fill_null(0.0),
-    )
-
-    def attach(feats, extra, counts):
-        cols = [c for c in extra.columns if c != "customer_id"]
-        j = feats.left_join(extra, feats.customer_id == extra.customer_id)
-        return j.select(*[feats[c] for c in feats.columns],
-                        *[extra[c].fill_null(0).cast("int64").name(c) if c in counts else extra[c] for c in cols])
-
-    messages = tables.table("messages")
-    mday = messages.occurred_at.cast("date")
-    m = messages.filter(mday < A).mutate(_day=mday)
-    engaged = m.event_type.lower().isin(["opened", "clicked"])
-    agg = m.group_by(m.customer_id).aggregate(
-        last_open=m._day.max(where=engaged),
-        opens_60d=(engaged & (A.delta(m._day, unit="day") <= 60)).sum(),
-    )
-    agg = agg.select(
-        customer_id=agg.customer_id,
-        days_since_last_open=A.delta(agg.last_open, unit="day").cast("float64"),
-        opens_60d=agg.opens_60d,
-    )
-    feats = attach(feats, agg, {"opens_60d"})
-    events = tables.table("events")
-    eday = events.occurred_at.cast("date")
-    e = events.filter(events.customer_id.notnull() & (eday < A)).mutate(_day=eday)
-    recent = A.delta(e._day, unit="day") <= 30
-    agg = e.group_by(e.customer_id).aggregate(
-        last_visit=e._day.max(),
-        events_30d=recent.sum(),
-        cart_adds_30d=(recent & (e.event_type == "add_to_cart")).sum(),
-    )
-    agg = agg.select(
-        customer_id=agg.customer_id,
-        days_since_last_visit=A.delta(agg.last_visit, unit="day").cast("float64"),
-        events_30d=agg.events_30d,
-        cart_adds_30d=agg.cart_adds_30d,
-    )
-    feats = attach(feats, agg, {"events_30d", "cart_adds_30d"})
-    missing = {c: ibis.null("float64") for c in ACTIVITY_COLUMNS if c not in feats.columns}
-    return feats.mutate(**missing) if missing else feats
+def _named(X) -> bool:
+    """Whether *X* is a DataFrame whose columns name its features."""
+    return isinstance(X, pd.DataFrame) and all(isinstance(c, str) for c in X.columns)
 
 
 # -- the classifier -----------------------------------------------------------------------
@@ -281,13 +168,12 @@ class CalibratedBoostingClassifier(ClassifierMixin, BaseEstimator):
         """
         if self.calibration not in ("auto", "isotonic", "sigmoid"):
             raise ValueError(f"calibration must be 'auto', 'isotonic' or 'sigmoid', got {self.calibration!r}")
-        if not isinstance(X, pd.DataFrame):
-            X = pd.DataFrame(np.asarray(X), columns=[f"x{i}" for i in range(np.asarray(X).shape[1])])
-        y = np.asarray(y).astype(int)
+        if y is None:
+            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None")
+        X = self._frame(X, reset=True)
+        y = self._encode(y, reset=True)
         if len(X) != len(y):
             raise ValueError(f"X has {len(X)} rows but y has {len(y)}")
-        if set(np.unique(y)) - {0, 1}:
-            raise ValueError("y must hold 0/1 labels")
         names = list(X.columns)
         if X_calibration is None:
             rng = np.random.default_rng(self.random_state)
@@ -296,22 +182,62 @@ class CalibratedBoostingClassifier(ClassifierMixin, BaseEstimator):
             X, y = X.loc[~hold], y[~hold]
             self.calibration_fold_ = "random"
         else:
-            y_calibration = np.asarray(y_calibration).astype(int)
+            X_calibration = self._frame(X_calibration, reset=False)
+            y_calibration = self._encode(y_calibration, reset=False)
             self.calibration_fold_ = "held-out"
         for name, labels in (("training", y), ("calibration", y_calibration)):
             if labels.size == 0 or labels.min() == labels.max():
-                raise NotEnoughData(f"the {name} rows hold only one outcome; both outcomes are needed to learn")
+                raise NotEnoughData(f"the {name} rows hold only one class (outcome); both outcomes are needed to learn")
         data = lgb.Dataset(float_matrix(X, names), label=y, feature_name=names, free_raw_data=True)
         self.booster_ = lgb.train(self._lgb_params(), data, num_boost_round=self._n_rounds())
-        self.feature_names_in_ = np.array(names, dtype=object)
-        self.n_features_in_ = len(names)
-        self.classes_ = np.array([0, 1])
         self.n_train_ = len(y)
         self.positive_rate_ = float(y.mean())
         calibration = float_matrix(X_calibration, names)
         raw = self.booster_.predict(calibration, raw_score=True, num_threads=_threads(calibration))
         self._fit_calibration(raw, y_calibration)
         return self
+
+    def _frame(self, X, reset: bool) -> pd.DataFrame:
+        """*X* as a DataFrame: its own columns for a DataFrame (they name the features); an array
+        is checked as scikit-learn does and its columns are named ``x0, x1, ...`` internally
+        (``feature_names_in_`` is then not set, as scikit-learn's convention asks); so is a
+        DataFrame whose column names are not all text."""
+        if _named(X):
+            if not len(X):
+                raise ValueError(f"Found array with 0 sample(s) (shape={X.shape}) while a minimum of 1 is required.")
+            if reset:
+                self.feature_names_in_ = np.array(list(X.columns), dtype=object)
+                self.n_features_in_ = X.shape[1]
+            return X
+        matrix = check_array(X, dtype=np.float64, ensure_all_finite="allow-nan", estimator=self)
+        if reset:
+            if hasattr(self, "feature_names_in_"):
+                del self.feature_names_in_
+            self.n_features_in_ = matrix.shape[1]
+        elif matrix.shape[1] != self.n_features_in_:
+            raise ValueError(f"X has {matrix.shape[1]} features, but {type(self).__name__} is expecting "
+                             f"{self.n_features_in_} features as input.")
+        names = [f"x{i}" for i in range(matrix.shape[1])] if reset else self._feature_names()
+        return pd.DataFrame(matrix, columns=names)
+
+    def _feature_names(self) -> list:
+        return list(getattr(self, "feature_names_in_", [f"x{i}" for i in range(self.n_features_in_)]))
+
+    def _encode(self, y, reset: bool) -> np.ndarray:
+        """Labels as 0/1 (the position in ``classes_``); exactly two classes can be learned."""
+        y = np.asarray(column_or_1d(y, warn=True))
+        check_classification_targets(y)
+        if reset:
+            self.classes_ = np.unique(y)
+            if len(self.classes_) > 2:
+                raise ValueError(f"Only binary classification is supported. {type(self).__name__} learns two "
+                                 f"classes; y holds {len(self.classes_)}: {list(self.classes_)[:5]}")
+            if len(self.classes_) == 1:
+                raise NotEnoughData("the training rows hold only one class (outcome); both outcomes are needed to learn")
+        unknown = ~np.isin(y, self.classes_)
+        if unknown.any():
+            raise ValueError(f"y holds labels not seen in training: {list(np.unique(y[unknown]))[:5]}")
+        return np.searchsorted(self.classes_, y).astype(int)
 
     def _fit_calibration(self, raw: np.ndarray, y: np.ndarray) -> None:
         method = self.calibration
@@ -336,10 +262,13 @@ class CalibratedBoostingClassifier(ClassifierMixin, BaseEstimator):
 
     def _check_X(self, X) -> np.ndarray:
         check_is_fitted(self, "booster_")
-        missing = [c for c in self.feature_names_in_ if c not in X.columns]
+        if not _named(X):
+            return float_matrix(self._frame(X, reset=False), self._feature_names())
+        names = self._feature_names()
+        missing = [c for c in names if c not in X.columns]
         if missing:
             raise ValueError(f"X lacks the feature(s) the model was fitted on: {missing}")
-        return float_matrix(X, self.feature_names_in_)
+        return float_matrix(X, names)
 
     def decision_function(self, X: pd.DataFrame) -> np.ndarray:
         """Uncalibrated raw score (log-odds) of the trees."""
@@ -357,7 +286,15 @@ class CalibratedBoostingClassifier(ClassifierMixin, BaseEstimator):
         return np.column_stack([1 - p, p])
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
-        return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
+        """The more likely class of each row (``classes_[1]`` when its probability is at least 0.5)."""
+        positive = self.predict_proba(X)[:, 1] >= 0.5
+        return self.classes_[positive.astype(int)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True  # LightGBM learns where missing values go
+        tags.classifier_tags.multi_class = False
+        return tags
 
     def contributions(self, X: pd.DataFrame, method: str = "treeshap", groups: dict | None = None) -> pd.DataFrame:
         """Contribution of every feature (or group of features) to the raw score, plus ``bias``.
@@ -378,11 +315,12 @@ class CalibratedBoostingClassifier(ClassifierMixin, BaseEstimator):
         Each row sums to :meth:`decision_function` of that row.
         """
         matrix = self._check_X(X)
-        names = list(self.feature_names_in_)
+        names = self._feature_names()
+        index = X.index if isinstance(X, pd.DataFrame) else None  # rows keep their labels
         if method == "treeshap":
             contrib = self.booster_.predict(matrix, pred_contrib=True,
                                             num_threads=_threads(matrix, per_row=self.booster_.num_trees()))
-            frame = pd.DataFrame(contrib, columns=[*names, "bias"], index=X.index)
+            frame = pd.DataFrame(contrib, columns=[*names, "bias"], index=index)
             if groups is None:
                 return frame
             labels = [groups.get(c, c) for c in names]
@@ -394,61 +332,21 @@ class CalibratedBoostingClassifier(ClassifierMixin, BaseEstimator):
         labels = [groups.get(c, c) for c in names] if groups else names
         columns = list(dict.fromkeys(labels))
         column_of = np.array([columns.index(g) for g in labels])
-        key = (tuple(column_of), len(columns))
         cache = getattr(self, "_path_cache", None)
-        if cache is None or cache[0] != key or cache[1] is not self.booster_:
-            tables, bias = self._path_tables(column_of, len(columns))
-            # trees two at a time: a pair's table holds every leaf combination (a few hundred
-            # rows), which halves the gathers, the cost of this method
-            pairs = [((first[:, None, :] + second[None, :, :]).reshape(-1, len(columns)), len(second))
-                     for first, second in zip(tables[0::2], tables[1::2])]
-            self._path_cache = (key, self.booster_, (pairs, tables[-1] if len(tables) % 2 else None, bias))
-        pairs, last, bias = self._path_cache[2]
-        leaves = np.asfortranarray(self.booster_.predict(matrix, pred_leaf=True, num_threads=_threads(matrix)))
-        out = np.zeros((len(X), len(columns)), dtype=np.float64)
-        for i, (pair, width) in enumerate(pairs):
-            out += pair[leaves[:, 2 * i].astype(np.int64) * width + leaves[:, 2 * i + 1]]
-        if last is not None:
-            out += last[leaves[:, -1]]
-        frame = pd.DataFrame(out, columns=columns, index=X.index)
+        if cache is None or cache[0] != (tuple(column_of), len(columns)) or cache[1] is not self.booster_:
+            self._path_cache = ((tuple(column_of), len(columns)), self.booster_,
+                                path_tables(self.booster_, column_of, len(columns)))
+        leaves = self.booster_.predict(matrix, pred_leaf=True, num_threads=_threads(matrix))
+        out, bias = path_contributions(self._path_cache[2], leaves)
+        frame = pd.DataFrame(out, columns=columns, index=index)
         frame["bias"] = bias
         return frame
-
-    def _path_tables(self, column_of: np.ndarray, n_columns: int):
-        """Per tree, a (leaves x columns) table of path contributions; and the total root value."""
-        tables, bias = [], 0.0
-        for tree in self.booster_.dump_model()["tree_info"]:
-            root = tree["tree_structure"]
-            n_leaves = int(tree["num_leaves"])
-            table = np.zeros((n_leaves, n_columns))
-            if "leaf_value" in root:  # a stump
-                table[:, :] = 0.0
-                bias += float(root["leaf_value"])
-                tables.append(table)
-                continue
-            bias += float(root["internal_value"])
-            stack = [(root, np.zeros(n_columns))]
-            while stack:
-                node, acc = stack.pop()
-                parent_value = node["internal_value"]
-                column = column_of[node["split_feature"]]
-                for side in ("left_child", "right_child"):
-                    child = node[side]
-                    value = child["leaf_value"] if "leaf_value" in child else child["internal_value"]
-                    path = acc.copy()
-                    path[column] += value - parent_value
-                    if "leaf_value" in child:
-                        table[child["leaf_index"]] = path
-                    else:
-                        stack.append((child, path))
-            tables.append(table)
-        return tables, bias
 
     def feature_importance(self) -> pd.Series:
         """Total gain of each feature, largest first."""
         check_is_fitted(self, "booster_")
         gain = self.booster_.feature_importance(importance_type="gain")
-        return pd.Series(gain, index=self.feature_names_in_).sort_values(ascending=False)
+        return pd.Series(gain, index=self._feature_names()).sort_values(ascending=False)
 
     # -- persistence --------------------------------------------------------------------
     _fitted = ("feature_names_in_", "calibration_", "calibration_fold_", "calibration_map_",
@@ -458,7 +356,8 @@ class CalibratedBoostingClassifier(ClassifierMixin, BaseEstimator):
         """Write the hyperparameters, trees and calibration map to a JSON file."""
         check_is_fitted(self, "booster_")
         fitted = {k: getattr(self, k) for k in self._fitted}
-        fitted["feature_names_in_"] = list(self.feature_names_in_)
+        fitted["feature_names_in_"] = self._feature_names()
+        fitted["classes_"] = self.classes_.tolist()
         state = {"model": type(self).__name__, "format_version": FORMAT_VERSION,
                  "hyperparameters": self.get_params(), "fitted": fitted,
                  "booster": self.booster_.model_to_string()}
@@ -475,7 +374,7 @@ class CalibratedBoostingClassifier(ClassifierMixin, BaseEstimator):
             setattr(model, k, v)
         model.feature_names_in_ = np.array(model.feature_names_in_, dtype=object)
         model.n_features_in_ = len(model.feature_names_in_)
-        model.classes_ = np.array([0, 1])
+        model.classes_ = np.array(state["fitted"].get("classes_", [0, 1]))
         model.booster_ = lgb.Booster(model_str=state["booster"])
         return model
 

@@ -32,6 +32,7 @@ import warnings
 import ibis
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator
 
 from .readiness import NotEnoughData, purchases
 
@@ -56,7 +57,7 @@ def order_values(tables, as_of, days: int = 90) -> ibis.Table:
     return p.select("net")
 
 
-class DemandForecaster:
+class DemandForecaster(BaseEstimator):
     """Negative binomial regression of daily orders with weekly and yearly seasonality.
 
     Parameters

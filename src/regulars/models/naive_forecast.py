@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator
 
 from .forecast import draw_levels, forecast_frame
 from .readiness import NotEnoughData
@@ -34,7 +35,7 @@ from .readiness import NotEnoughData
 __all__ = ["SeasonalNaiveForecaster"]
 
 
-class SeasonalNaiveForecaster:
+class SeasonalNaiveForecaster(BaseEstimator):
     """Repeat the last week; ranges from the naive rule's own rolling-origin errors.
 
     Parameters

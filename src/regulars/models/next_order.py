@@ -31,10 +31,11 @@ import ibis
 import numpy as np
 import pandas as pd
 from scipy.special import log_ndtr, ndtr, ndtri
+from sklearn.base import BaseEstimator
 
-from regulars.data.order_stats import stored_totals
 
 from .readiness import purchases
+from .summary import stored_totals
 
 __all__ = [
     "NextOrderEstimator",
@@ -70,7 +71,7 @@ def gap_statistics(tables, as_of) -> ibis.Table:
     )
 
 
-class NextOrderEstimator:
+class NextOrderEstimator(BaseEstimator):
     """Pooled log-normal gap model combined with a BTYD waiting time.
 
     Parameters
@@ -287,4 +288,3 @@ def add_days(as_of, days: np.ndarray) -> pd.Series:
     """``as_of`` plus a whole number of days (rounded), as dates."""
     base = pd.Timestamp(as_of).normalize()
     return pd.Series(base + pd.to_timedelta(np.round(np.nan_to_num(days, nan=0.0)), unit="D")).dt.date
-

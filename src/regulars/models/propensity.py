@@ -3,34 +3,14 @@
 Same machinery as churn (:class:`~regulars.models.churn.CalibratedBoostingClassifier`:
 LightGBM, Ke et al. 2017, calibrated on a later snapshot, TreeSHAP reasons), a shorter window
 and the opposite question: the label is 1 when the customer **does** purchase in days
-``A .. A+window_days-1`` from the snapshot ``A``.
+``A .. A+window_days-1`` from the snapshot ``A`` (:func:`regulars.features.labels.propensity_labels`).
 """
 
 from __future__ import annotations
 
-import datetime as dt
-
-import ibis
-import pandas as pd
-
 from .churn import ChurnModel
-from .readiness import purchases
 
-__all__ = ["PurchasePropensityModel", "propensity_labels"]
-
-
-def propensity_labels(orders: ibis.Table, cutoff, window_days: int = 30) -> ibis.Table:
-    """``customer_id, bought`` for every customer who purchased before ``cutoff``.
-
-    ``bought`` is 1 when there is a purchase on days ``cutoff .. cutoff + window_days - 1``.
-    """
-    cutoff = pd.Timestamp(cutoff).date()
-    end = cutoff + dt.timedelta(days=int(window_days))
-    p = purchases(orders)
-    before = p.filter(p.day < cutoff).select("customer_id").distinct()
-    after = p.filter((p.day >= cutoff) & (p.day < end)).select("customer_id").distinct().mutate(bought=1)
-    joined = before.left_join(after, "customer_id")
-    return joined.select(customer_id=before.customer_id, bought=joined.bought.fill_null(0).cast("int8"))
+__all__ = ["PurchasePropensityModel"]
 
 
 class PurchasePropensityModel(ChurnModel):

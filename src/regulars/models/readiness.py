@@ -43,8 +43,7 @@ from dataclasses import dataclass, field
 
 import ibis
 
-#: Same as ``regulars.features.mart.EXCLUDED_STATUSES`` (a test keeps them equal).
-EXCLUDED_STATUSES = ("cancelled", "canceled", "voided", "void", "failed", "declined", "abandoned", "draft")
+from regulars.values import EXCLUDED_STATUSES
 
 __all__ = ["MIN_OBSERVED", "DataStats", "Minimums", "NotEnoughData", "Verdict", "assess", "purchases"]
 

@@ -34,7 +34,7 @@ import datetime as dt
 import ibis
 import pandas as pd
 
-from regulars.data.order_stats import stored_totals
+from regulars.values import to_date
 
 __all__ = ["purchase_outcomes", "purchase_summary", "summarize", "summary_expression"]
 
@@ -43,9 +43,12 @@ _UNIT_DAYS = {"D": 1.0, "W": 7.0}
 
 def _as_date(value, name: str) -> dt.date:
     try:
-        return pd.Timestamp(value).date()
-    except (TypeError, ValueError) as error:
+        day = to_date(value)
+    except ValueError as error:
         raise ValueError(f"{name} must be a date, got {value!r}") from error
+    if day is None:
+        raise ValueError(f"{name} must be a date, got None")
+    return day
 
 
 def _check(columns, customer_col: str, time_col: str, value_col: str | None, freq: str) -> None:
@@ -263,3 +266,10 @@ def summarize(
     )
     frame = expression.order_by(customer_col).to_pandas()
     return frame.set_index(customer_col)
+
+
+def stored_totals(tables, as_of):
+    """The per-customer order totals *tables* offers for *as_of* (a workspace's
+    ``order_stats``), else ``None``: other providers, such as Spark or a sample, have none."""
+    provider = getattr(tables, "order_stats", None)
+    return provider(as_of) if provider is not None else None

@@ -40,14 +40,13 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from regulars.values import to_date
+
 __all__ = ["InteractionMatrix", "cells", "chunks", "strongest", "top_k"]
 
 #: Dense score blocks are at most this many cells (rows x products), about 80 MB of float32.
 CHUNK_CELLS = 20_000_000
 
-
-def _date(value) -> dt.date:
-    return pd.Timestamp(value).date()
 
 
 @dataclass
@@ -68,7 +67,7 @@ class InteractionMatrix:
                    cart_weight: float = 0.3, view_weight: float = 0.1) -> "InteractionMatrix":
         """Encode an interaction frame (``customer_id, product_id, purchases`` and optionally
         ``views, cart_adds, wishlist_adds, first_purchase_day, last_purchase_day, customer_orders``)."""
-        as_of = _date(as_of)
+        as_of = to_date(as_of)
         cust_codes, customers = pd.factorize(frame["customer_id"], sort=False)
         seen = pd.Index(pd.unique(frame["product_id"]))
         universe = seen if products is None else pd.Index(pd.unique(pd.Index(list(products)).append(seen)))
@@ -122,7 +121,7 @@ class InteractionMatrix:
         interval = None
         if span is not None:
             interval = matrix(np.where(bought >= 2, np.asarray(span, dtype=np.float32) / np.maximum(bought - 1, 1), 0))
-        return cls(pd.Index(customers), pd.Index(products), matrix(w), matrix(bought), matrix(age), _date(as_of),
+        return cls(pd.Index(customers), pd.Index(products), matrix(w), matrix(bought), matrix(age), to_date(as_of),
                    orders, interval)
 
     @property

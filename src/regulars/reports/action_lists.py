@@ -218,7 +218,7 @@ def action_list(ws, name: str, include_pii: bool = False) -> ActionList:
         out = _segment(ws, name, include_pii)
     else:
         raise UnknownList(f"no list {name!r}; lists: {', '.join(FIXED)} and segment:ID (see `regulars lists`)")
-    out.currency = settings(ws.con)["currency"]
+    out.currency = settings(ws)["currency"]
     return out
 
 

@@ -89,7 +89,7 @@ def did_report(ws, treated_segment: str, change_date, comparison_segment: str | 
     flag = np.arange(len(ids)) < len(t_ids)
     result = difference_in_differences(panel, flag, weeks_before)
     weeks = [str(start + dt.timedelta(days=7 * k)) for k in range(weeks_before + weeks_after)]
-    return DiDReport(t_name, c_name, change, result, store.dominant_currency(ws.con), weeks)
+    return DiDReport(t_name, c_name, change, result, store.dominant_currency(ws), weeks)
 
 
 @dataclass
@@ -145,7 +145,7 @@ def impact_report(ws, change_date, before: int = 56, after: int = 28, unit: str 
         donors = wide.drop(columns=treated)
         result = synthetic_control(wide[treated].to_numpy(), donors.to_numpy(), before, list(map(str, donors.columns)))
         name = f"{by} {treated}"
-    return ImpactReport(change, unit, name, labels, result, store.dominant_currency(ws.con))
+    return ImpactReport(change, unit, name, labels, result, store.dominant_currency(ws))
 
 
 @dataclass
@@ -183,7 +183,7 @@ def uplift_report(ws, name: str, learner: str = "x", outcome: str = "binary", te
                   seed: int = 0, as_of=None) -> UpliftReport:
     """Fit a T- or X-learner on an experiment's customers (features as of the day the experiment
     started: nothing later reaches the model) and evaluate it on held-out customers."""
-    exp = store.get(ws.con, name)
+    exp = store.get(ws, name)
     as_of = resolve_as_of(ws, as_of)
     out = ws.frame(experiment_outcomes(ws, exp["experiment_id"], exp["window_days"], exp["pre_days"], as_of))
     if len(out) < 200:

@@ -15,8 +15,8 @@ Examples
 >>> import tempfile, os
 >>> from regulars import Workspace
 >>> ws = Workspace(os.path.join(tempfile.mkdtemp(), "shop.duckdb"))
->>> _ = ws.con.execute("INSERT INTO customers (customer_id, email, first_name) VALUES ('c1', 'ann@example.com', 'Ann')")
->>> _ = ws.con.execute("INSERT INTO orders (order_id, customer_id, ordered_at, total) VALUES ('o1', 'c1', '2024-01-01', 10)")
+>>> _ = ws.insert_rows("customers", [{"customer_id": "c1", "email": "ann@example.com", "first_name": "Ann"}])
+>>> _ = ws.insert_rows("orders", [{"order_id": "o1", "customer_id": "c1", "ordered_at": "2024-01-01", "total": 10}])
 >>> page = list_customers(ws, include_pii=False)
 >>> page.total, page.items[0]["customer_id"], page.items[0]["email"], page.items[0]["orders"]
 (1, 'c1', '***', 1)
@@ -28,13 +28,11 @@ Examples
 
 from __future__ import annotations
 
-import datetime as dt
-import decimal
 import json
-import math
 from dataclasses import dataclass, field
 
-from regulars.data.identity import lookup_value, normalize_email
+from regulars.data import customer_queries, segment_store
+from regulars.data.rows import jsonable
 from regulars.data.schema import PII_COLUMNS
 
 MASK = "***"
@@ -57,36 +55,11 @@ VIEWER_FIELDS: dict[str, frozenset[str]] = {k: frozenset(v) for k, v in {
 PII_FIELDS = frozenset({c for cols in PII_COLUMNS.values() for c in cols} | {"name_display", "raw"})
 #: Identity kinds whose stored value is a hash of personal data.
 HASHED_KINDS = ("email", "phone")
-SORTS = {
-    "last_order": "last_order_at DESC NULLS LAST, customer_id",
-    "revenue": "revenue DESC NULLS LAST, customer_id",
-    "orders": "orders DESC, customer_id",
-    "created": "created_at DESC NULLS LAST, customer_id",
-    "id": "customer_id",
-}
+SORTS = customer_queries.SORTS
 
 
 class CustomerNotFound(LookupError):
     """No customer with that id."""
-
-
-def jsonable(value):
-    """A value ready for JSON: dates as ISO text, decimals and numpy numbers as floats, NaN as None."""
-    if value is None:
-        return None
-    if isinstance(value, (dt.datetime, dt.date)):
-        return value.isoformat()
-    if isinstance(value, decimal.Decimal):
-        return float(value)
-    if isinstance(value, float):
-        return None if math.isnan(value) or math.isinf(value) else value
-    if hasattr(value, "item") and not isinstance(value, (list, dict, str)):
-        return jsonable(value.item())
-    if isinstance(value, dict):
-        return {k: jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    return value
 
 
 def mask(record: dict, include_pii: bool) -> dict:
@@ -94,49 +67,6 @@ def mask(record: dict, include_pii: bool) -> dict:
     if include_pii:
         return record
     return {k: (MASK if k in PII_FIELDS and v is not None else v) for k, v in record.items()}
-
-
-def _iso(v):
-    return v.isoformat()
-
-
-def _float(v):
-    f = float(v)
-    return None if math.isnan(f) or math.isinf(f) else f
-
-
-def _converter(type_name: str):
-    """How to make a column of this DuckDB type JSON-ready (None: as is)."""
-    t = type_name.upper()
-    if t.startswith(("TIMESTAMP", "DATE", "TIME")):
-        return _iso
-    if t.startswith(("DECIMAL", "DOUBLE", "FLOAT", "REAL")):
-        return _float
-    if t in ("VARCHAR", "BOOLEAN", "INTEGER", "BIGINT", "SMALLINT", "TINYINT", "UBIGINT", "UINTEGER", "JSON"):
-        return None
-    return jsonable
-
-
-def _rows(con, sql: str, params: list | None = None) -> list[dict]:
-    """Rows as JSON-ready dicts (only columns whose type needs it are converted)."""
-    cur = con.execute(sql, params or [])
-    names = [d[0] for d in cur.description]
-    convert = [(i, n, c) for i, (n, c) in enumerate((d[0], _converter(str(d[1]))) for d in cur.description) if c]
-    out = []
-    for row in cur.fetchall():
-        d = dict(zip(names, row))
-        for i, n, c in convert:
-            v = row[i]
-            if v is not None:
-                d[n] = c(v)
-        out.append(d)
-    return out
-
-
-def _has_table(ws, name: str) -> bool:
-    return bool(ws.con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' AND table_name = ?", [name]
-    ).fetchall()[0][0])
 
 
 @dataclass
@@ -157,20 +87,7 @@ class Page:
 # -- the list -----------------------------------------------------------------
 def resolve_segment(ws, segment: str) -> str | None:
     """The segment id for *segment* (an id or a name), or None when unknown or no segments exist."""
-    if not _has_table(ws, "segment_definitions"):
-        return None
-    rows = ws.con.execute(
-        "SELECT segment_id FROM segment_definitions WHERE segment_id = ? OR lower(name) = lower(?) "
-        "ORDER BY segment_id = ? DESC LIMIT 1", [segment, segment, segment]).fetchall()
-    return rows[0][0] if rows else None
-
-
-def segment_customer_sql(ws, segment: str) -> tuple[str, list] | None:
-    """SQL selecting the customer ids currently in *segment*, or None when there is no such segment."""
-    sid = resolve_segment(ws, segment)
-    if sid is None:
-        return None
-    return "SELECT customer_id FROM segment_memberships WHERE segment_id = ?", [sid]
+    return segment_store.resolve_segment(ws, segment)
 
 
 def list_customers(
@@ -197,50 +114,18 @@ def list_customers(
         raise ValueError(f"sort must be one of {', '.join(SORTS)}; got {sort!r}")
     limit = max(1, min(int(limit), 100_000))
     offset = max(0, int(offset))
-    where, params, notes = [], [], []
-    if q and q.strip():
-        text = q.strip()
-        like = "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        conds = ["c.customer_id = ?", "lower(c.customer_id) LIKE ? ESCAPE '\\'"]
-        params += [text, like]
-        if include_pii:
-            conds += [
-                "c.email = ?", "c.email LIKE ? ESCAPE '\\'",
-                "lower(concat_ws(' ', c.first_name, c.last_name)) LIKE ? ESCAPE '\\'",
-                "c.customer_id IN (SELECT customer_id FROM identities WHERE kind = 'email' AND value = ?)",
-            ]
-            params += [normalize_email(text) or text.lower(), like, like, lookup_value(ws.con, "email", text)]
-        elif "@" in text:
-            notes.append("searching by e-mail needs the analyst role; searched customer ids only")
-        where.append("(" + " OR ".join(conds) + ")")
+    notes: list[str] = []
+    text = q.strip() if q and q.strip() else None
+    if text and not include_pii and "@" in text:
+        notes.append("searching by e-mail needs the analyst role; searched customer ids only")
+    member_of = None
     if segment:
-        sub = segment_customer_sql(ws, segment)
-        if sub is None:
+        member_of = resolve_segment(ws, segment)
+        if member_of is None:
             notes.append(f"no segment {segment!r} (segments appear after `regulars segments refresh`)")
-            where.append("false")
-        else:
-            where.append(f"c.customer_id IN ({sub[0]})")
-            params += sub[1]
-    clause = ("WHERE " + " AND ".join(where)) if where else ""
-    total = ws.con.execute(f"SELECT count(*) FROM customers c {clause}", params).fetchall()[0][0]
-    items = _rows(
-        ws.con,
-        f"""
-        WITH page AS MATERIALIZED (
-            SELECT c.customer_id, c.email, c.phone, c.first_name, c.last_name, c.city, c.country,
-                   c.acquisition_channel, c.created_at, c.accepts_email, c.accepts_sms, c.accepts_personalization,
-                   o.orders, o.revenue, o.first_order_at, o.last_order_at
-            FROM customers c
-            LEFT JOIN (SELECT customer_id, count(*) FILTER (WHERE total > 0) AS orders,
-                              sum(total - coalesce(refunded, 0)) AS revenue,
-                              min(ordered_at) AS first_order_at, max(ordered_at) AS last_order_at
-                       FROM orders GROUP BY customer_id) o USING (customer_id)
-            {clause}
-        )
-        SELECT * FROM page ORDER BY {SORTS[sort]} LIMIT ? OFFSET ?
-        """,
-        params + [limit, offset],
-    )
+            return Page(0, limit, offset, [], notes)
+    total, items = customer_queries.search(ws, text=text, personal=include_pii, member_of=member_of, sort=sort,
+                                           limit=limit, offset=offset)
     for it in items:
         it["orders"] = int(it["orders"] or 0)
         it["revenue"] = round(it["revenue"] or 0.0, 2)
@@ -296,67 +181,15 @@ def customer_profiles(
     ids = sorted({str(c) for c in customer_ids})
     if not ids:
         return {}
-    con = ws.con
-    p = [ids]
-    IN = "customer_id IN (SELECT unnest(?::VARCHAR[]))"
-
-    def grouped(sql: str, params: list | None = None) -> dict[str, list[dict]]:
-        out: dict[str, list[dict]] = {}
-        for r in _rows(con, sql, params if params is not None else p):
-            out.setdefault(r.pop("customer_id"), []).append(r)
-        return out
-
-    customers = {r["customer_id"]: r for r in _rows(con, f"SELECT * EXCLUDE (_run_id) FROM customers WHERE {IN}", p)}
-    if not customers:
+    rows = customer_queries.profile_rows(ws, ids, orders_limit=orders_limit, events_limit=events_limit,
+                                         messages_limit=messages_limit)
+    if rows is None:
         return {}
-    idents = grouped(f"SELECT customer_id, kind, value, source, reason, linked_at FROM identities WHERE {IN} "
-                     "ORDER BY customer_id, linked_at, kind")
-    consents = grouped(f"SELECT customer_id, purpose, is_granted, recorded_at, source, coalesce(from_load, false) "
-                       f"AS from_load FROM consents WHERE {IN} "
-                       "ORDER BY customer_id, recorded_at DESC")
-    summaries = {r.pop("customer_id"): r for r in _rows(con, f"""
-        SELECT customer_id, count(*) FILTER (WHERE total > 0) AS orders, count(*) FILTER (WHERE total < 0) AS returns,
-               coalesce(sum(total - coalesce(refunded, 0)), 0) AS revenue, avg(total) FILTER (WHERE total > 0) AS aov,
-               min(ordered_at) AS first_order_at, max(ordered_at) AS last_order_at
-        FROM orders WHERE {IN} GROUP BY customer_id""", p)}
-    orders = grouped(f"""
-        SELECT * EXCLUDE (_run_id) FROM orders WHERE {IN}
-        QUALIFY row_number() OVER (PARTITION BY customer_id ORDER BY ordered_at DESC, order_id) <= ?
-        ORDER BY customer_id, ordered_at DESC, order_id""", [ids, orders_limit])
-    lines: dict[str, list[dict]] = {}
-    if orders:
-        for r in _rows(con, f"""
-                SELECT l.* EXCLUDE (_run_id) FROM order_lines l
-                WHERE l.order_id IN (SELECT order_id FROM orders WHERE {IN}) ORDER BY l.order_id, l.line_number""", p):
-            lines.setdefault(r.pop("order_id"), []).append(r)
-    events = grouped(f"""
-        SELECT * EXCLUDE (_run_id, properties), properties::VARCHAR AS properties FROM events WHERE {IN}
-        QUALIFY row_number() OVER (PARTITION BY customer_id ORDER BY occurred_at DESC, event_id) <= ?
-        ORDER BY customer_id, occurred_at DESC, event_id""", [ids, events_limit])
-    event_counts: dict[str, dict] = {}
-    for cid, et, n in con.execute(f"SELECT customer_id, event_type, count(*) FROM events WHERE {IN} GROUP BY ALL "
-                                  "ORDER BY customer_id, 3 DESC, 2", p).fetchall():
-        event_counts.setdefault(cid, {})[et] = n
-    messages = grouped(f"""
-        SELECT m.* EXCLUDE (_run_id), c.name AS campaign FROM messages m LEFT JOIN campaigns c USING (campaign_id)
-        WHERE m.{IN}
-        QUALIFY row_number() OVER (PARTITION BY m.customer_id ORDER BY m.occurred_at DESC, m.message_id) <= ?
-        ORDER BY m.customer_id, m.occurred_at DESC, m.message_id""", [ids, messages_limit])
-    message_stats: dict[str, dict] = {}
-    for cid, et, n, last in con.execute(f"SELECT customer_id, event_type, count(*), max(occurred_at) FROM messages "
-                                         f"WHERE {IN} GROUP BY ALL ORDER BY customer_id, 3 DESC, 2", p).fetchall():
-        st = message_stats.setdefault(cid, {"by_type": {}, "last": {}})
-        st["by_type"][et] = n
-        st["last"][et] = jsonable(last)
-    texts = {
-        name: grouped(f"SELECT * EXCLUDE (_run_id) FROM {name} WHERE {IN} ORDER BY customer_id, {order} DESC")
-        for name, order in (("tickets", "opened_at"), ("reviews", "created_at"), ("surveys", "answered_at"))
-    }
-    present = {r[0] for r in con.execute(
-        "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' AND database_name = current_database()"
-    ).fetchall()}
-    seg_current, seg_history = _segment_rows(con, present, ids)
-    predictions = _prediction_rows(con, present, ids)
+    customers, idents, consents, summaries = rows["customers"], rows["identities"], rows["consents"], rows["summaries"]
+    orders, lines, events, event_counts = rows["orders"], rows["lines"], rows["events"], rows["event_counts"]
+    messages, message_stats, predictions = rows["messages"], rows["message_stats"], rows["predictions"]
+    texts = {name: rows[name] for name in ("tickets", "reviews", "surveys")}
+    seg_current, seg_history = rows["segments_current"], rows["segments_history"]
 
     out: dict[str, CustomerProfile] = {}
     for cid, row in customers.items():
@@ -443,50 +276,6 @@ def mask_profile_dict(doc: dict) -> dict:
     masked = mask_profile(CustomerProfile(doc["customer_id"], doc["customer"], doc["summary"], sections,
                                           doc["timeline"], bool(doc.get("pii_masked"))))
     return masked.to_dict()
-
-
-def _segment_rows(con, present: set[str], ids: list[str]) -> tuple[dict, dict]:
-    current: dict[str, list] = {}
-    history: dict[str, list] = {}
-    if not {"segment_memberships", "segment_definitions", "segment_refreshes", "segment_history"} <= present:
-        return current, history
-    for r in _rows(con, """
-            SELECT m.customer_id, m.segment_id, coalesce(d.name, m.segment_id) AS name, d.kind, d.description,
-                   m.version, m.since_as_of, m.since_as_of AS since, r.refreshed_at AS since_refreshed_at
-            FROM segment_memberships m LEFT JOIN segment_definitions d USING (segment_id)
-            LEFT JOIN segment_refreshes r ON r.refresh_id = m.since_refresh
-            WHERE m.customer_id IN (SELECT unnest(?::VARCHAR[]))
-            ORDER BY m.customer_id, d.kind = 'rule' DESC, m.segment_id""", [ids]):
-        cid = r.pop("customer_id")
-        r["family"] = r["segment_id"].split(":", 1)[0] if ":" in r["segment_id"] else "rule"
-        current.setdefault(cid, []).append(r)
-    for r in _rows(con, """
-            SELECT h.customer_id, h.segment_id, coalesce(d.name, h.segment_id) AS name, h.change, h.as_of,
-                   r.refreshed_at, h.refresh_id, r.engine
-            FROM segment_history h LEFT JOIN segment_definitions d USING (segment_id)
-            LEFT JOIN segment_refreshes r USING (refresh_id)
-            WHERE h.customer_id IN (SELECT unnest(?::VARCHAR[]))
-            QUALIFY row_number() OVER (PARTITION BY h.customer_id ORDER BY h.refresh_id DESC, h.change, h.segment_id) <= 200
-            ORDER BY h.customer_id, h.refresh_id DESC, h.change, h.segment_id""", [ids]):
-        history.setdefault(r.pop("customer_id"), []).append(r)
-    return current, history
-
-
-def _prediction_rows(con, present: set[str], ids: list[str]) -> dict[str, dict]:
-    if "customer_predictions" not in present:
-        return {}
-    out = {}
-    for row in _rows(con, """
-            SELECT * FROM customer_predictions WHERE customer_id IN (SELECT unnest(?::VARCHAR[]))
-            QUALIFY row_number() OVER (PARTITION BY customer_id ORDER BY as_of DESC, created_at DESC) = 1""", [ids]):
-        for col in ("churn_reasons", "propensity_reasons", "model_versions"):
-            if isinstance(row.get(col), str):
-                try:
-                    row[col] = json.loads(row[col])
-                except ValueError:
-                    pass
-        out[row.pop("customer_id")] = row
-    return out
 
 
 def _timeline(sections: dict, limit: int) -> list[dict]:

@@ -17,8 +17,10 @@ from __future__ import annotations
 import json
 import re
 
-from regulars.data.schema import KINDS, TABLES
-from regulars.reports.customers import MASK, Page, _rows, jsonable
+from regulars.data import admin_queries
+from regulars.data.rows import jsonable
+from regulars.data.schema import KINDS
+from regulars.reports.customers import MASK, Page
 
 #: Bookkeeping tables not listed in the overview.
 HIDDEN = {"schema_version", "api_keys", "sessions", "audit_log", "app_settings"}
@@ -27,12 +29,7 @@ HIDDEN = {"schema_version", "api_keys", "sessions", "audit_log", "app_settings"}
 def ingest_runs(ws, *, kind: str | None = None, limit: int = 50, offset: int = 0) -> Page:
     """Ingest runs, newest first, with their per-table counts and warnings."""
     limit, offset = max(1, min(int(limit), 500)), max(0, int(offset))
-    where, params = ("WHERE kind = ?", [kind]) if kind else ("", [])
-    total = ws.con.execute(f"SELECT count(*) FROM ingest_runs {where}", params).fetchall()[0][0]
-    items = _rows(ws.con, f"""
-        SELECT run_id, kind, format, files::VARCHAR AS files, started_at, finished_at, rows_read, rows_new,
-               rows_updated, rows_unchanged, rows_quarantined, summary::VARCHAR AS summary
-        FROM ingest_runs {where} ORDER BY run_id DESC LIMIT ? OFFSET ?""", params + [limit, offset])
+    total, items = admin_queries.ingest_run_rows(ws, kind=kind, limit=limit, offset=offset)
     for it in items:
         for col in ("files", "summary"):
             try:
@@ -55,15 +52,7 @@ def quarantine(
     masked unless *include_pii*.
     """
     limit, offset = max(1, min(int(limit), 100_000)), max(0, int(offset))
-    clause, params = _by_run_and_kind(run_id, kind)
-    total = ws.con.execute(f"SELECT count(*) FROM quarantine {clause}", params).fetchall()[0][0]
-    items = _rows(ws.con, f"""
-        SELECT run_id, (SELECT r.started_at FROM ingest_runs r WHERE r.run_id = quarantine.run_id) AS loaded_at,
-               kind, file, row_number, column_name, reason, raw::VARCHAR AS raw FROM quarantine {clause}
-        ORDER BY run_id DESC, file, row_number LIMIT ? OFFSET ?""", params + [limit, offset])
-    by_reason = ws.con.execute(
-        f"SELECT reason, count(*) FROM quarantine {clause} GROUP BY 1 ORDER BY 2 DESC LIMIT 10", params
-    ).fetchall()
+    total, items, by_reason = admin_queries.quarantine_rows(ws, run_id=run_id, kind=kind, limit=limit, offset=offset)
     for it in items:
         it["file"] = str(it["file"] or "").replace("\\", "/").rsplit("/", 1)[-1]
         if not include_pii:
@@ -88,14 +77,7 @@ def field_warnings(
     The value may be personal data (a malformed e-mail): it is masked unless *include_pii*.
     """
     limit, offset = max(1, min(int(limit), 100_000)), max(0, int(offset))
-    clause, params = _by_run_and_kind(run_id, kind)
-    total = ws.con.execute(f"SELECT count(*) FROM ingest_warnings {clause}", params).fetchall()[0][0]
-    items = _rows(ws.con, f"""
-        SELECT run_id, kind, file, row_number, column_name, value, reason FROM ingest_warnings {clause}
-        ORDER BY run_id DESC, file, row_number, column_name LIMIT ? OFFSET ?""", params + [limit, offset])
-    by_column = ws.con.execute(
-        f"SELECT column_name, count(*) FROM ingest_warnings {clause} GROUP BY 1 ORDER BY 2 DESC LIMIT 10", params
-    ).fetchall()
+    total, items, by_column = admin_queries.field_warning_rows(ws, run_id=run_id, kind=kind, limit=limit, offset=offset)
     for it in items:
         it["file"] = str(it["file"] or "").replace("\\", "/").rsplit("/", 1)[-1]
         if not include_pii:
@@ -103,18 +85,6 @@ def field_warnings(
             it["reason"] = hide_values(it["reason"])
     notes = [f"{n:,} value(s) dropped from {col}" for col, n in by_column]
     return Page(total, limit, offset, items, notes)
-
-
-def _by_run_and_kind(run_id: int | None, kind: str | None) -> tuple[str, list]:
-    """A ``WHERE`` clause (or nothing) and its parameters for an optional run and kind."""
-    where, params = [], []
-    if run_id is not None:
-        where.append("run_id = ?")
-        params.append(int(run_id))
-    if kind:
-        where.append("kind = ?")
-        params.append(kind)
-    return ("WHERE " + " AND ".join(where)) if where else "", params
 
 
 _QUOTED = re.compile(r'columns? "[^"]*"|"[^"]*"')
@@ -135,15 +105,9 @@ def hide_values(reason: str | None) -> str | None:
 
 def workspace_overview(ws) -> dict:
     """Row counts of every canonical and derived table, schema version and latest runs."""
-    present = {r[0] for r in ws.con.execute(
-        "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' AND database_name = current_database() "
-        "AND NOT temporary").fetchall()}
-    tables = {}
-    for name in list(TABLES) + sorted(present - set(TABLES) - HIDDEN):
-        if name in present and not name.startswith("_"):
-            tables[name] = ws.con.execute(f'SELECT count(*) FROM "{name}"').fetchall()[0][0]
-    version = ws.con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchall()[0][0]
-    last = _rows(ws.con, "SELECT max(finished_at) AS last_ingest FROM ingest_runs")[0]["last_ingest"]
+    tables = admin_queries.table_counts(ws, HIDDEN)
+    version = admin_queries.schema_version(ws)
+    last = admin_queries.last_ingest_at(ws)
     return jsonable({
         "path_name": ws.path.name,
         "schema_version": version,

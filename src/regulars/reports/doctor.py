@@ -680,4 +680,4 @@ def doctor(ws) -> DoctorReport:
 def _personal_data(ws) -> list[dict]:
     from regulars.data.privacy_store import personal_data_held
 
-    return personal_data_held(ws.con)
+    return personal_data_held(ws)

@@ -41,7 +41,7 @@ __all__ = ["BanditReport", "ExperimentReport", "analyze", "bandit_report", "expe
 
 def experiment_list(ws) -> pd.DataFrame:
     """Every experiment: id, name, kind, status, arms and shares, action, segment, dates, customers assigned."""
-    df = store.list_experiments(ws.con)
+    df = store.list_experiments(ws)
     df["arms"] = [" / ".join(f"{a['name']} {a['share']:.0%}" for a in json.loads(v)) for v in df["arms"]]
     df["starts_at"] = [str(v)[:10] for v in df["starts_at"]]
     df["planned_end"] = [None if pd.isna(v) else str(v)[:10] for v in df["planned_end"]]
@@ -86,7 +86,7 @@ def analyze(ws, name: str, as_of=None, window_days: int | None = None, n_resampl
     Effects per segment are given for a stratified experiment (its strata), or with *by_segment*
     (a segment family such as ``rfm`` or ``lifecycle``: each customer's current segment in it).
     """
-    exp = store.get(ws.con, name)
+    exp = store.get(ws, name)
     as_of = resolve_as_of(ws, as_of)
     window = int(window_days or exp["window_days"])
     frame = _outcomes(ws, exp, as_of, window)
@@ -97,7 +97,7 @@ def analyze(ws, name: str, as_of=None, window_days: int | None = None, n_resampl
     if exp["pre_days"] == 0 and len(frame):
         frame = frame.drop(columns="pre_revenue")
     if by_segment:
-        strata = store.audience(ws.con, None, by_segment)
+        strata = store.audience(ws, None, by_segment)
         frame = frame.drop(columns="stratum").merge(strata, on="customer_id", how="left")
         frame["stratum"] = frame["stratum"].fillna("(none)")
     elif not exp["stratify_by"]:
@@ -109,7 +109,7 @@ def analyze(ws, name: str, as_of=None, window_days: int | None = None, n_resampl
                      "estimates of arms that were starved early are less precise")
     from regulars.experiments.analysis import analyse
 
-    currency = store.dominant_currency(ws.con)
+    currency = store.dominant_currency(ws)
     try:
         result = analyse(frame, exp["control_arm"], shares, n_resamples=n_resamples, seed=seed, currency=currency,
                          as_of=as_of, planned_end=exp["planned_end"], planned_customers=exp["planned_customers"])
@@ -144,7 +144,7 @@ def plan(ws, metric: str = "conversion", lift: float | None = None, effect: floa
     base = ws.frame(window_outcomes(ws, audience, as_of - dt.timedelta(days=window_days), as_of))
     if len(base) < 10:
         raise ValueError("fewer than 10 customers in this audience: nothing to plan on yet")
-    inflow = store.weekly_inflow(ws.con, segment_id)
+    inflow = store.weekly_inflow(ws, segment_id)
     if metric == "conversion":
         rate = float(base["converted"].mean())
         who = "the shop's customers" if segment_id is None else population
@@ -164,7 +164,7 @@ def plan(ws, metric: str = "conversion", lift: float | None = None, effect: floa
     if metric == "revenue":
         mean, sd = float(base["revenue"].mean()), float(base["revenue"].std(ddof=1))
         effect = effect if effect is not None else round(0.1 * mean, 2) or 1.0
-        return plan_mean(mean, sd, effect, store.dominant_currency(ws.con), alpha, power, treatment_share, len(base),
+        return plan_mean(mean, sd, effect, store.dominant_currency(ws), alpha, power, treatment_share, len(base),
                          inflow, population)
     raise ValueError("metric must be conversion or revenue")
 
@@ -190,7 +190,7 @@ class BanditReport:
 
 def bandit_report(ws, name: str, as_of=None, seed: int = 0) -> BanditReport:
     """Conversions per variant (customers whose window is over), P(best), regret and next shares."""
-    exp = store.get(ws.con, name)
+    exp = store.get(ws, name)
     if exp["kind"] != "bandit":
         raise ValueError(f"experiment {exp['experiment_id']!r} is a fixed test, not a bandit")
     as_of = resolve_as_of(ws, as_of)
@@ -202,9 +202,9 @@ def bandit_report(ws, name: str, as_of=None, seed: int = 0) -> BanditReport:
 
     report = regret_report(variants, g["x"].astype(int), g["n"].astype(int), exp["min_share"] or 0.05, seed=seed)
     buyers = frame.loc[frame["converted"].astype(bool), "revenue"]
-    history = json.loads(store.allocations(ws.con, exp["experiment_id"]).to_json(orient="records", date_format="iso"))
+    history = json.loads(store.allocations(ws, exp["experiment_id"]).to_json(orient="records", date_format="iso"))
     return BanditReport(exp["experiment_id"], as_of, report, float(buyers.mean()) if len(buyers) else 0.0,
-                        store.dominant_currency(ws.con), history)
+                        store.dominant_currency(ws), history)
 
 
 def measured_uplift(ws, as_of=None) -> list[ActionUplift]:
@@ -216,10 +216,10 @@ def measured_uplift(ws, as_of=None) -> list[ActionUplift]:
 
     as_of = resolve_as_of(ws, as_of)
     out = []
-    for row in store.list_experiments(ws.con).itertuples():
+    for row in store.list_experiments(ws).itertuples():
         if not row.action:
             continue
-        exp = store.get(ws.con, row.experiment_id)
+        exp = store.get(ws, row.experiment_id)
         frame = _outcomes(ws, exp, as_of, exp["window_days"])
         treated = frame["arm"] != exp["control_arm"]
         n_t, n_c = int(treated.sum()), int((~treated).sum())

@@ -9,13 +9,12 @@ expression from :mod:`regulars.features.kpis` and executes it once. The CLI
 Examples
 --------
 >>> import tempfile, os
+>>> import pandas as pd
 >>> from regulars import Workspace
 >>> ws = Workspace(os.path.join(tempfile.mkdtemp(), "shop.duckdb"))
->>> _ = ws.con.execute("INSERT INTO customers (customer_id) VALUES ('c1'), ('c2')")
->>> _ = ws.con.execute(
-...     "INSERT INTO orders (order_id, customer_id, ordered_at, total) VALUES "
-...     "('o1', 'c1', '2024-01-01 10:00', 10), ('o2', 'c1', '2024-02-11 09:00', 30), "
-...     "('o3', 'c2', '2024-02-15 12:00', 20)")
+>>> _ = ws.insert_rows("customers", [{"customer_id": "c1"}, {"customer_id": "c2"}])
+>>> _ = ws.insert_rows("orders", pd.DataFrame({"order_id": ["o1", "o2", "o3"], "customer_id": ["c1", "c1", "c2"],
+...     "ordered_at": ["2024-01-01 10:00", "2024-02-11 09:00", "2024-02-15 12:00"], "total": [10, 30, 20]}))
 >>> report = kpis(ws, by="month", active_days=60)
 >>> report.table[["month", "customers", "new_customers", "orders", "revenue"]]
      month  customers  new_customers  orders  revenue
@@ -36,7 +35,7 @@ import pandas as pd
 
 from regulars.features import kpis as features
 from regulars.features.currency import CurrencyPlan, OneCurrency
-from regulars.features.mart import to_date
+from regulars.values import to_date
 from regulars.features.sessions import trim
 from regulars.reports.money import money_plan, money_tables
 

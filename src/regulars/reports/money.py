@@ -10,6 +10,7 @@ currency with :class:`~regulars.features.currency.OneCurrency`) and shows ``plan
 
 from __future__ import annotations
 
+from regulars.data.connection import has_database
 from regulars.features.currency import CurrencyPlan, InShopCurrency, OneCurrency, currency_plan, shop_plan
 
 __all__ = ["money_plan", "money_tables"]
@@ -21,8 +22,8 @@ def money_plan(ws) -> CurrencyPlan:
         return currency_plan({ws.code: 1}, ws.code, {})
     if isinstance(ws, InShopCurrency):
         return currency_plan({}, ws.plan.shop_currency, {})
-    con = getattr(ws, "con", None) or getattr(ws, "settings_con", None)  # the Spark provider: the shop's workspace
-    return currency_plan({}, None, {}) if con is None else shop_plan(con)
+    db = ws if has_database(ws) else getattr(ws, "settings_con", None)  # the Spark provider: the shop's workspace
+    return currency_plan({}, None, {}) if db is None else shop_plan(db)
 
 
 def money_tables(ws):

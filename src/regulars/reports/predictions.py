@@ -24,8 +24,9 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from regulars.data import customer_queries
 from regulars.data import predictions_store as store
-from regulars.reports.customers import jsonable
+from regulars.data.rows import jsonable
 
 __all__ = [
     "BacktestReport",
@@ -212,7 +213,7 @@ def _resolve(ws, ref: str) -> str:
     from regulars.data.erasure import CustomerNotFound as NoMatch, resolve_customer
 
     try:
-        return resolve_customer(ws.con, ref)
+        return resolve_customer(ws, ref)
     except NoMatch:
         return ref.strip()
 
@@ -229,12 +230,8 @@ def customer_predictions(ws, customer_id: str, as_of=None) -> CustomerPrediction
     resolved through the identity layer, as ``regulars export-customer`` does.
     """
     customer_id = _resolve(ws, customer_id)
-    facts_df = ws.sql(
-        """SELECT count(*) AS orders, min(ordered_at) AS first_order_at, max(ordered_at) AS last_order_at,
-                  sum(total - coalesce(refunded, 0))::DOUBLE AS revenue
-           FROM orders WHERE customer_id = ? AND total > 0""", [customer_id])
-    known = ws.sql("SELECT count(*) AS n FROM customers WHERE customer_id = ?", [customer_id])["n"].iloc[0]
-    facts = {k: (None if pd.isna(v) else v) for k, v in facts_df.iloc[0].to_dict().items()}
+    facts = customer_queries.order_facts(ws, customer_id)
+    known = customer_queries.customer_exists(ws, customer_id)
     as_of = pd.Timestamp(as_of).date() if as_of is not None else store.latest_as_of(ws)
     row = store.read_customer_predictions(ws, as_of, customer_id) if as_of else pd.DataFrame()
     lead_df = store.read_table_as_of(ws, "lead_scores", as_of, customer_id) if as_of else pd.DataFrame()

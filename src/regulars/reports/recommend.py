@@ -23,7 +23,8 @@ import pandas as pd
 
 from regulars.data import recommend_store as store
 from regulars.reports.csv_safe import LINE_END, safe_frame
-from regulars.reports.customers import CustomerNotFound, jsonable, resolve_segment
+from regulars.data.rows import jsonable
+from regulars.reports.customers import CustomerNotFound, resolve_segment
 
 __all__ = ["CustomerNotFound", "ProductNotFound", "all_recommendations", "bought_together", "customer_recommendations",
            "evaluation_report", "next_actions_csv", "next_actions_report", "products_overview"]

@@ -20,8 +20,8 @@ import pandas as pd
 
 from regulars.features import segment_kpis as features
 from regulars.features.kpis import shop_rhythm
-from regulars.features.mart import to_date
-from regulars.reports.customers import jsonable
+from regulars.values import to_date
+from regulars.data.rows import jsonable
 from regulars.reports.money import money_tables
 
 __all__ = ["SegmentKpis", "segment_kpis"]

@@ -1,7 +1,7 @@
 """Read-side segment reports for the CLI and the dashboard: sizes, value share, members,
 entry/exit history and movement between two refreshes.
 
-All functions read what :func:`regulars.segments.membership.refresh` recorded; none
+All functions read what :func:`regulars.jobs.segments.refresh` recorded; none
 recomputes a segment.
 
 Examples
@@ -21,8 +21,10 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from regulars.data import segment_queries, segment_store
+
 __all__ = ["Movement", "Segmentation", "Sizes", "history", "lifecycle_report", "members", "movement", "refreshes",
-           "rfm_report", "segment_list", "sizes", "tiers_report"]
+           "rfm_report", "segment_list", "size_trend", "sizes", "tiers_report"]
 
 
 @dataclass
@@ -60,28 +62,7 @@ class Movement:
 
 def refreshes(ws, limit: int = 50) -> pd.DataFrame:
     """Refreshes, newest first."""
-    return ws.sql("SELECT refresh_id, refreshed_at, as_of, engine, segments, entered, exited FROM segment_refreshes "
-                  "ORDER BY refresh_id DESC LIMIT ?", [int(limit)])
-
-
-def _latest(ws) -> int | None:
-    return ws.con.execute("SELECT max(refresh_id) FROM segment_refreshes").fetchall()[0][0]
-
-
-def _refresh_row(ws, refresh_id: int) -> tuple:
-    rows = ws.con.execute("SELECT as_of, summary::VARCHAR FROM segment_refreshes WHERE refresh_id = ?",
-                          [refresh_id]).fetchall()
-    if not rows:
-        raise ValueError(f"no segment refresh {refresh_id}; see `regulars segments list`")
-    return rows[0]
-
-
-def _family_filter(family: str | None) -> tuple[str, list]:
-    if not family:
-        return "", []
-    if family == "rule":
-        return " AND d.kind = 'rule'", []
-    return " AND s.segment_id LIKE ?", [f"{family}:%"]
+    return segment_queries.refreshes(ws, limit)
 
 
 def sizes(ws, refresh_id: int | None = None, family: str | None = None) -> Sizes:
@@ -90,24 +71,18 @@ def sizes(ws, refresh_id: int | None = None, family: str | None = None) -> Sizes
     *family* keeps one family: ``rfm``, ``lifecycle``, ``frequency``, ``spend``, ``aov``,
     ``affinity``, ``engagement``, ``region`` or ``rule``.
     """
-    rid = refresh_id or _latest(ws)
+    rid = refresh_id or segment_store.latest_refresh_id(ws)
     empty = pd.DataFrame(columns=["segment_id", "name", "kind", "version", "members", "member_share", "revenue",
                                   "value_share"])
     if rid is None:
         return Sizes(None, None, 0, 0.0, empty)
-    as_of, summary = _refresh_row(ws, rid)
-    info = json.loads(summary or "{}")
+    found = segment_store.refresh_summary(ws, rid)
+    if found is None:
+        raise ValueError(f"no segment refresh {rid}; see `regulars segments list`")
+    as_of, info = found
     customers, revenue = int(info.get("customers") or 0), float(info.get("revenue") or 0.0)
     mixed = info.get("money") == "per_currency"  # amounts in several currencies, a rate missing: no sums
-    where, params = _family_filter(family)
-    df = ws.sql(
-        "SELECT s.segment_id, coalesce(d.name, s.segment_id) AS name, d.kind, s.version, s.members, "
-        "s.members / nullif(?, 0) AS member_share, s.revenue::DOUBLE AS revenue, "
-        "s.revenue::DOUBLE / nullif(?, 0) AS value_share "
-        "FROM segment_sizes s LEFT JOIN segment_definitions d USING (segment_id) "
-        f"WHERE s.refresh_id = ?{where} ORDER BY split_part(s.segment_id, ':', 1), s.members DESC, s.segment_id",
-        [customers, revenue, rid, *params],
-    )
+    df = segment_queries.sizes(ws, rid, customers, revenue, family)
     if mixed:
         df["revenue"] = df["value_share"] = float("nan")
         revenue = float("nan")
@@ -116,83 +91,39 @@ def sizes(ws, refresh_id: int | None = None, family: str | None = None) -> Sizes
 
 def segment_list(ws) -> pd.DataFrame:
     """Every live segment with its current rule version and size at the latest refresh."""
-    rid = _latest(ws) or -1
-    return ws.sql(
-        "SELECT d.segment_id, d.name, d.kind, v.version, v.rule, s.members, s.revenue::DOUBLE AS revenue, "
-        "d.description FROM segment_definitions d "
-        "LEFT JOIN (SELECT segment_id, max(version) AS version FROM segment_versions GROUP BY ALL) m USING (segment_id) "
-        "LEFT JOIN segment_versions v ON v.segment_id = m.segment_id AND v.version = m.version "
-        "LEFT JOIN segment_sizes s ON s.segment_id = d.segment_id AND s.refresh_id = ? "
-        "WHERE d.deleted_at IS NULL "
-        "ORDER BY d.kind = 'rule' DESC, split_part(d.segment_id, ':', 1), s.members DESC NULLS LAST, d.segment_id",
-        [rid],
-    )
+    return segment_queries.segment_list(ws)
 
 
 def members(ws, segment_id: str, limit: int = 100, offset: int = 0) -> pd.DataFrame:
     """Current members of a segment: who, since which refresh and date, under which rule version."""
-    return ws.sql(
-        "SELECT customer_id, since_as_of, since_refresh, version FROM segment_memberships WHERE segment_id = ? "
-        "ORDER BY since_refresh, customer_id LIMIT ? OFFSET ?",
-        [segment_id, int(limit), int(offset)],
-    )
+    return segment_queries.members(ws, segment_id, limit, offset)
 
 
 def history(ws, segment_id: str, customer_id: str | None = None, limit: int | None = 1000) -> pd.DataFrame:
     """Entries and exits of a segment (optionally one customer), newest refresh first (all when *limit* is None)."""
-    extra, params = (" AND h.customer_id = ?", [customer_id]) if customer_id else ("", [])
-    return ws.sql(
-        "SELECT h.refresh_id, r.refreshed_at, h.as_of, h.customer_id, h.change, h.version "
-        "FROM segment_history h LEFT JOIN segment_refreshes r USING (refresh_id) "
-        f"WHERE h.segment_id = ?{extra} ORDER BY h.refresh_id DESC, h.change, h.customer_id"
-        + (" LIMIT ?" if limit is not None else ""),
-        [segment_id, *params, *([int(limit)] if limit is not None else [])],
-    )
+    return segment_queries.history(ws, segment_id, customer_id, limit)
 
 
-def _members_at(rid: int) -> str:
-    """SQL of (segment_id, customer_id) members right after refresh *rid*, rebuilt from the history."""
-    return (
-        "SELECT segment_id, customer_id FROM ("
-        "  SELECT segment_id, customer_id, arg_max(change, refresh_id) AS last_change"
-        f"  FROM segment_history WHERE refresh_id <= {int(rid)} GROUP BY ALL"
-        ") WHERE last_change = 'entered'"
-    )
+def size_trend(ws, segment_id: str) -> pd.DataFrame:
+    """A segment's members and revenue at every refresh."""
+    return segment_queries.size_trend(ws, segment_id)
 
 
 def movement(ws, from_refresh: int | None = None, to_refresh: int | None = None, family: str | None = "rfm") -> Movement:
     """Per segment: members before and after, who entered and exited between two refreshes
     (default: the last two). With a *family* (``rfm``, ``lifecycle``, ``frequency`` …) also the
     flows from each segment to each other one (``(none)`` = not in the family)."""
-    ids = [r[0] for r in ws.con.execute(
-        "SELECT refresh_id FROM segment_refreshes ORDER BY refresh_id DESC LIMIT 2").fetchall()]
+    ids = segment_store.last_two_refresh_ids(ws)
     to_refresh = to_refresh or (ids[0] if ids else None)
     from_refresh = from_refresh or (ids[1] if len(ids) > 1 else None)
     if to_refresh is None or from_refresh is None:
         raise ValueError("movement needs two refreshes; run `regulars segments refresh` again after new data")
-    a, b = _members_at(from_refresh), _members_at(to_refresh)
     pattern = f"{family}:%" if family and family != "rule" else "%"
-    table = ws.sql(
-        f"WITH a AS ({a}), b AS ({b}) "
-        "SELECT coalesce(a.segment_id, b.segment_id) AS segment_id, "
-        "count(a.customer_id) AS before, count(b.customer_id) AS after, "
-        "count(*) FILTER (a.customer_id IS NULL) AS entered, count(*) FILTER (b.customer_id IS NULL) AS exited "
-        "FROM a FULL JOIN b ON a.segment_id = b.segment_id AND a.customer_id = b.customer_id "
-        "WHERE coalesce(a.segment_id, b.segment_id) LIKE ? GROUP BY 1 ORDER BY after DESC, segment_id",
-        [pattern],
-    )
+    table = segment_queries.movement(ws, from_refresh, to_refresh, pattern)
     table["net"] = table["after"] - table["before"]
     flows = pd.DataFrame(columns=["from_segment", "to_segment", "customers"])
     if family and family != "rule":
-        flows = ws.sql(
-            f"WITH a AS ({a}), b AS ({b}), "
-            "fa AS (SELECT customer_id, min(segment_id) AS s FROM a WHERE segment_id LIKE ? GROUP BY 1), "
-            "fb AS (SELECT customer_id, min(segment_id) AS s FROM b WHERE segment_id LIKE ? GROUP BY 1) "
-            "SELECT coalesce(fa.s, '(none)') AS from_segment, coalesce(fb.s, '(none)') AS to_segment, "
-            "count(*) AS customers FROM fa FULL JOIN fb USING (customer_id) GROUP BY ALL "
-            "ORDER BY customers DESC, from_segment, to_segment",
-            [pattern, pattern],
-        )
+        flows = segment_queries.flows(ws, from_refresh, to_refresh, pattern)
     return Movement(from_refresh, to_refresh, table, flows)
 
 

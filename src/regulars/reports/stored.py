@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 from regulars import __version__
 from regulars.data import report_store
+from regulars.data.connection import has_database
 from regulars.reports import codec
 
 log = logging.getLogger("regulars.reports")
@@ -66,7 +67,7 @@ def stored(ws, report: str, params: dict, compute: Callable[[object], object], r
 
     Parameters
     ----------
-    ws : Workspace or a read view (anything with ``con``; without it, nothing is stored)
+    ws : Workspace or a read view (a DuckDB workspace: other table providers store nothing)
     report, params : what identifies the result (params must be JSON-able)
     compute : ``compute(ws)`` -> the report result
     refresh : compute even when a stored result exists (and store the new one)
@@ -75,16 +76,15 @@ def stored(ws, report: str, params: dict, compute: Callable[[object], object], r
         other derived tables), else ``"all"`` (see :func:`regulars.data.report_store.data_version`)
     daily : the result depends on today's date (a default period ending today): kept for the day only
     ignore : tables left out of the data version besides bookkeeping (what the report itself writes)
-    save : ``save(fn)`` runs ``fn(con)`` on a writable connection (the server's writer); by default
+    save : ``save(fn)`` runs ``fn(w)`` on a writable workspace (the server's writer); by default
         a writable *ws* stores at once and a read-only one after :func:`save_pending`
     """
-    con = getattr(ws, "con", None)
-    if con is None:
+    if not has_database(ws):
         return Stored(compute(ws), _now(), as_of, False)
     full = key(params, daily)
-    version = report_store.data_version(con, reads, ignore)
+    version = report_store.data_version(ws, reads, ignore)
     if not refresh:
-        found = _found(con, report, full, version)
+        found = _found(ws, report, full, version)
         if found is not None:
             return found
     value = compute(ws)
@@ -96,7 +96,7 @@ def stored(ws, report: str, params: dict, compute: Callable[[object], object], r
     if save is not None:
         def write(w) -> None:
             with w.transaction():
-                report_store.save(w.con, report, full, version, payload, as_of)
+                report_store.save(w, report, full, version, payload, as_of)
 
         save(write)
     elif getattr(ws, "read_only", True) or not hasattr(ws, "transaction"):
@@ -105,21 +105,20 @@ def stored(ws, report: str, params: dict, compute: Callable[[object], object], r
             _PENDING.append((path, report, full, version, payload, as_of))
     else:
         with ws.transaction():
-            report_store.save(con, report, full, version, payload, as_of)
+            report_store.save(ws, report, full, version, payload, as_of)
     return Stored(value, _now(), as_of, False)
 
 
 def lookup(ws, report: str, params: dict, reads: str = "all", daily: bool = True,
            ignore: frozenset[str] | tuple = ()) -> Stored | None:
     """The result :func:`stored` would return without computing, or None when there is none."""
-    con = getattr(ws, "con", None)
-    if con is None:
+    if not has_database(ws):
         return None
-    return _found(con, report, key(params, daily), report_store.data_version(con, reads, ignore))
+    return _found(ws, report, key(params, daily), report_store.data_version(ws, reads, ignore))
 
 
-def _found(con, report: str, full: dict, version: str) -> Stored | None:
-    found = report_store.load(con, report, full, version)
+def _found(db, report: str, full: dict, version: str) -> Stored | None:
+    found = report_store.load(db, report, full, version)
     if found is None:
         return None
     try:

@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 
 import pandas as pd
 
+from regulars.data import segment_queries
 from regulars.data import text_store as store
 from regulars.text.redact import redact
 
@@ -178,7 +179,7 @@ def sentiment_report(ws, by: str | None = None) -> SentimentReport:
         return SentimentReport(by, None, notes=[NOT_RUN])
     notes = []
     if by == "segment" and "segment_memberships" in ws.list_tables() and \
-            ws.con.execute("SELECT count(*) FROM segment_memberships").fetchall()[0][0] == 0:
+            segment_queries.membership_rows(ws) == 0:
         notes.append("no segments yet: run `regulars segments refresh`; every text shows as 'no segment'")
     if by == "product":
         notes.append("only reviews name a product; tickets and survey comments are left out of this breakdown")

@@ -76,7 +76,7 @@ def login(request: Request, key: str = Form("", max_length=500), csrf_token: str
     hours = float(request.app.state.app_settings.get("session_hours") or 12)
     token, _session = request.app.state.sessions.start(api_key, hours)
     request.app.state.shared.submit(
-        lambda ws: auth.record(ws.con, f"key:{api_key.key_id}", api_key.role, "session.start", None))
+        lambda ws: auth.record(ws, f"key:{api_key.key_id}", api_key.role, "session.start", None))
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax", secure=cookie_secure(request),
                         max_age=int(hours * 3600), path="/")
@@ -357,8 +357,8 @@ def settings_page(request: Request, principal: Principal = Depends(require_page(
 
 def render_settings(request: Request, principal: Principal, ws, message: HTML | None = None):
     values = request.app.state.app_settings
-    keys = [k.as_dict() for k in auth.list_keys(ws.con)]
-    _total, audit = auth.audit_entries(ws.con, 30, 0)
+    keys = [k.as_dict() for k in auth.list_keys(ws)]
+    _total, audit = auth.audit_entries(ws, 30, 0)
     form = el("form", csrf_field(principal),
               el("div", el("label", "Shop name", for_="shop_name"),
                  void("input", type="text", id="shop_name", name="shop_name", value=values.get("shop_name"),

@@ -43,7 +43,7 @@ def chosen_mapping(request: Request, principal, saved: str, pasted: str, save_as
     if saved:
         with request.app.state.shared.read() as ws:
             try:
-                return saved_mappings.mapping_text(ws.con, saved)
+                return saved_mappings.mapping_text(ws, saved)
             except KeyError as exc:
                 raise ApiError(422, exc.args[0]) from None
     return None
@@ -52,4 +52,4 @@ def chosen_mapping(request: Request, principal, saved: str, pasted: str, save_as
 def saved_names(ws) -> list[str]:
     from regulars.data.saved_mappings import saved_mappings
 
-    return saved_mappings(ws.con)
+    return saved_mappings(ws)

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from fastapi import Query, Request
 from fastapi.responses import Response
 
-from regulars.reports.customers import jsonable
+from regulars.data.rows import jsonable
 from regulars.reports.shop_time import SHOP_TIMEZONE, with_offsets
 
 Limit = Query(50, ge=1, le=1000, description="Page size (1 to 1000).")

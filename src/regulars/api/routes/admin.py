@@ -51,7 +51,7 @@ KEY_EXAMPLE = {"key_id": "3f9a1c2b7d", "name": "crm sync", "role": "analyst", "c
 
 @router.get("/keys", summary="List API keys (admin)", responses={**ERRORS, **example({"items": [KEY_EXAMPLE]})})
 def list_keys(principal: Principal = Depends(require("admin")), ws=Depends(read_view)):
-    return JSON({"items": [k.as_dict() for k in auth.list_keys(ws.con)]})
+    return JSON({"items": [k.as_dict() for k in auth.list_keys(ws)]})
 
 
 @router.post("/keys", status_code=201, summary="Create an API key (admin); the secret is shown once",
@@ -63,7 +63,7 @@ def create_key(request: Request, body: KeyIn, principal: Principal = Depends(req
 
 def make_key(request: Request, principal: Principal, role: str, name: str) -> dict:
     key, secret = request.app.state.shared.write_transaction(
-        lambda con: auth.create_key(con, role, name=name, created_by=principal.actor))
+        lambda ws: auth.create_key(ws, role, name=name, created_by=principal.actor))
     from regulars.api.app import reload_keys
 
     reload_keys(request.app)
@@ -79,13 +79,13 @@ def revoke_key(request: Request, principal: Principal = Depends(require("admin")
 
 
 def drop_key(request: Request, principal: Principal, key_id: str) -> dict:
-    def run(con):
-        rows = con.execute("SELECT role, revoked_at FROM api_keys WHERE key_id = ?", [key_id]).fetchall()
-        if not rows:
+    def run(ws):
+        key = auth.get_key(ws, key_id)
+        if key is None:
             raise ApiError(404, f"no key {key_id!r}")
-        if rows[0][0] == "admin" and rows[0][1] is None and auth.count_active_admins(con) <= 1:
+        if key.role == "admin" and key.active and auth.count_active_admins(ws) <= 1:
             raise ApiError(409, "this is the last admin key; create another admin key first")
-        return auth.revoke_key(con, key_id, revoked_by=principal.actor)
+        return auth.revoke_key(ws, key_id, revoked_by=principal.actor)
 
     key = request.app.state.shared.write_transaction(run)
     from regulars.api.app import reload_keys
@@ -123,7 +123,7 @@ def put_settings(request: Request, body: SettingsIn = Body(...), principal: Prin
 
 def change_settings(request: Request, principal: Principal, values: dict) -> dict:
     try:
-        new = request.app.state.shared.write_transaction(lambda con: auth.set_settings(con, values, principal.actor))
+        new = request.app.state.shared.write_transaction(lambda ws: auth.set_settings(ws, values, principal.actor))
     except auth.AuthError as exc:
         raise ApiError(422, str(exc)) from None
     request.app.state.app_settings = new
@@ -138,7 +138,7 @@ def change_settings(request: Request, principal: Principal, values: dict) -> dic
                 "action": "customer.erase", "target": "5f0c…", "detail": {"rows_deleted": 12}}]})})
 def audit(principal: Principal = Depends(require("admin")), ws=Depends(read_view), limit: int = Limit,
           offset: int = Offset):
-    total, items = auth.audit_entries(ws.con, limit, offset)
+    total, items = auth.audit_entries(ws, limit, offset)
     return JSON({"total": total, "limit": limit, "offset": offset, "items": items})
 
 

@@ -12,7 +12,7 @@ from regulars.api.errors import ApiError
 from regulars.api.profiles import DEFAULTS as PROFILE_DEFAULTS
 from regulars.api.routes._common import ERRORS, JSON, NOT_FOUND, Limit, Offset, example, read_view
 from regulars.api.security import Principal, require
-from regulars.data import auth, keyed
+from regulars.data import auth, customer_queries, keyed
 from regulars.reports import customers as report
 
 router = APIRouter(tags=["customers"])
@@ -113,8 +113,8 @@ def export_customer(
     except CustomerNotFound:
         raise ApiError(404, f"no customer {customer_id!r}") from None
     shared = request.app.state.shared
-    subject = "hmac:" + keyed.for_connection(ws.con).hash(data["customer_id"])  # no customer id, no bare hash
-    shared.submit(lambda w: auth.record(w.con, principal.actor, principal.role, "customer.export", subject))
+    subject = "hmac:" + keyed.for_connection(ws).hash(data["customer_id"])  # no customer id, no bare hash
+    shared.submit(lambda w: auth.record(w, principal.actor, principal.role, "customer.export", subject))
     return JSON(data, headers={"content-disposition": f'attachment; filename="customer-{_safe(customer_id)}.json"'})
 
 
@@ -143,11 +143,10 @@ def erase(request: Request, principal: Principal, customer_id: str) -> dict:
     from regulars.data.erasure import CustomerNotFound, forget
 
     def run(ws):
-        exists = ws.con.execute("SELECT count(*) FROM customers WHERE customer_id = ?", [customer_id]).fetchall()[0][0]
-        if not exists:
+        if not customer_queries.customer_exists(ws, customer_id):
             raise CustomerNotFound(customer_id)
         record = forget(ws, customer_id, requested_by=principal.actor)
-        auth.record(ws.con, principal.actor, principal.role, "customer.erase", record["erasure_id"],
+        auth.record(ws, principal.actor, principal.role, "customer.erase", record["erasure_id"],
                     {"rows_deleted": sum(record["rows_deleted"].values())})
         return record
 

@@ -186,7 +186,7 @@ def _save_and_load(request: Request, principal: Principal, kind: str, files: lis
 
         def run(ws):
             result = ingest(ws, kind, paths, format=format or None, mapping=mapping_path)
-            auth.record(ws.con, principal.actor, principal.role, "ingest.upload", f"run:{result.run_id}",
+            auth.record(ws, principal.actor, principal.role, "ingest.upload", f"run:{result.run_id}",
                         {"kind": kind, "files": len(paths), "rows_read": result.rows_read})
             return result
 

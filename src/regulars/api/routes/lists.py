@@ -52,7 +52,7 @@ def get_list(request: Request, name: str = Path(..., max_length=200),
     if format == "csv":
         from regulars.data import auth
 
-        request.app.state.shared.submit(lambda w: auth.record(w.con, principal.actor, principal.role, "list.export",
+        request.app.state.shared.submit(lambda w: auth.record(w, principal.actor, principal.role, "list.export",
                                                                name, {"rows": len(found.rows)}))
         return Response(found.to_csv(), media_type="text/csv; charset=utf-8",
                         headers={"content-disposition": f'attachment; filename="{found.file_name()}"'})

@@ -19,7 +19,7 @@ ITEM = {"erasure_id": "5f0c2a…", "suppressed_at": "2025-01-01T10:00:00", "iden
             "holds keyed hashes only; rows carrying them are quarantined as `erased customer` without content.",
             responses={**ERRORS, **example({"items": [ITEM]})})
 def list_suppressions(principal: Principal = Depends(require("admin")), ws=Depends(read_view)):
-    return JSON({"items": suppression.listing(ws.con)})
+    return JSON({"items": suppression.listing(ws)})
 
 
 @router.delete("/suppressions/{erasure_id}", summary="Lift an erasure's suppression (admin, audited)",
@@ -27,11 +27,11 @@ def list_suppressions(principal: Principal = Depends(require("admin")), ws=Depen
                responses={**ERRORS, **NOT_FOUND, **example({"erasure_id": "5f0c2a…", "lifted": 2})})
 def lift_suppression(request: Request, principal: Principal = Depends(require("admin")),
                      erasure_id: str = Path(..., min_length=1, max_length=64)):
-    def run(con):
-        n = suppression.lift(con, erasure_id=erasure_id)
+    def run(ws):
+        n = suppression.lift(ws, erasure_id=erasure_id)
         if not n:
             raise ApiError(404, f"no suppression for erasure {erasure_id!r}; see GET /api/suppressions")
-        auth.record(con, principal.actor, principal.role, "suppression.lift", erasure_id, {"identifiers": n})
+        auth.record(ws, principal.actor, principal.role, "suppression.lift", erasure_id, {"identifiers": n})
         return n
 
     return JSON({"erasure_id": erasure_id, "lifted": request.app.state.shared.write_transaction(run)})

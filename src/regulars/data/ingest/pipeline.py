@@ -239,7 +239,7 @@ def ingest(
         if source is None:
             source = generic_source(kind, fmt, mapping)
 
-    con = workspace.con
+    con = workspace._con
     started = time.perf_counter()
     with memory_budget(con):
         return _run(con, kind, paths, fmt, source, say, started)

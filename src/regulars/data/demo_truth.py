@@ -20,11 +20,12 @@ def write_demo_truth(ws, df: pd.DataFrame) -> int:
         raise ValueError(f"demo truth lacks column(s) {missing}")
     frame = df[COLUMNS]
     cols = ", ".join(COLUMNS)
-    ws.con.register("_demo_truth_frame", frame)
+    con = ws._con
+    con.register("_demo_truth_frame", frame)
     try:
-        with ws.transaction() as con:
+        with ws.transaction():
             con.execute("DELETE FROM demo_truth")
             con.execute(f"INSERT INTO demo_truth ({cols}) SELECT {cols} FROM _demo_truth_frame")
     finally:
-        ws.con.unregister("_demo_truth_frame")
+        con.unregister("_demo_truth_frame")
     return ws.count("demo_truth")
