@@ -197,6 +197,21 @@ def write_customer_predictions(ws, frame: pd.DataFrame, as_of: dt.date) -> int:
     return _replace(ws, "customer_predictions", CUSTOMER_PREDICTIONS, frame, "as_of = ?", [as_of])
 
 
+def load_customer_predictions(ws, files: list[str], as_of: dt.date) -> int:
+    """Replace the ``customer_predictions`` rows of ``as_of`` with the rows of Parquet *files*
+    (written by the Spark executors, :mod:`regulars.data.spark_scoring`); DuckDB reads them
+    itself, in one transaction, without passing the rows through Python. Returns rows written."""
+    casts = ", ".join(f'CAST("{c}" AS {t}) AS "{c}"' for c, t in CUSTOMER_PREDICTIONS)
+    with ws.transaction() as con:
+        con.execute("DELETE FROM customer_predictions WHERE as_of = ?", [as_of])
+        if not files:
+            return 0
+        before = con.execute("SELECT count(*) FROM customer_predictions").fetchall()[0][0]
+        listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+        con.execute(f"INSERT INTO customer_predictions SELECT {casts} FROM read_parquet([{listed}])")
+        return con.execute("SELECT count(*) FROM customer_predictions").fetchall()[0][0] - before
+
+
 def write_lead_scores(ws, frame: pd.DataFrame, as_of: dt.date) -> int:
     return _replace(ws, "lead_scores", LEAD_SCORES, frame, "as_of = ?", [as_of])
 

@@ -68,6 +68,7 @@ __all__ = [
     "fit_models",
     "predict",
     "score_customers",
+    "score_frame",
 ]
 
 CHURN_WINDOW = 90
@@ -146,6 +147,24 @@ def _mart(tables, as_of, categories):
     return customer_features(tables, as_of=as_of, categories=categories)
 
 
+def snapshot_parts(tables, as_of, categories=None, ordered: bool = True) -> list[ibis.Table]:
+    """The Ibis parts of :func:`snapshot`, one row per customer each, to be left-joined on
+    ``customer_id`` to the first (the activity features): BTYD summary, gap statistics, the mart.
+    The narrow parts are sorted by customer id (pandas then joins sorted indexes, 3x faster than
+    hashing strings); the wide mart is not (DuckDB would hold ~0.4 GB at a million customers to
+    sort it, for a 0.2 s gain). ``ordered=False``: none is sorted (they are joined on the engine)."""
+    from regulars.models.summary import purchase_summary
+
+    first = activity_features(tables, as_of)
+    parts = [first, purchase_summary(tables, as_of), gap_statistics(tables, as_of)]
+    if ordered:
+        parts[1:] = [p.order_by("customer_id") for p in parts[1:]]
+    mart = _mart(tables, as_of, categories)
+    if mart is not None:
+        parts.append(mart.select("customer_id", *[c for c in mart.columns if c not in first.columns]))
+    return parts
+
+
 def snapshot(ws, as_of, categories=None, fraction: float = 1.0, tables=None) -> pd.DataFrame:
     """One row per customer with a purchase before ``as_of``: features mart, activity,
     BTYD summary (days) and gap statistics, all as of ``as_of``.
@@ -155,34 +174,51 @@ def snapshot(ws, as_of, categories=None, fraction: float = 1.0, tables=None) -> 
     The customer's BTYD summary comes from the stored order totals when they hold for ``as_of``
     (:func:`regulars.models.summary.purchase_summary`).
     """
-    from regulars.models.summary import purchase_summary
-
     as_of = to_date(as_of)
     tables = as_known_on(ws, as_of, tables or (SampledTables(ws, fraction) if fraction < 1 else ws))
-    # The narrow parts arrive sorted by customer id: pandas then joins sorted indexes, 3x faster
-    # than hashing strings. The wide mart is not sorted: DuckDB would hold all of it (~0.4 GB at
-    # a million customers) to sort it, for a 0.2 s gain.
-    frame = ws.frame(activity_features(tables, as_of).order_by("customer_id")).set_index("customer_id")
-    parts = [purchase_summary(tables, as_of).order_by("customer_id"), gap_statistics(tables, as_of).order_by("customer_id")]
-    mart = _mart(tables, as_of, categories)
-    if mart is not None:
-        parts.append(mart.select(*[c for c in mart.columns if c not in frame.columns]))
+    first, *parts = snapshot_parts(tables, as_of, categories)
+    frame = ws.frame(first.order_by("customer_id")).set_index("customer_id")
     for part in parts:
         frame = frame.join(ws.frame(part).set_index("customer_id"), how="left")
+    text = text_parts(ws, as_of)
+    for part in text.values():
+        frame = frame.join(part, how="left")
+    frame = finish_snapshot(frame.reset_index(), {k: list(v.columns) for k, v in text.items()})
+    return frame.set_index("customer_id").sort_index()  # DuckDB returns groups in any order
+
+
+def text_parts(ws, as_of) -> dict[str, pd.DataFrame]:
+    """The customer text features that are model inputs (:func:`use_text_features`), by group,
+    each indexed by customer (only customers who wrote something)."""
+    parts = {}
     if use_text_features(ws):  # only when the backtest showed they help (regulars.jobs.text_features)
         from regulars.jobs.text_features import text_features
 
-        frame = frame.join(text_features(ws, as_of), how="left")
-        for col in ("texts_written", "negative_texts", "negative_tickets_90d"):
-            frame[col] = frame[col].fillna(0.0)  # wrote nothing: zero texts (their sentiment stays unknown)
+        parts["sentiment"] = text_features(ws, as_of)
     if use_text_features(ws, "complaint_topic"):
         from regulars.jobs.text_features import complaint_topic_features
 
-        topics = complaint_topic_features(ws, as_of)
-        frame = frame.join(topics, how="left")
-        frame[list(topics.columns)] = frame[list(topics.columns)].fillna(0.0)
-        frame.loc[~frame.index.isin(topics.index), "complaint_none"] = 1.0  # no complaint before as_of
-    frame = frame.reset_index()
+        parts["complaint_topic"] = complaint_topic_features(ws, as_of)
+    return parts
+
+
+def finish_snapshot(frame: pd.DataFrame, text_columns: dict[str, list[str]] | None = None) -> pd.DataFrame:
+    """The row-by-row end of :func:`snapshot`: the joined parts (``customer_id`` a column) made
+    model-ready. Each row only depends on itself, so a partition of the customers can be
+    finished on its own (Spark executors do, :mod:`regulars.jobs.spark_scoring`).
+
+    *text_columns* names the columns of each text part joined in (:func:`text_parts`).
+    """
+    text_columns = text_columns or {}
+    for col in text_columns.get("sentiment", []):
+        if col in ("texts_written", "negative_texts", "negative_tickets_90d"):
+            frame[col] = frame[col].fillna(0.0)  # wrote nothing: zero texts (their sentiment stays unknown)
+    topics = text_columns.get("complaint_topic", [])
+    if topics:
+        complained = frame[topics].notna().any(axis=1)
+        frame[topics] = frame[topics].fillna(0.0)
+        if "complaint_none" in topics:
+            frame.loc[~complained, "complaint_none"] = 1.0  # no complaint before as_of
     for c in frame.columns:
         if frame[c].dtype == bool or str(frame[c].dtype) == "boolean":
             frame[c] = frame[c].astype(float)
@@ -195,7 +231,7 @@ def snapshot(ws, as_of, categories=None, fraction: float = 1.0, tables=None) -> 
     # parallel sums differ in the last bits from run to run; rounding makes the fits repeatable
     floats = [c for c in frame.columns if frame[c].dtype == float]
     frame[floats] = frame[floats].round(6)
-    return frame.set_index("customer_id").sort_index()  # DuckDB returns groups in any order
+    return frame
 
 
 def use_text_features(ws, group: str = "sentiment") -> bool:
@@ -257,6 +293,7 @@ class FittedModels:
     timings: dict[str, float] = field(default_factory=dict)
     reasons_method: str | None = None
     value: ValueModels | None = None
+    feature_btyd: object | None = None  # the BG/NBD whose outputs are classifier inputs at scoring
     first_day: dt.date | None = None
     inputs: dict = field(default_factory=dict)
     #: Classifier-only scores already computed from these models (see :func:`score_customers`);
@@ -331,8 +368,11 @@ def _fit_classifier(ws, as_of, cls, window, label_fn, label, verdict, categories
 
 
 def fit_models(ws, as_of=None, *, verdicts: dict[str, Verdict] | None = None, progress=None,
-               keep_inputs: bool = False) -> FittedModels:
+               keep_inputs: bool = False, fit_sample=None) -> FittedModels:
     """Fit every model that readiness allows, on data before ``as_of``.
+
+    The classifiers train on a hash sample of at most :data:`MAX_TRAIN_CUSTOMERS` customers, or
+    on *fit_sample* (a stratified :class:`~regulars.jobs.fit_sample.FitSample`) when it samples.
 
     With ``keep_inputs``, ``fm.inputs`` holds what each model was fitted on (the training and
     calibration frames of the classifiers, the leads' features and outcomes, the daily sales):
@@ -350,9 +390,13 @@ def fit_models(ws, as_of=None, *, verdicts: dict[str, Verdict] | None = None, pr
         categories = None
     first_day = as_of - dt.timedelta(days=stats.history_days) if stats.history_days else None
     fm = FittedModels(as_of=as_of, verdicts=verdicts, categories=categories, first_day=first_day)
-    fraction = min(1.0, MAX_TRAIN_CUSTOMERS / max(stats.customers_with_orders, 1))
+    # with a fit sample, its size is the cap
+    fraction = 1.0 if fit_sample is not None else min(1.0, MAX_TRAIN_CUSTOMERS / max(stats.customers_with_orders, 1))
     cache: dict = {}  # snapshots shared by the churn and propensity fits
-    sample = SampledTables(ws, fraction, materialize=True)  # read by every training snapshot and label
+    if fit_sample is not None and fit_sample.sampled:
+        sample = fit_sample.tables  # the caller's stratified sample (closed by the caller)
+    else:
+        sample = SampledTables(ws, fraction, materialize=True)  # read by every training snapshot and label
     try:
         for name, cls, window, label_fn, label in (
             ("churn", ChurnModel, CHURN_WINDOW, churn_labels, "churned"),
@@ -370,7 +414,8 @@ def fit_models(ws, as_of=None, *, verdicts: dict[str, Verdict] | None = None, pr
                 verdicts[name] = Verdict(name, "refused", [str(exc)])
             fm.timings[f"fit_{name}"] = time.perf_counter() - t
     finally:
-        sample.close()
+        if sample is not getattr(fit_sample, "tables", None):
+            sample.close()
 
     if not verdicts["leads"].refused:
         say("fitting lead scores")
@@ -444,12 +489,59 @@ def score_customers(ws, fm: FittedModels, horizon_days: int = 365, reasons: bool
 
 
 def _score_customers(ws, fm: FittedModels, horizon_days: int, reasons: bool, say, value: bool) -> pd.DataFrame:
-    as_of = fm.as_of
     say("building features")
     t = time.perf_counter()
-    frame = snapshot(ws, as_of, fm.categories)
+    frame = snapshot(ws, fm.as_of, fm.categories)
     ws.release_memory()  # the rest is numpy work: DuckDB's cached blocks would only add to the peak
     fm.timings["features"] = time.perf_counter() - t
+    if len(frame):
+        fit_scoring_models(ws, fm, frame, horizon_days, value=value, progress=say)
+    methods = reasons_methods(fm, len(frame)) if reasons else None
+    return score_frame(fm, frame, horizon_days, methods, value=value, progress=say).reset_index()
+
+
+def fit_scoring_models(ws, fm: FittedModels, frame: pd.DataFrame, horizon_days: int, value: bool = True,
+                       progress=None, customers: int | None = None) -> None:
+    """Fit what scoring needs besides the classifiers, on *frame* (every customer, or a sample
+    of them: :mod:`regulars.jobs.fit_sample`): the value models (``fm.value``) and the BG/NBD
+    whose outputs feed the classifiers (``fm.feature_btyd``). *customers* is how many customers
+    *frame* stands for (default: its length)."""
+    say = progress or (lambda _s: None)
+    verdict = fm.verdicts["value"]
+    if value and not verdict.refused:
+        t = time.perf_counter()
+        fm.value = fit_value(ws, fm.as_of, horizon_days, frame, verdict.small, first_day=fm.first_day, progress=say,
+                             customers=customers)
+        fm.timings["value"] = time.perf_counter() - t
+    # the classifiers were trained with BG/NBD features: they are scored with BG/NBD features
+    if fm.value is not None and fm.value.key == "bgnbd":
+        fm.feature_btyd = fm.value.transaction
+    else:
+        first = next((n for n in ("churn", "propensity") if getattr(fm, n) is not None), None)
+        fm.feature_btyd = _feature_btyd(frame, fm.verdicts[first].small) if first else None
+
+
+def reasons_methods(fm: FittedModels, n_rows: int) -> dict[str, str]:
+    """How each classifier's reasons are computed for *n_rows* customers in all
+    (:func:`reasons_method`); decided once for the whole run, so every partition agrees."""
+    methods = {name: reasons_method(n_rows, getattr(fm, name)) for name in ("churn", "propensity")
+               if getattr(fm, name) is not None}
+    if methods:
+        fm.reasons_method = methods.get("propensity", methods.get("churn"))
+    return methods
+
+
+def score_frame(fm: FittedModels, frame: pd.DataFrame, horizon_days: int = 365,
+                reasons: dict[str, str] | None = None, value: bool = True, progress=None) -> pd.DataFrame:
+    """The predictions of the customers in *frame* (a :func:`snapshot`, or any part of one),
+    indexed like it, with models already fitted (:func:`fit_scoring_models`).
+
+    Each row only depends on its own features and the fitted models, so the customers can be
+    scored in parts anywhere the models are (Spark executors: :mod:`regulars.jobs.spark_scoring`).
+    *reasons* maps a classifier to its reasons method (:func:`reasons_methods`); None: no reasons.
+    """
+    say = progress or (lambda _s: None)
+    as_of = fm.as_of
     out = pd.DataFrame(index=frame.index)
     out["as_of"] = as_of
     out["horizon_days"] = int(horizon_days)
@@ -458,21 +550,18 @@ def _score_customers(ws, fm: FittedModels, horizon_days: int, reasons: bool, say
     modes = {k: v.status for k, v in fm.verdicts.items()}
     out["data_mode"] = "small" if any(s == "small" for k, s in modes.items() if k in ("churn", "value")) else "full"
     if len(frame) == 0:
-        return out.reset_index()
+        return out
 
-    verdict = fm.verdicts["value"]
-    if value and not verdict.refused:
+    if value and fm.value is not None:
         t = time.perf_counter()
-        fm.value = fit_value(ws, as_of, horizon_days, frame, verdict.small, first_day=fm.first_day, progress=say)
         say(f"scoring with {fm.value.name}")
         scored = score_value(fm.value, frame)
         for column in scored.columns:
             out[column] = scored[column]
-        fm.timings["value"] = time.perf_counter() - t
+        fm.timings["score_value"] = fm.timings.get("score_value", 0.0) + time.perf_counter() - t
 
     base = frame
-    # the classifiers were trained with BG/NBD features: they are scored with BG/NBD features
-    bg_features = fm.value.transaction if fm.value is not None and fm.value.key == "bgnbd" else None
+    bg_features = fm.feature_btyd
     x, tx, T = (base[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T"))
     for name, window in (("churn", CHURN_WINDOW), ("propensity", PROPENSITY_WINDOW)):
         model = getattr(fm, name)
@@ -482,8 +571,6 @@ def _score_customers(ws, fm: FittedModels, horizon_days: int, reasons: bool, say
             continue
         say(f"scoring {name}")
         t = time.perf_counter()
-        if bg_features is None:
-            bg_features = _feature_btyd(base, fm.verdicts[name].small)
         names = list(model.feature_names_in_)
         # the model's inputs as one float block with this window's BTYD outputs, filled before
         # it becomes a frame: replacing a column later would split the block, and every chunk
@@ -497,7 +584,7 @@ def _score_customers(ws, fm: FittedModels, horizon_days: int, reasons: bool, say
         if not reasons:
             out[column] = model.predict_proba(X)[:, 1]
         else:
-            method = reasons_method(len(X), model)
+            method = reasons[name]
             groups = {c: topic_of(c) for c in names}
             proba, texts = [], []
             for start in range(0, len(X), SCORE_CHUNK):  # bounded memory for large shops
@@ -508,11 +595,10 @@ def _score_customers(ws, fm: FittedModels, horizon_days: int, reasons: bool, say
                 del contrib
             out[column] = np.concatenate(proba)
             out["churn_reasons" if name == "churn" else "propensity_reasons"] = np.concatenate(texts)
-            fm.reasons_method = method
         del X, matrix
-        fm.timings[f"score_{name}"] = time.perf_counter() - t
+        fm.timings[f"score_{name}"] = fm.timings.get(f"score_{name}", 0.0) + time.perf_counter() - t
     out["churn_band"] = _band(out["churn_risk"].to_numpy(dtype=float))
-    return out.reset_index()
+    return out
 
 
 def score_leads(ws, fm: FittedModels) -> pd.DataFrame:
@@ -554,14 +640,46 @@ class PredictResult:
                 "summary": self.summary, "timings": {k: round(v, 3) for k, v in self.timings.items()}}
 
 
-def predict(ws, as_of=None, horizon_days: int = 365, forecast_days: int = 56, progress=None) -> PredictResult:
-    """Fit, score and write every prediction as of ``as_of`` (default: the day after the last order)."""
+def _executor_scoring(ws, fit_sample: int | None):
+    """The scoring settings when *ws* reads on Spark and scores on its executors, else None."""
+    from regulars.data.engine_workspace import EngineWorkspace
+    from regulars.data.scoring_config import scoring_settings
+
+    if not isinstance(ws, EngineWorkspace) or ws.engine != "spark":
+        return None
+    settings = scoring_settings(getattr(ws, "path", None), fit_sample=fit_sample)
+    return settings if settings.on_executors else None
+
+
+def predict(ws, as_of=None, horizon_days: int = 365, forecast_days: int = 56, progress=None,
+            fit_sample: int | None = None) -> PredictResult:
+    """Fit, score and write every prediction as of ``as_of`` (default: the day after the last order).
+
+    On a workspace reading on Spark (:class:`~regulars.data.engine_workspace.EngineWorkspace`)
+    the models fit from a stratified sample of at most *fit_sample* customers (default: the
+    ``fit_sample`` setting) and the customers are scored on the executors
+    (:mod:`regulars.jobs.spark_scoring`), unless the ``[scoring] where`` setting says ``driver``.
+    """
     start = time.perf_counter()
     say = progress or (lambda _s: None)
     as_of = resolve_as_of(ws, as_of, basis=ORDERS)
     run_id = f"p-{as_of.isoformat()}-{uuid.uuid4().hex[:8]}"
+    executors = _executor_scoring(ws, fit_sample)
     say("checking the data")
-    fm = fit_models(ws, as_of, progress=say)
+    sample = None
+    if executors is not None:
+        from regulars.jobs.fit_sample import stratified_sample
+        from regulars.jobs.spark_scoring import fit_on_sample
+
+        say("drawing the fitting sample")
+        sample = stratified_sample(ws, as_of, executors.fit_sample, CHURN_WINDOW)
+    try:
+        fm = fit_models(ws, as_of, progress=say, fit_sample=sample)
+        if sample is not None:
+            fit_on_sample(ws, fm, sample, horizon_days, progress=say)
+    finally:
+        if sample is not None:
+            sample.close()
     # The query-heavy scores first, while DuckDB's cache is warm; the customer scores then
     # release it before their numpy work (see score_customers).
     say("scoring leads, replenishment, forecast")
@@ -576,28 +694,33 @@ def predict(ws, as_of=None, horizon_days: int = 365, forecast_days: int = 56, pr
         forecast["model_version"] = MODEL_VERSIONS["forecast" if fm.forecast_choice.key == "model" else "forecast_naive"]
         forecast["run_id"] = run_id
     fm.timings["leads_replenishment_forecast"] = time.perf_counter() - t
-    customers = score_customers(ws, fm, horizon_days, progress=say)
     # consent: no personalised score, lead score or reminder for those who refused personalisation
     from regulars.data.privacy_store import refused_personalisation
+    from regulars.jobs.spark_scoring import model_versions, score_on_executors
     from regulars.privacy.consent import withhold
 
     refused = refused_personalisation(ws)
-    customers, withheld = withhold(customers, refused)
+    created = pd.Timestamp.now(tz="UTC").tz_localize(None)
+    scored = None
+    if executors is not None:
+        scored = score_on_executors(ws, fm, horizon_days, refused=refused, output=executors.output, progress=say,
+                                    constants={"run_id": run_id, "created_at": created})
+        fm.timings.update(scored.timings)
+        customers, withheld = pd.DataFrame(columns=["customer_id"]), scored.summary["not_personalised"]
+    else:
+        customers = score_customers(ws, fm, horizon_days, progress=say)
+        customers, withheld = withhold(customers, refused)
+        customers["model_versions"] = model_versions(fm)
+        customers["run_id"] = run_id
+        customers["created_at"] = created
     if refused:
         leads = leads[~leads["customer_id"].isin(refused)] if len(leads) else leads
         replenish = replenish[~replenish["customer_id"].isin(refused)] if len(replenish) else replenish
-    versions = {k: MODEL_VERSIONS[k] for k, v in fm.verdicts.items() if not v.refused and k in MODEL_VERSIONS}
-    if fm.reasons_method:
-        versions["reasons"] = fm.reasons_method
-    import json
-
-    customers["model_versions"] = json.dumps(versions)
-    customers["run_id"] = run_id
-    customers["created_at"] = pd.Timestamp.now(tz="UTC").tz_localize(None)
     say("writing")
     t = time.perf_counter()
     rows = {
-        "customer_predictions": store.write_customer_predictions(ws, customers, as_of),
+        "customer_predictions": (store.load_customer_predictions(ws, scored.files, as_of) if scored is not None
+                                 else store.write_customer_predictions(ws, customers, as_of)),
         "lead_scores": store.write_lead_scores(ws, leads, as_of),
         "replenishments": store.write_replenishments(ws, replenish, as_of),
         "demand_forecast": store.write_demand_forecast(ws, forecast, as_of),
@@ -605,6 +728,10 @@ def predict(ws, as_of=None, horizon_days: int = 365, forecast_days: int = 56, pr
     fm.timings["write"] = time.perf_counter() - t
     fm.timings["total"] = time.perf_counter() - start
     summary = {**_summary(customers, leads, forecast), "not_personalised": withheld}
+    if scored is not None:
+        summary.update(scored.summary)
+        summary["scoring"] = {"where": "executors", "output": executors.output}
+        summary["fit_sample"] = {**sample.to_dict(), "sentence": sample.sentence()}
     if fm.value is not None:
         summary["value_model"] = {"model": fm.value.name, "sentence": fm.value.sentence, "notes": fm.value.notes,
                                   "calibration": fm.value.calibration}

@@ -195,7 +195,8 @@ def _choose(candidates: dict[str, dict], window: int, start: dt.date) -> tuple[s
 
 
 def fit_value(ws, as_of, horizon_days: int, frame: pd.DataFrame, small: bool = False,
-              first_day: dt.date | None = None, tables=None, progress=None) -> ValueModels:
+              first_day: dt.date | None = None, tables=None, progress=None,
+              customers: int | None = None) -> ValueModels:
     """Choose, calibrate and fit the value models as of ``as_of`` (see the module docstring).
 
     Parameters
@@ -213,6 +214,9 @@ def fit_value(ws, as_of, horizon_days: int, frame: pd.DataFrame, small: bool = F
         The first purchase day of the shop (decides the calibration window).
     tables : table provider, optional
         What the calibration window reads (default ``ws``; the jobs pass a point-in-time view).
+    customers : int, optional
+        How many customers ``frame`` stands for when it is a sample of them (default: its length);
+        sizes the calibration sample.
     """
     say = progress or (lambda _s: None)
     as_of, horizon = to_date(as_of), int(horizon_days)
@@ -226,7 +230,7 @@ def fit_value(ws, as_of, horizon_days: int, frame: pd.DataFrame, small: bool = F
     if window >= MIN_CALIBRATION_DAYS:
         say("choosing and calibrating the value models")
         start = as_of - dt.timedelta(days=window)
-        cal = _calibration_frame(ws, as_known_on(ws, start, tables), start, window, len(frame))
+        cal = _calibration_frame(ws, as_known_on(ws, start, tables), start, window, customers or len(frame))
         calibration.update(cutoff=start.isoformat(), customers=len(cal))
         if window < horizon:
             notes.append(f"ranges were calibrated on {window} days (the history is too short for the {horizon}-day "
