@@ -23,20 +23,9 @@ from regulars.data.engine_workspace import EngineWorkspace  # noqa: E402
 from regulars.data.engines import spark_tables  # noqa: E402
 from regulars.data.spark_config import spark_settings  # noqa: E402
 from regulars.data.spark_scoring import conform_batch  # noqa: E402
+from tests.parity.test_command_parity import LOCAL, demo  # noqa: E402,F401  (the 300-customer demo shop)
 
 pytestmark = pytest.mark.slow
-
-LOCAL = {"REGULARS_SPARK_MASTER": "local[1]", "REGULARS_SPARK_DRIVER_MEMORY": "1g"}
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    from regulars.jobs.demo import run_demo
-
-    path = tmp_path_factory.mktemp("demo-executors") / "shop.duckdb"
-    with Workspace(path) as ws:
-        run_demo(ws, customers=300, seed=1, analyses=False)
-    return path
 
 
 @pytest.fixture

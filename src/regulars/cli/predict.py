@@ -60,13 +60,17 @@ def predict_command(
     engine: str = EngineOption,
     refresh: bool = typer.Option(False, "--refresh", help="Fit again even when the stored predictions were made "
                                  "from the same data."),
+    fit_sample: int = typer.Option(None, "--fit-sample", envvar="REGULARS_FIT_SAMPLE", min=100,
+                                   help="With --engine spark: fit the models on a stratified sample of at most this "
+                                        "many customers (default 200,000; [scoring] fit_sample in regulars.toml)."),
     workspace: Path = WorkspaceOption,
 ) -> None:
     """Fit the models on your history and write every customer's predictions.
 
-    With --engine spark the data preparation (training snapshots, labels, BTYD summaries,
-    scoring features) runs on Spark; models fit and score here; results are written to the
-    workspace. Recommendations and next actions run on the workspace.
+    With --engine spark the data preparation runs on Spark, the models fit here from a
+    stratified sample of the customers (--fit-sample) and every customer is scored on the
+    Spark executors with the fitted models; the predictions are written to the workspace.
+    Recommendations and next actions run on the workspace.
 
     Writes customer_predictions (p_alive, expected orders/spend/CLV with ranges, churn risk
     and reasons, next order date, 30-day purchase propensity), lead_scores, replenishments
@@ -87,7 +91,7 @@ def predict_command(
         shown = None if refresh or spark else latest_display(ws, day, days)
         if shown is None:
             with progress_steps("predicting", quiet=as_json) as say, engine_workspace_or_fail(ws, engine) as reads:
-                result = predict(reads, as_of=day, horizon_days=days, progress=say)
+                result = predict(reads, as_of=day, horizon_days=days, progress=say, fit_sample=fit_sample)
                 offers = recommend_and_decide(ws, result.as_of, say)
             store_display(ws, day, days, result, offers)
         else:
@@ -125,6 +129,9 @@ def predict_command(
         if verdict.small:
             for m in verdict.messages:
                 console.print(f"[yellow]note ({name}):[/] {m}")
+    if "fit_sample" in s:
+        where = "on the Spark executors" if s.get("scoring", {}).get("where") == "executors" else "here"
+        console.print(f"[dim]{s['fit_sample']['sentence']}; every customer scored {where}[/]")
     for key in ("value_model", "forecast_model"):
         if key in s:
             console.print(f"[dim]{s[key]['sentence']}[/]")
