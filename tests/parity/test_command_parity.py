@@ -1,7 +1,9 @@
 """`kpis`, `predict`, `backtest` and `doctor` with ``--engine spark`` give DuckDB's results on the demo shop.
 
 The commands' reads run on a local Spark session (``local[1]``); models fit on this machine
-from what the engine returns, so the predictions must match DuckDB's to rounding.
+from what the engine returns (the demo is smaller than the fitting sample: every customer), and
+``predict`` scores the customers on the Spark executors, so the predictions must match DuckDB's
+to rounding.
 """
 
 from __future__ import annotations
