@@ -44,8 +44,8 @@ def conform_batch(frame: pd.DataFrame, columns) -> pd.DataFrame:
     --------
     >>> out = conform_batch(pd.DataFrame({"day": pd.to_datetime(["2024-01-02"]), "n": [1.0]}),
     ...                     [("day", "DATE"), ("n", "INTEGER"), ("why", "JSON")])
-    >>> out.iloc[0].tolist()
-    [datetime.date(2024, 1, 2), 1, None]
+    >>> out["day"].iloc[0], out.dtypes.astype(str).tolist(), out["why"].iloc[0]
+    (datetime.date(2024, 1, 2), ['object', 'Int64', 'object'], None)
     """
     out = {}
     for name, kind in columns:

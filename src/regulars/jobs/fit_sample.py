@@ -47,7 +47,9 @@ def strata_expression(tables, as_of, lapsed_after: int = 90) -> ibis.Table:
 
 
 def stratum_name(stratum: int) -> str:
-    """>>> stratum_name(9)
+    """The stratum in words.
+
+    >>> stratum_name(9)
     '8+ repeat days, lapsed'
     """
     return f"{BUCKET_NAMES[stratum // 2]}, {'lapsed' if stratum % 2 else 'active'}"
