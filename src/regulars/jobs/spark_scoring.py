@@ -64,9 +64,11 @@ def snapshot_expression(tables, as_of, categories=None) -> ibis.Table:
 
 
 def _light(fm: FittedModels) -> FittedModels:
-    """What scoring needs of *fm*: without the training inputs, the lead scorer and the forecaster."""
+    """What scoring needs of *fm*: without the training inputs, earlier scores, the lead scorer and
+    the forecaster (nothing that grows with the number of customers is broadcast)."""
     out = copy.copy(fm)
     out.inputs, out.leads, out.forecast, out.forecast_choice, out.timings = {}, None, None, None, {}
+    out.scored = []
     return out
 
 
