@@ -202,7 +202,8 @@ def load_customer_predictions(ws, files: list[str], as_of: dt.date) -> int:
     (written by the Spark executors, :mod:`regulars.data.spark_scoring`); DuckDB reads them
     itself, in one transaction, without passing the rows through Python. Returns rows written."""
     casts = ", ".join(f'CAST("{c}" AS {t}) AS "{c}"' for c, t in CUSTOMER_PREDICTIONS)
-    with ws.transaction() as con:
+    con = ws._con
+    with ws.transaction():
         con.execute("DELETE FROM customer_predictions WHERE as_of = ?", [as_of])
         if not files:
             return 0
