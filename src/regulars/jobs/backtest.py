@@ -45,7 +45,7 @@ from regulars.data import predictions_store as store
 from regulars.data.as_of import ORDERS, resolve_as_of
 from regulars.features.labels import churn_labels, propensity_labels
 from regulars.jobs.backtest_value import judge_forecast, judge_value, value_window
-from regulars.jobs.tables import as_known_on
+from regulars.jobs.tables import as_known_on, in_shop_money
 from regulars.jobs.predict import (
     CHURN_WINDOW,
     MODEL_VERSIONS,
@@ -225,6 +225,7 @@ def backtest(ws, cutoff=None, horizon_days: int | None = None, progress=None, wr
     """
     start = time.perf_counter()
     say = progress or (lambda _s: None)
+    ws = in_shop_money(ws)  # judged in the shop's currency, as `regulars predict` predicts
     end = resolve_as_of(ws, basis=ORDERS)
     explicit = cutoff is not None
     cutoff = pd.Timestamp(cutoff).date() if explicit else default_cutoff(ws)

@@ -46,6 +46,7 @@ from regulars.models.next_order import (
 from regulars.models.propensity import PurchasePropensityModel
 from regulars.models.readiness import (
     DataStats,
+    REFUSED,
     Minimums,
     NotEnoughData,
     Verdict,
@@ -54,7 +55,7 @@ from regulars.models.readiness import (
 )
 from regulars.models.reasons import explain_json, topic_of
 from regulars.models.summary import stored_totals
-from regulars.jobs.tables import SampledTables, as_known_on, present_day
+from regulars.jobs.tables import SampledTables, as_known_on, in_shop_money, money_refusal, present_day
 from regulars.jobs.forecast import ForecastChoice, fit_forecast
 from regulars.jobs.value import ValueModels, fit_value, score_value
 from regulars.values import to_date
@@ -381,6 +382,9 @@ def fit_models(ws, as_of=None, *, verdicts: dict[str, Verdict] | None = None, pr
     as_of = resolve_as_of(ws, as_of, basis=ORDERS)
     stats = data_stats(ws, as_of)
     verdicts = verdicts or assess(stats)
+    mixed = money_refusal(ws)
+    if mixed and not verdicts["value"].refused:  # never a sum of amounts in different currencies
+        verdicts = {**verdicts, "value": Verdict("value", REFUSED, [f"spend and lifetime value are not predicted: {mixed}"])}
     try:
         from regulars.features.mart import shop_categories
 
@@ -665,6 +669,8 @@ def predict(ws, as_of=None, horizon_days: int = 365, forecast_days: int = 56, pr
     as_of = resolve_as_of(ws, as_of, basis=ORDERS)
     run_id = f"p-{as_of.isoformat()}-{uuid.uuid4().hex[:8]}"
     executors = _executor_scoring(ws, fit_sample)
+    if executors is None:
+        ws = in_shop_money(ws)  # amounts in the shop's currency when its rates cover every currency
     say("checking the data")
     sample = None
     if executors is not None:

@@ -126,3 +126,28 @@ def present_day(ws) -> dt.date | None:
 def as_known_on(ws, as_of, tables=None) -> PointInTime:
     """``tables`` (default: the workspace) as they were knowable on ``as_of``."""
     return PointInTime(tables if tables is not None else ws, as_of, present_day(ws))
+
+
+def in_shop_money(ws):
+    """*ws* with every order's amounts in the shop's currency when the shop's exchange rates cover
+    each currency its orders are in; *ws* itself otherwise (one currency; a missing rate, see
+    :func:`money_refusal`; a provider without the shop's settings, e.g. Spark's tables)."""
+    from regulars.data.connection import has_database
+    from regulars.features.currency import InShopCurrency, shop_plan
+
+    if isinstance(ws, InShopCurrency) or not has_database(ws):
+        return ws
+    plan = shop_plan(ws)
+    return InShopCurrency(ws, plan) if plan.mode == "converted" else ws
+
+
+def money_refusal(ws) -> str | None:
+    """Why per-customer money (spend, CLV) cannot be predicted: the orders are in several
+    currencies and a rate is missing (None when it can be)."""
+    from regulars.data.connection import has_database
+    from regulars.features.currency import shop_plan
+
+    if not has_database(ws):
+        return None
+    plan = shop_plan(ws)
+    return plan.note if plan.mode == "per_currency" else None
