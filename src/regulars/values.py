@@ -7,6 +7,10 @@ This module imports nothing of regulars, so any layer may use it (``models`` inc
   zone arithmetic): it is already naive UTC or a shop-local date-only value.
 - :data:`EXCLUDED_STATUSES` (:data:`CANCELLED_STATUSES` + :data:`NEVER_SOLD_STATUSES`): the order
   statuses that are not a transaction.
+- :func:`round_money`: an amount of money to :data:`MONEY_DECIMALS` places, halves away from
+  zero as a till and DuckDB's ``DECIMAL`` rounding do (Python's ``round`` and pandas round halves
+  to even: 0.125 -> 0.12). Ibis expressions over ``DECIMAL`` money round with
+  ``.round(MONEY_DECIMALS)``, which is the same rule on every engine.
 
 Examples
 --------
@@ -27,6 +31,37 @@ NEVER_SOLD_STATUSES = ("failed", "declined", "abandoned", "draft")
 #: Order statuses that do not count as a transaction (compared lower-cased): the data layer's
 #: purchase rules and stored totals, the features, KPIs and cohorts read these.
 EXCLUDED_STATUSES = CANCELLED_STATUSES + NEVER_SOLD_STATUSES
+#: Places money is shown and stored with (cents).
+MONEY_DECIMALS = 2
+# Floats carry amounts like 2.675 as 2.67499999...: a nudge far below a cent and far above the
+# float error of amounts a shop handles lets the half they were written as round up.
+_HALF_NUDGE = 1e-9
+
+
+def round_money(value):
+    """*value* (a number, ``None``/NaN, a numpy array or a pandas Series) rounded to cents,
+    halves away from zero.
+
+    >>> round_money(0.125), round(0.125, 2), round_money(2.675), round_money(-0.125), round_money(None)
+    (0.13, 0.12, 2.68, -0.13, None)
+    >>> import pandas as pd
+    >>> round_money(pd.Series([0.125, None, 10.0])).tolist()
+    [0.13, nan, 10.0]
+    """
+    import numpy as np
+
+    if value is None:
+        return None
+    scale = 10**MONEY_DECIMALS
+    x = np.asarray(value, dtype="float64")
+    out = np.sign(x) * np.floor(np.abs(x) * scale + 0.5 + _HALF_NUDGE) / scale + 0.0  # no -0.0
+    if np.ndim(value) == 0 and not hasattr(value, "index"):
+        return float(out)
+    if hasattr(value, "index"):
+        import pandas as pd
+
+        return pd.Series(out, index=value.index, name=getattr(value, "name", None))
+    return out
 
 
 def to_date(value) -> dt.date | None:

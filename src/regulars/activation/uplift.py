@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import math
 
+from regulars.values import round_money
+
 Z95 = 1.959964
 MIN_PER_ARM = 20
 
@@ -48,8 +50,8 @@ def uplift(outcomes: list[dict]) -> dict:
         return out
     se_rev = math.sqrt(var_rt / len(t) + var_rh / len(h))
     se_conv = math.sqrt(var_ct / len(t) + var_ch / len(h))
-    out["incremental_revenue"] = round((rev_t - rev_h) * len(t), 2)
-    out["incremental_revenue_margin"] = round(Z95 * se_rev * len(t), 2)
+    out["incremental_revenue"] = round_money((rev_t - rev_h) * len(t))
+    out["incremental_revenue_margin"] = round_money(Z95 * se_rev * len(t))
     out["conversion_uplift"] = conv_t - conv_h
     out["conversion_uplift_margin"] = Z95 * se_conv
     if not out["measurable"]:

@@ -3,14 +3,14 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from pathlib import Path
 
 import typer
 
 from regulars.cli.activation import ACTOR, _frame, _write
-from regulars.cli.common import FormatOption, WorkspaceOption, console, fail, open_workspace, render_frame, say_stored
+from regulars.cli.common import (FormatOption, WorkspaceOption, console, date_option, fail, open_workspace, render_frame,
+                                 say_stored)
 
 report_app = typer.Typer(help="Scheduled reports (the weekly Monday report).", no_args_is_help=True)
 alerts_app = typer.Typer(help="Alerts when a metric moves abnormally.", no_args_is_help=True)
@@ -35,12 +35,7 @@ def report_monday(as_of: str = typer.Option(None, "--as-of", help="Report the 7 
     from regulars.jobs.activation import load_settings, utcnow
     from regulars.reports import standard
 
-    day = None
-    if as_of:
-        try:
-            day = dt.date.fromisoformat(as_of)
-        except ValueError:
-            fail(f"--as-of {as_of!r} is not a date; write it as YYYY-MM-DD")
+    day = date_option(as_of or None)
     with open_workspace(workspace, read_only=not send) as ws:
         settings = load_settings(ws)
         if send:

@@ -53,6 +53,25 @@ def fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
+def date_option(value: str | None, option: str = "--as-of") -> dt.date | None:
+    """The day a command-line *option* names (``None`` when it was not given).
+
+    The one reading of dates typed on the command line, by :func:`regulars.values.to_date`;
+    anything else stops the command with an error naming the option.
+
+    >>> date_option("2024-03-05"), date_option(None)
+    (datetime.date(2024, 3, 5), None)
+    """
+    from regulars.values import to_date
+
+    if value is None:
+        return None
+    try:
+        return to_date(value)
+    except ValueError:
+        fail(f"{option} {value!r} is not a date; write it as YYYY-MM-DD")
+
+
 @contextlib.contextmanager
 def open_workspace(path, read_only: bool = False) -> Iterator:
     from regulars.data.workspace import Workspace, WorkspaceError

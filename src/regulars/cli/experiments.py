@@ -16,12 +16,12 @@ Wire into the main app with ``register(app)``::
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 import typer
 
-from regulars.cli.common import FormatOption, WorkspaceOption, console, fail, open_workspace, print_json, progress_steps, render_frame, render_summary
+from regulars.cli.common import (FormatOption, WorkspaceOption, console, date_option, fail, open_workspace, print_json,
+                                 progress_steps, render_frame, render_summary)
 
 experiments_app = typer.Typer(help="Experiments: create and assign A/B tests and holdouts, analyse them in money, "
                               "plan sample sizes, run bandits, measure changes that could not be randomised.",
@@ -36,13 +36,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(experiments_app, name="experiments")
 
 
-def _date(value: str | None, option: str) -> dt.date | None:
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        fail(f"{option} {value!r} is not a date; write it as YYYY-MM-DD")
 
 
 def _errors():
@@ -94,7 +87,7 @@ def create_cmd(
             out = create_experiment(ws, name, arms, segment=segment, everyone=everyone, stratify_by=stratify_by,
                                     control=control, action=action, kind="bandit" if bandit else "test",
                                     min_share=min_share, window_days=window, pre_days=pre_days,
-                                    planned_end=_date(planned_end, "--planned-end"), planned_customers=planned_customers,
+                                    planned_end=date_option(planned_end, "--planned-end"), planned_customers=planned_customers,
                                     description=description)
         except _errors() as exc:
             fail(str(exc))
@@ -202,7 +195,7 @@ def analyze_cmd(
     with open_workspace(workspace, read_only=True) as ws, progress_steps("analysing") as say:
         say("reading outcomes")
         try:
-            report = analyze(ws, name, _date(as_of, "--as-of"), window, resamples, by_segment=by_segment)
+            report = analyze(ws, name, date_option(as_of, "--as-of"), window, resamples, by_segment=by_segment)
         except _errors() as exc:
             fail(str(exc))
     if format == "json":
@@ -270,7 +263,7 @@ def plan_cmd(
     with open_workspace(workspace, read_only=True) as ws:
         try:
             p = plan(ws, metric, lift=lift, effect=effect, segment=segment, window_days=window, alpha=alpha, power=power,
-                     treatment_share=treatment_share, as_of=_date(as_of, "--as-of"))
+                     treatment_share=treatment_share, as_of=date_option(as_of, "--as-of"))
         except _errors() as exc:
             fail(str(exc))
     if format != "table":
@@ -292,8 +285,8 @@ def bandit_cmd(name: str = typer.Argument(...), update: bool = typer.Option(Fals
     with open_workspace(workspace, read_only=not update) as ws:
         try:
             if update:
-                update_bandit(ws, name, _date(as_of, "--as-of"))
-            report = bandit_report(ws, name, _date(as_of, "--as-of"))
+                update_bandit(ws, name, date_option(as_of, "--as-of"))
+            report = bandit_report(ws, name, date_option(as_of, "--as-of"))
         except _errors() as exc:
             fail(str(exc))
     d = report.to_dict()
@@ -321,7 +314,7 @@ def uplift_cmd(name: str = typer.Argument(...), learner: str = typer.Option("x",
         say("features and learners")
         try:
             r = uplift_report(ws, name, learner, "binary" if outcome == "conversion" else "continuous",
-                              as_of=_date(as_of, "--as-of"))
+                              as_of=date_option(as_of, "--as-of"))
         except _errors() as exc:
             fail(str(exc))
     if format != "table":
@@ -352,7 +345,7 @@ def did_cmd(treated: str = typer.Option(..., "--treated", help="Segment that got
     _check_format(format)
     with open_workspace(workspace, read_only=True) as ws:
         try:
-            r = did_report(ws, treated, _date(change_date, "--change-date"), comparison, weeks_before, weeks_after)
+            r = did_report(ws, treated, date_option(change_date, "--change-date"), comparison, weeks_before, weeks_after)
         except _errors() as exc:
             fail(str(exc))
     d = r.to_dict()
@@ -380,7 +373,7 @@ def impact_cmd(change_date: str = typer.Option(..., "--change-date", help="YYYY-
     with open_workspace(workspace, read_only=True) as ws, progress_steps("fitting the counterfactual") as say:
         say("series")
         try:
-            r = impact_report(ws, _date(change_date, "--change-date"), before, after, unit, by, treated)
+            r = impact_report(ws, date_option(change_date, "--change-date"), before, after, unit, by, treated)
         except _errors() as exc:
             fail(str(exc))
     d = r.to_dict()

@@ -13,12 +13,11 @@ Every command takes ``--format table|json|csv``, ``--as-of YYYY-MM-DD`` and ``--
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 
 import typer
 
-from regulars.cli.common import (FormatOption, WorkspaceOption, console, fail, open_workspace, print_json, render_frame,
-                                 say_stored)
+from regulars.cli.common import (FormatOption, WorkspaceOption, console, date_option, fail, open_workspace, print_json,
+                                 render_frame, say_stored)
 
 AsOfOption = typer.Option(None, "--as-of", help="Only data before this date (YYYY-MM-DD) counts.")
 EngineOption = typer.Option(None, "--engine", envvar="REGULARS_ENGINE", help="duckdb (default) or spark.")
@@ -32,13 +31,6 @@ def register(app: typer.Typer) -> None:
     app.command("icp")(icp)
 
 
-def _as_of(value: str | None) -> dt.date | None:
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        fail(f"--as-of {value!r} is not a date; write it as YYYY-MM-DD")
 
 
 def _check(name: str, value, allowed) -> None:
@@ -85,7 +77,7 @@ def cohorts(
     _check("--metric", metric, METRICS)
     _check("--format", fmt, ("table", "json", "csv"))
     with _engine(workspace, engine) as tables:
-        result = cohort_matrix(tables, by=by, kind=kind, metric=metric, as_of=_as_of(as_of))
+        result = cohort_matrix(tables, by=by, kind=kind, metric=metric, as_of=date_option(as_of))
     if result.matrix.empty:
         fail("no purchases yet: load orders first (`regulars ingest orders FILE`)")
     if fmt == "json":
@@ -125,7 +117,7 @@ def funnel(
     _check("--unit", unit, ("session", "visitor"))
     _check("--session", session, ("inactivity", "source"))
     step_list = [s.strip() for s in steps.split(",")] if steps else None
-    day = _as_of(as_of)
+    day = date_option(as_of)
     from regulars.reports import standard
 
     options = {"by": by, "segment_column": segment_column, "steps": step_list, "unit": unit, "gap": gap,
@@ -180,7 +172,7 @@ def clusters(
         fail("--k must be at least 2")
     from regulars.reports import standard
 
-    options = {"method": method, "k": k, "as_of": _as_of(as_of), "seed": seed}
+    options = {"method": method, "k": k, "as_of": date_option(as_of), "seed": seed}
     with _engine(workspace, engine) as tables:
         try:
             report = _stored(tables, lambda t: standard.clusters(t, **options))
@@ -223,7 +215,7 @@ def icp(
     _check("--format", fmt, ("table", "json", "csv"))
     with _engine(workspace, engine) as tables:
         try:
-            profile = icp_report(tables, top_share=top_share, as_of=_as_of(as_of))
+            profile = icp_report(tables, top_share=top_share, as_of=date_option(as_of))
         except ValueError as exc:
             fail(str(exc))
     listed = profile.scores[~profile.scores.is_ideal]

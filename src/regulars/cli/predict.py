@@ -15,6 +15,7 @@ from regulars.cli.engine_opts import EngineOption, engine_workspace_or_fail
 from regulars.cli.common import (
     WorkspaceOption,
     console,
+    date_option,
     fail,
     open_workspace,
     print_json,
@@ -38,15 +39,6 @@ def _days(text: str) -> int:
     return days
 
 
-def _date(text):
-    if text is None:
-        return None
-    import datetime as dt
-
-    try:
-        return dt.date.fromisoformat(str(text).strip()[:10])
-    except ValueError:
-        raise typer.BadParameter(f"{text!r} is not a date; use YYYY-MM-DD") from None
 
 
 def _money(v) -> str:
@@ -83,7 +75,7 @@ def predict_command(
     from regulars.reports.predictions import backtest_report
 
     days = _days(horizon)
-    day = _date(as_of)
+    day = date_option(as_of, "--as-of")
     with open_workspace(workspace) as ws:
         if ws.count("orders") == 0:
             fail("no orders in this workspace; load some with `regulars ingest orders FILE` (or try `regulars demo`)")
@@ -193,7 +185,7 @@ def backtest_command(
     from regulars.reports.predictions import backtest_report
     from regulars.reports.recommend import evaluation_report
 
-    day, days = _date(cutoff), (_days(horizon) if horizon else None)
+    day, days = date_option(cutoff, "--cutoff"), (_days(horizon) if horizon else None)
     with open_workspace(workspace, read_only=show) as ws:
         spark = on_spark(ws, engine)
         done = None if show or refresh or spark else remembered_run(ws, day, days)

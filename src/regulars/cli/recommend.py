@@ -15,13 +15,13 @@ from regulars.cli.common import (
     FormatOption,
     WorkspaceOption,
     console,
+    date_option,
     fail,
     open_workspace,
     print_json,
     progress_steps,
     render_frame,
 )
-from regulars.cli.predict import _date
 
 
 def _stored_covers(ws, k: int, as_of) -> bool:
@@ -55,7 +55,7 @@ def recommend_command(
 
     if (customer is None) == (not all_customers):
         fail("give one CUSTOMER id, or --all for every customer")
-    day = _date(as_of)
+    day = date_option(as_of)
     if all_customers:
         k = k or 10
         with open_workspace(workspace, read_only=True) as ws:
@@ -169,7 +169,7 @@ def next_actions_command(
         with open_workspace(workspace) as ws:
             try:
                 with progress_steps("deciding next actions", quiet=format != "table") as say:
-                    next_actions(ws, as_of=_date(as_of), catalogue=actions_file, progress=say)
+                    next_actions(ws, as_of=date_option(as_of), catalogue=actions_file, progress=say)
             except CatalogueError as exc:
                 fail(str(exc))
     with open_workspace(workspace, read_only=True) as ws:

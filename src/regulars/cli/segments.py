@@ -18,7 +18,8 @@ from pathlib import Path
 
 import typer
 
-from regulars.cli.common import FormatOption, WorkspaceOption, console, fail, open_workspace, print_json, render_frame
+from regulars.cli.common import (FormatOption, WorkspaceOption, console, date_option, fail, open_workspace, print_json,
+                                 render_frame)
 
 segment_app = typer.Typer(help="Segment customers now: RFM, lifecycle stages, behavioural tiers.",
                           no_args_is_help=True)
@@ -42,15 +43,6 @@ def _check_format(fmt: str) -> None:
         fail(f"unknown format {fmt!r}; use table, json or csv")
 
 
-def _as_of(value: str | None):
-    if value is None:
-        return None
-    import datetime as dt
-
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        fail(f"--as-of {value!r} is not a date; write it as YYYY-MM-DD")
 
 
 def _errors():
@@ -91,7 +83,7 @@ def rfm_cmd(
     _check_format(format)
     with open_workspace(workspace, read_only=True) as ws:
         try:
-            seg = rfm_report(ws, _as_of(as_of), config, engine)
+            seg = rfm_report(ws, date_option(as_of), config, engine)
         except _errors() as exc:
             fail(str(exc))
     _show(seg, format, customers, "RFM segments")
@@ -123,7 +115,7 @@ def lifecycle_cmd(
     _check_format(format)
     with open_workspace(workspace, read_only=True) as ws:
         try:
-            seg = lifecycle_report(ws, _as_of(as_of), engine, at_risk_after_days=at_risk_after,
+            seg = lifecycle_report(ws, date_option(as_of), engine, at_risk_after_days=at_risk_after,
                                    churned_after_days=churned_after, new_within_days=new_within)
         except _errors() as exc:
             fail(str(exc))
@@ -145,7 +137,7 @@ def tiers_cmd(
     _check_format(format)
     with open_workspace(workspace, read_only=True) as ws:
         try:
-            seg = tiers_report(ws, _as_of(as_of), config, engine)
+            seg = tiers_report(ws, date_option(as_of), config, engine)
         except _errors() as exc:
             fail(str(exc))
     _show(seg, format, customers, "behavioural tiers")
@@ -290,7 +282,7 @@ def refresh_cmd(
     with open_workspace(workspace) as ws:
         try:
             with progress_steps("refreshing segments", quiet=as_json) as say:
-                result = refresh(ws, _as_of(as_of), engine, rfm_config, tiers_config, builtin=builtin, progress=say)
+                result = refresh(ws, date_option(as_of), engine, rfm_config, tiers_config, builtin=builtin, progress=say)
         except _errors() as exc:
             fail(str(exc))
         from regulars.jobs.precompute import precompute

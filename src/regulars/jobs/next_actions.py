@@ -37,6 +37,7 @@ from regulars.recommend.actions import (
     eligibility_columns,
 )
 from regulars.segments.rules import rule_columns
+from regulars.values import round_money
 
 __all__ = ["MODEL_VERSION", "NextActionsResult", "catalogue_path", "load_catalogue", "next_actions"]
 
@@ -121,7 +122,7 @@ def next_actions(ws, as_of=None, catalogue=None, uplift=None, progress=None, wri
     chosen["model_version"] = MODEL_VERSION
     chosen["run_id"] = run_id
     counts = chosen["action"].value_counts().to_dict()
-    value = chosen.groupby("action")["expected_value"].sum().round(2).to_dict()
+    value = round_money(chosen.groupby("action")["expected_value"].sum()).to_dict()
     if write:
         say("writing")
         t = time.perf_counter()

@@ -12,6 +12,8 @@ import datetime as dt
 
 import ibis
 
+from regulars.values import to_date
+
 __all__ = ["PointInTime", "SampledTables", "as_known_on", "present_day"]
 
 
@@ -71,7 +73,7 @@ class PointInTime:
 
     def __init__(self, tables, as_of, present):
         self.tables = tables
-        self.as_of = as_of if isinstance(as_of, dt.date) else dt.date.fromisoformat(str(as_of)[:10])
+        self.as_of = to_date(as_of)
         self.present = present
         self.past = present is not None and self.as_of < present
         self._late_links: bool | None = None

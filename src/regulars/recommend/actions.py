@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from regulars.segments.rules import RuleError, compile_rule, validate
+from regulars.values import round_money
 
 __all__ = ["Action", "ActionCatalogue", "CHANNELS", "MeasuredUplift", "PriorUplift", "UpliftSource",
            "choose_actions", "eligibility_columns"]
@@ -339,12 +340,12 @@ def _result(frame, catalogue, best, best_ev, best_channel, parts, any_eligible, 
         p_inc, p_resp, u, source, value, cost, channel = (np.asarray(x)[m] for x in parts[k])
         out.loc[m, ["action", "label"]] = [a.id, a.label]
         out.loc[m, "channel"] = best_channel[m]
-        out.loc[m, "expected_value"] = best_ev[m].round(2)
+        out.loc[m, "expected_value"] = round_money(best_ev[m])
         out.loc[m, "p_response"] = p_resp.round(4)
         out.loc[m, "uplift"] = u
         out.loc[m, "uplift_source"] = source
-        out.loc[m, "value"] = value.round(2)
-        out.loc[m, "cost"] = cost.round(2)
+        out.loc[m, "value"] = round_money(value)
+        out.loc[m, "cost"] = round_money(cost)
         if a.value in ("recommended_product", "due_product"):
             col = "recommended_product_id" if a.value == "recommended_product" else "due_product_id"
             out.loc[m, "product_id"] = frame.loc[m, col].to_numpy(dtype=object) if col in frame else None

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from regulars.data import customer_queries, segment_store
 from regulars.data.rows import jsonable
 from regulars.data.schema import PII_COLUMNS
+from regulars.values import round_money
 
 MASK = "***"
 #: What a viewer sees of each profile section (every other field is masked).
@@ -128,7 +129,7 @@ def list_customers(
                                            limit=limit, offset=offset)
     for it in items:
         it["orders"] = int(it["orders"] or 0)
-        it["revenue"] = round(it["revenue"] or 0.0, 2)
+        it["revenue"] = round_money(it["revenue"] or 0.0)
     return Page(total, limit, offset, [mask(it, include_pii) for it in items], notes)
 
 
@@ -201,8 +202,8 @@ def customer_profiles(
             sections["consents"] = {"current": current, "history": consents.get(cid, [])}
         summary = summaries.get(cid) or {"orders": 0, "returns": 0, "revenue": 0.0, "aov": None,
                                          "first_order_at": None, "last_order_at": None}
-        summary["revenue"] = round(summary["revenue"] or 0.0, 2)
-        summary["aov"] = round(summary["aov"], 2) if summary["aov"] is not None else None
+        summary["revenue"] = round_money(summary["revenue"] or 0.0)
+        summary["aov"] = round_money(summary["aov"])
         if orders.get(cid):
             for o in orders[cid]:
                 o["lines"] = lines.get(o["order_id"], [])

@@ -45,16 +45,16 @@ def engine_check(ws, engine: str | None = None) -> EngineCheck:
     Raises :class:`regulars.data.engines.EngineError` when the engine cannot start
     (the message says what to fix).
     """
-    from regulars.data.engines import duckdb_description, engine_name, spark_tables
+    from regulars.data import engines
     from regulars.data.spark_config import spark_settings
 
-    name = engine_name(engine, workspace=ws.path)
+    name = engines.engine_name(engine, workspace=ws.path)
     local = {t: int(ws.execute(ws.table(t).count())) for t in CHECKED_TABLES}
     if name == "duckdb":
-        return EngineCheck("duckdb", duckdb_description(ws),
+        return EngineCheck("duckdb", engines.duckdb_description(ws),
                            counts={t: {"duckdb": n} for t, n in local.items()})
     settings = spark_settings(ws.path)
-    with spark_tables(ws, tables=list(CHECKED_TABLES), settings=settings) as spark:
+    with engines.spark_tables(ws, tables=list(CHECKED_TABLES), settings=settings) as spark:
         counts = {t: {"duckdb": local[t], "spark": int(spark.execute(spark.table(t).count()))} for t in CHECKED_TABLES}
         status = spark.status()  # after a job ran, so the executors have registered
     return EngineCheck("spark", status.sentence(), settings.describe(), status.to_dict(), counts)

@@ -25,6 +25,7 @@ from regulars.data import recommend_store as store
 from regulars.reports.csv_safe import LINE_END, safe_frame
 from regulars.data.rows import jsonable
 from regulars.reports.customers import CustomerNotFound, resolve_segment
+from regulars.values import round_money
 
 __all__ = ["CustomerNotFound", "ProductNotFound", "all_recommendations", "bought_together", "customer_recommendations",
            "evaluation_report", "next_actions_csv", "next_actions_report", "products_overview"]
@@ -198,7 +199,7 @@ def next_actions_report(ws, segment: str | None = None, action: str | None = Non
     actions = []
     for name, g in counts.groupby("action", sort=False):
         actions.append({"action": name, "label": labels.get(name, "Do nothing" if name == "do_nothing" else name),
-                        "customers": int(g["customers"].sum()), "expected_value": round(float(g["expected_value"].sum()), 2),
+                        "customers": int(g["customers"].sum()), "expected_value": round_money(float(g["expected_value"].sum())),
                         "channels": {r["channel"]: int(r["customers"]) for r in g.to_dict(orient="records")}})
     actions.sort(key=lambda a: (a["action"] == "do_nothing", -a["expected_value"]))
     total = sum(a["customers"] for a in actions if action is None or a["action"] == action)

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from regulars.data import segment_queries, segment_store
+from regulars.values import round_money
 
 __all__ = ["Movement", "Segmentation", "Sizes", "history", "lifecycle_report", "members", "movement", "refreshes",
            "rfm_report", "segment_list", "size_trend", "sizes", "tiers_report"]
@@ -175,7 +176,11 @@ def _summarise(df: pd.DataFrame, by: str, order: list[str] | None = None, labels
     if order:
         rank = {k: i for i, k in enumerate(order)}
         out = out.sort_values(by, key=lambda s: s.map(rank).fillna(len(rank))).reset_index(drop=True)
-    return out.round({c: 2 for c in out.columns if c.startswith("mean_") or c == "revenue"})
+    out = out.round({c: 2 for c in out.columns if c.startswith("mean_") and c != "mean_monetary"})
+    for c in ("mean_monetary", "revenue"):
+        if c in out:
+            out[c] = round_money(out[c])
+    return out
 
 
 def rfm_report(ws, as_of=None, config=None, engine: str | None = None) -> Segmentation:

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from regulars.segments.clusters import FEATURES, NEVER_BOUGHT, NO_NET_SPEND, NOISE, BehaviouralClusters
+from regulars.values import round_money
 
 #: (adjective when high, adjective when low) for each feature.
 ADJECTIVES = {
@@ -327,7 +328,7 @@ def persona_cards(
                 share=round(size / max(len(frame), 1), 4),
                 value_share=round(float(revenue[members].clip(lower=0).sum()) / total_revenue, 4),
                 # net revenue per customer: groups kept apart for having none show 0, not a negative mean
-                revenue_per_customer=round(max(float(revenue[members].mean()), 0.0) if size else 0.0, 2),
+                revenue_per_customer=round_money(max(float(revenue[members].mean()), 0.0) if size else 0.0),
                 traits=traits,
                 top_trait=top_trait,
                 preferred_channel=preferred,
