@@ -2,6 +2,7 @@
 
 This module imports nothing of regulars, so any layer may use it (``models`` included).
 
+- :func:`iso_date`: the day a person typed as ``YYYY-MM-DD`` (nothing ambiguous is guessed).
 - :func:`to_date`: a calendar date from what people and libraries hand us (ISO text, a
   ``date``, a ``datetime``, a pandas/numpy timestamp). A datetime keeps its own day (no time
   zone arithmetic): it is already naive UTC or a shop-local date-only value.
@@ -64,6 +65,23 @@ def round_money(value):
     return out
 
 
+def iso_date(text: str) -> dt.date:
+    """The day *text* writes as ``YYYY-MM-DD`` (a time after it ignored): how people type a date
+    to regulars. Nothing else is guessed: ``03/05/2024`` is March in one country and May in another.
+
+    >>> iso_date(" 2024-03-05T10:00 ")
+    datetime.date(2024, 3, 5)
+    >>> iso_date("03/05/2024")
+    Traceback (most recent call last):
+    ...
+    ValueError: '03/05/2024' is not a date; write it as YYYY-MM-DD
+    """
+    try:
+        return dt.date.fromisoformat(str(text).strip()[:10])
+    except ValueError:
+        raise ValueError(f"{text!r} is not a date; write it as YYYY-MM-DD") from None
+
+
 def to_date(value) -> dt.date | None:
     """A date from a date, datetime, pandas/numpy timestamp or text (``None`` stays ``None``).
 
@@ -86,7 +104,7 @@ def to_date(value) -> dt.date | None:
         return value
     if isinstance(value, str):
         try:
-            return dt.date.fromisoformat(value.strip()[:10])
+            return iso_date(value)
         except ValueError:
             pass
     import pandas as pd

@@ -26,13 +26,14 @@ COMMANDS = [
 ]
 
 
+@pytest.mark.parametrize("day", ["yesterday", "03/05/2024"])
 @pytest.mark.parametrize("argv,option", COMMANDS, ids=[" ".join(c[0][:2]) for c in COMMANDS])
-def test_a_bad_date_names_the_option_and_exits_1(argv, option, tmp_path):
+def test_a_bad_or_ambiguous_date_names_the_option_and_exits_1(argv, option, day, tmp_path):
     Workspace(tmp_path / "shop.duckdb").close()
     ws = ["--workspace", str(tmp_path / "shop.duckdb")]
-    result = CliRunner().invoke(app, [a.format(day="yesterday") for a in argv] + ws)
+    result = CliRunner().invoke(app, [a.format(day=day) for a in argv] + ws)
     assert result.exit_code == 1, result.output
-    assert f"{option} 'yesterday' is not a date; write it as YYYY-MM-DD" in " ".join(result.output.split())
+    assert f"{option} {day!r} is not a date; write it as YYYY-MM-DD" in " ".join(result.output.split())
 
 
 def test_no_command_reads_dates_its_own_way():

@@ -56,18 +56,19 @@ def fail(message: str, code: int = 1) -> None:
 def date_option(value: str | None, option: str = "--as-of") -> dt.date | None:
     """The day a command-line *option* names (``None`` when it was not given).
 
-    The one reading of dates typed on the command line, by :func:`regulars.values.to_date`;
-    anything else stops the command with an error naming the option.
+    The one reading of dates typed on the command line, :func:`regulars.values.iso_date`
+    (``YYYY-MM-DD``; ``03/05/2024`` is refused, not guessed): anything else stops the command
+    with an error naming the option.
 
     >>> date_option("2024-03-05"), date_option(None)
     (datetime.date(2024, 3, 5), None)
     """
-    from regulars.values import to_date
+    from regulars.values import iso_date
 
     if value is None:
         return None
     try:
-        return to_date(value)
+        return iso_date(value)
     except ValueError:
         fail(f"{option} {value!r} is not a date; write it as YYYY-MM-DD")
 
