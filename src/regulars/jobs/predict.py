@@ -669,8 +669,7 @@ def predict(ws, as_of=None, horizon_days: int = 365, forecast_days: int = 56, pr
     as_of = resolve_as_of(ws, as_of, basis=ORDERS)
     run_id = f"p-{as_of.isoformat()}-{uuid.uuid4().hex[:8]}"
     executors = _executor_scoring(ws, fit_sample)
-    if executors is None:
-        ws = in_shop_money(ws)  # amounts in the shop's currency when its rates cover every currency
+    ws = in_shop_money(ws)  # amounts in the shop's currency when its rates cover every currency
     say("checking the data")
     sample = None
     if executors is not None:

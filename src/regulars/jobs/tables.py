@@ -133,14 +133,24 @@ def as_known_on(ws, as_of, tables=None) -> PointInTime:
 def in_shop_money(ws):
     """*ws* with every order's amounts in the shop's currency when the shop's exchange rates cover
     each currency its orders are in; *ws* itself otherwise (one currency; a missing rate, see
-    :func:`money_refusal`; a provider without the shop's settings, e.g. Spark's tables)."""
+    :func:`money_refusal`; a provider without the shop's settings, e.g. Spark's tables).
+
+    A workspace reading on Spark stays one (its reads converted there), so the executors score
+    converted amounts as DuckDB does."""
     from regulars.data.connection import has_database
+    from regulars.data.engine_workspace import EngineWorkspace
     from regulars.features.currency import InShopCurrency, shop_plan
 
     if isinstance(ws, InShopCurrency) or not has_database(ws):
         return ws
+    if isinstance(ws, EngineWorkspace) and isinstance(ws.provider, InShopCurrency):
+        return ws
     plan = shop_plan(ws)
-    return InShopCurrency(ws, plan) if plan.mode == "converted" else ws
+    if plan.mode != "converted":
+        return ws
+    if isinstance(ws, EngineWorkspace):
+        return EngineWorkspace(ws.ws, InShopCurrency(ws.provider, plan), ws.engine)
+    return InShopCurrency(ws, plan)
 
 
 def money_refusal(ws) -> str | None:
