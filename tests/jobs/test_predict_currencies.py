@@ -66,3 +66,22 @@ def test_without_a_rate_spend_and_clv_are_refused_with_the_rate_to_add(shops, tm
     verdict = result.verdicts["value"]
     assert verdict.refused and "`regulars settings --rate CAD=RATE`" in " ".join(verdict.messages)
     assert got["clv"].isna().all() and got["expected_spend"].isna().all()
+
+
+def test_the_fairness_audit_scores_in_the_shop_currency(shops, tmp_path):
+    """The audit refits churn and propensity as `predict` does: on amounts in the shop's currency."""
+    from regulars.jobs.audit import AuditContext
+    from regulars.jobs.backtest import default_cutoff
+
+    one, mixed = shops
+    path = tmp_path / "rated.duckdb"
+    shutil.copy(mixed, path)
+    scores = []
+    for shop, rates in ((one, None), (path, "CAD=0.5")):
+        with Workspace(shop) as ws:
+            if rates:
+                auth.set_settings(ws._con, {"exchange_rates": rates}, "test")
+            scored = AuditContext(ws, default_cutoff(ws)).scored()
+        scores.append(scored[["churn_risk", "propensity_30d"]].sort_index())
+    assert len(scores[0]) > 100
+    pd.testing.assert_frame_equal(scores[1], scores[0], check_exact=False, rtol=1e-6)

@@ -51,9 +51,10 @@ class AuditContext:
     def fitted(self):
         if self._fitted is None:
             from regulars.jobs.predict import fit_models
+            from regulars.jobs.tables import in_shop_money
 
             self.progress(f"refitting the models on data before {self.cutoff}")
-            self._fitted = fit_models(self.ws, self.cutoff, progress=self.progress)
+            self._fitted = fit_models(in_shop_money(self.ws), self.cutoff, progress=self.progress)
         return self._fitted
 
     def scored(self) -> pd.DataFrame:
@@ -61,8 +62,10 @@ class AuditContext:
         as of the cutoff, scored as the backtest scores them (without refitting the value models)."""
         if self._scored is None:
             from regulars.jobs.predict import score_customers
+            from regulars.jobs.tables import in_shop_money
 
-            scored = score_customers(self.ws, self.fitted(), reasons=False, value=False).set_index("customer_id")
+            scored = score_customers(in_shop_money(self.ws), self.fitted(), reasons=False,
+                                     value=False).set_index("customer_id")
             since = (pd.Timestamp(self.cutoff) - pd.to_datetime(scored["last_order_at"])).dt.days
             self._scored = scored[since.to_numpy() <= ACTIVE_DAYS]
         return self._scored

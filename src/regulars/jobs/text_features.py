@@ -115,17 +115,19 @@ def _judge(ws, cutoff, groups: frozenset, say) -> dict:
     from sklearn.metrics import brier_score_loss, roc_auc_score
 
     from regulars.jobs.backtest import ACTIVE_DAYS
-    from regulars.jobs.predict import fit_models, score_customers
     from regulars.features.labels import churn_labels
+    from regulars.jobs.predict import fit_models, score_customers
+    from regulars.jobs.tables import in_shop_money
 
     say("refitting churn with " + (", ".join(TITLES[g].split(" (")[0].lower() for g in sorted(groups))
                                    if groups else "no text features"))
+    reads = in_shop_money(ws)  # amounts in the shop's currency, as `regulars predict` reads them
     with forced(groups):
-        fm = fit_models(ws, cutoff, progress=say)
+        fm = fit_models(reads, cutoff, progress=say)
         if fm.churn is None:
             raise ValueError("the churn model could not be fitted at the cutoff: "
                              + "; ".join(fm.verdicts["churn"].messages))
-        scored = score_customers(ws, fm, reasons=False, value=False).set_index("customer_id")
+        scored = score_customers(reads, fm, reasons=False, value=False).set_index("customer_id")
     since = (pd.Timestamp(cutoff) - pd.to_datetime(scored["last_order_at"])).dt.days
     active = scored[since.to_numpy() <= ACTIVE_DAYS]
     labels = ws.execute(churn_labels(ws.table("orders"), cutoff, 90)).set_index("customer_id")["churned"]
