@@ -22,8 +22,8 @@ secret, webhook subscriptions) and settings (which may hold credentials) are not
 
 Examples
 --------
->>> month_sql("orders")
-"strftime(\\"ordered_at\\", '%Y-%m')"
+>>> print(month_sql("orders"))
+strftime("ordered_at", '%Y-%m')
 >>> month_sql("customers") is None
 True
 """
@@ -36,6 +36,7 @@ import os
 import shutil
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,6 +49,8 @@ __all__ = ["LAKE_ENV", "LakeError", "MANIFEST", "PARTITIONED", "Promotion", "lak
 MANIFEST = "_regulars_lake.json"
 LAKE_ENV = "REGULARS_LAKE"
 LAKE_FORMAT = 1
+#: Tables Spark writes at the same time (each is a small job; the scheduler interleaves them).
+WRITERS = 4
 
 #: Partitioned tables and the moment whose month (UTC) names their folder.
 PARTITIONED = {"orders": "ordered_at", "order_lines": "ordered_at", "events": "occurred_at",
@@ -200,16 +203,22 @@ def promote(ws, warehouse, session=None, progress=None) -> Promotion:
     exports.mkdir(parents=True)
     timings: dict[str, float] = {}
     manifest = {"format": LAKE_FORMAT, "storage": "parquet", "catalog": "path-based (Spark in-memory catalog)",
-                "workspace": str(Path(ws.path).resolve()) if getattr(ws, "path", None) else "", "schema_version": ws.schema_version,
+                "workspace": str(Path(ws.path).resolve()) if getattr(ws, "path", None) else "",
+                "schema_version": ws.schema_version,
                 "promoted_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "tables": {}}
     try:
-        for name in tables:
-            say(f"copying {name}")
-            start = time.perf_counter()
+        exported = {}
+        for name in tables:  # one DuckDB connection: one table at a time
+            say(f"exporting {name}")
             columns = _columns(con, name)
             rows = con.execute(f'SELECT count(*) FROM "{name}"').fetchall()[0][0]
             source = exports / f"{name}.parquet"
             con.execute(f"COPY ({_export_sql(name, columns)}) TO '{source}' (FORMAT parquet)")
+            exported[name] = (columns, rows, source)
+
+        def write(name: str) -> tuple[dict, float]:
+            start = time.perf_counter()
+            columns, rows, source = exported[name]
             target = staging / name
             partitioned = name in PARTITIONED
             schema = _write_table(session, str(source), str(target), partitioned)
@@ -217,12 +226,22 @@ def promote(ws, warehouse, session=None, progress=None) -> Promotion:
             if written != rows:
                 raise LakeError(f"{name}: {rows:,} row(s) in the workspace but {written:,} in the lake; "
                                 "nothing was changed, try again")
-            manifest["tables"][name] = {
-                "rows": rows, "partitioned_by": "month" if partitioned else None,
-                "month_of": PARTITIONED.get(name), "months": _months(target) if partitioned else [],
-                "columns": [[c, t] for c, t in columns], "spark_schema": schema}
-            source.unlink()
-            timings[name] = time.perf_counter() - start
+            return {"rows": rows, "partitioned_by": "month" if partitioned else None,
+                    "month_of": PARTITIONED.get(name), "months": _months(target) if partitioned else [],
+                    "columns": [[c, t] for c, t in columns], "spark_schema": schema}, time.perf_counter() - start
+
+        entries = {}
+        with ThreadPoolExecutor(WRITERS) as pool:  # Spark runs the small jobs side by side
+            futures = {pool.submit(write, name): name for name in tables}
+            try:
+                for future in as_completed(futures):
+                    entries[futures[future]], timings[futures[future]] = future.result()
+                    say(f"written {futures[future]} ({len(entries)} of {len(tables)} tables)")
+            except BaseException:
+                for future in futures:
+                    future.cancel()
+                raise
+        manifest["tables"] = {name: entries[name] for name in tables}
         shutil.rmtree(exports)
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=1))
         say("replacing the previous lake")
