@@ -163,3 +163,18 @@ def test_promote_refuses_a_folder_that_is_not_a_lake(shop, tmp_path):
     assert (tmp_path / "notes.txt").read_text() == "mine"
     shown = CliRunner().invoke(app, ["lake", "show", str(tmp_path)])
     assert shown.exit_code == 1 and "regulars lake promote" in " ".join(shown.output.split())
+
+
+def test_show_says_when_the_workspace_changed_since_the_promotion(shop, tmp_path):
+    from regulars.cli.main import app
+
+    path, lake, _ = shop
+    runner = CliRunner()
+    same = json.loads(runner.invoke(app, ["lake", "show", str(lake), "-f", "json", "-w", str(path)]).stdout)
+    assert same["changed_since_promotion"] == [] and same["tables"]["orders"]["rows_in_workspace"] > 1000
+    later = tmp_path / "later.duckdb"
+    later.write_bytes(path.read_bytes())
+    with Workspace(later) as ws:
+        ws._con.execute("DELETE FROM orders WHERE order_id = (SELECT min(order_id) FROM orders)")
+    shown = runner.invoke(app, ["lake", "show", str(lake), "-w", str(later)])
+    assert shown.exit_code == 0 and "orders" in shown.output and "promote` again" in " ".join(shown.output.split())

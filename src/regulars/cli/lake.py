@@ -68,26 +68,41 @@ def promote_command(
 def show_command(
     warehouse: Path = typer.Argument(..., help="The lake folder."),
     format: str = FormatOption,
+    workspace: Path = WorkspaceOption,
 ) -> None:
-    """What a lake holds: when it was promoted, from which workspace and schema, its tables and months."""
+    """What a lake holds: when it was promoted, from which workspace and schema, its tables and months,
+    and how many rows each table has in the workspace now (to see whether to promote again)."""
     from regulars.data.lake import LakeError, read_manifest
+    from regulars.data.workspace import resolve_path
 
     try:
         manifest = read_manifest(warehouse)
     except LakeError as exc:
         fail(str(exc))
+    now: dict[str, int] = {}
+    if resolve_path(workspace).is_file():
+        with open_workspace(workspace, read_only=True) as ws:
+            existing = set(ws.list_tables())
+            now = {name: ws.count(name) for name in manifest["tables"] if name in existing}
+    changed = sorted(n for n, c in now.items() if c != manifest["tables"][n]["rows"])
     if format == "json":
         print_json({k: v for k, v in manifest.items() if k != "tables"}
-                   | {"tables": {n: {k: s[k] for k in ("rows", "partitioned_by", "months")}
-                                 for n, s in manifest["tables"].items()}})
+                   | {"tables": {n: {**{k: s[k] for k in ("rows", "partitioned_by", "months")},
+                                     "rows_in_workspace": now.get(n)} for n, s in manifest["tables"].items()},
+                      "changed_since_promotion": changed})
         return
     frame = _tables_frame(manifest)
+    if now:
+        frame["rows in the workspace now"] = [now.get(n) for n in manifest["tables"]]
     if format == "csv":
         render_frame(frame, "csv")
         return
     console.print(f"Promoted {manifest['promoted_at']} from {manifest['workspace']} "
                   f"(schema version {manifest['schema_version']}); {manifest['storage']}, {manifest['catalog']}.")
     render_frame(frame, "table", title=f"lake at {Path(warehouse).resolve()}")
+    if changed:
+        console.print(f"[yellow]The workspace has changed since the promotion ({', '.join(changed)}):[/] "
+                      "run `regulars lake promote` again to bring the lake up to date.")
 
 
 def register(app: typer.Typer) -> None:
