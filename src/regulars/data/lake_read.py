@@ -75,13 +75,12 @@ def lake_tables(lake, ws=None, settings: SparkSettings | None = None, cores: int
         and its schema must not be newer than the lake's.
     settings, cores : as :func:`regulars.data.engines.spark_tables`.
     """
-    from pyspark.sql.types import StructType
-
     lake = Path(lake).expanduser().resolve()
     manifest = read_manifest(lake)
     _check_schema(manifest, ws)
     settings = settings or spark_settings(getattr(ws, "path", None))
     session = spark_session(cores, settings)
+    from pyspark.sql.types import StructType
     names = [n for n in manifest["tables"] if n != "schema_version"]
     for name in names:
         spec = manifest["tables"][name]
