@@ -104,8 +104,8 @@ def test_analyses_on_spark_over_the_lake_equal_duckdb(shop, monkeypatch):
 
     path, lake, _ = shop
     with Workspace(path, read_only=True) as ws, lake_tables(lake, ws) as spark:
-        for build, keys in ((lambda t: customer_features(t, None), ["customer_id"]), (lambda t: rfm(t), ["customer_id"])):
-            ours, theirs = normalise(ws.execute(build(ws)), keys), normalise(spark.execute(build(spark)), keys)
+        for build in (lambda t: customer_features(t, None), rfm):
+            ours, theirs = (normalise(p.execute(build(p)), ["customer_id"]) for p in (ws, spark))
             assert len(ours) > 250
             pd.testing.assert_frame_equal(ours, theirs, check_dtype=False, check_exact=False, atol=1e-6)
         monkeypatch.setenv("REGULARS_LAKE", str(lake))

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import typer
 
-from regulars.cli.common import FormatOption, WorkspaceOption, console, fail, open_workspace, print_json, progress_steps, render_frame
+from regulars.cli.common import (FormatOption, WorkspaceOption, console, fail, open_workspace, print_json, progress_steps,
+                                 render_frame)
 
-lake_app = typer.Typer(help="A lake workspace: the shop's tables as month-partitioned Parquet, read by Spark and DuckDB.",
-                       no_args_is_help=True)
+lake_app = typer.Typer(help="A lake workspace: the shop's tables as month-partitioned Parquet, read by Spark "
+                       "and DuckDB.", no_args_is_help=True)
 
 
 def _tables_frame(manifest: dict):
