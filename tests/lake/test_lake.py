@@ -178,3 +178,18 @@ def test_show_says_when_the_workspace_changed_since_the_promotion(shop, tmp_path
         ws._con.execute("DELETE FROM orders WHERE order_id = (SELECT min(order_id) FROM orders)")
     shown = runner.invoke(app, ["lake", "show", str(lake), "-w", str(later)])
     assert shown.exit_code == 0 and "orders" in shown.output and "promote` again" in " ".join(shown.output.split())
+
+
+def test_an_empty_table_promotes_and_reads_back_with_its_columns(tmp_path):
+    path = tmp_path / "new.duckdb"
+    with Workspace(path) as ws:
+        ws.insert_rows("customers", [{"customer_id": "only-one"}])
+        done = promote(ws, tmp_path / "lake")
+        assert done.manifest["tables"]["orders"] == {**done.manifest["tables"]["orders"], "rows": 0, "months": []}
+        with lake_tables(done.warehouse, ws) as spark:
+            assert spark.execute(spark.table("orders").count()) == 0
+            assert spark.execute(spark.table("customers").count()) == 1
+            assert spark.table("orders").columns == ws.table("orders").columns
+        with duckdb_lake(done.warehouse, ws) as duck:
+            assert duck.sql("SELECT count(*) AS n FROM orders")["n"][0] == 0
+            assert duck.sql("DESCRIBE orders")["column_type"].tolist() == ws.sql("DESCRIBE orders")["column_type"].tolist()
