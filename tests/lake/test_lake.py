@@ -153,6 +153,17 @@ def test_a_lake_older_than_the_workspace_schema_is_refused(shop, tmp_path):
             pass
 
 
+def test_a_lake_that_still_holds_an_erased_customer_is_refused(shop, tmp_path):
+    path, lake, _ = shop
+    later = tmp_path / "later.duckdb"
+    later.write_bytes(path.read_bytes())
+    with Workspace(later) as ws:
+        ws.insert_rows("erasures", [{"erasure_id": "e1", "erased_at": "2026-11-30 10:00:00", "rows_deleted": "{}"}])
+        with pytest.raises(LakeError, match="1 customer erasure"):
+            with lake_tables(lake, ws):
+                pass
+
+
 def test_promote_refuses_a_folder_that_is_not_a_lake(shop, tmp_path):
     from regulars.cli.main import app
 

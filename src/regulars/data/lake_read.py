@@ -10,7 +10,8 @@ the lake instead of copying the workspace (:func:`regulars.data.engines.open_eng
 partitioning, every column cast back to its workspace type), so DuckDB reads what Spark wrote.
 
 The lake is a copy made at ``promote`` time: it is refused when the workspace's schema is newer
-than the lake's; data loaded into the workspace since then reaches the lake with the next promote.
+than the lake's, or when a customer was erased from the workspace since (the lake still holds their
+rows); data loaded into the workspace since then reaches the lake with the next promote.
 """
 
 from __future__ import annotations
@@ -54,11 +55,17 @@ class LakeTables(SparkTables):
         return f"LakeTables({self.lake}, {len(self.names)} tables)"
 
 
-def _check_schema(manifest: dict, ws) -> None:
+def _check_current(manifest: dict, ws) -> None:
+    """Refuse a lake older than the workspace's schema, or one that still holds a customer erased since."""
     version = getattr(ws, "schema_version", None)
     if version is not None and manifest["schema_version"] < version:
         raise LakeError(f"the lake was promoted from schema version {manifest['schema_version']} and the workspace "
                         f"is at {version}; run `regulars lake promote` again")
+    if ws is not None and "erasures" in manifest["tables"] and "erasures" in ws.list_tables():
+        erased = ws.count("erasures") - manifest["tables"]["erasures"]["rows"]
+        if erased > 0:
+            raise LakeError(f"{erased} customer erasure(s) since the lake was promoted: the lake still holds their "
+                            "rows; run `regulars lake promote` again")
 
 
 @contextlib.contextmanager
@@ -77,7 +84,7 @@ def lake_tables(lake, ws=None, settings: SparkSettings | None = None, cores: int
     """
     lake = Path(lake).expanduser().resolve()
     manifest = read_manifest(lake)
-    _check_schema(manifest, ws)
+    _check_current(manifest, ws)
     settings = settings or spark_settings(getattr(ws, "path", None))
     session = spark_session(cores, settings)
     from pyspark.sql.types import StructType
@@ -155,9 +162,13 @@ class _DuckLake:
 
 @contextlib.contextmanager
 def duckdb_lake(lake, ws=None) -> Iterator[_DuckLake]:
-    """The lake's tables read by DuckDB (in memory, nothing copied), for the length of a ``with`` block."""
+    """The lake's tables read by DuckDB (in memory, nothing copied), for the length of a ``with`` block.
+
+    *ws*, the workspace it was promoted from, is checked as in :func:`lake_tables`.
+    """
     import duckdb
 
+    _check_current(read_manifest(Path(lake).expanduser().resolve()), ws)
     con = duckdb.connect()
     try:
         names = attach_lake(con, lake)
