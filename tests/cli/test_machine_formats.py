@@ -24,7 +24,8 @@ from tests.conftest import SAMPLES
 
 pytestmark = pytest.mark.slow  # runs about 60 commands (predict and backtest among them) on a demo shop (~1-2 min)
 
-#: Arguments for each command with a machine format ({c}: a customer, {p}: a product, {f}: an assignments file).
+#: Arguments for each command with a machine format ({c}: a customer, {p}: a product, {f}: an assignments file,
+#: {l}: a lake folder).
 ARGS: dict[str, list[list[str]]] = {
     "quarantine": [[]], "runs": [[]], "sql": [["SELECT order_id, customer_id, total FROM orders LIMIT 5"]],
     "kpis": [[], ["--by", "month"], ["--by", "channel"], ["--by", "cohort"], ["--by", "segment", "rfm"]],
@@ -48,6 +49,7 @@ ARGS: dict[str, list[list[str]]] = {
     "anomalies": [[]], "audit": [["churn"]], "model-card": [["churn"]], "settings": [[]],
     "text analyse": [[]], "text sentiment": [[], ["--by", "month"]], "text topics": [[]],
     "lists": [[], ["at-risk"], ["segment:rfm:champions"]],
+    "lake promote": [["{l}"]], "lake show": [["{l}"]],
 }
 #: Commands whose answer on a 300-customer shop may be a refusal (exit 1 with the reason on stderr).
 MAY_REFUSE = {"experiments plan", "experiments uplift", "experiments did", "experiments impact", "experiments bandit",
@@ -117,7 +119,7 @@ def test_every_machine_format_writes_only_data_to_stdout(demo_shop, tmp_path):
             for extra in ARGS[path]:
                 assignments = tmp_path / f"assign-{kind}.csv"
                 assignments.write_text(f"customer_id,arm\n{ids[0]['customer_id']},control\n{ids[1]['customer_id']},offer\n")
-                fill = {**values, "f": str(assignments), "fmt": kind}
+                fill = {**values, "f": str(assignments), "fmt": kind, "l": str(tmp_path / "lake")}
                 args = [*path.split(), *(a.format(**fill) for a in extra)]
                 if path == "experiments bandit":
                     run(demo_shop, ["experiments", "create", f"Bandit {kind}", "--bandit", "--everyone",

@@ -1,4 +1,4 @@
-"""Features and segments on a real Spark standalone cluster (master + 1 worker on 127.0.0.1).
+"""Features, segments and a lake workspace on a real Spark standalone cluster (master + 1 worker on 127.0.0.1).
 
 The master is configuration: the same code runs on ``local[N]`` or on the cluster, chosen by
 ``REGULARS_SPARK_MASTER`` (environment) or ``[spark] master`` in ``regulars.toml``; the results
@@ -104,3 +104,28 @@ def test_commands_run_on_the_cluster_from_the_environment_and_the_settings_file(
     assert check["settings"]["from"]["executor_memory"] == "environment"
     assert check["counts"]["orders"]["spark"] == check["counts"]["orders"]["duckdb"] > 0
     assert f"at {cluster.master_url}" in check["connected_to"] and "1 executor(s) on 127.0.0.1" in check["connected_to"]
+
+
+def test_a_lake_written_and_read_by_the_cluster(cluster, shop, tmp_path):
+    """The cluster's executor writes the lake through Spark's commit protocol and reads it back for RFM."""
+    from regulars.data.engines import spark_session as session_of
+    from regulars.data.lake import promote
+    from regulars.data.lake_read import lake_tables
+
+    settings = spark_settings(env={"REGULARS_SPARK_MASTER": cluster.master_url, **SMALL}, path=None)
+    lake = tmp_path / "lake"
+    name, build, keys = next(c for c in CASES if c[0] == "rfm")
+    try:
+        with Workspace(shop, read_only=True) as ws:
+            done = promote(ws, lake, session=session_of(None, settings))
+            for table in ("orders", "order_lines", "events", "messages"):
+                assert done.manifest["tables"][table]["rows"] == ws.count(table) > 0
+                assert (lake / table / "_SUCCESS").is_file() and len(list((lake / table).glob("month=*"))) > 12
+            with lake_tables(lake, ws, settings=settings) as spark:
+                assert spark.status().master == cluster.master_url
+                ours = normalise(ws.execute(build(ws, AS_OF)), keys)
+                theirs = normalise(spark.execute(build(spark, AS_OF)), keys)
+        assert len(ours) > 0
+        pd.testing.assert_frame_equal(ours, theirs, check_dtype=False, check_exact=False, atol=1e-6)
+    finally:
+        spark_session.stop()

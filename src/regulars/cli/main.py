@@ -41,7 +41,7 @@ app = typer.Typer(
 
 #: CLI modules of the other areas; each exposes ``register(app)``.
 AREAS: tuple[str, ...] = ("segments", "explore", "predict", "server", "experiments", "privacy", "recommend", "activation",
-                          "settings", "text", "trust", "lists")
+                          "settings", "text", "trust", "lists", "lake")
 
 
 def _version(value: bool) -> None:

@@ -75,12 +75,12 @@ class EngineWorkspace:
 
 @contextlib.contextmanager
 def engine_workspace(ws, engine: str | None = None) -> Iterator:
-    """*ws* itself on DuckDB; on Spark an :class:`EngineWorkspace` reading from the Spark copy of its tables."""
-    from regulars.data.engines import engine_name, spark_tables
+    """*ws* itself on DuckDB; on Spark an :class:`EngineWorkspace` reading from its lake or the Spark copy of its tables."""
+    from regulars.data.engines import engine_name, spark_provider
 
     name = engine_name(engine, workspace=getattr(ws, "path", None))
     if name == "duckdb":
         yield ws
         return
-    with spark_tables(ws) as provider:
+    with spark_provider(ws) as provider:
         yield EngineWorkspace(ws, provider, name)

@@ -40,7 +40,8 @@ from regulars.data.spark_config import EngineError, SparkSettings, engine_from_f
 from regulars.data.spark_session import SPARK_CONF, session_for
 
 __all__ = ["ENGINES", "ENV_VAR", "SPARK_CONF", "EngineError", "SparkTables", "drop_temp", "duckdb_description",
-           "engine_name", "materialize", "open_engine", "spark_session", "spark_tables"]
+           "engine_name", "materialize", "open_engine", "spark_provider", "spark_session",
+           "spark_tables"]
 
 ENGINES = ("duckdb", "spark")
 ENV_VAR = "REGULARS_ENGINE"
@@ -161,10 +162,27 @@ def spark_tables(ws, tables: list[str] | None = None, cores: int | None = None,
 
 
 @contextlib.contextmanager
-def open_engine(ws, engine: str | None = None) -> Iterator:
-    """A table provider for *engine*: the workspace itself (DuckDB) or its Spark copy."""
-    if engine_name(engine, workspace=getattr(ws, "path", None)) == "spark":
+def spark_provider(ws) -> Iterator[SparkTables]:
+    """The tables Spark commands read: the workspace's lake when one is set (``$REGULARS_LAKE`` or ``lake``
+    in the settings file, :mod:`regulars.data.lake_read`), else a Parquet copy of the workspace."""
+    from regulars.data.lake import lake_location
+
+    lake = lake_location(getattr(ws, "path", None))
+    if lake is None:
         with spark_tables(ws) as provider:
+            yield provider
+        return
+    from regulars.data.lake_read import lake_tables
+
+    with lake_tables(lake, ws) as provider:
+        yield provider
+
+
+@contextlib.contextmanager
+def open_engine(ws, engine: str | None = None) -> Iterator:
+    """A table provider for *engine*: the workspace itself (DuckDB), or on Spark its lake or its copy."""
+    if engine_name(engine, workspace=getattr(ws, "path", None)) == "spark":
+        with spark_provider(ws) as provider:
             yield provider
     else:
         yield ws
