@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from regulars.api.errors import ApiError
-from regulars.api.views import _cached, report_module
+from regulars.server.errors import ApiError
+from regulars.server.views import _cached, report_module
 from regulars.reports.customers import jsonable
 
 

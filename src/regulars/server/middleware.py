@@ -142,7 +142,7 @@ class ServerMiddleware:
         """Nothing under /api/ is answered (not even a 404) without valid credentials."""
         from starlette.requests import Request
 
-        from regulars.api.security import AuthProblem, identify
+        from regulars.server.security import AuthProblem, identify
 
         try:
             principal = identify(Request(scope))
