@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import threading
 
-from regulars.server import refresh
 from regulars.data.access import SharedAccess
 from regulars.jobs import activation
+from regulars.server import refresh
 
 _RUNNERS: dict[str, activation.BackgroundRunner] = {}
 _LOCK = threading.Lock()

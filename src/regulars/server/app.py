@@ -18,6 +18,8 @@ import time
 from fastapi import FastAPI
 
 from regulars import __version__
+from regulars.data import auth
+from regulars.data.realtime import SharedWorkspace
 from regulars.server import cli_channel, errors
 from regulars.server.actions import reload_keys
 from regulars.server.cache import ReportCache
@@ -25,8 +27,6 @@ from regulars.server.middleware import ServerMiddleware
 from regulars.server.profiles import ProfileCache
 from regulars.server.security import SessionCache
 from regulars.server.settings import Settings
-from regulars.data import auth
-from regulars.data.realtime import SharedWorkspace
 
 log = logging.getLogger("regulars.server")
 

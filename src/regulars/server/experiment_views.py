@@ -12,8 +12,8 @@ import datetime as dt
 
 from fastapi import Request
 
-from regulars.server.errors import ApiError
 from regulars.data.rows import jsonable
+from regulars.server.errors import ApiError
 
 
 def _errors():

@@ -12,9 +12,9 @@ import importlib
 
 from fastapi import Request
 
-from regulars.server.errors import ApiError
 from regulars.data.rows import jsonable
 from regulars.reports import standard
+from regulars.server.errors import ApiError
 
 
 def report_module(name: str):

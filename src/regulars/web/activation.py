@@ -10,12 +10,12 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from regulars.server.errors import ApiError
-from regulars.server.security import Principal, check_csrf, require_page
 from regulars.reports import activation as report
+from regulars.server.errors import ApiError
+from regulars.server.read import read_view
+from regulars.server.security import Principal, check_csrf, require_page
 from regulars.web.html import HTML, chart, el, join, money, num, pct, table, tile, void, when
 from regulars.web.layout import csrf_field, page
-from regulars.server.read import read_view
 
 router = APIRouter(include_in_schema=False)
 FORMAT_LABELS = [("klaviyo", "Klaviyo list"), ("mailchimp", "Mailchimp audience"), ("google", "Google Ads (hashed)"),

@@ -11,13 +11,13 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from regulars.reports.words import step_words
 from regulars.server import views
 from regulars.server.errors import ApiError
+from regulars.server.read import read_view
 from regulars.server.security import Principal, require_page
-from regulars.reports.words import step_words
 from regulars.web.html import HTML, bar, chart, el, join, money, num, pct, table, tile, void, when
 from regulars.web.layout import page
-from regulars.server.read import read_view
 
 router = APIRouter(include_in_schema=False)
 

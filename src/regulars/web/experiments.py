@@ -13,10 +13,10 @@ from fastapi.responses import HTMLResponse
 
 from regulars.server import experiment_views as views
 from regulars.server.errors import ApiError
+from regulars.server.read import read_view
 from regulars.server.security import Principal, require_page
 from regulars.web.html import HTML, chart, el, join, num, pct, table, tile
 from regulars.web.layout import page
-from regulars.server.read import read_view
 
 router = APIRouter(include_in_schema=False)
 

@@ -9,10 +9,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
 from regulars.server.actions import lists_overview, one_list
+from regulars.server.read import read_view
 from regulars.server.security import Principal, require_page
 from regulars.web.html import el, join, num, table
 from regulars.web.layout import page
-from regulars.server.read import read_view
 
 router = APIRouter(include_in_schema=False)
 SHOWN = 100

@@ -23,12 +23,12 @@ from regulars.data.schema import KINDS
 from regulars.data.shop import rates_text
 from regulars.reports import customers as customers_report
 from regulars.reports import data_admin
+from regulars.server.read import read_view
 from regulars.web import activation, analysis, money_overview, profile, text, trust
 from regulars.web import recommend as recommend_pages
 from regulars.web.html import HTML, chart, delta, el, esc, join, money, num, pager, pct, sparkline, table, tile, void, when
 from regulars.web.layout import csrf_field, login_page, page
 from regulars.web.upload_mapping import chosen_mapping, mapping_fields, saved_names
-from regulars.server.read import read_view
 
 router = APIRouter(include_in_schema=False)
 router.include_router(analysis.router)

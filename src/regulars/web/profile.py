@@ -7,12 +7,12 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse
 
-from regulars.server.errors import ApiError
-from regulars.server.security import Principal, check_csrf, require_page
 from regulars.reports import customers as report
+from regulars.server.errors import ApiError
+from regulars.server.read import read_view
+from regulars.server.security import Principal, check_csrf, require_page
 from regulars.web.html import HTML, el, join, money, num, pct, table, tile, void, when
 from regulars.web.layout import csrf_field, page
-from regulars.server.read import read_view
 
 router = APIRouter(include_in_schema=False)
 

@@ -11,12 +11,12 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from regulars.server.errors import ApiError
 from regulars.api.routes._common import ERRORS, JSON, NOT_FOUND, Limit, Offset, example
-from regulars.server.actions import journeys, monday, requeue_delivery, set_journey_status, write
-from regulars.server.security import Principal, require
 from regulars.reports import activation as report
+from regulars.server.actions import journeys, monday, requeue_delivery, set_journey_status, write
+from regulars.server.errors import ApiError
 from regulars.server.read import read_view
+from regulars.server.security import Principal, require
 
 router = APIRouter(tags=["activation"])
 JourneyId = Path(..., min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_\-]*$")

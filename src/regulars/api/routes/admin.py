@@ -8,12 +8,12 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from regulars.api.routes._common import ERRORS, JSON, NOT_FOUND, Limit, Offset, example
-from regulars.server.actions import change_settings, drop_key, make_key
-from regulars.server.security import Principal, require
 from regulars.data import auth
 from regulars.data.schema import KINDS
 from regulars.reports import data_admin
+from regulars.server.actions import change_settings, drop_key, make_key
 from regulars.server.read import read_view
+from regulars.server.security import Principal, require
 
 router = APIRouter(tags=["admin"])
 

@@ -12,10 +12,10 @@ from typing import Literal
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 
-from regulars.server import views
 from regulars.api.routes._common import ERRORS, JSON, NOT_FOUND, Limit, Offset, example
-from regulars.server.security import Principal, require
+from regulars.server import views
 from regulars.server.read import read_view
+from regulars.server.security import Principal, require
 
 router = APIRouter(tags=["analytics"])
 

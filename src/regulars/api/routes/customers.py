@@ -8,14 +8,14 @@ from typing import Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
-from regulars.server.errors import ApiError
-from regulars.server.profiles import DEFAULTS as PROFILE_DEFAULTS
 from regulars.api.routes._common import ERRORS, JSON, NOT_FOUND, Limit, Offset, example
-from regulars.server.actions import erase
-from regulars.server.security import Principal, require
 from regulars.data import auth, keyed
 from regulars.reports import customers as report
+from regulars.server.actions import erase
+from regulars.server.errors import ApiError
+from regulars.server.profiles import DEFAULTS as PROFILE_DEFAULTS
 from regulars.server.read import read_view
+from regulars.server.security import Principal, require
 
 router = APIRouter(tags=["customers"])
 

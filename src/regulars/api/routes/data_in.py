@@ -8,12 +8,12 @@ from typing import Any, Literal
 from fastapi import APIRouter, Body, Depends, File, Form, Path, Request, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
 
-from regulars.server.errors import ApiError
 from regulars.api.routes._common import ERRORS, JSON, example
-from regulars.server.security import Principal, require
-from regulars.server.uploads import run_upload
 from regulars.data.realtime import EventError
 from regulars.data.schema import KINDS
+from regulars.server.errors import ApiError
+from regulars.server.security import Principal, require
+from regulars.server.uploads import run_upload
 
 router = APIRouter(tags=["data in"])
 

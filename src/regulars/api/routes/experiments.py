@@ -12,10 +12,10 @@ from typing import Literal
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from pydantic import BaseModel, Field
 
-from regulars.server import experiment_views as views
 from regulars.api.routes._common import ERRORS, JSON, NOT_FOUND, example
-from regulars.server.security import Principal, require
+from regulars.server import experiment_views as views
 from regulars.server.read import read_view
+from regulars.server.security import Principal, require
 
 router = APIRouter(tags=["experiments"])
 

@@ -10,8 +10,8 @@ from fastapi.responses import Response
 
 from regulars.api.routes._common import ERRORS, JSON, example
 from regulars.server.actions import lists_overview, one_list
-from regulars.server.security import Principal, require
 from regulars.server.read import read_view
+from regulars.server.security import Principal, require
 
 router = APIRouter(tags=["lists"])
 

@@ -9,10 +9,10 @@ from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from regulars.server import text_views
 from regulars.api.routes._common import ERRORS, JSON, example
-from regulars.server.security import Principal, require
+from regulars.server import text_views
 from regulars.server.read import read_view
+from regulars.server.security import Principal, require
 
 router = APIRouter(tags=["text"])
 

@@ -11,10 +11,10 @@ from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from regulars.server import trust_views
 from regulars.api.routes._common import ERRORS, JSON, NOT_FOUND, Limit, Offset, example
-from regulars.server.security import Principal, require
+from regulars.server import trust_views
 from regulars.server.read import read_view
+from regulars.server.security import Principal, require
 
 router = APIRouter(tags=["trust"])
 
