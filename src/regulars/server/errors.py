@@ -1,7 +1,7 @@
 """JSON errors with clear messages and the right status codes (HTML pages for the dashboard).
 
 The page a browser sees is drawn by the function the composition root passes to :func:`install`
-(the dashboard's layout, :func:`regulars.web.layout.error_page`); without one, browsers get JSON too.
+(the dashboard's layout, :func:`regulars.web.layout.error_page`).
 
 Every error from ``/api/`` has the same shape::
 
@@ -47,13 +47,10 @@ def _wants_html(request: Request) -> bool:
 ErrorPage = Callable[..., Response]
 
 
-def install(app: FastAPI, error_page: ErrorPage | None = None) -> None:
+def install(app: FastAPI, error_page: ErrorPage) -> None:
     """Register the handlers on *app*; *error_page* draws the errors of the dashboard's pages."""
 
     def _html_error(request: Request, status: int, message: str, headers=None) -> Response:
-        if error_page is None:
-            return JSONResponse(error_body(status, CODES.get(status, "error"), message), status_code=status,
-                                headers=headers)
         return error_page(request, status, message, headers=headers)
 
     @app.exception_handler(ApiError)
