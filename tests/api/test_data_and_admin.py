@@ -129,7 +129,7 @@ def test_no_personal_data_in_the_logs(analyst, server):
     """What `regulars serve` writes to its log (the same handlers and filter) holds no e-mail, phone or name."""
     import io
 
-    from regulars.api.middleware import configure_logging
+    from regulars.server.middleware import configure_logging
 
     shop = server.extra["shop"]
     cid = shop.customers[33]

@@ -1,6 +1,6 @@
 """No request can forge a line in the server's log, nor put NUL or terminal escapes in it (issue 13 #10).
 
-The server logs through :func:`regulars.api.middleware.configure_logging` (what `regulars serve`
+The server logs through :func:`regulars.server.middleware.configure_logging` (what `regulars serve`
 uses) into a buffer; every line of the buffer must be a real log line.
 """
 
@@ -12,7 +12,7 @@ import re
 
 import pytest
 
-from regulars.api.middleware import configure_logging
+from regulars.server.middleware import configure_logging
 from tests.api.server import start
 from tests.api.shop import build_shop
 

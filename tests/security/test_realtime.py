@@ -153,7 +153,7 @@ def test_events_stay_fast_and_visible_while_a_large_upload_runs(shop, tmp_path):
 
 
 def test_upload_folders_left_by_an_interrupted_server_are_removed_at_start(shop, tmp_path):
-    from regulars.api.routes.data_in import upload_prefix
+    from regulars.server.uploads import upload_prefix
 
     ours = Path(tempfile.mkdtemp(prefix=upload_prefix(shop.path)))
     (ours / "00").mkdir()

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from regulars.cli.server import start_server
+from rich.console import Console
+
+from regulars.server.run import StartError, start_server
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -14,7 +16,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
-    start_server(args.workspace, host=args.host, port=args.port, log_level=args.log_level)
+    try:
+        start_server(args.workspace, host=args.host, port=args.port, log_level=args.log_level)
+    except StartError as exc:
+        Console(stderr=True).print(f"[bold red]error:[/] {exc}")
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

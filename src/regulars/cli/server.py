@@ -1,12 +1,11 @@
 """`regulars serve` and `regulars keys create|list|revoke`.
 
 The lead wires these in with :func:`register`; ``regulars demo`` calls
-:func:`start_server` to open the dashboard afterwards.
+:func:`start_server` to open the dashboard afterwards. The server itself is :mod:`regulars.server`.
 """
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import typer
@@ -16,69 +15,26 @@ from regulars.cli.common import WorkspaceOption, console, err_console, fail, ren
 keys_app = typer.Typer(help="Manage API keys (stored hashed; a key is printed once, when created).",
                        no_args_is_help=True)
 
-_LOCKED_HINT = ("if `regulars serve` is running on this workspace, manage keys on the dashboard's Settings page "
-                "or with POST/DELETE /api/keys instead")
-
 
 def _open(path) -> Workspace:
     from regulars.data.workspace import Workspace, WorkspaceError
+    from regulars.server.run import LOCKED_HINT
+
     try:
         return Workspace(path)
     except WorkspaceError as exc:
-        fail(f"{exc}; {_LOCKED_HINT}")
-
-
-def ensure_admin_key(ws: Workspace) -> str | None:
-    """Create an admin key when the workspace has none; return its secret (else None)."""
-    from regulars.data import auth
-
-    if auth.count_active_admins(ws):
-        return None
-    with ws.transaction():
-        _key, secret = auth.create_key(ws, "admin", name="first admin (created by regulars serve)", created_by="cli")
-    return secret
-
-
-def _port_free(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((host, port))
-        except OSError:
-            return False
-    return True
+        fail(f"{exc}; {LOCKED_HINT}")
 
 
 def start_server(workspace: Path | str | None = None, host: str = "127.0.0.1", port: int = 8000,
                  log_level: str = "info") -> None:
-    """Open the workspace, make sure an admin key exists, print the address and serve until Ctrl+C."""
-    import uvicorn
+    """Serve until Ctrl+C (:func:`regulars.server.run.start_server`); a problem is printed as an error."""
+    from regulars.server.run import StartError, start_server as run
 
-    from regulars.api import Settings, create_app
-    from regulars.api.middleware import configure_logging
-
-    settings = Settings.from_env(workspace=workspace, host=host, port=port, log_level=log_level)
-    if not _port_free(settings.host, settings.port):
-        fail(f"port {settings.port} on {settings.host} is in use; pick another with --port")
-    ws = _open(settings.workspace_path)
     try:
-        secret = ensure_admin_key(ws)
-        path = ws.path
-    finally:
-        ws.close()
-    shown_host = "localhost" if settings.host in ("127.0.0.1", "::1", "localhost") else settings.host
-    console.print(f"[bold green]regulars dashboard[/] on [bold]http://{shown_host}:{settings.port}[/] "
-                  f"(workspace {path}); API under /api/, spec at /openapi.json. Ctrl+C stops it.")
-    if secret:
-        console.print("[bold]First start: an admin key was created. It is shown only now — keep it safe:[/]")
-        console.print(f"  [bold yellow]{secret}[/]")
-        console.print("  Sign in with it, then create keys for other people and tools on the Settings page.")
-    if settings.host not in ("127.0.0.1", "::1", "localhost"):
-        err_console.print("[yellow]warning:[/] listening beyond this machine; put it behind an https proxy "
-                          "so keys and session cookies are not sent in clear text")
-    configure_logging(settings.log_level)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None,
-                access_log=False, server_header=False, lifespan="on", timeout_graceful_shutdown=10)
+        run(workspace, host=host, port=port, log_level=log_level, console=console, err_console=err_console)
+    except StartError as exc:
+        fail(str(exc))
 
 
 def serve(

@@ -246,7 +246,7 @@ class BackgroundRunner:
 
 
 def on_events(ws, customer_ids) -> None:
-    """Real-time hook (:func:`regulars.api.refresh.on_events`): enter the customers whose posted events
+    """Real-time hook (:func:`regulars.server.refresh.on_events`): enter the customers whose posted events
     trigger an approved journey; their first step is scheduled at once."""
     ids = sorted(customer_ids)
     if not ids:

@@ -1,7 +1,7 @@
 """Retention limits: raw web events older than N months are aggregated per day, then deleted; logged.
 
 ``retention(ws, months=None, apply=True)`` is what ``regulars retention --apply`` runs, and what
-the server runs once a day (:mod:`regulars.api.schedule`) when the privacy setting
+the server runs once a day (:mod:`regulars.server.schedule`) when the privacy setting
 ``event_retention_months`` is set. Events before the first day of the month N months ago are
 counted per day, customer, anonymous id, event type and traffic source into ``event_daily`` and
 deleted in the same transaction (a count check refuses the run if the two differ); each run is

@@ -10,10 +10,10 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from regulars.api.errors import ApiError
-from regulars.api.routes._common import read_view
-from regulars.api.security import Principal, check_csrf, require_page
 from regulars.reports import activation as report
+from regulars.server.errors import ApiError
+from regulars.server.read import read_view
+from regulars.server.security import Principal, check_csrf, require_page
 from regulars.web.html import HTML, chart, el, join, money, num, pct, table, tile, void, when
 from regulars.web.layout import csrf_field, page
 
@@ -49,9 +49,9 @@ def _status_form(principal: Principal, j: dict) -> HTML:
 @router.get("/journeys", response_class=HTMLResponse)
 def journeys_page(request: Request, principal: Principal = Depends(require_page("viewer")), ws=Depends(read_view),
                   message: str | None = Query(None, max_length=300)):
-    from regulars.api.routes.activation import list_journeys
+    from regulars.server.actions import journeys
 
-    data = _json(list_journeys(request, principal, ws))
+    data = journeys(request, principal, ws)
     rows = []
     for j in data["items"]:
         detail = report.journey_detail(ws, j["journey_id"]) or {}
@@ -73,12 +73,6 @@ def journeys_page(request: Request, principal: Principal = Depends(require_page(
            el("a", "Monday report", href="/reports/monday"), " · ", el("a", "Activation settings", href="/activation")),
     ])
     return page(request, "Journeys", body, principal=principal)
-
-
-def _json(response) -> dict:
-    import json
-
-    return json.loads(response.body)
 
 
 def _money_pm(r: dict) -> str:
@@ -145,12 +139,12 @@ def _redirect(path: str, message: str) -> RedirectResponse:
 @router.post("/journeys/{journey_id}/{action}", response_class=HTMLResponse)
 def journey_action(request: Request, journey_id: str, action: str, principal: Principal = Depends(require_page("admin")),
                    csrf_token: str = Form("", max_length=200), definition: str = Form("", max_length=100_000)):
-    from regulars.api.routes.activation import _set_status, write
+    from regulars.server.actions import set_journey_status, write
     from regulars.jobs.activation_admin import save_journey
 
     check_csrf(principal, csrf_token)
     if action in ("approve", "pause"):
-        out = _set_status(request, principal, journey_id, "approved" if action == "approve" else "paused")
+        out = set_journey_status(request, principal, journey_id, "approved" if action == "approve" else "paused")
         notes = "; ".join(out.get("notes") or [])
         return _redirect("/journeys", f"{out['name']} is now {'on' if action == 'approve' else 'paused'}."
                          + (f" Note: {notes}" if notes else ""))
@@ -198,17 +192,17 @@ def webhooks_page(request: Request, principal: Principal = Depends(require_page(
 @router.post("/webhooks/retry/{delivery_id}", response_class=HTMLResponse)
 def webhook_retry(request: Request, delivery_id: str, principal: Principal = Depends(require_page("admin")),
                   csrf_token: str = Form("", max_length=200)):
-    from regulars.api.routes.activation import retry_delivery
+    from regulars.server.actions import requeue_delivery
 
     check_csrf(principal, csrf_token)
-    retry_delivery(request, delivery_id, principal)
+    requeue_delivery(request, principal, delivery_id)
     return RedirectResponse("/webhooks", status_code=303)
 
 
 @router.get("/reports/monday", response_class=HTMLResponse)
 def monday_page(request: Request, principal: Principal = Depends(require_page("viewer")), ws=Depends(read_view),
                 as_of: dt.date | None = Query(None)):
-    from regulars.api.routes.activation import monday
+    from regulars.server.actions import monday
     from regulars.jobs.monday_report import render_body
 
     data = monday(request, ws, as_of)
@@ -266,7 +260,7 @@ def activation_page(request: Request, principal: Principal = Depends(require_pag
 @router.post("/activation", response_class=HTMLResponse)
 async def activation_save(request: Request, principal: Principal = Depends(require_page("admin"))):
     from regulars.activation.settings import SECRET, SETTINGS
-    from regulars.api.routes.activation import write
+    from regulars.server.actions import write
     from regulars.jobs.activation_admin import change_settings
 
     form = await request.form()

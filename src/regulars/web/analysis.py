@@ -1,6 +1,6 @@
 """Analysis pages: Segments (with personas), Cohorts, Funnel, Predictions; plus the doctor summary.
 
-Each page renders the dict its JSON route returns (:mod:`regulars.api.views`).
+Each page renders the dict its JSON route returns (:mod:`regulars.server.views`).
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from regulars.api import views
-from regulars.api.errors import ApiError
-from regulars.api.routes._common import read_view
-from regulars.api.security import Principal, require_page
 from regulars.reports.words import step_words
+from regulars.server import views
+from regulars.server.errors import ApiError
+from regulars.server.read import read_view
+from regulars.server.security import Principal, require_page
 from regulars.web.html import HTML, bar, chart, el, join, money, num, pct, table, tile, void, when
 from regulars.web.layout import page
 

@@ -6,19 +6,14 @@ this ASGI middleware puts ``app_settings.currency`` and ``app_settings.timezone`
 
 from __future__ import annotations
 
+from regulars.server.middleware import HttpMiddleware
 from regulars.web.html import CURRENCY, TIMEZONE
 
 
-class ShopCurrencyMiddleware:
-    """Pure ASGI middleware: the request's pages format money in the shop's currency."""
+class ShopCurrencyMiddleware(HttpMiddleware):
+    """The request's pages format money in the shop's currency."""
 
-    def __init__(self, app):
-        self.app = app
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope, receive, send):
         app = scope.get("app")
         settings = getattr(getattr(app, "state", None), "app_settings", None) or {}
         token = CURRENCY.set(settings.get("currency") or None)

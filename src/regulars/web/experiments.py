@@ -1,6 +1,6 @@
 """The Experiments page: every experiment, and one experiment's answer in money with a chart.
 
-It renders the dicts the ``/api/experiments`` routes return (:mod:`regulars.api.experiment_views`);
+It renders the dicts the ``/api/experiments`` routes return (:mod:`regulars.server.experiment_views`);
 only per-arm aggregates are shown, so viewers see the same page as analysts.
 """
 
@@ -11,10 +11,10 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
-from regulars.api import experiment_views as views
-from regulars.api.errors import ApiError
-from regulars.api.routes._common import read_view
-from regulars.api.security import Principal, require_page
+from regulars.server import experiment_views as views
+from regulars.server.errors import ApiError
+from regulars.server.read import read_view
+from regulars.server.security import Principal, require_page
 from regulars.web.html import HTML, chart, el, join, num, pct, table, tile
 from regulars.web.layout import page
 

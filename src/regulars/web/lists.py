@@ -8,9 +8,9 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
-from regulars.api.routes._common import read_view
-from regulars.api.routes.lists import lists_overview, one_list
-from regulars.api.security import Principal, require_page
+from regulars.server.actions import lists_overview, one_list
+from regulars.server.read import read_view
+from regulars.server.security import Principal, require_page
 from regulars.web.html import el, join, num, table
 from regulars.web.layout import page
 

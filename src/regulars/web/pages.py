@@ -1,7 +1,7 @@
 """Dashboard pages: sign-in, Overview, Customers (search and the 360 profile), Data, Settings.
 
 Analysis pages (Segments, Cohorts, Funnel, Predictions) are in :mod:`regulars.web.analysis`.
-Each page calls the same function as its JSON route (:mod:`regulars.api.views`,
+Each page calls the same function as its JSON route (:mod:`regulars.server.views`,
 :mod:`regulars.reports`), then renders HTML on the server.
 """
 
@@ -12,10 +12,9 @@ import hmac
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from regulars.api import views
-from regulars.api.errors import ApiError
-from regulars.api.routes._common import read_view
-from regulars.api.security import (
+from regulars.server import views
+from regulars.server.errors import ApiError
+from regulars.server.security import (
     LOGIN_CSRF_COOKIE, SESSION_COOKIE, AuthProblem, Principal, check_csrf, cookie_secure, identify, new_login_csrf,
     require_page,
 )
@@ -24,6 +23,7 @@ from regulars.data.schema import KINDS
 from regulars.data.shop import rates_text
 from regulars.reports import customers as customers_report
 from regulars.reports import data_admin
+from regulars.server.read import read_view
 from regulars.web import activation, analysis, money_overview, profile, text, trust
 from regulars.web import recommend as recommend_pages
 from regulars.web.html import HTML, chart, delta, el, esc, join, money, num, pager, pct, sparkline, table, tile, void, when
@@ -333,7 +333,7 @@ def data_upload(request: Request, principal: Principal = Depends(require_page("a
                 format: str | None = Form(None, max_length=40), files: list[UploadFile] = File(...),
                 saved_mapping: str = Form("", max_length=100), mapping_toml: str = Form("", max_length=65536),
                 save_mapping_as: str = Form("", max_length=100)):
-    from regulars.api.routes.data_in import run_upload
+    from regulars.server.uploads import run_upload
 
     check_csrf(principal, csrf_token)
     try:
@@ -426,7 +426,7 @@ def settings_save(request: Request, principal: Principal = Depends(require_page(
                   csrf_token: str = Form("", max_length=200), shop_name: str = Form("", max_length=200),
                   session_hours: str = Form("", max_length=20), currency: str = Form("", max_length=20),
                   timezone: str = Form("", max_length=64), exchange_rates: str | None = Form(None, max_length=400)):
-    from regulars.api.routes.admin import change_settings
+    from regulars.server.actions import change_settings
 
     check_csrf(principal, csrf_token)
     extra = {k: v.strip() for k, v in (("currency", currency), ("timezone", timezone)) if v.strip()}
@@ -445,7 +445,7 @@ def settings_save(request: Request, principal: Principal = Depends(require_page(
 def settings_new_key(request: Request, principal: Principal = Depends(require_page("admin")),
                      csrf_token: str = Form("", max_length=200), role: str = Form(..., max_length=20),
                      name: str = Form("", max_length=100)):
-    from regulars.api.routes.admin import make_key
+    from regulars.server.actions import make_key
 
     check_csrf(principal, csrf_token)
     if role not in auth.ROLES:
@@ -460,7 +460,7 @@ def settings_new_key(request: Request, principal: Principal = Depends(require_pa
 @router.post("/settings/keys/{key_id}/revoke", response_class=HTMLResponse)
 def settings_revoke(request: Request, key_id: str, principal: Principal = Depends(require_page("admin")),
                     csrf_token: str = Form("", max_length=200)):
-    from regulars.api.routes.admin import drop_key
+    from regulars.server.actions import drop_key
 
     check_csrf(principal, csrf_token)
     try:

@@ -7,10 +7,10 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse
 
-from regulars.api.errors import ApiError
-from regulars.api.routes._common import read_view
-from regulars.api.security import Principal, check_csrf, require_page
 from regulars.reports import customers as report
+from regulars.server.errors import ApiError
+from regulars.server.read import read_view
+from regulars.server.security import Principal, check_csrf, require_page
 from regulars.web.html import HTML, el, join, money, num, pct, table, tile, void, when
 from regulars.web.layout import csrf_field, page
 
@@ -31,7 +31,7 @@ def customer_page(request: Request, customer_id: str, principal: Principal = Dep
     accuracy: dict[str, list[str]] = {}
     if p.get("predictions"):
         try:
-            from regulars.api import views
+            from regulars.server import views
 
             models = views.backtests(request, ws).get("models") or {}
             accuracy = {m: info.get("sentences") or [] for m, info in models.items()}
@@ -213,7 +213,7 @@ def _admin(customer_id: str, principal: Principal) -> HTML:
 @router.post("/customers/{customer_id}/erase", response_class=HTMLResponse)
 def erase_page(request: Request, customer_id: str, principal: Principal = Depends(require_page("admin")),
                csrf_token: str = Form("", max_length=200), confirm: str = Form("", max_length=10)):
-    from regulars.api.routes.customers import erase
+    from regulars.server.actions import erase
 
     check_csrf(principal, csrf_token)
     if confirm != "yes":

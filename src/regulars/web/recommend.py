@@ -11,9 +11,9 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
-from regulars.api.routes._common import read_view
-from regulars.api.security import Principal, require_page
 from regulars.reports import recommend as report
+from regulars.server.read import read_view
+from regulars.server.security import Principal, require_page
 from regulars.web.html import HTML, chart, el, join, money, num, pager, pct, table, void
 from regulars.web.layout import page
 

@@ -1,6 +1,6 @@
 """The Text page: what customers say -- sentiment over time, topics with their trends and example quotes.
 
-Renders the dicts of :mod:`regulars.api.text_views` (the same functions as ``/api/text/*``);
+Renders the dicts of :mod:`regulars.server.text_views` (the same functions as ``/api/text/*``);
 viewers see quotes with personal data masked.
 """
 
@@ -11,10 +11,10 @@ from typing import Literal
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
-from regulars.api import text_views
-from regulars.api.errors import ApiError
-from regulars.api.routes._common import read_view
-from regulars.api.security import Principal, require_page
+from regulars.server import text_views
+from regulars.server.errors import ApiError
+from regulars.server.read import read_view
+from regulars.server.security import Principal, require_page
 from regulars.web.analysis import PALETTE, _controls, _select, _unavailable
 from regulars.web.html import HTML, chart, el, join, num, pct, table, tile
 from regulars.web.layout import page

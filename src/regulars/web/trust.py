@@ -1,6 +1,6 @@
 """Trust pages: Anomalies, Fairness (the audit of each model) and Model cards.
 
-Each renders the dict of its JSON route (:mod:`regulars.api.trust_views`).
+Each renders the dict of its JSON route (:mod:`regulars.server.trust_views`).
 """
 
 from __future__ import annotations
@@ -8,10 +8,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
-from regulars.api import trust_views
-from regulars.api.errors import ApiError
-from regulars.api.routes._common import read_view
-from regulars.api.security import Principal, require_page
+from regulars.server import trust_views
+from regulars.server.errors import ApiError
+from regulars.server.read import read_view
+from regulars.server.security import Principal, require_page
 from regulars.web.analysis import _controls, _select, _unavailable
 from regulars.web.html import HTML, el, join, num, pager, pct, table, tile
 from regulars.web.layout import page

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from regulars.api.errors import ApiError
+from regulars.server.errors import ApiError
 from regulars.web.html import HTML, el, join, void
 
 EXAMPLE = '[parse]\ndelimiter = ";"\ndecimal = ","\n\n[columns]\norder_id = "Bestellnummer"'

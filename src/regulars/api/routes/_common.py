@@ -1,15 +1,15 @@
-"""What the route modules share: read views, JSON responses, standard error documentation."""
+"""What the route modules share: JSON responses, standard error documentation (and the read view)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
-from fastapi import Query, Request
+from fastapi import Query
 from fastapi.responses import Response
 
 from regulars.data.rows import jsonable
 from regulars.reports.shop_time import SHOP_TIMEZONE, with_offsets
+
 
 Limit = Query(50, ge=1, le=1000, description="Page size (1 to 1000).")
 Offset = Query(0, ge=0, le=100_000_000, description="Rows to skip.")
@@ -27,12 +27,6 @@ ERRORS = {
     422: _err(422, "invalid", "A parameter or the body is invalid; `problems` says which and why."),
 }
 NOT_FOUND = {404: _err(404, "not_found", "No such item.")}
-
-
-def read_view(request: Request) -> Iterator:
-    """Dependency: a read view of the workspace for this request."""
-    with request.app.state.shared.read() as ws:
-        yield ws
 
 
 class JSON(Response):

@@ -11,29 +11,16 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from regulars.api.errors import ApiError
-from regulars.api.routes._common import ERRORS, JSON, NOT_FOUND, Limit, Offset, example, read_view
-from regulars.api.security import Principal, require
+from regulars.api.routes._common import ERRORS, JSON, NOT_FOUND, Limit, Offset, example
 from regulars.reports import activation as report
+from regulars.server.actions import journeys, monday, requeue_delivery, set_journey_status, write
+from regulars.server.errors import ApiError
+from regulars.server.read import read_view
+from regulars.server.security import Principal, require
 
 router = APIRouter(tags=["activation"])
 JourneyId = Path(..., min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_\-]*$")
 FORMAT = Literal["klaviyo", "mailchimp", "google", "meta"]
-
-
-def write(request: Request, fn):
-    """Run ``fn(ws)`` in one transaction on the server's writer; activation errors become API errors."""
-    from regulars.jobs.activation_admin import ActivationError
-
-    def run(ws):
-        with ws.transaction():
-            return fn(ws)
-
-    try:
-        result = request.app.state.shared.write(run)
-    except ActivationError as exc:
-        raise ApiError(exc.status, str(exc)) from None
-    return result
 
 
 # -- journeys ------------------------------------------------------------------------------------
@@ -44,13 +31,7 @@ def write(request: Request, fn):
                                                        "steps": ["1:00:00 email"], "holdout": 0.1,
                                                        "entrants": 120, "held_out": 11, "active": 40}]})})
 def list_journeys(request: Request, principal: Principal = Depends(require("viewer")), ws=Depends(read_view)):
-    if not report.journeys_overview(ws)["items"]:
-        from regulars.jobs.journeys import install_templates
-
-        write(request, lambda w: install_templates(w, principal.actor))
-        with request.app.state.shared.read() as fresh:
-            return JSON(report.journeys_overview(fresh))
-    return JSON(report.journeys_overview(ws))
+    return JSON(journeys(request, principal, ws))
 
 
 @router.get("/journeys/{journey_id}", summary="One journey: definition, per-step outcomes, uplift over the holdout",
@@ -83,25 +64,15 @@ def put_journey(request: Request, body: JourneyIn, journey_id: str = JourneyId,
     return JSON(write(request, lambda ws: save_journey(ws, body.definition, principal.actor, principal.role)))
 
 
-def _set_status(request: Request, principal: Principal, journey_id: str, status: str) -> dict:
-    from regulars.jobs.activation_admin import set_journey_status
-
-    out = write(request, lambda ws: set_journey_status(ws, journey_id, status, principal.actor, principal.role))
-    runner = getattr(request.app.state, "activation", None)
-    if runner is not None:
-        runner.wake()
-    return out
-
-
 @router.post("/journeys/{journey_id}/approve", summary="Turn a journey on (admin): the human in the loop",
              responses={**ERRORS, **NOT_FOUND})
 def approve_journey(request: Request, journey_id: str = JourneyId, principal: Principal = Depends(require("admin"))):
-    return JSON(_set_status(request, principal, journey_id, "approved"))
+    return JSON(set_journey_status(request, principal, journey_id, "approved"))
 
 
 @router.post("/journeys/{journey_id}/pause", summary="Turn a journey off (admin)", responses={**ERRORS, **NOT_FOUND})
 def pause_journey(request: Request, journey_id: str = JourneyId, principal: Principal = Depends(require("admin"))):
-    return JSON(_set_status(request, principal, journey_id, "paused"))
+    return JSON(set_journey_status(request, principal, journey_id, "paused"))
 
 
 @router.get("/journeys/{journey_id}/log", summary="What was sent to whom and why (and what was not)",
@@ -188,26 +159,11 @@ def webhook_deliveries(principal: Principal = Depends(require("admin")), ws=Depe
              responses={**ERRORS, **NOT_FOUND})
 def retry_delivery(request: Request, delivery_id: str = Path(..., min_length=1, max_length=200),
                    principal: Principal = Depends(require("admin"))):
-    from regulars.data import webhook_store
-    from regulars.jobs.activation import utcnow
-
-    if not write(request, lambda ws: webhook_store.retry(ws, delivery_id, utcnow())):
-        raise ApiError(404, f"no undelivered delivery {delivery_id!r}")
-    runner = getattr(request.app.state, "activation", None)
-    if runner is not None:
-        runner.wake()
+    requeue_delivery(request, principal, delivery_id)
     return JSON({"queued": delivery_id})
 
 
 # -- reports, alerts, settings ----------------------------------------------------------------------
-def monday(request: Request, ws, as_of: dt.date | None) -> dict:
-    """The Monday report (shared by the JSON route and the dashboard page)."""
-    from regulars.reports import standard
-
-    name = str((request.app.state.app_settings or {}).get("shop_name") or "My shop")
-    return standard.monday(ws, as_of=as_of, shop_name=name, save=request.app.state.shared.submit).value
-
-
 @router.get("/reports/monday", summary="The weekly report: KPIs vs last week, segments, at-risk customers, journeys",
             responses={**ERRORS})
 def get_monday(request: Request, principal: Principal = Depends(require("viewer")), ws=Depends(read_view),

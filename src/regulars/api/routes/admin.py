@@ -7,12 +7,13 @@ from typing import Literal
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from regulars.api.errors import ApiError
-from regulars.api.routes._common import ERRORS, JSON, NOT_FOUND, Limit, Offset, example, read_view
-from regulars.api.security import Principal, require
+from regulars.api.routes._common import ERRORS, JSON, NOT_FOUND, Limit, Offset, example
 from regulars.data import auth
 from regulars.data.schema import KINDS
 from regulars.reports import data_admin
+from regulars.server.actions import change_settings, drop_key, make_key
+from regulars.server.read import read_view
+from regulars.server.security import Principal, require
 
 router = APIRouter(tags=["admin"])
 
@@ -61,38 +62,12 @@ def create_key(request: Request, body: KeyIn, principal: Principal = Depends(req
     return JSON(make_key(request, principal, body.role, body.name), status_code=201)
 
 
-def make_key(request: Request, principal: Principal, role: str, name: str) -> dict:
-    key, secret = request.app.state.shared.write_transaction(
-        lambda ws: auth.create_key(ws, role, name=name, created_by=principal.actor))
-    from regulars.api.app import reload_keys
-
-    reload_keys(request.app)
-    return {**key.as_dict(), "secret": secret}
-
-
 @router.delete("/keys/{key_id}", summary="Revoke an API key (admin)",
                responses={**ERRORS, **NOT_FOUND, 409: {"description": "It is the last admin key."},
                           **example({**KEY_EXAMPLE, "active": False, "revoked_at": "2025-02-01T09:00:00"})})
 def revoke_key(request: Request, principal: Principal = Depends(require("admin")),
                key_id: str = Path(..., min_length=1, max_length=40)):
     return JSON(drop_key(request, principal, key_id))
-
-
-def drop_key(request: Request, principal: Principal, key_id: str) -> dict:
-    def run(ws):
-        key = auth.get_key(ws, key_id)
-        if key is None:
-            raise ApiError(404, f"no key {key_id!r}")
-        if key.role == "admin" and key.active and auth.count_active_admins(ws) <= 1:
-            raise ApiError(409, "this is the last admin key; create another admin key first")
-        return auth.revoke_key(ws, key_id, revoked_by=principal.actor)
-
-    key = request.app.state.shared.write_transaction(run)
-    from regulars.api.app import reload_keys
-
-    reload_keys(request.app)
-    request.app.state.sessions.forget_key(key_id)
-    return key.as_dict()
 
 
 # -- settings and audit -----------------------------------------------------------
@@ -119,17 +94,6 @@ class SettingsIn(BaseModel):
 @router.put("/settings", summary="Change server settings (admin)", responses={**ERRORS, **example(SETTINGS_EXAMPLE)})
 def put_settings(request: Request, body: SettingsIn = Body(...), principal: Principal = Depends(require("admin"))):
     return JSON(change_settings(request, principal, body.model_dump(exclude_none=True)))
-
-
-def change_settings(request: Request, principal: Principal, values: dict) -> dict:
-    try:
-        new = request.app.state.shared.write_transaction(lambda ws: auth.set_settings(ws, values, principal.actor))
-    except auth.AuthError as exc:
-        raise ApiError(422, str(exc)) from None
-    request.app.state.app_settings = new
-    if {"currency", "exchange_rates", "timezone"} & set(values):
-        request.app.state.cache.clear()  # every report's money and days depend on them
-    return new
 
 
 @router.get("/audit", summary="Audit log: sign-ins, keys, uploads, exports, erasures (admin)",

@@ -1,6 +1,6 @@
 """Analytics routes: KPIs, data doctor, segments, personas, cohorts, funnel, predictions, backtests.
 
-Each calls the same function as its dashboard page (:mod:`regulars.api.views`,
+Each calls the same function as its dashboard page (:mod:`regulars.server.views`,
 which calls :mod:`regulars.reports` and caches the result until the next write).
 """
 
@@ -12,9 +12,10 @@ from typing import Literal
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 
-from regulars.api import views
-from regulars.api.routes._common import ERRORS, JSON, NOT_FOUND, Limit, Offset, example, read_view
-from regulars.api.security import Principal, require
+from regulars.api.routes._common import ERRORS, JSON, NOT_FOUND, Limit, Offset, example
+from regulars.server import views
+from regulars.server.read import read_view
+from regulars.server.security import Principal, require
 
 router = APIRouter(tags=["analytics"])
 

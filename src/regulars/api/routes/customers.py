@@ -8,12 +8,14 @@ from typing import Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
-from regulars.api.errors import ApiError
-from regulars.api.profiles import DEFAULTS as PROFILE_DEFAULTS
-from regulars.api.routes._common import ERRORS, JSON, NOT_FOUND, Limit, Offset, example, read_view
-from regulars.api.security import Principal, require
-from regulars.data import auth, customer_queries, keyed
+from regulars.api.routes._common import ERRORS, JSON, NOT_FOUND, Limit, Offset, example
+from regulars.data import auth, keyed
 from regulars.reports import customers as report
+from regulars.server.actions import erase
+from regulars.server.errors import ApiError
+from regulars.server.profiles import DEFAULTS as PROFILE_DEFAULTS
+from regulars.server.read import read_view
+from regulars.server.security import Principal, require
 
 router = APIRouter(tags=["customers"])
 
@@ -136,42 +138,6 @@ def erase_customer(
     customer_id: str = CustomerId,
 ):
     return JSON(erase(request, principal, customer_id))
-
-
-def erase(request: Request, principal: Principal, customer_id: str) -> dict:
-    """Erase through the writer (shared with the dashboard's erase button)."""
-    from regulars.data.erasure import CustomerNotFound, forget
-
-    def run(ws):
-        if not customer_queries.customer_exists(ws, customer_id):
-            raise CustomerNotFound(customer_id)
-        record = forget(ws, customer_id, requested_by=principal.actor)
-        auth.record(ws, principal.actor, principal.role, "customer.erase", record["erasure_id"],
-                    {"rows_deleted": sum(record["rows_deleted"].values())})
-        return record
-
-    try:
-        record = request.app.state.shared.write(run, exclusive=True)  # the file is rewritten: no reads meanwhile
-    except CustomerNotFound:
-        raise ApiError(404, f"no customer {customer_id!r}") from None
-    forget_derived(request.app, erasure=True)  # nothing about them may be served from a cache
-    return record
-
-
-def forget_derived(app, erasure: bool = False) -> None:
-    """Drop cached reports and profiles after a change the caches cannot follow (upload, erasure, refresh).
-
-    After an erasure only the results that list customers go (aggregates are recomputed in the
-    background as after any write); uploads and segment refreshes drop everything.
-    """
-    app.state.cache.clear(("predictions", "members", "backtests", "text_topics", "anomalies") if erasure else None)
-    app.state.profiles.clear()
-    if app.state.settings.warm_reports:
-        from regulars.api.views import warm
-
-        warm(app)
-    if app.state.settings.warm_profiles:
-        app.state.profiles.start_warm(app.state.shared.read)
 
 
 def _safe(text: str) -> str:

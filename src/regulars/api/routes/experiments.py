@@ -1,7 +1,7 @@
 """Experiment routes: list, analysis in money, sample-size plan, bandit state; create and assign.
 
 Reads need a viewer key (only per-arm aggregates are returned), writes an analyst key. The
-dashboard's Experiments page calls the same functions (:mod:`regulars.api.experiment_views`).
+dashboard's Experiments page calls the same functions (:mod:`regulars.server.experiment_views`).
 """
 
 from __future__ import annotations
@@ -12,9 +12,10 @@ from typing import Literal
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from pydantic import BaseModel, Field
 
-from regulars.api import experiment_views as views
-from regulars.api.routes._common import ERRORS, JSON, NOT_FOUND, example, read_view
-from regulars.api.security import Principal, require
+from regulars.api.routes._common import ERRORS, JSON, NOT_FOUND, example
+from regulars.server import experiment_views as views
+from regulars.server.read import read_view
+from regulars.server.security import Principal, require
 
 router = APIRouter(tags=["experiments"])
 

@@ -8,28 +8,12 @@ from typing import Literal
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 
-from regulars.api.errors import ApiError
-from regulars.api.routes._common import ERRORS, JSON, example, read_view
-from regulars.api.security import Principal, require
+from regulars.api.routes._common import ERRORS, JSON, example
+from regulars.server.actions import lists_overview, one_list
+from regulars.server.read import read_view
+from regulars.server.security import Principal, require
 
 router = APIRouter(tags=["lists"])
-
-
-def lists_overview(ws) -> dict:
-    """Every list with its title and size (shared with the Lists page)."""
-    from regulars.reports.action_lists import available
-
-    return {"items": available(ws)}
-
-
-def one_list(ws, name: str, principal: Principal):
-    """The whole list *name*, names and e-mails masked for viewers (shared with the Lists page)."""
-    from regulars.reports.action_lists import UnknownList, action_list
-
-    try:
-        return action_list(ws, name, include_pii=principal.sees_pii)
-    except UnknownList as exc:
-        raise ApiError(404, exc.args[0]) from None
 
 
 @router.get("/lists", summary="The lists a shop owner acts on, with their sizes",

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Path, Request
 
-from regulars.api.errors import ApiError
-from regulars.api.routes._common import ERRORS, JSON, NOT_FOUND, example, read_view
-from regulars.api.security import Principal, require
+from regulars.api.routes._common import ERRORS, JSON, NOT_FOUND, example
 from regulars.data import auth, suppression
+from regulars.server.errors import ApiError
+from regulars.server.read import read_view
+from regulars.server.security import Principal, require
 
 router = APIRouter(tags=["admin"])
 

@@ -12,10 +12,11 @@ from typing import Literal
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 
-from regulars.api.errors import ApiError
-from regulars.api.routes._common import ERRORS, JSON, NOT_FOUND, Limit, Offset, example, read_view
-from regulars.api.security import Principal, require
+from regulars.api.routes._common import ERRORS, JSON, NOT_FOUND, Limit, Offset, example
 from regulars.reports import recommend as report
+from regulars.server.errors import ApiError
+from regulars.server.read import read_view
+from regulars.server.security import Principal, require
 
 router = APIRouter(tags=["recommendations"])
 

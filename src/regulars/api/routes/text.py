@@ -1,6 +1,6 @@
 """Text routes: topics and sentiment of reviews, tickets and survey comments; run the analysis.
 
-Each calls the same function as the dashboard's Text page (:mod:`regulars.api.text_views`).
+Each calls the same function as the dashboard's Text page (:mod:`regulars.server.text_views`).
 """
 
 from __future__ import annotations
@@ -9,9 +9,10 @@ from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from regulars.api import text_views
-from regulars.api.routes._common import ERRORS, JSON, example, read_view
-from regulars.api.security import Principal, require
+from regulars.api.routes._common import ERRORS, JSON, example
+from regulars.server import text_views
+from regulars.server.read import read_view
+from regulars.server.security import Principal, require
 
 router = APIRouter(tags=["text"])
 

@@ -1,6 +1,6 @@
 """Trust routes: anomaly and fraud flags, fairness audits, model cards.
 
-Each calls the same function as its dashboard page (:mod:`regulars.api.trust_views`).
+Each calls the same function as its dashboard page (:mod:`regulars.server.trust_views`).
 """
 
 from __future__ import annotations
@@ -11,9 +11,10 @@ from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from regulars.api import trust_views
-from regulars.api.routes._common import ERRORS, JSON, NOT_FOUND, Limit, Offset, example, read_view
-from regulars.api.security import Principal, require
+from regulars.api.routes._common import ERRORS, JSON, NOT_FOUND, Limit, Offset, example
+from regulars.server import trust_views
+from regulars.server.read import read_view
+from regulars.server.security import Principal, require
 
 router = APIRouter(tags=["trust"])
 

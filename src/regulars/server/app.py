@@ -1,4 +1,8 @@
-"""The app factory: one FastAPI app serving the JSON API under ``/api/`` and the dashboard pages.
+"""The app factory and composition root: one FastAPI app serving the JSON API under ``/api/`` and the pages.
+
+The only module of :mod:`regulars.server` that imports the interfaces: it mounts the routes of
+:mod:`regulars.api` and the pages of :mod:`regulars.web`, and gives :mod:`regulars.server.errors`
+the page layout to draw errors for browsers in.
 
 >>> app = create_app(Settings(workspace="unused.duckdb"))   # nothing is opened until the server starts
 >>> "/api/customers/{customer_id}" in app.openapi()["paths"]
@@ -14,14 +18,15 @@ import time
 from fastapi import FastAPI
 
 from regulars import __version__
-from regulars.api import cli_channel, errors
-from regulars.api.cache import ReportCache
-from regulars.api.middleware import ServerMiddleware
-from regulars.api.profiles import ProfileCache
-from regulars.api.security import SessionCache
-from regulars.api.settings import Settings
 from regulars.data import auth
 from regulars.data.realtime import SharedWorkspace
+from regulars.server import cli_channel, errors
+from regulars.server.actions import reload_keys
+from regulars.server.cache import ReportCache
+from regulars.server.middleware import ServerMiddleware
+from regulars.server.profiles import ProfileCache
+from regulars.server.security import SessionCache
+from regulars.server.settings import Settings
 
 log = logging.getLogger("regulars.server")
 
@@ -64,7 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         shared = SharedWorkspace(settings.workspace_path, readers=settings.read_connections,
                                  memory_limit=settings.memory_limit)
         app.state.shared = shared
-        from regulars.api.routes.data_in import clean_stale_uploads
+        from regulars.server.uploads import clean_stale_uploads
 
         if clean_stale_uploads(shared.path):
             log.info("removed upload folders left by an interrupted server")
@@ -75,19 +80,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.app_settings = auth.get_settings(ws)
             shared.write_transaction(auth.purge_sessions)
         app.state.profiles = ProfileCache(shared, max_profiles=settings.max_profiles)
-        from regulars.api import consent_hook  # noqa: F401 - registers the consent listener once per process
-        from regulars.api.refresh import install as install_refresh
+        from regulars.server import consent_hook  # noqa: F401 - registers the consent listener once per process
+        from regulars.server.refresh import install as install_refresh
 
         refresher = install_refresh(app)
-        from regulars.api.activation_runner import install as install_activation, uninstall as stop_activation
+        from regulars.server.activation_runner import install as install_activation, uninstall as stop_activation
 
         install_activation(app)
-        from regulars.api.schedule import Schedule
+        from regulars.server.schedule import Schedule
 
         schedule = Schedule(shared).start()  # retention limit, daily
         shared.warm(min(4, settings.read_connections))
         if settings.warm_reports:
-            from regulars.api.views import warm
+            from regulars.server.views import warm
 
             warm(app)
         if settings.warm_profiles:
@@ -122,7 +127,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.add_middleware(ShopCurrencyMiddleware)
     app.add_middleware(ServerMiddleware)
-    errors.install(app)
+    from regulars.web.layout import error_page
+
+    errors.install(app, error_page)
 
     from regulars.api.routes import (activation, admin, analytics, customers, data_in, experiments, lists, privacy,
                                      recommend, text, trust)
@@ -140,9 +147,3 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(lists_page.router)
 
     return app
-
-
-def reload_keys(app: FastAPI) -> None:
-    """Reload the active keys after a change (create/revoke)."""
-    with app.state.shared.read() as ws:
-        app.state.keyring = auth.Keyring.load(ws)

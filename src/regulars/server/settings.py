@@ -22,7 +22,7 @@ from regulars.data.workspace import resolve_path
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything :func:`regulars.api.create_app` needs; nothing is read at import time.
+    """Everything :func:`regulars.server.create_app` needs; nothing is read at import time.
 
     Parameters
     ----------

@@ -149,8 +149,8 @@ def _after(app: FastAPI, future, out: queue.Queue) -> None:
         return
     if changed:
         try:
-            from regulars.api.app import reload_keys
-            from regulars.api.routes.customers import forget_derived
+            from regulars.server.actions import reload_keys
+            from regulars.server.actions import forget_derived
 
             reload_keys(app)
             with app.state.shared.read() as ws:

@@ -6,7 +6,7 @@ a :class:`Refresher` thread (so event writes never wait for this), which:
 1. recomputes those customers' **event-driven segment memberships**
    (:mod:`regulars.jobs.realtime_segments`) and records who entered and exited
    as a ``realtime`` segment refresh through the one segment store;
-2. rebuilds their cached 360 profiles (:mod:`regulars.api.profiles`);
+2. rebuilds their cached 360 profiles (:mod:`regulars.server.profiles`);
 3. calls the functions registered with :func:`on_events` (e.g. journey
    triggers): ``fn(workspace, customer_ids)`` on the writer, so they may write.
 

@@ -5,7 +5,7 @@ reports and alerts) and the real-time hooks.
   after the events commit (within the writer's 0.25 s refresh interval, before the slower segment
   refresh) and enters the customers whose events trigger an approved journey; their first step
   is scheduled at once.
-- Segment changes: a hook registered with :func:`regulars.api.refresh.on_events` runs after the
+- Segment changes: a hook registered with :func:`regulars.server.refresh.on_events` runs after the
   real-time segment update and wakes the runner, which enters customers who just joined a
   segment that triggers a journey.
 """
@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import threading
 
-from regulars.api import refresh
 from regulars.data.access import SharedAccess
 from regulars.jobs import activation
+from regulars.server import refresh
 
 _RUNNERS: dict[str, activation.BackgroundRunner] = {}
 _LOCK = threading.Lock()

@@ -2,7 +2,7 @@
 
 Each function calls :mod:`regulars.reports.experiments` (or :mod:`regulars.reports.causal`) and
 returns its JSON-ready ``to_dict()``, cached until the next write like every other report
-(:mod:`regulars.api.cache`). Only aggregates per arm leave here: viewers see them too. Writes
+(:mod:`regulars.server.cache`). Only aggregates per arm leave here: viewers see them too. Writes
 (create, assign) go through the server's single writer and clear the cached experiment reports.
 """
 
@@ -12,8 +12,8 @@ import datetime as dt
 
 from fastapi import Request
 
-from regulars.api.errors import ApiError
 from regulars.data.rows import jsonable
+from regulars.server.errors import ApiError
 
 
 def _errors():

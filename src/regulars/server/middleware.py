@@ -91,8 +91,8 @@ def configure_logging(level: str = "info", stream=None) -> None:
     logging.getLogger("uvicorn.access").disabled = True
 
 
-class ServerMiddleware:
-    """Pure ASGI middleware: timing + access log, security headers, JSON/HTML 500."""
+class HttpMiddleware:
+    """Pure ASGI middleware acting on HTTP requests (others pass through): a subclass writes :meth:`http`."""
 
     def __init__(self, app):
         self.app = app
@@ -101,6 +101,16 @@ class ServerMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        await self.http(scope, receive, send)
+
+    async def http(self, scope, receive, send):  # pragma: no cover - every subclass writes its own
+        raise NotImplementedError
+
+
+class ServerMiddleware(HttpMiddleware):
+    """Timing + access log, security headers, JSON/HTML 500."""
+
+    async def http(self, scope, receive, send):
         started = time.perf_counter()
         status = {"code": 500, "sent": False}
 
@@ -142,7 +152,7 @@ class ServerMiddleware:
         """Nothing under /api/ is answered (not even a 404) without valid credentials."""
         from starlette.requests import Request
 
-        from regulars.api.security import AuthProblem, identify
+        from regulars.server.security import AuthProblem, identify
 
         try:
             principal = identify(Request(scope))

@@ -2,7 +2,7 @@
 
 A dashboard page and the JSON route for the same thing both call the function
 here, which calls the report in :mod:`regulars.reports` and returns its
-JSON-ready ``to_dict()`` (cached until the next write, see :mod:`regulars.api.cache`).
+JSON-ready ``to_dict()`` (cached until the next write, see :mod:`regulars.server.cache`).
 A report that is not installed answers 503; a parameter the report refuses, 422.
 """
 
@@ -12,9 +12,9 @@ import importlib
 
 from fastapi import Request
 
-from regulars.api.errors import ApiError
 from regulars.data.rows import jsonable
 from regulars.reports import standard
+from regulars.server.errors import ApiError
 
 
 def report_module(name: str):
@@ -38,7 +38,7 @@ def _writer(request: Request):
 
 
 def _cached(request: Request, ws, key: tuple, compute):
-    """``compute(ws)`` made JSON-ready, through the report cache (see :mod:`regulars.api.cache`).
+    """``compute(ws)`` made JSON-ready, through the report cache (see :mod:`regulars.server.cache`).
 
     Behind the in-memory cache are the workspace's stored results: a report computed before
     (by the refresh job, ``regulars demo``, a read command or an earlier server) from the same
@@ -199,7 +199,7 @@ def refresh_segments(request: Request) -> dict:
     except ImportError:
         raise ApiError(503, "segments are not available in this installation") from None
     result = request.app.state.shared.write(lambda ws: refresh(ws))
-    from regulars.api.routes.customers import forget_derived
+    from regulars.server.actions import forget_derived
 
     forget_derived(request.app)
     return jsonable(result.to_dict())
@@ -326,7 +326,7 @@ def warm(app) -> None:
             app.state.reports_warming = False
 
     def _run() -> None:
-        from regulars.api.routes.activation import monday
+        from regulars.server.actions import monday
 
         # in the order of the navigation, and the persona cards (they import scikit-learn) with the segments
         calls = [lambda ws: doctor(request, ws), lambda ws: monday(request, ws, None),

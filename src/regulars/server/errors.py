@@ -1,5 +1,8 @@
 """JSON errors with clear messages and the right status codes (HTML pages for the dashboard).
 
+The page a browser sees is drawn by the function the composition root passes to :func:`install`
+(the dashboard's layout, :func:`regulars.web.layout.error_page`).
+
 Every error from ``/api/`` has the same shape::
 
     {"error": "not_found", "message": "no customer 'c-999'", "status": 404}
@@ -10,12 +13,14 @@ with where it is (``query.limit``, ``body.events.3.occurred_at``) and what was e
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from regulars.api.security import AuthProblem, LoginRequired
+from regulars.server.security import AuthProblem, LoginRequired
 
 CODES = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
          409: "conflict", 413: "too_large", 415: "unsupported_media_type", 422: "invalid", 500: "internal_error",
@@ -38,14 +43,15 @@ def _wants_html(request: Request) -> bool:
     return not request.url.path.startswith("/api/") and request.url.path != "/openapi.json"
 
 
-def _html_error(request: Request, status: int, message: str, headers=None) -> Response:
-    from regulars.web.layout import error_page
-
-    return error_page(request, status, message, headers=headers)
+#: ``error_page(request, status, message, headers=...)``: the HTML page of an error for a browser.
+ErrorPage = Callable[..., Response]
 
 
-def install(app: FastAPI) -> None:
-    """Register the handlers on *app*."""
+def install(app: FastAPI, error_page: ErrorPage) -> None:
+    """Register the handlers on *app*; *error_page* draws the errors of the dashboard's pages."""
+
+    def _html_error(request: Request, status: int, message: str, headers=None) -> Response:
+        return error_page(request, status, message, headers=headers)
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError):

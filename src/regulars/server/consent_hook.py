@@ -9,8 +9,8 @@ right after the event commits -- not at the next prediction run.
 
 from __future__ import annotations
 
-from regulars.api.refresh import on_events
 from regulars.jobs.consent import apply_consent_events
+from regulars.server.refresh import on_events
 
 
 @on_events
