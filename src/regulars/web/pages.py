@@ -118,7 +118,9 @@ def _complete_months(monthly: dict) -> list[dict]:
     if rows and end:
         import datetime as dt
 
-        end_day = dt.date.fromisoformat(end[:10])
+        from regulars.values import iso_date
+
+        end_day = iso_date(end)
         if (end_day + dt.timedelta(days=1)).month == end_day.month:  # the last month is not over
             rows = rows[:-1]
     return rows
