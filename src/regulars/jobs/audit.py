@@ -66,7 +66,7 @@ class AuditContext:
 
             scored = score_customers(in_shop_money(self.ws), self.fitted(), reasons=False,
                                      value=False).set_index("customer_id")
-            since = (pd.Timestamp(self.cutoff) - pd.to_datetime(scored["last_order_at"])).dt.days
+            since = (pd.Timestamp(self.cutoff) - pd.to_datetime(scored["last_order_date"])).dt.days
             self._scored = scored[since.to_numpy() <= ACTIVE_DAYS]
         return self._scored
 
@@ -130,7 +130,7 @@ def _propensity_scores(ctx: AuditContext) -> pd.DataFrame | None:
 
 def _lead_scores(ctx: AuditContext) -> pd.DataFrame | None:
     from regulars.jobs.predict import converted
-    from regulars.models.leads import lead_features
+    from regulars.features.leads import lead_features
 
     fm = ctx.fitted()
     if fm.leads is None:

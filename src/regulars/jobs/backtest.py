@@ -55,7 +55,7 @@ from regulars.jobs.predict import (
     fit_models,
     score_customers,
 )
-from regulars.models.leads import lead_features
+from regulars.features.leads import lead_features
 from regulars.models.readiness import MIN_OBSERVED, Verdict, assess
 
 __all__ = ["BacktestResult", "agreed_verdicts", "backtest", "classification_metrics", "default_cutoff", "reliability_bins"]
@@ -256,7 +256,7 @@ def backtest(ws, cutoff=None, horizon_days: int | None = None, progress=None, wr
             setattr(fm, name, None)
     scored = score_customers(ws, fm, reasons=False, progress=say, value=False).set_index("customer_id")
     say("judging")
-    since_last = (pd.Timestamp(cutoff) - pd.to_datetime(scored["last_order_at"])).dt.days.astype(float)
+    since_last = (pd.Timestamp(cutoff) - pd.to_datetime(scored["last_order_date"])).dt.days.astype(float)
     active = since_last <= ACTIVE_DAYS
     population = f"customers who ordered in the {ACTIVE_DAYS} days before {cutoff}"
 

@@ -36,13 +36,16 @@ from regulars.data import predictions_store as store
 from regulars.data.as_of import ORDERS, resolve_as_of
 from regulars.features.labels import activity_features, churn_labels, propensity_labels
 from regulars.models.churn import ChurnModel, float_matrix
-from regulars.models.leads import LeadScorer, lead_features
-from regulars.models.next_order import (
-    add_days,
+from regulars.features.leads import lead_features
+from regulars.features.purchase_history import (
     gap_statistics,
+    purchase_summary,
+    purchases,
     replenishment_pairs,
-    replenishment_schedule,
+    stored_totals,
 )
+from regulars.models.leads import LeadScorer
+from regulars.models.next_order import add_days, replenishment_schedule
 from regulars.models.propensity import PurchasePropensityModel
 from regulars.models.readiness import (
     DataStats,
@@ -51,10 +54,8 @@ from regulars.models.readiness import (
     NotEnoughData,
     Verdict,
     assess,
-    purchases,
 )
 from regulars.models.reasons import explain_json, topic_of
-from regulars.models.summary import stored_totals
 from regulars.jobs.tables import SampledTables, as_known_on, in_shop_money, money_refusal, present_day
 from regulars.jobs.forecast import ForecastChoice, fit_forecast
 from regulars.jobs.value import ValueModels, fit_value, score_value
@@ -154,8 +155,6 @@ def snapshot_parts(tables, as_of, categories=None, ordered: bool = True) -> list
     The narrow parts are sorted by customer id (pandas then joins sorted indexes, 3x faster than
     hashing strings); the wide mart is not (DuckDB would hold ~0.4 GB at a million customers to
     sort it, for a 0.2 s gain). ``ordered=False``: none is sorted (they are joined on the engine)."""
-    from regulars.models.summary import purchase_summary
-
     first = activity_features(tables, as_of)
     parts = [first, purchase_summary(tables, as_of), gap_statistics(tables, as_of)]
     if ordered:
@@ -173,7 +172,7 @@ def snapshot(ws, as_of, categories=None, fraction: float = 1.0, tables=None) -> 
     Each part runs as its own query and the parts are joined in pandas (DuckDB plans the
     parts well one by one; a single query joining them all was 3x slower at a million rows).
     The customer's BTYD summary comes from the stored order totals when they hold for ``as_of``
-    (:func:`regulars.models.summary.purchase_summary`).
+    (:func:`regulars.features.purchase_history.purchase_summary`).
     """
     as_of = to_date(as_of)
     tables = as_known_on(ws, as_of, tables or (SampledTables(ws, fraction) if fraction < 1 else ws))
@@ -550,7 +549,7 @@ def score_frame(fm: FittedModels, frame: pd.DataFrame, horizon_days: int = 365,
     out["as_of"] = as_of
     out["horizon_days"] = int(horizon_days)
     out["orders_to_date"] = (frame["frequency"] + 1).astype(int)
-    out["last_order_at"] = add_days(as_of, -frame["days_since_last_order"].to_numpy(dtype=float)).to_numpy()
+    out["last_order_date"] = add_days(as_of, -frame["days_since_last_order"].to_numpy(dtype=float)).to_numpy()
     modes = {k: v.status for k, v in fm.verdicts.items()}
     out["data_mode"] = "small" if any(s == "small" for k, s in modes.items() if k in ("churn", "value")) else "full"
     if len(frame) == 0:

@@ -128,7 +128,7 @@ def _judge(ws, cutoff, groups: frozenset, say) -> dict:
             raise ValueError("the churn model could not be fitted at the cutoff: "
                              + "; ".join(fm.verdicts["churn"].messages))
         scored = score_customers(reads, fm, reasons=False, value=False).set_index("customer_id")
-    since = (pd.Timestamp(cutoff) - pd.to_datetime(scored["last_order_at"])).dt.days
+    since = (pd.Timestamp(cutoff) - pd.to_datetime(scored["last_order_date"])).dt.days
     active = scored[since.to_numpy() <= ACTIVE_DAYS]
     labels = ws.execute(churn_labels(ws.table("orders"), cutoff, 90)).set_index("customer_id")["churned"]
     y = labels.reindex(active.index).fillna(0).astype(int).to_numpy()

@@ -39,7 +39,7 @@ from collections.abc import Sequence
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.decomposition import NMF
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 from sklearn.utils.validation import check_is_fitted
@@ -148,7 +148,7 @@ def label_topic(words: Sequence[str], weights: Sequence[float]) -> str:
     return ", ".join(words[:3])
 
 
-class TopicModel(BaseEstimator):
+class TopicModel(TransformerMixin, BaseEstimator):
     """TF-IDF + NMF topics with readable labels and ids kept across refreshes.
 
     Parameters
