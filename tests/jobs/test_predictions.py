@@ -199,7 +199,7 @@ def test_money_and_flags_reach_the_classifiers_as_numbers(shop):
     # float features (a Decimal object column used to be dropped from the model silently)
     from regulars.features.mart import customer_features
     from regulars.data.as_of import ORDERS, resolve_as_of
-    from regulars.jobs.predict import _feature_names, snapshot
+    from regulars.jobs.snapshot import _feature_names, snapshot
 
     ws, _, _ = shop
     as_of = resolve_as_of(ws, basis=ORDERS)
@@ -290,7 +290,7 @@ def test_forecast_backtest_says_which_won_and_predict_serves_the_winner(shop):
 def test_leads_are_people_and_none_exists_only_through_later_links(shop):
     import datetime as dt
 
-    from regulars.jobs.predict import data_stats
+    from regulars.jobs.data_stats import data_stats
     from regulars.jobs.tables import as_known_on
     from regulars.features.leads import lead_features
 

@@ -71,7 +71,8 @@ def predict_command(
     `regulars demo`), they are shown without fitting again; `--refresh` fits anyway.
     """
     from regulars.cli.engine_opts import on_spark
-    from regulars.jobs.predict import latest_display, predict, store_display
+    from regulars.jobs.predict import predict
+    from regulars.jobs.predict_display import latest_display, store_display
     from regulars.reports.predictions import backtest_report
 
     days = _days(horizon)

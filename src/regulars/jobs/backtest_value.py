@@ -195,7 +195,7 @@ def _judge_next_order(rows, vm, frame, scored, actual, start, days, shown, commo
                  f"Its Brier score was {brier:.3f}, against {brier_base:.3f} for saying {_pct(base)} to everyone "
                  "(lower is better).", **common)
         table = probability_table(p, bought)
-        shown_bins = [b for b in table if b["n"] >= max(20, len(p) // 100)]
+        shown_bins = [b for b in table if b["n"] >= max(MIN_OBSERVED, len(p) // 100)]
         words = "; ".join(f"of the {b['n']:,} given {b['bin']}, {_pct(b['observed'])} did" for b in shown_bins)
         error = sum(b["n"] * abs(b["predicted"] - b["observed"]) for b in table) / max(len(p), 1)
         rows.add("next_order", "within_window_calibration", error, None, None,

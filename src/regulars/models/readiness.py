@@ -65,7 +65,7 @@ class Minimums:
     repeat_customers: int = 30
     btyd_repeat_customers: int = 20
     btyd_history_days: int = 90
-    label_class: int = 20  # each outcome (e.g. returned / did not) in the training window
+    label_class: int = MIN_OBSERVED  # each outcome (e.g. returned / did not) in the training window
     comfortable_customers: int = 1000
     comfortable_repeat: int = 200
     forecast_days: int = 56

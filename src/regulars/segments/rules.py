@@ -1,5 +1,8 @@
 """Rule segments: readable rules over mart columns, parsed safely into Ibis filters.
 
+Why this module is long: the rule language is one tokenizer, parser, type checker and Ibis compiler;
+each step is small, and the error messages (with positions and suggestions) need all of them.
+
 A rule is a small boolean language over the columns of the customer features mart
 (``docs/features.md``)::
 

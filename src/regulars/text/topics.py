@@ -1,5 +1,9 @@
 """Topics of short texts: TF-IDF + non-negative matrix factorisation, labelled in words, stable across runs.
 
+Why this module is long: TF-IDF + NMF topics are one estimator: choosing the topic count, NNDSVDa
+initialisation, labelling topics in words and keeping topic ids stable across refreshes all act on
+the same factorisation.
+
 NMF (Lee & Seung 1999, "Learning the parts of objects by non-negative matrix factorization",
 Nature 401) factors the TF-IDF matrix of the texts into topics (weighted word lists) and each
 text's weight on every topic; on short texts it gives cleaner topics than LDA (O'Callaghan et
