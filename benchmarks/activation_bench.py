@@ -80,7 +80,7 @@ def build(path: Path, customers: int) -> None:
         con.execute(f"""INSERT INTO segment_memberships SELECT CASE WHEN hash(i, 30) % 10 < 2 THEN 'spend:high'
                         ELSE 'spend:low' END, 'c' || lpad(i::VARCHAR, 8, '0'), 0, 1, ? FROM range({customers}) r(i)""",
                     [(NOW - dt.timedelta(days=1)).date()])
-        con.execute("INSERT INTO replenishments (customer_id, product_id, as_of, product_name, due_at) "
+        con.execute("INSERT INTO replenishments (customer_id, product_id, as_of, product_name, due_date) "
                     f"SELECT 'c' || lpad(i::VARCHAR, 8, '0'), 'p1', ?, 'Beans', ? + to_days((hash(i, 40) % 30)::INTEGER) "
                     f"FROM range(0, {customers}, 10) r(i)", [NOW.date(), NOW.date()])
         order_stats.rebuild(con)

@@ -37,8 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _synth import build  # noqa: E402
 
 from regulars.models import summarize  # noqa: E402
-from regulars.models.readiness import purchases  # noqa: E402
-from regulars.models.summary import purchase_summary  # noqa: E402
+from regulars.features.purchase_history import purchase_summary, purchases  # noqa: E402
 
 
 def main() -> None:

@@ -43,12 +43,31 @@ SERVER_NOT_YET_MOVED: dict[tuple[str, str], str] = {}
 
 
 #: Models that still build their input queries (Ibis over the shop's tables) and so reach into
-#: the data layer for the one purchase rule: module -> (what it may import, why). Those builders
-#: move to features/ next, as the churn/propensity labels did (features/labels.py).
-MODELS_STILL_BUILDING_QUERIES = {
-    "models.readiness": ({"data.purchases", "data"}, "purchases(): the purchase histories the models read, "
-                         "by data.purchases' rule (dated refunds and cancellations)"),
+#: the data layer: module -> (what it may import, why). Empty: the builders live in features/
+#: (features/labels.py, features/purchase_history.py, features/leads.py); it may only stay empty.
+MODELS_STILL_BUILDING_QUERIES: dict[str, tuple[set[str], str]] = {}
+#: Models that may import ``ibis`` (an estimator takes arrays/frames and builds no query), and why.
+MODELS_USING_IBIS = {
+    "models.summary": "summarize/summary_expression take any transactions frame, an Ibis table too, and "
+                      "summarise it on its own engine (DuckDB, Spark) as one expression; they read no shop table",
 }
+
+
+def _imports_ibis(path: Path) -> bool:
+    tree = ast.parse(path.read_text(), str(path))
+    return any(
+        (isinstance(n, ast.Import) and any(a.name.split(".")[0] == "ibis" for a in n.names))
+        or (isinstance(n, ast.ImportFrom) and not n.level and (n.module or "").split(".")[0] == "ibis")
+        for n in ast.walk(tree)
+    )
+
+
+def test_models_build_no_queries():
+    """Item 2 of issue 15: models/ is pure (frames in, estimates out); query builders live in features/."""
+    using = {m for m, p in _modules() if _part(m) == "models" and _imports_ibis(p)}
+    assert using <= set(MODELS_USING_IBIS), f"models that build Ibis queries (move them to features/): {sorted(using - set(MODELS_USING_IBIS))}"
+    assert set(MODELS_USING_IBIS) <= using, f"no longer import ibis: take them out of MODELS_USING_IBIS: {sorted(set(MODELS_USING_IBIS) - using)}"
+    assert not MODELS_STILL_BUILDING_QUERIES, "models may not import the data layer"
 
 
 def _not_yet_moved(module: str, target: str) -> bool:

@@ -95,10 +95,10 @@ def test_replenishment_and_birthday_go_out_at_ten_shop_time(tmp_path):
         configure(ws, **smtp.settings(), quiet_hours="", time_zone="Europe/Paris")
         frame = pd.DataFrame([
             {"customer_id": due, "product_id": "P1", "product_name": "Espresso beans 1 kg", "times_bought": 4,
-             "last_bought_at": dt.date(2025, 2, 3), "typical_interval_days": 30.0, "due_at": dt.date(2025, 3, 5),
+             "last_bought_date": dt.date(2025, 2, 3), "typical_interval_days": 30.0, "due_date": dt.date(2025, 3, 5),
              "due_lower": dt.date(2025, 3, 1), "due_upper": dt.date(2025, 3, 9), "is_overdue": False},
             {"customer_id": not_due, "product_id": "P1", "product_name": "Espresso beans 1 kg", "times_bought": 3,
-             "last_bought_at": dt.date(2025, 2, 20), "typical_interval_days": 30.0, "due_at": dt.date(2025, 3, 22),
+             "last_bought_date": dt.date(2025, 2, 20), "typical_interval_days": 30.0, "due_date": dt.date(2025, 3, 22),
              "due_lower": dt.date(2025, 3, 18), "due_upper": dt.date(2025, 3, 26), "is_overdue": False}])
         frame["as_of"] = dt.date(2025, 3, 1)
         predictions_store.write_replenishments(ws, frame, dt.date(2025, 3, 1))

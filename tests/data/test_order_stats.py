@@ -108,7 +108,7 @@ def test_a_failed_load_leaves_the_totals_untouched(workspace, tmp_path):
 def test_gap_statistics_from_the_stored_totals_equal_those_from_the_orders(workspace, tmp_path):
     import pandas as pd
 
-    from regulars.models.next_order import gap_statistics
+    from regulars.features.purchase_history import gap_statistics
 
     rows = ["order_id,customer_id,ordered_at,total,status"]
     days = {"A": ["2024-01-01", "2024-01-03", "2024-01-03", "2024-01-10", "2024-02-20"], "B": ["2024-01-05"],
@@ -133,7 +133,7 @@ def test_gap_statistics_from_the_stored_totals_equal_those_from_the_orders(works
 
 
 def test_readiness_counts_from_the_stored_totals_equal_those_from_the_orders(workspace, tmp_path, monkeypatch):
-    from regulars.jobs.predict import data_stats
+    from regulars.jobs.data_stats import data_stats
 
     rows = ["order_id,customer_id,ordered_at,total,status"]
     days = {"A": ["2024-01-01", "2024-01-03", "2024-01-03"], "B": ["2024-01-05", "2024-01-05"],

@@ -128,7 +128,7 @@ def test_guest_baskets_count_in_basket_analysis(till):
 
 def test_the_demand_forecast_learns_from_guest_orders(till):
     ws, _, _ = till
-    from regulars.models.forecast import daily_sales
+    from regulars.features.purchase_history import daily_sales
 
     days = ws.execute(daily_sales(ws, dt.date(2024, 5, 1)))
     days = days.set_index(days.day.astype(str).str[:10]).sort_index()

@@ -27,7 +27,9 @@ from regulars import Workspace
 from regulars.data.ingest.pipeline import ingest
 from regulars.demo.generate import generate
 from regulars.jobs.backtest import default_cutoff
-from regulars.jobs.predict import data_stats, fit_models, score_customers, score_leads
+from regulars.jobs.data_stats import data_stats
+from regulars.jobs.predict import fit_models
+from regulars.jobs.scoring import score_customers, score_leads
 from regulars.jobs.tables import as_known_on
 from regulars.jobs.value import value_frame
 

@@ -93,8 +93,8 @@ def test_every_customer_gets_a_prediction_row(shop):
     assert (preds["expected_orders_lower"] <= preds["expected_orders_upper"]).all()
     assert (preds["expected_spend_lower"] <= preds["expected_spend_upper"]).all()
     assert (preds["clv_lower"] <= preds["clv_upper"]).all()
-    assert (pd.to_datetime(preds["next_order_lower"]) <= pd.to_datetime(preds["next_order_at"])).all()
-    assert (pd.to_datetime(preds["next_order_at"]) <= pd.to_datetime(preds["next_order_upper"])).all()
+    assert (pd.to_datetime(preds["next_order_lower"]) <= pd.to_datetime(preds["next_order_date"])).all()
+    assert (pd.to_datetime(preds["next_order_date"]) <= pd.to_datetime(preds["next_order_upper"])).all()
     assert set(preds["churn_band"]) <= {"low", "medium", "high"}
     assert json.loads(preds["model_versions"].iloc[0])["churn"] == "churn-lgbm-1"
 
@@ -199,7 +199,7 @@ def test_money_and_flags_reach_the_classifiers_as_numbers(shop):
     # float features (a Decimal object column used to be dropped from the model silently)
     from regulars.features.mart import customer_features
     from regulars.data.as_of import ORDERS, resolve_as_of
-    from regulars.jobs.predict import _feature_names, snapshot
+    from regulars.jobs.snapshot import _feature_names, snapshot
 
     ws, _, _ = shop
     as_of = resolve_as_of(ws, basis=ORDERS)
@@ -290,9 +290,9 @@ def test_forecast_backtest_says_which_won_and_predict_serves_the_winner(shop):
 def test_leads_are_people_and_none_exists_only_through_later_links(shop):
     import datetime as dt
 
-    from regulars.jobs.predict import data_stats
+    from regulars.jobs.data_stats import data_stats
     from regulars.jobs.tables import as_known_on
-    from regulars.models.leads import lead_features
+    from regulars.features.leads import lead_features
 
     ws, bt, prediction = shop
     leads = store.read_table_as_of(ws, "lead_scores")

@@ -8,6 +8,7 @@ import pytest
 from regulars import Workspace
 from regulars.demo import build_demo
 from regulars.jobs import predict as P
+from regulars.jobs import scoring as S
 
 
 @pytest.fixture(scope="module")
@@ -26,8 +27,8 @@ def test_copy_reuses_scores_and_a_changed_model_does_not(fitted, monkeypatch):
         pytest.skip("the demo shop is too small for a churn model")
     first = P.score_customers(ws, fm, reasons=False, value=False)
     calls = []
-    real = P._score_customers
-    monkeypatch.setattr(P, "_score_customers", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = S._score_customers
+    monkeypatch.setattr(S, "_score_customers", lambda *a, **k: calls.append(1) or real(*a, **k))
     shared = copy.copy(fm)  # what the backtest hands the audit
     again = P.score_customers(ws, shared, reasons=False, value=False)
     pd.testing.assert_frame_equal(first, again)

@@ -13,7 +13,7 @@ import pytest
 from regulars import Workspace
 from regulars.data import order_stats
 from regulars.jobs.value import ACTIVITY_BOUNDS, fit_value, score_value, value_frame
-from regulars.models.summary import purchase_outcomes
+from regulars.features.purchase_history import purchase_outcomes
 from tests.conftest import CDNOW
 
 AS_OF = dt.date(1997, 10, 1)  # the day after the 39-week calibration period

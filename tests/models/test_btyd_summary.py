@@ -127,7 +127,7 @@ def test_bad_arguments(small, kwargs, message):
 
 def test_purchase_summary_from_stored_totals_equals_the_order_by_order_summary(workspace, tmp_path):
     from regulars.data.ingest.pipeline import ingest
-    from regulars.models.summary import purchase_summary
+    from regulars.features.purchase_history import purchase_summary
 
     csv = tmp_path / "orders.csv"
     csv.write_text(

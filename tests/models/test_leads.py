@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import pandas as pd
 
-from regulars.models.leads import LEAD_FEATURES, LeadScorer, lead_features
+from regulars.features.leads import lead_features
+from regulars.models.leads import LEAD_FEATURES, LeadScorer
 
 
 def test_leads_are_people_with_activity_but_no_purchase(workspace):

@@ -7,12 +7,8 @@ import datetime as dt
 import numpy as np
 import pytest
 
-from regulars.models.next_order import (
-    NextOrderEstimator,
-    gap_statistics,
-    replenishment_pairs,
-    replenishment_schedule,
-)
+from regulars.features.purchase_history import gap_statistics, replenishment_pairs
+from regulars.models.next_order import NextOrderEstimator, replenishment_schedule
 
 
 def test_without_gaps_it_is_the_btyd_lomax_waiting_time():
@@ -54,7 +50,7 @@ def test_gap_statistics_and_replenishment_on_a_hand_made_shop(workspace):
     assert pairs[["customer_id", "product_id", "times_bought"]].values.tolist() == [["a", "beans", 3]]
     assert pairs["typical_interval_days"].iloc[0] == 30
     due = replenishment_schedule(pairs, "2024-04-01").iloc[0]
-    assert due["due_at"] == dt.date(2024, 3, 31)
-    assert due["due_lower"] < due["due_at"] < due["due_upper"]
+    assert due["due_date"] == dt.date(2024, 3, 31)
+    assert due["due_lower"] < due["due_date"] < due["due_upper"]
     # six months later she has stopped buying beans: no reminder
     assert replenishment_schedule(pairs, "2024-10-01").empty

@@ -159,7 +159,7 @@ def test_settings_file_beside_the_workspace_chooses_spark(twin, monkeypatch):
 
 def test_training_sample_is_kept_on_the_engine_and_dropped(twin):
     """Above 200,000 buyers `predict` fits on a hash sample kept as a temporary table: on Spark a cached view."""
-    from regulars.jobs.predict import SampledTables
+    from regulars.jobs.tables import SampledTables
 
     with Workspace(twin[1]) as ws, engine_workspace(ws, "spark") as reads:
         sample = SampledTables(reads, 0.5, materialize=True)

@@ -75,7 +75,7 @@ def _rule_segment(tables, as_of):
 
 
 def _purchase_summary(tables, as_of):
-    from regulars.models.summary import purchase_summary
+    from regulars.features.purchase_history import purchase_summary
 
     return purchase_summary(tables, as_of)
 

@@ -122,7 +122,7 @@ def test_replenishment_due_only_when_the_due_range_meets_the_horizon():
     f = frame([("a", "beans", 3, 25, 3), ("a", "tea", 3, 2, 3)])
     schedule = pd.DataFrame({
         "customer_id": ["a", "a"], "product_id": ["beans", "tea"],
-        "due_at": [D(-5), D(-120)], "due_lower": [D(-1), D(-100)], "due_upper": [D(-10), D(-150)],
+        "due_date": [D(-5), D(-120)], "due_lower": [D(-1), D(-100)], "due_upper": [D(-10), D(-150)],
         "typical_interval_days": [30.0, 120.0]})
     out = ReplenishmentRecommender(horizon_days=30).fit(f, AS_OF, schedule=schedule).recommend(["a"], k=5)
     assert out["product_id"].tolist() == ["beans"]

@@ -29,7 +29,7 @@ def ws(tmp_path):
     predictions_store.write_customer_predictions(ws, pd.DataFrame({
         "customer_id": ids, "as_of": AS_OF, "churn_risk": [0.1 * i for i in range(10)],
         "clv": [100.0 * i for i in range(10)], "propensity_30d": [0.05 * i for i in range(10)],
-        "next_order_at": [AS_OF + dt.timedelta(days=2 * i) for i in range(10)]}), AS_OF)
+        "next_order_date": [AS_OF + dt.timedelta(days=2 * i) for i in range(10)]}), AS_OF)
     recommend_store.write_recommendations(ws, pd.DataFrame({
         "customer_id": ids, "as_of": AS_OF, "rank": 1, "product_id": ["beans"] * 4 + ["tea"] * 6,
         "score": 1.0, "reason": "x", "is_personal": True}), pd.DataFrame(),
@@ -45,7 +45,7 @@ def members(ws, sid) -> set[str]:
 def test_rules_on_predictions_and_recommendations(ws):
     create_segment(ws, "Valuable at risk", "churn_risk > 0.5 and clv > 200")
     create_segment(ws, "Likely buyers", "propensity_30d >= 0.3")
-    create_segment(ws, "Due this week", "next_order_at < today + 7")
+    create_segment(ws, "Due this week", "next_order_date < today + 7")
     create_segment(ws, "Coffee offers", "recommended_category = 'coffee'")
     result = refresh(ws, as_of=AS_OF)
     assert not result.errors
@@ -58,9 +58,9 @@ def test_rules_on_predictions_and_recommendations(ws):
 
 
 def test_today_needs_a_whole_number_of_days_and_a_date_column():
-    cols = {"next_order_at": "date", "orders": "int64"}
-    assert validate("next_order_at >= today - 3", cols) == "(next_order_at >= today - 3)"
+    cols = {"next_order_date": "date", "orders": "int64"}
+    assert validate("next_order_date >= today - 3", cols) == "(next_order_date >= today - 3)"
     with pytest.raises(RuleError, match="whole number of days"):
-        validate("next_order_at < today + 1.5", cols)
+        validate("next_order_date < today + 1.5", cols)
     with pytest.raises(RuleError, match="number column"):
         validate("orders > today", cols)

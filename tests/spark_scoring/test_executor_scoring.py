@@ -61,7 +61,9 @@ class Collected:
 
 def _fitted(reads):
     """The models ``predict`` fits, fitted on every customer (the shop is smaller than any sample)."""
-    from regulars.jobs.predict import fit_models, fit_scoring_models, snapshot
+    from regulars.jobs.predict import fit_models
+    from regulars.jobs.scoring import fit_scoring_models
+    from regulars.jobs.snapshot import snapshot
 
     fm = fit_models(reads)
     frame = snapshot(reads, fm.as_of, fm.categories)
@@ -70,7 +72,7 @@ def _fitted(reads):
 
 
 def _driver_scores(fm, frame, constants):
-    from regulars.jobs.predict import reasons_methods, score_frame
+    from regulars.jobs.scoring import reasons_methods, score_frame
     from regulars.jobs.spark_scoring import model_versions
 
     out = score_frame(fm, frame, 365, reasons_methods(fm, len(frame))).reset_index()
@@ -112,7 +114,7 @@ def test_executor_scores_equal_driver_scores_and_nothing_per_customer_is_collect
         assert scored.summary["high_churn_risk"] == int((driver["churn_band"] == "high").sum())
 
         # the recorder does see a per-customer collect: the driver path is caught by it
-        from regulars.jobs.predict import score_customers
+        from regulars.jobs.scoring import score_customers
 
         score_customers(reads, fm, 365, reasons=False)
         assert max(collected.rows) >= population

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from regulars.jobs import text_features
-from regulars.jobs.predict import snapshot
+from regulars.jobs.snapshot import snapshot
 from regulars.jobs.text import analyse_texts
 from regulars.jobs.text_features import card_sentence, compare, complaint_topic_features, enabled, forced
 from regulars.text.complaints import COLUMNS

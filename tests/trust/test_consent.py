@@ -21,7 +21,7 @@ def test_refusers_get_generic_treatment_and_are_counted(demo):
     mine = preds[preds["customer_id"].isin(refused)]
     assert len(mine) > 10  # still one row each: counted, not hidden
     for col in ("churn_risk", "churn_reasons", "propensity_30d", "propensity_reasons", "clv", "p_alive",
-                "next_order_at", "expected_orders"):
+                "next_order_date", "expected_orders"):
         assert mine[col].isna().all(), col
     assert (mine["data_mode"] == "not_personalised").all()
     assert result.summary["not_personalised"] == len(mine)

@@ -7,7 +7,8 @@ import pytest
 from typer.testing import CliRunner
 
 from regulars.data import text_store
-from regulars.jobs.predict import fit_models, snapshot
+from regulars.jobs.predict import fit_models
+from regulars.jobs.snapshot import snapshot
 from regulars.jobs.text import analyse_texts
 from regulars.jobs.text_features import FEATURES, compare, enabled, forced, helps, text_features
 

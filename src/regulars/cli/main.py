@@ -1,5 +1,9 @@
 """`regulars`: the command-line entry point.
 
+Why this module is long: the entry point registers every command area and holds the few top-level
+commands (init, load, doctor, demo, ...) whose options are the product's first contact; each is
+short, and the areas themselves live in their own ``register(app)`` modules.
+
 Every command takes ``--workspace PATH`` (or ``$REGULARS_WORKSPACE``;
 default ``./regulars.duckdb``).
 """

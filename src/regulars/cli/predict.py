@@ -71,7 +71,8 @@ def predict_command(
     `regulars demo`), they are shown without fitting again; `--refresh` fits anyway.
     """
     from regulars.cli.engine_opts import on_spark
-    from regulars.jobs.predict import latest_display, predict, store_display
+    from regulars.jobs.predict import predict
+    from regulars.jobs.predict_display import latest_display, store_display
     from regulars.reports.predictions import backtest_report
 
     days = _days(horizon)
@@ -281,7 +282,7 @@ def customer_command(
                           f"{p['expected_orders_upper']:.0f}), spend {_money(p['expected_spend'])} "
                           f"({_money(p['expected_spend_lower'])}–{_money(p['expected_spend_upper'])})")
             console.print(f"  CLV: {_money(p['clv'])} ({_money(p['clv_lower'])}–{_money(p['clv_upper'])})")
-            console.print(f"  next order: around {str(p['next_order_at'])[:10]} (80% range "
+            console.print(f"  next order: around {str(p['next_order_date'])[:10]} (80% range "
                           f"{str(p['next_order_lower'])[:10]} to {str(p['next_order_upper'])[:10]}, if they order "
                           f"within {p['horizon_days']} days)")
         if p.get("churn_risk") is not None:
@@ -300,7 +301,7 @@ def customer_command(
         console.print("  re-buys:")
         for r in c.replenishments[:5]:
             console.print(f"    {r['product_name'] or r['product_id']}: every ~{r['typical_interval_days']:.0f} days, "
-                          f"due {str(r['due_at'])[:10]}" + (" (overdue)" if r["is_overdue"] else ""))
+                          f"due {str(r['due_date'])[:10]}" + (" (overdue)" if r["is_overdue"] else ""))
     console.print("[dim]how accurate these have been:[/]")
     for model, sentences in c.accuracy.items():
         console.print(f"  [dim]{model}: {' '.join(sentences)}[/]")

@@ -181,7 +181,7 @@ def replenishment_candidates(ws, journey_id: str, due: dt.date, entered_at: dt.d
     """Customers whose replenishment (latest predictions) falls due on *due*."""
     inner = ("SELECT customer_id, 'replenish-' || $due AS trigger_key, $at AS entered_at, "
              "string_agg(coalesce(product_name, product_id), ', ' ORDER BY product_id) AS due_products "
-             "FROM replenishments WHERE as_of = (SELECT max(as_of) FROM replenishments) AND due_at = $due "
+             "FROM replenishments WHERE as_of = (SELECT max(as_of) FROM replenishments) AND due_date = $due "
              "GROUP BY customer_id")
     return _candidates(ws, inner, {"due": due, "at": entered_at}, journey_id, reentry)
 

@@ -30,7 +30,7 @@ class Migration:
 def _predictions_v() -> list[str]:
     from regulars.data.predictions_store import create_statements
 
-    return create_statements()
+    return create_statements(original=True)
 
 
 def _server_v() -> list[str]:
@@ -69,7 +69,25 @@ MIGRATIONS: list[Migration] = [
     Migration(16, "text feature decisions: per-group verdicts (sentiment, topic of the last complaint)",
               lambda: _text_feature_groups_v()),
     Migration(17, "consent dates from the data: customers.consent_at, consents.from_load", lambda: _consent_dates_v()),
+    Migration(18, "date columns named *_date: customer_predictions.last_order_date, next_order_date; "
+                  "replenishments.last_bought_date, due_date (were *_at)", lambda: _date_names_v()),
 ]
+
+
+def _date_names_v() -> list[str]:
+    """A DATE column is named ``*_date`` (``*_at`` is a UTC timestamp): rename the prediction tables'
+    dates, and the column in saved segment rules that read it (``next_order_at < today + 7``)."""
+    from regulars.data.segment_store import rename_rule_column
+
+    renames = {
+        "customer_predictions": {"last_order_at": "last_order_date", "next_order_at": "next_order_date"},
+        "replenishments": {"last_bought_at": "last_bought_date", "due_at": "due_date"},
+    }
+    return [
+        *[f"ALTER TABLE {table} RENAME COLUMN {old} TO {new}"
+          for table, columns in renames.items() for old, new in columns.items()],
+        rename_rule_column("next_order_at", "next_order_date"),  # segment rules are written by segment_store only
+    ]
 
 
 def _text_feature_groups_v() -> list[str]:

@@ -43,7 +43,7 @@ CUSTOMER_PREDICTIONS = (
     ("horizon_days", "INTEGER"),
     ("data_mode", "VARCHAR"),  # full | small (pooled estimates, wide intervals)
     ("orders_to_date", "INTEGER"),
-    ("last_order_at", "DATE"),
+    ("last_order_date", "DATE"),
     ("p_alive", "DOUBLE"),
     ("expected_orders", "DOUBLE"),
     ("expected_orders_lower", "DOUBLE"),
@@ -59,7 +59,7 @@ CUSTOMER_PREDICTIONS = (
     ("churn_reasons", "JSON"),  # list of sentences, strongest first
     ("propensity_30d", "DOUBLE"),
     ("propensity_reasons", "JSON"),
-    ("next_order_at", "DATE"),
+    ("next_order_date", "DATE"),
     ("next_order_lower", "DATE"),
     ("next_order_upper", "DATE"),
     ("model_versions", "JSON"),
@@ -84,9 +84,9 @@ REPLENISHMENTS = (
     ("as_of", "DATE"),
     ("product_name", "VARCHAR"),
     ("times_bought", "INTEGER"),
-    ("last_bought_at", "DATE"),
+    ("last_bought_date", "DATE"),
     ("typical_interval_days", "DOUBLE"),
-    ("due_at", "DATE"),
+    ("due_date", "DATE"),
     ("due_lower", "DATE"),
     ("due_upper", "DATE"),
     ("is_overdue", "BOOLEAN"),
@@ -147,11 +147,21 @@ PREDICTION_RUNS = (
 CUSTOMER_TABLES = ("customer_predictions", "lead_scores", "replenishments")
 
 
-def create_statements() -> list[str]:
-    """``CREATE TABLE IF NOT EXISTS`` for every prediction table (used by the migration)."""
+#: Columns renamed since the tables were first created (schema version 18: a date is ``*_date``,
+#: ``*_at`` is a timestamp): table -> {name at version 2: name now}.
+RENAMED_COLUMNS = {
+    "customer_predictions": {"last_order_at": "last_order_date", "next_order_at": "next_order_date"},
+    "replenishments": {"last_bought_at": "last_bought_date", "due_at": "due_date"},
+}
+
+
+def create_statements(original: bool = False) -> list[str]:
+    """``CREATE TABLE IF NOT EXISTS`` for every prediction table; ``original=True``: with the column
+    names of schema version 2, which created them (later migrations rename some)."""
     statements = []
     for name, columns in TABLE_COLUMNS:
-        body = ",\n".join(f"    {c} {t}" for c, t in columns)
+        old = {now: then for then, now in RENAMED_COLUMNS.get(name, {}).items()} if original else {}
+        body = ",\n".join(f"    {old.get(c, c)} {t}" for c, t in columns)
         statements.append(f"CREATE TABLE IF NOT EXISTS {name} (\n{body}\n)")
     return statements
 

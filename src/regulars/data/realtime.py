@@ -1,5 +1,10 @@
 """The server's hold on a workspace: concurrent reads, one writer, events written as they arrive.
 
+Why this module is long: the server's one hold on the DuckDB file (shared connection, read cursors,
+the single writer thread, the events fast lane and its flush) is one concurrency design whose locks
+and invariants must be read together; split, a reader would have to hold three files in mind to
+check them.
+
 DuckDB lets one process write a database file. The server opens the
 workspace once and shares it:
 

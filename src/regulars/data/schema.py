@@ -1,5 +1,9 @@
 """The canonical tables of a workspace: columns, types, keys and grain.
 
+Why this module is long: it is the declaration of every canonical table (columns, types, keys,
+grain, PII), one table after another; a table's definition is a few lines and reads best beside the
+others it joins.
+
 Every input format is mapped onto these tables. Conventions:
 
 - keys end in ``_id``; timestamps end in ``_at`` and are naive **UTC**;

@@ -89,6 +89,17 @@ def save_rule(db, segment_id: str, name: str, rule: str, description: str, repla
     return version
 
 
+def rename_rule_column(old: str, new: str) -> str:
+    """The statement that renames column *old* to *new* in every saved rule (for a migration that
+    renames a column rules may read; whole words only).
+
+    >>> rename_rule_column("next_order_at", "next_order_date").split(" SET ")[0]
+    'UPDATE segment_versions'
+    """
+    return (f"UPDATE segment_versions SET rule = regexp_replace(rule, '\\b{old}\\b', '{new}', 'g') "
+            f"WHERE regexp_matches(rule, '\\b{old}\\b')")
+
+
 def mark_deleted(db, segment_id: str) -> None:
     """Mark a segment deleted; its members exit at the next refresh. History is kept."""
     connection(db).execute("UPDATE segment_definitions SET deleted_at = ? WHERE segment_id = ?", [_now(), segment_id])

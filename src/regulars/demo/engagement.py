@@ -1,5 +1,9 @@
 """E-mail/SMS campaigns and their engagement, consents, tickets, reviews, surveys and spend.
 
+Why this module is long: the demo shop's marketing side is one simulation (campaigns, their opens
+and clicks, consents, tickets, reviews, surveys and spend) driven by each customer's latent traits;
+the parts share one random stream, so splitting them would change the demo data.
+
 Campaigns go out every two weeks (newsletters), at the start of every
 promotion (e-mail and SMS) and monthly to lapsed buyers (win-back with a
 code). Each recipient's reaction follows their latent e-mail engagement and

@@ -1,5 +1,9 @@
 """Shop KPIs as Ibis expressions: built here, executed by :mod:`regulars.reports.kpis`.
 
+Why this module is long: every KPI of docs/kpis.md is built from the same order facts, month
+arithmetic and guarded ratios (private helpers here), in two shapes (summary and monthly) that must
+stay in step; splitting would make those helpers public and the two shapes drift.
+
 Every function takes a *table provider* (anything with ``.table(name) ->
 ibis.Table``: a :class:`~regulars.Workspace` or a Spark provider) and returns
 an unexecuted expression that compiles on DuckDB and on PySpark: timestamps

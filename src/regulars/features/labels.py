@@ -8,7 +8,7 @@ Definitions
 * The **churn label** of a customer with at least one purchase before ``A`` is 1 when she
   makes no purchase in the ``window_days`` days from ``A`` (days ``A .. A+window_days-1``);
   the **propensity label** is 1 when she does.
-* A purchase is :func:`regulars.models.readiness.purchases`.
+* A purchase is :func:`regulars.features.purchase_history.purchases`.
 
 The estimators that learn from these live in :mod:`regulars.models.churn` and
 :mod:`regulars.models.propensity` (arrays/frames in, no database).
@@ -20,7 +20,7 @@ import datetime as dt
 
 import ibis
 
-from regulars.models.readiness import purchases
+from regulars.features.purchase_history import purchases
 from regulars.values import to_date
 
 __all__ = ["ACTIVITY_COLUMNS", "activity_features", "churn_labels", "propensity_labels"]

@@ -1,5 +1,9 @@
 """The customer features mart: one row per customer as of a date.
 
+Why this module is long: the customer features mart is one Ibis expression whose column groups
+(orders, money, categories, web, e-mail, service) are joined on one customer key with the same as-of
+rules; each group is a short function, kept beside the join that documents the whole mart.
+
 :func:`customer_features` builds an Ibis expression from a *table provider*
 (any object with ``.table(name) -> ibis.Table``, e.g. a
 :class:`~regulars.data.workspace.Workspace` or the Spark provider from

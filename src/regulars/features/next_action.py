@@ -10,7 +10,7 @@ eligibility rule, in the rule-segment language):
 - ``accepts_email, accepts_sms, accepts_personalization`` (consent as of ``as_of``),
   ``email_sent_7d, email_sent_30d, sms_sent_7d, sms_sent_30d, days_since_last_contact``;
 - the prediction columns of :mod:`regulars.features.predicted` (``churn_risk``, ``clv``,
-  ``clv_tier``, ``propensity_30d``, ``next_order_at``, ``recommended_category`` ...);
+  ``clv_tier``, ``propensity_30d``, ``next_order_date``, ``recommended_category`` ...);
 - ``recommended_product_name, recommended_product_price``;
 - ``replenishment_due`` (a product is due within ``due_days``), ``due_product_id``,
   ``due_product_name, due_product_price``.
@@ -51,8 +51,8 @@ def _due(tables, as_of: dt.date, due_days: int) -> ir.Table:
     kept = r.filter(r.as_of <= ibis.date(as_of))
     r = kept.filter(kept.as_of == kept.as_of.max())
     soon = ibis.date(as_of + dt.timedelta(days=due_days))
-    r = r.filter((r.due_lower.coalesce(r.due_at) <= soon) & (r.due_upper.coalesce(r.due_at) >= ibis.date(as_of)))
-    w = ibis.window(group_by=r.customer_id, order_by=[r.due_at, r.product_id])
+    r = r.filter((r.due_lower.coalesce(r.due_date) <= soon) & (r.due_upper.coalesce(r.due_date) >= ibis.date(as_of)))
+    w = ibis.window(group_by=r.customer_id, order_by=[r.due_date, r.product_id])
     r = r.mutate(_n=ibis.row_number().over(w))
     return r.filter(r._n == 0).select("customer_id", due_product_id="product_id")
 

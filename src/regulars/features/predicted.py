@@ -13,7 +13,7 @@ column                      meaning
 ``p_alive``                 probability the customer orders again within the prediction horizon
 ``propensity_30d``          probability of an order in the next 30 days (0..1)
 ``expected_orders``         predicted orders over the horizon; ``expected_spend`` alike
-``next_order_at``           predicted date of the next order (a date: ``next_order_at < today + 7``)
+``next_order_date``           predicted date of the next order (a date: ``next_order_date < today + 7``)
 ``recommended_category``    category of the customer's top recommendation
 ``recommended_product_id``  the customer's top recommendation
 ``predictions_as_of``       the date the predictions were made
@@ -42,7 +42,7 @@ __all__ = ["PREDICTION_COLUMNS", "prediction_columns", "with_predictions"]
 PREDICTION_COLUMNS = {
     "churn_risk": "float64", "clv": "float64", "clv_tier": "string", "p_alive": "float64",
     "propensity_30d": "float64", "expected_orders": "float64", "expected_spend": "float64",
-    "next_order_at": "date", "recommended_category": "string", "recommended_product_id": "string",
+    "next_order_date": "date", "recommended_category": "string", "recommended_product_id": "string",
     "predictions_as_of": "date",
 }
 CLV_TIERS = (("high", 0.2), ("medium", 0.5))  # cumulative top shares
@@ -70,7 +70,7 @@ def prediction_columns(tables, as_of=None) -> ir.Table:
     )
     preds = p.select(
         "customer_id", "churn_risk", "clv", "p_alive", "propensity_30d", "expected_orders", "expected_spend",
-        "next_order_at", clv_tier=tier, predictions_as_of=p.as_of,
+        "next_order_date", clv_tier=tier, predictions_as_of=p.as_of,
     )
     r = _latest(tables.table("recommendations"), as_of)
     r = r.filter(r.rank == 1)

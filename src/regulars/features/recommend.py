@@ -41,7 +41,7 @@ import ibis.expr.types as ir
 
 from regulars.features.mart import _consent_features
 from regulars.values import to_date
-from regulars.models.readiness import purchases
+from regulars.features.purchase_history import purchases
 
 __all__ = [
     "EVENT_KINDS",
@@ -70,7 +70,7 @@ def _ts(value) -> ir.TimestampScalar:
 
 
 def purchase_lines(tables, as_of, since=None, customers_only: bool = True) -> ir.Table:
-    """Lines of purchases (``models.readiness.purchases``) before ``as_of`` (and on or after
+    """Lines of purchases (``features.purchase_history.purchases``) before ``as_of`` (and on or after
     ``since``) with a product and a positive quantity: ``customer_id, order_id, day, product_id,
     quantity, product_name, category``. Guest orders (no customer) only when *customers_only*
     is False: a basket is a basket, whoever bought it."""

@@ -30,8 +30,9 @@ from regulars.data import privacy_store
 from regulars.fairness.audit import (CALIBRATION_THRESHOLD, DISPARITY_THRESHOLD, GAP_THRESHOLD, AuditResult,
                                      audit_model)
 from regulars.fairness.groups import customer_groups, sensitive_inputs
+from regulars.jobs.backtest import ACTIVE_DAYS
+from regulars.jobs.scoring import CHURN_WINDOW, PROPENSITY_WINDOW
 
-ACTIVE_DAYS = 365
 #: The churn decision audited: the "high risk" band of ``regulars predict``.
 CHURN_SELECTED = 0.6
 #: The propensity decision audited: the top tenth of the customers by chance to buy.
@@ -61,12 +62,12 @@ class AuditContext:
         """Customers who ordered in the year before the cutoff, with their churn and propensity scores
         as of the cutoff, scored as the backtest scores them (without refitting the value models)."""
         if self._scored is None:
-            from regulars.jobs.predict import score_customers
+            from regulars.jobs.scoring import score_customers
             from regulars.jobs.tables import in_shop_money
 
             scored = score_customers(in_shop_money(self.ws), self.fitted(), reasons=False,
                                      value=False).set_index("customer_id")
-            since = (pd.Timestamp(self.cutoff) - pd.to_datetime(scored["last_order_at"])).dt.days
+            since = (pd.Timestamp(self.cutoff) - pd.to_datetime(scored["last_order_date"])).dt.days
             self._scored = scored[since.to_numpy() <= ACTIVE_DAYS]
         return self._scored
 
@@ -111,7 +112,7 @@ def _churn_scores(ctx: AuditContext) -> pd.DataFrame | None:
     s = ctx.scored()
     risk = s["churn_risk"].to_numpy(dtype=float)
     return pd.DataFrame({"customer_id": s.index, "score": risk, "selected": risk >= CHURN_SELECTED,
-                         "outcome": _labels(ctx, churn_labels, 90, s.index, "churned")})
+                         "outcome": _labels(ctx, churn_labels, CHURN_WINDOW, s.index, "churned")})
 
 
 def _propensity_scores(ctx: AuditContext) -> pd.DataFrame | None:
@@ -125,12 +126,12 @@ def _propensity_scores(ctx: AuditContext) -> pd.DataFrame | None:
     selected = np.zeros(len(p), dtype=bool)
     selected[top] = True
     return pd.DataFrame({"customer_id": s.index, "score": p, "selected": selected,
-                         "outcome": _labels(ctx, propensity_labels, 30, s.index, "bought")})
+                         "outcome": _labels(ctx, propensity_labels, PROPENSITY_WINDOW, s.index, "bought")})
 
 
 def _lead_scores(ctx: AuditContext) -> pd.DataFrame | None:
     from regulars.jobs.predict import converted
-    from regulars.models.leads import lead_features
+    from regulars.features.leads import lead_features
 
     fm = ctx.fitted()
     if fm.leads is None:

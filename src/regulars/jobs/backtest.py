@@ -1,8 +1,12 @@
 """Backtests: how accurate has each prediction been on this shop's own history?
 
+Why this module is long: the backtest of every prediction (churn, propensity, value, next order,
+leads, forecast) against its naive rule at one cutoff is one comparison with shared cutoffs, samples
+and readiness rules; the value and forecast parts already live in jobs/backtest_value.py.
+
 ``backtest(ws, cutoff=None)`` refits every model with only the data before ``cutoff`` (the
 very code ``regulars predict`` runs: :func:`~regulars.jobs.predict.fit_models` and
-:func:`~regulars.jobs.predict.score_customers`), scores the period after it, and compares
+:func:`~regulars.jobs.scoring.score_customers`), scores the period after it, and compares
 with a naive rule that a shop owner could apply by hand:
 
 ==============  ==================================================  ===================================
@@ -46,16 +50,10 @@ from regulars.data.as_of import ORDERS, resolve_as_of
 from regulars.features.labels import churn_labels, propensity_labels
 from regulars.jobs.backtest_value import judge_forecast, judge_value, value_window
 from regulars.jobs.tables import as_known_on, in_shop_money
-from regulars.jobs.predict import (
-    CHURN_WINDOW,
-    MODEL_VERSIONS,
-    PROPENSITY_WINDOW,
-    converted,
-    data_stats,
-    fit_models,
-    score_customers,
-)
-from regulars.models.leads import lead_features
+from regulars.jobs.data_stats import data_stats
+from regulars.jobs.predict import converted, fit_models
+from regulars.jobs.scoring import CHURN_WINDOW, MODEL_VERSIONS, PROPENSITY_WINDOW, score_customers
+from regulars.features.leads import lead_features
 from regulars.models.readiness import MIN_OBSERVED, Verdict, assess
 
 __all__ = ["BacktestResult", "agreed_verdicts", "backtest", "classification_metrics", "default_cutoff", "reliability_bins"]
@@ -256,7 +254,7 @@ def backtest(ws, cutoff=None, horizon_days: int | None = None, progress=None, wr
             setattr(fm, name, None)
     scored = score_customers(ws, fm, reasons=False, progress=say, value=False).set_index("customer_id")
     say("judging")
-    since_last = (pd.Timestamp(cutoff) - pd.to_datetime(scored["last_order_at"])).dt.days.astype(float)
+    since_last = (pd.Timestamp(cutoff) - pd.to_datetime(scored["last_order_date"])).dt.days.astype(float)
     active = since_last <= ACTIVE_DAYS
     population = f"customers who ordered in the {ACTIVE_DAYS} days before {cutoff}"
 

@@ -31,9 +31,8 @@ import pandas as pd
 from regulars.jobs.tables import as_known_on
 from regulars.jobs.forecast import FORECASTERS, HOLDOUT_DAYS, actual_days, fit_forecast, weekly_error
 from regulars.jobs.value import COVERAGE, MIN_FIT_DAYS, fit_value, score_value, value_frame
-from regulars.models.forecast import daily_sales
-from regulars.models.readiness import MIN_OBSERVED, NotEnoughData, purchases
-from regulars.models.summary import purchase_outcomes
+from regulars.features.purchase_history import daily_sales, purchase_outcomes, purchases
+from regulars.models.readiness import MIN_OBSERVED, NotEnoughData
 
 __all__ = ["judge_forecast", "judge_value", "pace_baseline", "probability_table", "value_window"]
 
@@ -196,7 +195,7 @@ def _judge_next_order(rows, vm, frame, scored, actual, start, days, shown, commo
                  f"Its Brier score was {brier:.3f}, against {brier_base:.3f} for saying {_pct(base)} to everyone "
                  "(lower is better).", **common)
         table = probability_table(p, bought)
-        shown_bins = [b for b in table if b["n"] >= max(20, len(p) // 100)]
+        shown_bins = [b for b in table if b["n"] >= max(MIN_OBSERVED, len(p) // 100)]
         words = "; ".join(f"of the {b['n']:,} given {b['bin']}, {_pct(b['observed'])} did" for b in shown_bins)
         error = sum(b["n"] * abs(b["predicted"] - b["observed"]) for b in table) / max(len(p), 1)
         rows.add("next_order", "within_window_calibration", error, None, None,
@@ -207,7 +206,7 @@ def _judge_next_order(rows, vm, frame, scored, actual, start, days, shown, commo
                  "the next-order dates", status="refused", cutoff=start)
         return
     first = pd.to_datetime(actual["first_day"][back]).to_numpy()
-    pred = pd.to_datetime(scored["next_order_at"][back]).to_numpy()
+    pred = pd.to_datetime(scored["next_order_date"][back]).to_numpy()
     lo, hi = (pd.to_datetime(scored[c][back]).to_numpy() for c in ("next_order_lower", "next_order_upper"))
     median = _median_gaps(ws, as_known_on(ws, start, tables), start).reindex(frame.index)
     shop_gap = float(np.nanmedian(median.to_numpy())) if median.notna().any() else 30.0

@@ -124,7 +124,7 @@ def _audit(ws, say, fitted) -> dict:
 def _store_reports(ws, say, result, offers: dict) -> dict:
     """Store what `regulars predict` shows for this run, and the reports pages and commands open first."""
     from regulars.jobs.precompute import precompute
-    from regulars.jobs.predict import store_display
+    from regulars.jobs.predict_display import store_display
 
     if result is not None and "error" not in offers:
         store_display(ws, None, result.horizon_days, result,

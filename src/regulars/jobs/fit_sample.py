@@ -36,7 +36,7 @@ def strata_expression(tables, as_of, lapsed_after: int = 90) -> ibis.Table:
     ``stratum = 2 * bucket + lapsed``: the repeat-purchase bucket (:data:`BUCKET_NAMES`) and
     whether the last purchase is *lapsed_after* days or more before *as_of*.
     """
-    from regulars.models.summary import purchase_summary
+    from regulars.features.purchase_history import purchase_summary
 
     s = purchase_summary(tables, as_of)
     bucket = ibis.literal(len(REPEAT_BUCKETS))

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from regulars.models.forecast import DemandForecaster, daily_sales, draw_levels, order_values
+from regulars.features.purchase_history import daily_sales, order_values
+from regulars.models.forecast import DemandForecaster, draw_levels
 from regulars.models.naive_forecast import SeasonalNaiveForecaster
 from regulars.models.readiness import NotEnoughData
 

@@ -1,5 +1,9 @@
 """Journeys at work: who enters (triggers), what each due step does (plan), and e-mail delivery.
 
+Why this module is long: the three phases of a journey run (enroll, plan, deliver) share the run's
+clock, the holdout arms and the send log's state machine, and are only safe to interrupt because
+they are written together.
+
 Three phases, each safe to interrupt:
 
 1. :func:`enroll` — for every approved journey, customers whose trigger happened (in the last

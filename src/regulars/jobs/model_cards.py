@@ -88,7 +88,8 @@ def _fairness(ws, name: str) -> dict:
 
 def build_cards(ws, result, fm) -> list[dict]:
     """One card per model the prediction run fitted (refused models get none)."""
-    from regulars.jobs.predict import CHURN_WINDOW, MODEL_VERSIONS, PROPENSITY_WINDOW, training_dates
+    from regulars.jobs.predict import training_dates
+    from regulars.jobs.scoring import CHURN_WINDOW, MODEL_VERSIONS, PROPENSITY_WINDOW
 
     backtests = predictions_store.read_backtests(ws)
     as_of = result.as_of

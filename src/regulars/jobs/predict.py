@@ -2,13 +2,14 @@
 
 ``predict(ws, as_of=None, horizon_days=365)`` is what ``regulars predict`` runs:
 
-1. :func:`data_stats` and :func:`~regulars.models.readiness.assess` decide, per prediction,
+1. :func:`~regulars.jobs.data_stats.data_stats` and :func:`~regulars.models.readiness.assess` decide, per prediction,
    whether to refuse, run in small-data mode, or run normally.
 2. :func:`fit_models` fits, using only data before ``as_of``: BG/NBD + Gamma-Gamma (value,
    p_alive), the churn and propensity classifiers (trained on an older snapshot, calibrated
    on a newer one, both with outcomes known by ``as_of``), the next-order gap model, the lead
    scorer and the demand forecaster.
-3. :func:`score_customers` builds every customer's features as of ``as_of`` and predicts.
+3. :func:`~regulars.jobs.scoring.score_customers` builds every customer's features as of ``as_of``
+   (:mod:`regulars.jobs.snapshot`) and predicts.
 4. The results are written to ``customer_predictions``, ``lead_scores``,
    ``replenishments`` and ``demand_forecast`` (:mod:`regulars.data.predictions_store`), and a
    model card per fitted model is regenerated (:mod:`regulars.jobs.model_cards`).
@@ -23,8 +24,7 @@ import datetime as dt
 import math
 import time
 import uuid
-import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import ibis
 import numpy as np
@@ -34,272 +34,39 @@ import pyarrow.compute as pc
 
 from regulars.data import predictions_store as store
 from regulars.data.as_of import ORDERS, resolve_as_of
-from regulars.features.labels import activity_features, churn_labels, propensity_labels
-from regulars.models.churn import ChurnModel, float_matrix
-from regulars.models.leads import LeadScorer, lead_features
-from regulars.models.next_order import (
-    add_days,
-    gap_statistics,
-    replenishment_pairs,
-    replenishment_schedule,
+from regulars.features.labels import churn_labels, propensity_labels
+from regulars.features.leads import lead_features
+from regulars.features.purchase_history import purchases
+from regulars.jobs.data_stats import data_stats
+from regulars.jobs.forecast import fit_forecast
+from regulars.jobs.scoring import (
+    CHURN_WINDOW,
+    MODEL_VERSIONS,
+    PROPENSITY_WINDOW,
+    FittedModels,
+    score_customers,
+    score_leads,
+    score_replenishment,
 )
+from regulars.jobs.snapshot import _add_btyd, _feature_btyd, _feature_names, _numeric, snapshot
+from regulars.jobs.tables import SampledTables, as_known_on, in_shop_money, money_refusal, present_day
+from regulars.models.churn import ChurnModel
+from regulars.models.leads import LeadScorer
 from regulars.models.propensity import PurchasePropensityModel
 from regulars.models.readiness import (
-    DataStats,
     REFUSED,
     Minimums,
     NotEnoughData,
     Verdict,
     assess,
-    purchases,
 )
-from regulars.models.reasons import explain_json, topic_of
-from regulars.models.summary import stored_totals
-from regulars.jobs.tables import SampledTables, as_known_on, in_shop_money, money_refusal, present_day
-from regulars.jobs.forecast import ForecastChoice, fit_forecast
-from regulars.jobs.value import ValueModels, fit_value, score_value
 from regulars.values import to_date
 
-__all__ = [
-    "CHURN_WINDOW",
-    "MODEL_VERSIONS",
-    "PROPENSITY_WINDOW",
-    "PredictResult",
-    "data_stats",
-    "fit_models",
-    "predict",
-    "score_customers",
-    "score_frame",
-]
+__all__ = ["CHURN_WINDOW", "MODEL_VERSIONS", "PROPENSITY_WINDOW", "PredictResult", "data_stats", "fit_models",
+           "predict", "score_customers"]
 
-CHURN_WINDOW = 90
-PROPENSITY_WINDOW = 30
 #: Training rows per snapshot at most (customers are sampled by a hash of their id above it).
 MAX_TRAIN_CUSTOMERS = 100_000
-#: Exact TreeSHAP costs ~2 us per customer and tree on one core; above this many
-#: customer-trees the reasons use the path decomposition (see ChurnModel.contributions).
-TREESHAP_BUDGET = 6_000_000
-SCORE_CHUNK = 200_000
-
-
-def reasons_method(n_rows: int, model) -> str:
-    """``treeshap`` when it fits the budget, else ``path``."""
-    return "treeshap" if n_rows * model.booster_.num_trees() <= TREESHAP_BUDGET else "path"
-
-MODEL_VERSIONS = {
-    "value": "btyd-chosen+gammagamma-2",
-    "churn": "churn-lgbm-1",
-    "propensity": "propensity30-lgbm-1",
-    "next_order": "gap-lognormal+btyd-within-horizon-2",
-    "leads": "leads-1",
-    "forecast": "negbin-glm-2",
-    "forecast_naive": "seasonal-naive-1",
-}
-
-# Columns of the snapshot frame that are bookkeeping, not model inputs.
-_NOT_FEATURES = {
-    "customer_id", "as_of", "created_date", "first_order_date", "last_order_date", "acquisition_channel",
-    "region", "country", "city", "frequency", "recency", "T", "monetary_value", "n_gaps", "log_gap_var",
-    "log_gap_mean",
-}
-
-
-
-def data_stats(ws, as_of) -> DataStats:
-    """The counts that readiness is decided on, from purchases before ``as_of``."""
-    p = purchases(ws.table("orders"))
-    p = p.filter(p.day < ibis.literal(to_date(as_of)))
-    stored = stored_totals(ws, to_date(as_of))  # one row per customer instead of every order
-    if stored is not None:
-        per = stored.filter(stored.orders > 0).select("customer_id", days="purchase_days")
-    else:
-        per = p.group_by("customer_id").aggregate(days=p.day.nunique())
-    row = ws.execute(per.aggregate(customers=per.count(), repeat=(per.days > 1).sum())).iloc[0]
-    day = to_date(as_of)
-    recent = {n: p.day.nunique(where=p.day >= ibis.literal(day - dt.timedelta(days=n))) for n in (180, 730)}
-    span = ws.execute(p.aggregate(first=p.day.min(), days=p.day.nunique(), d180=recent[180], d730=recent[730])).iloc[0]
-    history = 0 if pd.isna(span["first"]) else (pd.Timestamp(day) - pd.Timestamp(span["first"])).days
-    leads = _lead_count(ws, as_of)
-    window = "d730" if history >= 730 else "d180"  # the window the forecast is fitted on
-    return DataStats(customers_with_orders=int(row["customers"] or 0), repeat_customers=int(row["repeat"] or 0),
-                     history_days=int(history), days_with_orders=int(span["days"] or 0), leads=leads,
-                     recent_days_with_orders=int(span[window] or 0))
-
-
-def _lead_count(ws, as_of) -> int:
-    """People known on ``as_of`` with a site visit or an e-mail open/click before it and no purchase."""
-    At = ibis.literal(pd.Timestamp(to_date(as_of)).to_pydatetime())
-    known = as_known_on(ws, to_date(as_of))
-    e, m = known.table("events"), known.table("messages")
-    active = e.filter(e.customer_id.notnull() & (e.occurred_at < At)).select("customer_id").union(
-        m.filter(m.event_type.lower().isin(["opened", "clicked"]) & (m.occurred_at < At)).select("customer_id"),
-        distinct=True)  # people, not their events
-    p = purchases(ws.table("orders"))
-    buyers = p.filter(p.day < ibis.literal(to_date(as_of))).select("customer_id").distinct()
-    return int(ws.execute(active.anti_join(buyers, "customer_id").count()))
-
-
-# -- snapshot features ----------------------------------------------------------------------
-def _mart(tables, as_of, categories):
-    try:
-        from regulars.features.mart import customer_features
-    except ImportError:  # the mart is optional: the activity features alone still work
-        return None
-    return customer_features(tables, as_of=as_of, categories=categories)
-
-
-def snapshot_parts(tables, as_of, categories=None, ordered: bool = True) -> list[ibis.Table]:
-    """The Ibis parts of :func:`snapshot`, one row per customer each, to be left-joined on
-    ``customer_id`` to the first (the activity features): BTYD summary, gap statistics, the mart.
-    The narrow parts are sorted by customer id (pandas then joins sorted indexes, 3x faster than
-    hashing strings); the wide mart is not (DuckDB would hold ~0.4 GB at a million customers to
-    sort it, for a 0.2 s gain). ``ordered=False``: none is sorted (they are joined on the engine)."""
-    from regulars.models.summary import purchase_summary
-
-    first = activity_features(tables, as_of)
-    parts = [first, purchase_summary(tables, as_of), gap_statistics(tables, as_of)]
-    if ordered:
-        parts[1:] = [p.order_by("customer_id") for p in parts[1:]]
-    mart = _mart(tables, as_of, categories)
-    if mart is not None:
-        parts.append(mart.select("customer_id", *[c for c in mart.columns if c not in first.columns]))
-    return parts
-
-
-def snapshot(ws, as_of, categories=None, fraction: float = 1.0, tables=None) -> pd.DataFrame:
-    """One row per customer with a purchase before ``as_of``: features mart, activity,
-    BTYD summary (days) and gap statistics, all as of ``as_of``.
-
-    Each part runs as its own query and the parts are joined in pandas (DuckDB plans the
-    parts well one by one; a single query joining them all was 3x slower at a million rows).
-    The customer's BTYD summary comes from the stored order totals when they hold for ``as_of``
-    (:func:`regulars.models.summary.purchase_summary`).
-    """
-    as_of = to_date(as_of)
-    tables = as_known_on(ws, as_of, tables or (SampledTables(ws, fraction) if fraction < 1 else ws))
-    first, *parts = snapshot_parts(tables, as_of, categories)
-    frame = ws.frame(first.order_by("customer_id")).set_index("customer_id")
-    for part in parts:
-        frame = frame.join(ws.frame(part).set_index("customer_id"), how="left")
-    text = text_parts(ws, as_of)
-    for part in text.values():
-        frame = frame.join(part, how="left")
-    frame = finish_snapshot(frame.reset_index(), {k: list(v.columns) for k, v in text.items()})
-    return frame.set_index("customer_id").sort_index()  # DuckDB returns groups in any order
-
-
-def text_parts(ws, as_of) -> dict[str, pd.DataFrame]:
-    """The customer text features that are model inputs (:func:`use_text_features`), by group,
-    each indexed by customer (only customers who wrote something)."""
-    parts = {}
-    if use_text_features(ws):  # only when the backtest showed they help (regulars.jobs.text_features)
-        from regulars.jobs.text_features import text_features
-
-        parts["sentiment"] = text_features(ws, as_of)
-    if use_text_features(ws, "complaint_topic"):
-        from regulars.jobs.text_features import complaint_topic_features
-
-        parts["complaint_topic"] = complaint_topic_features(ws, as_of)
-    return parts
-
-
-def finish_snapshot(frame: pd.DataFrame, text_columns: dict[str, list[str]] | None = None) -> pd.DataFrame:
-    """The row-by-row end of :func:`snapshot`: the joined parts (``customer_id`` a column) made
-    model-ready. Each row only depends on itself, so a partition of the customers can be
-    finished on its own (Spark executors do, :mod:`regulars.jobs.spark_scoring`).
-
-    *text_columns* names the columns of each text part joined in (:func:`text_parts`).
-    """
-    text_columns = text_columns or {}
-    for col in text_columns.get("sentiment", []):
-        if col in ("texts_written", "negative_texts", "negative_tickets_90d"):
-            frame[col] = frame[col].fillna(0.0)  # wrote nothing: zero texts (their sentiment stays unknown)
-    topics = text_columns.get("complaint_topic", [])
-    if topics:
-        complained = frame[topics].notna().any(axis=1)
-        frame[topics] = frame[topics].fillna(0.0)
-        if "complaint_none" in topics:
-            frame.loc[~complained, "complaint_none"] = 1.0  # no complaint before as_of
-    for c in frame.columns:
-        if frame[c].dtype == bool or str(frame[c].dtype) == "boolean":
-            frame[c] = frame[c].astype(float)
-    if "days_since_last_order" not in frame.columns:  # without the mart
-        frame["days_since_last_order"] = frame["T"] - frame["recency"] + 1
-        frame["orders"] = frame["frequency"] + 1
-        frame["tenure_days"] = frame["T"] + 1
-    for c in ("frequency", "recency", "T", "monetary_value"):
-        frame[c] = frame[c].astype(float)
-    # parallel sums differ in the last bits from run to run; rounding makes the fits repeatable
-    floats = [c for c in frame.columns if frame[c].dtype == float]
-    frame[floats] = frame[floats].round(6)
-    return frame
-
-
-def use_text_features(ws, group: str = "sentiment") -> bool:
-    """Whether a group of customer text features ("sentiment": sentiment and negative tickets;
-    "complaint_topic": topic of the last complaint) are model inputs: the latest comparison's
-    decision (:mod:`regulars.jobs.text_features`), unless overridden while comparing."""
-    from regulars.jobs.text_features import enabled
-
-    return enabled(ws, group)
-
-
-def _feature_names(frame: pd.DataFrame) -> list[str]:
-    names = []
-    for c in frame.columns:
-        if c in _NOT_FEATURES or c in ("churned", "bought"):
-            continue
-        if pd.api.types.is_numeric_dtype(frame[c]) or str(frame[c].dtype).startswith("decimal"):
-            names.append(c)
-    return names
-
-
-def _numeric(frame: pd.DataFrame, names) -> pd.DataFrame:
-    """The columns ``names`` as one float64 block (non-numbers become NaN)."""
-    return pd.DataFrame(float_matrix(frame, names), columns=list(names), index=frame.index, copy=False)
-
-
-# -- BTYD ------------------------------------------------------------------------------------
-def _feature_btyd(frame: pd.DataFrame, small: bool):
-    """The BG/NBD whose p_alive and expected orders are features of the classifiers."""
-    from regulars.models.beta_geo import BetaGeoModel
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return BetaGeoModel(penalizer=0.001 if small else 0.0).fit(frame["frequency"], frame["recency"], frame["T"])
-
-
-def _add_btyd(frame: pd.DataFrame, bg, window: int) -> pd.DataFrame:
-    frame = frame.copy()
-    x, tx, T = frame["frequency"].to_numpy(), frame["recency"].to_numpy(), frame["T"].to_numpy()
-    frame["p_alive"] = bg.probability_alive(x, tx, T)
-    frame["expected_orders"] = bg.expected_purchases(float(window), x, tx, T)
-    return frame
-
-
-# -- fitting -----------------------------------------------------------------------------------
-@dataclass
-class FittedModels:
-    """Everything :func:`fit_models` learned as of ``as_of``, plus the readiness verdicts."""
-
-    as_of: dt.date
-    verdicts: dict[str, Verdict]
-    categories: list[str] | None = None
-    churn: ChurnModel | None = None
-    propensity: PurchasePropensityModel | None = None
-    leads: LeadScorer | None = None
-    forecast: object | None = None  # the forecaster served (DemandForecaster or SeasonalNaiveForecaster)
-    forecast_choice: ForecastChoice | None = None
-    notes: list[str] = field(default_factory=list)
-    timings: dict[str, float] = field(default_factory=dict)
-    reasons_method: str | None = None
-    value: ValueModels | None = None
-    feature_btyd: object | None = None  # the BG/NBD whose outputs are classifier inputs at scoring
-    first_day: dt.date | None = None
-    inputs: dict = field(default_factory=dict)
-    #: Classifier-only scores already computed from these models (see :func:`score_customers`);
-    #: a shallow copy shares it, so the audit reuses the backtest's scores at the same cutoff.
-    scored: list = field(default_factory=list)
 
 
 #: Training snapshots sit on multiples of this many days before ``as_of``, so churn and
@@ -466,165 +233,6 @@ def converted(ws, customer_ids, start, days) -> np.ndarray:
     return pc.is_in(ids, value_set=values).to_numpy(zero_copy_only=False)
 
 
-# -- scoring -------------------------------------------------------------------------------------
-def _band(risk: np.ndarray) -> np.ndarray:
-    return np.where(np.isnan(risk), None, np.where(risk >= 0.6, "high", np.where(risk >= 0.3, "medium", "low")))
-
-
-def score_customers(ws, fm: FittedModels, horizon_days: int = 365, reasons: bool = True,
-                    progress=None, value: bool = True) -> pd.DataFrame:
-    """Predictions for every customer with a purchase before ``fm.as_of`` (one row each).
-
-    ``value=False`` skips the value models (the backtest judges them at their own cutoff). Such
-    classifier-only scores are kept in ``fm.scored`` and returned again (as a copy) for the same
-    models, verdicts and horizon, e.g. to the fairness audit after the backtest at the same cutoff."""
-    say = progress or (lambda _s: None)
-    reusable = not reasons and not value  # nothing is fitted here: the result depends only on the key
-    key = (horizon_days, fm.churn, fm.propensity, fm.value,
-           tuple(fm.verdicts[n].small for n in ("churn", "propensity")))
-    if reusable:
-        for seen, frame in fm.scored:
-            if len(seen) == len(key) and all(a is b or a == b for a, b in zip(seen, key)):
-                return frame.copy()
-    out = _score_customers(ws, fm, horizon_days, reasons, say, value)
-    if reusable:
-        fm.scored.append((key, out.copy()))
-    return out
-
-
-def _score_customers(ws, fm: FittedModels, horizon_days: int, reasons: bool, say, value: bool) -> pd.DataFrame:
-    say("building features")
-    t = time.perf_counter()
-    frame = snapshot(ws, fm.as_of, fm.categories)
-    ws.release_memory()  # the rest is numpy work: DuckDB's cached blocks would only add to the peak
-    fm.timings["features"] = time.perf_counter() - t
-    if len(frame):
-        fit_scoring_models(ws, fm, frame, horizon_days, value=value, progress=say)
-    methods = reasons_methods(fm, len(frame)) if reasons else None
-    return score_frame(fm, frame, horizon_days, methods, value=value, progress=say).reset_index()
-
-
-def fit_scoring_models(ws, fm: FittedModels, frame: pd.DataFrame, horizon_days: int, value: bool = True,
-                       progress=None, customers: int | None = None) -> None:
-    """Fit what scoring needs besides the classifiers, on *frame* (every customer, or a sample
-    of them: :mod:`regulars.jobs.fit_sample`): the value models (``fm.value``) and the BG/NBD
-    whose outputs feed the classifiers (``fm.feature_btyd``). *customers* is how many customers
-    *frame* stands for (default: its length)."""
-    say = progress or (lambda _s: None)
-    verdict = fm.verdicts["value"]
-    if value and not verdict.refused:
-        t = time.perf_counter()
-        fm.value = fit_value(ws, fm.as_of, horizon_days, frame, verdict.small, first_day=fm.first_day, progress=say,
-                             customers=customers)
-        fm.timings["value"] = time.perf_counter() - t
-    # the classifiers were trained with BG/NBD features: they are scored with BG/NBD features
-    if fm.value is not None and fm.value.key == "bgnbd":
-        fm.feature_btyd = fm.value.transaction
-    else:
-        first = next((n for n in ("churn", "propensity") if getattr(fm, n) is not None), None)
-        fm.feature_btyd = _feature_btyd(frame, fm.verdicts[first].small) if first else None
-
-
-def reasons_methods(fm: FittedModels, n_rows: int) -> dict[str, str]:
-    """How each classifier's reasons are computed for *n_rows* customers in all
-    (:func:`reasons_method`); decided once for the whole run, so every partition agrees."""
-    methods = {name: reasons_method(n_rows, getattr(fm, name)) for name in ("churn", "propensity")
-               if getattr(fm, name) is not None}
-    if methods:
-        fm.reasons_method = methods.get("propensity", methods.get("churn"))
-    return methods
-
-
-def score_frame(fm: FittedModels, frame: pd.DataFrame, horizon_days: int = 365,
-                reasons: dict[str, str] | None = None, value: bool = True, progress=None) -> pd.DataFrame:
-    """The predictions of the customers in *frame* (a :func:`snapshot`, or any part of one),
-    indexed like it, with models already fitted (:func:`fit_scoring_models`).
-
-    Each row only depends on its own features and the fitted models, so the customers can be
-    scored in parts anywhere the models are (Spark executors: :mod:`regulars.jobs.spark_scoring`).
-    *reasons* maps a classifier to its reasons method (:func:`reasons_methods`); None: no reasons.
-    """
-    say = progress or (lambda _s: None)
-    as_of = fm.as_of
-    out = pd.DataFrame(index=frame.index)
-    out["as_of"] = as_of
-    out["horizon_days"] = int(horizon_days)
-    out["orders_to_date"] = (frame["frequency"] + 1).astype(int)
-    out["last_order_at"] = add_days(as_of, -frame["days_since_last_order"].to_numpy(dtype=float)).to_numpy()
-    modes = {k: v.status for k, v in fm.verdicts.items()}
-    out["data_mode"] = "small" if any(s == "small" for k, s in modes.items() if k in ("churn", "value")) else "full"
-    if len(frame) == 0:
-        return out
-
-    if value and fm.value is not None:
-        t = time.perf_counter()
-        say(f"scoring with {fm.value.name}")
-        scored = score_value(fm.value, frame)
-        for column in scored.columns:
-            out[column] = scored[column]
-        fm.timings["score_value"] = fm.timings.get("score_value", 0.0) + time.perf_counter() - t
-
-    base = frame
-    bg_features = fm.feature_btyd
-    x, tx, T = (base[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T"))
-    for name, window in (("churn", CHURN_WINDOW), ("propensity", PROPENSITY_WINDOW)):
-        model = getattr(fm, name)
-        column = "churn_risk" if name == "churn" else "propensity_30d"
-        out[column] = np.nan
-        if model is None:
-            continue
-        say(f"scoring {name}")
-        t = time.perf_counter()
-        names = list(model.feature_names_in_)
-        # the model's inputs as one float block with this window's BTYD outputs, filled before
-        # it becomes a frame: replacing a column later would split the block, and every chunk
-        # would then be copied back into one matrix for LightGBM
-        matrix = float_matrix(base, names)
-        if "p_alive" in names:
-            matrix[:, names.index("p_alive")] = bg_features.probability_alive(x, tx, T)
-        if "expected_orders" in names:
-            matrix[:, names.index("expected_orders")] = bg_features.expected_purchases(float(window), x, tx, T)
-        X = pd.DataFrame(matrix, columns=names, index=base.index, copy=False)
-        if not reasons:
-            out[column] = model.predict_proba(X)[:, 1]
-        else:
-            method = reasons[name]
-            groups = {c: topic_of(c) for c in names}
-            proba, texts = [], []
-            for start in range(0, len(X), SCORE_CHUNK):  # bounded memory for large shops
-                chunk = X.iloc[start:start + SCORE_CHUNK]
-                contrib = model.contributions(chunk, method=method, groups=groups)
-                proba.append(model.proba_from_raw(contrib.to_numpy().sum(axis=1)))
-                texts.append(explain_json(contrib, chunk, noun="risk" if name == "churn" else "chance").to_numpy())
-                del contrib
-            out[column] = np.concatenate(proba)
-            out["churn_reasons" if name == "churn" else "propensity_reasons"] = np.concatenate(texts)
-        del X, matrix
-        fm.timings[f"score_{name}"] = fm.timings.get(f"score_{name}", 0.0) + time.perf_counter() - t
-    out["churn_band"] = _band(out["churn_risk"].to_numpy(dtype=float))
-    return out
-
-
-def score_leads(ws, fm: FittedModels) -> pd.DataFrame:
-    if fm.leads is None:
-        return pd.DataFrame(columns=["customer_id", "tier", "score", "reasons", "last_seen_at"])
-    X = ws.frame(lead_features(as_known_on(ws, fm.as_of), fm.as_of)).set_index("customer_id")
-    if X.empty:
-        return pd.DataFrame(columns=["customer_id", "tier", "score", "reasons", "last_seen_at"])
-    scored = fm.leads.tiers(X)
-    scored["last_seen_at"] = X["last_seen_at"]
-    scored["as_of"] = fm.as_of
-    scored["model_version"] = f"{MODEL_VERSIONS['leads']}-{fm.leads.method_}"
-    return scored.reset_index()
-
-
-def score_replenishment(ws, as_of) -> pd.DataFrame:
-    pairs = ws.frame(replenishment_pairs(ws, as_of))
-    schedule = replenishment_schedule(pairs, as_of)
-    schedule["as_of"] = as_of
-    return schedule
-
-
 # -- the job ---------------------------------------------------------------------------------------
 @dataclass
 class PredictResult:
@@ -771,36 +379,3 @@ def _summary(customers: pd.DataFrame, leads: pd.DataFrame, forecast: pd.DataFram
         s["forecast_orders"] = float(forecast["orders"].sum())
         s["busiest_days"] = [d.isoformat() for d in forecast.nlargest(3, "orders")["day"]]
     return s
-
-
-#: Under this name :func:`store_display` keeps what ``regulars predict`` shows (see :mod:`regulars.reports.stored`).
-DISPLAY = "predict"
-
-
-def _display_params(as_of, horizon_days: int) -> dict:
-    return {"as_of": as_of, "horizon_days": horizon_days}
-
-
-def store_display(ws, as_of, horizon_days: int, result: PredictResult, offers: dict) -> None:
-    """Keep what ``regulars predict`` shows for a run: *result* and the *offers* made after it.
-
-    *as_of* is the date asked for (None: the default); the stored run is shown again by
-    :func:`latest_display` while the shop's data is unchanged and it is still the latest run.
-    """
-    from regulars.reports.stored import stored
-
-    stored(ws, DISPLAY, _display_params(as_of, horizon_days), lambda _w: {"result": result, "offers": offers},
-           refresh=True, reads="inputs", daily=False)
-
-
-def latest_display(ws, as_of, horizon_days: int):
-    """The stored ``{"result", "offers"}`` of the latest run with these options on the same data, or None."""
-    from regulars.reports.stored import lookup
-
-    shown = lookup(ws, DISPLAY, _display_params(as_of, horizon_days), reads="inputs", daily=False)
-    if shown is None:
-        return None
-    latest = store.read_prediction_run(ws)
-    if latest is None or latest.get("run_id") != shown.value["result"].run_id:
-        return None
-    return shown

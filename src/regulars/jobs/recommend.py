@@ -28,7 +28,8 @@ from regulars.data import predictions_store
 from regulars.data import recommend_store as store
 from regulars.data.as_of import ORDERS, resolve_as_of
 from regulars.features import recommend as features
-from regulars.models.next_order import replenishment_pairs, replenishment_schedule
+from regulars.features.purchase_history import replenishment_pairs
+from regulars.models.next_order import replenishment_schedule
 from regulars.recommend import HybridRecommender, PopularityRecommender
 from regulars.recommend.hybrid import OPTED_OUT
 from regulars.recommend.matrix import InteractionMatrix

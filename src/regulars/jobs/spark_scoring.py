@@ -9,7 +9,7 @@ What ``regulars predict --engine spark`` does with the customer predictions (sco
    BTYD features of the classifiers fit on the sample's snapshot as of ``as_of``. Only the
    sample's rows come to the driver.
 3. **Score** (executors): every customer's snapshot is one Ibis expression on Spark (the parts
-   of :func:`~regulars.jobs.predict.snapshot` joined there); :class:`PartitionScorer` (the
+   of :func:`~regulars.jobs.snapshot.snapshot` joined there); :class:`PartitionScorer` (the
    fitted models, broadcast once) finishes and scores each partition with ``mapInPandas``:
    BTYD values with their ranges, churn risk and purchase propensity with their reasons,
    consent applied. The predictions are written as Parquet by the executors.
@@ -37,16 +37,8 @@ import pandas as pd
 
 from regulars.data import predictions_store as store
 from regulars.data.spark_scoring import map_to_parquet, parquet_files
-from regulars.jobs.predict import (
-    FittedModels,
-    finish_snapshot,
-    fit_scoring_models,
-    reasons_methods,
-    score_frame,
-    snapshot,
-    snapshot_parts,
-    text_parts,
-)
+from regulars.jobs.scoring import FittedModels, fit_scoring_models, reasons_methods, score_frame
+from regulars.jobs.snapshot import finish_snapshot, snapshot, snapshot_parts, text_parts
 from regulars.jobs.tables import as_known_on
 
 __all__ = ["ExecutorScores", "PartitionScorer", "score_on_executors", "snapshot_expression", "summary_of"]
@@ -54,7 +46,7 @@ __all__ = ["ExecutorScores", "PartitionScorer", "score_on_executors", "snapshot_
 
 def snapshot_expression(tables, as_of, categories=None) -> ibis.Table:
     """Every customer's snapshot (before :func:`finish_snapshot`) as one Ibis expression: the parts
-    of :func:`~regulars.jobs.predict.snapshot` left-joined on the engine."""
+    of :func:`~regulars.jobs.snapshot.snapshot` left-joined on the engine."""
     first, *parts = snapshot_parts(tables, as_of, categories, ordered=False)
     joined = first
     for part in parts:
@@ -184,7 +176,7 @@ def score_on_executors(reads, fm: FittedModels, horizon_days: int, *, refused=()
 
 def model_versions(fm: FittedModels) -> str:
     """The ``model_versions`` JSON of the customer predictions made with *fm*."""
-    from regulars.jobs.predict import MODEL_VERSIONS
+    from regulars.jobs.scoring import MODEL_VERSIONS
 
     versions = {k: MODEL_VERSIONS[k] for k, v in fm.verdicts.items() if not v.refused and k in MODEL_VERSIONS}
     if fm.reasons_method:

@@ -116,7 +116,8 @@ def _judge(ws, cutoff, groups: frozenset, say) -> dict:
 
     from regulars.jobs.backtest import ACTIVE_DAYS
     from regulars.features.labels import churn_labels
-    from regulars.jobs.predict import fit_models, score_customers
+    from regulars.jobs.predict import fit_models
+    from regulars.jobs.scoring import CHURN_WINDOW, score_customers
     from regulars.jobs.tables import in_shop_money
 
     say("refitting churn with " + (", ".join(TITLES[g].split(" (")[0].lower() for g in sorted(groups))
@@ -128,9 +129,9 @@ def _judge(ws, cutoff, groups: frozenset, say) -> dict:
             raise ValueError("the churn model could not be fitted at the cutoff: "
                              + "; ".join(fm.verdicts["churn"].messages))
         scored = score_customers(reads, fm, reasons=False, value=False).set_index("customer_id")
-    since = (pd.Timestamp(cutoff) - pd.to_datetime(scored["last_order_at"])).dt.days
+    since = (pd.Timestamp(cutoff) - pd.to_datetime(scored["last_order_date"])).dt.days
     active = scored[since.to_numpy() <= ACTIVE_DAYS]
-    labels = ws.execute(churn_labels(ws.table("orders"), cutoff, 90)).set_index("customer_id")["churned"]
+    labels = ws.execute(churn_labels(ws.table("orders"), cutoff, CHURN_WINDOW)).set_index("customer_id")["churned"]
     y = labels.reindex(active.index).fillna(0).astype(int).to_numpy()
     p = active["churn_risk"].to_numpy(dtype=float)
     return {"auc": float(roc_auc_score(y, p)), "brier": float(brier_score_loss(y, p)), "n": len(y),

@@ -45,10 +45,10 @@ from regulars.models.clv import customer_lifetime_value
 from regulars.models.gamma_gamma import GammaGammaModel
 from regulars.models.intervals import conformal_levels, count_log_score, count_pit
 from regulars.models.modified_beta_geo import ModifiedBetaGeoModel
-from regulars.models.next_order import NextOrderEstimator, add_days, gap_statistics
+from regulars.models.next_order import NextOrderEstimator, add_days
 from regulars.models.pareto_nbd import ParetoNBDModel
 from regulars.models.readiness import MIN_OBSERVED
-from regulars.models.summary import purchase_outcomes, purchase_summary
+from regulars.features.purchase_history import gap_statistics, purchase_outcomes, purchase_summary
 from regulars.values import to_date
 
 __all__ = ["CANDIDATES", "COVERAGE", "ValueModels", "activity", "fit_value", "score_value", "value_frame"]
@@ -340,6 +340,6 @@ def score_value(vm: ValueModels, frame: pd.DataFrame) -> pd.DataFrame:
         frame["days_since_last_order"], r + frame["frequency"].to_numpy(dtype=float),
         alpha + frame["T"].to_numpy(dtype=float))
     out["next_order_lower"] = add_days(as_of, q[0]).to_numpy()
-    out["next_order_at"] = add_days(as_of, q[1]).to_numpy()
+    out["next_order_date"] = add_days(as_of, q[1]).to_numpy()
     out["next_order_upper"] = add_days(as_of, q[2]).to_numpy()
     return out

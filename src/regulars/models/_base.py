@@ -1,5 +1,10 @@
 """Shared machinery of the maximum-likelihood BTYD estimators.
 
+Why this module is long: it is the one maximum-likelihood core (weighted collapse, log-scale
+L-BFGS-B with analytic gradients, Hessian covariance, fit diagnostics, parameter draws) shared by
+BG/NBD, MBG/NBD, Pareto/NBD and Gamma-Gamma; splitting it would scatter one estimator's fit over
+files.
+
 Every model here is fitted the same way: the parameters are optimised on the log scale
 (so they stay positive) with L-BFGS-B and an analytic gradient, identical customers are
 collapsed into weighted rows first, and the covariance of the log-parameters is the inverse

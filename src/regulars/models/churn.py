@@ -1,5 +1,9 @@
 """Churn risk: a calibrated LightGBM classifier on arrays or frames (no database).
 
+Why this module is long: the calibrated gradient-boosted classifier (fit, held-out calibration, raw
+scores) and its per-customer reasons (exact TreeSHAP or the path decomposition of
+models/tree_paths.py) must agree on the same raw score, so they are kept together.
+
 What it learns from is built in :mod:`regulars.features.labels`: the **churn label** (1 when a
 customer who purchased before the snapshot ``A`` makes no purchase in the ``window_days`` days
 from ``A``) and :func:`~regulars.features.labels.activity_features` (how recent her activity

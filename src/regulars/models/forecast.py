@@ -29,32 +29,14 @@ from __future__ import annotations
 import datetime as dt
 import warnings
 
-import ibis
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
 
-from .readiness import NotEnoughData, purchases
+from .readiness import NotEnoughData
 
-__all__ = ["DemandForecaster", "daily_sales", "draw_levels", "forecast_frame", "weekday_profile"]
-
-
-def daily_sales(tables, as_of) -> ibis.Table:
-    """``day, orders, revenue`` for every day with a purchase before ``as_of`` (days without
-    purchases are absent: :meth:`DemandForecaster.fit` fills them with zeros). Guest orders
-    count: the forecast is of the shop's orders, not its known customers'."""
-    A = ibis.literal(pd.Timestamp(as_of).date())
-    p = purchases(tables.table("orders"), as_of=pd.Timestamp(as_of).date(), customers_only=False)
-    p = p.filter(p.day < A)
-    return p.group_by("day").aggregate(orders=p.count(), revenue=p.net.sum())
-
-
-def order_values(tables, as_of, days: int = 90) -> ibis.Table:
-    """Net values of the purchases in the ``days`` before ``as_of`` (for revenue simulation)."""
-    A = pd.Timestamp(as_of).date()
-    p = purchases(tables.table("orders"), as_of=A, customers_only=False)
-    p = p.filter((p.day < ibis.literal(A)) & (p.day >= ibis.literal(A - dt.timedelta(days=days))))
-    return p.select("net")
+__all__ = ["DemandForecaster", "draw_levels", "forecast_frame", "weekday_profile"]
 
 
 class DemandForecaster(BaseEstimator):
@@ -184,8 +166,7 @@ class DemandForecaster(BaseEstimator):
     def draws(self, horizon_days: int = 56, start=None):
         """``(days, expected orders, simulated orders, simulated revenue)``, the draws of shape
         ``(n_simulations, days)``: the predictive distribution behind the bounds."""
-        if not hasattr(self, "params_"):
-            raise ValueError("DemandForecaster is not fitted yet: call fit() first")
+        check_is_fitted(self, "params_", msg="DemandForecaster is not fitted yet: call fit() first")
         first = pd.Timestamp(start) if start is not None else pd.Timestamp(self.end_) + pd.Timedelta(days=1)
         days = pd.date_range(first, periods=int(horizon_days), freq="D")
         X = self._design(days)

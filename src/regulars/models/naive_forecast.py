@@ -28,6 +28,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
 
 from .forecast import draw_levels, forecast_frame
 from .readiness import NotEnoughData
@@ -107,8 +108,7 @@ class SeasonalNaiveForecaster(BaseEstimator):
 
     def draws(self, horizon_days: int = 56, start=None):
         """``(days, expected orders, simulated orders, simulated revenue)`` like the demand model's."""
-        if not hasattr(self, "end_"):
-            raise ValueError("SeasonalNaiveForecaster is not fitted yet: call fit() first")
+        check_is_fitted(self, "end_", msg="SeasonalNaiveForecaster is not fitted yet: call fit() first")
         first = pd.Timestamp(start) if start is not None else pd.Timestamp(self.end_) + pd.Timedelta(days=1)
         days = pd.date_range(first, periods=int(horizon_days), freq="D")
         ahead = (days - pd.Timestamp(self.end_)).days.to_numpy() - 1

@@ -27,48 +27,20 @@ plus that interval, with an 80 % interval from the product's pooled spread of lo
 
 from __future__ import annotations
 
-import ibis
 import numpy as np
 import pandas as pd
 from scipy.special import log_ndtr, ndtr, ndtri
 from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
 
-
-from .readiness import purchases
-from .summary import stored_totals
 
 __all__ = [
     "NextOrderEstimator",
-    "gap_statistics",
     "next_order_quantiles",
-    "replenishment_pairs",
     "replenishment_schedule",
 ]
 
 _Z90 = 1.2815515655446004  # standard normal 90th percentile
-
-
-def gap_statistics(tables, as_of) -> ibis.Table:
-    """Per customer: ``n_gaps``, mean and variance of log gaps (days) between purchase days before ``as_of``.
-
-    Customers without a gap (one purchase day) have no row. Read from the workspace's stored
-    per-customer totals when they hold for ``as_of`` (:mod:`regulars.data.order_stats`).
-    """
-    day = pd.Timestamp(as_of).date()
-    stats = stored_totals(tables, day)
-    if stats is not None:
-        s = stats.filter(stats.n_gaps > 0)
-        return s.select("customer_id", "n_gaps", "log_gap_mean", "log_gap_var")
-    A = ibis.literal(day)
-    p = purchases(tables.table("orders"))
-    days = p.filter(p.day < A).select("customer_id", "day").distinct()
-    w = ibis.window(group_by=days.customer_id, order_by=days.day)
-    gaps = days.mutate(gap=days.day.delta(days.day.lag().over(w), unit="day").cast("float64"))
-    gaps = gaps.filter(gaps.gap.notnull() & (gaps.gap > 0))
-    lg = gaps.gap.log()
-    return gaps.group_by("customer_id").aggregate(
-        n_gaps=gaps.count(), log_gap_mean=lg.mean(), log_gap_var=lg.var(how="sample")
-    )
 
 
 class NextOrderEstimator(BaseEstimator):
@@ -114,6 +86,7 @@ class NextOrderEstimator(BaseEstimator):
         return self
 
     def _posterior(self, k, m, v):
+        check_is_fitted(self, "population_mean_")
         k = np.nan_to_num(np.asarray(k, dtype=float))
         m = np.where(np.isfinite(m), m, self.population_mean_)
         v = np.where(np.isfinite(v), v, self.within_var_)
@@ -211,37 +184,6 @@ def next_order_quantiles(estimator: NextOrderEstimator, frame: pd.DataFrame, r: 
     )
 
 
-def replenishment_pairs(tables, as_of) -> ibis.Table:
-    """Customer x product pairs bought on >= 3 separate days before ``as_of``, with their intervals.
-
-    Columns: ``customer_id, product_id, product_name, times_bought, last_bought_at (date),
-    typical_interval_days (median), log_interval_mean, log_interval_var``.
-    """
-    A = ibis.literal(pd.Timestamp(as_of).date())
-    p = purchases(tables.table("orders"))
-    p = p.filter(p.day < A)
-    lines = tables.table("order_lines")
-    lines = lines.filter(lines.product_id.notnull() & (lines.quantity > 0))
-    j = lines.join(p, lines.order_id == p.order_id)
-    # one pass over the lines: purchase days per pair, then the pair's day count and each gap
-    # over the same partition (one sort), rather than joining the lines twice
-    days = j.group_by([j.customer_id, j.product_id, j.day]).aggregate(product_name=j.product_name.max())
-    pair = ibis.window(group_by=[days.customer_id, days.product_id])
-    w = ibis.window(group_by=[days.customer_id, days.product_id], order_by=days.day)
-    days = days.mutate(day_count=days.count().over(pair),
-                       gap=days.day.delta(days.day.lag().over(w), unit="day").cast("float64"))
-    days = days.filter(days.day_count >= 3)
-    agg = days.group_by(["customer_id", "product_id"]).aggregate(
-        product_name=days.product_name.max(),
-        times_bought=days.count(),
-        last_bought_at=days.day.max(),
-        typical_interval_days=days.gap.median(),
-        log_interval_mean=days.gap.log().mean(where=days.gap > 0),
-        log_interval_var=days.gap.log().var(how="sample", where=days.gap > 0),
-    )
-    return agg.filter(agg.typical_interval_days > 0)
-
-
 def replenishment_schedule(pairs: pd.DataFrame, as_of, max_lapse: float = 3.0) -> pd.DataFrame:
     """Due dates for each pair from :func:`replenishment_pairs`.
 
@@ -254,30 +196,30 @@ def replenishment_schedule(pairs: pd.DataFrame, as_of, max_lapse: float = 3.0) -
     --------
     >>> import datetime as dt
     >>> pairs = pd.DataFrame({"customer_id": ["a"], "product_id": ["beans"], "product_name": ["Beans"],
-    ...     "times_bought": [4], "last_bought_at": [dt.date(2025, 1, 1)], "typical_interval_days": [30.0],
+    ...     "times_bought": [4], "last_bought_date": [dt.date(2025, 1, 1)], "typical_interval_days": [30.0],
     ...     "log_interval_mean": [np.log(30.0)], "log_interval_var": [0.01]})
-    >>> replenishment_schedule(pairs, "2025-01-20")[["due_at", "is_overdue"]].to_dict("records")
-    [{'due_at': datetime.date(2025, 1, 31), 'is_overdue': False}]
+    >>> replenishment_schedule(pairs, "2025-01-20")[["due_date", "is_overdue"]].to_dict("records")
+    [{'due_date': datetime.date(2025, 1, 31), 'is_overdue': False}]
     """
     as_of = pd.Timestamp(as_of).normalize()
     if pairs.empty:
-        return pairs.assign(due_at=None, due_lower=None, due_upper=None, is_overdue=None)
+        return pairs.assign(due_date=None, due_lower=None, due_upper=None, is_overdue=None)
     df = pairs.copy()
-    last = pd.to_datetime(df["last_bought_at"])
+    last = pd.to_datetime(df["last_bought_date"])
     interval = df["typical_interval_days"].astype(float)
     lapse = (as_of - last).dt.days
     df = df[(lapse <= max_lapse * interval).to_numpy()].copy()
     if df.empty:
-        return df.assign(due_at=None, due_lower=None, due_upper=None, is_overdue=None)
+        return df.assign(due_date=None, due_lower=None, due_upper=None, is_overdue=None)
     var = df["log_interval_var"].astype(float)
     shop = float(np.nanmedian(var)) if np.isfinite(var).any() else 0.25
     product = var.groupby(df["product_id"]).transform("median").fillna(shop)
     spread = np.sqrt(np.where((df["times_bought"] >= 5) & np.isfinite(var), var, product).astype(float))
     spread = np.clip(spread, 0.05, 1.0)
-    last = pd.to_datetime(df["last_bought_at"])
+    last = pd.to_datetime(df["last_bought_date"])
     interval = df["typical_interval_days"].astype(float)
     day = pd.to_timedelta(1, unit="D")
-    df["due_at"] = (last + (interval.round()).to_numpy() * day).dt.date
+    df["due_date"] = (last + (interval.round()).to_numpy() * day).dt.date
     df["due_lower"] = (last + np.round(interval * np.exp(-_Z90 * spread)).to_numpy() * day).dt.date
     df["due_upper"] = (last + np.round(interval * np.exp(_Z90 * spread)).to_numpy() * day).dt.date
     df["is_overdue"] = pd.to_datetime(df["due_upper"]) < as_of

@@ -23,8 +23,8 @@ lead scoring              10 people with activity but      200 such people (no b
                           no order                         of the tiers below)
 ========================  ==============================  ==================================
 
-It also defines what counts as a purchase (:func:`purchases`), which every other module
-uses so that labels, features and forecasts agree.
+What counts as a purchase is :func:`regulars.features.purchase_history.purchases` (the rule of
+:mod:`regulars.data.purchases`), which labels, features and forecasts share.
 
 Examples
 --------
@@ -41,11 +41,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import ibis
-
 from regulars.values import EXCLUDED_STATUSES
 
-__all__ = ["MIN_OBSERVED", "DataStats", "Minimums", "NotEnoughData", "Verdict", "assess", "purchases"]
+__all__ = ["MIN_OBSERVED", "DataStats", "Minimums", "NotEnoughData", "Verdict", "assess"]
 
 #: Fewest customers with an observed outcome that a backtest judges a prediction on, or that a
 #: range is calibrated on (fewer and the figure would be noise: it is refused instead).
@@ -67,7 +65,7 @@ class Minimums:
     repeat_customers: int = 30
     btyd_repeat_customers: int = 20
     btyd_history_days: int = 90
-    label_class: int = 20  # each outcome (e.g. returned / did not) in the training window
+    label_class: int = MIN_OBSERVED  # each outcome (e.g. returned / did not) in the training window
     comfortable_customers: int = 1000
     comfortable_repeat: int = 200
     forecast_days: int = 56
@@ -202,28 +200,3 @@ def assess(stats: DataStats, minimums: Minimums | None = None) -> dict[str, Verd
     else:
         out["leads"] = Verdict("leads", OK)
     return out
-
-
-def purchases(orders: ibis.Table, as_of=None, customers_only: bool = True) -> ibis.Table:
-    """The orders that count as purchases, as in the customer features mart.
-
-    The definition is :mod:`regulars.data.purchases`: ``total > 0``, not cancelled, not fully
-    refunded (as of *as_of* when given: refunds and cancellations dated later are not known
-    yet, and orders placed on or after it are left out). Returns ``customer_id, order_id,
-    ordered_at, day (date), net`` where ``net = total - refunded`` (as of *as_of*). Guest orders
-    (no customer) are left out unless *customers_only* is False (shop-level figures such as the
-    demand forecast count them).
-    """
-    from regulars.data import purchases as rules
-
-    net = rules.net(orders, as_of).cast("float64")
-    keep = rules.is_purchase(orders, as_of)
-    if customers_only:
-        keep = keep & orders.customer_id.notnull()
-    return orders.filter(keep).select(
-        customer_id=orders.customer_id,
-        order_id=orders.order_id,
-        ordered_at=orders.ordered_at,
-        day=orders.ordered_at.cast("date"),
-        net=net,
-    )

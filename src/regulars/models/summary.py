@@ -36,7 +36,7 @@ import pandas as pd
 
 from regulars.values import to_date
 
-__all__ = ["purchase_outcomes", "purchase_summary", "summarize", "summary_expression"]
+__all__ = ["summarize", "summary_expression"]
 
 _UNIT_DAYS = {"D": 1.0, "W": 7.0}
 
@@ -135,69 +135,6 @@ def summary_expression(
     return summary.rename({customer_col: "customer"}) if customer_col != "customer" else summary
 
 
-def purchase_summary(tables, as_of) -> ibis.Table:
-    """The shop's BTYD summary in days as of *as_of* (an Ibis expression, not executed).
-
-    The same as ``summary_expression(purchases, "customer_id", "ordered_at", "net", freq="D",
-    observation_end=as_of - 1 day)`` over the purchases before *as_of* (as of *as_of*, see
-    :func:`regulars.models.readiness.purchases` and :mod:`regulars.data.purchases`). On a workspace whose stored per-customer
-    totals (:mod:`regulars.data.order_stats`) hold for *as_of* it reads those, one row per
-    customer, instead of grouping every order by customer and day.
-
-    Returns
-    -------
-    ibis.Table
-        ``customer_id, frequency, recency, T, monetary_value`` (days, floats).
-    """
-    from regulars.models.readiness import purchases
-
-    as_of = _as_date(as_of, "as_of")
-    end = as_of - dt.timedelta(days=1)
-    stats = stored_totals(tables, as_of)
-    if stats is None:
-        p = purchases(tables.table("orders"), as_of=as_of)
-        return summary_expression(p, "customer_id", "ordered_at", "net", freq="D", observation_end=end)
-    s = stats.filter(stats.orders > 0)
-    frequency = (s.purchase_days - 1).cast("int64")
-    repeat_value = (s.purchases_net - s.first_day_net).cast("float64")
-    return s.select(
-        "customer_id",
-        frequency=frequency,
-        recency=s.last_order_date.delta(s.first_order_date, unit="day").cast("float64"),
-        T=ibis.literal(end).delta(s.first_order_date, unit="day").cast("float64"),
-        monetary_value=(repeat_value / frequency.nullif(0).cast("float64")).fill_null(0.0),
-    )
-
-
-def purchase_outcomes(tables, start, days: int, discount_rate_monthly: float = 0.01) -> ibis.Table:
-    """What each customer bought in the ``days`` days from ``start`` (an Ibis expression).
-
-    The outcome a value prediction made as of ``start`` over ``days`` is judged on, counted
-    the way the models count: purchase days (orders of one day are one purchase), their net
-    value, that value discounted like the CLV (a purchase on day ``k`` after ``start`` falls in
-    month ``floor(k / 30.4375) + 1`` and is divided by ``(1 + d)**month``), and the first
-    purchase day. Only customers with a purchase in the window have a row.
-
-    Returns
-    -------
-    ibis.Table
-        ``customer_id, orders, spend, discounted, first_day``.
-    """
-    from regulars.models.readiness import purchases
-
-    start = _as_date(start, "start")
-    end = start + dt.timedelta(days=int(days))
-    p = purchases(tables.table("orders"))
-    p = p.filter((p.day >= ibis.literal(start)) & (p.day < ibis.literal(end)))
-    d = p.group_by(["customer_id", "day"]).aggregate(net=p.net.sum())
-    month = (d.day.delta(ibis.literal(start), unit="day").cast("float64") / (365.25 / 12)).floor() + 1
-    factor = (ibis.literal(1.0 + discount_rate_monthly).ln() * -month).exp()
-    d = d.mutate(_disc=d.net * factor)
-    return d.group_by("customer_id").aggregate(
-        orders=d.count(), spend=d.net.sum(), discounted=d._disc.sum(), first_day=d.day.min()
-    )
-
-
 def summarize(
     transactions,
     customer_col: str,
@@ -266,10 +203,3 @@ def summarize(
     )
     frame = expression.order_by(customer_col).to_pandas()
     return frame.set_index(customer_col)
-
-
-def stored_totals(tables, as_of):
-    """The per-customer order totals *tables* offers for *as_of* (a workspace's
-    ``order_stats``), else ``None``: other providers, such as Spark or a sample, have none."""
-    provider = getattr(tables, "order_stats", None)
-    return provider(as_of) if provider is not None else None

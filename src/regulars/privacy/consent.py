@@ -26,7 +26,7 @@ import pandas as pd
 PERSONALISED_COLUMNS = (
     "p_alive", "expected_orders", "expected_orders_lower", "expected_orders_upper", "expected_spend",
     "expected_spend_lower", "expected_spend_upper", "clv", "clv_lower", "clv_upper", "churn_risk", "churn_band",
-    "churn_reasons", "propensity_30d", "propensity_reasons", "next_order_at", "next_order_lower", "next_order_upper",
+    "churn_reasons", "propensity_30d", "propensity_reasons", "next_order_date", "next_order_lower", "next_order_upper",
 )
 NOT_PERSONALISED = "not_personalised"
 #: Consent purposes a real-time ``consent`` event may change, and the customers column each sets.

@@ -11,7 +11,7 @@ builds it once and hands it to each part). Optional ``data``:
 
 - ``products``: the catalogue (``product_id, name, category, brand, price, is_active``);
 - ``baskets``: purchase x product (``basket, product_id``), for frequently bought together;
-- ``schedule``: replenishment due dates (``customer_id, product_id, due_at, due_lower,
+- ``schedule``: replenishment due dates (``customer_id, product_id, due_date, due_lower,
   due_upper, typical_interval_days``) from :func:`regulars.models.next_order.replenishment_schedule`;
 - ``customers``: ``customer_id`` with ``region`` (or another group) and ``accepts_personalization``.
 

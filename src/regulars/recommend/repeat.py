@@ -15,7 +15,7 @@ Examples
 ...     "customer_orders": [4, 4], "last_purchase_day": [dt.date(2024, 1, 20), dt.date(2024, 1, 2)]})
 >>> UsualOrderRecommender().fit(frame, "2024-02-01").recommend(["a"])[["product_id", "reason"]].values.tolist()
 [['beans', 'in 3 of your 4 orders']]
->>> schedule = pd.DataFrame({"customer_id": ["a"], "product_id": ["beans"], "due_at": [dt.date(2024, 2, 5)],
+>>> schedule = pd.DataFrame({"customer_id": ["a"], "product_id": ["beans"], "due_date": [dt.date(2024, 2, 5)],
 ...     "due_lower": [dt.date(2024, 2, 1)], "due_upper": [dt.date(2024, 2, 12)], "typical_interval_days": [14.0]})
 >>> rec = ReplenishmentRecommender().fit(frame, "2024-02-01", schedule=schedule)
 >>> rec.recommend(["a"])[["product_id", "reason"]].values.tolist()
@@ -101,7 +101,6 @@ class ReplenishmentRecommender(BaseRecommender):
     def _fit(self, matrix, schedule: pd.DataFrame | None = None, **_ignored) -> None:
         shape = (matrix.n_customers, matrix.n_products)
         self.due_ = sp.csr_matrix(shape, dtype=np.float32)
-        self.due_at_ = {}
         if schedule is None or schedule.empty:
             return
         s = schedule.copy()
@@ -110,9 +109,9 @@ class ReplenishmentRecommender(BaseRecommender):
         s = s[(s["row"] >= 0) & (s["col"] >= 0)]
         start = pd.Timestamp(matrix.as_of)
         end = start + pd.Timedelta(days=self.horizon_days)
-        lower = pd.to_datetime(s["due_lower"].fillna(s["due_at"]))
-        upper = pd.to_datetime(s["due_upper"].fillna(s["due_at"]))
-        due = pd.to_datetime(s["due_at"])
+        lower = pd.to_datetime(s["due_lower"].fillna(s["due_date"]))
+        upper = pd.to_datetime(s["due_upper"].fillna(s["due_date"]))
+        due = pd.to_datetime(s["due_date"])
         meets = (lower <= end) & (upper >= start)
         s = s[meets.to_numpy()]
         due = due[meets.to_numpy()]
@@ -121,7 +120,7 @@ class ReplenishmentRecommender(BaseRecommender):
         distance = (due - middle).dt.days.abs().to_numpy(dtype=float)
         score = np.exp(-distance / np.maximum(interval.to_numpy(), self.horizon_days)).astype(np.float32)
         self.due_ = sp.csr_matrix((score, (s["row"].to_numpy(), s["col"].to_numpy())), shape=shape)
-        self.schedule_ = s.assign(due_at=due.dt.date.to_numpy(), interval=interval.to_numpy()).set_index(["row", "col"])
+        self.schedule_ = s.assign(due_date=due.dt.date.to_numpy(), interval=interval.to_numpy()).set_index(["row", "col"])
 
     def sparse_scores(self, rows) -> sp.csr_matrix:
         """Scores of ``rows`` as a sparse block (rows of -1 are empty)."""
@@ -136,7 +135,7 @@ class ReplenishmentRecommender(BaseRecommender):
 
     def _explain(self, rows, cols, ids=None) -> np.ndarray:
         info = self.schedule_.reindex(pd.MultiIndex.from_arrays([rows, cols]))
-        due = pd.to_datetime(info["due_at"].to_numpy())
+        due = pd.to_datetime(info["due_date"].to_numpy())
         day = np.where(due.isna(), -1, (due - pd.Timestamp("1970-01-01")).days).astype(np.int64)
         every = info["interval"].round().fillna(0).to_numpy(dtype=np.int64)
         today = (pd.Timestamp(self.as_of_) - pd.Timestamp("1970-01-01")).days

@@ -33,8 +33,8 @@ PERSON = ["name", "email", "phone", "accepts_email"]
 RATES = {"churn_risk", "propensity_30d"}
 MONEY = {"clv", "revenue"}
 LABELS = {"customer_id": "customer", "accepts_email": "may e-mail", "churn_risk": "churn risk",
-          "propensity_30d": "buys within 30 days", "clv": "predicted value", "last_order_at": "last order",
-          "last_seen_at": "last seen", "product_id": "product id", "product_name": "product", "due_at": "due",
+          "propensity_30d": "buys within 30 days", "clv": "predicted value", "last_order_at": "last order", "last_order_date": "last order",
+          "last_seen_at": "last seen", "product_id": "product id", "product_name": "product", "due_date": "due",
           "is_overdue": "overdue", "typical_interval_days": "buys", "score": "lead score"}
 
 
@@ -142,11 +142,11 @@ def _fixed_frame(ws, name: str, predictions: dict | None = None) -> tuple[pd.Dat
         if name == "at-risk":
             pick = preds[preds["churn_band"] == "high"] if len(preds) else preds
             pick = pick.sort_values(["clv", "churn_risk"], ascending=False, na_position="last") if len(pick) else pick
-            cols = ["churn_risk", "clv", "last_order_at", "churn_reasons"]
+            cols = ["churn_risk", "clv", "last_order_date", "churn_reasons"]
         else:
             pick = preds[preds["propensity_30d"].notna()] if len(preds) else preds
             pick = pick.sort_values(["propensity_30d", "clv"], ascending=False, na_position="last") if len(pick) else pick
-            cols = ["propensity_30d", "clv", "last_order_at", "propensity_reasons"]
+            cols = ["propensity_30d", "clv", "last_order_date", "propensity_reasons"]
         frame = pick[["customer_id", *cols]].copy() if len(pick) else pd.DataFrame(columns=["customer_id", *cols])
         frame = frame.rename(columns={"churn_reasons": "why", "propensity_reasons": "why"})
         frame["why"] = frame["why"].map(_reasons)
@@ -162,8 +162,8 @@ def _fixed_frame(ws, name: str, predictions: dict | None = None) -> tuple[pd.Dat
         rep = store.read_table_as_of(ws, "replenishments", as_of) if as_of else pd.DataFrame()
         if len(rep):
             soon = pd.Timestamp(as_of) + pd.Timedelta(days=REPLENISH_WINDOW_DAYS)
-            rep = rep[pd.to_datetime(rep["due_lower"]) <= soon].sort_values(["due_at", "customer_id"])
-        cols = ["product_id", "product_name", "due_at", "is_overdue", "typical_interval_days"]
+            rep = rep[pd.to_datetime(rep["due_lower"]) <= soon].sort_values(["due_date", "customer_id"])
+        cols = ["product_id", "product_name", "due_date", "is_overdue", "typical_interval_days"]
         frame = rep[["customer_id", *cols]] if len(rep) else pd.DataFrame(columns=["customer_id", *cols])
     return frame, as_of
 

@@ -1,5 +1,10 @@
 """The data doctor: what the workspace holds, what looks wrong, and what each analysis can do with it.
 
+Why this module is long: the data doctor is one read-only report whose checks (row counts, date
+ranges, completeness, duplicates, outliers, quarantine, ingest runs, identity) and readiness
+verdicts fill one DoctorReport; each check is a short function, and docs/doctor.md follows the same
+order.
+
 :func:`doctor` reads the workspace (never writes) and returns a
 :class:`DoctorReport`: per-table row counts, date ranges and completeness,
 likely duplicates, outliers, the quarantine, the last ingest runs, identity

@@ -40,7 +40,7 @@ __all__ = [
 
 #: Which backtest model judges which prediction column.
 JUDGED_BY = {
-    "churn_risk": "churn", "propensity_30d": "propensity", "next_order_at": "next_order", "p_alive": "next_order",
+    "churn_risk": "churn", "propensity_30d": "propensity", "next_order_date": "next_order", "p_alive": "next_order",
     "clv": "clv", "expected_orders": "clv", "lead_tier": "leads", "forecast": "forecast",
 }
 #: Which readiness verdict governs which prediction.
@@ -251,8 +251,8 @@ def customer_predictions(ws, customer_id: str, as_of=None) -> CustomerPrediction
         r = row.iloc[0].to_dict()
         keep = ["p_alive", "expected_orders", "expected_orders_lower", "expected_orders_upper", "expected_spend",
                 "expected_spend_lower", "expected_spend_upper", "clv", "clv_lower", "clv_upper", "churn_risk",
-                "churn_band", "propensity_30d", "next_order_at", "next_order_lower", "next_order_upper",
-                "horizon_days", "data_mode", "orders_to_date", "last_order_at"]
+                "churn_band", "propensity_30d", "next_order_date", "next_order_lower", "next_order_upper",
+                "horizon_days", "data_mode", "orders_to_date", "last_order_date"]
         predictions = {k: (None if (not isinstance(r.get(k), str) and pd.isna(r.get(k))) else r.get(k)) for k in keep}
         predictions["model_versions"] = _parse(r.get("model_versions"))
         reasons = {"churn": _parse(r.get("churn_reasons")) or [], "propensity": _parse(r.get("propensity_reasons")) or []}

@@ -1,5 +1,9 @@
 """Behavioural clusters: k-means, hierarchical or HDBSCAN on scaled customer features.
 
+Why this module is long: behavioural clustering is one estimator whose k selection (bootstrap
+stability, silhouette), three methods (k-means, Ward, HDBSCAN) and persona descriptions depend on
+the same scaled features.
+
 The feature set (:data:`FEATURES`) is derived from the customer features mart
 (:func:`regulars.features.mart.customer_features`) by :func:`behavioural_features`:
 

@@ -48,7 +48,7 @@ import ibis
 import ibis.expr.types as ir
 import numpy as np
 
-from regulars.models.summary import stored_totals
+from regulars.features.purchase_history import stored_totals
 from regulars.features.mart import MONEY, purchases, resolve_as_of
 
 __all__ = ["DEFAULT_CONFIG", "RFMConfig", "RFMConfigError", "RFMSegment", "load_config", "rfm"]

@@ -1,5 +1,8 @@
 """Rule segments: readable rules over mart columns, parsed safely into Ibis filters.
 
+Why this module is long: the rule language is one tokenizer, parser, type checker and Ibis compiler;
+each step is small, and the error messages (with positions and suggestions) need all of them.
+
 A rule is a small boolean language over the columns of the customer features mart
 (``docs/features.md``)::
 
@@ -14,7 +17,7 @@ A rule is a small boolean language over the columns of the customer features mar
   ``'YYYY-MM-DD'`` strings;
 - ``column in [v1, v2, ...]``, ``column not in [...]``, ``column is null``, ``column is not null``;
 - a boolean column on its own (``accepts_email``);
-- ``today``, optionally ``+`` or ``-`` a number of days, for a date (``next_order_at < today + 7``):
+- ``today``, optionally ``+`` or ``-`` a number of days, for a date (``next_order_date < today + 7``):
   the as-of date of the table (its ``as_of`` column), else the current date.
 
 Keywords are case-insensitive. A comparison with a missing value (null) is false, and so is

@@ -229,7 +229,7 @@ PREDICTION_SORTS = {
     "at_risk_value": (["clv", "churn_risk"], [False, False]),
 }
 PREDICTION_COLUMNS = ["customer_id", "churn_risk", "churn_band", "clv", "p_alive", "propensity_30d",
-                      "expected_orders", "expected_spend", "next_order_at", "last_order_at", "orders_to_date",
+                      "expected_orders", "expected_spend", "next_order_date", "last_order_date", "orders_to_date",
                       "data_mode", "churn_reasons", "propensity_reasons"]
 
 

@@ -31,7 +31,7 @@ import warnings
 from collections.abc import Sequence
 
 import numpy as np
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 
@@ -48,7 +48,7 @@ COLUMNS: tuple[str, ...] = tuple(column_name(t) for t in THEMES) + ("complaint_o
 OTHER, NONE = len(COLUMNS) - 2, len(COLUMNS) - 1
 
 
-class ComplaintTopics(BaseEstimator):
+class ComplaintTopics(TransformerMixin, BaseEstimator):
     """Topics of complaints, one-hot by shop theme (see the module docstring).
 
     Parameters

@@ -1,5 +1,9 @@
 """Topics of short texts: TF-IDF + non-negative matrix factorisation, labelled in words, stable across runs.
 
+Why this module is long: TF-IDF + NMF topics are one estimator: choosing the topic count, NNDSVDa
+initialisation, labelling topics in words and keeping topic ids stable across refreshes all act on
+the same factorisation.
+
 NMF (Lee & Seung 1999, "Learning the parts of objects by non-negative matrix factorization",
 Nature 401) factors the TF-IDF matrix of the texts into topics (weighted word lists) and each
 text's weight on every topic; on short texts it gives cleaner topics than LDA (O'Callaghan et
@@ -39,7 +43,7 @@ from collections.abc import Sequence
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.decomposition import NMF
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 from sklearn.utils.validation import check_is_fitted
@@ -148,7 +152,7 @@ def label_topic(words: Sequence[str], weights: Sequence[float]) -> str:
     return ", ".join(words[:3])
 
 
-class TopicModel(BaseEstimator):
+class TopicModel(TransformerMixin, BaseEstimator):
     """TF-IDF + NMF topics with readable labels and ids kept across refreshes.
 
     Parameters

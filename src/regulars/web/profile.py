@@ -183,7 +183,7 @@ def _predictions(pred: dict, accuracy: dict[str, list[str]]) -> HTML:
             ("Expected orders", f"{num(pred.get('expected_orders'), 1)} in {pred.get('horizon_days') or '–'} days "
                                 f"({num(pred.get('expected_orders_lower'), 1)}–{num(pred.get('expected_orders_upper'), 1)})"),
             ("Expected spend", money(pred.get("expected_spend"))),
-            ("Next order around", f"{str(pred.get('next_order_at') or '–')[:10]}"),
+            ("Next order around", f"{str(pred.get('next_order_date') or '–')[:10]}"),
             ("Buys within 30 days", pct(pred.get("propensity_30d"), 0)),
             ("As of", str(pred.get("as_of") or "–")[:10])]
     return el("section", el("h2", "Predictions"),

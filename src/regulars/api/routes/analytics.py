@@ -186,7 +186,7 @@ def get_personas(request: Request, principal: Principal = Depends(require("viewe
 # -- predictions ---------------------------------------------------------------------------------
 PREDICTIONS_EXAMPLE = {"as_of": "2024-12-20", "total": 18250, "limit": 50, "offset": 0, "sort": "at_risk_value",
                        "items": [{"customer_id": "C000123", "churn_risk": 0.81, "churn_band": "high", "clv": 640.2,
-                                  "p_alive": 0.22, "propensity_30d": 0.04, "next_order_at": "2025-02-01",
+                                  "p_alive": 0.22, "propensity_30d": 0.04, "next_order_date": "2025-02-01",
                                   "churn_reasons": ["no order for 210 days, 3 times their usual gap"]}],
                        "distributions": {"churn_risk": {"bins": [0.025], "edges": [0.0, 0.05], "counts": [812]}},
                        "summary": {"counts": {"customers": 18250}, "accuracy": {"churn": [
