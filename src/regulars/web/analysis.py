@@ -1,6 +1,11 @@
 """Analysis pages: Segments (with personas), Cohorts, Funnel, Predictions; plus the doctor summary.
 
 Each page renders the dict its JSON route returns (:mod:`regulars.server.views`).
+
+Why this module is long: each of the four analysis pages is a route plus the few HTML pieces only
+it draws (persona cards, the cohort heat map, funnel bars, the prediction histograms); what pages
+share already lives in :mod:`regulars.web.html` and :mod:`regulars.web.layout`, so splitting
+further would only scatter one page's markup over several files.
 """
 
 from __future__ import annotations

@@ -3,6 +3,10 @@
 Analysis pages (Segments, Cohorts, Funnel, Predictions) are in :mod:`regulars.web.analysis`.
 Each page calls the same function as its JSON route (:mod:`regulars.server.views`,
 :mod:`regulars.reports`), then renders HTML on the server.
+
+Why this module is long: it holds the routes of five small pages (sign-in, Overview, Customers,
+Data, Settings) with the markup only they draw; each page is short, and the shared pieces are
+already in :mod:`regulars.web.html` and :mod:`regulars.web.layout`.
 """
 
 from __future__ import annotations
