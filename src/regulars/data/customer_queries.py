@@ -25,7 +25,10 @@ import pandas as pd
 
 from regulars.data.connection import connection
 from regulars.data.identity import lookup_value, normalize_email
+from regulars.data.purchases import counted_sql, net_sql, purchase_sql
 from regulars.data.rows import json_rows, jsonable
+
+_PURCHASE, _COUNTED = purchase_sql(), counted_sql()
 
 #: How the list can be sorted.
 SORTS = {
@@ -73,10 +76,11 @@ def search(db, *, text: str | None = None, personal: bool = True, member_of: str
                    c.acquisition_channel, c.created_at, c.accepts_email, c.accepts_sms, c.accepts_personalization,
                    o.orders, o.revenue, o.first_order_at, o.last_order_at
             FROM customers c
-            LEFT JOIN (SELECT customer_id, count(*) FILTER (WHERE total > 0) AS orders,
-                              sum(total - coalesce(refunded, 0)) AS revenue,
-                              min(ordered_at) AS first_order_at, max(ordered_at) AS last_order_at
-                       FROM orders GROUP BY customer_id) o USING (customer_id)
+            LEFT JOIN (SELECT customer_id, count(*) FILTER (WHERE {purchase_sql()}) AS orders,
+                              sum({net_sql()}) AS revenue,
+                              min(ordered_at) FILTER (WHERE {purchase_sql()}) AS first_order_at,
+                              max(ordered_at) FILTER (WHERE {purchase_sql()}) AS last_order_at
+                       FROM orders WHERE {counted_sql()} GROUP BY customer_id) o USING (customer_id)
             {clause}
         )
         SELECT * FROM page ORDER BY {SORTS[sort]} LIMIT ? OFFSET ?
@@ -92,12 +96,14 @@ def customer_exists(db, customer_id: str) -> bool:
 
 
 def order_facts(db, customer_id: str) -> dict:
-    """A customer's purchases (``total > 0``): ``orders``, ``first_order_at``, ``last_order_at``, ``revenue``
-    (net of refunds); None for what is unknown."""
+    """A customer's purchases (:mod:`regulars.data.purchases`): ``orders``, ``first_order_at``,
+    ``last_order_at``, ``revenue`` (net of refunds and returns); None for what is unknown."""
     df = connection(db).execute(
-        """SELECT count(*) AS orders, min(ordered_at) AS first_order_at, max(ordered_at) AS last_order_at,
-                  sum(total - coalesce(refunded, 0))::DOUBLE AS revenue
-           FROM orders WHERE customer_id = ? AND total > 0""", [customer_id]).df()
+        f"""SELECT count(*) FILTER (WHERE {purchase_sql()}) AS orders,
+                   min(ordered_at) FILTER (WHERE {purchase_sql()}) AS first_order_at,
+                   max(ordered_at) FILTER (WHERE {purchase_sql()}) AS last_order_at,
+                   sum({net_sql()})::DOUBLE AS revenue
+            FROM orders WHERE customer_id = ? AND {counted_sql()}""", [customer_id]).df()
     return {k: (None if pd.isna(v) else v) for k, v in df.iloc[0].to_dict().items()}
 
 
@@ -137,9 +143,12 @@ def profile_rows(db, ids: list[str], *, orders_limit: int, events_limit: int, me
                                "coalesce(from_load, false) AS from_load FROM consents "
                                f"WHERE {_IN} ORDER BY customer_id, recorded_at DESC", p)
     out["summaries"] = {r.pop("customer_id"): r for r in json_rows(con, f"""
-        SELECT customer_id, count(*) FILTER (WHERE total > 0) AS orders, count(*) FILTER (WHERE total < 0) AS returns,
-               coalesce(sum(total - coalesce(refunded, 0)), 0) AS revenue, avg(total) FILTER (WHERE total > 0) AS aov,
-               min(ordered_at) AS first_order_at, max(ordered_at) AS last_order_at
+        SELECT customer_id, count(*) FILTER (WHERE {_PURCHASE}) AS orders,
+               count(*) FILTER (WHERE {_COUNTED} AND total < 0) AS returns,
+               coalesce(sum({net_sql()}) FILTER (WHERE {_COUNTED}), 0) AS revenue,
+               avg(total) FILTER (WHERE {_PURCHASE}) AS aov,
+               min(ordered_at) FILTER (WHERE {_PURCHASE}) AS first_order_at,
+               max(ordered_at) FILTER (WHERE {_PURCHASE}) AS last_order_at
         FROM orders WHERE {_IN} GROUP BY customer_id""", p)}
     out["orders"] = _grouped(con, f"""
         SELECT * EXCLUDE (_run_id) FROM orders WHERE {_IN}

@@ -23,6 +23,7 @@ import pyarrow as pa
 
 from regulars.data.connection import connection
 from regulars.data.activation_schema import insert_new, records, where
+from regulars.data.purchases import counted_sql, net_sql, purchase_sql
 
 JOURNEY_COLUMNS = ("journey_id", "name", "version", "definition", "status", "approved_version", "approved_by",
                    "approved_at", "source", "created_at", "updated_at", "watermarks")
@@ -126,9 +127,8 @@ def event_candidates(ws, journey_id: str, event_type: str, since: dt.datetime, u
     later = ""
     if without_purchase:
         later = (", bought AS (SELECT customer_id, max(t) AS t FROM ("
-                 "SELECT customer_id, ordered_at AS t FROM orders WHERE total > 0 AND customer_id IN "
-                 "(SELECT customer_id FROM ev) AND coalesce(lower(status), '') NOT IN ('cancelled', 'canceled', "
-                 "'voided', 'void', 'failed', 'declined', 'abandoned', 'draft') "
+                 f"SELECT customer_id, ordered_at AS t FROM orders WHERE {purchase_sql()} AND customer_id IN "
+                 "(SELECT customer_id FROM ev) "
                  "UNION ALL SELECT customer_id, occurred_at FROM events WHERE event_type = 'purchase' "
                  "AND customer_id IN (SELECT customer_id FROM ev)) GROUP BY 1)")
     inner = (f"WITH ev AS (SELECT customer_id, event_id, occurred_at, product_id FROM events WHERE event_type = $etype "
@@ -143,11 +143,11 @@ def event_candidates(ws, journey_id: str, event_type: str, since: dt.datetime, u
 def order_candidates(ws, journey_id: str, since: dt.datetime, until: dt.datetime, reentry: dt.timedelta,
                      first_only: bool) -> list[dict]:
     """Customers with an order in ``(since, until]`` (the first such; with *first_only*, only their first order ever)."""
-    first = ("AND NOT EXISTS (SELECT 1 FROM orders e WHERE e.customer_id = o.customer_id AND e.ordered_at < o.ordered_at)"
-             if first_only else "")
+    first = ("AND NOT EXISTS (SELECT 1 FROM orders e WHERE e.customer_id = o.customer_id AND e.ordered_at < o.ordered_at "
+             f"AND {purchase_sql('e')})" if first_only else "")
     inner = ("SELECT customer_id, arg_min(order_id, (ordered_at, order_id)) AS trigger_key, min(ordered_at) AS entered_at, "
              "arg_min(order_id, (ordered_at, order_id)) AS order_id FROM orders o "
-             f"WHERE ordered_at > $since AND ordered_at <= $until AND total > 0 {first} GROUP BY customer_id")
+             f"WHERE o.ordered_at > $since AND o.ordered_at <= $until AND {purchase_sql('o')} {first} GROUP BY customer_id")
     return _candidates(ws, inner, {"since": since, "until": until}, journey_id, reentry)
 
 
@@ -211,17 +211,13 @@ def due_enrollments(ws, now: dt.datetime, journey_ids: list[str], limit: int,
     ids AS (SELECT DISTINCT customer_id FROM due),
     bought AS (
         SELECT d.enrollment_id, max(o.ordered_at) AS last_purchase FROM due d JOIN orders o
-        ON o.customer_id = d.customer_id AND o.ordered_at > d.entered_at AND o.total > 0
-        AND coalesce(lower(o.status), '') NOT IN ('cancelled', 'canceled', 'voided', 'void', 'failed', 'declined',
-                                                  'abandoned', 'draft') GROUP BY 1
+        ON o.customer_id = d.customer_id AND o.ordered_at > d.entered_at AND {purchase_o} GROUP BY 1
         UNION ALL
         SELECT d.enrollment_id, max(e.occurred_at) FROM due d JOIN events e ON e.customer_id = d.customer_id
         AND e.event_type = 'purchase' AND e.occurred_at > d.entered_at GROUP BY 1),
     totals AS (
-        SELECT customer_id, count(*) FILTER (WHERE total > 0) AS orders, sum(total - coalesce(refunded, 0)) AS revenue
-        FROM orders WHERE customer_id IN (SELECT customer_id FROM ids)
-        AND coalesce(lower(status), '') NOT IN ('cancelled', 'canceled', 'voided', 'void', 'failed', 'declined',
-                                                'abandoned', 'draft') GROUP BY 1),
+        SELECT customer_id, count(*) FILTER (WHERE {purchase}) AS orders, sum({net}) AS revenue
+        FROM orders WHERE customer_id IN (SELECT customer_id FROM ids) AND {counted} GROUP BY 1),
     preds AS (
         SELECT customer_id, clv, churn_risk FROM customer_predictions
         WHERE as_of = (SELECT max(as_of) FROM customer_predictions) AND customer_id IN (SELECT customer_id FROM ids)),
@@ -243,6 +239,8 @@ def due_enrollments(ws, now: dt.datetime, journey_ids: list[str], limit: int,
     LEFT JOIN preds p USING (customer_id) LEFT JOIN segs s USING (customer_id) LEFT JOIN recent r USING (customer_id)
     ORDER BY d.next_due_at, d.enrollment_id
     """
+    sql = (sql.replace("{purchase_o}", purchase_sql("o")).replace("{purchase}", purchase_sql())
+           .replace("{net}", net_sql()).replace("{counted}", counted_sql()))
     return _records(connection(ws).execute(sql, {"now": now, "journeys": list(journey_ids), "limit": int(limit),
                                          "waiting": list(waiting or [])}))
 
@@ -379,11 +377,11 @@ def enrollment_outcomes(ws, journey_id: str, window_days: float, now: dt.datetim
     net revenue of those orders (both arms alike)."""
     return _records(connection(ws).execute(
         "SELECT e.enrollment_id, e.arm, e.entered_at, e.status, "
-        "count(o.order_id) > 0 AS converted, coalesce(sum(o.total - coalesce(o.refunded, 0)), 0)::DOUBLE AS revenue "
+        f"count(o.order_id) FILTER (WHERE {purchase_sql('o')}) > 0 AS converted, "
+        f"coalesce(sum({net_sql('o')}), 0)::DOUBLE AS revenue "
         "FROM journey_enrollments e LEFT JOIN orders o ON o.customer_id = e.customer_id AND o.ordered_at > e.entered_at "
         "AND o.ordered_at <= least(e.entered_at + to_microseconds(?), ?) "
-        "AND coalesce(lower(o.status), '') NOT IN ('cancelled', 'canceled', 'voided', 'void', 'failed', 'declined', "
-        "'abandoned', 'draft') WHERE e.journey_id = ? GROUP BY ALL ORDER BY e.entered_at",
+        f"AND {counted_sql('o')} WHERE e.journey_id = ? GROUP BY ALL ORDER BY e.entered_at",
         [int(window_days * 86400 * 1_000_000), now, journey_id]))
 
 

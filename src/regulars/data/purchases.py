@@ -31,7 +31,7 @@ Examples
 >>> is_purchase(o, dt.date(2024, 1, 1)).type().is_boolean()
 True
 >>> print(purchase_sql())
-(ordered_at IS NOT NULL AND (status IS NULL OR lower(status) NOT IN ('failed', 'declined', 'abandoned', 'draft')) AND NOT (cancelled_at IS NOT NULL OR coalesce(lower(status) IN ('cancelled', 'canceled', 'voided', 'void'), false))) AND total > 0 AND total - coalesce(refunded, 0) > 0
+((ordered_at IS NOT NULL AND (status IS NULL OR lower(status) NOT IN ('failed', 'declined', 'abandoned', 'draft')) AND NOT (cancelled_at IS NOT NULL OR coalesce(lower(status) IN ('cancelled', 'canceled', 'voided', 'void'), false))) AND total > 0 AND total - coalesce(refunded, 0) > 0)
 """
 
 from __future__ import annotations
@@ -116,18 +116,25 @@ def _sql_list(values) -> str:
     return "(" + ", ".join(f"'{v}'" for v in values) + ")"
 
 
-def counted_sql() -> str:
-    """SQL condition: the order row counts now."""
-    cancelled = f"cancelled_at IS NOT NULL OR coalesce(lower(status) IN {_sql_list(CANCELLED_STATUSES)}, false)"
-    return (f"(ordered_at IS NOT NULL AND (status IS NULL OR lower(status) NOT IN {_sql_list(NEVER_SOLD_STATUSES)}) "
-            f"AND NOT ({cancelled}))")
+def counted_sql(alias: str = "") -> str:
+    """SQL condition: the order row counts now (columns of the table called *alias*, if given)."""
+    o = f"{alias}." if alias else ""
+    cancelled = f"{o}cancelled_at IS NOT NULL OR coalesce(lower({o}status) IN {_sql_list(CANCELLED_STATUSES)}, false)"
+    return (f"({o}ordered_at IS NOT NULL AND ({o}status IS NULL OR lower({o}status) NOT IN "
+            f"{_sql_list(NEVER_SOLD_STATUSES)}) AND NOT ({cancelled}))")
 
 
-def net_sql() -> str:
+def net_sql(alias: str = "") -> str:
     """SQL expression: the order's net revenue now."""
-    return "total - coalesce(refunded, 0)"
+    o = f"{alias}." if alias else ""
+    return f"{o}total - coalesce({o}refunded, 0)"
 
 
-def purchase_sql() -> str:
-    """SQL condition: the order row is a purchase now."""
-    return f"{counted_sql()} AND total > 0 AND {net_sql()} > 0"
+def purchase_sql(alias: str = "") -> str:
+    """SQL condition: the order row is a purchase now.
+
+    >>> print(purchase_sql("o").split(" AND o.total")[1])
+     > 0
+    """
+    o = f"{alias}." if alias else ""
+    return f"({counted_sql(alias)} AND {o}total > 0 AND {net_sql(alias)} > 0)"
