@@ -127,6 +127,13 @@ def test_kpis_command_on_the_lake(shop):
     assert len(a) > 12 and [r["month"] for r in a] == [r["month"] for r in b]
     assert np.allclose([r["revenue"] for r in a], [r["revenue"] for r in b])
 
+    doctor = runner.invoke(app, ["doctor", "--json", "--engine", "spark", "--workspace", str(path)],
+                           env={"REGULARS_LAKE": str(lake)})
+    assert doctor.exit_code == 0, doctor.output
+    check = json.loads(doctor.stdout)["engine"]
+    assert check["lake"] == str(lake.resolve()) and check["ok"]
+    assert check["counts"]["orders"]["spark"] == check["counts"]["orders"]["duckdb"] > 0
+
 
 def test_duckdb_reads_the_lake(shop):
     path, lake, _ = shop
