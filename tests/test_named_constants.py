@@ -1,6 +1,6 @@
 """Constants named once (issue 15, item 6): a window or a minimum is written in one place.
 
-- The outcome windows of the churn and propensity labels are :data:`~regulars.jobs.scoring.CHURN_WINDOW`
+- The outcome windows of the churn and propensity labels are :data:`~regulars.features.labels.CHURN_WINDOW`
   and ``PROPENSITY_WINDOW``: no call passes the window as a number.
 - Each shared constant is assigned in exactly one module (the others import it).
 """

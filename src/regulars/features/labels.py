@@ -23,7 +23,15 @@ import ibis
 from regulars.features.purchase_history import purchases
 from regulars.values import to_date
 
-__all__ = ["ACTIVITY_COLUMNS", "activity_features", "churn_labels", "propensity_labels"]
+__all__ = ["ACTIVE_DAYS", "ACTIVITY_COLUMNS", "CHURN_WINDOW", "PROPENSITY_WINDOW", "activity_features",
+           "churn_labels", "propensity_labels"]
+
+#: Days after a snapshot in which a purchase means "came back" for the churn label.
+CHURN_WINDOW = 90
+#: Days after a snapshot in which a purchase makes the propensity label 1.
+PROPENSITY_WINDOW = 30
+#: The classifiers are judged on customers who ordered in this many days before the cutoff.
+ACTIVE_DAYS = 365
 
 
 def _came_back(orders: ibis.Table, cutoff, window_days: int) -> ibis.Table:

@@ -30,8 +30,7 @@ from regulars.data import privacy_store
 from regulars.fairness.audit import (CALIBRATION_THRESHOLD, DISPARITY_THRESHOLD, GAP_THRESHOLD, AuditResult,
                                      audit_model)
 from regulars.fairness.groups import customer_groups, sensitive_inputs
-from regulars.jobs.backtest import ACTIVE_DAYS
-from regulars.jobs.scoring import CHURN_WINDOW, PROPENSITY_WINDOW
+from regulars.features.labels import ACTIVE_DAYS, CHURN_WINDOW, PROPENSITY_WINDOW
 
 #: The churn decision audited: the "high risk" band of ``regulars predict``.
 CHURN_SELECTED = 0.6

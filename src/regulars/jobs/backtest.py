@@ -47,7 +47,7 @@ import pandas as pd
 
 from regulars.data import predictions_store as store
 from regulars.data.as_of import ORDERS, resolve_as_of
-from regulars.features.labels import churn_labels, propensity_labels
+from regulars.features.labels import ACTIVE_DAYS, churn_labels, propensity_labels
 from regulars.jobs.backtest_value import judge_forecast, judge_value, value_window
 from regulars.jobs.tables import as_known_on, in_shop_money
 from regulars.jobs.data_stats import data_stats
@@ -58,7 +58,6 @@ from regulars.models.readiness import MIN_OBSERVED, Verdict, assess
 
 __all__ = ["BacktestResult", "agreed_verdicts", "backtest", "classification_metrics", "default_cutoff", "reliability_bins"]
 
-ACTIVE_DAYS = 365  # classifiers are judged on customers who ordered in this many days before the cutoff
 VALUE_DAYS = 365
 
 

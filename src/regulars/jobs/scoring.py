@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from regulars.features.labels import CHURN_WINDOW, PROPENSITY_WINDOW
 from regulars.features.leads import lead_features
 from regulars.features.purchase_history import replenishment_pairs
 from regulars.jobs.forecast import ForecastChoice
@@ -35,8 +36,6 @@ from regulars.models.reasons import explain_json, topic_of
 __all__ = ["CHURN_WINDOW", "MODEL_VERSIONS", "PROPENSITY_WINDOW", "FittedModels", "fit_scoring_models",
            "reasons_methods", "score_customers", "score_frame", "score_leads", "score_replenishment"]
 
-CHURN_WINDOW = 90
-PROPENSITY_WINDOW = 30
 #: Exact TreeSHAP costs ~2 us per customer and tree on one core; above this many
 #: customer-trees the reasons use the path decomposition (see ChurnModel.contributions).
 TREESHAP_BUDGET = 6_000_000

@@ -114,10 +114,9 @@ def _judge(ws, cutoff, groups: frozenset, say) -> dict:
     """Refit churn at *cutoff* with these text feature groups; its AUC and Brier score on the real outcomes."""
     from sklearn.metrics import brier_score_loss, roc_auc_score
 
-    from regulars.jobs.backtest import ACTIVE_DAYS
-    from regulars.features.labels import churn_labels
+    from regulars.features.labels import ACTIVE_DAYS, CHURN_WINDOW, churn_labels
     from regulars.jobs.predict import fit_models
-    from regulars.jobs.scoring import CHURN_WINDOW, score_customers
+    from regulars.jobs.scoring import score_customers
     from regulars.jobs.tables import in_shop_money
 
     say("refitting churn with " + (", ".join(TITLES[g].split(" (")[0].lower() for g in sorted(groups))
