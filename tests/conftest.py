@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from regulars import Workspace
+from tests.browser import launch_chromium
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -19,3 +20,9 @@ def workspace(tmp_path):
     ws = Workspace(tmp_path / "shop.duckdb")
     yield ws
     ws.close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Chromium for every test of this process (see :mod:`tests.browser`)."""
+    yield from launch_chromium()

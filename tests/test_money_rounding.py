@@ -32,3 +32,9 @@ def test_segment_summary_money_follows_the_rule():
                        "orders": [1, 2]})
     row = _summarise(df, "segment").iloc[0]
     assert row["mean_monetary"] == 0.13 and row["revenue"] == 0.25 and row["mean_orders"] == 1.5
+
+
+def test_a_plain_list_is_rounded_like_an_array():
+    """A list has an ``index`` method; it used to be taken for a pandas index (TypeError)."""
+    assert round_money([0.125, 2.675, -0.125]).tolist() == [0.13, 2.68, -0.13]
+    assert round_money((1.005,)).tolist() == [1.01]

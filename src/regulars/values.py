@@ -23,6 +23,7 @@ Examples
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 #: Statuses of an order that was placed and later called off (compared lower-cased): it counted
 #: until ``cancelled_at``.
@@ -48,6 +49,8 @@ def round_money(value):
     >>> import pandas as pd
     >>> round_money(pd.Series([0.125, None, 10.0])).tolist()
     [0.13, nan, 10.0]
+    >>> round_money([0.125, 2.675]).tolist()
+    [0.13, 2.68]
     """
     import numpy as np
 
@@ -56,13 +59,19 @@ def round_money(value):
     scale = 10**MONEY_DECIMALS
     x = np.asarray(value, dtype="float64")
     out = np.sign(x) * np.floor(np.abs(x) * scale + 0.5 + _HALF_NUDGE) / scale + 0.0  # no -0.0
-    if np.ndim(value) == 0 and not hasattr(value, "index"):
+    labels = getattr(value, "index", None)
+    if callable(labels):  # a list's or tuple's ``index`` method, not a pandas index
+        labels = None
+    if np.ndim(value) == 0 and labels is None:
         return float(out)
-    if hasattr(value, "index"):
+    if labels is not None:
         import pandas as pd
 
-        return pd.Series(out, index=value.index, name=getattr(value, "name", None))
+        return pd.Series(out, index=labels, name=getattr(value, "name", None))
     return out
+
+
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def iso_date(text: str) -> dt.date:
@@ -75,17 +84,27 @@ def iso_date(text: str) -> dt.date:
     Traceback (most recent call last):
     ...
     ValueError: '03/05/2024' is not a date; write it as YYYY-MM-DD
+    >>> iso_date("2024-03-05x")
+    Traceback (most recent call last):
+    ...
+    ValueError: '2024-03-05x' is not a date; write it as YYYY-MM-DD
     """
-    try:
-        return dt.date.fromisoformat(str(text).strip()[:10])
-    except ValueError:
-        raise ValueError(f"{text!r} is not a date; write it as YYYY-MM-DD") from None
+    written = str(text).strip()
+    if _ISO_DAY.match(written):
+        try:
+            if len(written) == 10:
+                return dt.date.fromisoformat(written)
+            if written[10] in "T ":
+                return dt.datetime.fromisoformat(written).date()
+        except ValueError:
+            pass
+    raise ValueError(f"{text!r} is not a date; write it as YYYY-MM-DD")
 
 
 def to_date(value) -> dt.date | None:
     """A date from a date, datetime, pandas/numpy timestamp or text (``None`` stays ``None``).
 
-    Text is read as ISO (``YYYY-MM-DD``, anything after the 10th character ignored), else by
+    Text is read as ISO (``YYYY-MM-DD``, a time after it ignored), else by
     pandas (``2024/03/05``). Raises :class:`ValueError` saying what was expected otherwise.
 
     >>> import pandas as pd, numpy as np

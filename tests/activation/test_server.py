@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import time
 
 import pytest
@@ -22,28 +21,10 @@ from tests.activation.shop import configure
 from tests.api.conftest import prepare
 from tests.api.server import start
 from tests.api.shop import END, build_shop
-from tests.web.conftest import ARGS, CHROMIUM, SCREENSHOTS, settle, sign_in
+from tests.web.conftest import SCREENSHOTS, settle, sign_in
 
 pytestmark = pytest.mark.slow
 AS_OF = (END + dt.timedelta(days=1)).date()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    """Chromium for this module only: Playwright's sync API allows one running instance per thread, and the
-    dashboard tests start their own (session-wide) one later."""
-    from pathlib import Path
-
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"no Chromium at {CHROMIUM}")
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium, or set REGULARS_CHROMIUM)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -11,9 +10,6 @@ from tests.api.conftest import prepare
 from tests.api.server import start
 from tests.api.shop import build_shop
 
-CHROMIUM = os.environ.get("REGULARS_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 
 
@@ -33,21 +29,6 @@ def web_server(tmp_path_factory):
             time.sleep(0.2)
     yield running
     running.stop()
-
-
-@pytest.fixture(scope="session")
-def browser():
-    if not Path(CHROMIUM).exists():
-        message = f"no Chromium at {CHROMIUM} (apt-get install chromium, or set REGULARS_CHROMIUM)"
-        if os.environ.get("CI"):
-            pytest.fail(message)  # CI installs it (.ci/run): a missing browser there is a broken setup, not a skip
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="session")
