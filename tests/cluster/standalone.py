@@ -1,9 +1,9 @@
-"""A real Spark standalone cluster on 127.0.0.1: one master and one worker, from pyspark's own jars.
+"""A real Spark standalone cluster on 127.0.0.1: one master and N workers, from pyspark's own jars.
 
 Started with pyspark's ``bin/spark-class`` (``org.apache.spark.deploy.master.Master`` and
 ``...worker.Worker``) as child processes, bound to the loopback address, small heaps
-(the machine is shared): the daemons get 256 MB, the worker offers 1 core and 1 GB.
-Stopped by their process ids at the end.
+(the machine is shared): the daemons get 256 MB, each worker offers 1 core and 1 GB (both
+settable: the scale benchmark gives each worker 2 GB). Stopped by their process ids at the end.
 """
 
 from __future__ import annotations
@@ -61,8 +61,8 @@ def _wait_for(path: Path, text: str, proc: subprocess.Popen, timeout: float) -> 
     raise TimeoutError(f"no {text!r} in {path.name} after {timeout:.0f}s:\n{path.read_text(errors='replace')[-3000:]}")
 
 
-def start_cluster(folder: Path, worker_memory: str = "1g", timeout: float = 180) -> Cluster:
-    """Start a master and one 1-core worker on 127.0.0.1; return when the worker has registered."""
+def start_cluster(folder: Path, worker_memory: str = "1g", timeout: float = 180, workers: int = 2) -> Cluster:
+    """Start a master and *workers* 1-core workers on 127.0.0.1; return when every worker has registered."""
     home = spark_home()
     folder.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "SPARK_HOME": str(home), "SPARK_DAEMON_MEMORY": "256m", "SPARK_LOCAL_IP": "127.0.0.1",
@@ -81,15 +81,18 @@ def start_cluster(folder: Path, worker_memory: str = "1g", timeout: float = 180)
         cluster.processes.append(master)
         cluster.logs.append(master_log)
         _wait_for(master_log, "I have been elected leader", master, timeout)
-        worker_log = folder / "worker.log"
-        with open(worker_log, "wb") as out:
-            worker = subprocess.Popen(
-                [spark_class, "org.apache.spark.deploy.worker.Worker", url, "--host", "127.0.0.1", "--cores", "1",
-                 "--memory", worker_memory, "--webui-port", str(free_port()), "--work-dir", str(folder / "work")],
-                stdout=out, stderr=subprocess.STDOUT, env=env, cwd=folder)
-        cluster.processes.append(worker)
-        cluster.logs.append(worker_log)
-        _wait_for(worker_log, "Successfully registered with master", worker, timeout)
+        for number in range(1, workers + 1):
+            worker_log = folder / f"worker-{number}.log"
+            with open(worker_log, "wb") as out:
+                worker = subprocess.Popen(
+                    [spark_class, "org.apache.spark.deploy.worker.Worker", url, "--host", "127.0.0.1", "--cores", "1",
+                     "--memory", worker_memory, "--webui-port", str(free_port()),
+                     "--work-dir", str(folder / f"work-{number}")],
+                    stdout=out, stderr=subprocess.STDOUT, env=env, cwd=folder)
+            cluster.processes.append(worker)
+            cluster.logs.append(worker_log)
+        for worker, worker_log in zip(cluster.processes[1:], cluster.logs[1:]):
+            _wait_for(worker_log, "Successfully registered with master", worker, timeout)
     except BaseException:
         cluster.stop()
         raise

@@ -1,4 +1,4 @@
-"""Features, segments and a lake workspace on a real Spark standalone cluster (master + 1 worker on 127.0.0.1).
+"""Features, segments and a lake workspace on a real Spark standalone cluster (master + 2 workers on 127.0.0.1).
 
 The master is configuration: the same code runs on ``local[N]`` or on the cluster, chosen by
 ``REGULARS_SPARK_MASTER`` (environment) or ``[spark] master`` in ``regulars.toml``; the results
@@ -29,11 +29,13 @@ from tests.parity.test_engine_parity import AS_OF, CASES, normalise  # noqa: E40
 
 pytestmark = pytest.mark.slow
 
-#: what the tests ask of the cluster: one executor of 1 core and 512 MB (the machine is shared)
+#: what the tests ask of the cluster: an executor of 1 core and 512 MB on each of the two workers
 SMALL = {"REGULARS_SPARK_EXECUTOR_MEMORY": "512m", "REGULARS_SPARK_EXECUTOR_CORES": "1",
-         "REGULARS_SPARK_MAX_CORES": "1",
+         "REGULARS_SPARK_MAX_CORES": "2",
          "REGULARS_SPARK_CONF": "spark.driver.host=127.0.0.1;spark.driver.bindAddress=127.0.0.1;"
-                                "spark.sql.shuffle.partitions=2"}
+                                "spark.sql.shuffle.partitions=2;"
+                                # schedule nothing before both executors registered (standalone waits for none)
+                                "spark.scheduler.minRegisteredResourcesRatio=1.0"}
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +81,7 @@ def test_features_and_segments_on_the_cluster_equal_duckdb(cluster, shop):
     finally:
         spark_session.stop()  # free the worker's one core for the commands below
     assert status.master == cluster.master_url
-    assert status.executors == 1 and status.executor_hosts == ("127.0.0.1",)
+    assert status.executors == 2 and status.executor_hosts == ("127.0.0.1",)
     assert status.executor_memory == "512m"
 
 
@@ -99,7 +101,7 @@ def test_commands_run_on_the_cluster_from_the_environment_and_the_settings_file(
     doctor = json.loads(run("doctor", "--json", env={**env, "REGULARS_SETTINGS": str(settings)}))
     check = doctor["engine"]
     assert check["engine"] == "spark" and check["ok"]
-    assert check["status"]["master"] == cluster.master_url and check["status"]["executors"] == 1
+    assert check["status"]["master"] == cluster.master_url and check["status"]["executors"] == 2
     assert check["settings"]["from"]["master"] == str(settings)
     assert check["settings"]["from"]["executor_memory"] == "environment"
     assert check["counts"]["orders"]["spark"] == check["counts"]["orders"]["duckdb"] > 0

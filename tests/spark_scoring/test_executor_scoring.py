@@ -210,7 +210,7 @@ def test_executor_scores_equal_driver_scores_on_the_cluster(demo, tmp_path_facto
     for var in ("REGULARS_SETTINGS", "REGULARS_ENGINE"):
         monkeypatch.delenv(var, raising=False)
     spark_session.stop()  # a local session of an earlier test holds the JVM's only context
-    cluster = start_cluster(tmp_path_factory.mktemp("spark-cluster-scoring"))
+    cluster = start_cluster(tmp_path_factory.mktemp("spark-cluster-scoring"), workers=1)
     try:
         settings = spark_settings(env={"REGULARS_SPARK_MASTER": cluster.master_url, **SMALL}, path=None)
         constants = {"run_id": "r1", "created_at": pd.Timestamp("2024-01-01 12:00")}
