@@ -81,7 +81,7 @@ def test_features_and_segments_on_the_cluster_equal_duckdb(cluster, shop):
     finally:
         spark_session.stop()  # free the worker's one core for the commands below
     assert status.master == cluster.master_url
-    assert status.executors == 2 and status.executor_hosts == ("127.0.0.1",)
+    assert status.executors == 2 and status.executor_hosts == ("127.0.0.1", "127.0.0.1")
     assert status.executor_memory == "512m"
 
 
@@ -105,7 +105,7 @@ def test_commands_run_on_the_cluster_from_the_environment_and_the_settings_file(
     assert check["settings"]["from"]["master"] == str(settings)
     assert check["settings"]["from"]["executor_memory"] == "environment"
     assert check["counts"]["orders"]["spark"] == check["counts"]["orders"]["duckdb"] > 0
-    assert f"at {cluster.master_url}" in check["connected_to"] and "1 executor(s) on 127.0.0.1" in check["connected_to"]
+    assert f"at {cluster.master_url}" in check["connected_to"] and "2 executor(s) on 127.0.0.1" in check["connected_to"]
 
 
 def test_a_lake_written_and_read_by_the_cluster(cluster, shop, tmp_path):
