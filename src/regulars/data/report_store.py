@@ -89,7 +89,8 @@ def data_version(con, reads: str = "all", ignore: frozenset[str] | tuple = ()) -
         f"SELECT '{t}', count(*), max(rowid) FROM \"{db}\".main.\"{t}\"" for t in tables)).fetchall()
     small = [t for t, n, _ in counts if n <= SMALL and n]
     digests = con.execute(" UNION ALL ".join(
-        f"SELECT '{t}', sum(hash(t))::VARCHAR FROM \"{db}\".main.\"{t}\" AS t" for t in small)).fetchall() if small else []
+        f"SELECT '{t}', sum(hash(t))::VARCHAR FROM \"{db}\".main.\"{t}\" AS t" for t in small)
+    ).fetchall() if small else []
     text = json.dumps([sorted(map(list, counts)), sorted(map(list, digests))], default=str)
     return reads[0] + hashlib.sha256(text.encode()).hexdigest()[:31]
 
