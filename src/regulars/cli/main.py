@@ -235,6 +235,15 @@ def export_customer(
     print(json.dumps(data, indent=2, default=str))
 
 
+def _keep_on_lake(tables, by, report) -> None:
+    """On a lake workspace, keep the KPIs the dashboard shows in the lake (:mod:`regulars.data.lake_results`)."""
+    from regulars.data.lake_results import KPI_COMMANDS, write_kpi_report
+    from regulars.data.rows import jsonable
+
+    if getattr(tables, "lake", None) is not None and by in KPI_COMMANDS:
+        write_kpi_report(tables.lake, by, jsonable(report.to_dict()))
+
+
 @app.command()
 def kpis(
     by: str = typer.Option(None, "--by", help="month, channel, cohort, currency or segment (then a segment kind)."),
@@ -277,6 +286,7 @@ def kpis(
 
             with engine_tables(ws, engine) as tables:
                 report = compute(tables, by=by)
+                _keep_on_lake(tables, by, report)
     if as_json or format == "json":
         print_json(report.to_dict())
         return

@@ -278,6 +278,7 @@ def refresh_cmd(
     """Recompute every membership and record who entered and exited since the last refresh."""
     from regulars.cli.common import progress_steps
     from regulars.jobs.segments import refresh
+    from regulars.jobs.segments_lake import LAKE_ENGINE
 
     with open_workspace(workspace) as ws:
         try:
@@ -287,8 +288,9 @@ def refresh_cmd(
             fail(str(exc))
         from regulars.jobs.precompute import precompute
 
-        with progress_steps("storing the reports pages and commands show", quiet=as_json) as say:
-            precompute(ws, progress=say)  # so `regulars kpis`, `funnel`, `clusters` and the pages read them
+        if result.engine != LAKE_ENGINE:  # on a lake, the pages read the lake's results
+            with progress_steps("storing the reports pages and commands show", quiet=as_json) as say:
+                precompute(ws, progress=say)  # so `regulars kpis`, `funnel`, `clusters` and the pages read them
     if as_json:
         print_json(result.to_dict())
         return

@@ -71,11 +71,26 @@ FAST_LANE_AFTER = 0.3
 class ReadView(Workspace):
     """A workspace view over a cursor of the server's connection (reads only)."""
 
-    def __init__(self, parent: Workspace):  # noqa: D107 - no super().__init__: shares the parent's file
+    def __init__(self, parent: Workspace, lake=None):  # noqa: D107 - no super().__init__: shares the parent's file
         self.path = parent.path
         self.read_only = True
         self._con = parent._con.cursor()
         self.ibis = ibis.duckdb.from_connection(self._con)
+        #: A lake workspace's lake: the result tables read its results (:mod:`regulars.data.lake_results`).
+        self.lake = lake
+        self.lake_stamp = None
+        self.lake_results: dict[str, str] = {}
+
+    def sync_lake(self) -> None:
+        """Point the result tables at the lake's results again when they changed since this view last looked."""
+        if self.lake is None:
+            return
+        from regulars.data.lake_results import overlay_results, results_stamp
+
+        stamp = results_stamp(self.lake)
+        if stamp != self.lake_stamp or not self.lake_results:
+            self.lake_results = overlay_results(self._con, self.lake)
+            self.lake_stamp = stamp
 
     @contextlib.contextmanager
     def transaction(self):
@@ -118,8 +133,10 @@ class SharedWorkspace:
     workspace's connection; read views are made afresh afterwards.
     """
 
-    def __init__(self, path, *, readers: int = 8, memory_limit: str | None = None, refresh_interval: float = 0.25):
+    def __init__(self, path, *, readers: int = 8, memory_limit: str | None = None, refresh_interval: float = 0.25,
+                 lake=None):
         self.workspace = Workspace(path, memory_limit=memory_limit)
+        self.lake = lake
         self.path = self.workspace.path
         self._readers_max = readers
         self._pool: list[ReadView] = []
@@ -174,7 +191,8 @@ class SharedWorkspace:
             self._active_reads += 1
         try:
             if view is None:
-                view = ReadView(self.workspace)
+                view = ReadView(self.workspace, self.lake)
+            view.sync_lake()
             with self._pool_lock:
                 self._busy.add(view)
             yield view
@@ -193,11 +211,13 @@ class SharedWorkspace:
     def private_view(self) -> ReadView:
         """A read view for a background thread of the caller's own (not pooled; close it when done,
         and before an exclusive write: see :meth:`on_reopen`)."""
-        return ReadView(self.workspace)
+        view = ReadView(self.workspace, self.lake)
+        view.sync_lake()
+        return view
 
     def warm(self, n: int | None = None) -> None:
         """Open *n* read views ahead of the first requests (each takes a few ms)."""
-        views = [ReadView(self.workspace) for _ in range(n or self._readers_max)]
+        views = [ReadView(self.workspace, self.lake) for _ in range(n or self._readers_max)]
         with self._pool_lock:
             self._pool.extend(views[: max(0, self._readers_max - len(self._pool))])
 

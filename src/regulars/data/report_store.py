@@ -83,11 +83,14 @@ def data_version(con, reads: str = "all", ignore: frozenset[str] | tuple = ()) -
         "ORDER BY 1").fetchall() if r[0] not in skip and (reads == "all" or r[0] in INPUTS)]
     if not tables:
         return "empty"
+    # the workspace's own tables, named in full: a lake workspace's read views shadow some with the lake's results
+    db = con.execute("SELECT current_database()").fetchall()[0][0].replace('"', '""')
     counts = con.execute(" UNION ALL ".join(
-        f"SELECT '{t}', count(*), max(rowid) FROM \"{t}\"" for t in tables)).fetchall()
+        f"SELECT '{t}', count(*), max(rowid) FROM \"{db}\".main.\"{t}\"" for t in tables)).fetchall()
     small = [t for t, n, _ in counts if n <= SMALL and n]
     digests = con.execute(" UNION ALL ".join(
-        f"SELECT '{t}', sum(hash(t))::VARCHAR FROM \"{t}\" AS t" for t in small)).fetchall() if small else []
+        f"SELECT '{t}', sum(hash(t))::VARCHAR FROM \"{db}\".main.\"{t}\" AS t" for t in small)
+    ).fetchall() if small else []
     text = json.dumps([sorted(map(list, counts)), sorted(map(list, digests))], default=str)
     return reads[0] + hashlib.sha256(text.encode()).hexdigest()[:31]
 

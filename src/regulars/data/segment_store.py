@@ -124,6 +124,11 @@ def rule_versions(db, segment_id: str) -> list[dict]:
                   "WHERE segment_id = ? ORDER BY version", [segment_id]).to_dict(orient="records")
 
 
+def definitions(db) -> pd.DataFrame:
+    """Every segment definition as stored (deleted ones too)."""
+    return _frame(connection(db), "SELECT * FROM segment_definitions ORDER BY segment_id")
+
+
 def rule_segments(db) -> list[dict]:
     """Live rule segments with the latest version of their rule: ``segment_id, name, version, rule``."""
     return _frame(connection(db),

@@ -309,54 +309,66 @@ def predict(ws, as_of=None, horizon_days: int = 365, forecast_days: int = 56, pr
     fm.timings["leads_replenishment_forecast"] = time.perf_counter() - t
     # consent: no personalised score, lead score or reminder for those who refused personalisation
     from regulars.data.privacy_store import refused_personalisation
-    from regulars.jobs.spark_scoring import model_versions, score_on_executors
+    from regulars.jobs.spark_scoring import lake_results, model_versions, score_on_executors
     from regulars.privacy.consent import withhold
 
     refused = refused_personalisation(ws)
-    created = pd.Timestamp.now(tz="UTC").tz_localize(None)
-    scored = None
-    if executors is not None:
-        scored = score_on_executors(ws, fm, horizon_days, refused=refused, output=executors.output, progress=say,
-                                    constants={"run_id": run_id, "created_at": created})
-        fm.timings.update(scored.timings)
-        customers, withheld = pd.DataFrame(columns=["customer_id"]), scored.summary["not_personalised"]
-    else:
-        customers = score_customers(ws, fm, horizon_days, progress=say)
-        customers, withheld = withhold(customers, refused)
-        customers["model_versions"] = model_versions(fm)
-        customers["run_id"] = run_id
-        customers["created_at"] = created
-    if refused:
-        leads = leads[~leads["customer_id"].isin(refused)] if len(leads) else leads
-        replenish = replenish[~replenish["customer_id"].isin(refused)] if len(replenish) else replenish
-    say("writing")
-    t = time.perf_counter()
-    rows = {
-        "customer_predictions": (store.load_customer_predictions(ws, scored.files, as_of) if scored is not None
-                                 else store.write_customer_predictions(ws, customers, as_of)),
-        "lead_scores": store.write_lead_scores(ws, leads, as_of),
-        "replenishments": store.write_replenishments(ws, replenish, as_of),
-        "demand_forecast": store.write_demand_forecast(ws, forecast, as_of),
-    }
-    fm.timings["write"] = time.perf_counter() - t
-    fm.timings["total"] = time.perf_counter() - start
-    summary = {**_summary(customers, leads, forecast), "not_personalised": withheld}
-    if scored is not None:
-        summary.update(scored.summary)
-        summary["scoring"] = {"where": "executors", "output": executors.output}
-        summary["fit_sample"] = {**sample.to_dict(), "sentence": sample.sentence()}
-    if fm.value is not None:
-        summary["value_model"] = {"model": fm.value.name, "sentence": fm.value.sentence, "notes": fm.value.notes,
-                                  "calibration": fm.value.calibration}
-    if fm.forecast_choice is not None:
-        summary["forecast_model"] = fm.forecast_choice.to_dict()
-    result = PredictResult(run_id, as_of, int(horizon_days), fm.verdicts, rows, summary, fm.timings)
-    store.write_prediction_run(ws, {
-        "run_id": run_id, "as_of": as_of, "horizon_days": int(horizon_days),
-        "finished_at": pd.Timestamp.now(tz="UTC").tz_localize(None),
-        "readiness": {k: v.to_dict() for k, v in fm.verdicts.items()},
-        "summary": result.summary, "timings": {k: round(v, 3) for k, v in fm.timings.items()},
-    })
+    results = lake_results(ws, executors)  # on a lake: the predictions are written there, all or nothing
+    try:
+        created = pd.Timestamp.now(tz="UTC").tz_localize(None)
+        scored = None
+        if executors is not None:
+            scored = score_on_executors(ws, fm, horizon_days, refused=refused, output=executors.output, progress=say,
+                                        constants={"run_id": run_id, "created_at": created},
+                                        path=results and results.folder("customer_predictions",
+                                                                        store.CUSTOMER_PREDICTIONS))
+            fm.timings.update(scored.timings)
+            customers, withheld = pd.DataFrame(columns=["customer_id"]), scored.summary["not_personalised"]
+        else:
+            customers = score_customers(ws, fm, horizon_days, progress=say)
+            customers, withheld = withhold(customers, refused)
+            customers["model_versions"] = model_versions(fm)
+            customers["run_id"] = run_id
+            customers["created_at"] = created
+        if refused:
+            leads = leads[~leads["customer_id"].isin(refused)] if len(leads) else leads
+            replenish = replenish[~replenish["customer_id"].isin(refused)] if len(replenish) else replenish
+        say("writing")
+        t = time.perf_counter()
+        rows = {
+            "customer_predictions": (results.rows("customer_predictions") if results is not None
+                                     else store.load_customer_predictions(ws, scored.files, as_of) if scored is not None
+                                     else store.write_customer_predictions(ws, customers, as_of)),
+            "lead_scores": store.write_lead_scores(ws, leads, as_of),
+            "replenishments": store.write_replenishments(ws, replenish, as_of),
+            "demand_forecast": store.write_demand_forecast(ws, forecast, as_of),
+        }
+        fm.timings["write"] = time.perf_counter() - t
+        fm.timings["total"] = time.perf_counter() - start
+        summary = {**_summary(customers, leads, forecast), "not_personalised": withheld}
+        if scored is not None:
+            summary.update(scored.summary)
+            summary["scoring"] = {"where": "executors", "output": str(results.target) if results else executors.output}
+            summary["fit_sample"] = {**sample.to_dict(), "sentence": sample.sentence()}
+        if fm.value is not None:
+            summary["value_model"] = {"model": fm.value.name, "sentence": fm.value.sentence, "notes": fm.value.notes,
+                                      "calibration": fm.value.calibration}
+        if fm.forecast_choice is not None:
+            summary["forecast_model"] = fm.forecast_choice.to_dict()
+        result = PredictResult(run_id, as_of, int(horizon_days), fm.verdicts, rows, summary, fm.timings)
+        run = {"run_id": run_id, "as_of": as_of, "horizon_days": int(horizon_days),
+               "finished_at": pd.Timestamp.now(tz="UTC").tz_localize(None),
+               "readiness": {k: v.to_dict() for k, v in fm.verdicts.items()},
+               "summary": result.summary, "timings": {k: round(v, 3) for k, v in fm.timings.items()}}
+        if results is not None:  # the predictions and their run record replace the lake's, together
+            results.add_frame("prediction_runs", pd.DataFrame([run]), store.PREDICTION_RUNS)
+            results.commit(as_of=as_of, run_id=run_id, customers=rows["customer_predictions"])
+        else:
+            store.write_prediction_run(ws, run)
+    except BaseException:
+        if results is not None:
+            results.abort()
+        raise
     from regulars.jobs.model_cards import write_model_cards
 
     write_model_cards(ws, result, fm)  # a model card per fitted model, regenerated on every run

@@ -30,6 +30,7 @@ import ibis
 
 from regulars.data import segment_store
 from regulars.data.engines import drop_temp, engine_name, materialize, open_engine
+from regulars.data.lake import lake_location
 from regulars.features.currency import InShopCurrency, shop_plan
 from regulars.features.mart import customer_features, resolve_as_of, shop_categories
 from regulars.features.predicted import with_predictions
@@ -76,10 +77,19 @@ def refresh(
     builtin: bool = True,
     progress: Callable[[str], None] | None = None,
 ) -> RefreshResult:
-    """Recompute all memberships as of *as_of* and record entries and exits (one transaction)."""
+    """Recompute all memberships as of *as_of* and record entries and exits (one transaction).
+
+    On Spark with a lake (``$REGULARS_LAKE`` or ``lake`` in the settings file) the memberships are
+    written into the lake by the executors instead (:func:`regulars.jobs.segments_lake.refresh_on_lake`).
+    """
     say = progress or (lambda _s: None)
     started = time.perf_counter()
     engine = engine_name(engine, workspace=getattr(ws, "path", None))
+    lake = lake_location(getattr(ws, "path", None)) if engine == "spark" else None
+    if lake is not None:
+        from regulars.jobs.segments_lake import refresh_on_lake
+
+        return refresh_on_lake(ws, lake, as_of, rfm_config, tiers_config, progress=say)
     rfm_cfg = load_rfm_config(rfm_config)
     try:
         with open_engine(ws, engine) as provider:

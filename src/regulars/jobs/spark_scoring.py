@@ -16,7 +16,9 @@ What ``regulars predict --engine spark`` does with the customer predictions (sco
 4. **Summarise and load**: the summary (counts, sums, means) is an aggregate on Spark over
    that Parquet; a DuckDB workspace then loads the Parquet into ``customer_predictions``
    itself (:func:`~regulars.data.predictions_store.load_customer_predictions`), reading the
-   files directly, not through Python or the Spark driver.
+   files directly, not through Python or the Spark driver. On a lake workspace the executors
+   write straight into the lake's results (:mod:`regulars.data.lake_results`), committed with
+   the prediction run's record, and nothing is loaded into the workspace file.
 
 No step brings every customer's rows to the Spark driver: only the sample, counts and the
 summary. (A DuckDB workspace stores every prediction on this machine by design; a lake
@@ -41,7 +43,7 @@ from regulars.jobs.scoring import FittedModels, fit_scoring_models, reasons_meth
 from regulars.jobs.snapshot import finish_snapshot, snapshot, snapshot_parts, text_parts
 from regulars.jobs.tables import as_known_on
 
-__all__ = ["ExecutorScores", "PartitionScorer", "score_on_executors", "snapshot_expression", "summary_of"]
+__all__ = ["ExecutorScores", "PartitionScorer", "lake_results", "score_on_executors", "snapshot_expression", "summary_of"]
 
 
 def snapshot_expression(tables, as_of, categories=None) -> ibis.Table:
@@ -123,6 +125,17 @@ class ExecutorScores:
     timings: dict[str, float]
 
 
+def lake_results(reads, executors):
+    """The lake's predictions being written (:class:`~regulars.data.lake_results.ResultsWrite`) when
+    *reads* reads a lake and scores on its *executors*, else None."""
+    lake = getattr(getattr(reads, "provider", None), "lake", None)
+    if executors is None or lake is None:
+        return None
+    from regulars.data.lake_results import ResultsWrite
+
+    return ResultsWrite(lake, "predictions")
+
+
 def output_folder(reads, as_of: dt.date, output: str | None) -> str:
     """Where the predictions of *as_of* are written: ``output/as_of=…`` or the staging folder."""
     base = output or os.path.join(reads.provider.folder, "customer_predictions")
@@ -142,13 +155,15 @@ def fit_on_sample(reads, fm: FittedModels, fit_sample, horizon_days: int, progre
 
 
 def score_on_executors(reads, fm: FittedModels, horizon_days: int, *, refused=(), constants: dict | None = None,
-                       output: str | None = None, progress=None) -> ExecutorScores:
+                       output: str | None = None, path: str | None = None, progress=None) -> ExecutorScores:
     """Score every customer with a purchase before ``fm.as_of`` on the executors of *reads*
     (an :class:`~regulars.data.engine_workspace.EngineWorkspace` on Spark) and write the
     predictions as Parquet; see the module docstring.
 
     *constants* are columns every row gets (run id, model versions…); *refused* the customers
-    who refused personalisation (their personal columns are emptied, as on the driver).
+    who refused personalisation (their personal columns are emptied, as on the driver). *path*:
+    the folder to write (a lake's results being staged, :class:`~regulars.data.lake_results.ResultsWrite`),
+    else ``output/as_of=…`` (:func:`output_folder`).
     """
     say = progress or (lambda _s: None)
     as_of = fm.as_of
@@ -161,7 +176,7 @@ def score_on_executors(reads, fm: FittedModels, horizon_days: int, *, refused=()
     methods = reasons_methods(fm, customers)
     scorer = PartitionScorer(_light(fm), int(horizon_days), methods, {k: list(v.columns) for k, v in texts.items()},
                              frozenset(refused), {**(constants or {}), "model_versions": model_versions(fm)})
-    path = output_folder(reads, as_of, output)
+    path = path or output_folder(reads, as_of, output)
     say(f"scoring {customers:,} customers on the executors")
     map_to_parquet(reads.provider, expr, scorer, store.CUSTOMER_PREDICTIONS, path,
                    joins=[part.reset_index() for part in texts.values()])

@@ -66,8 +66,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
+        from regulars.data.lake import lake_location
+
+        # a lake workspace: the pages read its results (predictions, segments, KPIs) from the lake
         shared = SharedWorkspace(settings.workspace_path, readers=settings.read_connections,
-                                 memory_limit=settings.memory_limit)
+                                 memory_limit=settings.memory_limit, lake=lake_location(settings.workspace_path))
         app.state.shared = shared
         from regulars.server.uploads import clean_stale_uploads
 
@@ -97,7 +100,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             warm(app)
         if settings.warm_profiles:
             app.state.profiles.start_warm(shared.read)
-        log.info("serving workspace %s (%d active keys)", shared.path.name, len(app.state.keyring))
+        log.info("serving workspace %s (%d active keys)%s", shared.path.name, len(app.state.keyring),
+                 f", results from the lake {shared.lake}" if shared.lake else "")
         cli_channel.install(app)  # `regulars` commands in a terminal run through this server meanwhile
         try:
             yield

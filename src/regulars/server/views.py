@@ -14,6 +14,7 @@ from fastapi import Request
 
 from regulars.data.rows import jsonable
 from regulars.reports import standard
+from regulars.reports.lake_results import NotInLake
 from regulars.server.errors import ApiError
 
 
@@ -46,21 +47,42 @@ def _cached(request: Request, ws, key: tuple, compute):
     """
     cache = request.app.state.cache
     reads = "inputs" if key[0] in INPUT_ONLY or (key[0] == "funnel" and key[1] != "segment") else "all"
+    lake = getattr(ws, "lake_stamp", None)  # a lake workspace: results are those of the lake's current results
+    params = {"key": list(key), **({"lake": [list(s) for s in lake]} if lake is not None else {})}
 
     def through_store(w):
         from regulars.reports.stored import stored
 
-        return stored(w, "page", {"key": list(key)}, lambda v: jsonable(compute(v)), reads=reads,
-                      save=_writer(request)).value
+        return stored(w, "page", params, lambda v: jsonable(compute(v)), reads=reads, save=_writer(request)).value
 
     try:
-        return cache.get(key, through_store, ws)
+        return cache.get(key if lake is None else (*key, lake), through_store, ws)
     except ValueError as exc:  # the report refused a parameter
         raise ApiError(422, str(exc).splitlines()[0]) from None
+    except NotInLake as exc:  # a lake workspace whose lake holds no such result yet: the command to run
+        raise ApiError(409, str(exc)) from None
+
+
+def _sourced(ws, name: str, data: dict) -> dict:
+    """*data* with where a lake workspace's *name* results come from (and, when missing, the command to run)."""
+    from regulars.reports.lake_results import results_source
+
+    source = results_source(ws, name)
+    if source is None:
+        return data
+    notes = data.get("notes") or []
+    if source["as_of"] is None:  # the lake's command replaces the workspace's "run `regulars …`"
+        notes = [n for n in notes if "run `regulars" not in n]
+    return {**data, "results_source": source, "notes": [source["note"], *notes]}
 
 
 def kpis(request: Request, ws, by=None, start=None, end=None, active_days=None) -> dict:
+    """The KPI report; on a lake workspace the one kept in the lake (by none or month, the whole history)."""
     mod = report_module("kpis")
+    from regulars.reports.lake_results import KPI_COMMANDS, lake_kpis, on_lake
+
+    if on_lake(ws) and by in KPI_COMMANDS and start is None and end is None and active_days is None:
+        return _cached(request, ws, ("kpis", by, start, end, active_days), lambda w: lake_kpis(w, by))
     if start is None and end is None and active_days is None:
         return _cached(request, ws, ("kpis", by, start, end, active_days),
                        lambda w: standard.kpis(w, by=by, save=_writer(request)).value.to_dict())
@@ -141,7 +163,7 @@ def segments(request: Request, ws) -> dict:
         return {"refresh_id": sizes["refresh_id"], "as_of": sizes["as_of"], "customers": sizes["customers"],
                 "revenue": sizes["revenue"], "movement_since_refresh": since, "items": items, "notes": notes}
 
-    return _cached(request, ws, ("segments",), compute)
+    return _sourced(ws, "segments", _cached(request, ws, ("segments",), compute))
 
 
 def segment(request: Request, ws, segment_id: str) -> dict:
@@ -284,7 +306,8 @@ def predictions(request: Request, ws, limit: int = 50, offset: int = 0, include_
                 "sort": sort, "items": items, "distributions": dist, "summary": summary,
                 "notes": summary.get("notes", [])}
 
-    return _named(ws, _cached(request, ws, ("predictions", limit, offset, sort), compute), include_pii)
+    return _named(ws, _sourced(ws, "predictions", _cached(request, ws, ("predictions", limit, offset, sort), compute)),
+                  include_pii)
 
 
 def _named(ws, data: dict, include_pii: bool) -> dict:
