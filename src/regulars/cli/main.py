@@ -72,13 +72,22 @@ def ingest(
     mapping: str = typer.Option(None, "--mapping", "-m", help="TOML file mapping your columns to canonical ones, "
                                 "or the name of a mapping saved on the dashboard's Data page."),
     as_json: bool = typer.Option(False, "--json", help="Print a machine-readable summary."),
+    engine: str = typer.Option(None, "--engine", envvar="REGULARS_ENGINE", help="duckdb (default: into the "
+                               "workspace) or spark: into the lake workspace (REGULARS_LAKE), read on the cluster."),
     workspace: Path = WorkspaceOption,
 ) -> None:
     """Load files into the workspace (validated, idempotent, all-or-nothing).
 
     Rows that cannot be loaded are kept in the quarantine with their reason:
-    see `regulars quarantine`.
+    see `regulars quarantine`. With --engine spark, into the lake workspace on Spark.
     """
+    if engine is not None and engine.strip().lower() not in ("duckdb", "spark"):
+        fail(f"unknown engine {engine!r}: duckdb or spark")
+    if engine is not None and engine.strip().lower() == "spark":
+        from regulars.cli.ingest_spark import ingest_on_spark
+
+        ingest_on_spark(workspace, kind, files, format, mapping, as_json)
+        return
     from regulars.data.ingest.options import MappingError
 
     from regulars.data.ingest.pipeline import LoadInvariantError, ingest as run_ingest
