@@ -230,3 +230,41 @@ def test_a_job_killed_mid_write_leaves_the_previous_lake(shop, tmp_path):
             os.killpg(proc.pid, signal.SIGKILL)
     assert _fingerprint(lake) == before
     assert _lake(lake, "SELECT count(*) FROM orders")[0][0] == 240
+
+
+EVENTS = """event_id,customer_id,session_id,event_type,occurred_at,page_url,properties
+e1,c001,s1,page_view,2024-01-05 10:00:00,/a,"{""x"": 1}"
+e2,,s2,add_to_cart,2024-02-05 10:00:00,/b,
+e3,c002,s3,,2024-02-05 10:00:00,/c,
+e4,c002,s3,page_view,2099-02-05 10:00:00,/c,
+"""
+MESSAGES = """message_id,customer_id,campaign_id,channel,event_type,occurred_at
+m1,c001,camp1,email,sent,2024-01-05 10:00:00
+m2,,camp1,email,opened,2024-01-06 10:00:00
+m3,c900,camp2,sms,sent,2024-03-05 10:00:00
+m4,c002,camp2,sms,sent,2024-03-05
+"""
+
+
+@pytest.mark.slow
+def test_events_and_messages_on_spark_match_duckdb(shop):
+    from regulars.data.ingest.pipeline import ingest
+    from regulars.data.lake_ingest import ingest_into_lake
+
+    ws, lake = shop
+    Path("events.csv").write_text(EVENTS)
+    Path("messages.csv").write_text(MESSAGES)
+    with Workspace(ws) as w:
+        for kind, table in (("events", "events"), ("messages", "messages")):
+            duck = ingest(w, kind, [f"{kind}.csv"])
+            spark = ingest_into_lake(lake, kind, [f"{kind}.csv"])
+            assert (spark.rows_read, spark.rows_loaded, spark.rows_quarantined) == (
+                duck.rows_read, duck.rows_loaded, duck.rows_quarantined), kind
+            for query in (f"SELECT * EXCLUDE (_run_id) FROM {table} ORDER BY 1",
+                          "SELECT * EXCLUDE (_run_id) FROM customers ORDER BY 1",
+                          "SELECT * EXCLUDE (_run_id) FROM campaigns ORDER BY 1"):
+                assert _lake(lake, query) == w._con.execute(query).fetchall(), query
+            assert _lake(lake, QUARANTINED.replace("?", str(spark.run_id))) == w._con.execute(
+                QUARANTINED, [duck.run_id]).fetchall()
+    reasons = [r[0] for r in _lake(lake, "SELECT reason FROM quarantine ORDER BY kind, row_number")]
+    assert any("no customer identifier" in r for r in reasons) and any("in the future" in r for r in reasons)
