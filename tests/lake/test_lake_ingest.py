@@ -162,6 +162,11 @@ def test_spark_ingest_matches_duckdb_and_reloads_idempotently(shop):
     assert _lake(lake, f"SELECT count(*) FROM quarantine WHERE run_id = {again['run_id']}")[0][0] == 0
     assert [(r[0], r[1]) for r in _lake(lake, "SELECT run_id, rows_read FROM ingest_runs ORDER BY 1")][-2:] == [
         (spark["run_id"], 7), (again["run_id"], 7)]
+    from regulars.cli.main import app
+
+    refused = CliRunner().invoke(app, ["lake", "promote", str(lake), "--workspace", str(ws)])  # would drop the runs
+    assert refused.exit_code != 0 and "promoting would lose them" in " ".join(refused.output.split())
+    assert _lake(lake, "SELECT * FROM orders ORDER BY order_id") == before
 
 
 @pytest.mark.slow

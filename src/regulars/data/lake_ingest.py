@@ -171,7 +171,7 @@ def plan_file(kind: str, path: str, fmt: str | None, mapping, timezone: str, col
 
     ws = Workspace(":memory:")  # the first lines through the executors' code: early errors, provided columns
     try:
-        _, cols = validate_rows(ws._con, plan, list(enumerate(lines[1:], start=1)), str(scratch))
+        _, cols = validate_rows(ws._con, plan, list(range(1, len(lines))), lines[1:], str(scratch))
     finally:
         ws.close()
         shutil.rmtree(scratch, ignore_errors=True)

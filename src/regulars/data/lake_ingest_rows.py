@@ -56,8 +56,8 @@ def _raw_json_sql(columns: list[str]) -> str:
     return f"to_json({struct})::VARCHAR"
 
 
-def validate_rows(con, plan: PartitionPlan, rows: list[tuple[int, str]], scratch: str):
-    """Validate one slice of ``(row number, line)`` in the in-memory workspace *con*.
+def validate_rows(con, plan: PartitionPlan, numbers, lines: list[str], scratch: str):
+    """Validate one slice of lines (*numbers*: their data-row numbers in the file) in the in-memory workspace *con*.
 
     Returns an Arrow table of :func:`output_columns` and the table's columns the rows provide
     (the file's, and those the load derives such as ``refunded_at``).
@@ -67,15 +67,19 @@ def validate_rows(con, plan: PartitionPlan, rows: list[tuple[int, str]], scratch
     from regulars.data.ingest.readers import stage
     from regulars.data.ingest.targets import LoadContext, split_rejects, typed
 
+    import pyarrow as pa
+
     chunk = os.path.join(scratch, "part.csv")
     with open(chunk, "w", encoding="utf-8", newline="") as out:
         out.write(plan.header + "\n")
-        for _, line in rows:
-            out.write(line + "\n")
+        out.write("\n".join(lines))
+        out.write("\n")
     stage(con, [chunk], "csv", plan.parse)
-    # the slice's row k is the file's row rows[k-1][0]: name the file and its rows as the whole file does
-    con.execute("CREATE TEMP TABLE _rowmap (_local BIGINT, _global BIGINT)")
-    con.executemany("INSERT INTO _rowmap VALUES (?, ?)", [(i + 1, n) for i, (n, _) in enumerate(rows)])
+    # the slice's row k is the file's row numbers[k-1]: name the file and its rows as the whole file does
+    rowmap = pa.table({"_local": pa.array(range(1, len(lines) + 1), pa.int64()), "_global": pa.array(numbers, pa.int64())})
+    con.register("_rowmap_arrow", rowmap)
+    con.execute("CREATE TEMP TABLE _rowmap AS SELECT * FROM _rowmap_arrow")
+    con.unregister("_rowmap_arrow")
     con.execute(f"CREATE TEMP TABLE _raw_rows AS SELECT r.* REPLACE ({lit(plan.path)} AS _file, m._global AS _row) "
                 "FROM _raw r JOIN _rowmap m ON m._local = r._row")
     con.execute(f"UPDATE _rejects SET _file = {lit(plan.path)}, _row = m._global FROM _rowmap m WHERE m._local = _rejects._row")
@@ -116,15 +120,17 @@ def validate_batches(batches, plan: PartitionPlan, arrow_schema):
     """``mapInArrow`` body: Arrow batches of ``(_row, value)`` lines in, validated rows out."""
     from regulars import Workspace
 
-    rows: list[tuple[int, str]] = []
-    for batch in batches:
-        rows.extend(zip(batch.column("_row").to_pylist(), batch.column("value").to_pylist(), strict=True))
-    if not rows:
+    import pyarrow as pa
+
+    batches = list(batches)
+    if not batches or not sum(b.num_rows for b in batches):
         return
+    table = pa.Table.from_batches(batches)
+    numbers, lines = table.column("_row").combine_chunks(), table.column("value").to_pylist()
     scratch = tempfile.mkdtemp(prefix="regulars-lake-ingest-")
     ws = Workspace(":memory:")
     try:
-        table, _ = validate_rows(ws._con, plan, rows, scratch)
+        table, _ = validate_rows(ws._con, plan, numbers, lines, scratch)
         yield from table.rename_columns(arrow_schema.names).cast(arrow_schema).to_batches()
     finally:
         ws.close()

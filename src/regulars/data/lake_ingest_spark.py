@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import time
 from pathlib import Path
 
 from regulars.data.ingest.targets import NO_CUSTOMER
@@ -37,6 +38,17 @@ class SparkLoad:
         self.appended: list[str] = []
         self.before = self.replaced = self.after = 0
         self.added: dict[str, int] = {}
+        self.timings: dict[str, float] = {}
+        self._phase, self._since = None, 0.0
+
+    def step(self, phase: str | None, message: str = "") -> None:
+        """Start *phase* (seconds go to ``timings[phase]`` until the next step), telling the user *message*."""
+        now = time.perf_counter()
+        if self._phase is not None:
+            self.timings[self._phase] = round(self.timings.get(self._phase, 0.0) + now - self._since, 3)
+        self._phase, self._since = phase, now
+        if message:
+            self.say(message)
 
     # -- the lake's tables ------------------------------------------------------------------------------
     def schema(self, name: str):
@@ -107,7 +119,7 @@ class SparkLoad:
         run_id = int(runs or 0) + 1
         result = LakeIngest(run_id, self.kind, fmt, [p.path for p in self.plans])
         started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-        self.say(f"reading and validating {len(self.plans)} file(s) on the cluster")
+        self.step("read and validate", f"reading and validating {len(self.plans)} file(s) on the cluster")
         frame, result.rows_read = self.validated()
         good = frame.where("_good").select("_file", "_row", "_raw", *self.provided)
         quarantined = [frame.where("NOT _good").select(*[F.col(q).alias(c) for q, c in zip(QUARANTINE_COLUMNS,
@@ -126,7 +138,7 @@ class SparkLoad:
                 F.lit(NO_CUSTOMER).alias("reason"), F.col("_raw").alias("raw"), F.md5("_raw").alias("raw_hash")))
             good = good.where("customer_id IS NOT NULL")
         if good.groupBy(key).count().where("count > 1").limit(1).count():
-            self.say("setting aside repeated keys")
+            self.step("repeated keys", "setting aside repeated keys")
             every = Window.partitionBy(key).orderBy("_file", "_row").rowsBetween(Window.unboundedPreceding,
                                                                                   Window.unboundedFollowing)
             ranked = (good.withColumn("_n", F.count(F.lit(1)).over(Window.partitionBy(key)))
@@ -138,12 +150,13 @@ class SparkLoad:
                          F.lit(": a later row ("), F.col("_winner"), F.lit(") was loaded instead")).alias("reason"),
                 F.col("_raw").alias("raw"), F.md5("_raw").alias("raw_hash")))
             good = ranked.where("_pos = _n").drop("_n", "_pos", "_winner")
+        self.step("count rejected")
         rejects = functools.reduce(lambda a, b: a.unionByName(b), quarantined)
         result.rows_quarantined = rejects.select("file", "row_number").distinct().count()
-        self.say(f"merging into {self.table}")
+        self.step("merge", f"merging into {self.table}")
         merged = self.merge(good, run_id, result)
         self.write_months(merged)
-        self.say("recording the quarantine, new customers and the run")
+        self.step("quarantine, customers, run", "recording the quarantine, new customers and the run")
         self.append("quarantine", self.new_quarantine(rejects, run_id))
         loaded = good.select("customer_id") if "customer_id" in self.provided else None
         if loaded is not None:
@@ -159,6 +172,8 @@ class SparkLoad:
             result.tables["campaigns"] = {"stubs_created": self.append("campaigns", campaigns)}
         if self.table == "orders" and "customer_id" in self.provided:
             result.guest_orders = good.where("customer_id IS NULL").count()
+        self.step(None)
+        result.timings = dict(self.timings)
         self.append_run(result, started)
         return result
 
@@ -206,7 +221,7 @@ class SparkLoad:
         """The whole new content of every month the load touches, to the staging folder (Spark's commit protocol)."""
         from pyspark.sql import functions as F
 
-        self.say(f"writing {len(self.months)} month(s) of {self.table}")
+        self.step("write months", f"writing {len(self.months)} month(s) of {self.table}")
         self.before = sum(parquet_rows(self.lake / self.table / f"month={m}") for m in self.months)
         kept = (self.read(self.table).where(F.col("month").isin(self.months))
                 .join(merged.select(self.key), self.key, "left_anti"))
