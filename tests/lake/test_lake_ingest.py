@@ -114,6 +114,7 @@ def _fingerprint(folder: Path) -> dict[str, tuple[int, str]]:
 
 
 ORDERS = "SELECT * EXCLUDE (_run_id) FROM orders ORDER BY order_id"
+WARNED = "SELECT file, row_number, column_name, value, reason, customer_id FROM ingest_warnings WHERE run_id = ?"
 QUARANTINED = "SELECT file, row_number, column_name, reason, raw_hash FROM quarantine WHERE run_id = ? ORDER BY 2"
 
 
@@ -242,6 +243,7 @@ e1,c001,s1,page_view,2024-01-05 10:00:00,/a,"{""x"": 1}"
 e2,,s2,add_to_cart,2024-02-05 10:00:00,/b,
 e3,c002,s3,,2024-02-05 10:00:00,/c,
 e4,c002,s3,page_view,2099-02-05 10:00:00,/c,
+e5,c003,s4,page_view,2024-03-05 10:00:00,/d,{not json
 """
 MESSAGES = """message_id,customer_id,campaign_id,channel,event_type,occurred_at
 m1,c001,camp1,email,sent,2024-01-05 10:00:00
@@ -252,15 +254,17 @@ m4,c002,camp2,sms,sent,2024-03-05
 
 
 @pytest.mark.slow
-def test_events_and_messages_on_spark_match_duckdb(shop):
+def test_events_messages_and_field_warnings_on_spark_match_duckdb(shop):
     from regulars.data.ingest.pipeline import ingest
     from regulars.data.lake_ingest import ingest_into_lake
 
     ws, lake = shop
     Path("events.csv").write_text(EVENTS)
     Path("messages.csv").write_text(MESSAGES)
+    Path("orders.csv").write_text("order_id,customer_id,ordered_at,currency,total\n"  # a currency that is not one
+                                  "W1,c001,2024-03-05 10:00:00,EURO,5\nW2,c001,2024-03-06 10:00:00,EUR,6\n")
     with Workspace(ws) as w:
-        for kind, table in (("events", "events"), ("messages", "messages")):
+        for kind, table in (("events", "events"), ("messages", "messages"), ("orders", "orders")):
             duck = ingest(w, kind, [f"{kind}.csv"])
             spark = ingest_into_lake(lake, kind, [f"{kind}.csv"])
             assert (spark.rows_read, spark.rows_loaded, spark.rows_quarantined) == (
@@ -271,5 +275,8 @@ def test_events_and_messages_on_spark_match_duckdb(shop):
                 assert _lake(lake, query) == w._con.execute(query).fetchall(), query
             assert _lake(lake, QUARANTINED.replace("?", str(spark.run_id))) == w._con.execute(
                 QUARANTINED, [duck.run_id]).fetchall()
+            assert spark.field_warnings == duck.field_warnings == (1 if kind == "orders" else 0)
+            assert _lake(lake, WARNED.replace("?", str(spark.run_id))) == w._con.execute(
+                WARNED, [duck.run_id]).fetchall()
     reasons = [r[0] for r in _lake(lake, "SELECT reason FROM quarantine ORDER BY kind, row_number")]
     assert any("no customer identifier" in r for r in reasons) and any("in the future" in r for r in reasons)

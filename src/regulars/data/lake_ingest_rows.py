@@ -10,10 +10,12 @@ and stable ids (:func:`~regulars.data.ingest.targets.typed`, :func:`~regulars.da
 refunds and cancellations (:func:`~regulars.data.ingest.orders.prepare`) and the quarantine rows
 (:func:`~regulars.data.ingest.quarantine.write`, raw row and hash included). No rule is written twice.
 
-A task yields Arrow batches of one schema (:func:`output_schema`): ``_good`` rows carry the typed
-columns, rejected rows the quarantine's columns (``q_file``, ``q_row_number``, ``q_column_name``,
-``q_reason``, ``q_raw``, ``q_raw_hash``); both carry ``_file``, ``_row`` and ``_raw`` (the row as JSON, for
-a good row later found to repeat a key).
+A task yields Arrow batches of one schema (:func:`output_columns`), ``_what`` saying what a row is:
+``row`` (a valid row: ``_file``, ``_row``, ``_raw``, the row as JSON for a row later found to repeat a
+key, and the typed columns), ``quarantine`` (a rejected row: ``q_file``, ``q_row_number``,
+``q_column_name``, ``q_reason``, ``q_raw``, ``q_raw_hash``) or ``warning`` (a value dropped from a valid
+row, :mod:`regulars.data.ingest.fieldwarnings`: ``_file``, ``_row``, ``q_column_name``, ``q_reason``,
+``w_value``).
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ class PartitionPlan:
 
 def output_columns(plan: PartitionPlan) -> list[str]:
     """The columns a task yields, in order."""
-    return ["_good", "_file", "_row", "_raw", *plan.typed_columns, *QUARANTINE_COLUMNS]
+    return ["_what", "_file", "_row", "_raw", *plan.typed_columns, *QUARANTINE_COLUMNS, "w_value"]
 
 
 def _raw_json_sql(columns: list[str]) -> str:
@@ -94,17 +96,20 @@ def validate_rows(con, plan: PartitionPlan, numbers, lines: list[str], scratch: 
         con.execute("CREATE OR REPLACE TEMP TABLE _exported (_file VARCHAR, exported_at TIMESTAMP)")
         con.execute("INSERT INTO _exported VALUES (?, ?)", [plan.path, plan.exported_at])
         cols = orders.prepare(con, cols)
+    fieldwarnings.write(con, 0, plan.kind)  # the values dropped from rows not rejected here
     rejected = quarantine.rejected(con)
     quarantine.write(con, plan.kind, plan.columns, 0, rejected)
     raw = _raw_json_sql(plan.columns)
     typed_cols = ", ".join(f"g.{q(c)}" if c in cols else f"NULL AS {q(c)}" for c in plan.typed_columns)
     nulls_q = ", ".join(f"NULL AS {q(c)}" for c in QUARANTINE_COLUMNS)
     nulls_t = ", ".join(f"NULL AS {q(c)}" for c in plan.typed_columns)
-    good = (f"SELECT true AS _good, g._file, g._row, {raw} AS _raw, {typed_cols}, {nulls_q} "
+    good = (f"SELECT 'row' AS _what, g._file, g._row, {raw} AS _raw, {typed_cols}, {nulls_q}, NULL AS w_value "
             "FROM _g g JOIN _raw r ON r._file = g._file AND r._row = g._row")
-    bad = (f"SELECT false, x.file, x.row_number, NULL, {nulls_t}, x.file, x.row_number, x.column_name, x.reason, "
-           "x.raw::VARCHAR, x.raw_hash FROM quarantine x")
-    return con.sql(f"{good} UNION ALL {bad}").to_arrow_table(), cols
+    bad = (f"SELECT 'quarantine', x.file, x.row_number, NULL, {nulls_t}, x.file, x.row_number, x.column_name, "
+           "x.reason, x.raw::VARCHAR, x.raw_hash, NULL FROM quarantine x")
+    warned = (f"SELECT 'warning', w.file, w.row_number, NULL, {nulls_t}, NULL, NULL, w.column_name, w.reason, NULL, "
+              "NULL, w.value FROM ingest_warnings w")
+    return con.sql(f"{good} UNION ALL {bad} UNION ALL {warned}").to_arrow_table(), cols
 
 
 class _Result:

@@ -89,14 +89,14 @@ class SparkLoad:
     def validated(self):
         """Every line through the executors' checks, written once to the staging folder and read back."""
         from pyspark.sql.pandas.types import to_arrow_schema
-        from pyspark.sql.types import BooleanType, LongType, StringType, StructField, StructType
+        from pyspark.sql.types import LongType, StringType, StructField, StructType
 
         lake_types = {f.name: f.dataType for f in self.schema(self.table).fields}
         parts, read = [], 0
         for plan in self.plans:
             fields = []
             for name in output_columns(plan):
-                kind = {"_good": BooleanType(), "_row": LongType(), "q_row_number": LongType()}.get(name)
+                kind = {"_row": LongType(), "q_row_number": LongType()}.get(name)
                 fields.append(StructField(name, kind or lake_types.get(name, StringType())))
             out = StructType(fields)
             lines, n = self.numbered_lines(plan.path)
@@ -121,8 +121,8 @@ class SparkLoad:
         started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
         self.step("read and validate", f"reading and validating {len(self.plans)} file(s) on the cluster")
         frame, result.rows_read = self.validated()
-        good = frame.where("_good").select("_file", "_row", "_raw", *self.provided)
-        quarantined = [frame.where("NOT _good").select(*[F.col(q).alias(c) for q, c in zip(QUARANTINE_COLUMNS,
+        good = frame.where("_what = 'row'").select("_file", "_row", "_raw", *self.provided)
+        quarantined = [frame.where("_what = 'quarantine'").select(*[F.col(q).alias(c) for q, c in zip(QUARANTINE_COLUMNS,
                                                                                               QUARANTINE)])]
         key, spec = self.key, TABLES[self.table]
         if "customer_id" in self.provided and "identities" in self.manifest["tables"]:
@@ -172,6 +172,7 @@ class SparkLoad:
             result.tables["campaigns"] = {"stubs_created": self.append("campaigns", campaigns)}
         if self.table == "orders" and "customer_id" in self.provided:
             result.guest_orders = good.where("customer_id IS NULL").count()
+        self.field_warnings(frame, good, run_id, result)
         self.step(None)
         result.timings = dict(self.timings)
         self.append_run(result, started)
@@ -231,6 +232,35 @@ class SparkLoad:
         self.after = parquet_rows(self.staging / self.table)
         merged.unpersist()
 
+    def field_warnings(self, frame, good, run_id: int, result) -> None:
+        """Values dropped from rows that loaded (not from rows quarantined anywhere in the load), with the
+        customer each row resolved to, appended to the lake's ``ingest_warnings`` unless already there."""
+        from pyspark.sql import functions as F
+
+        if "ingest_warnings" not in self.manifest["tables"]:
+            return
+        customer = F.col("customer_id") if "customer_id" in self.provided else F.lit(None).cast("string")
+        loaded = good.select("_file", "_row", customer.alias("customer_id"))
+        warned = (frame.where("_what = 'warning'")
+                  .select("_file", "_row", F.col("q_column_name").alias("column_name"), F.col("w_value").alias("value"),
+                          F.col("q_reason").alias("reason"))
+                  .join(loaded, ["_file", "_row"]))
+        result.field_warnings = warned.count()
+        if not result.field_warnings:
+            return
+        earlier = (self.read("ingest_warnings").where(F.col("kind") == self.kind)
+                   .select(F.regexp_extract("file", r"[^/]*$", 0).alias("_name"), F.col("row_number").alias("_r"),
+                           F.col("column_name").alias("_c"), F.col("value").alias("_v"), F.col("reason").alias("_why")))
+        fresh = warned.withColumn("_name", F.regexp_extract("_file", r"[^/]*$", 0))
+        fresh = fresh.join(earlier, (fresh["_name"] == earlier["_name"]) & (fresh["_row"] == earlier["_r"])
+                           & (fresh["column_name"] == earlier["_c"]) & fresh["value"].eqNullSafe(earlier["_v"])
+                           & (fresh["reason"] == earlier["_why"]), "left_anti")
+        self.append("ingest_warnings", fresh.select(
+            F.lit(run_id).alias("run_id"), F.lit(self.kind).alias("kind"), F.col("_file").alias("file"),
+            F.col("_row").alias("row_number"), "column_name", "value", "reason", "customer_id"))
+        result.warnings.append(f"{result.field_warnings:,} value(s) could not be read and were left out of rows that "
+                               f"loaded (a malformed date, JSON, e-mail ...): the lake's ingest_warnings, run {run_id}")
+
     def new_quarantine(self, rejects, run_id: int):
         """Rejected rows not already in the lake's quarantine (same kind, file name, row, raw row and reason)."""
         from pyspark.sql import functions as F
@@ -256,6 +286,7 @@ class SparkLoad:
         finished = dt.datetime.now(dt.UTC).replace(tzinfo=None)
         summary = {"tables": result.tables, "warnings": result.warnings, "customers_created": result.customers_created,
                    "rows_loaded": result.rows_loaded, "guest_orders": result.guest_orders, "engine": "spark",
+                   "field_warnings": result.field_warnings,
                    "months_rewritten": result.months_rewritten}
         row = [(result.run_id, result.kind, result.format, json.dumps(result.files), started, finished,
                 result.rows_read, result.rows_new, result.rows_updated, result.rows_unchanged,
