@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from regulars.cli.common import console, fail, print_json, progress_steps
+from regulars.cli.common import fail, print_json, progress_steps
 
 
 def ingest_on_spark(workspace: Path, kind: str, files: list[Path], fmt: str | None, mapping: str | None,
@@ -51,18 +51,8 @@ def ingest_on_spark(workspace: Path, kind: str, files: list[Path], fmt: str | No
     if as_json:
         print_json(result.as_dict())
         return
-    console.print(f"[bold]run {result.run_id}[/] (Spark, lake {lake}): read {result.rows_read:,} rows, loaded "
-                  f"{result.rows_loaded:,}, quarantined {result.rows_quarantined:,} in {result.seconds:.2f}s")
-    for table, counts in result.tables.items():
-        console.print(f"  {table}: " + ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in counts.items()))
-    console.print(f"  months rewritten: {len(result.months_rewritten)} (the others were not touched)")
-    if result.customers_created:
-        console.print(f"  customers created from this file: {result.customers_created:,}")
-    if result.guest_orders:
-        console.print(f"  guest orders (no customer; counted in shop totals, not in customer analyses): "
-                      f"{result.guest_orders:,}")
-    for w in result.warnings:
-        console.print(f"  [yellow]warning:[/] {w}")
-    if result.rows_quarantined:
-        console.print("  see why: SELECT * FROM quarantine WHERE run_id = "
-                      f"{result.run_id} on the lake (e.g. `regulars lake show`, or DuckDB over the lake)")
+    from regulars.cli.ingest_summary import print_ingest
+
+    print_ingest(result, where=f"on Spark, into the lake {lake}",
+                 see_why=f"run {result.run_id} in the lake's quarantine table (read it with DuckDB or Spark: "
+                                 "docs/lake.md)")

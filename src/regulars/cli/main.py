@@ -104,24 +104,9 @@ def ingest(
     if as_json:
         print_json(result.as_dict())
         return
-    console.print(
-        f"[bold]run {result.run_id}[/] ({result.format}): read {result.rows_read:,} rows, "
-        f"loaded {result.rows_loaded:,}, quarantined {result.rows_quarantined:,} in {result.seconds:.2f}s"
-    )
-    for table, counts in result.tables.items():
-        parts = ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in counts.items())
-        console.print(f"  {table}: {parts}")
-    if result.customers_created:
-        console.print(f"  customers created from this file: {result.customers_created:,}")
-    if result.customers_merged:
-        console.print(f"  provisional customers merged into shop customers: {result.customers_merged:,}")
-    if result.guest_orders:
-        console.print(f"  guest orders (no customer; counted in shop totals, not in customer analyses): "
-                      f"{result.guest_orders:,}")
-    for w in result.warnings:
-        console.print(f"  [yellow]warning:[/] {w}")
-    if result.rows_quarantined:
-        console.print(f"  see why with: regulars quarantine --run {result.run_id}")
+    from regulars.cli.ingest_summary import print_ingest
+
+    print_ingest(result, see_why=f"regulars quarantine --run {result.run_id}")
 
 
 @app.command()

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from regulars.data.ingest.accounting import LoadInvariantError
+from regulars.data.ingest.pipeline import IngestResult
 from regulars.data.ingest.options import IDENTITY_INPUTS, MappingError, detect_format
 from regulars.data.lake import LakeError, read_manifest
 from regulars.data.lake_commit import staging_folder, swap_in
@@ -44,31 +45,10 @@ ON_DUCKDB = "load it into the workspace (`regulars ingest` without --engine spar
 
 
 @dataclass
-class LakeIngest:
-    """What a Spark ingest did, in numbers (the same names as :class:`~regulars.data.ingest.pipeline.IngestResult`)."""
+class LakeIngest(IngestResult):
+    """What a Spark ingest did: the DuckDB ingest's numbers, and the months it rewrote."""
 
-    run_id: int
-    kind: str
-    format: str
-    files: list[str]
-    rows_read: int = 0
-    rows_loaded: int = 0
-    rows_quarantined: int = 0
-    rows_new: int = 0
-    rows_updated: int = 0
-    rows_unchanged: int = 0
-    tables: dict[str, dict[str, int]] = field(default_factory=dict)
-    customers_created: int = 0
-    customers_merged: int = 0
-    guest_orders: int = 0
-    field_warnings: int = 0
     months_rewritten: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-    timings: dict[str, float] = field(default_factory=dict)
-
-    def as_dict(self) -> dict:
-        return dataclasses.asdict(self)
 
 
 def check_lake_counts(read: int, loaded: int, quarantined: int, before: int, replaced: int, after: int) -> None:
