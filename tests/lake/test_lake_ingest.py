@@ -280,3 +280,24 @@ def test_events_messages_and_field_warnings_on_spark_match_duckdb(shop):
                 WARNED, [duck.run_id]).fetchall()
     reasons = [r[0] for r in _lake(lake, "SELECT reason FROM quarantine ORDER BY kind, row_number")]
     assert any("no customer identifier" in r for r in reasons) and any("in the future" in r for r in reasons)
+
+
+@pytest.mark.slow
+def test_rows_are_numbered_as_in_the_whole_file_across_many_slices(shop):
+    """Spark cuts the file into ~25 slices (4 kB each); row numbers still count from the file's header."""
+    from regulars.data.engines import spark_session
+    from regulars.data.lake_ingest import ingest_into_lake
+
+    ws, lake = shop
+    rows = [f"S{i:05d},c001,2024-0{1 + i % 6}-03 10:00:00,paid,{'bad' if i in (7, 1499, 2999) else '5'}"
+            for i in range(1, 3001)]
+    _write(Path("slices.csv"), rows[:1000] + [""] + rows[1000:])  # a blank line is not a row
+    session = spark_session()
+    session.conf.set("spark.sql.files.maxPartitionBytes", "4000")
+    try:
+        result = ingest_into_lake(lake, "orders", ["slices.csv"], session=session)
+    finally:
+        session.conf.unset("spark.sql.files.maxPartitionBytes")
+    assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (3000, 2997, 3)
+    assert _lake(lake, "SELECT row_number, raw->>'order_id' FROM quarantine WHERE run_id = "
+                       f"{result.run_id} ORDER BY 1") == [(7, "S00007"), (1499, "S01499"), (2999, "S02999")]

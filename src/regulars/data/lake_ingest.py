@@ -119,7 +119,7 @@ def plan_file(kind: str, path: str, fmt: str | None, mapping, timezone: str, col
     scratch.mkdir()
     con = duckdb.connect()
     try:
-        sample = scratch / "head.csv"
+        sample = scratch / Path(path).name  # messages about the layout name the user's file
         sample.write_text("\n".join(lines) + "\n", encoding="utf-8")
         staged = stage(con, [str(sample)], "csv", source.parse)
         layout = next(iter(staged.layouts.values()), None)
