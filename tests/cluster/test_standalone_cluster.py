@@ -131,3 +131,31 @@ def test_a_lake_written_and_read_by_the_cluster(cluster, shop, tmp_path):
         pd.testing.assert_frame_equal(ours, theirs, check_dtype=False, check_exact=False, atol=1e-6)
     finally:
         spark_session.stop()
+
+
+def test_ingest_on_the_cluster_quarantines_a_bad_row_and_reloads_idempotently(cluster, tmp_path):
+    """`regulars ingest --engine spark` with the cluster's executor reading and validating the file into a lake."""
+    ws, lake, changes = tmp_path / "small.duckdb", tmp_path / "lake", tmp_path / "changes.csv"
+    (tmp_path / "base.csv").write_text("order_id,customer_id,ordered_at,total\nA1,c1,2024-01-05 10:00:00,10\n"
+                                       "A2,c2,2024-02-05 10:00:00,20\n")
+    run("ingest", "orders", tmp_path / "base.csv", "--workspace", ws, env={})
+    env = {"REGULARS_SPARK_MASTER": cluster.master_url, "REGULARS_LAKE": str(lake), **SMALL}
+    run("lake", "promote", lake, "--workspace", ws, env=env)
+    changes.write_text("order_id,customer_id,ordered_at,total\nA2,c2,2024-02-05 10:00:00,25\n"
+                       "A3,c3,2024-03-05 10:00:00,not a number\nA4,c3,2024-03-06 10:00:00,7.5\n")
+    first = json.loads(run("ingest", "orders", changes, "--engine", "spark", "--json", "--workspace", ws, env=env))
+    assert (first["rows_read"], first["rows_loaded"], first["rows_quarantined"]) == (3, 2, 1)
+    assert first["tables"]["orders"] == {"new": 1, "updated": 1, "unchanged": 0}
+    assert first["months_rewritten"] == ["2024-02", "2024-03"]
+    again = json.loads(run("ingest", "orders", changes, "--engine", "spark", "--json", "--workspace", ws, env=env))
+    assert again["tables"]["orders"] == {"new": 0, "updated": 0, "unchanged": 2} and again["rows_quarantined"] == 1
+    import duckdb
+
+    from regulars.data.lake_read import attach_lake
+
+    con = duckdb.connect()
+    attach_lake(con, lake)
+    assert con.execute("SELECT order_id, total FROM orders ORDER BY 1").fetchall() == [
+        ("A1", 10), ("A2", 25), ("A4", 7.5)]
+    assert con.execute("SELECT row_number, reason LIKE 'column \"total\": cannot read%' FROM quarantine").fetchall() == [
+        (2, True)]

@@ -101,7 +101,11 @@ def show_command(
     console.print(f"Promoted {manifest['promoted_at']} from {manifest['workspace']} "
                   f"(schema version {manifest['schema_version']}); {manifest['storage']}, {manifest['catalog']}.")
     render_frame(frame, "table", title=f"lake at {Path(warehouse).resolve()}")
-    if changed:
+    if manifest.get("last_ingest"):
+        done = manifest["last_ingest"]
+        console.print(f"Files were loaded into this lake on Spark since its promotion (last: run {done['run_id']}, "
+                      f"{done['kind']}, {done['at']}): the lake holds rows the workspace does not.")
+    elif changed:
         console.print(f"[yellow]The workspace has changed since the promotion ({', '.join(changed)}):[/] "
                       "run `regulars lake promote` again to bring the lake up to date.")
 

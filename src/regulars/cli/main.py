@@ -72,13 +72,22 @@ def ingest(
     mapping: str = typer.Option(None, "--mapping", "-m", help="TOML file mapping your columns to canonical ones, "
                                 "or the name of a mapping saved on the dashboard's Data page."),
     as_json: bool = typer.Option(False, "--json", help="Print a machine-readable summary."),
+    engine: str = typer.Option(None, "--engine", envvar="REGULARS_ENGINE", help="duckdb (default: into the "
+                               "workspace) or spark: into the lake workspace (REGULARS_LAKE), read on the cluster."),
     workspace: Path = WorkspaceOption,
 ) -> None:
     """Load files into the workspace (validated, idempotent, all-or-nothing).
 
     Rows that cannot be loaded are kept in the quarantine with their reason:
-    see `regulars quarantine`.
+    see `regulars quarantine`. With --engine spark, into the lake workspace on Spark.
     """
+    if engine is not None and engine.strip().lower() not in ("duckdb", "spark"):
+        fail(f"unknown engine {engine!r}: duckdb or spark")
+    if engine is not None and engine.strip().lower() == "spark":
+        from regulars.cli.ingest_spark import ingest_on_spark
+
+        ingest_on_spark(workspace, kind, files, format, mapping, as_json)
+        return
     from regulars.data.ingest.options import MappingError
 
     from regulars.data.ingest.pipeline import LoadInvariantError, ingest as run_ingest
@@ -95,24 +104,9 @@ def ingest(
     if as_json:
         print_json(result.as_dict())
         return
-    console.print(
-        f"[bold]run {result.run_id}[/] ({result.format}): read {result.rows_read:,} rows, "
-        f"loaded {result.rows_loaded:,}, quarantined {result.rows_quarantined:,} in {result.seconds:.2f}s"
-    )
-    for table, counts in result.tables.items():
-        parts = ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in counts.items())
-        console.print(f"  {table}: {parts}")
-    if result.customers_created:
-        console.print(f"  customers created from this file: {result.customers_created:,}")
-    if result.customers_merged:
-        console.print(f"  provisional customers merged into shop customers: {result.customers_merged:,}")
-    if result.guest_orders:
-        console.print(f"  guest orders (no customer; counted in shop totals, not in customer analyses): "
-                      f"{result.guest_orders:,}")
-    for w in result.warnings:
-        console.print(f"  [yellow]warning:[/] {w}")
-    if result.rows_quarantined:
-        console.print(f"  see why with: regulars quarantine --run {result.run_id}")
+    from regulars.cli.ingest_summary import print_ingest
+
+    print_ingest(result, see_why=f"regulars quarantine --run {result.run_id}")
 
 
 @app.command()

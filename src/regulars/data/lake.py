@@ -168,6 +168,13 @@ def _check_target(warehouse: Path) -> None:
     if warehouse.is_dir() and any(warehouse.iterdir()) and not (warehouse / MANIFEST).is_file():
         raise LakeError(f"{warehouse} holds files that are not a lake; give an empty or new folder "
                         "(a promotion replaces the whole folder)")
+    if (warehouse / MANIFEST).is_file():
+        ingested = json.loads((warehouse / MANIFEST).read_text()).get("last_ingest")
+        if ingested:
+            raise LakeError(f"{warehouse} has had files loaded into it on Spark (`regulars ingest --engine spark`, "
+                            f"last run {ingested['run_id']} at {ingested['at']}) that the workspace does not hold: "
+                            "promoting would lose them. Promote into another folder, or delete this one first if "
+                            "you mean to replace it")
 
 
 def promote(ws, warehouse, session=None, progress=None) -> Promotion:

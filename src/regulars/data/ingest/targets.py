@@ -51,6 +51,10 @@ class LoadContext:
         return table if n == 1 else f"{table}#{n}"
 
 
+#: The reason a row that needs a customer has none (also given by the Spark ingest, :mod:`regulars.data.lake_ingest`).
+NO_CUSTOMER = "no customer identifier: the row has no customer id, e-mail or phone"
+
+
 def load_target(ctx: LoadContext, target: Target) -> None:
     """Validate and load one target (see the module docstring)."""
     from regulars.data.ingest import rollup
@@ -196,8 +200,7 @@ def resolve_customers(ctx: LoadContext, name: str, table: str, cols: list[str]) 
                 )
     elif table != "events":
         id_columns = " / ".join(c for c in ("customer_id", "email", "phone") if c in has) or "customer_id"
-        reject(con, name, "FROM _g WHERE customer_id IS NULL", id_columns,
-               "'no customer identifier: the row has no customer id, e-mail or phone'")
+        reject(con, name, "FROM _g WHERE customer_id IS NULL", id_columns, lit(NO_CUSTOMER))
         con.execute("DELETE FROM _g WHERE customer_id IS NULL")
     return cols
 
