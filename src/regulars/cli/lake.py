@@ -113,3 +113,19 @@ def show_command(
 def register(app: typer.Typer) -> None:
     """Add ``lake promote`` and ``lake show`` to the app."""
     app.add_typer(lake_app, name="lake")
+
+
+def say_what_the_lake_still_holds(workspace: Path) -> None:
+    """After an erasure on a lake workspace: the lake still holds the person until it is promoted again."""
+    from regulars.data.lake import MANIFEST, lake_location, read_manifest
+
+    lake = lake_location(workspace)
+    if lake is None or not (lake / MANIFEST).is_file():
+        return
+    if read_manifest(lake).get("last_ingest"):
+        console.print(f"  [yellow]not erased from the lake {lake}[/]: it has rows loaded on Spark that the workspace "
+                      "lacks, so it cannot be promoted again, and erasing inside a lake is not built yet "
+                      "(docs/lake.md). Its results are no longer shown, and the Spark commands refuse it")
+    else:
+        console.print(f"  [yellow]the lake {lake} still holds them[/]: its results are no longer shown, and the Spark "
+                      f"commands refuse it until `regulars lake promote {lake}` rewrites it without them")

@@ -211,6 +211,9 @@ def forget(
     if record["sharing_customers"]:
         console.print(f"  [yellow]note:[/] {', '.join(record['sharing_customers'])} share(s) an e-mail or phone with "
                       "them and was not erased; erase it too if it is the same person")
+    from regulars.cli.lake import say_what_the_lake_still_holds
+
+    say_what_the_lake_still_holds(workspace)
 
 
 @app.command("export-customer")

@@ -29,7 +29,7 @@ from regulars.data.engines import SparkTables, spark_session
 from regulars.data.lake import LakeError, read_manifest
 from regulars.data.spark_config import SparkSettings, spark_settings
 
-__all__ = ["LakeTables", "attach_lake", "duckdb_lake", "lake_tables"]
+__all__ = ["LakeTables", "attach_lake", "duckdb_lake", "erasures_since_promotion", "lake_tables"]
 
 #: Spark views of the lake's tables are named with this prefix (they never hide a workspace copy's views).
 VIEW_PREFIX = "regulars_lake_"
@@ -61,11 +61,25 @@ def _check_current(manifest: dict, ws) -> None:
     if version is not None and manifest["schema_version"] < version:
         raise LakeError(f"the lake was promoted from schema version {manifest['schema_version']} and the workspace "
                         f"is at {version}; run `regulars lake promote` again")
-    if ws is not None and "erasures" in manifest["tables"] and "erasures" in ws.list_tables():
-        erased = ws.count("erasures") - manifest["tables"]["erasures"]["rows"]
+    if ws is not None and "erasures" in ws.list_tables():
+        erased = erasures_since_promotion(manifest, ws.count("erasures"))
         if erased > 0:
             raise LakeError(f"{erased} customer erasure(s) since the lake was promoted: the lake still holds their "
                             "rows; run `regulars lake promote` again")
+
+
+def erasures_since_promotion(manifest: dict, erasures_now: int) -> int:
+    """How many erasures the workspace recorded after the lake was promoted: the lake (and every result
+    computed from it) may still hold those people.
+
+    >>> erasures_since_promotion({"tables": {"erasures": {"rows": 2}}}, 3)
+    1
+    >>> erasures_since_promotion({"tables": {}}, 3)  # promoted from a workspace without the table
+    0
+    """
+    if "erasures" not in manifest["tables"]:
+        return 0
+    return max(0, int(erasures_now) - int(manifest["tables"]["erasures"]["rows"]))
 
 
 @contextlib.contextmanager

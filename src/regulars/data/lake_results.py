@@ -180,21 +180,38 @@ def _quoted(path: Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
 
+def erasures_after_promotion(con, lake) -> int:
+    """The erasures the workspace of *con* recorded after *lake* was promoted (see
+    :func:`regulars.data.lake_read.erasures_since_promotion`)."""
+    from regulars.data.lake_read import erasures_since_promotion
+
+    database = con.execute("SELECT current_database()").fetchall()[0][0]
+    now = con.execute(f'SELECT count(*) FROM "{database}".main.erasures').fetchall()[0][0]
+    return erasures_since_promotion(read_manifest(Path(lake).expanduser().resolve()), now)
+
+
 def overlay_results(con, lake) -> dict[str, str]:
     """Temporary views of *con* named like the workspace's result tables, reading the lake's results.
 
     A result set the lake holds is read from its Parquet (cast to the workspace's types); one it does
     not hold yet is an empty view with the workspace table's columns, so the reports say there is
-    nothing yet. Returns each result set's state: its as-of date, or the command that writes it.
+    nothing yet. After an erasure the lake was not promoted for, every result set is an empty view (it
+    may list the person). Returns each result set's state: its as-of date, or why there is none and
+    the command to run.
     """
     database = con.execute("SELECT current_database()").fetchall()[0][0]
     existing = {r[0] for r in con.execute(
         "SELECT table_name FROM information_schema.tables WHERE table_catalog = ? AND table_schema = 'main'",
         [database]).fetchall()}
+    erased = erasures_after_promotion(con, lake)
     states = {}
     for name, (tables, command) in RESULT_SETS.items():
-        manifest = result_set_manifest(lake, name)
-        states[name] = manifest["as_of"] if manifest else f"not in the lake yet: run `{command}`"
+        manifest = None if erased else result_set_manifest(lake, name)
+        if erased:  # the results may list a person erased since: never shown, whatever they hold
+            states[name] = (f"not shown: {erased} customer erasure(s) since the lake was promoted, and the lake "
+                            f"still holds their rows; run `regulars lake promote` again, then `{command}`")
+        else:
+            states[name] = manifest["as_of"] if manifest else f"not in the lake yet: run `{command}`"
         for table in tables:
             spec = (manifest or {}).get("tables", {}).get(table)
             if spec is not None and spec["rows"]:

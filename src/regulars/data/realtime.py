@@ -87,7 +87,8 @@ class ReadView(Workspace):
             return
         from regulars.data.lake_results import overlay_results, results_stamp
 
-        stamp = results_stamp(self.lake)
+        erasures = self._con.execute("SELECT count(*) FROM erasures").fetchall()[0][0]
+        stamp = (*results_stamp(self.lake), ("erasures", erasures))  # a new erasure hides the results at once
         if stamp != self.lake_stamp or not self.lake_results:
             self.lake_results = overlay_results(self._con, self.lake)
             self.lake_stamp = stamp

@@ -33,9 +33,11 @@ def results_source(ws, name: str) -> dict | None:
     the lake, its as-of date, run id and when it was written, or the command that writes it; None off a lake."""
     if not on_lake(ws):
         return None
+    state = getattr(ws, "lake_results", {}).get(name)
     manifest = result_set_manifest(ws.lake, name)
-    if manifest is None:
-        return {"lake": str(ws.lake), "as_of": None, "note": f"not in the lake yet: run `{RESULT_SETS[name][1]}`"}
+    if manifest is None or (state is not None and state != manifest["as_of"]):  # none, or hidden (an erasure)
+        note = state if state is not None else f"not in the lake yet: run `{RESULT_SETS[name][1]}`"
+        return {"lake": str(ws.lake), "as_of": None, "note": note}
     return {"lake": str(ws.lake), "as_of": manifest["as_of"], "run_id": manifest["run_id"],
             "written_at": manifest["written_at"], "lake_promoted_at": manifest["source"].get("promoted_at"),
             "note": f"{name} as of {manifest['as_of']}, written to the lake {manifest['written_at']}"}
