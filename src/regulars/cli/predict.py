@@ -26,6 +26,8 @@ from regulars.cli.common import (
 _STATUS = {"ok": "[green]ok[/]", "small": "[yellow]small-data mode[/]", "warn": "[yellow]rough[/]",
            "refused": "[red]not enough data[/]"}
 
+NO_ORDERS = "no orders in this workspace; load some with `regulars ingest orders FILE`"
+
 
 def _days(text: str) -> int:
     """``365d``, ``52w``, ``12m``, ``1y`` or a bare number of days."""
@@ -78,12 +80,14 @@ def predict_command(
     days = _days(horizon)
     day = date_option(as_of, "--as-of")
     with open_workspace(workspace) as ws:
-        if ws.count("orders") == 0:
-            fail("no orders in this workspace; load some with `regulars ingest orders FILE` (or try `regulars demo`)")
         spark = on_spark(ws, engine)
+        if not spark and ws.count("orders") == 0:
+            fail(NO_ORDERS + " (or try `regulars demo`)")
         shown = None if refresh or spark else latest_display(ws, day, days)
         if shown is None:
             with progress_steps("predicting", quiet=as_json) as say, engine_workspace_or_fail(ws, engine) as reads:
+                if spark and reads.count("orders") == 0:  # on a lake, the orders loaded on Spark count too
+                    fail(NO_ORDERS)
                 result = predict(reads, as_of=day, horizon_days=days, progress=say, fit_sample=fit_sample)
                 offers = recommend_and_decide(ws, result.as_of, say)
             store_display(ws, day, days, result, offers)
@@ -193,10 +197,12 @@ def backtest_command(
         if done is not None:
             say_stored(done)
         elif not show:
-            if ws.count("orders") == 0:
-                fail("no orders in this workspace; load some with `regulars ingest orders FILE`")
+            if not spark and ws.count("orders") == 0:
+                fail(NO_ORDERS)
             with progress_steps("backtesting", quiet=as_json) as say:
                 with engine_workspace_or_fail(ws, engine) as reads:
+                    if spark and reads.count("orders") == 0:
+                        fail(NO_ORDERS)
                     result = backtest(reads, cutoff=day, horizon_days=days, progress=say)
                 evaluate(ws, cutoff=result.cutoff, progress=lambda s_: say(f"recommendations: {s_}"))
             remember_run(ws, day, days, result.run_id)

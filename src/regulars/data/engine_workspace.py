@@ -41,6 +41,12 @@ class EngineWorkspace:
     def execute(self, expr: ibis.Expr) -> pd.DataFrame:
         return self.provider.execute(expr)
 
+    def count(self, name: str) -> int:
+        """Rows of *name* where it is read (a lake's orders may be more than the workspace file's)."""
+        if name in self.provider.list_tables():
+            return int(self.provider.execute(self.provider.table(name).count()))
+        return self.ws.count(name)
+
     def frame(self, expr: ibis.Table) -> pd.DataFrame:
         """As :meth:`Workspace.frame <regulars.data.workspace.Workspace.frame>`, the rows coming from the engine."""
         from regulars.data.workspace import Workspace
