@@ -60,9 +60,8 @@ def test_an_erasure_hides_the_lakes_results_at_once_and_the_command_says_why(tmp
         shared.close()
 
     monkeypatch.setenv("REGULARS_LAKE", str(lake))
-    monkeypatch.setenv("COLUMNS", "300")
     from regulars.cli.main import app
 
     done = CliRunner().invoke(app, ["forget", "c2", "--yes", "--workspace", str(path)])
     assert done.exit_code == 0, done.output
-    assert f"the lake {lake.resolve()} still holds them" in " ".join(done.output.split())
+    assert f"thelake{lake.resolve()}stillholdsthem" in "".join(done.output.split())  # the terminal may wrap a path
