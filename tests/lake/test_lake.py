@@ -24,6 +24,7 @@ from regulars.data.lake import MANIFEST, LakeError, promote, read_manifest  # no
 from regulars.data.lake_read import LakeTables, duckdb_lake, lake_tables  # noqa: E402
 from regulars.features.mart import customer_features  # noqa: E402
 from regulars.segments import rfm  # noqa: E402
+from tests.lake.promoted import promoted_demo  # noqa: E402
 from tests.parity.test_engine_parity import normalise  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -35,16 +36,7 @@ MONTHLY = ("SELECT strftime(ordered_at, '%Y-%m') AS month, count(*) AS orders, s
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory):
     """The demo shop and its lake (promoted through the command)."""
-    from regulars.cli.main import app
-    from regulars.jobs.demo import run_demo
-
-    folder = tmp_path_factory.mktemp("lake")
-    path, lake = folder / "shop.duckdb", folder / "warehouse"
-    with Workspace(path) as ws:
-        run_demo(ws, customers=300, seed=1, analyses=False)
-    result = CliRunner().invoke(app, ["lake", "promote", str(lake), "--format", "json", "--workspace", str(path)])
-    assert result.exit_code == 0, result.output
-    return path, lake, json.loads(result.stdout)
+    return promoted_demo(tmp_path_factory.mktemp("lake"))
 
 
 def _listing(folder: Path) -> dict[str, int]:

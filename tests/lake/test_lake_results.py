@@ -20,6 +20,7 @@ engine("pyspark")
 
 from regulars import Workspace  # noqa: E402
 from regulars.data.lake_results import result_set_manifest  # noqa: E402
+from tests.lake.promoted import promoted_demo  # noqa: E402
 from tests.parity.test_command_parity import LOCAL  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -28,18 +29,9 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def lake_shop(tmp_path_factory):
     """The demo shop and its lake; the predictions, segments and KPIs computed on the lake."""
-    from regulars.cli.main import app
-    from regulars.jobs.demo import run_demo
-
-    folder = tmp_path_factory.mktemp("lake-results")
-    path, lake = folder / "shop.duckdb", folder / "warehouse"
-    with Workspace(path) as ws:
-        run_demo(ws, customers=300, seed=1, analyses=False)
-    env = {**LOCAL, "REGULARS_LAKE": str(lake), "REGULARS_FIT_SAMPLE": "150"}
-    runner = CliRunner()
-    done = runner.invoke(app, ["lake", "promote", str(lake), "--format", "json", "--workspace", str(path)], env=env)
-    assert done.exit_code == 0, done.output
-    return path, lake, env
+    env = {**LOCAL, "REGULARS_LAKE": "", "REGULARS_FIT_SAMPLE": "150"}
+    path, lake, _ = promoted_demo(tmp_path_factory.mktemp("lake-results"), env)
+    return path, lake, {**env, "REGULARS_LAKE": str(lake)}
 
 
 def _run(env, *args):
